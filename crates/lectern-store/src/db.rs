@@ -1,0 +1,728 @@
+//! The SQL of both backends, behind one enum.
+//!
+//! Every statement the log runs is here, twice: once for SQLite and once for
+//! PostgreSQL. The writer and the readers above speak only to `Db` and `Tx`.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, Postgres, Row as _, SqlSafeStr, Sqlite, Transaction};
+use uuid::Uuid;
+
+use crate::chain::GENESIS;
+use crate::error::{Error, Result};
+use crate::event::RecordedEvent;
+use crate::store::{Durability, StoreOptions};
+
+/// Serializes writers across processes on PostgreSQL (`pg_advisory_xact_lock`).
+pub(crate) const PG_APPEND_LOCK: i64 = 0x6c65_6374_6572_6e01;
+/// The channel commits are announced on (payload: the new head position).
+pub(crate) const PG_CHANNEL: &str = "lectern_events";
+/// Rows per SQLite INSERT statement (12 parameters each, well under SQLite's
+/// 32,766-parameter limit).
+const SQLITE_CHUNK: usize = 500;
+
+const COLUMNS: &str = "position, stream_id, stream_version, event_id, event_type, schema_version, \
+                       payload, metadata, occurred_at, recorded_at, prev_hash, hash";
+const PG_SELECT: &str = "SELECT position, stream_id, stream_version, event_id, event_type, schema_version, \
+                         payload::text, metadata::text, occurred_at, recorded_at, prev_hash, hash FROM events";
+const SQLITE_SELECT: &str = "SELECT position, stream_id, stream_version, event_id, event_type, schema_version, \
+                             payload, metadata, occurred_at, recorded_at, prev_hash, hash FROM events";
+
+#[derive(Clone, Debug)]
+pub(crate) enum Db {
+    /// SQLite: one connection writes (SQLite has one writer anyway), a few read.
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+pub(crate) enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// A row to insert, borrowed from the append it belongs to.
+pub(crate) struct NewRow<'a> {
+    pub(crate) position: u64,
+    pub(crate) stream_id: &'a str,
+    pub(crate) stream_version: u64,
+    pub(crate) event_id: Uuid,
+    pub(crate) event_type: &'a str,
+    pub(crate) schema_version: u32,
+    pub(crate) payload: &'a str,
+    pub(crate) metadata: &'a str,
+    pub(crate) occurred_at: DateTime<Utc>,
+    pub(crate) recorded_at: DateTime<Utc>,
+    pub(crate) prev_hash: [u8; 32],
+    pub(crate) hash: [u8; 32],
+}
+
+/// What the idempotency check needs to know of a stored event.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredId {
+    pub(crate) position: u64,
+    pub(crate) stream_id: String,
+    pub(crate) stream_version: u64,
+    pub(crate) event_type: String,
+    pub(crate) schema_version: u32,
+    pub(crate) payload: String,
+}
+
+pub(crate) type Keys = HashMap<(String, String), String>;
+
+fn migrator(backend: &'static str) -> Migrator {
+    // The migrations are compiled into the binary, so `lectern migrate` needs
+    // no files beside it.
+    let files: &[(i64, &str, &'static str)] = match backend {
+        "sqlite" => &[(
+            1,
+            "event log",
+            include_str!("../../../migrations/sqlite/0001_event_log.sql"),
+        )],
+        _ => &[(
+            1,
+            "event log",
+            include_str!("../../../migrations/postgres/0001_event_log.sql"),
+        )],
+    };
+    Migrator::with_migrations(
+        files
+            .iter()
+            .map(|(v, d, sql)| {
+                Migration::new(
+                    *v,
+                    (*d).into(),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    )
+}
+
+fn u64_of(v: i64, position: u64, what: &str) -> Result<u64> {
+    u64::try_from(v).map_err(|_| Error::Corrupt {
+        position,
+        reason: format!("{what} {v} is negative"),
+    })
+}
+
+fn hash_of(v: Vec<u8>, position: u64, what: &str) -> Result<[u8; 32]> {
+    <[u8; 32]>::try_from(v.as_slice()).map_err(|_| Error::Corrupt {
+        position,
+        reason: format!("{what} has {} bytes, not 32", v.len()),
+    })
+}
+
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn from_micros(v: i64, position: u64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(v).ok_or_else(|| Error::Corrupt {
+        position,
+        reason: format!("timestamp {v} out of range"),
+    })
+}
+
+fn decode_sqlite(row: &SqliteRow) -> Result<RecordedEvent> {
+    let position = u64_of(row.try_get(0)?, 0, "position")?;
+    let event_id: &str = row.try_get(3)?;
+    Ok(RecordedEvent {
+        position,
+        stream_id: row.try_get(1)?,
+        stream_version: u64_of(row.try_get(2)?, position, "stream version")?,
+        event_id: Uuid::parse_str(event_id).map_err(|e| Error::Corrupt {
+            position,
+            reason: format!("event id {event_id:?}: {e}"),
+        })?,
+        event_type: row.try_get(4)?,
+        schema_version: u32::try_from(row.try_get::<i64, _>(5)?).unwrap_or(0),
+        payload: row.try_get(6)?,
+        metadata: row.try_get(7)?,
+        occurred_at: from_micros(row.try_get(8)?, position)?,
+        recorded_at: from_micros(row.try_get(9)?, position)?,
+        prev_hash: hash_of(row.try_get(10)?, position, "prev_hash")?,
+        hash: hash_of(row.try_get(11)?, position, "hash")?,
+    })
+}
+
+fn decode_pg(row: &PgRow) -> Result<RecordedEvent> {
+    let position = u64_of(row.try_get(0)?, 0, "position")?;
+    Ok(RecordedEvent {
+        position,
+        stream_id: row.try_get(1)?,
+        stream_version: u64_of(row.try_get(2)?, position, "stream version")?,
+        event_id: row.try_get(3)?,
+        event_type: row.try_get(4)?,
+        schema_version: u32::try_from(row.try_get::<i32, _>(5)?).unwrap_or(0),
+        payload: row.try_get(6)?,
+        metadata: row.try_get(7)?,
+        occurred_at: row.try_get(8)?,
+        recorded_at: row.try_get(9)?,
+        prev_hash: hash_of(row.try_get(10)?, position, "prev_hash")?,
+        hash: hash_of(row.try_get(11)?, position, "hash")?,
+    })
+}
+
+fn json_list<T: serde::Serialize>(items: &[T]) -> String {
+    serde_json::to_string(items).expect("a list of strings serializes")
+}
+
+fn sqlite_insert_sql(n: usize) -> String {
+    let mut sql = format!("INSERT INTO events ({COLUMNS}) VALUES ");
+    for i in 0..n {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str("(?,?,?,?,?,?,?,?,?,?,?,?)");
+    }
+    sql
+}
+
+fn sqlite_bind_rows<'q>(
+    mut q: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>,
+    rows: &'q [NewRow<'q>],
+) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments> {
+    for r in rows {
+        q = q
+            .bind(r.position as i64)
+            .bind(r.stream_id)
+            .bind(r.stream_version as i64)
+            .bind(r.event_id.hyphenated().to_string())
+            .bind(r.event_type)
+            .bind(i64::from(r.schema_version))
+            .bind(r.payload)
+            .bind(r.metadata)
+            .bind(micros(r.occurred_at))
+            .bind(micros(r.recorded_at))
+            .bind(&r.prev_hash[..])
+            .bind(&r.hash[..]);
+    }
+    q
+}
+
+impl Db {
+    pub(crate) async fn connect(url: &str, opts: &StoreOptions) -> Result<Db> {
+        if url.starts_with("sqlite:") {
+            let sync = match opts.durability {
+                Durability::Full => SqliteSynchronous::Full,
+                Durability::Normal => SqliteSynchronous::Normal,
+            };
+            let base = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(sync)
+                .busy_timeout(Duration::from_secs(30))
+                .foreign_keys(true)
+                .pragma("cache_size", "-65536");
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .connect_with(base.clone())
+                .await?;
+            let read = SqlitePoolOptions::new()
+                .max_connections(opts.max_connections.max(1))
+                .connect_with(base.read_only(true))
+                .await?;
+            Ok(Db::Sqlite { read, write })
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let connect = PgConnectOptions::from_str(url)?.application_name("lectern");
+            let pool = PgPoolOptions::new()
+                .max_connections(opts.max_connections.max(2))
+                .connect_with(connect)
+                .await?;
+            Ok(Db::Postgres(pool))
+        } else {
+            Err(Error::UnsupportedUrl(url.to_owned()))
+        }
+    }
+
+    pub(crate) fn backend(&self) -> &'static str {
+        match self {
+            Db::Sqlite { .. } => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    pub(crate) async fn migrate(&self) -> Result<()> {
+        let m = migrator(self.backend());
+        match self {
+            Db::Sqlite { write, .. } => m.run(write).await?,
+            Db::Postgres(pool) => m.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn close(&self) {
+        match self {
+            Db::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Db::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    /// Opens a write transaction holding the append lock: SQLite's
+    /// `BEGIN IMMEDIATE`, PostgreSQL's transaction-scoped advisory lock. The
+    /// lock is held until commit, so commits happen in position order.
+    pub(crate) async fn begin_write(&self) -> Result<Tx> {
+        match self {
+            Db::Sqlite { write, .. } => Ok(Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?)),
+            Db::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(PG_APPEND_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(Tx::Postgres(tx))
+            }
+        }
+    }
+
+    /// Inserts rows in one autocommit statement where the backend allows it
+    /// (SQLite, small batches); returns false when a transaction is needed.
+    pub(crate) async fn try_insert_autocommit(&self, rows: &[NewRow<'_>]) -> Result<bool> {
+        match self {
+            Db::Sqlite { write, .. } if rows.len() <= SQLITE_CHUNK => {
+                let sql = sqlite_insert_sql(rows.len());
+                sqlite_bind_rows(sqlx::query(AssertSqlSafe(sql)), rows)
+                    .execute(write)
+                    .await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Current versions of `streams` (`None`: no such stream), read outside
+    /// any transaction.
+    pub(crate) async fn stream_versions(
+        &self,
+        streams: &[&str],
+    ) -> Result<HashMap<String, Option<u64>>> {
+        match self {
+            Db::Sqlite { write, .. } => {
+                let mut c = write.acquire().await?;
+                sqlite_stream_versions(&mut c, streams).await
+            }
+            Db::Postgres(pool) => {
+                let mut c = pool.acquire().await?;
+                pg_stream_versions(&mut c, streams).await
+            }
+        }
+    }
+
+    /// Position and hash of the last event (0 and the genesis hash when empty).
+    pub(crate) async fn head(&self) -> Result<(u64, [u8; 32])> {
+        const SQL: &str = "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1";
+        let row: Option<(i64, Vec<u8>)> = match self {
+            Db::Sqlite { read, .. } => sqlx::query_as(SQL).fetch_optional(read).await?,
+            Db::Postgres(pool) => sqlx::query_as(SQL).fetch_optional(pool).await?,
+        };
+        head_of(row)
+    }
+
+    /// Events after `after` (exclusive) up to `upto` (inclusive, if given),
+    /// optionally only of `types`, in position order, at most `limit`.
+    pub(crate) async fn read_all(
+        &self,
+        after: u64,
+        upto: Option<u64>,
+        types: Option<&[String]>,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>> {
+        let upto = upto.map_or(i64::MAX, |u| u.min(i64::MAX as u64) as i64);
+        match self {
+            Db::Sqlite { read, .. } => {
+                let sql = match types {
+                    None => format!(
+                        "{SQLITE_SELECT} WHERE position > ?1 AND position <= ?2 ORDER BY position LIMIT ?3"
+                    ),
+                    Some(_) => format!(
+                        "{SQLITE_SELECT} WHERE position > ?1 AND position <= ?2 \
+                         AND event_type IN (SELECT value FROM json_each(?4)) ORDER BY position LIMIT ?3"
+                    ),
+                };
+                let mut q = sqlx::query(AssertSqlSafe(sql))
+                    .bind(after as i64)
+                    .bind(upto)
+                    .bind(limit as i64);
+                if let Some(t) = types {
+                    q = q.bind(json_list(t));
+                }
+                let mut rows = q.fetch(read);
+                let mut out = Vec::with_capacity(limit.min(4096));
+                while let Some(row) = rows.try_next().await? {
+                    out.push(decode_sqlite(&row)?);
+                }
+                Ok(out)
+            }
+            Db::Postgres(pool) => {
+                let sql = match types {
+                    None => format!(
+                        "{PG_SELECT} WHERE position > $1 AND position <= $2 ORDER BY position LIMIT $3"
+                    ),
+                    Some(_) => format!(
+                        "{PG_SELECT} WHERE position > $1 AND position <= $2 AND event_type = ANY($4) \
+                         ORDER BY position LIMIT $3"
+                    ),
+                };
+                let mut q = sqlx::query(AssertSqlSafe(sql))
+                    .bind(after as i64)
+                    .bind(upto)
+                    .bind(limit as i64);
+                if let Some(t) = types {
+                    q = q.bind(t.to_vec());
+                }
+                let mut rows = q.fetch(pool);
+                let mut out = Vec::with_capacity(limit.min(4096));
+                while let Some(row) = rows.try_next().await? {
+                    out.push(decode_pg(&row)?);
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// Events of one stream from `from_version` (inclusive), at most `limit`.
+    pub(crate) async fn read_stream(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>> {
+        match self {
+            Db::Sqlite { read, .. } => {
+                let sql = format!(
+                    "{SQLITE_SELECT} WHERE stream_id = ?1 AND stream_version >= ?2 ORDER BY stream_version LIMIT ?3"
+                );
+                let rows = sqlx::query(AssertSqlSafe(sql))
+                    .bind(stream_id)
+                    .bind(from_version.min(i64::MAX as u64) as i64)
+                    .bind(limit as i64)
+                    .fetch_all(read)
+                    .await?;
+                rows.iter().map(decode_sqlite).collect()
+            }
+            Db::Postgres(pool) => {
+                let sql = format!(
+                    "{PG_SELECT} WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version LIMIT $3"
+                );
+                let rows = sqlx::query(AssertSqlSafe(sql))
+                    .bind(stream_id)
+                    .bind(from_version.min(i64::MAX as u64) as i64)
+                    .bind(limit as i64)
+                    .fetch_all(pool)
+                    .await?;
+                rows.iter().map(decode_pg).collect()
+            }
+        }
+    }
+
+    /// Who holds `scope`/`key`, if anyone.
+    pub(crate) async fn key_owner(&self, scope: &str, key: &str) -> Result<Option<String>> {
+        const SQLITE: &str = "SELECT owner_stream FROM unique_keys WHERE scope = ?1 AND key = ?2";
+        const PG: &str = "SELECT owner_stream FROM unique_keys WHERE scope = $1 AND key = $2";
+        Ok(match self {
+            Db::Sqlite { read, .. } => {
+                sqlx::query_scalar(SQLITE)
+                    .bind(scope)
+                    .bind(key)
+                    .fetch_optional(read)
+                    .await?
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_scalar(PG)
+                    .bind(scope)
+                    .bind(key)
+                    .fetch_optional(pool)
+                    .await?
+            }
+        })
+    }
+}
+
+fn head_of(row: Option<(i64, Vec<u8>)>) -> Result<(u64, [u8; 32])> {
+    match row {
+        None => Ok((0, GENESIS)),
+        Some((p, h)) => {
+            let p = u64_of(p, 0, "position")?;
+            Ok((p, hash_of(h, p, "hash")?))
+        }
+    }
+}
+
+async fn sqlite_stream_versions(
+    c: &mut sqlx::SqliteConnection,
+    streams: &[&str],
+) -> Result<HashMap<String, Option<u64>>> {
+    const SQL: &str = "SELECT j.value, (SELECT max(stream_version) FROM events WHERE stream_id = j.value) \
+                       FROM json_each(?1) AS j";
+    let rows: Vec<(String, Option<i64>)> = sqlx::query_as(SQL)
+        .bind(json_list(streams))
+        .fetch_all(c)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(s, v)| (s, v.map(|v| v as u64)))
+        .collect())
+}
+
+async fn pg_stream_versions(
+    c: &mut sqlx::PgConnection,
+    streams: &[&str],
+) -> Result<HashMap<String, Option<u64>>> {
+    const SQL: &str = "SELECT s, (SELECT max(stream_version) FROM events WHERE stream_id = s) \
+                       FROM unnest($1::text[]) AS s";
+    let rows: Vec<(String, Option<i64>)> = sqlx::query_as(SQL).bind(streams).fetch_all(c).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(s, v)| (s, v.map(|v| v as u64)))
+        .collect())
+}
+
+impl Tx {
+    pub(crate) async fn head(&mut self) -> Result<(u64, [u8; 32])> {
+        const SQL: &str = "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1";
+        let row: Option<(i64, Vec<u8>)> = match self {
+            Tx::Sqlite(tx) => sqlx::query_as(SQL).fetch_optional(&mut **tx).await?,
+            Tx::Postgres(tx) => sqlx::query_as(SQL).fetch_optional(&mut **tx).await?,
+        };
+        head_of(row)
+    }
+
+    pub(crate) async fn stream_versions(
+        &mut self,
+        streams: &[&str],
+    ) -> Result<HashMap<String, Option<u64>>> {
+        match self {
+            Tx::Sqlite(tx) => sqlite_stream_versions(tx, streams).await,
+            Tx::Postgres(tx) => pg_stream_versions(tx, streams).await,
+        }
+    }
+
+    pub(crate) async fn stored_ids(&mut self, ids: &[Uuid]) -> Result<HashMap<Uuid, StoredId>> {
+        type IdRow = (i64, String, i64, String, i32, String);
+        let rows: Vec<(Uuid, IdRow)> = match self {
+            Tx::Sqlite(tx) => {
+                const SQL: &str = "SELECT event_id, position, stream_id, stream_version, event_type, \
+                                   schema_version, payload FROM events \
+                                   WHERE event_id IN (SELECT value FROM json_each(?1))";
+                let text: Vec<String> = ids.iter().map(|u| u.hyphenated().to_string()).collect();
+                let rows: Vec<(String, i64, String, i64, String, i32, String)> =
+                    sqlx::query_as(SQL)
+                        .bind(json_list(&text))
+                        .fetch_all(&mut **tx)
+                        .await?;
+                rows.into_iter()
+                    .map(|(id, p, s, v, t, sv, pl)| {
+                        let id = Uuid::parse_str(&id).map_err(|e| Error::Corrupt {
+                            position: p as u64,
+                            reason: format!("event id {id:?}: {e}"),
+                        })?;
+                        Ok((id, (p, s, v, t, sv, pl)))
+                    })
+                    .collect::<Result<_>>()?
+            }
+            Tx::Postgres(tx) => {
+                const SQL: &str = "SELECT event_id, position, stream_id, stream_version, event_type, \
+                                   schema_version, payload::text FROM events WHERE event_id = ANY($1)";
+                let rows: Vec<(Uuid, i64, String, i64, String, i32, String)> =
+                    sqlx::query_as(SQL).bind(ids).fetch_all(&mut **tx).await?;
+                rows.into_iter()
+                    .map(|(id, p, s, v, t, sv, pl)| (id, (p, s, v, t, sv, pl)))
+                    .collect()
+            }
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(id, (p, s, v, t, sv, pl))| {
+                (
+                    id,
+                    StoredId {
+                        position: p as u64,
+                        stream_id: s,
+                        stream_version: v as u64,
+                        event_type: t,
+                        schema_version: sv as u32,
+                        payload: pl,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    pub(crate) async fn key_owners(&mut self, keys: &[(String, String)]) -> Result<Keys> {
+        let rows: Vec<(String, String, String)> = match self {
+            Tx::Sqlite(tx) => {
+                const SQL: &str = "SELECT k.scope, k.key, k.owner_stream FROM json_each(?1) AS j \
+                                   JOIN unique_keys AS k ON k.scope = j.value ->> 0 AND k.key = j.value ->> 1";
+                let pairs: Vec<[&str; 2]> =
+                    keys.iter().map(|(s, k)| [s.as_str(), k.as_str()]).collect();
+                sqlx::query_as(SQL)
+                    .bind(json_list(&pairs))
+                    .fetch_all(&mut **tx)
+                    .await?
+            }
+            Tx::Postgres(tx) => {
+                const SQL: &str = "SELECT k.scope, k.key, k.owner_stream \
+                                   FROM unnest($1::text[], $2::text[]) AS j(scope, key) \
+                                   JOIN unique_keys AS k ON k.scope = j.scope AND k.key = j.key";
+                let scopes: Vec<&str> = keys.iter().map(|(s, _)| s.as_str()).collect();
+                let names: Vec<&str> = keys.iter().map(|(_, k)| k.as_str()).collect();
+                sqlx::query_as(SQL)
+                    .bind(scopes)
+                    .bind(names)
+                    .fetch_all(&mut **tx)
+                    .await?
+            }
+        };
+        Ok(rows.into_iter().map(|(s, k, o)| ((s, k), o)).collect())
+    }
+
+    pub(crate) async fn insert(&mut self, rows: &[NewRow<'_>]) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => {
+                for chunk in rows.chunks(SQLITE_CHUNK) {
+                    let sql = sqlite_insert_sql(chunk.len());
+                    sqlite_bind_rows(sqlx::query(AssertSqlSafe(sql)), chunk)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+            }
+            Tx::Postgres(tx) => {
+                // One statement for the whole batch, and the commit
+                // announcement with it (delivered by PostgreSQL at commit).
+                const SQL: &str = "WITH ins AS (INSERT INTO events (position, stream_id, stream_version, \
+                    event_id, event_type, schema_version, payload, metadata, occurred_at, recorded_at, \
+                    prev_hash, hash) \
+                    SELECT x.pos, x.sid, x.ver, x.eid, x.ty, x.sv, x.pl::json, x.md::json, x.oc, x.rc, x.ph, x.h \
+                    FROM unnest($1::int8[], $2::text[], $3::int8[], $4::uuid[], $5::text[], $6::int4[], \
+                    $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::bytea[], $12::bytea[]) \
+                    AS x(pos, sid, ver, eid, ty, sv, pl, md, oc, rc, ph, h)) \
+                    SELECT pg_notify($13, $14)";
+                let head = rows.last().map_or(0, |r| r.position);
+                sqlx::query(SQL)
+                    .bind(rows.iter().map(|r| r.position as i64).collect::<Vec<_>>())
+                    .bind(rows.iter().map(|r| r.stream_id).collect::<Vec<_>>())
+                    .bind(
+                        rows.iter()
+                            .map(|r| r.stream_version as i64)
+                            .collect::<Vec<_>>(),
+                    )
+                    .bind(rows.iter().map(|r| r.event_id).collect::<Vec<_>>())
+                    .bind(rows.iter().map(|r| r.event_type).collect::<Vec<_>>())
+                    .bind(
+                        rows.iter()
+                            .map(|r| r.schema_version as i32)
+                            .collect::<Vec<_>>(),
+                    )
+                    .bind(rows.iter().map(|r| r.payload).collect::<Vec<_>>())
+                    .bind(rows.iter().map(|r| r.metadata).collect::<Vec<_>>())
+                    .bind(rows.iter().map(|r| r.occurred_at).collect::<Vec<_>>())
+                    .bind(rows.iter().map(|r| r.recorded_at).collect::<Vec<_>>())
+                    .bind(
+                        rows.iter()
+                            .map(|r| r.prev_hash.to_vec())
+                            .collect::<Vec<_>>(),
+                    )
+                    .bind(rows.iter().map(|r| r.hash.to_vec()).collect::<Vec<_>>())
+                    .bind(PG_CHANNEL)
+                    .bind(head.to_string())
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn claim(
+        &mut self,
+        scope: &str,
+        key: &str,
+        owner: &str,
+        position: u64,
+    ) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => {
+                sqlx::query("INSERT INTO unique_keys (scope, key, owner_stream, claimed_at) VALUES (?1, ?2, ?3, ?4)")
+                    .bind(scope)
+                    .bind(key)
+                    .bind(owner)
+                    .bind(position as i64)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Tx::Postgres(tx) => {
+                sqlx::query("INSERT INTO unique_keys (scope, key, owner_stream, claimed_at) VALUES ($1, $2, $3, $4)")
+                    .bind(scope)
+                    .bind(key)
+                    .bind(owner)
+                    .bind(position as i64)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn release(&mut self, scope: &str, key: &str, owner: &str) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => {
+                sqlx::query(
+                    "DELETE FROM unique_keys WHERE scope = ?1 AND key = ?2 AND owner_stream = ?3",
+                )
+                .bind(scope)
+                .bind(key)
+                .bind(owner)
+                .execute(&mut **tx)
+                .await?;
+            }
+            Tx::Postgres(tx) => {
+                sqlx::query(
+                    "DELETE FROM unique_keys WHERE scope = $1 AND key = $2 AND owner_stream = $3",
+                )
+                .bind(scope)
+                .bind(key)
+                .bind(owner)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn commit(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+/// True when `e` is a unique-constraint violation: another writer took a
+/// position or the append reuses a stored event id.
+pub(crate) fn is_unique_violation(e: &Error) -> bool {
+    match e {
+        Error::Database(e) => e
+            .as_database_error()
+            .is_some_and(|d| d.kind() == sqlx::error::ErrorKind::UniqueViolation),
+        _ => false,
+    }
+}

@@ -1,0 +1,394 @@
+//! `Store`: the public face of the log.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::Stream;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::chain::{Verification, Verifier};
+use crate::db::{Db, PG_CHANNEL};
+use crate::error::{Error, Result};
+use crate::event::{AppendRequest, Appended, ExpectedVersion, NewEvent, RecordedEvent};
+use crate::upcast::Upcasters;
+use crate::writer::{Job, Writer};
+
+/// How hard SQLite works to keep a commit (PostgreSQL follows its server's
+/// own `synchronous_commit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=FULL`: an acknowledged append survives a power loss.
+    Full,
+    /// `synchronous=NORMAL`: survives a process crash; the last commits may
+    /// be lost on power loss. For benchmarks and throwaway databases.
+    Normal,
+}
+
+/// Settings of a store. `StoreOptions::default()` is what production uses.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub durability: Durability,
+    /// Reading connections (SQLite) or all connections (PostgreSQL).
+    pub max_connections: u32,
+    /// Most events the writer puts into one group-commit transaction.
+    pub max_batch_events: usize,
+    /// How often an idle subscription looks for events that arrived without
+    /// a notification (another process on SQLite; a lost PostgreSQL
+    /// notification). In-process commits and PostgreSQL NOTIFY wake
+    /// subscribers at once.
+    pub poll_interval: Duration,
+    /// Events per page when reading the log in order.
+    pub page_size: usize,
+    /// Turns old payloads into the current shape on read.
+    pub upcasters: Upcasters,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            durability: Durability::Full,
+            max_connections: 8,
+            max_batch_events: 1000,
+            poll_interval: Duration::from_millis(500),
+            page_size: 2000,
+            upcasters: Upcasters::new(),
+        }
+    }
+}
+
+/// The append-only event log. Cheap to clone; clones share one writer.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    jobs: mpsc::Sender<Job>,
+    head_tx: Arc<watch::Sender<u64>>,
+    _head_rx: watch::Receiver<u64>,
+    opts: StoreOptions,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.inner.db.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Connects to `sqlite://PATH` (created if missing) or `postgres://...`
+    /// and starts the writer. Does not migrate: call [`Store::migrate`].
+    pub async fn open(url: &str, opts: StoreOptions) -> Result<Store> {
+        let db = Db::connect(url, &opts).await?;
+        // The store keeps a receiver so that `closed()` tells the listener
+        // when the store and all its subscriptions are gone.
+        let (head_tx, head_rx) = watch::channel(0u64);
+        let head_tx = Arc::new(head_tx);
+        let (jobs, rx) = mpsc::channel(4096);
+        tokio::spawn(Writer::new(db.clone(), head_tx.clone(), opts.max_batch_events).run(rx));
+        if let Db::Postgres(pool) = &db {
+            // Subscriptions opened after `open` returns must not miss a
+            // commit, so wait (briefly) until the listener is listening.
+            let (ready_tx, ready) = oneshot::channel();
+            tokio::spawn(listen(pool.clone(), head_tx.clone(), ready_tx));
+            if tokio::time::timeout(Duration::from_secs(10), ready)
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    "not yet listening for commits of other processes; subscribers poll until then"
+                );
+            }
+        }
+        Ok(Store {
+            inner: Arc::new(Inner {
+                db,
+                jobs,
+                head_tx,
+                _head_rx: head_rx,
+                opts,
+            }),
+        })
+    }
+
+    /// Applies the migrations of this backend that are not applied yet.
+    pub async fn migrate(&self) -> Result<()> {
+        self.inner.db.migrate().await
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend(&self) -> &'static str {
+        self.inner.db.backend()
+    }
+
+    /// Closes the connections; later calls fail.
+    pub async fn close(&self) {
+        self.inner.db.close().await;
+    }
+
+    /// Appends events to one stream, atomically.
+    pub async fn append(
+        &self,
+        stream_id: impl Into<String>,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<Appended> {
+        self.submit(AppendRequest::new(stream_id, expected, events))
+            .await
+    }
+
+    /// Appends one request (events, and key claims or releases), atomically.
+    pub async fn submit(&self, request: AppendRequest) -> Result<Appended> {
+        let mut out = self.submit_all(vec![request]).await?;
+        Ok(out.pop().expect("one request, one answer"))
+    }
+
+    /// Appends several requests (to distinct or equal streams) in one
+    /// transaction: all of them or none. Each keeps its own version check.
+    pub async fn submit_all(&self, requests: Vec<AppendRequest>) -> Result<Vec<Appended>> {
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
+        for r in &requests {
+            r.validate()?;
+        }
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .jobs
+            .send(Job {
+                appends: requests,
+                reply,
+            })
+            .await
+            .map_err(|_| Error::WriterStopped)?;
+        answer.await.map_err(|_| Error::WriterStopped)?
+    }
+
+    /// Position of the last event (0 when the log is empty).
+    pub async fn head(&self) -> Result<u64> {
+        Ok(self.inner.db.head().await?.0)
+    }
+
+    /// Position and hash of the last event.
+    pub async fn head_hash(&self) -> Result<(u64, [u8; 32])> {
+        self.inner.db.head().await
+    }
+
+    /// Events of one stream from `from_version` (inclusive, 1 = the first),
+    /// at most `limit`.
+    pub async fn read_stream(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>> {
+        let raw = self
+            .inner
+            .db
+            .read_stream(stream_id, from_version, limit)
+            .await?;
+        self.upcast(raw)
+    }
+
+    /// Events after position `after` (exclusive; 0 = from the start), at
+    /// most `limit`, optionally only of the given types.
+    pub async fn read_all(
+        &self,
+        after: u64,
+        limit: usize,
+        types: Option<&[String]>,
+    ) -> Result<Vec<RecordedEvent>> {
+        let raw = self.inner.db.read_all(after, None, types, limit).await?;
+        self.upcast(raw)
+    }
+
+    /// The whole log after `after`, read page by page: memory stays bounded
+    /// by the page size however long the log is.
+    pub fn stream_all(
+        &self,
+        after: u64,
+        types: Option<Vec<String>>,
+    ) -> impl Stream<Item = Result<RecordedEvent>> + Send + 'static {
+        let store = self.clone();
+        self.pages(after, types, true, move |page| store.upcast(page))
+    }
+
+    fn pages<F>(
+        &self,
+        after: u64,
+        types: Option<Vec<String>>,
+        stop_at_end: bool,
+        map: F,
+    ) -> impl Stream<Item = Result<RecordedEvent>> + Send + 'static
+    where
+        F: Fn(Vec<RecordedEvent>) -> Result<Vec<RecordedEvent>> + Send + 'static,
+    {
+        let db = self.inner.db.clone();
+        let limit = self.inner.opts.page_size.max(1);
+        let state = (after, std::collections::VecDeque::new(), false, map);
+        futures_util::stream::try_unfold(state, move |(mut after, mut buf, mut done, map)| {
+            let db = db.clone();
+            let types = types.clone();
+            async move {
+                loop {
+                    if let Some(e) = buf.pop_front() {
+                        return Ok(Some((e, (after, buf, done, map))));
+                    }
+                    if done && stop_at_end {
+                        return Ok(None);
+                    }
+                    let page = db.read_all(after, None, types.as_deref(), limit).await?;
+                    done = page.len() < limit;
+                    if let Some(last) = page.last() {
+                        after = last.position;
+                    }
+                    buf.extend(map(page)?);
+                    if buf.is_empty() && done {
+                        return Ok(None);
+                    }
+                }
+            }
+        })
+    }
+
+    /// Catches up from `after` (exclusive), then follows new commits for as
+    /// long as the subscription is polled. Every event is delivered once, in
+    /// position order.
+    pub fn subscribe(&self, after: u64, types: Option<Vec<String>>) -> Subscription {
+        Subscription {
+            store: self.clone(),
+            after,
+            types,
+            buf: std::collections::VecDeque::new(),
+            head_rx: self.inner.head_tx.subscribe(),
+        }
+    }
+
+    /// Recomputes the whole hash chain from the stored bytes and reports the
+    /// first position that does not verify.
+    pub async fn verify(&self) -> Result<Verification> {
+        use futures_util::TryStreamExt;
+        let mut v = Verifier::new();
+        let mut raw = std::pin::pin!(self.pages(0, None, true, Ok));
+        while let Some(e) = raw.try_next().await? {
+            if !v.feed(&e) {
+                break;
+            }
+        }
+        Ok(v.finish())
+    }
+
+    /// Which stream holds a unique key, if any.
+    pub async fn key_owner(&self, scope: &str, key: &str) -> Result<Option<String>> {
+        self.inner.db.key_owner(scope, key).await
+    }
+
+    fn upcast(&self, events: Vec<RecordedEvent>) -> Result<Vec<RecordedEvent>> {
+        let up = &self.inner.opts.upcasters;
+        if up.is_empty() {
+            return Ok(events);
+        }
+        events.into_iter().map(|e| up.apply(e)).collect()
+    }
+}
+
+/// A live feed of the log: see [`Store::subscribe`].
+pub struct Subscription {
+    store: Store,
+    after: u64,
+    types: Option<Vec<String>>,
+    buf: std::collections::VecDeque<RecordedEvent>,
+    head_rx: watch::Receiver<u64>,
+}
+
+impl Subscription {
+    /// The next event, waiting for one to be committed if need be.
+    pub async fn next(&mut self) -> Result<RecordedEvent> {
+        let inner = &self.store.inner;
+        loop {
+            if let Some(e) = self.buf.pop_front() {
+                return Ok(e);
+            }
+            // Mark the current head seen *before* reading, so a commit that
+            // lands after the read still wakes the wait below.
+            self.head_rx.borrow_and_update();
+            let limit = inner.opts.page_size.max(1);
+            // Read up to the head as it is now, so that with a type filter
+            // the scan still moves past events of other types.
+            let head = inner.db.head().await?.0;
+            if head > self.after {
+                let page = inner
+                    .db
+                    .read_all(self.after, Some(head), self.types.as_deref(), limit)
+                    .await?;
+                self.after = match (page.len() < limit, page.last()) {
+                    (true, _) => head,
+                    (false, Some(last)) => last.position,
+                    (false, None) => head,
+                };
+                self.buf.extend(self.store.upcast(page)?);
+                continue;
+            }
+            // Nothing new: wait for a commit notice, or poll now and then for
+            // writers that cannot notify us (another process on SQLite).
+            let _ = tokio::time::timeout(inner.opts.poll_interval, self.head_rx.changed()).await;
+        }
+    }
+
+    /// Position of the last event delivered or skipped by the type filter.
+    pub fn checkpoint(&self) -> u64 {
+        self.after
+    }
+}
+
+/// Forwards PostgreSQL commit notices (from every process sharing the
+/// database) to this process's subscribers, until the store is dropped.
+async fn listen(pool: sqlx::PgPool, head_tx: Arc<watch::Sender<u64>>, ready: oneshot::Sender<()>) {
+    let mut ready = Some(ready);
+    loop {
+        let run = async {
+            let mut l = sqlx::postgres::PgListener::connect_with(&pool).await?;
+            l.listen(PG_CHANNEL).await?;
+            if let Some(ready) = ready.take() {
+                let _ = ready.send(());
+            } else {
+                // Commits may have gone unannounced while we were away:
+                // wake every subscriber to look.
+                head_tx.send_modify(|_| {});
+            }
+            loop {
+                let n = l.recv().await?;
+                if let Ok(p) = n.payload().parse::<u64>() {
+                    head_tx.send_if_modified(|h| {
+                        if p > *h {
+                            *h = p;
+                            true
+                        } else {
+                            false
+                        }
+                    });
+                }
+            }
+            #[allow(unreachable_code)]
+            Ok::<(), sqlx::Error>(())
+        };
+        tokio::select! {
+            r = run => {
+                if let Err(e) = r {
+                    if pool.is_closed() {
+                        return;
+                    }
+                    tracing::warn!(error = %e, "listening for commits failed; retrying in 1 s");
+                }
+            }
+            () = head_tx.closed() => return,
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            () = head_tx.closed() => return,
+        }
+    }
+}
