@@ -1,1 +1,5 @@
-fn main() {}
+//! The `lectern` command: see `lectern --help`.
+
+fn main() -> std::process::ExitCode {
+    lectern_server::cli::main()
+}

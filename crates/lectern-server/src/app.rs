@@ -1,0 +1,136 @@
+//! The HTTP application: `Application::build(config)`, then
+//! `run_until_stopped()`. Tests start it on port 0 with a database of their own.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use lectern_store::{Store, StoreOptions};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::config::{ServeArgs, redact};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    store: Store,
+}
+
+impl Application {
+    /// Opens the database, applies pending migrations and binds the listener.
+    pub async fn build(args: &ServeArgs) -> anyhow::Result<Application> {
+        let url = args.db.url()?;
+        let store = Store::open(&url, StoreOptions::default())
+            .await
+            .with_context(|| format!("cannot open the event log at {}", redact(&url)))?;
+        store
+            .migrate()
+            .await
+            .with_context(|| format!("cannot migrate {}", redact(&url)))?;
+        let listener = TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        tracing::info!(database = %redact(&url), backend = store.backend(), "event log ready");
+        let router = router().with_state(AppState {
+            store: store.clone(),
+        });
+        Ok(Application {
+            listener,
+            router,
+            store,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("the HTTP server failed")?;
+        self.store.close().await;
+        Ok(())
+    }
+
+    /// Serves until SIGINT or SIGTERM.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+}
+
+fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(index))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+}
+
+async fn index() -> &'static str {
+    "Lectern: the event log of the staff learning campaign.\n\
+     GET /healthz  the process is up\n\
+     GET /readyz   the event log answers (JSON: backend, head position)\n"
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    match state.store.head().await {
+        Ok(head) => (
+            StatusCode::OK,
+            Json(json!({ "status": "ready", "backend": state.store.backend(), "head": head })),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "unavailable", "error": "the event log does not answer" })),
+            )
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
+}

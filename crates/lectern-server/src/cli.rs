@@ -1,0 +1,150 @@
+//! The `lectern` command line.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use lectern_store::{Store, StoreOptions};
+
+use crate::app::Application;
+use crate::bench::BenchArgs;
+use crate::config::{DbArgs, ServeArgs, redact};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "lectern",
+    version,
+    about = "Lectern: the event-sourced platform of the staff learning campaign",
+    long_about = "Lectern keeps every study, training, attendance, appraisal and award fact in one \
+                  append-only, hash-chained event log (SQLite by default, PostgreSQL in production)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (applies pending migrations first).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(DbArgs),
+    /// Auditors' tools.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Benchmarks that print one line per workload.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Recompute the whole hash chain; exit status 2 names a broken log.
+    Verify(DbArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// The event-store workloads W1–W4 of the shared benchmark spec.
+    Store(BenchArgs),
+}
+
+/// Parses the arguments, runs the command and turns errors into a message
+/// and an exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("LECTERN_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => {
+            let app = Application::build(&args).await?;
+            eprintln!(
+                "Lectern is serving on http://{}/ (Ctrl-C stops it)",
+                app.local_addr()
+            );
+            app.run_until_stopped().await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate(db) => {
+            let url = db.url()?;
+            let store = open(&url).await?;
+            store
+                .migrate()
+                .await
+                .with_context(|| format!("cannot migrate {}", redact(&url)))?;
+            println!("migrated {} ({})", redact(&url), store.backend());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit(AuditCommand::Verify(db)) => {
+            let url = db.url()?;
+            let store = open(&url).await?;
+            let v = store.verify().await.context(
+                "cannot read the event log (has `lectern migrate` run on this database?)",
+            )?;
+            Ok(match (&v.first_bad, v.head) {
+                (None, None) => {
+                    println!("chain intact: the log is empty");
+                    ExitCode::SUCCESS
+                }
+                (None, Some((position, hash))) => {
+                    println!(
+                        "chain intact: {} events, head position {position}, head hash {}",
+                        v.checked,
+                        to_hex(&hash)
+                    );
+                    ExitCode::SUCCESS
+                }
+                (Some(bad), _) => {
+                    println!(
+                        "chain BROKEN: {bad}; the {} events before it verify",
+                        v.checked
+                    );
+                    ExitCode::from(2)
+                }
+            })
+        }
+        Command::Bench(BenchCommand::Store(args)) => {
+            crate::bench::run(&args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn open(url: &str) -> anyhow::Result<Store> {
+    Store::open(url, StoreOptions::default())
+        .await
+        .with_context(|| format!("cannot open the event log at {}", redact(url)))
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,18 @@
+//! `lectern-server` is the `lectern` binary and the HTTP application behind
+//! `lectern serve`.
+//!
+//! It owns process concerns: configuration, start-up (migrations first),
+//! the HTTP listener and graceful shutdown, and the command-line tools that
+//! operate on a database (`migrate`, `audit verify`, `bench store`). It
+//! holds no business rules: those live in the library crates below it.
+//!
+//! # Layout
+//! - `cli`: argument parsing and the subcommands.
+//! - `config`: typed configuration from flags and environment.
+//! - `app`: `Application::build`, the router and `run_until_stopped`.
+//! - `bench`: the event-store benchmark (workloads W1–W4 of the shared spec).
+
+pub mod app;
+pub mod bench;
+pub mod cli;
+pub mod config;

@@ -1,0 +1,199 @@
+//! The `lectern` binary and its HTTP application, end to end.
+#![allow(unreachable_pub)] // a test binary exports nothing
+
+use std::process::Command;
+
+use lectern_server::app::Application;
+use lectern_server::config::{DbArgs, ServeArgs};
+use lectern_store::{ExpectedVersion, NewEvent, Store, StoreOptions};
+use sqlx::Connection;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn lectern(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_lectern"))
+        .args(args)
+        .env_remove("LECTERN_DATABASE_URL")
+        .output()
+        .expect("run lectern");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// GET `path` over a plain TCP connection; returns status line and body.
+async fn get(addr: std::net::SocketAddr, path: &str) -> (String, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).await.unwrap();
+    let status = buf.lines().next().unwrap_or_default().to_owned();
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test]
+async fn serve_migrates_on_start_and_answers_health_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ServeArgs {
+        db: DbArgs {
+            database_url: None,
+            data_dir: dir.path().join("data"),
+        },
+        listen: "127.0.0.1:0".parse().unwrap(),
+    };
+    let app = Application::build(&args).await.expect("build");
+    let addr = app.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+
+    let (status, body) = get(addr, "/healthz").await;
+    assert!(status.contains("200"), "{status}");
+    assert_eq!(body, "ok");
+    let (status, body) = get(addr, "/readyz").await;
+    assert!(status.contains("200"), "{status}");
+    let ready: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ready["backend"], "sqlite");
+    assert_eq!(ready["head"], 0);
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    assert!(
+        dir.path().join("data/lectern.db").exists(),
+        "the default database is in the data directory"
+    );
+}
+
+#[test]
+fn migrate_then_verify_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let (code, out, err) = lectern(&["migrate", "--data-dir", data]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("migrated sqlite://"), "{out}");
+    let (code, out, _) = lectern(&["audit", "verify", "--data-dir", data]);
+    assert_eq!(code, 0);
+    assert_eq!(out.trim(), "chain intact: the log is empty");
+}
+
+#[tokio::test]
+async fn migrate_and_verify_on_postgres() {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    if !ci && std::env::var("LECTERN_TEST_PG").is_ok_and(|v| v == "skip") {
+        return;
+    }
+    let admin = std::env::var("LECTERN_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let mut c = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("PostgreSQL at {admin} is unreachable ({e}); LECTERN_TEST_PG=skip skips")
+        });
+    let name = format!("lectern_test_{}", uuid::Uuid::new_v4().simple());
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+
+    let (code, out, err) = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || lectern(&["migrate", "--database-url", &url])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("(postgres)"), "{out}");
+
+    let store = Store::open(&url, StoreOptions::default()).await.unwrap();
+    for n in 0..3 {
+        let e = NewEvent::new("Noted", &serde_json::json!({ "n": n })).unwrap();
+        store
+            .append("S", ExpectedVersion::Any, vec![e])
+            .await
+            .unwrap();
+    }
+    let (head, _) = store.head_hash().await.unwrap();
+    store.close().await;
+    let (code, out, _) = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || lectern(&["audit", "verify", "--database-url", &url])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.starts_with(&format!(
+            "chain intact: 3 events, head position {head}, head hash "
+        )),
+        "{out}"
+    );
+
+    // Tampering is reported with exit status 2.
+    let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql("ALTER TABLE events DISABLE TRIGGER USER; UPDATE events SET payload = '{\"n\":7}' WHERE position = 2")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+    let (code, out, _) =
+        tokio::task::spawn_blocking(move || lectern(&["audit", "verify", "--database-url", &url]))
+            .await
+            .unwrap();
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("event at position 2 was altered"), "{out}");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE {name} WITH (FORCE)"
+    )))
+    .execute(&mut c)
+    .await
+    .unwrap();
+}
+
+#[test]
+fn bench_runs_every_workload_at_small_scale() {
+    let (code, out, err) = lectern(&[
+        "bench",
+        "store",
+        "--db",
+        "sqlite",
+        "--sync",
+        "normal",
+        "--events",
+        "400",
+        "--big-events",
+        "3000",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    for (line, w) in lines.iter().zip(["W1", "W2", "W3", "W4"]) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(&f[..3], &["lectern", "sqlite-normal", w], "{line}");
+        let events: u64 = f[3].parse().unwrap();
+        assert_eq!(events, if w == "W1" || w == "W2" { 400 } else { 3000 });
+        assert!(
+            f[4].parse::<f64>().unwrap() > 0.0 && f[5].parse::<f64>().unwrap() > 0.0,
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn bad_input_is_named() {
+    let (code, _, err) = lectern(&["migrate", "--database-url", "mysql://x"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("unsupported database url \"mysql://x\""),
+        "{err}"
+    );
+    let (code, _, err) = lectern(&["bench", "store", "--db", "oracle"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--db \"oracle\""), "{err}");
+}
