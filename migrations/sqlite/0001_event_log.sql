@@ -5,8 +5,8 @@ CREATE TABLE events (
     position        INTEGER PRIMARY KEY CHECK (position > 0),
     stream_id       TEXT    NOT NULL CHECK (length(stream_id) > 0),
     stream_version  INTEGER NOT NULL CHECK (stream_version > 0),
-    -- Idempotency key (UUID, hyphenated lower-case text).
-    event_id        TEXT    NOT NULL UNIQUE,
+    -- Idempotency key: a UUID's 16 bytes.
+    event_id        BLOB    NOT NULL UNIQUE CHECK (length(event_id) = 16),
     event_type      TEXT    NOT NULL,
     schema_version  INTEGER NOT NULL CHECK (schema_version > 0),
     -- JSON text, stored byte for byte as appended (the hash covers these bytes).

@@ -86,6 +86,9 @@ impl Writer {
 
     pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
         while let Some(first) = rx.recv().await {
+            // Let the callers woken by the last batch's answers queue their
+            // next appends, so that they share this commit.
+            tokio::task::yield_now().await;
             let mut events = first.events();
             let mut jobs = vec![first];
             while events < self.max_batch_events {
