@@ -18,7 +18,7 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, Postgres, Row as _, SqlSafeStr, Sqlite, Transaction};
 use uuid::Uuid;
 
-use crate::chain::GENESIS;
+use crate::chain::{Canonical, GENESIS};
 use crate::error::{Error, Result};
 use crate::event::RecordedEvent;
 use crate::store::{Durability, StoreOptions};
@@ -63,18 +63,10 @@ pub(crate) enum Tx {
     Postgres(Transaction<'static, Postgres>),
 }
 
-/// A row to insert, borrowed from the append it belongs to.
+/// A row to insert: the hashed fields, borrowed from the append they
+/// belong to, and the chain links computed from them.
 pub(crate) struct NewRow<'a> {
-    pub(crate) position: u64,
-    pub(crate) stream_id: &'a str,
-    pub(crate) stream_version: u64,
-    pub(crate) event_id: Uuid,
-    pub(crate) event_type: &'a str,
-    pub(crate) schema_version: u32,
-    pub(crate) payload: &'a str,
-    pub(crate) metadata: &'a str,
-    pub(crate) occurred_at: DateTime<Utc>,
-    pub(crate) recorded_at: DateTime<Utc>,
+    pub(crate) event: Canonical<'a>,
     pub(crate) prev_hash: [u8; 32],
     pub(crate) hash: [u8; 32],
 }
@@ -238,16 +230,16 @@ fn sqlite_bind_rows<'q>(
 ) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments> {
     for r in rows {
         q = q
-            .bind(r.position as i64)
-            .bind(r.stream_id)
-            .bind(r.stream_version as i64)
-            .bind(r.event_id)
-            .bind(r.event_type)
-            .bind(i64::from(r.schema_version))
-            .bind(r.payload)
-            .bind(r.metadata)
-            .bind(micros(r.occurred_at))
-            .bind(micros(r.recorded_at))
+            .bind(r.event.position as i64)
+            .bind(r.event.stream_id)
+            .bind(r.event.stream_version as i64)
+            .bind(r.event.event_id)
+            .bind(r.event.event_type)
+            .bind(i64::from(r.event.schema_version))
+            .bind(r.event.payload)
+            .bind(r.event.metadata)
+            .bind(micros(r.event.occurred_at))
+            .bind(micros(r.event.recorded_at))
             .bind(&r.prev_hash[..])
             .bind(&r.hash[..]);
     }
@@ -753,26 +745,30 @@ fn pg_insert<'q>(
     sql: &'static str,
     rows: &'q [NewRow<'q>],
 ) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
-    let head = rows.last().map_or(0, |r| r.position);
+    let head = rows.last().map_or(0, |r| r.event.position);
     sqlx::query(sql)
-        .bind(rows.iter().map(|r| r.position as i64).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.stream_id).collect::<Vec<_>>())
         .bind(
             rows.iter()
-                .map(|r| r.stream_version as i64)
+                .map(|r| r.event.position as i64)
                 .collect::<Vec<_>>(),
         )
-        .bind(rows.iter().map(|r| r.event_id).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.event_type).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.event.stream_id).collect::<Vec<_>>())
         .bind(
             rows.iter()
-                .map(|r| r.schema_version as i32)
+                .map(|r| r.event.stream_version as i64)
                 .collect::<Vec<_>>(),
         )
-        .bind(rows.iter().map(|r| r.payload).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.metadata).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.occurred_at).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.recorded_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.event.event_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.event.event_type).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|r| r.event.schema_version as i32)
+                .collect::<Vec<_>>(),
+        )
+        .bind(rows.iter().map(|r| r.event.payload).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.event.metadata).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.event.occurred_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.event.recorded_at).collect::<Vec<_>>())
         .bind(
             rows.iter()
                 .map(|r| r.prev_hash.to_vec())

@@ -574,7 +574,7 @@ fn decide<'a>(
     for e in &req.events {
         version += 1;
         let position = head.0 + 1;
-        let hash = Canonical {
+        let event = Canonical {
             position,
             stream_id: stream,
             stream_version: version,
@@ -585,19 +585,10 @@ fn decide<'a>(
             metadata: &e.metadata,
             occurred_at: e.occurred_at,
             recorded_at,
-        }
-        .hash(&head.1);
+        };
+        let hash = event.hash(&head.1);
         rows.push(NewRow {
-            position,
-            stream_id: stream,
-            stream_version: version,
-            event_id: e.event_id,
-            event_type: &e.event_type,
-            schema_version: e.schema_version,
-            payload: &e.payload,
-            metadata: &e.metadata,
-            occurred_at: e.occurred_at,
-            recorded_at,
+            event,
             prev_hash: head.1,
             hash,
         });
