@@ -29,9 +29,10 @@ use crate::store::{Durability, StoreOptions};
 const PG_BEGIN_APPEND: &str = "BEGIN; SELECT pg_advisory_xact_lock(7810758480313347585)";
 /// The channel commits are announced on (payload: the new head position).
 pub(crate) const PG_CHANNEL: &str = "lectern_events";
-/// Rows per SQLite INSERT statement (12 parameters each, well under SQLite's
-/// 32,766-parameter limit).
-const SQLITE_CHUNK: usize = 500;
+/// Rows per SQLite INSERT statement (12 parameters each, under SQLite's
+/// 32,766-parameter limit). A default-sized group commit (1,000 events)
+/// is one statement, and so needs no explicit transaction.
+const SQLITE_CHUNK: usize = 1000;
 
 const COLUMNS: &str = "position, stream_id, stream_version, event_id, event_type, schema_version, \
                        payload, metadata, occurred_at, recorded_at, prev_hash, hash";

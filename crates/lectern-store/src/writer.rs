@@ -85,10 +85,14 @@ impl Writer {
     }
 
     pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+        let mut last_batch_jobs = 0;
         while let Some(first) = rx.recv().await {
-            // Let the callers woken by the last batch's answers queue their
-            // next appends, so that they share this commit.
-            tokio::task::yield_now().await;
+            // When the last batch had several callers, let those woken by
+            // its answers queue their next appends, so that they share this
+            // commit. A lone caller has nobody to wait for.
+            if last_batch_jobs > 1 {
+                tokio::task::yield_now().await;
+            }
             let mut events = first.events();
             let mut jobs = vec![first];
             while events < self.max_batch_events {
@@ -100,6 +104,7 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            last_batch_jobs = jobs.len();
             self.process(jobs).await;
         }
     }
