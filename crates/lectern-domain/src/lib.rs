@@ -1,0 +1,56 @@
+//! `lectern-domain` is the business of the staff learning campaign as pure
+//! Rust: the events of every stream, the commands, the decisions that turn a
+//! command and the current state into events or a typed error, and the
+//! folds that turn events into states.
+//!
+//! The read models, the GraphQL API and the auditors' replay all use these
+//! folds, so they cannot disagree.
+//!
+//! It deliberately does no I/O and depends on no async, database or web
+//! crate (a test reads the manifest to keep it so). Loading streams,
+//! appending events and claiming unique keys belong to the layers above.
+//!
+//! # The model
+//! - Each stream family has one event enum (past-tense variants, a stable
+//!   JSON shape tagged by `type`) and a state implementing [`Aggregate`],
+//!   whose `apply` refuses an event that cannot follow the state.
+//! - A decision is an inherent `decide(&self, &Command, context)` on the
+//!   state: it returns events or a [`DomainError`] whose message names the
+//!   offending value, and it never emits an event its own fold refuses.
+//! - Cross-stream facts a decision needs (the unit tree, a card's holder)
+//!   are passed in as folded states, never fetched.
+//! - Business time is read on the campus clock ([`Campus`]); storage is UTC.
+//!
+//! # Layout
+//! - `values`: validated newtypes (`StaffNo`, `CardUid`, `Name`, `Slug`,
+//!   `TimeWindow`).
+//! - `campus`: the campus time zone.
+//! - `aggregate`: `DomainEvent`, `Aggregate` and the given/when/then harness.
+//! - `org`: the unit tree (stream `org`).
+//! - `person`: people, their cards and roles (stream `person-<staff no>`).
+//! - `session`: sessions, recurring series and the attendance rules (stream
+//!   `session-<id>`).
+//! - `error`: `DomainError` and its client codes.
+
+mod aggregate;
+mod campus;
+mod error;
+mod org;
+mod person;
+mod session;
+mod values;
+
+pub use aggregate::{Aggregate, DomainEvent, Given, Then, given};
+pub use campus::Campus;
+pub use error::{DomainError, Result};
+pub use org::{ORG_STREAM, OrgCommand, OrgEvent, OrgTree, Unit, UnitId, UnitKind};
+pub use person::{
+    CARD_UID_KEY, KeyChange, Person, PersonCommand, PersonEvent, Registration, RevocationReason,
+    Role, STAFF_NO_KEY, StaffCategory, person_stream,
+};
+pub use session::{
+    AttendanceStatus, Attendee, Audience, CardHolder, CheckInRules, Leave, Method, ProgrammeId,
+    Recurrence, RejectReason, Schedule, Session, SessionCommand, SessionEvent, SessionId,
+    SessionKind, Speaker, TapOutcome, VenueId, session_stream, tap_status,
+};
+pub use values::{ByteOrder, CardUid, Name, Slug, StaffNo, TimeWindow, WedgeFormat};

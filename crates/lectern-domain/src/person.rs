@@ -1,0 +1,404 @@
+//! People (one stream each, `person-<staff no>`): registration, transfers,
+//! leaving, campus cards and roles.
+//!
+//! A staff number and an active card UID are unique across people; the
+//! decisions here name the keys (`Person::claims`) and the store enforces
+//! them when it appends (`lectern_store::UniqueKey`).
+
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+use crate::aggregate::{Aggregate, DomainEvent};
+use crate::error::{DomainError, Result};
+use crate::org::{OrgTree, UnitId};
+use crate::values::{CardUid, Name, StaffNo};
+
+/// The stream of one person.
+pub fn person_stream(staff_no: &StaffNo) -> String {
+    format!("person-{staff_no}")
+}
+
+/// Unique-key scopes the person streams claim in the store.
+pub const STAFF_NO_KEY: &str = "staff_no";
+pub const CARD_UID_KEY: &str = "card_uid";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StaffCategory {
+    Teacher,
+    /// Administrative and managerial staff.
+    Administrator,
+    /// Workers and technical staff.
+    Worker,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationReason {
+    Lost,
+    Replaced,
+    Damaged,
+    /// The holder left the university.
+    Left,
+}
+
+/// What a person may do beyond their own records.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+pub enum Role {
+    Administrator,
+    Auditor,
+    /// Union chair (工会主席) of a unit, with authority over its subtree.
+    UnionChair {
+        unit: UnitId,
+    },
+    /// Leadership group (领导小组) leader: the deputy party secretary.
+    LeadershipLeader,
+    /// Leadership group deputy leader: the university union's chair.
+    LeadershipDeputy,
+    LeadershipMember,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum PersonEvent {
+    PersonRegistered {
+        staff_no: StaffNo,
+        name: Name,
+        unit: UnitId,
+        category: StaffCategory,
+        birth_date: NaiveDate,
+        hire_date: NaiveDate,
+    },
+    PersonTransferred {
+        from: UnitId,
+        to: UnitId,
+        effective: NaiveDate,
+    },
+    PersonLeft {
+        on: NaiveDate,
+        reason: String,
+    },
+    CardIssued {
+        uid: CardUid,
+    },
+    CardRevoked {
+        uid: CardUid,
+        reason: RevocationReason,
+    },
+    RoleGranted {
+        role: Role,
+    },
+    RoleRevoked {
+        role: Role,
+    },
+}
+
+impl DomainEvent for PersonEvent {
+    fn event_type(&self) -> &'static str {
+        match self {
+            PersonEvent::PersonRegistered { .. } => "PersonRegistered",
+            PersonEvent::PersonTransferred { .. } => "PersonTransferred",
+            PersonEvent::PersonLeft { .. } => "PersonLeft",
+            PersonEvent::CardIssued { .. } => "CardIssued",
+            PersonEvent::CardRevoked { .. } => "CardRevoked",
+            PersonEvent::RoleGranted { .. } => "RoleGranted",
+            PersonEvent::RoleRevoked { .. } => "RoleRevoked",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PersonCommand {
+    Register {
+        staff_no: StaffNo,
+        name: Name,
+        unit: UnitId,
+        category: StaffCategory,
+        birth_date: NaiveDate,
+        hire_date: NaiveDate,
+    },
+    Transfer {
+        to: UnitId,
+        effective: NaiveDate,
+    },
+    Leave {
+        on: NaiveDate,
+        reason: String,
+    },
+    /// Issues a card; a card the person still holds is revoked as replaced.
+    IssueCard {
+        uid: CardUid,
+    },
+    RevokeCard {
+        uid: CardUid,
+        reason: RevocationReason,
+    },
+    GrantRole {
+        role: Role,
+    },
+    RevokeRole {
+        role: Role,
+    },
+}
+
+/// A person as folded from their stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Person {
+    pub registered: Option<Registration>,
+    pub unit: Option<UnitId>,
+    pub left_on: Option<NaiveDate>,
+    pub card: Option<CardUid>,
+    pub roles: Vec<Role>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    pub staff_no: StaffNo,
+    pub name: Name,
+    pub category: StaffCategory,
+    pub birth_date: NaiveDate,
+    pub hire_date: NaiveDate,
+}
+
+/// A unique key a decision needs claimed (or released) with its events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyChange {
+    Claim { scope: &'static str, key: String },
+    Release { scope: &'static str, key: String },
+}
+
+impl Person {
+    /// Age in whole years on `date`.
+    pub fn age_on(&self, date: NaiveDate) -> Option<u32> {
+        let b = self.registered.as_ref()?.birth_date;
+        let mut years = date.year() - b.year();
+        if (date.month(), date.day()) < (b.month(), b.day()) {
+            years -= 1;
+        }
+        u32::try_from(years).ok()
+    }
+
+    fn active(&self) -> Result<&Registration> {
+        let r = self
+            .registered
+            .as_ref()
+            .ok_or_else(|| DomainError::Refused("this person is not registered".into()))?;
+        if let Some(on) = self.left_on {
+            return Err(DomainError::Refused(format!(
+                "staff member {} left on {on}",
+                r.staff_no.as_str()
+            )));
+        }
+        Ok(r)
+    }
+
+    /// Decides a command; `org` is the unit tree for unit checks.
+    pub fn decide(&self, command: &PersonCommand, org: &OrgTree) -> Result<Vec<PersonEvent>> {
+        match command {
+            PersonCommand::Register {
+                staff_no,
+                name,
+                unit,
+                category,
+                birth_date,
+                hire_date,
+            } => {
+                if self.registered.is_some() {
+                    return Err(DomainError::exists("staff member", staff_no));
+                }
+                org.active(unit)?;
+                if *hire_date < *birth_date + chrono::Months::new(16 * 12) {
+                    return Err(DomainError::invalid(
+                        "hire date",
+                        hire_date.to_string(),
+                        format!("is before the 16th birthday of someone born on {birth_date}"),
+                    ));
+                }
+                Ok(vec![PersonEvent::PersonRegistered {
+                    staff_no: staff_no.clone(),
+                    name: name.clone(),
+                    unit: unit.clone(),
+                    category: *category,
+                    birth_date: *birth_date,
+                    hire_date: *hire_date,
+                }])
+            }
+            PersonCommand::Transfer { to, effective } => {
+                let r = self.active()?;
+                org.active(to)?;
+                let from = self.unit.clone().expect("a registered person has a unit");
+                if &from == to {
+                    return Err(DomainError::Refused(format!(
+                        "staff member {} is already in unit {to:?}",
+                        r.staff_no.as_str()
+                    )));
+                }
+                Ok(vec![PersonEvent::PersonTransferred {
+                    from,
+                    to: to.clone(),
+                    effective: *effective,
+                }])
+            }
+            PersonCommand::Leave { on, reason } => {
+                self.active()?;
+                let mut events = Vec::new();
+                if let Some(uid) = &self.card {
+                    events.push(PersonEvent::CardRevoked {
+                        uid: uid.clone(),
+                        reason: RevocationReason::Left,
+                    });
+                }
+                events.extend(
+                    self.roles
+                        .iter()
+                        .map(|role| PersonEvent::RoleRevoked { role: role.clone() }),
+                );
+                events.push(PersonEvent::PersonLeft {
+                    on: *on,
+                    reason: reason.trim().to_owned(),
+                });
+                Ok(events)
+            }
+            PersonCommand::IssueCard { uid } => {
+                self.active()?;
+                if self.card.as_ref() == Some(uid) {
+                    return Ok(vec![]);
+                }
+                let mut events = Vec::new();
+                if let Some(old) = &self.card {
+                    events.push(PersonEvent::CardRevoked {
+                        uid: old.clone(),
+                        reason: RevocationReason::Replaced,
+                    });
+                }
+                events.push(PersonEvent::CardIssued { uid: uid.clone() });
+                Ok(events)
+            }
+            PersonCommand::RevokeCard { uid, reason } => {
+                let r = self.active()?;
+                if self.card.as_ref() != Some(uid) {
+                    return Err(DomainError::Refused(format!(
+                        "card {} is not the active card of staff member {}",
+                        uid.as_str(),
+                        r.staff_no.as_str()
+                    )));
+                }
+                Ok(vec![PersonEvent::CardRevoked {
+                    uid: uid.clone(),
+                    reason: *reason,
+                }])
+            }
+            PersonCommand::GrantRole { role } => {
+                let r = self.active()?;
+                if let Role::UnionChair { unit } = role {
+                    org.active(unit)?;
+                }
+                if self.roles.contains(role) {
+                    return Err(DomainError::Refused(format!(
+                        "staff member {} already has the role {role:?}",
+                        r.staff_no.as_str()
+                    )));
+                }
+                Ok(vec![PersonEvent::RoleGranted { role: role.clone() }])
+            }
+            PersonCommand::RevokeRole { role } => {
+                let r = self.active()?;
+                if !self.roles.contains(role) {
+                    return Err(DomainError::Refused(format!(
+                        "staff member {} does not have the role {role:?}",
+                        r.staff_no.as_str()
+                    )));
+                }
+                Ok(vec![PersonEvent::RoleRevoked { role: role.clone() }])
+            }
+        }
+    }
+
+    /// The unique keys `events` claim and release: the staff number on
+    /// registration, a card's UID while it is active.
+    pub fn key_changes(events: &[PersonEvent]) -> Vec<KeyChange> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                PersonEvent::PersonRegistered { staff_no, .. } => Some(KeyChange::Claim {
+                    scope: STAFF_NO_KEY,
+                    key: staff_no.to_string(),
+                }),
+                PersonEvent::CardIssued { uid } => Some(KeyChange::Claim {
+                    scope: CARD_UID_KEY,
+                    key: uid.to_string(),
+                }),
+                PersonEvent::CardRevoked { uid, .. } => Some(KeyChange::Release {
+                    scope: CARD_UID_KEY,
+                    key: uid.to_string(),
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+impl Aggregate for Person {
+    type Event = PersonEvent;
+
+    fn apply(&mut self, event: &PersonEvent) -> Result<()> {
+        let refuse = |reason: &str| DomainError::Fold {
+            event: event.event_type(),
+            reason: reason.to_owned(),
+        };
+        if self.registered.is_none() && !matches!(event, PersonEvent::PersonRegistered { .. }) {
+            return Err(refuse("the person is not registered"));
+        }
+        match event {
+            PersonEvent::PersonRegistered {
+                staff_no,
+                name,
+                unit,
+                category,
+                birth_date,
+                hire_date,
+            } => {
+                if self.registered.is_some() {
+                    return Err(refuse("the person is registered already"));
+                }
+                self.registered = Some(Registration {
+                    staff_no: staff_no.clone(),
+                    name: name.clone(),
+                    category: *category,
+                    birth_date: *birth_date,
+                    hire_date: *hire_date,
+                });
+                self.unit = Some(unit.clone());
+            }
+            PersonEvent::PersonTransferred { to, .. } => self.unit = Some(to.clone()),
+            PersonEvent::PersonLeft { on, .. } => self.left_on = Some(*on),
+            PersonEvent::CardIssued { uid } => {
+                if self.card.is_some() {
+                    return Err(refuse("a card is still active"));
+                }
+                self.card = Some(uid.clone());
+            }
+            PersonEvent::CardRevoked { uid, .. } => {
+                if self.card.as_ref() != Some(uid) {
+                    return Err(refuse("the card is not active"));
+                }
+                self.card = None;
+            }
+            PersonEvent::RoleGranted { role } => {
+                if self.roles.contains(role) {
+                    return Err(refuse("the role is held already"));
+                }
+                self.roles.push(role.clone());
+            }
+            PersonEvent::RoleRevoked { role } => {
+                let before = self.roles.len();
+                self.roles.retain(|r| r != role);
+                if self.roles.len() == before {
+                    return Err(refuse("the role is not held"));
+                }
+            }
+        }
+        Ok(())
+    }
+}

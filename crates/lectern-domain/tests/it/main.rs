@@ -1,0 +1,10 @@
+//! Given/when/then tests of the domain, without a database.
+#![allow(unreachable_pub)] // a test binary exports nothing
+
+mod fixtures;
+mod manifest;
+mod org;
+mod person;
+mod properties;
+mod session;
+mod shapes;

@@ -1,0 +1,80 @@
+//! The stored JSON shape of events is a contract: these pins make any change
+//! to it visible in review. Change a shape only with a new schema version
+//! and an upcaster.
+
+use lectern_domain::*;
+use uuid::Uuid;
+
+use crate::fixtures::*;
+
+fn json<E: DomainEvent>(e: &E) -> String {
+    serde_json::to_string(e).unwrap()
+}
+
+fn round_trip<E: DomainEvent>(e: &E) {
+    let back: E = serde_json::from_str(&json(e)).unwrap();
+    assert_eq!(&back, e);
+}
+
+#[test]
+fn org_events() {
+    let e = established("cs-dept", UnitKind::Department, Some("school-cs"));
+    assert_eq!(
+        json(&e),
+        r#"{"type":"UnitEstablished","unit":"cs-dept","name":"Unit cs-dept","kind":"department","parent":"school-cs"}"#
+    );
+    assert_eq!((e.event_type(), e.schema_version()), ("UnitEstablished", 1));
+    round_trip(&e);
+}
+
+#[test]
+fn person_events() {
+    let e = registered("2004001", "cs-dept");
+    assert_eq!(
+        json(&e),
+        r#"{"type":"PersonRegistered","staff_no":"2004001","name":"王小明","unit":"cs-dept","category":"teacher","birth_date":"1978-05-04","hire_date":"2004-09-01"}"#
+    );
+    round_trip(&e);
+    let e = PersonEvent::RoleGranted {
+        role: Role::UnionChair {
+            unit: slug("cs-dept"),
+        },
+    };
+    assert_eq!(
+        json(&e),
+        r#"{"type":"RoleGranted","role":{"role":"union_chair","unit":"cs-dept"}}"#
+    );
+    round_trip(&e);
+}
+
+#[test]
+fn session_events() {
+    let e = crate::session::scheduled();
+    assert_eq!(
+        json(&e),
+        r#"{"type":"SessionScheduled","session":"00000000-0000-0000-0000-000000005e55","kind":"centralized_study","title":"Weekly study","programme":null,"organiser":"cs-dept","venue":"hall-3","window":{"start":"2008-09-02T06:30:00Z","end":"2008-09-02T09:00:00Z"},"check_in":{"opens_minutes_before":30,"grace_minutes":10},"audience":{"kind":"units","units":["school-cs"]},"speakers":[],"series":null}"#
+    );
+    round_trip(&e);
+    let e = SessionEvent::AttendanceRecorded {
+        person: staff("2004001"),
+        status: AttendanceStatus::Late,
+        at: local(2008, 9, 2, 14, 50),
+        method: Method::Card {
+            tap: Uuid::from_u128(7),
+            card: card("04A1B2C3"),
+            kiosk: "kiosk-3".into(),
+        },
+    };
+    assert_eq!(
+        json(&e),
+        r#"{"type":"AttendanceRecorded","person":"2004001","status":"late","at":"2008-09-02T06:50:00Z","method":{"by":"card","tap":"00000000-0000-0000-0000-000000000007","card":"04A1B2C3","kiosk":"kiosk-3"}}"#
+    );
+    round_trip(&e);
+}
+
+#[test]
+fn invalid_stored_values_do_not_deserialize() {
+    let bad = r#"{"type":"CardIssued","uid":"not-hex"}"#;
+    let err = serde_json::from_str::<PersonEvent>(bad).unwrap_err();
+    assert!(err.to_string().contains("invalid card UID"), "{err}");
+}
