@@ -28,6 +28,9 @@
 //! - `aggregate`: `DomainEvent`, `Aggregate` and the given/when/then harness.
 //! - `org`: the unit tree (stream `org`).
 //! - `person`: people, their cards and roles (stream `person-<staff no>`).
+//! - `programme`: the campaign, the Young Teacher Navigation Programme (with
+//!   its eligibility rule) and the Ethics Month; plans, notices, enrolment
+//!   (stream `programme-<id>`).
 //! - `session`: sessions, recurring series and the attendance rules (stream
 //!   `session-<id>`).
 //! - `error`: `DomainError` and its client codes.
@@ -37,6 +40,7 @@ mod campus;
 mod error;
 mod org;
 mod person;
+mod programme;
 mod session;
 mod values;
 
@@ -47,6 +51,10 @@ pub use org::{ORG_STREAM, OrgCommand, OrgEvent, OrgTree, Unit, UnitId, UnitKind}
 pub use person::{
     CARD_UID_KEY, KeyChange, Person, PersonCommand, PersonEvent, Registration, RevocationReason,
     Role, STAFF_NO_KEY, StaffCategory, person_stream,
+};
+pub use programme::{
+    Eligibility, Launch, Programme, ProgrammeCommand, ProgrammeEvent, ProgrammeKind,
+    programme_stream,
 };
 pub use session::{
     AttendanceStatus, Attendee, Audience, CardHolder, CheckInRules, Leave, Method, ProgrammeId,

@@ -5,6 +5,7 @@ mod fixtures;
 mod manifest;
 mod org;
 mod person;
+mod programme;
 mod properties;
 mod session;
 mod shapes;
