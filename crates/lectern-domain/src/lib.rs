@@ -33,9 +33,12 @@
 //!   (stream `programme-<id>`).
 //! - `session`: sessions, recurring series and the attendance rules (stream
 //!   `session-<id>`).
+//! - `appraisal`: versioned scoring rules, adjustments and year-end closes
+//!   (stream `appraisal`), and `appraise_person`, the explained fold.
 //! - `error`: `DomainError` and its client codes.
 
 mod aggregate;
+mod appraisal;
 mod campus;
 mod error;
 mod org;
@@ -45,6 +48,10 @@ mod session;
 mod values;
 
 pub use aggregate::{Aggregate, DomainEvent, Given, Then, given};
+pub use appraisal::{
+    APPRAISAL_STREAM, Appraisal, AppraisalCommand, AppraisalEvent, Line, Period, Positioned,
+    RuleBook, ScoringRules, appraise_person,
+};
 pub use campus::Campus;
 pub use error::{DomainError, Result};
 pub use org::{ORG_STREAM, OrgCommand, OrgEvent, OrgTree, Unit, UnitId, UnitKind};

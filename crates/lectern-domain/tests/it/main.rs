@@ -1,6 +1,7 @@
 //! Given/when/then tests of the domain, without a database.
 #![allow(unreachable_pub)] // a test binary exports nothing
 
+mod appraisal;
 mod fixtures;
 mod manifest;
 mod org;

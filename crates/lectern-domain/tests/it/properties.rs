@@ -159,3 +159,36 @@ proptest! {
         prop_assert!(rank(tap_status(&window, rules, t(early))) <= rank(tap_status(&window, rules, t(late))));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Over generated histories the explanation lines add up to the total,
+    /// and every line names only positions of the history.
+    #[test]
+    fn appraisal_lines_sum_to_the_total(commands in proptest::collection::vec(session_command(), 1..40), absence in 0..5i32) {
+        let org = org();
+        let (history, _) = run::<Session, _>(vec![scheduled()], &commands, |s, c| s.decide(c, &org));
+        let positioned: Vec<Positioned<SessionEvent>> = history
+            .into_iter()
+            .enumerate()
+            .map(|(i, event)| Positioned { position: 100 + i as u64, occurred_at: local(2008, 9, 2, 12, 0), event })
+            .collect();
+        let book = vec![Positioned {
+            position: 1,
+            occurred_at: local(2008, 1, 1, 0, 0),
+            event: AppraisalEvent::ScoringRulesAdopted {
+                rules: ScoringRules { version: 1, effective_from: date(2008, 1, 1), base_points: 100, per_absence: absence, per_late: 1, per_missed_task: 2 },
+            },
+        }];
+        for i in 0..4 {
+            let who = staff(&format!("200400{i}"));
+            let a = appraise_person(&who, &Period::year(2008).unwrap(), &Campus::default(), &book, std::slice::from_ref(&positioned)).unwrap();
+            prop_assert_eq!(a.total, a.lines.iter().map(|l| l.points).sum::<i32>());
+            prop_assert!(a.total <= 100);
+            for l in &a.lines {
+                prop_assert!(l.positions.iter().all(|p| *p == 1 || (100..100 + positioned.len() as u64).contains(p)));
+            }
+        }
+    }
+}

@@ -1,0 +1,422 @@
+//! Points-based appraisal (记分考核). Scoring rules are versioned and take
+//! effect from a date (stream `appraisal`); the appraisal of a person for a
+//! period is a fold over the log that yields the total and one explanation
+//! line per point gained or lost, each naming the rule version applied and
+//! the log positions of the events behind it. The sum of the lines is the
+//! total, by construction.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::aggregate::{Aggregate, DomainEvent};
+use crate::campus::Campus;
+use crate::error::{DomainError, Result};
+use crate::session::{AttendanceStatus, SessionEvent};
+use crate::values::StaffNo;
+
+/// The stream of scoring rules, manual adjustments and year-end closes.
+pub const APPRAISAL_STREAM: &str = "appraisal";
+
+/// One version of the scoring rules. Deductions are positive numbers that
+/// are subtracted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScoringRules {
+    pub version: u32,
+    pub effective_from: NaiveDate,
+    /// Points everyone starts a year with.
+    pub base_points: i32,
+    pub per_absence: i32,
+    pub per_late: i32,
+    pub per_missed_task: i32,
+}
+
+/// An event as the log holds it: where and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Positioned<E> {
+    pub position: u64,
+    pub occurred_at: DateTime<Utc>,
+    pub event: E,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum AppraisalEvent {
+    ScoringRulesAdopted {
+        rules: ScoringRules,
+    },
+    PointsAdjusted {
+        person: StaffNo,
+        points: i32,
+        reason: String,
+        adjuster: StaffNo,
+        on: NaiveDate,
+    },
+    AppraisalPeriodClosed {
+        year: i32,
+        /// Each person's total at the close.
+        results: BTreeMap<StaffNo, i32>,
+    },
+}
+
+impl DomainEvent for AppraisalEvent {
+    fn event_type(&self) -> &'static str {
+        match self {
+            AppraisalEvent::ScoringRulesAdopted { .. } => "ScoringRulesAdopted",
+            AppraisalEvent::PointsAdjusted { .. } => "PointsAdjusted",
+            AppraisalEvent::AppraisalPeriodClosed { .. } => "AppraisalPeriodClosed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppraisalCommand {
+    AdoptRules {
+        rules: ScoringRules,
+    },
+    AdjustPoints {
+        person: StaffNo,
+        points: i32,
+        reason: String,
+        adjuster: StaffNo,
+        on: NaiveDate,
+    },
+    ClosePeriod {
+        year: i32,
+        results: BTreeMap<StaffNo, i32>,
+    },
+}
+
+/// The rules in force over time, and the closed years.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleBook {
+    /// Ordered by `effective_from` (and version).
+    pub rules: Vec<ScoringRules>,
+    pub closed: BTreeMap<i32, BTreeMap<StaffNo, i32>>,
+}
+
+impl RuleBook {
+    /// The rules in force on `date`.
+    pub fn rules_on(&self, date: NaiveDate) -> Option<&ScoringRules> {
+        self.rules.iter().rev().find(|r| r.effective_from <= date)
+    }
+
+    pub fn decide(&self, command: &AppraisalCommand) -> Result<Vec<AppraisalEvent>> {
+        match command {
+            AppraisalCommand::AdoptRules { rules } => {
+                if let Some(last) = self.rules.last() {
+                    if rules.version <= last.version {
+                        return Err(DomainError::invalid(
+                            "rules version",
+                            rules.version.to_string(),
+                            format!("must be greater than the current version {}", last.version),
+                        ));
+                    }
+                    if rules.effective_from < last.effective_from {
+                        return Err(DomainError::invalid(
+                            "effective date",
+                            rules.effective_from.to_string(),
+                            format!(
+                                "is before version {}'s {}",
+                                last.version, last.effective_from
+                            ),
+                        ));
+                    }
+                }
+                if self.closed.contains_key(&rules.effective_from.year()) {
+                    return Err(DomainError::Refused(format!(
+                        "{} is closed; rules cannot take effect in it",
+                        rules.effective_from.year()
+                    )));
+                }
+                for (what, v) in [
+                    ("absence deduction", rules.per_absence),
+                    ("late deduction", rules.per_late),
+                    ("missed-task deduction", rules.per_missed_task),
+                ] {
+                    if v < 0 {
+                        return Err(DomainError::invalid(
+                            what,
+                            v.to_string(),
+                            "is deducted, so give it as 0 or more",
+                        ));
+                    }
+                }
+                Ok(vec![AppraisalEvent::ScoringRulesAdopted {
+                    rules: rules.clone(),
+                }])
+            }
+            AppraisalCommand::AdjustPoints {
+                person,
+                points,
+                reason,
+                adjuster,
+                on,
+            } => {
+                if *points == 0 {
+                    return Err(DomainError::invalid(
+                        "adjustment",
+                        "0",
+                        "must add or remove points",
+                    ));
+                }
+                if reason.trim().is_empty() {
+                    return Err(DomainError::invalid(
+                        "adjustment reason",
+                        reason,
+                        "must not be empty",
+                    ));
+                }
+                if self.closed.contains_key(&on.year()) {
+                    return Err(DomainError::Refused(format!("{} is closed", on.year())));
+                }
+                Ok(vec![AppraisalEvent::PointsAdjusted {
+                    person: person.clone(),
+                    points: *points,
+                    reason: reason.trim().to_owned(),
+                    adjuster: adjuster.clone(),
+                    on: *on,
+                }])
+            }
+            AppraisalCommand::ClosePeriod { year, results } => {
+                if self.closed.contains_key(year) {
+                    return Err(DomainError::Refused(format!("{year} is closed already")));
+                }
+                Ok(vec![AppraisalEvent::AppraisalPeriodClosed {
+                    year: *year,
+                    results: results.clone(),
+                }])
+            }
+        }
+    }
+}
+
+impl Aggregate for RuleBook {
+    type Event = AppraisalEvent;
+
+    fn apply(&mut self, event: &AppraisalEvent) -> Result<()> {
+        match event {
+            AppraisalEvent::ScoringRulesAdopted { rules } => {
+                if self
+                    .rules
+                    .last()
+                    .is_some_and(|l| l.version >= rules.version)
+                {
+                    return Err(DomainError::Fold {
+                        event: event.event_type(),
+                        reason: format!("version {} is not newer", rules.version),
+                    });
+                }
+                self.rules.push(rules.clone());
+            }
+            AppraisalEvent::PointsAdjusted { .. } => {}
+            AppraisalEvent::AppraisalPeriodClosed { year, results } => {
+                self.closed.insert(*year, results.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A span of campus dates, inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub from: NaiveDate,
+    pub until: NaiveDate,
+    /// Base points are granted for a year, not for a month.
+    pub grants_base: bool,
+}
+
+impl Period {
+    pub fn year(year: i32) -> Result<Period> {
+        let d = |m, day| {
+            NaiveDate::from_ymd_opt(year, m, day)
+                .ok_or_else(|| DomainError::invalid("year", year.to_string(), "is out of range"))
+        };
+        Ok(Period {
+            from: d(1, 1)?,
+            until: d(12, 31)?,
+            grants_base: true,
+        })
+    }
+
+    pub fn month(year: i32, month: u32) -> Result<Period> {
+        let from = NaiveDate::from_ymd_opt(year, month, 1).ok_or_else(|| {
+            DomainError::invalid("month", format!("{year}-{month:02}"), "is not a month")
+        })?;
+        let until = from + chrono::Months::new(1) - chrono::Days::new(1);
+        Ok(Period {
+            from,
+            until,
+            grants_base: false,
+        })
+    }
+
+    pub fn contains(&self, d: NaiveDate) -> bool {
+        self.from <= d && d <= self.until
+    }
+}
+
+/// One point gained or lost, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Line {
+    pub points: i32,
+    /// `base`, `absence`, `late` or `adjustment`.
+    pub rule: &'static str,
+    /// The version of the scoring rules applied (none for a manual adjustment).
+    pub rule_version: Option<u32>,
+    pub date: NaiveDate,
+    /// What the line is about: a session title, an adjustment's reason.
+    pub subject: String,
+    /// Log positions of the events behind the line.
+    pub positions: Vec<u64>,
+}
+
+/// A person's appraisal for a period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Appraisal {
+    pub person: StaffNo,
+    pub total: i32,
+    pub lines: Vec<Line>,
+}
+
+/// Appraises `person` over `period` from the appraisal stream and the
+/// streams of the sessions they might have attended (each in log order).
+pub fn appraise_person(
+    person: &StaffNo,
+    period: &Period,
+    campus: &Campus,
+    appraisal: &[Positioned<AppraisalEvent>],
+    sessions: &[Vec<Positioned<SessionEvent>>],
+) -> Result<Appraisal> {
+    let book = RuleBook::fold(appraisal.iter().map(|p| &p.event))?;
+    let mut lines = Vec::new();
+    let base_rules = book
+        .rules_on(period.from)
+        .or_else(|| book.rules_on(period.until));
+    if let (true, Some(rules)) = (period.grants_base, base_rules) {
+        let adopts_these = |e: &AppraisalEvent| match e {
+            AppraisalEvent::ScoringRulesAdopted { rules: r } => r.version == rules.version,
+            _ => false,
+        };
+        let adopted = appraisal
+            .iter()
+            .find(|p| adopts_these(&p.event))
+            .map(|p| p.position);
+        lines.push(Line {
+            points: rules.base_points,
+            rule: "base",
+            rule_version: Some(rules.version),
+            date: period.from,
+            subject: format!("base points for {}", period.from.year()),
+            positions: adopted.into_iter().collect(),
+        });
+    }
+    for history in sessions {
+        if let Some(line) = attendance_line(person, period, campus, &book, history) {
+            lines.push(line);
+        }
+    }
+    for p in appraisal {
+        if let AppraisalEvent::PointsAdjusted {
+            person: who,
+            points,
+            reason,
+            on,
+            ..
+        } = &p.event
+            && who == person
+            && period.contains(*on)
+        {
+            lines.push(Line {
+                points: *points,
+                rule: "adjustment",
+                rule_version: None,
+                date: *on,
+                subject: reason.clone(),
+                positions: vec![p.position],
+            });
+        }
+    }
+    lines.sort_by(|a, b| (a.date, a.positions.first()).cmp(&(b.date, b.positions.first())));
+    Ok(Appraisal {
+        person: person.clone(),
+        total: lines.iter().map(|l| l.points).sum(),
+        lines,
+    })
+}
+
+/// The line a session contributes for `person`, if any: their final status
+/// (the latest of attendance, leave, absence and corrections) under the
+/// rules in force on the session's campus date.
+fn attendance_line(
+    person: &StaffNo,
+    period: &Period,
+    campus: &Campus,
+    book: &RuleBook,
+    history: &[Positioned<SessionEvent>],
+) -> Option<Line> {
+    let mut title = String::new();
+    let mut date = None;
+    let mut cancelled = false;
+    let mut status: Option<AttendanceStatus> = None;
+    let mut behind: Vec<u64> = Vec::new();
+    for p in history {
+        match &p.event {
+            SessionEvent::SessionScheduled {
+                title: t, window, ..
+            } => {
+                title = t.to_string();
+                date = Some(campus.date(window.start()));
+            }
+            SessionEvent::SessionRescheduled { window, .. } => {
+                date = Some(campus.date(window.start()))
+            }
+            SessionEvent::SessionCancelled { .. } => cancelled = true,
+            SessionEvent::AttendanceRecorded {
+                person: who,
+                status: s,
+                ..
+            } if who == person => {
+                status = Some(*s);
+                behind.push(p.position);
+            }
+            SessionEvent::LeaveApproved { person: who, .. } if who == person => {
+                if status.is_none() {
+                    status = Some(AttendanceStatus::Excused);
+                }
+                behind.push(p.position);
+            }
+            SessionEvent::AbsenceRecorded { person: who } if who == person => {
+                status = Some(AttendanceStatus::Absent);
+                behind.push(p.position);
+            }
+            SessionEvent::AttendanceCorrected {
+                person: who, to, ..
+            } if who == person => {
+                status = Some(*to);
+                behind.push(p.position);
+            }
+            _ => {}
+        }
+    }
+    let date = date?;
+    if cancelled || !period.contains(date) {
+        return None;
+    }
+    let rules = book.rules_on(date)?;
+    let (points, rule) = match status? {
+        AttendanceStatus::Absent => (-rules.per_absence, "absence"),
+        AttendanceStatus::Late => (-rules.per_late, "late"),
+        AttendanceStatus::Present | AttendanceStatus::Excused => return None,
+    };
+    Some(Line {
+        points,
+        rule,
+        rule_version: Some(rules.version),
+        date,
+        subject: title,
+        positions: behind,
+    })
+}
