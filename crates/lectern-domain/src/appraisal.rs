@@ -14,6 +14,7 @@ use crate::aggregate::{Aggregate, DomainEvent};
 use crate::campus::Campus;
 use crate::error::{DomainError, Result};
 use crate::session::{AttendanceStatus, SessionEvent};
+use crate::study::StudyEvent;
 use crate::values::StaffNo;
 
 /// The stream of scoring rules, manual adjustments and year-end closes.
@@ -262,7 +263,7 @@ impl Period {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Line {
     pub points: i32,
-    /// `base`, `absence`, `late` or `adjustment`.
+    /// `base`, `absence`, `late`, `missed_task` or `adjustment`.
     pub rule: &'static str,
     /// The version of the scoring rules applied (none for a manual adjustment).
     pub rule_version: Option<u32>,
@@ -281,15 +282,24 @@ pub struct Appraisal {
     pub lines: Vec<Line>,
 }
 
-/// Appraises `person` over `period` from the appraisal stream and the
-/// streams of the sessions they might have attended (each in log order).
+/// The streams an appraisal reads, each in log order. `sessions` and
+/// `tasks` may hold streams that do not concern the person; they count
+/// nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Histories<'a> {
+    pub appraisal: &'a [Positioned<AppraisalEvent>],
+    pub sessions: &'a [Vec<Positioned<SessionEvent>>],
+    pub tasks: &'a [Vec<Positioned<StudyEvent>>],
+}
+
+/// Appraises `person` over `period`.
 pub fn appraise_person(
     person: &StaffNo,
     period: &Period,
     campus: &Campus,
-    appraisal: &[Positioned<AppraisalEvent>],
-    sessions: &[Vec<Positioned<SessionEvent>>],
+    histories: &Histories<'_>,
 ) -> Result<Appraisal> {
+    let appraisal = histories.appraisal;
     let book = RuleBook::fold(appraisal.iter().map(|p| &p.event))?;
     let mut lines = Vec::new();
     let base_rules = book
@@ -313,8 +323,13 @@ pub fn appraise_person(
             positions: adopted.into_iter().collect(),
         });
     }
-    for history in sessions {
+    for history in histories.sessions {
         if let Some(line) = attendance_line(person, period, campus, &book, history) {
+            lines.push(line);
+        }
+    }
+    for history in histories.tasks {
+        if let Some(line) = missed_task_line(person, period, &book, history) {
             lines.push(line);
         }
     }
@@ -344,6 +359,38 @@ pub fn appraise_person(
         person: person.clone(),
         total: lines.iter().map(|l| l.points).sum(),
         lines,
+    })
+}
+
+/// The line a closed study task contributes for `person` if they missed it,
+/// under the rules in force on its due date.
+fn missed_task_line(
+    person: &StaffNo,
+    period: &Period,
+    book: &RuleBook,
+    history: &[Positioned<StudyEvent>],
+) -> Option<Line> {
+    let (assigned, title, due) = history.iter().find_map(|p| match &p.event {
+        StudyEvent::StudyTaskAssigned { title, due, .. } => {
+            Some((p.position, title.to_string(), *due))
+        }
+        _ => None,
+    })?;
+    let closed = history.iter().find_map(|p| match &p.event {
+        StudyEvent::StudyTaskClosed { missed } if missed.contains(person) => Some(p.position),
+        _ => None,
+    })?;
+    if !period.contains(due) {
+        return None;
+    }
+    let rules = book.rules_on(due)?;
+    Some(Line {
+        points: -rules.per_missed_task,
+        rule: "missed_task",
+        rule_version: Some(rules.version),
+        date: due,
+        subject: title,
+        positions: vec![assigned, closed],
     })
 }
 

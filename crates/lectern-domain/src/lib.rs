@@ -33,6 +33,9 @@
 //!   (stream `programme-<id>`).
 //! - `session`: sessions, recurring series and the attendance rules (stream
 //!   `session-<id>`).
+//! - `study`: study tasks with audience and due date, completion with
+//!   evidence, waivers, and the close that names who missed them (stream
+//!   `task-<id>`).
 //! - `appraisal`: versioned scoring rules, adjustments and year-end closes
 //!   (stream `appraisal`), and `appraise_person`, the explained fold.
 //! - `error`: `DomainError` and its client codes.
@@ -45,12 +48,13 @@ mod org;
 mod person;
 mod programme;
 mod session;
+mod study;
 mod values;
 
 pub use aggregate::{Aggregate, DomainEvent, Given, Then, given};
 pub use appraisal::{
-    APPRAISAL_STREAM, Appraisal, AppraisalCommand, AppraisalEvent, Line, Period, Positioned,
-    RuleBook, ScoringRules, appraise_person,
+    APPRAISAL_STREAM, Appraisal, AppraisalCommand, AppraisalEvent, Histories, Line, Period,
+    Positioned, RuleBook, ScoringRules, appraise_person,
 };
 pub use campus::Campus;
 pub use error::{DomainError, Result};
@@ -68,4 +72,5 @@ pub use session::{
     Recurrence, RejectReason, Schedule, Session, SessionCommand, SessionEvent, SessionId,
     SessionKind, Speaker, TapOutcome, VenueId, session_stream, tap_status,
 };
+pub use study::{Assignment, StudyCommand, StudyEvent, StudyTask, StudyTopic, TaskId, task_stream};
 pub use values::{ByteOrder, CardUid, Name, Slug, StaffNo, TimeWindow, WedgeFormat};

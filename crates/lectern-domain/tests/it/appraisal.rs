@@ -59,6 +59,47 @@ fn session(
         .collect()
 }
 
+/// Two study tasks due in October: one missed by me, one I completed.
+fn tasks() -> Vec<Vec<Positioned<StudyEvent>>> {
+    let assigned = |task: u128| StudyEvent::StudyTaskAssigned {
+        task: Uuid::from_u128(task),
+        title: name("Teachers' professional ethics code"),
+        topic: StudyTopic::PoliticalTheory,
+        audience: Audience::Units {
+            units: vec![slug("cs-dept")],
+        },
+        assigner: staff("2001001"),
+        assigned_on: date(2008, 9, 1),
+        due: date(2008, 10, 31),
+    };
+    vec![
+        vec![
+            at(80, assigned(1)),
+            at(
+                81,
+                StudyEvent::StudyTaskCompleted {
+                    person: staff("2004002"),
+                    evidence: "notes".into(),
+                    on: date(2008, 10, 1),
+                },
+            ),
+            at(82, StudyEvent::StudyTaskClosed { missed: vec![me()] }),
+        ],
+        vec![
+            at(83, assigned(2)),
+            at(
+                84,
+                StudyEvent::StudyTaskCompleted {
+                    person: me(),
+                    evidence: "notes".into(),
+                    on: date(2008, 10, 1),
+                },
+            ),
+            at(85, StudyEvent::StudyTaskClosed { missed: vec![] }),
+        ],
+    ]
+}
+
 fn me() -> StaffNo {
     staff("2004001")
 }
@@ -164,14 +205,13 @@ fn a_year_is_explained_line_by_line() {
             vec![SessionEvent::AbsenceRecorded { person: me() }],
         ),
     ];
-    let year = appraise_person(
-        &me(),
-        &Period::year(2008).unwrap(),
-        &Campus::default(),
-        &appraisal,
-        &sessions,
-    )
-    .unwrap();
+    let h = Histories {
+        appraisal: &appraisal,
+        sessions: &sessions,
+        tasks: &tasks(),
+    };
+    let year =
+        appraise_person(&me(), &Period::year(2008).unwrap(), &Campus::default(), &h).unwrap();
     /// points, rule, version, date, positions
     type Row<'a> = (i32, &'a str, Option<u32>, String, Vec<u64>);
     let got: Vec<Row<'_>> = year
@@ -195,17 +235,23 @@ fn a_year_is_explained_line_by_line() {
             (-1, "late", Some(2), "2008-09-02".into(), vec![21]),
             (5, "adjustment", None, "2008-09-20".into(), vec![90]),
             (-3, "absence", Some(2), "2008-10-07".into(), vec![31]),
+            (
+                -2,
+                "missed_task",
+                Some(2),
+                "2008-10-31".into(),
+                vec![80, 82]
+            ),
         ]
     );
-    assert_eq!(year.total, 99);
+    assert_eq!(year.total, 97);
     assert_eq!(year.total, year.lines.iter().map(|l| l.points).sum::<i32>());
 
     let september = appraise_person(
         &me(),
         &Period::month(2008, 9).unwrap(),
         &Campus::default(),
-        &appraisal,
-        &sessions,
+        &h,
     )
     .unwrap();
     assert_eq!(september.total, 4, "{:?}", september.lines);

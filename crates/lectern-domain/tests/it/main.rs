@@ -10,3 +10,4 @@ mod programme;
 mod properties;
 mod session;
 mod shapes;
+mod study;

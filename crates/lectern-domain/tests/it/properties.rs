@@ -183,7 +183,8 @@ proptest! {
         }];
         for i in 0..4 {
             let who = staff(&format!("200400{i}"));
-            let a = appraise_person(&who, &Period::year(2008).unwrap(), &Campus::default(), &book, std::slice::from_ref(&positioned)).unwrap();
+            let h = Histories { appraisal: &book, sessions: std::slice::from_ref(&positioned), tasks: &[] };
+            let a = appraise_person(&who, &Period::year(2008).unwrap(), &Campus::default(), &h).unwrap();
             prop_assert_eq!(a.total, a.lines.iter().map(|l| l.points).sum::<i32>());
             prop_assert!(a.total <= 100);
             for l in &a.lines {

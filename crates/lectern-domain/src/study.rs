@@ -1,0 +1,300 @@
+//! Study tasks (one stream each, `task-<id>`): a document or topic assigned
+//! to an audience with a due date, completed with evidence or waived, and
+//! closed at the due date, which names everyone who missed it (the
+//! appraisal deducts for each).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::aggregate::{Aggregate, DomainEvent};
+use crate::error::{DomainError, Result};
+use crate::org::OrgTree;
+use crate::session::{Attendee, Audience};
+use crate::values::{Name, StaffNo};
+
+pub type TaskId = Uuid;
+
+/// The stream of one study task.
+pub fn task_stream(id: TaskId) -> String {
+    format!("task-{id}")
+}
+
+/// The campaign's three study subjects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StudyTopic {
+    PoliticalTheory,
+    ProfessionalKnowledge,
+    JobSkills,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum StudyEvent {
+    StudyTaskAssigned {
+        task: TaskId,
+        title: Name,
+        topic: StudyTopic,
+        audience: Audience,
+        assigner: StaffNo,
+        assigned_on: NaiveDate,
+        due: NaiveDate,
+    },
+    StudyTaskCompleted {
+        person: StaffNo,
+        evidence: String,
+        on: NaiveDate,
+    },
+    StudyTaskWaived {
+        person: StaffNo,
+        reason: String,
+        waiver: StaffNo,
+    },
+    StudyTaskClosed {
+        missed: Vec<StaffNo>,
+    },
+}
+
+impl DomainEvent for StudyEvent {
+    fn event_type(&self) -> &'static str {
+        match self {
+            StudyEvent::StudyTaskAssigned { .. } => "StudyTaskAssigned",
+            StudyEvent::StudyTaskCompleted { .. } => "StudyTaskCompleted",
+            StudyEvent::StudyTaskWaived { .. } => "StudyTaskWaived",
+            StudyEvent::StudyTaskClosed { .. } => "StudyTaskClosed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StudyCommand {
+    Assign {
+        task: TaskId,
+        title: Name,
+        topic: StudyTopic,
+        audience: Audience,
+        assigner: StaffNo,
+        assigned_on: NaiveDate,
+        due: NaiveDate,
+    },
+    Complete {
+        person: Attendee,
+        evidence: String,
+        on: NaiveDate,
+    },
+    Waive {
+        person: StaffNo,
+        reason: String,
+        waiver: StaffNo,
+    },
+    /// Closes the task on or after its due date; `audience` lists everyone
+    /// it applied to.
+    Close {
+        today: NaiveDate,
+        audience: Vec<StaffNo>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub id: TaskId,
+    pub title: Name,
+    pub topic: StudyTopic,
+    pub audience: Audience,
+    pub assigned_on: NaiveDate,
+    pub due: NaiveDate,
+}
+
+/// A study task as folded from its stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StudyTask {
+    pub assignment: Option<Assignment>,
+    pub completed: BTreeMap<StaffNo, NaiveDate>,
+    pub waived: BTreeSet<StaffNo>,
+    pub missed: Option<Vec<StaffNo>>,
+}
+
+impl StudyTask {
+    fn open(&self) -> Result<&Assignment> {
+        let a = self
+            .assignment
+            .as_ref()
+            .ok_or_else(|| DomainError::Refused("the study task is not assigned".into()))?;
+        if self.missed.is_some() {
+            return Err(DomainError::Refused(format!(
+                "study task {} is closed",
+                a.id
+            )));
+        }
+        Ok(a)
+    }
+
+    pub fn decide(&self, command: &StudyCommand, org: &OrgTree) -> Result<Vec<StudyEvent>> {
+        match command {
+            StudyCommand::Assign {
+                task,
+                title,
+                topic,
+                audience,
+                assigner,
+                assigned_on,
+                due,
+            } => {
+                if self.assignment.is_some() {
+                    return Err(DomainError::exists("study task", task));
+                }
+                if due < assigned_on {
+                    return Err(DomainError::invalid(
+                        "due date",
+                        due.to_string(),
+                        format!("is before the assignment on {assigned_on}"),
+                    ));
+                }
+                if let Audience::Units { units } = audience {
+                    for u in units {
+                        org.active(u)?;
+                    }
+                }
+                Ok(vec![StudyEvent::StudyTaskAssigned {
+                    task: *task,
+                    title: title.clone(),
+                    topic: *topic,
+                    audience: audience.clone(),
+                    assigner: assigner.clone(),
+                    assigned_on: *assigned_on,
+                    due: *due,
+                }])
+            }
+            StudyCommand::Complete {
+                person,
+                evidence,
+                on,
+            } => {
+                let a = self.open()?;
+                let who = person.staff_no.as_str();
+                if !a.audience.includes(person, org) {
+                    return Err(DomainError::Refused(format!(
+                        "study task {} is not assigned to {who}",
+                        a.id
+                    )));
+                }
+                if self.completed.contains_key(&person.staff_no) {
+                    return Err(DomainError::Refused(format!(
+                        "{who} has already completed study task {}",
+                        a.id
+                    )));
+                }
+                if evidence.trim().is_empty() {
+                    return Err(DomainError::invalid(
+                        "evidence",
+                        evidence,
+                        "describe what was studied",
+                    ));
+                }
+                Ok(vec![StudyEvent::StudyTaskCompleted {
+                    person: person.staff_no.clone(),
+                    evidence: evidence.trim().to_owned(),
+                    on: *on,
+                }])
+            }
+            StudyCommand::Waive {
+                person,
+                reason,
+                waiver,
+            } => {
+                let a = self.open()?;
+                if self.completed.contains_key(person) || self.waived.contains(person) {
+                    return Err(DomainError::Refused(format!(
+                        "{} has already completed or been excused from study task {}",
+                        person.as_str(),
+                        a.id
+                    )));
+                }
+                if reason.trim().is_empty() {
+                    return Err(DomainError::invalid(
+                        "waiver reason",
+                        reason,
+                        "must not be empty",
+                    ));
+                }
+                Ok(vec![StudyEvent::StudyTaskWaived {
+                    person: person.clone(),
+                    reason: reason.trim().to_owned(),
+                    waiver: waiver.clone(),
+                }])
+            }
+            StudyCommand::Close { today, audience } => {
+                let a = self.open()?;
+                if *today < a.due {
+                    return Err(DomainError::Refused(format!(
+                        "study task {} is due on {}; it cannot close on {today}",
+                        a.id, a.due
+                    )));
+                }
+                let done = |p: &StaffNo| {
+                    self.completed.get(p).is_some_and(|d| *d <= a.due) || self.waived.contains(p)
+                };
+                let missed: BTreeSet<StaffNo> =
+                    audience.iter().filter(|p| !done(p)).cloned().collect();
+                Ok(vec![StudyEvent::StudyTaskClosed {
+                    missed: missed.into_iter().collect(),
+                }])
+            }
+        }
+    }
+}
+
+impl Aggregate for StudyTask {
+    type Event = StudyEvent;
+
+    fn apply(&mut self, event: &StudyEvent) -> Result<()> {
+        let refuse = |reason: &str| DomainError::Fold {
+            event: event.event_type(),
+            reason: reason.to_owned(),
+        };
+        if self.assignment.is_none() && !matches!(event, StudyEvent::StudyTaskAssigned { .. }) {
+            return Err(refuse("the task is not assigned"));
+        }
+        match event {
+            StudyEvent::StudyTaskAssigned {
+                task,
+                title,
+                topic,
+                audience,
+                assigned_on,
+                due,
+                ..
+            } => {
+                if self.assignment.is_some() {
+                    return Err(refuse("the task is assigned already"));
+                }
+                self.assignment = Some(Assignment {
+                    id: *task,
+                    title: title.clone(),
+                    topic: *topic,
+                    audience: audience.clone(),
+                    assigned_on: *assigned_on,
+                    due: *due,
+                });
+            }
+            StudyEvent::StudyTaskCompleted { person, on, .. } => {
+                if self.completed.insert(person.clone(), *on).is_some() {
+                    return Err(refuse("completed already"));
+                }
+            }
+            StudyEvent::StudyTaskWaived { person, .. } => {
+                self.waived.insert(person.clone());
+            }
+            StudyEvent::StudyTaskClosed { missed } => {
+                if self.missed.is_some() {
+                    return Err(refuse("closed already"));
+                }
+                self.missed = Some(missed.clone());
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,116 @@
+use lectern_domain::*;
+use uuid::Uuid;
+
+use crate::fixtures::*;
+use crate::session::member;
+
+fn assigned() -> StudyEvent {
+    StudyEvent::StudyTaskAssigned {
+        task: Uuid::from_u128(1),
+        title: name("Citizens' moral code outline"),
+        topic: StudyTopic::PoliticalTheory,
+        audience: Audience::Units {
+            units: vec![slug("school-cs")],
+        },
+        assigner: staff("2001001"),
+        assigned_on: date(2008, 9, 1),
+        due: date(2008, 9, 30),
+    }
+}
+
+#[test]
+fn completion_needs_the_audience_and_evidence() {
+    let org = org();
+    given::<StudyTask>([assigned()])
+        .when(|t| {
+            t.decide(
+                &StudyCommand::Complete {
+                    person: member("2004001"),
+                    evidence: " reading notes, 3 pages ".into(),
+                    on: date(2008, 9, 20),
+                },
+                &org,
+            )
+        })
+        .then(vec![StudyEvent::StudyTaskCompleted {
+            person: staff("2004001"),
+            evidence: "reading notes, 3 pages".into(),
+            on: date(2008, 9, 20),
+        }]);
+    let outsider = Attendee {
+        unit: slug("union-office"),
+        ..member("2004009")
+    };
+    given::<StudyTask>([assigned()])
+        .when(|t| {
+            t.decide(
+                &StudyCommand::Complete {
+                    person: outsider,
+                    evidence: "notes".into(),
+                    on: date(2008, 9, 20),
+                },
+                &org,
+            )
+        })
+        .then_err_containing("is not assigned to 2004009");
+}
+
+#[test]
+fn closing_names_who_missed_it() {
+    let org = org();
+    let history = vec![
+        assigned(),
+        StudyEvent::StudyTaskCompleted {
+            person: staff("2004001"),
+            evidence: "notes".into(),
+            on: date(2008, 9, 20),
+        },
+        // Completed after the due date: still missed.
+        StudyEvent::StudyTaskCompleted {
+            person: staff("2004002"),
+            evidence: "notes".into(),
+            on: date(2008, 10, 2),
+        },
+        StudyEvent::StudyTaskWaived {
+            person: staff("2004003"),
+            reason: "on sick leave".into(),
+            waiver: staff("2001001"),
+        },
+    ];
+    let audience: Vec<StaffNo> = (1..=4).map(|i| staff(&format!("200400{i}"))).collect();
+    given::<StudyTask>(history.clone())
+        .when(|t| {
+            t.decide(
+                &StudyCommand::Close {
+                    today: date(2008, 9, 29),
+                    audience: audience.clone(),
+                },
+                &org,
+            )
+        })
+        .then_err_containing("is due on 2008-09-30; it cannot close on 2008-09-29");
+    let closed = given::<StudyTask>(history)
+        .when(|t| {
+            t.decide(
+                &StudyCommand::Close {
+                    today: date(2008, 10, 5),
+                    audience,
+                },
+                &org,
+            )
+        })
+        .then(vec![StudyEvent::StudyTaskClosed {
+            missed: vec![staff("2004002"), staff("2004004")],
+        }]);
+    let err = closed
+        .decide(
+            &StudyCommand::Waive {
+                person: staff("2004004"),
+                reason: "late".into(),
+                waiver: staff("2001001"),
+            },
+            &org,
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("is closed"), "{err}");
+}
