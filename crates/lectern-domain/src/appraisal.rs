@@ -11,6 +11,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{Aggregate, DomainEvent};
+use crate::award::{AwardEvent, AwardLevel, Nominee};
 use crate::campus::Campus;
 use crate::error::{DomainError, Result};
 use crate::session::{AttendanceStatus, SessionEvent};
@@ -31,6 +32,8 @@ pub struct ScoringRules {
     pub per_absence: i32,
     pub per_late: i32,
     pub per_missed_task: i32,
+    /// Points an individual award at each level adds.
+    pub award_bonus: BTreeMap<AwardLevel, i32>,
 }
 
 /// An event as the log holds it: where and when.
@@ -263,7 +266,7 @@ impl Period {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Line {
     pub points: i32,
-    /// `base`, `absence`, `late`, `missed_task` or `adjustment`.
+    /// `base`, `absence`, `late`, `missed_task`, `award` or `adjustment`.
     pub rule: &'static str,
     /// The version of the scoring rules applied (none for a manual adjustment).
     pub rule_version: Option<u32>,
@@ -290,6 +293,7 @@ pub struct Histories<'a> {
     pub appraisal: &'a [Positioned<AppraisalEvent>],
     pub sessions: &'a [Vec<Positioned<SessionEvent>>],
     pub tasks: &'a [Vec<Positioned<StudyEvent>>],
+    pub awards: &'a [Vec<Positioned<AwardEvent>>],
 }
 
 /// Appraises `person` over `period`.
@@ -333,6 +337,9 @@ pub fn appraise_person(
             lines.push(line);
         }
     }
+    for history in histories.awards {
+        lines.extend(award_lines(person, period, &book, history));
+    }
     for p in appraisal {
         if let AppraisalEvent::PointsAdjusted {
             person: who,
@@ -360,6 +367,52 @@ pub fn appraise_person(
         total: lines.iter().map(|l| l.points).sum(),
         lines,
     })
+}
+
+/// The bonus lines of an award category's stream for `person`: one per
+/// award conferred in the period and not revoked since.
+fn award_lines(
+    person: &StaffNo,
+    period: &Period,
+    book: &RuleBook,
+    history: &[Positioned<AwardEvent>],
+) -> Vec<Line> {
+    let Some((level, title)) = history.iter().find_map(|p| match &p.event {
+        AwardEvent::AwardCategoryDefined { level, title, .. } => Some((*level, title.to_string())),
+        _ => None,
+    }) else {
+        return Vec::new();
+    };
+    let me = Nominee::Person(person.clone());
+    let mut held: BTreeMap<i32, (u64, NaiveDate)> = BTreeMap::new();
+    for p in history {
+        match &p.event {
+            AwardEvent::AwardConferred {
+                year, nominee, on, ..
+            } if *nominee == me => {
+                held.insert(*year, (p.position, *on));
+            }
+            AwardEvent::AwardRevoked { year, nominee, .. } if *nominee == me => {
+                held.remove(year);
+            }
+            _ => {}
+        }
+    }
+    held.into_iter()
+        .filter(|(_, (_, on))| period.contains(*on))
+        .filter_map(|(year, (position, on))| {
+            let rules = book.rules_on(on)?;
+            let points = *rules.award_bonus.get(&level)?;
+            (points != 0).then(|| Line {
+                points,
+                rule: "award",
+                rule_version: Some(rules.version),
+                date: on,
+                subject: format!("{title} ({year})"),
+                positions: vec![position],
+            })
+        })
+        .collect()
 }
 
 /// The line a closed study task contributes for `person` if they missed it,

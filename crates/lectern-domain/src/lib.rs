@@ -36,12 +36,16 @@
 //! - `study`: study tasks with audience and due date, completion with
 //!   evidence, waivers, and the close that names who missed them (stream
 //!   `task-<id>`).
+//! - `award`: award categories by level and kind, nominations,
+//!   endorsement, votes, conferment, revocation, featured exemplars (stream
+//!   `award-<category>`).
 //! - `appraisal`: versioned scoring rules, adjustments and year-end closes
 //!   (stream `appraisal`), and `appraise_person`, the explained fold.
 //! - `error`: `DomainError` and its client codes.
 
 mod aggregate;
 mod appraisal;
+mod award;
 mod campus;
 mod error;
 mod org;
@@ -55,6 +59,10 @@ pub use aggregate::{Aggregate, DomainEvent, Given, Then, given};
 pub use appraisal::{
     APPRAISAL_STREAM, Appraisal, AppraisalCommand, AppraisalEvent, Histories, Line, Period,
     Positioned, RuleBook, ScoringRules, appraise_person,
+};
+pub use award::{
+    Award, AwardCommand, AwardEvent, AwardKind, AwardLevel, Category, CategoryId, Channel,
+    Nomination, Nominee, award_stream,
 };
 pub use campus::Campus;
 pub use error::{DomainError, Result};

@@ -13,6 +13,7 @@ fn rules(version: u32, from: chrono::NaiveDate, absence: i32) -> ScoringRules {
         per_absence: absence,
         per_late: 1,
         per_missed_task: 2,
+        award_bonus: BTreeMap::from([(AwardLevel::Provincial, 6), (AwardLevel::University, 2)]),
     }
 }
 
@@ -96,6 +97,43 @@ fn tasks() -> Vec<Vec<Positioned<StudyEvent>>> {
                 },
             ),
             at(85, StudyEvent::StudyTaskClosed { missed: vec![] }),
+        ],
+    ]
+}
+
+/// An excellent-teacher award conferred on Teachers' Day 2008, and a
+/// provincial one conferred and then revoked.
+fn awards() -> Vec<Vec<Positioned<AwardEvent>>> {
+    let category = |id: &str, level| AwardEvent::AwardCategoryDefined {
+        category: slug(id),
+        title: name(id),
+        level,
+        kind: AwardKind::Individual,
+        criteria: String::new(),
+        by_vote: false,
+    };
+    let conferred = AwardEvent::AwardConferred {
+        year: 2008,
+        nominee: Nominee::Person(me()),
+        ceremony: name("Teachers' Day commendation conference"),
+        on: date(2008, 9, 10),
+    };
+    vec![
+        vec![
+            at(92, category("excellent-teacher", AwardLevel::University)),
+            at(95, conferred.clone()),
+        ],
+        vec![
+            at(96, category("provincial-exemplar", AwardLevel::Provincial)),
+            at(97, conferred),
+            at(
+                98,
+                AwardEvent::AwardRevoked {
+                    year: 2008,
+                    nominee: Nominee::Person(me()),
+                    reason: "plagiarism found".into(),
+                },
+            ),
         ],
     ]
 }
@@ -209,6 +247,7 @@ fn a_year_is_explained_line_by_line() {
         appraisal: &appraisal,
         sessions: &sessions,
         tasks: &tasks(),
+        awards: &awards(),
     };
     let year =
         appraise_person(&me(), &Period::year(2008).unwrap(), &Campus::default(), &h).unwrap();
@@ -233,6 +272,7 @@ fn a_year_is_explained_line_by_line() {
             (100, "base", Some(1), "2008-01-01".into(), vec![1]),
             (-2, "absence", Some(1), "2008-03-04".into(), vec![11]),
             (-1, "late", Some(2), "2008-09-02".into(), vec![21]),
+            (2, "award", Some(2), "2008-09-10".into(), vec![95]),
             (5, "adjustment", None, "2008-09-20".into(), vec![90]),
             (-3, "absence", Some(2), "2008-10-07".into(), vec![31]),
             (
@@ -244,7 +284,7 @@ fn a_year_is_explained_line_by_line() {
             ),
         ]
     );
-    assert_eq!(year.total, 97);
+    assert_eq!(year.total, 99);
     assert_eq!(year.total, year.lines.iter().map(|l| l.points).sum::<i32>());
 
     let september = appraise_person(
@@ -254,7 +294,7 @@ fn a_year_is_explained_line_by_line() {
         &h,
     )
     .unwrap();
-    assert_eq!(september.total, 4, "{:?}", september.lines);
+    assert_eq!(september.total, 6, "{:?}", september.lines);
 }
 
 #[test]

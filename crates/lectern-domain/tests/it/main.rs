@@ -2,6 +2,7 @@
 #![allow(unreachable_pub)] // a test binary exports nothing
 
 mod appraisal;
+mod award;
 mod fixtures;
 mod manifest;
 mod org;

@@ -178,12 +178,12 @@ proptest! {
             position: 1,
             occurred_at: local(2008, 1, 1, 0, 0),
             event: AppraisalEvent::ScoringRulesAdopted {
-                rules: ScoringRules { version: 1, effective_from: date(2008, 1, 1), base_points: 100, per_absence: absence, per_late: 1, per_missed_task: 2 },
+                rules: ScoringRules { version: 1, effective_from: date(2008, 1, 1), base_points: 100, per_absence: absence, per_late: 1, per_missed_task: 2, award_bonus: Default::default() },
             },
         }];
         for i in 0..4 {
             let who = staff(&format!("200400{i}"));
-            let h = Histories { appraisal: &book, sessions: std::slice::from_ref(&positioned), tasks: &[] };
+            let h = Histories { appraisal: &book, sessions: std::slice::from_ref(&positioned), ..Histories::default() };
             let a = appraise_person(&who, &Period::year(2008).unwrap(), &Campus::default(), &h).unwrap();
             prop_assert_eq!(a.total, a.lines.iter().map(|l| l.points).sum::<i32>());
             prop_assert!(a.total <= 100);
