@@ -41,16 +41,21 @@
 //!   `award-<category>`).
 //! - `appraisal`: versioned scoring rules, adjustments and year-end closes
 //!   (stream `appraisal`), and `appraise_person`, the explained fold.
+//! - `dispute`: appraisal disputes with a filing deadline, assignment to an
+//!   auditor and an upheld or rejected resolution (stream `dispute-<id>`).
+//! - `report`: the programme report and a unit's monthly figures, as folds.
 //! - `error`: `DomainError` and its client codes.
 
 mod aggregate;
 mod appraisal;
 mod award;
 mod campus;
+mod dispute;
 mod error;
 mod org;
 mod person;
 mod programme;
+mod report;
 mod session;
 mod study;
 mod values;
@@ -65,6 +70,9 @@ pub use award::{
     Nomination, Nominee, award_stream,
 };
 pub use campus::Campus;
+pub use dispute::{
+    Dispute, DisputeCommand, DisputeEvent, DisputeId, Outcome, dispute_stream, filing_deadline,
+};
 pub use error::{DomainError, Result};
 pub use org::{ORG_STREAM, OrgCommand, OrgEvent, OrgTree, Unit, UnitId, UnitKind};
 pub use person::{
@@ -74,6 +82,9 @@ pub use person::{
 pub use programme::{
     Eligibility, Launch, Programme, ProgrammeCommand, ProgrammeEvent, ProgrammeKind,
     programme_stream,
+};
+pub use report::{
+    ProgrammeFigures, ProgrammeReport, UnitMonthFigures, programme_report, unit_month,
 };
 pub use session::{
     AttendanceStatus, Attendee, Audience, CardHolder, CheckInRules, Leave, Method, ProgrammeId,

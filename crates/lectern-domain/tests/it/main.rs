@@ -3,12 +3,14 @@
 
 mod appraisal;
 mod award;
+mod dispute;
 mod fixtures;
 mod manifest;
 mod org;
 mod person;
 mod programme;
 mod properties;
+mod report;
 mod session;
 mod shapes;
 mod study;
