@@ -14,6 +14,8 @@ use crate::aggregate::{Aggregate, DomainEvent};
 use crate::award::{AwardEvent, AwardLevel, Nominee};
 use crate::campus::Campus;
 use crate::error::{DomainError, Result};
+use crate::monthly::MonthlyEvent;
+use crate::org::UnitId;
 use crate::session::{AttendanceStatus, SessionEvent};
 use crate::study::StudyEvent;
 use crate::values::StaffNo;
@@ -34,6 +36,10 @@ pub struct ScoringRules {
     pub per_missed_task: i32,
     /// Points an individual award at each level adds.
     pub award_bonus: BTreeMap<AwardLevel, i32>,
+    /// Points a unit loses for a monthly report submitted late.
+    pub per_late_report: i32,
+    /// A month's report is due by this day of the following month.
+    pub report_due_day: u32,
 }
 
 /// An event as the log holds it: where and when.
@@ -134,10 +140,18 @@ impl RuleBook {
                         rules.effective_from.year()
                     )));
                 }
+                if !(1..=28).contains(&rules.report_due_day) {
+                    return Err(DomainError::invalid(
+                        "report due day",
+                        rules.report_due_day.to_string(),
+                        "must be a day from 1 to 28",
+                    ));
+                }
                 for (what, v) in [
                     ("absence deduction", rules.per_absence),
                     ("late deduction", rules.per_late),
                     ("missed-task deduction", rules.per_missed_task),
+                    ("late-report deduction", rules.per_late_report),
                 ] {
                     if v < 0 {
                         return Err(DomainError::invalid(
@@ -266,7 +280,8 @@ impl Period {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Line {
     pub points: i32,
-    /// `base`, `absence`, `late`, `missed_task`, `award` or `adjustment`.
+    /// `base`, `absence`, `late`, `missed_task`, `award`, `adjustment` or
+    /// (for units) `late_report`.
     pub rule: &'static str,
     /// The version of the scoring rules applied (none for a manual adjustment).
     pub rule_version: Option<u32>,
@@ -277,10 +292,11 @@ pub struct Line {
     pub positions: Vec<u64>,
 }
 
-/// A person's appraisal for a period.
+/// The appraisal of a person or a unit for a period.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Appraisal {
-    pub person: StaffNo,
+    /// The staff number or unit id appraised.
+    pub subject: String,
     pub total: i32,
     pub lines: Vec<Line>,
 }
@@ -294,6 +310,7 @@ pub struct Histories<'a> {
     pub sessions: &'a [Vec<Positioned<SessionEvent>>],
     pub tasks: &'a [Vec<Positioned<StudyEvent>>],
     pub awards: &'a [Vec<Positioned<AwardEvent>>],
+    pub monthly: &'a [Vec<Positioned<MonthlyEvent>>],
 }
 
 /// Appraises `person` over `period`.
@@ -305,28 +322,7 @@ pub fn appraise_person(
 ) -> Result<Appraisal> {
     let appraisal = histories.appraisal;
     let book = RuleBook::fold(appraisal.iter().map(|p| &p.event))?;
-    let mut lines = Vec::new();
-    let base_rules = book
-        .rules_on(period.from)
-        .or_else(|| book.rules_on(period.until));
-    if let (true, Some(rules)) = (period.grants_base, base_rules) {
-        let adopts_these = |e: &AppraisalEvent| match e {
-            AppraisalEvent::ScoringRulesAdopted { rules: r } => r.version == rules.version,
-            _ => false,
-        };
-        let adopted = appraisal
-            .iter()
-            .find(|p| adopts_these(&p.event))
-            .map(|p| p.position);
-        lines.push(Line {
-            points: rules.base_points,
-            rule: "base",
-            rule_version: Some(rules.version),
-            date: period.from,
-            subject: format!("base points for {}", period.from.year()),
-            positions: adopted.into_iter().collect(),
-        });
-    }
+    let mut lines: Vec<Line> = base_line(period, &book, appraisal).into_iter().collect();
     for history in histories.sessions {
         if let Some(line) = attendance_line(person, period, campus, &book, history) {
             lines.push(line);
@@ -361,11 +357,100 @@ pub fn appraise_person(
             });
         }
     }
-    lines.sort_by(|a, b| (a.date, a.positions.first()).cmp(&(b.date, b.positions.first())));
     Ok(Appraisal {
-        person: person.clone(),
+        subject: person.to_string(),
         total: lines.iter().map(|l| l.points).sum(),
-        lines,
+        lines: sorted(lines),
+    })
+}
+
+/// Appraises a unit over `period`: base points for a year, less the
+/// deduction for every monthly report submitted after its due day.
+pub fn appraise_unit(
+    unit: &UnitId,
+    period: &Period,
+    histories: &Histories<'_>,
+) -> Result<Appraisal> {
+    let book = RuleBook::fold(histories.appraisal.iter().map(|p| &p.event))?;
+    let mut lines: Vec<Line> = base_line(period, &book, histories.appraisal)
+        .into_iter()
+        .collect();
+    for history in histories.monthly {
+        for p in history {
+            let MonthlyEvent::MonthlyReportSubmitted {
+                unit: u,
+                year,
+                month,
+                submitted_on,
+                ..
+            } = &p.event
+            else {
+                continue;
+            };
+            let Ok(m) = Period::month(*year, *month) else {
+                continue;
+            };
+            if u != unit || !period.contains(m.until) {
+                continue;
+            }
+            let Some(rules) = book.rules_on(m.until) else {
+                continue;
+            };
+            let Some(due) = (m.until + chrono::Days::new(1)).with_day(rules.report_due_day) else {
+                continue;
+            };
+            if *submitted_on > due && rules.per_late_report != 0 {
+                lines.push(Line {
+                    points: -rules.per_late_report,
+                    rule: "late_report",
+                    rule_version: Some(rules.version),
+                    date: *submitted_on,
+                    subject: format!("monthly report for {year}-{month:02}, due {due}"),
+                    positions: vec![p.position],
+                });
+            }
+        }
+    }
+    Ok(Appraisal {
+        subject: unit.to_string(),
+        total: lines.iter().map(|l| l.points).sum(),
+        lines: sorted(lines),
+    })
+}
+
+fn sorted(mut lines: Vec<Line>) -> Vec<Line> {
+    lines.sort_by(|a, b| (a.date, a.positions.first()).cmp(&(b.date, b.positions.first())));
+    lines
+}
+
+/// The base points of a year, under the rules in force at its start (or,
+/// for rules first adopted during the year, at its end).
+fn base_line(
+    period: &Period,
+    book: &RuleBook,
+    appraisal: &[Positioned<AppraisalEvent>],
+) -> Option<Line> {
+    if !period.grants_base {
+        return None;
+    }
+    let rules = book
+        .rules_on(period.from)
+        .or_else(|| book.rules_on(period.until))?;
+    let adopts_these = |e: &AppraisalEvent| match e {
+        AppraisalEvent::ScoringRulesAdopted { rules: r } => r.version == rules.version,
+        _ => false,
+    };
+    let adopted = appraisal
+        .iter()
+        .find(|p| adopts_these(&p.event))
+        .map(|p| p.position);
+    Some(Line {
+        points: rules.base_points,
+        rule: "base",
+        rule_version: Some(rules.version),
+        date: period.from,
+        subject: format!("base points for {}", period.from.year()),
+        positions: adopted.into_iter().collect(),
     })
 }
 

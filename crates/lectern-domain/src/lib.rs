@@ -43,6 +43,8 @@
 //!   (stream `appraisal`), and `appraise_person`, the explained fold.
 //! - `dispute`: appraisal disputes with a filing deadline, assignment to an
 //!   auditor and an upheld or rejected resolution (stream `dispute-<id>`).
+//! - `monthly`: the leadership group's monthly meeting, a unit's monthly
+//!   study check and its union chair's monthly report.
 //! - `report`: the programme report and a unit's monthly figures, as folds.
 //! - `error`: `DomainError` and its client codes.
 
@@ -52,6 +54,7 @@ mod award;
 mod campus;
 mod dispute;
 mod error;
+mod monthly;
 mod org;
 mod person;
 mod programme;
@@ -63,7 +66,7 @@ mod values;
 pub use aggregate::{Aggregate, DomainEvent, Given, Then, given};
 pub use appraisal::{
     APPRAISAL_STREAM, Appraisal, AppraisalCommand, AppraisalEvent, Histories, Line, Period,
-    Positioned, RuleBook, ScoringRules, appraise_person,
+    Positioned, RuleBook, ScoringRules, appraise_person, appraise_unit,
 };
 pub use award::{
     Award, AwardCommand, AwardEvent, AwardKind, AwardLevel, Category, CategoryId, Channel,
@@ -74,6 +77,7 @@ pub use dispute::{
     Dispute, DisputeCommand, DisputeEvent, DisputeId, Outcome, dispute_stream, filing_deadline,
 };
 pub use error::{DomainError, Result};
+pub use monthly::{LEADERSHIP_STREAM, Monthly, MonthlyCommand, MonthlyEvent, unit_month_stream};
 pub use org::{ORG_STREAM, OrgCommand, OrgEvent, OrgTree, Unit, UnitId, UnitKind};
 pub use person::{
     CARD_UID_KEY, KeyChange, Person, PersonCommand, PersonEvent, Registration, RevocationReason,

@@ -14,6 +14,8 @@ fn rules(version: u32, from: chrono::NaiveDate, absence: i32) -> ScoringRules {
         per_late: 1,
         per_missed_task: 2,
         award_bonus: BTreeMap::from([(AwardLevel::Provincial, 6), (AwardLevel::University, 2)]),
+        per_late_report: 5,
+        report_due_day: 5,
     }
 }
 
@@ -248,6 +250,7 @@ fn a_year_is_explained_line_by_line() {
         sessions: &sessions,
         tasks: &tasks(),
         awards: &awards(),
+        monthly: &[],
     };
     let year =
         appraise_person(&me(), &Period::year(2008).unwrap(), &Campus::default(), &h).unwrap();

@@ -6,6 +6,7 @@ mod award;
 mod dispute;
 mod fixtures;
 mod manifest;
+mod monthly;
 mod org;
 mod person;
 mod programme;

@@ -178,7 +178,7 @@ proptest! {
             position: 1,
             occurred_at: local(2008, 1, 1, 0, 0),
             event: AppraisalEvent::ScoringRulesAdopted {
-                rules: ScoringRules { version: 1, effective_from: date(2008, 1, 1), base_points: 100, per_absence: absence, per_late: 1, per_missed_task: 2, award_bonus: Default::default() },
+                rules: ScoringRules { version: 1, effective_from: date(2008, 1, 1), base_points: 100, per_absence: absence, per_late: 1, per_missed_task: 2, award_bonus: Default::default(), per_late_report: 5, report_due_day: 5 },
             },
         }];
         for i in 0..4 {
