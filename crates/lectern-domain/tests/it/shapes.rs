@@ -78,3 +78,64 @@ fn invalid_stored_values_do_not_deserialize() {
     let err = serde_json::from_str::<PersonEvent>(bad).unwrap_err();
     assert!(err.to_string().contains("invalid card UID"), "{err}");
 }
+
+#[test]
+fn study_appraisal_award_dispute_and_monthly_events() {
+    use std::collections::BTreeMap;
+    let pins: Vec<(String, &str)> = vec![
+        (
+            json(&StudyEvent::StudyTaskClosed {
+                missed: vec![staff("2004001")],
+            }),
+            r#"{"type":"StudyTaskClosed","missed":["2004001"]}"#,
+        ),
+        (
+            json(&AppraisalEvent::ScoringRulesAdopted {
+                rules: ScoringRules {
+                    version: 2,
+                    effective_from: date(2008, 9, 1),
+                    base_points: 100,
+                    per_absence: 3,
+                    per_late: 1,
+                    per_missed_task: 2,
+                    award_bonus: BTreeMap::from([(AwardLevel::National, 10)]),
+                    per_late_report: 5,
+                    report_due_day: 5,
+                },
+            }),
+            r#"{"type":"ScoringRulesAdopted","rules":{"version":2,"effective_from":"2008-09-01","base_points":100,"per_absence":3,"per_late":1,"per_missed_task":2,"award_bonus":{"national":10},"per_late_report":5,"report_due_day":5}}"#,
+        ),
+        (
+            json(&AwardEvent::VoteCast {
+                year: 2008,
+                voter: staff("2004003"),
+                nominee: Nominee::Person(staff("2004001")),
+            }),
+            r#"{"type":"VoteCast","year":2008,"voter":"2004003","nominee":{"kind":"person","id":"2004001"}}"#,
+        ),
+        (
+            json(&DisputeEvent::DisputeResolved {
+                outcome: Outcome::Rejected,
+                reasoning: "the log shows no tap".into(),
+                correcting_events: vec![],
+                total_before: 97,
+                total_after: 97,
+            }),
+            r#"{"type":"DisputeResolved","outcome":"rejected","reasoning":"the log shows no tap","correcting_events":[],"total_before":97,"total_after":97}"#,
+        ),
+        (
+            json(&MonthlyEvent::MonthlyStudyCheckCompleted {
+                unit: slug("cs-dept"),
+                year: 2008,
+                month: 9,
+                checker: staff("2001001"),
+                on: date(2008, 9, 30),
+                notes: "all notebooks seen".into(),
+            }),
+            r#"{"type":"MonthlyStudyCheckCompleted","unit":"cs-dept","year":2008,"month":9,"checker":"2001001","on":"2008-09-30","notes":"all notebooks seen"}"#,
+        ),
+    ];
+    for (got, want) in pins {
+        assert_eq!(got, want);
+    }
+}
