@@ -549,11 +549,9 @@ fn attendance_line(
     let mut behind: Vec<u64> = Vec::new();
     for p in history {
         match &p.event {
-            SessionEvent::SessionScheduled {
-                title: t, window, ..
-            } => {
-                title = t.to_string();
-                date = Some(campus.date(window.start()));
+            SessionEvent::SessionScheduled(s) => {
+                title = s.title.to_string();
+                date = Some(campus.date(s.window.start()));
             }
             SessionEvent::SessionRescheduled { window, .. } => {
                 date = Some(campus.date(window.start()))

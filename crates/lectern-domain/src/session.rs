@@ -118,19 +118,7 @@ pub enum Method {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum SessionEvent {
-    SessionScheduled {
-        session: SessionId,
-        kind: SessionKind,
-        title: Name,
-        programme: Option<ProgrammeId>,
-        organiser: UnitId,
-        venue: VenueId,
-        window: TimeWindow,
-        check_in: CheckInRules,
-        audience: Audience,
-        speakers: Vec<Speaker>,
-        series: Option<Uuid>,
-    },
+    SessionScheduled(Schedule),
     SessionRescheduled {
         window: TimeWindow,
         venue: VenueId,
@@ -187,7 +175,7 @@ pub enum SessionEvent {
 impl DomainEvent for SessionEvent {
     fn event_type(&self) -> &'static str {
         match self {
-            SessionEvent::SessionScheduled { .. } => "SessionScheduled",
+            SessionEvent::SessionScheduled(_) => "SessionScheduled",
             SessionEvent::SessionRescheduled { .. } => "SessionRescheduled",
             SessionEvent::SessionCancelled { .. } => "SessionCancelled",
             SessionEvent::SeatAssigned { .. } => "SeatAssigned",
@@ -225,19 +213,7 @@ pub struct Attendee {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionCommand {
-    Schedule {
-        session: SessionId,
-        kind: SessionKind,
-        title: Name,
-        programme: Option<ProgrammeId>,
-        organiser: UnitId,
-        venue: VenueId,
-        window: TimeWindow,
-        check_in: CheckInRules,
-        audience: Audience,
-        speakers: Vec<Speaker>,
-        series: Option<Uuid>,
-    },
+    Schedule(Schedule),
     Reschedule {
         window: TimeWindow,
         venue: VenueId,
@@ -297,8 +273,10 @@ pub enum TapOutcome {
     Rejected(RejectReason),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a session is: the payload of `SessionScheduled`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schedule {
+    #[serde(rename = "session")]
     pub id: SessionId,
     pub kind: SessionKind,
     pub title: Name,
@@ -399,24 +377,12 @@ impl Session {
 
     pub fn decide(&self, command: &SessionCommand, org: &OrgTree) -> Result<Vec<SessionEvent>> {
         match command {
-            SessionCommand::Schedule {
-                session,
-                kind,
-                title,
-                programme,
-                organiser,
-                venue,
-                window,
-                check_in,
-                audience,
-                speakers,
-                series,
-            } => {
+            SessionCommand::Schedule(schedule) => {
                 if self.schedule.is_some() {
-                    return Err(DomainError::exists("session", session));
+                    return Err(DomainError::exists("session", schedule.id));
                 }
-                org.active(organiser)?;
-                if let Audience::Units { units } = audience {
+                org.active(&schedule.organiser)?;
+                if let Audience::Units { units } = &schedule.audience {
                     if units.is_empty() {
                         return Err(DomainError::invalid(
                             "audience",
@@ -428,34 +394,23 @@ impl Session {
                         org.active(u)?;
                     }
                 }
-                if check_in.opens_minutes_before > 240 {
+                let rules = schedule.check_in;
+                if rules.opens_minutes_before > 240 {
                     return Err(DomainError::invalid(
                         "check-in opening",
-                        format!("{} minutes before", check_in.opens_minutes_before),
+                        format!("{} minutes before", rules.opens_minutes_before),
                         "must be at most 240 minutes before the start",
                     ));
                 }
-                let length = (window.end() - window.start()).num_minutes();
-                if i64::from(check_in.grace_minutes) > length {
+                let length = (schedule.window.end() - schedule.window.start()).num_minutes();
+                if i64::from(rules.grace_minutes) > length {
                     return Err(DomainError::invalid(
                         "lateness grace",
-                        format!("{} minutes", check_in.grace_minutes),
+                        format!("{} minutes", rules.grace_minutes),
                         format!("must not exceed the session's {length} minutes"),
                     ));
                 }
-                Ok(vec![SessionEvent::SessionScheduled {
-                    session: *session,
-                    kind: *kind,
-                    title: title.clone(),
-                    programme: programme.clone(),
-                    organiser: organiser.clone(),
-                    venue: venue.clone(),
-                    window: *window,
-                    check_in: *check_in,
-                    audience: audience.clone(),
-                    speakers: speakers.clone(),
-                    series: *series,
-                }])
+                Ok(vec![SessionEvent::SessionScheduled(schedule.clone())])
             }
             SessionCommand::Reschedule { window, venue } => {
                 let s = self.open()?;
@@ -721,39 +676,15 @@ impl Aggregate for Session {
             event: event.event_type(),
             reason: reason.to_owned(),
         };
-        if self.schedule.is_none() && !matches!(event, SessionEvent::SessionScheduled { .. }) {
+        if self.schedule.is_none() && !matches!(event, SessionEvent::SessionScheduled(_)) {
             return Err(refuse("the session is not scheduled"));
         }
         match event {
-            SessionEvent::SessionScheduled {
-                session,
-                kind,
-                title,
-                programme,
-                organiser,
-                venue,
-                window,
-                check_in,
-                audience,
-                speakers,
-                series,
-            } => {
+            SessionEvent::SessionScheduled(schedule) => {
                 if self.schedule.is_some() {
                     return Err(refuse("the session is scheduled already"));
                 }
-                self.schedule = Some(Schedule {
-                    id: *session,
-                    kind: *kind,
-                    title: title.clone(),
-                    programme: programme.clone(),
-                    organiser: organiser.clone(),
-                    venue: venue.clone(),
-                    window: *window,
-                    check_in: *check_in,
-                    audience: audience.clone(),
-                    speakers: speakers.clone(),
-                    series: *series,
-                });
+                self.schedule = Some(schedule.clone());
             }
             SessionEvent::SessionRescheduled { window, venue } => {
                 let s = self.schedule.as_mut().expect("checked above");

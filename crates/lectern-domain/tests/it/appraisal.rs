@@ -36,8 +36,8 @@ fn session(
     day: u32,
     events: Vec<SessionEvent>,
 ) -> Vec<Positioned<SessionEvent>> {
-    let scheduled = SessionEvent::SessionScheduled {
-        session: Uuid::from_u128(u128::from(first)),
+    let scheduled = SessionEvent::SessionScheduled(Schedule {
+        id: Uuid::from_u128(u128::from(first)),
         kind: SessionKind::CentralizedStudy,
         title: name(&format!("Study {month}-{day}")),
         programme: None,
@@ -54,7 +54,7 @@ fn session(
         },
         speakers: vec![],
         series: None,
-    };
+    });
     std::iter::once(scheduled)
         .chain(events)
         .enumerate()

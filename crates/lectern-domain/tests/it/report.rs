@@ -14,8 +14,8 @@ fn held(
     end: Option<SessionEvent>,
 ) -> Vec<SessionEvent> {
     let (y, m, d) = day;
-    let mut events = vec![SessionEvent::SessionScheduled {
-        session: Uuid::from_u128(n),
+    let mut events = vec![SessionEvent::SessionScheduled(Schedule {
+        id: Uuid::from_u128(n),
         kind,
         title: name("Session"),
         programme: programme.map(slug),
@@ -26,7 +26,7 @@ fn held(
         audience: Audience::Open,
         speakers: vec![],
         series: None,
-    }];
+    })];
     for (who, status) in attendance {
         events.push(match status {
             AttendanceStatus::Absent => SessionEvent::AbsenceRecorded { person: staff(who) },

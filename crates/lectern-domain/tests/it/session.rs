@@ -10,8 +10,12 @@ pub fn sid() -> SessionId {
 
 /// Centralized study of cs-dept, Tuesday 2 September 2008, 14:30-17:00.
 pub fn scheduled() -> SessionEvent {
-    SessionEvent::SessionScheduled {
-        session: sid(),
+    SessionEvent::SessionScheduled(schedule())
+}
+
+pub fn schedule() -> Schedule {
+    Schedule {
+        id: sid(),
         kind: SessionKind::CentralizedStudy,
         title: name("Weekly study"),
         programme: None,
@@ -242,34 +246,13 @@ fn leave_before_the_session_excuses_and_closing_records_absences() {
 #[test]
 fn scheduling_checks_units_and_rules() {
     let org = org();
-    let SessionEvent::SessionScheduled {
-        session,
-        kind,
-        title,
-        programme,
-        organiser,
-        venue,
-        window,
-        audience,
-        speakers,
-        series,
-        ..
-    } = scheduled()
-    else {
-        unreachable!()
-    };
-    let command = |check_in: CheckInRules, audience: Audience| SessionCommand::Schedule {
-        session,
-        kind,
-        title: title.clone(),
-        programme: programme.clone(),
-        organiser: organiser.clone(),
-        venue: venue.clone(),
-        window,
-        check_in,
-        audience,
-        speakers: speakers.clone(),
-        series,
+    let audience = schedule().audience;
+    let command = |check_in: CheckInRules, audience: Audience| {
+        SessionCommand::Schedule(Schedule {
+            check_in,
+            audience,
+            ..schedule()
+        })
     };
     given::<Session>([])
         .when(|s| s.decide(&command(CheckInRules::default(), audience.clone()), &org))
