@@ -33,6 +33,8 @@
 //!   (stream `programme-<id>`).
 //! - `session`: sessions, recurring series and the attendance rules (stream
 //!   `session-<id>`).
+//! - `kiosk`: the raw `CardTapped` record of every tap (stream
+//!   `kiosk-<id>`), counter gaps, and `pick_session` for a venue and time.
 //! - `study`: study tasks with audience and due date, completion with
 //!   evidence, waivers, and the close that names who missed them (stream
 //!   `task-<id>`).
@@ -54,6 +56,7 @@ mod award;
 mod campus;
 mod dispute;
 mod error;
+mod kiosk;
 mod monthly;
 mod org;
 mod person;
@@ -77,6 +80,7 @@ pub use dispute::{
     Dispute, DisputeCommand, DisputeEvent, DisputeId, Outcome, dispute_stream, filing_deadline,
 };
 pub use error::{DomainError, Result};
+pub use kiosk::{KioskEvent, KioskLedger, kiosk_stream, pick_session};
 pub use monthly::{LEADERSHIP_STREAM, Monthly, MonthlyCommand, MonthlyEvent, unit_month_stream};
 pub use org::{ORG_STREAM, OrgCommand, OrgEvent, OrgTree, Unit, UnitId, UnitKind};
 pub use person::{

@@ -5,6 +5,7 @@ mod appraisal;
 mod award;
 mod dispute;
 mod fixtures;
+mod kiosk;
 mod manifest;
 mod monthly;
 mod org;

@@ -135,6 +135,21 @@ fn study_appraisal_award_dispute_and_monthly_events() {
             r#"{"type":"MonthlyStudyCheckCompleted","unit":"cs-dept","year":2008,"month":9,"checker":"2001001","on":"2008-09-30","notes":"all notebooks seen"}"#,
         ),
     ];
+    let tap = KioskEvent::CardTapped {
+        tap: Uuid::from_u128(5),
+        venue: slug("hall-3"),
+        card: card("04A1B2C3"),
+        kiosk_time: local(2008, 9, 2, 14, 20),
+        counter: 17,
+        signature: "ab12".into(),
+    };
+    let pins: Vec<(String, &str)> = pins
+        .into_iter()
+        .chain([(
+            json(&tap),
+            r#"{"type":"CardTapped","tap":"00000000-0000-0000-0000-000000000005","venue":"hall-3","card":"04A1B2C3","kiosk_time":"2008-09-02T06:20:00Z","counter":17,"signature":"ab12"}"#,
+        )])
+        .collect();
     for (got, want) in pins {
         assert_eq!(got, want);
     }

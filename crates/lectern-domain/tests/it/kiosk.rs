@@ -1,0 +1,80 @@
+use lectern_domain::*;
+use uuid::Uuid;
+
+use crate::fixtures::*;
+use crate::session::{schedule, scheduled};
+
+fn tapped(counter: u64) -> KioskEvent {
+    KioskEvent::CardTapped {
+        tap: Uuid::from_u128(u128::from(counter)),
+        venue: slug("hall-3"),
+        card: card("04A1B2C3"),
+        kiosk_time: local(2008, 9, 2, 14, 20),
+        counter,
+        signature: "ab12".into(),
+    }
+}
+
+#[test]
+fn counters_move_forward_and_gaps_are_kept() {
+    let ledger = given::<KioskLedger>([tapped(1), tapped(2)])
+        .when(|k| k.decide(&tapped(5)))
+        .then(vec![tapped(5)]);
+    assert_eq!(ledger.gaps, vec![(3, 4)]);
+    assert_eq!(ledger.taps, 3);
+    given::<KioskLedger>([tapped(1), tapped(2)])
+        .when(|k| k.decide(&tapped(2)))
+        .then_err_containing("tap counter 2 does not follow 2");
+    let KioskEvent::CardTapped {
+        tap,
+        venue,
+        card,
+        kiosk_time,
+        counter,
+        ..
+    } = tapped(3);
+    let unsigned = KioskEvent::CardTapped {
+        tap,
+        venue,
+        card,
+        kiosk_time,
+        counter,
+        signature: "not hex".into(),
+    };
+    given::<KioskLedger>([tapped(1)])
+        .when(|k| k.decide(&unsigned))
+        .then_err_containing("invalid tap signature \"not hex\"");
+}
+
+#[test]
+fn a_tap_goes_to_the_session_open_at_its_venue() {
+    let tuesday = Session::fold(&[scheduled()]).unwrap();
+    let evening = Session::fold(&[SessionEvent::SessionScheduled(Schedule {
+        id: Uuid::from_u128(2),
+        window: TimeWindow::new(local(2008, 9, 2, 19, 0), local(2008, 9, 2, 21, 0)).unwrap(),
+        ..schedule()
+    })])
+    .unwrap();
+    let elsewhere = Session::fold(&[SessionEvent::SessionScheduled(Schedule {
+        id: Uuid::from_u128(3),
+        venue: slug("hall-9"),
+        ..schedule()
+    })])
+    .unwrap();
+    let all = [tuesday.clone(), evening.clone(), elsewhere];
+    let at = |h, m| local(2008, 9, 2, h, m);
+    assert_eq!(
+        pick_session(&all, &slug("hall-3"), at(14, 20)),
+        Some(&tuesday)
+    );
+    assert_eq!(
+        pick_session(&all, &slug("hall-3"), at(18, 45)),
+        Some(&evening)
+    );
+    assert_eq!(
+        pick_session(&all, &slug("hall-3"), at(17, 30)),
+        None,
+        "no session now"
+    );
+    assert_eq!(pick_session(&all, &slug("hall-5"), at(14, 20)), None);
+}
