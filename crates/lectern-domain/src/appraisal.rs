@@ -509,9 +509,7 @@ fn missed_task_line(
     history: &[Positioned<StudyEvent>],
 ) -> Option<Line> {
     let (assigned, title, due) = history.iter().find_map(|p| match &p.event {
-        StudyEvent::StudyTaskAssigned { title, due, .. } => {
-            Some((p.position, title.to_string(), *due))
-        }
+        StudyEvent::StudyTaskAssigned(a) => Some((p.position, a.title.to_string(), a.due)),
         _ => None,
     })?;
     let closed = history.iter().find_map(|p| match &p.event {

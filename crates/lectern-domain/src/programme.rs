@@ -74,13 +74,7 @@ impl Eligibility {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum ProgrammeEvent {
-    ProgrammeLaunched {
-        programme: ProgrammeId,
-        kind: ProgrammeKind,
-        title: Name,
-        launched_on: NaiveDate,
-        eligibility: Option<Eligibility>,
-    },
+    ProgrammeLaunched(Launch),
     AnnualPlanIssued {
         year: i32,
         /// Sessions planned for the year, by kind.
@@ -100,7 +94,7 @@ pub enum ProgrammeEvent {
 impl DomainEvent for ProgrammeEvent {
     fn event_type(&self) -> &'static str {
         match self {
-            ProgrammeEvent::ProgrammeLaunched { .. } => "ProgrammeLaunched",
+            ProgrammeEvent::ProgrammeLaunched(_) => "ProgrammeLaunched",
             ProgrammeEvent::AnnualPlanIssued { .. } => "AnnualPlanIssued",
             ProgrammeEvent::NoticeIssued { .. } => "NoticeIssued",
             ProgrammeEvent::ParticipantEnrolled { .. } => "ParticipantEnrolled",
@@ -110,13 +104,7 @@ impl DomainEvent for ProgrammeEvent {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProgrammeCommand {
-    Launch {
-        programme: ProgrammeId,
-        kind: ProgrammeKind,
-        title: Name,
-        launched_on: NaiveDate,
-        eligibility: Option<Eligibility>,
-    },
+    Launch(Launch),
     IssuePlan {
         year: i32,
         targets: BTreeMap<SessionKind, u32>,
@@ -127,11 +115,16 @@ pub enum ProgrammeCommand {
         issued_on: NaiveDate,
     },
     /// Enrols the person folded as `person` (from their stream).
-    Enrol { person: Box<Person>, on: NaiveDate },
+    Enrol {
+        person: Box<Person>,
+        on: NaiveDate,
+    },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a programme is: the payload of `ProgrammeLaunched`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Launch {
+    #[serde(rename = "programme")]
     pub id: ProgrammeId,
     pub kind: ProgrammeKind,
     pub title: Name,
@@ -157,29 +150,17 @@ impl Programme {
 
     pub fn decide(&self, command: &ProgrammeCommand) -> Result<Vec<ProgrammeEvent>> {
         match command {
-            ProgrammeCommand::Launch {
-                programme,
-                kind,
-                title,
-                launched_on,
-                eligibility,
-            } => {
+            ProgrammeCommand::Launch(launch) => {
                 if self.launch.is_some() {
-                    return Err(DomainError::exists("programme", programme));
+                    return Err(DomainError::exists("programme", &launch.id));
                 }
-                let eligibility = match (kind, eligibility) {
-                    (ProgrammeKind::YoungTeacherNavigation, None) => {
-                        Some(Eligibility::young_teachers())
-                    }
-                    (_, e) => e.clone(),
-                };
-                Ok(vec![ProgrammeEvent::ProgrammeLaunched {
-                    programme: programme.clone(),
-                    kind: *kind,
-                    title: title.clone(),
-                    launched_on: *launched_on,
-                    eligibility,
-                }])
+                let mut launch = launch.clone();
+                if launch.kind == ProgrammeKind::YoungTeacherNavigation
+                    && launch.eligibility.is_none()
+                {
+                    launch.eligibility = Some(Eligibility::young_teachers());
+                }
+                Ok(vec![ProgrammeEvent::ProgrammeLaunched(launch)])
             }
             ProgrammeCommand::IssuePlan { year, targets } => {
                 let l = self.launched()?;
@@ -258,27 +239,15 @@ impl Aggregate for Programme {
             event: event.event_type(),
             reason: reason.to_owned(),
         };
-        if self.launch.is_none() && !matches!(event, ProgrammeEvent::ProgrammeLaunched { .. }) {
+        if self.launch.is_none() && !matches!(event, ProgrammeEvent::ProgrammeLaunched(_)) {
             return Err(refuse("the programme has not been launched"));
         }
         match event {
-            ProgrammeEvent::ProgrammeLaunched {
-                programme,
-                kind,
-                title,
-                launched_on,
-                eligibility,
-            } => {
+            ProgrammeEvent::ProgrammeLaunched(launch) => {
                 if self.launch.is_some() {
                     return Err(refuse("the programme was launched already"));
                 }
-                self.launch = Some(Launch {
-                    id: programme.clone(),
-                    kind: *kind,
-                    title: title.clone(),
-                    launched_on: *launched_on,
-                    eligibility: eligibility.clone(),
-                });
+                self.launch = Some(launch.clone());
             }
             ProgrammeEvent::AnnualPlanIssued { year, targets } => {
                 if self.plans.insert(*year, targets.clone()).is_some() {

@@ -34,15 +34,7 @@ pub enum StudyTopic {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum StudyEvent {
-    StudyTaskAssigned {
-        task: TaskId,
-        title: Name,
-        topic: StudyTopic,
-        audience: Audience,
-        assigner: StaffNo,
-        assigned_on: NaiveDate,
-        due: NaiveDate,
-    },
+    StudyTaskAssigned(Assignment),
     StudyTaskCompleted {
         person: StaffNo,
         evidence: String,
@@ -61,7 +53,7 @@ pub enum StudyEvent {
 impl DomainEvent for StudyEvent {
     fn event_type(&self) -> &'static str {
         match self {
-            StudyEvent::StudyTaskAssigned { .. } => "StudyTaskAssigned",
+            StudyEvent::StudyTaskAssigned(_) => "StudyTaskAssigned",
             StudyEvent::StudyTaskCompleted { .. } => "StudyTaskCompleted",
             StudyEvent::StudyTaskWaived { .. } => "StudyTaskWaived",
             StudyEvent::StudyTaskClosed { .. } => "StudyTaskClosed",
@@ -71,15 +63,7 @@ impl DomainEvent for StudyEvent {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StudyCommand {
-    Assign {
-        task: TaskId,
-        title: Name,
-        topic: StudyTopic,
-        audience: Audience,
-        assigner: StaffNo,
-        assigned_on: NaiveDate,
-        due: NaiveDate,
-    },
+    Assign(Assignment),
     Complete {
         person: Attendee,
         evidence: String,
@@ -98,12 +82,15 @@ pub enum StudyCommand {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a study task is: the payload of `StudyTaskAssigned`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Assignment {
+    #[serde(rename = "task")]
     pub id: TaskId,
     pub title: Name,
     pub topic: StudyTopic,
     pub audience: Audience,
+    pub assigner: StaffNo,
     pub assigned_on: NaiveDate,
     pub due: NaiveDate,
 }
@@ -134,39 +121,23 @@ impl StudyTask {
 
     pub fn decide(&self, command: &StudyCommand, org: &OrgTree) -> Result<Vec<StudyEvent>> {
         match command {
-            StudyCommand::Assign {
-                task,
-                title,
-                topic,
-                audience,
-                assigner,
-                assigned_on,
-                due,
-            } => {
+            StudyCommand::Assign(a) => {
                 if self.assignment.is_some() {
-                    return Err(DomainError::exists("study task", task));
+                    return Err(DomainError::exists("study task", a.id));
                 }
-                if due < assigned_on {
+                if a.due < a.assigned_on {
                     return Err(DomainError::invalid(
                         "due date",
-                        due.to_string(),
-                        format!("is before the assignment on {assigned_on}"),
+                        a.due.to_string(),
+                        format!("is before the assignment on {}", a.assigned_on),
                     ));
                 }
-                if let Audience::Units { units } = audience {
+                if let Audience::Units { units } = &a.audience {
                     for u in units {
                         org.active(u)?;
                     }
                 }
-                Ok(vec![StudyEvent::StudyTaskAssigned {
-                    task: *task,
-                    title: title.clone(),
-                    topic: *topic,
-                    audience: audience.clone(),
-                    assigner: assigner.clone(),
-                    assigned_on: *assigned_on,
-                    due: *due,
-                }])
+                Ok(vec![StudyEvent::StudyTaskAssigned(a.clone())])
             }
             StudyCommand::Complete {
                 person,
@@ -255,30 +226,15 @@ impl Aggregate for StudyTask {
             event: event.event_type(),
             reason: reason.to_owned(),
         };
-        if self.assignment.is_none() && !matches!(event, StudyEvent::StudyTaskAssigned { .. }) {
+        if self.assignment.is_none() && !matches!(event, StudyEvent::StudyTaskAssigned(_)) {
             return Err(refuse("the task is not assigned"));
         }
         match event {
-            StudyEvent::StudyTaskAssigned {
-                task,
-                title,
-                topic,
-                audience,
-                assigned_on,
-                due,
-                ..
-            } => {
+            StudyEvent::StudyTaskAssigned(a) => {
                 if self.assignment.is_some() {
                     return Err(refuse("the task is assigned already"));
                 }
-                self.assignment = Some(Assignment {
-                    id: *task,
-                    title: title.clone(),
-                    topic: *topic,
-                    audience: audience.clone(),
-                    assigned_on: *assigned_on,
-                    due: *due,
-                });
+                self.assignment = Some(a.clone());
             }
             StudyEvent::StudyTaskCompleted { person, on, .. } => {
                 if self.completed.insert(person.clone(), *on).is_some() {

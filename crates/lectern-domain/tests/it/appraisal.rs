@@ -64,16 +64,18 @@ fn session(
 
 /// Two study tasks due in October: one missed by me, one I completed.
 fn tasks() -> Vec<Vec<Positioned<StudyEvent>>> {
-    let assigned = |task: u128| StudyEvent::StudyTaskAssigned {
-        task: Uuid::from_u128(task),
-        title: name("Teachers' professional ethics code"),
-        topic: StudyTopic::PoliticalTheory,
-        audience: Audience::Units {
-            units: vec![slug("cs-dept")],
-        },
-        assigner: staff("2001001"),
-        assigned_on: date(2008, 9, 1),
-        due: date(2008, 10, 31),
+    let assigned = |task: u128| {
+        StudyEvent::StudyTaskAssigned(Assignment {
+            id: Uuid::from_u128(task),
+            title: name("Teachers' professional ethics code"),
+            topic: StudyTopic::PoliticalTheory,
+            audience: Audience::Units {
+                units: vec![slug("cs-dept")],
+            },
+            assigner: staff("2001001"),
+            assigned_on: date(2008, 9, 1),
+            due: date(2008, 10, 31),
+        })
     };
     vec![
         vec![

@@ -5,12 +5,19 @@ use lectern_domain::*;
 use crate::fixtures::*;
 
 fn launched() -> ProgrammeEvent {
-    ProgrammeEvent::ProgrammeLaunched {
-        programme: slug("ytnp"),
+    ProgrammeEvent::ProgrammeLaunched(Launch {
+        eligibility: Some(Eligibility::young_teachers()),
+        ..launch()
+    })
+}
+
+fn launch() -> Launch {
+    Launch {
+        id: slug("ytnp"),
         kind: ProgrammeKind::YoungTeacherNavigation,
         title: name("青年教师教育教学导航计划"),
         launched_on: date(2005, 9, 1),
-        eligibility: Some(Eligibility::young_teachers()),
+        eligibility: None,
     }
 }
 
@@ -37,15 +44,7 @@ fn teacher(
 #[test]
 fn launching_the_navigation_programme_sets_the_default_rule() {
     given::<Programme>([])
-        .when(|p| {
-            p.decide(&ProgrammeCommand::Launch {
-                programme: slug("ytnp"),
-                kind: ProgrammeKind::YoungTeacherNavigation,
-                title: name("青年教师教育教学导航计划"),
-                launched_on: date(2005, 9, 1),
-                eligibility: None,
-            })
-        })
+        .when(|p| p.decide(&ProgrammeCommand::Launch(launch())))
         .then(vec![launched()]);
 }
 

@@ -173,15 +173,15 @@ fn unit_month_figures() {
         ),
     ];
     let tasks = vec![vec![
-        StudyEvent::StudyTaskAssigned {
-            task: Uuid::from_u128(9),
+        StudyEvent::StudyTaskAssigned(Assignment {
+            id: Uuid::from_u128(9),
             title: name("Teachers Law"),
             topic: StudyTopic::PoliticalTheory,
             audience: Audience::Open,
             assigner: staff("2001001"),
             assigned_on: date(2008, 9, 1),
             due: date(2008, 9, 30),
-        },
+        }),
         StudyEvent::StudyTaskCompleted {
             person: staff("2004001"),
             evidence: "notes".into(),

@@ -5,8 +5,8 @@ use crate::fixtures::*;
 use crate::session::member;
 
 fn assigned() -> StudyEvent {
-    StudyEvent::StudyTaskAssigned {
-        task: Uuid::from_u128(1),
+    StudyEvent::StudyTaskAssigned(Assignment {
+        id: Uuid::from_u128(1),
         title: name("Citizens' moral code outline"),
         topic: StudyTopic::PoliticalTheory,
         audience: Audience::Units {
@@ -15,7 +15,7 @@ fn assigned() -> StudyEvent {
         assigner: staff("2001001"),
         assigned_on: date(2008, 9, 1),
         due: date(2008, 9, 30),
-    }
+    })
 }
 
 #[test]
