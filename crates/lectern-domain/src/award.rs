@@ -210,6 +210,20 @@ impl Award {
             })
     }
 
+    /// The nomination, if `nominee` holds the award for `year` (conferred
+    /// and not revoked).
+    fn holder(&self, year: i32, nominee: &Nominee) -> Result<&Nomination> {
+        self.defined()?;
+        let n = self.nomination(year, nominee)?;
+        if !n.conferred || n.revoked {
+            return Err(DomainError::Refused(format!(
+                "{} does not hold this award for {year}",
+                describe(nominee)
+            )));
+        }
+        Ok(n)
+    }
+
     pub fn decide(&self, command: &AwardCommand, org: &OrgTree) -> Result<Vec<AwardEvent>> {
         match command {
             AwardCommand::Define {
@@ -351,14 +365,7 @@ impl Award {
                 nominee,
                 reason,
             } => {
-                self.defined()?;
-                let n = self.nomination(*year, nominee)?;
-                if !n.conferred || n.revoked {
-                    return Err(DomainError::Refused(format!(
-                        "{} does not hold this award for {year}",
-                        describe(nominee)
-                    )));
-                }
+                self.holder(*year, nominee)?;
                 if reason.trim().is_empty() {
                     return Err(DomainError::invalid(
                         "revocation reason",
@@ -379,14 +386,7 @@ impl Award {
                 story,
                 on,
             } => {
-                self.defined()?;
-                let n = self.nomination(*year, nominee)?;
-                if !n.conferred || n.revoked {
-                    return Err(DomainError::Refused(format!(
-                        "only an award holder is featured; {} does not hold it for {year}",
-                        describe(nominee)
-                    )));
-                }
+                self.holder(*year, nominee)?;
                 Ok(vec![AwardEvent::ExemplarFeatured {
                     year: *year,
                     nominee: nominee.clone(),

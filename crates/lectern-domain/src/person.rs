@@ -62,14 +62,7 @@ pub enum Role {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum PersonEvent {
-    PersonRegistered {
-        staff_no: StaffNo,
-        name: Name,
-        unit: UnitId,
-        category: StaffCategory,
-        birth_date: NaiveDate,
-        hire_date: NaiveDate,
-    },
+    PersonRegistered(Registration),
     PersonTransferred {
         from: UnitId,
         to: UnitId,
@@ -97,7 +90,7 @@ pub enum PersonEvent {
 impl DomainEvent for PersonEvent {
     fn event_type(&self) -> &'static str {
         match self {
-            PersonEvent::PersonRegistered { .. } => "PersonRegistered",
+            PersonEvent::PersonRegistered(_) => "PersonRegistered",
             PersonEvent::PersonTransferred { .. } => "PersonTransferred",
             PersonEvent::PersonLeft { .. } => "PersonLeft",
             PersonEvent::CardIssued { .. } => "CardIssued",
@@ -110,14 +103,7 @@ impl DomainEvent for PersonEvent {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PersonCommand {
-    Register {
-        staff_no: StaffNo,
-        name: Name,
-        unit: UnitId,
-        category: StaffCategory,
-        birth_date: NaiveDate,
-        hire_date: NaiveDate,
-    },
+    Register(Registration),
     Transfer {
         to: UnitId,
         effective: NaiveDate,
@@ -152,10 +138,13 @@ pub struct Person {
     pub roles: Vec<Role>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Who a person is: the payload of `PersonRegistered`. `unit` is the unit
+/// of registration; `Person::unit` follows transfers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registration {
     pub staff_no: StaffNo,
     pub name: Name,
+    pub unit: UnitId,
     pub category: StaffCategory,
     pub birth_date: NaiveDate,
     pub hire_date: NaiveDate,
@@ -196,33 +185,22 @@ impl Person {
     /// Decides a command; `org` is the unit tree for unit checks.
     pub fn decide(&self, command: &PersonCommand, org: &OrgTree) -> Result<Vec<PersonEvent>> {
         match command {
-            PersonCommand::Register {
-                staff_no,
-                name,
-                unit,
-                category,
-                birth_date,
-                hire_date,
-            } => {
+            PersonCommand::Register(r) => {
                 if self.registered.is_some() {
-                    return Err(DomainError::exists("staff member", staff_no));
+                    return Err(DomainError::exists("staff member", &r.staff_no));
                 }
-                org.active(unit)?;
-                if *hire_date < *birth_date + chrono::Months::new(16 * 12) {
+                org.active(&r.unit)?;
+                if r.hire_date < r.birth_date + chrono::Months::new(16 * 12) {
                     return Err(DomainError::invalid(
                         "hire date",
-                        hire_date.to_string(),
-                        format!("is before the 16th birthday of someone born on {birth_date}"),
+                        r.hire_date.to_string(),
+                        format!(
+                            "is before the 16th birthday of someone born on {}",
+                            r.birth_date
+                        ),
                     ));
                 }
-                Ok(vec![PersonEvent::PersonRegistered {
-                    staff_no: staff_no.clone(),
-                    name: name.clone(),
-                    unit: unit.clone(),
-                    category: *category,
-                    birth_date: *birth_date,
-                    hire_date: *hire_date,
-                }])
+                Ok(vec![PersonEvent::PersonRegistered(r.clone())])
             }
             PersonCommand::Transfer { to, effective } => {
                 let r = self.active()?;
@@ -321,10 +299,12 @@ impl Person {
         events
             .iter()
             .filter_map(|e| match e {
-                PersonEvent::PersonRegistered { staff_no, .. } => Some(KeyChange::Claim {
-                    scope: STAFF_NO_KEY,
-                    key: staff_no.to_string(),
-                }),
+                PersonEvent::PersonRegistered(Registration { staff_no, .. }) => {
+                    Some(KeyChange::Claim {
+                        scope: STAFF_NO_KEY,
+                        key: staff_no.to_string(),
+                    })
+                }
                 PersonEvent::CardIssued { uid } => Some(KeyChange::Claim {
                     scope: CARD_UID_KEY,
                     key: uid.to_string(),
@@ -347,29 +327,16 @@ impl Aggregate for Person {
             event: event.event_type(),
             reason: reason.to_owned(),
         };
-        if self.registered.is_none() && !matches!(event, PersonEvent::PersonRegistered { .. }) {
+        if self.registered.is_none() && !matches!(event, PersonEvent::PersonRegistered(_)) {
             return Err(refuse("the person is not registered"));
         }
         match event {
-            PersonEvent::PersonRegistered {
-                staff_no,
-                name,
-                unit,
-                category,
-                birth_date,
-                hire_date,
-            } => {
+            PersonEvent::PersonRegistered(r) => {
                 if self.registered.is_some() {
                     return Err(refuse("the person is registered already"));
                 }
-                self.registered = Some(Registration {
-                    staff_no: staff_no.clone(),
-                    name: name.clone(),
-                    category: *category,
-                    birth_date: *birth_date,
-                    hire_date: *hire_date,
-                });
-                self.unit = Some(unit.clone());
+                self.registered = Some(r.clone());
+                self.unit = Some(r.unit.clone());
             }
             PersonEvent::PersonTransferred { to, .. } => self.unit = Some(to.clone()),
             PersonEvent::PersonLeft { on, .. } => self.left_on = Some(*on),

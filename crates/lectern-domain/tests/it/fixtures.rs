@@ -55,12 +55,12 @@ pub fn org() -> OrgTree {
 }
 
 pub fn registered(no: &str, unit: &str) -> PersonEvent {
-    PersonEvent::PersonRegistered {
+    PersonEvent::PersonRegistered(Registration {
         staff_no: staff(no),
         name: name("王小明"),
         unit: slug(unit),
         category: StaffCategory::Teacher,
         birth_date: date(1978, 5, 4),
         hire_date: date(2004, 9, 1),
-    }
+    })
 }

@@ -3,14 +3,14 @@ use lectern_domain::*;
 use crate::fixtures::*;
 
 fn register(no: &str, unit: &str) -> PersonCommand {
-    PersonCommand::Register {
+    PersonCommand::Register(Registration {
         staff_no: staff(no),
         name: name("王小明"),
         unit: slug(unit),
         category: StaffCategory::Teacher,
         birth_date: date(1978, 5, 4),
         hire_date: date(2004, 9, 1),
-    }
+    })
 }
 
 #[test]
@@ -34,14 +34,14 @@ fn registration_checks_the_unit_and_dates() {
             what: "staff member",
             id: "2004001".into(),
         });
-    let child_labour = PersonCommand::Register {
+    let child_labour = PersonCommand::Register(Registration {
         staff_no: staff("2004002"),
         name: name("李"),
         unit: slug("cs-dept"),
         category: StaffCategory::Worker,
         birth_date: date(2000, 1, 1),
         hire_date: date(2008, 1, 1),
-    };
+    });
     given::<Person>([])
         .when(|p| p.decide(&child_labour, &org))
         .then_err_containing("invalid hire date \"2008-01-01\"");

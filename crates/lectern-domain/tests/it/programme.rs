@@ -29,14 +29,14 @@ fn teacher(
     category: StaffCategory,
 ) -> Box<Person> {
     Box::new(
-        Person::fold(&[PersonEvent::PersonRegistered {
+        Person::fold(&[PersonEvent::PersonRegistered(Registration {
             staff_no: staff(no),
             name: name("张"),
             unit: slug("cs-dept"),
             category,
             birth_date: born,
             hire_date: hired,
-        }])
+        })])
         .unwrap(),
     )
 }
