@@ -26,12 +26,15 @@
 //! - `event`: appended and recorded events, expected versions, unique keys.
 //! - `upcast`: schema evolution on read.
 //! - `error`: the error type.
+//! - `testkit` (feature `testkit`): test databases for both backends.
 
 mod chain;
 mod db;
 mod error;
 mod event;
 mod store;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 mod upcast;
 mod writer;
 

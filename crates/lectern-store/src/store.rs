@@ -307,40 +307,74 @@ pub struct Subscription {
 impl Subscription {
     /// The next event, waiting for one to be committed if need be.
     pub async fn next(&mut self) -> Result<RecordedEvent> {
-        let inner = &self.store.inner;
         loop {
             if let Some(e) = self.buf.pop_front() {
                 return Ok(e);
             }
-            // Mark the current head seen *before* reading, so a commit that
-            // lands after the read still wakes the wait below.
-            self.head_rx.borrow_and_update();
-            let limit = inner.opts.page_size.max(1);
-            // Read up to the head as it is now, so that with a type filter
-            // the scan still moves past events of other types.
-            let head = inner.db.head().await?.0;
-            if head > self.after {
-                let page = inner
-                    .db
-                    .read_all(self.after, Some(head), self.types.as_deref(), limit)
-                    .await?;
-                self.after = match (page.len() < limit, page.last()) {
-                    (true, _) => head,
-                    (false, Some(last)) => last.position,
-                    (false, None) => head,
-                };
-                self.buf.extend(self.store.upcast(page)?);
-                continue;
-            }
-            // Nothing new: wait for a commit notice, or poll now and then for
-            // writers that cannot notify us (another process on SQLite).
-            let _ = tokio::time::timeout(inner.opts.poll_interval, self.head_rx.changed()).await;
+            self.poll().await?;
         }
     }
 
-    /// Position of the last event delivered or skipped by the type filter.
+    /// Up to `max` events, waiting only while there are none and the scan
+    /// has not moved. An empty batch means the scan moved past events the
+    /// type filter skipped: [`Subscription::checkpoint`] says how far, so a
+    /// projector can report that it is caught up without a matching event.
+    pub async fn next_batch(&mut self, max: usize) -> Result<Vec<RecordedEvent>> {
+        let start = self.after;
+        loop {
+            if !self.buf.is_empty() {
+                let n = self.buf.len().min(max.max(1));
+                return Ok(self.buf.drain(..n).collect());
+            }
+            if self.after > start {
+                return Ok(Vec::new());
+            }
+            self.poll().await?;
+        }
+    }
+
+    /// Reads what was committed after the scan position, or waits for a
+    /// commit notice (or the poll interval) when there is nothing new.
+    /// Cancel-safe: the position moves only together with the buffer.
+    async fn poll(&mut self) -> Result<()> {
+        let inner = &self.store.inner;
+        // Mark the current head seen *before* reading, so a commit that
+        // lands after the read still wakes the wait below.
+        self.head_rx.borrow_and_update();
+        let limit = inner.opts.page_size.max(1);
+        // Read up to the head as it is now, so that with a type filter the
+        // scan still moves past events of other types.
+        let head = inner.db.head().await?.0;
+        if head > self.after {
+            let page = inner
+                .db
+                .read_all(self.after, Some(head), self.types.as_deref(), limit)
+                .await?;
+            let after = match (page.len() < limit, page.last()) {
+                (true, _) => head,
+                (false, Some(last)) => last.position,
+                (false, None) => head,
+            };
+            let page = self.store.upcast(page)?;
+            self.after = after;
+            self.buf.extend(page);
+            return Ok(());
+        }
+        // Nothing new: wait for a commit notice, or poll now and then for
+        // writers that cannot notify us (another process on SQLite).
+        let _ = tokio::time::timeout(inner.opts.poll_interval, self.head_rx.changed()).await;
+        Ok(())
+    }
+
+    /// Position the scan has reached: every event up to here was delivered,
+    /// skipped by the type filter, or is still buffered (see `buffered`).
     pub fn checkpoint(&self) -> u64 {
         self.after
+    }
+
+    /// Events read but not yet delivered.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
     }
 }
 

@@ -1,6 +1,7 @@
 //! The event log's behaviour, one suite run against SQLite and PostgreSQL.
 //!
-//! Every test is an `async fn(TestDb)`; `both_backends!` turns it into a
+//! Every test is an `async fn(TestDb)`; `both_backends!` (the store's
+//! `testkit`) turns it into a
 //! `sqlite` and a `postgres` test. The PostgreSQL database comes from
 //! `LECTERN_TEST_PG_URL` (default: the local service); each test gets a
 //! database of its own, dropped afterwards.
@@ -9,23 +10,8 @@
 
 mod support;
 
-/// Generates `<name>::sqlite` and `<name>::postgres` for `async fn name(TestDb)`.
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                super::$name(crate::support::TestDb::sqlite().await).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                if let Some(db) = crate::support::TestDb::postgres().await {
-                    super::$name(db).await
-                }
-            }
-        }
-    )*};
-}
+#[macro_use]
+extern crate lectern_store; // both_backends!
 
 mod append;
 mod chain;

@@ -1,0 +1,74 @@
+//! How domain events are stored: the event type is `DomainEvent::event_type`
+//! and the payload is the event's own tagged JSON (the shape pinned by the
+//! domain's `shapes` tests), so a payload alone says what it is.
+
+use lectern_domain::{Aggregate, DomainEvent, KeyChange};
+use lectern_store::{
+    AppendRequest, Appended, ExpectedVersion, NewEvent, RecordedEvent, Store, UniqueKey,
+};
+
+use crate::error::{Error, Result};
+
+/// The store's form of a domain event.
+pub fn encode<E: DomainEvent>(event: &E) -> NewEvent {
+    let payload = serde_json::to_string(event).expect("domain events serialize");
+    NewEvent::from_json(event.event_type(), payload)
+        .expect("a domain event has a type and a JSON payload")
+        .with_schema_version(event.schema_version())
+}
+
+/// A stored event read back as a domain event.
+pub fn decode<E: DomainEvent>(event: &RecordedEvent) -> Result<E> {
+    serde_json::from_str(&event.payload).map_err(|e| Error::event(event, e))
+}
+
+/// Folds a stream's events with positions before `before` (all of them
+/// with `u64::MAX`); also returns the stream's version that was folded.
+pub async fn load<A: Aggregate>(store: &Store, stream: &str, before: u64) -> Result<(A, u64)> {
+    let mut state = A::default();
+    let mut version = 0;
+    let mut from = 1;
+    loop {
+        let page = store.read_stream(stream, from, 1000).await?;
+        let n = page.len();
+        for e in &page {
+            if e.position >= before {
+                return Ok((state, version));
+            }
+            state
+                .apply(&decode::<A::Event>(e)?)
+                .map_err(|err| Error::domain(e, err))?;
+            version = e.stream_version;
+        }
+        if n < 1000 {
+            return Ok((state, version));
+        }
+        from = version + 1;
+    }
+}
+
+/// Appends a decision's events to `stream`, expecting it at `version` (the
+/// version `load` returned), with the unique keys the decision names.
+pub async fn commit<E: DomainEvent>(
+    store: &Store,
+    stream: &str,
+    version: u64,
+    events: &[E],
+    keys: &[KeyChange],
+) -> Result<Appended> {
+    let expected = if version == 0 {
+        ExpectedVersion::NoStream
+    } else {
+        ExpectedVersion::Exact(version)
+    };
+    let mut request = AppendRequest::new(stream, expected, events.iter().map(encode).collect());
+    for k in keys {
+        request = match k {
+            KeyChange::Claim { scope, key } => request.claim(UniqueKey::new(*scope, key.clone())),
+            KeyChange::Release { scope, key } => {
+                request.release(UniqueKey::new(*scope, key.clone()))
+            }
+        };
+    }
+    Ok(store.submit(request).await?)
+}

@@ -1,0 +1,56 @@
+//! The projections' error type.
+
+use std::sync::Arc;
+
+use lectern_domain::DomainError;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Store(#[from] lectern_store::Error),
+    #[error("read-model database: {0}")]
+    Database(Arc<sqlx::Error>),
+    /// A stored event that the domain cannot read or fold: the log and the
+    /// code disagree, and the projector stops rather than guess.
+    #[error("event at position {position} ({event_type}) cannot be projected: {reason}")]
+    Event {
+        position: u64,
+        event_type: String,
+        reason: String,
+    },
+    #[error("unsupported database URL {0:?}: expected sqlite://PATH or postgres://...")]
+    UnsupportedUrl(String),
+    #[error("no projector is named {0:?}; the projectors are: {1}")]
+    UnknownProjector(String, String),
+    /// Read-your-writes gave up waiting.
+    #[error(
+        "the read models did not reach position {wanted} within {waited_ms} ms (they are at {reached})"
+    )]
+    Timeout {
+        wanted: u64,
+        reached: u64,
+        waited_ms: u64,
+    },
+    #[error("the projections have stopped")]
+    Stopped,
+}
+
+impl Error {
+    pub(crate) fn db(e: sqlx::Error) -> Error {
+        Error::Database(Arc::new(e))
+    }
+
+    pub(crate) fn event(e: &lectern_store::RecordedEvent, reason: impl std::fmt::Display) -> Error {
+        Error::Event {
+            position: e.position,
+            event_type: e.event_type.clone(),
+            reason: reason.to_string(),
+        }
+    }
+
+    pub(crate) fn domain(e: &lectern_store::RecordedEvent, err: DomainError) -> Error {
+        Error::event(e, err)
+    }
+}

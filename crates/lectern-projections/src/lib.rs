@@ -1,0 +1,40 @@
+//! `lectern-projections` folds the event log into SQL read models that the
+//! API queries: the unit tree, people, sessions with their rosters and live
+//! attendance, and (as their issues land) monthly figures, programme
+//! reports, appraisal ledgers, awards, disputes and kiosk status.
+//!
+//! Each projector uses the domain's folds (`lectern-domain`), so a read
+//! model can never disagree with the auditors' replay of the same events.
+//! It deliberately holds no business rule of its own and no API: it writes
+//! tables, reports where it stands, and lets callers wait for a position.
+//!
+//! # Invariants
+//! - A batch's rows and the projector's checkpoint commit in one
+//!   transaction, and the checkpoint moves by compare-and-set: no event is
+//!   skipped or applied twice, whatever is killed when.
+//! - Readers query views (`rm_<table>`) of the live generation; a rebuild
+//!   writes a new generation beside it and swaps the views in one
+//!   transaction.
+//!
+//! # Layout
+//! - `sql`: the read-model database and the portable SQL dialect.
+//! - `codec`: domain events to and from the store's events; folding a
+//!   stream.
+//! - `projector`: the `Projector` trait, tables and the statement context.
+//! - `runner`: checkpoints, following the log, rebuilds, `Projections`.
+//! - `projectors`: the read models.
+//! - `error`: the error type.
+
+mod codec;
+mod error;
+mod projector;
+mod projectors;
+mod runner;
+mod sql;
+
+pub use codec::{commit, decode, encode, load};
+pub use error::{Error, Result};
+pub use projector::{Cx, Projector, Table};
+pub use projectors::{OrgProjector, PeopleProjector, SessionsProjector};
+pub use runner::{Checkpoint, Options, Projections, Status, projector_names, rebuild};
+pub use sql::{ReadDb, Stmt, Val, Values, timestamp};

@@ -1,0 +1,73 @@
+//! `people`: one row per person with their current unit, card and roles.
+//! The card UID is stored whole; the API masks it for everyone but
+//! administrators.
+
+use lectern_domain::{Person, PersonEvent};
+use lectern_store::RecordedEvent;
+
+use super::{States, text};
+use crate::error::Result;
+use crate::projector::{Cx, Projector, Table};
+
+#[derive(Debug, Default)]
+pub struct PeopleProjector {
+    people: States<Person>,
+}
+
+impl Projector for PeopleProjector {
+    const NAME: &'static str = "people";
+    const VERSION: i64 = 1;
+    const TABLES: &'static [Table] = &[Table {
+        name: "people",
+        columns: "staff_no TEXT PRIMARY KEY, name TEXT NOT NULL, unit TEXT NOT NULL, \
+                  category TEXT NOT NULL, birth_date TEXT NOT NULL, hire_date TEXT NOT NULL, \
+                  left_on TEXT, card TEXT, roles TEXT NOT NULL",
+        indexes: &["unit", "name", "card"],
+    }];
+    const EVENT_TYPES: &'static [&'static str] = &[
+        "PersonRegistered",
+        "PersonTransferred",
+        "PersonLeft",
+        "CardIssued",
+        "CardRevoked",
+        "RoleGranted",
+        "RoleRevoked",
+    ];
+
+    async fn apply(&mut self, event: &RecordedEvent, cx: &mut Cx<'_>) -> Result<()> {
+        if !event.stream_id.starts_with("person-") {
+            return Ok(());
+        }
+        let (p, e) = self.people.apply(event, cx).await?;
+        let (Some(r), Some(unit)) = (&p.registered, &p.unit) else {
+            return Ok(());
+        };
+        let args = vec![
+            r.staff_no.as_str().into(),
+            r.name.as_str().into(),
+            unit.as_str().into(),
+            text(&r.category).into(),
+            r.birth_date.into(),
+            r.hire_date.into(),
+            p.left_on.into(),
+            p.card.as_ref().map(|c| c.as_str()).into(),
+            serde_json::to_string(&p.roles)
+                .expect("roles serialize")
+                .into(),
+        ];
+        if matches!(e, PersonEvent::PersonRegistered(_)) {
+            cx.exec(
+                "INSERT INTO {people} (staff_no, name, unit, category, birth_date, hire_date, \
+                 left_on, card, roles) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                args,
+            );
+        } else {
+            cx.exec(
+                "UPDATE {people} SET name = $2, unit = $3, category = $4, birth_date = $5, \
+                 hire_date = $6, left_on = $7, card = $8, roles = $9 WHERE staff_no = $1",
+                args,
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,144 @@
+//! `sessions`: one row per session (schedule, state and live counts) and
+//! one per person the session knows of (attendance, leave, seat): the
+//! rosters, live attendance and a person's attendance history.
+
+use lectern_domain::{AttendanceStatus, Leave, Method, Session, SessionEvent, StaffNo};
+use lectern_store::RecordedEvent;
+
+use super::{States, text};
+use crate::error::Result;
+use crate::projector::{Cx, Projector, Table};
+
+#[derive(Debug, Default)]
+pub struct SessionsProjector {
+    sessions: States<Session>,
+}
+
+impl Projector for SessionsProjector {
+    const NAME: &'static str = "sessions";
+    const VERSION: i64 = 1;
+    const TABLES: &'static [Table] = &[
+        Table {
+            name: "sessions",
+            columns: "id TEXT PRIMARY KEY, kind TEXT NOT NULL, title TEXT NOT NULL, \
+                      programme TEXT, organiser TEXT NOT NULL, venue TEXT NOT NULL, \
+                      starts_at TEXT NOT NULL, ends_at TEXT NOT NULL, status TEXT NOT NULL, \
+                      series TEXT, audience TEXT NOT NULL, speakers TEXT NOT NULL, \
+                      present BIGINT NOT NULL, late BIGINT NOT NULL, \
+                      excused BIGINT NOT NULL, absent BIGINT NOT NULL",
+            indexes: &[
+                "starts_at",
+                "venue, starts_at",
+                "organiser, starts_at",
+                "programme",
+            ],
+        },
+        Table {
+            name: "attendance",
+            columns: "session_id TEXT NOT NULL, staff_no TEXT NOT NULL, status TEXT, \
+                      leave TEXT, seat TEXT, checked_in_at TEXT, method TEXT, \
+                      PRIMARY KEY (session_id, staff_no)",
+            indexes: &["staff_no"],
+        },
+    ];
+    const EVENT_TYPES: &'static [&'static str] = &[
+        "SessionScheduled",
+        "SessionRescheduled",
+        "SessionCancelled",
+        "SeatAssigned",
+        "AttendanceRecorded",
+        "LeaveRequested",
+        "LeaveApproved",
+        "LeaveRejected",
+        "AbsenceRecorded",
+        "SessionClosed",
+        "AttendanceCorrected",
+    ];
+
+    async fn apply(&mut self, event: &RecordedEvent, cx: &mut Cx<'_>) -> Result<()> {
+        if !event.stream_id.starts_with("session-") {
+            return Ok(());
+        }
+        let (s, e) = self.sessions.apply(event, cx).await?;
+        let Some(schedule) = &s.schedule else {
+            return Ok(());
+        };
+        let status = if s.cancelled {
+            "cancelled"
+        } else if s.closed {
+            "closed"
+        } else {
+            "scheduled"
+        };
+        let count = |st: AttendanceStatus| s.roster.values().filter(|v| **v == st).count() as i64;
+        let id = schedule.id.to_string();
+        cx.exec(
+            "INSERT INTO {sessions} (id, kind, title, programme, organiser, venue, starts_at, \
+             ends_at, status, series, audience, speakers, present, late, excused, absent) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+             ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, title = excluded.title, \
+             programme = excluded.programme, organiser = excluded.organiser, \
+             venue = excluded.venue, starts_at = excluded.starts_at, ends_at = excluded.ends_at, \
+             status = excluded.status, series = excluded.series, audience = excluded.audience, \
+             speakers = excluded.speakers, present = excluded.present, late = excluded.late, \
+             excused = excluded.excused, absent = excluded.absent",
+            vec![
+                id.clone().into(),
+                text(&schedule.kind).into(),
+                schedule.title.as_str().into(),
+                schedule.programme.as_ref().map(|p| p.as_str()).into(),
+                schedule.organiser.as_str().into(),
+                schedule.venue.as_str().into(),
+                schedule.window.start().into(),
+                schedule.window.end().into(),
+                status.into(),
+                schedule.series.map(|u| u.to_string()).into(),
+                text(&schedule.audience).into(),
+                text(&schedule.speakers).into(),
+                count(AttendanceStatus::Present).into(),
+                count(AttendanceStatus::Late).into(),
+                count(AttendanceStatus::Excused).into(),
+                count(AttendanceStatus::Absent).into(),
+            ],
+        );
+        let (person, checked_in): (&StaffNo, Option<(_, &Method)>) = match &e {
+            SessionEvent::AttendanceRecorded {
+                person, at, method, ..
+            } => (person, Some((*at, method))),
+            SessionEvent::SeatAssigned { person, .. }
+            | SessionEvent::LeaveRequested { person, .. }
+            | SessionEvent::LeaveApproved { person, .. }
+            | SessionEvent::LeaveRejected { person, .. }
+            | SessionEvent::AbsenceRecorded { person }
+            | SessionEvent::AttendanceCorrected { person, .. } => (person, None),
+            SessionEvent::SessionScheduled(_)
+            | SessionEvent::SessionRescheduled { .. }
+            | SessionEvent::SessionCancelled { .. }
+            | SessionEvent::TapRejected { .. }
+            | SessionEvent::SessionClosed { .. } => return Ok(()),
+        };
+        let leave = s.leave.get(person).map(|l| match l {
+            Leave::Requested => "requested",
+            Leave::Approved => "approved",
+            Leave::Rejected => "rejected",
+        });
+        cx.exec(
+            "INSERT INTO {attendance} (session_id, staff_no, status, leave, seat, \
+             checked_in_at, method) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (session_id, staff_no) DO UPDATE SET status = excluded.status, \
+             leave = excluded.leave, seat = excluded.seat, \
+             checked_in_at = COALESCE(excluded.checked_in_at, {attendance}.checked_in_at), \
+             method = COALESCE(excluded.method, {attendance}.method)",
+            vec![
+                id.into(),
+                person.as_str().into(),
+                s.roster.get(person).map(text).into(),
+                leave.into(),
+                s.seats.get(person).cloned().into(),
+                checked_in.map(|(at, _)| at).into(),
+                checked_in.map(|(_, m)| text(m)).into(),
+            ],
+        );
+        Ok(())
+    }
+}

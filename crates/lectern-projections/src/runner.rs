@@ -1,0 +1,504 @@
+//! Running projectors: checkpoints, batches, rebuilds and read-your-writes.
+//!
+//! Each projector has one row in `lectern_projections`: the generation of
+//! its live tables, its version and its position. A batch of events and
+//! the move of that position commit in one transaction, and the move is a
+//! compare-and-set from the position the runner last saw, so a crash (or
+//! a cancelled task) between or inside batches neither skips an event nor
+//! applies one twice, and two writers of one projector (a rebuild, another
+//! server) cannot both advance it: the loser reloads.
+//!
+//! A rebuild writes a new generation of tables from position 0 beside the
+//! live one, catches up with the head, then in one transaction moves the
+//! checkpoint to the new generation, points the readers' views at its
+//! tables and drops the old ones. Readers see the old tables until then.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lectern_store::Store;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::error::{Error, Result};
+use crate::projector::{Cx, Names, Projector};
+use crate::sql::{ReadDb, Stmt, Val};
+
+const CHECKPOINTS: &str = "CREATE TABLE IF NOT EXISTS lectern_projections (
+    name TEXT PRIMARY KEY,
+    generation BIGINT NOT NULL,
+    last_generation BIGINT NOT NULL,
+    version BIGINT NOT NULL,
+    position BIGINT NOT NULL,
+    updated_at TEXT NOT NULL
+)";
+
+/// How the runners batch.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Events applied per transaction.
+    pub batch_size: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { batch_size: 500 }
+    }
+}
+
+/// A projector's checkpoint row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub generation: i64,
+    pub version: i64,
+    pub position: u64,
+}
+
+/// Where one projector stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub name: &'static str,
+    /// Every event up to here is in its tables.
+    pub position: u64,
+    /// Events behind the head of the log.
+    pub lag: u64,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// A projector with its type erased, so that all of them can be listed once.
+trait Entry: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn run(&self, shared: Shared, reached: watch::Sender<u64>) -> BoxFuture<()>;
+    fn rebuild(&self, shared: Shared) -> BoxFuture<Result<u64>>;
+}
+
+struct Typed<P>(PhantomData<fn() -> P>);
+
+impl<P: Projector> Entry for Typed<P> {
+    fn name(&self) -> &'static str {
+        P::NAME
+    }
+    fn run(&self, shared: Shared, reached: watch::Sender<u64>) -> BoxFuture<()> {
+        Box::pin(run::<P>(shared, reached))
+    }
+    fn rebuild(&self, shared: Shared) -> BoxFuture<Result<u64>> {
+        Box::pin(async move { rebuild_one::<P>(&shared).await.map(|c| c.position) })
+    }
+}
+
+/// Every projector, once.
+fn entries() -> Vec<Box<dyn Entry>> {
+    fn e<P: Projector>() -> Box<dyn Entry> {
+        Box::new(Typed::<P>(PhantomData))
+    }
+    use crate::projectors::*;
+    vec![
+        e::<OrgProjector>(),
+        e::<PeopleProjector>(),
+        e::<SessionsProjector>(),
+    ]
+}
+
+/// The names of every projector.
+pub fn projector_names() -> Vec<&'static str> {
+    entries().iter().map(|e| e.name()).collect()
+}
+
+#[derive(Clone)]
+struct Shared {
+    store: Store,
+    db: ReadDb,
+    opts: Options,
+    stop: watch::Receiver<bool>,
+}
+
+/// The running projectors of this process. Cheap to clone.
+#[derive(Clone)]
+pub struct Projections {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shared: Shared,
+    reached: Vec<(&'static str, watch::Receiver<u64>)>,
+    stop: watch::Sender<bool>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Projections {
+    /// Creates the checkpoint table if need be and starts every projector:
+    /// each catches up from its checkpoint (building its tables first when
+    /// they are missing or of an older version), then follows the log.
+    pub async fn start(store: Store, db: ReadDb, opts: Options) -> Result<Projections> {
+        db.execute(&[CHECKPOINTS.to_owned()]).await?;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let shared = Shared {
+            store,
+            db,
+            opts,
+            stop: stop_rx,
+        };
+        let mut reached = Vec::new();
+        let mut tasks = Vec::new();
+        for entry in entries() {
+            let (tx, rx) = watch::channel(0);
+            reached.push((entry.name(), rx));
+            tasks.push(tokio::spawn(entry.run(shared.clone(), tx)));
+        }
+        Ok(Projections {
+            inner: Arc::new(Inner {
+                shared,
+                reached,
+                stop: stop_tx,
+                tasks: Mutex::new(tasks),
+            }),
+        })
+    }
+
+    pub fn db(&self) -> &ReadDb {
+        &self.inner.shared.db
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.shared.store
+    }
+
+    /// The position every read model has reached.
+    pub fn position(&self) -> u64 {
+        self.inner
+            .reached
+            .iter()
+            .map(|(_, rx)| *rx.borrow())
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// Waits until every read model has reached `position`, at most
+    /// `timeout`.
+    pub async fn wait_for(&self, position: u64, timeout: Duration) -> Result<()> {
+        let all = async {
+            for (_, rx) in &self.inner.reached {
+                let mut rx = rx.clone();
+                rx.wait_for(|p| *p >= position)
+                    .await
+                    .map_err(|_| Error::Stopped)?;
+            }
+            Ok(())
+        };
+        match tokio::time::timeout(timeout, all).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::Timeout {
+                wanted: position,
+                reached: self.position(),
+                waited_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            }),
+        }
+    }
+
+    /// Every projector's position and lag behind the head of the log.
+    pub async fn status(&self) -> Result<Vec<Status>> {
+        let head = self.inner.shared.store.head().await?;
+        Ok(self
+            .inner
+            .reached
+            .iter()
+            .map(|(name, rx)| {
+                let position = *rx.borrow();
+                Status {
+                    name,
+                    position,
+                    lag: head.saturating_sub(position),
+                }
+            })
+            .collect())
+    }
+
+    /// Stops every projector and waits for them. A batch in flight is
+    /// rolled back; the next start resumes from the checkpoint.
+    pub async fn stop(&self) {
+        let _ = self.inner.stop.send(true);
+        let tasks = std::mem::take(&mut *self.inner.tasks.lock().expect("tasks lock"));
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+
+    /// Kills every projector at once, wherever it is (tests use this to
+    /// stand in for a crash).
+    pub fn abort(&self) {
+        for t in self.inner.tasks.lock().expect("tasks lock").iter() {
+            t.abort();
+        }
+    }
+}
+
+/// Rebuilds one projector (or all, with `None`) into new tables and swaps
+/// them in; returns each rebuilt projector's name and position. Runs beside
+/// live projectors of this or another process.
+pub async fn rebuild(
+    store: &Store,
+    db: &ReadDb,
+    only: Option<&str>,
+    opts: Options,
+) -> Result<Vec<(&'static str, u64)>> {
+    db.execute(&[CHECKPOINTS.to_owned()]).await?;
+    let entries = entries();
+    if let Some(name) = only
+        && !entries.iter().any(|e| e.name() == name)
+    {
+        return Err(Error::UnknownProjector(
+            name.to_owned(),
+            projector_names().join(", "),
+        ));
+    }
+    let (_stop_tx, stop) = watch::channel(false);
+    let shared = Shared {
+        store: store.clone(),
+        db: db.clone(),
+        opts,
+        stop,
+    };
+    let mut out = Vec::new();
+    for e in entries
+        .iter()
+        .filter(|e| only.is_none_or(|n| n == e.name()))
+    {
+        out.push((e.name(), e.rebuild(shared.clone()).await?));
+    }
+    Ok(out)
+}
+
+async fn run<P: Projector>(shared: Shared, reached: watch::Sender<u64>) {
+    let mut failures = 0u32;
+    let mut stop = shared.stop.clone();
+    loop {
+        let outcome = tokio::select! {
+            r = follow::<P>(&shared, &reached) => r,
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        match outcome {
+            Ok(()) => failures = 0,
+            Err(e) => {
+                failures += 1;
+                tracing::error!(projector = P::NAME, error = %e, "projection_failed");
+                // Back off, so a poisoned event or a database outage does
+                // not spin; the lag keeps growing and /readyz shows it.
+                let wait = Duration::from_millis(200u64 << failures.min(7));
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+            }
+        }
+    }
+}
+
+/// Follows the log from the checkpoint until the checkpoint moves under
+/// it (`Ok`) or something fails.
+async fn follow<P: Projector>(shared: &Shared, reached: &watch::Sender<u64>) -> Result<()> {
+    let mut cp = checkpoint::<P>(&shared.db).await?;
+    if cp.generation == 0 || cp.version != P::VERSION {
+        tracing::info!(
+            projector = P::NAME,
+            from_version = cp.version,
+            to_version = P::VERSION,
+            "building read model"
+        );
+        cp = rebuild_one::<P>(shared).await?;
+    }
+    reached.send_if_modified(|r| advance(r, cp.position));
+    let mut names = Names::new(P::TABLES, cp.generation);
+    let mut projector = P::default();
+    let types = P::EVENT_TYPES.iter().map(|t| (*t).to_owned()).collect();
+    let mut sub = shared.store.subscribe(cp.position, Some(types));
+    let mut position = cp.position;
+    loop {
+        let batch = sub.next_batch(shared.opts.batch_size).await?;
+        let Some(last) = batch.last().map(|e| e.position) else {
+            let skipped = sub.checkpoint();
+            reached.send_if_modified(|r| advance(r, skipped));
+            continue;
+        };
+        let mut cx = Cx::new(&shared.store, &mut names);
+        for e in &batch {
+            projector.apply(e, &mut cx).await?;
+        }
+        let guard = move_checkpoint::<P>(cp.generation, position, last);
+        if !shared.db.transact(Some(&guard), &cx.stmts).await? {
+            tracing::info!(
+                projector = P::NAME,
+                "checkpoint moved by a rebuild or another process; reloading"
+            );
+            return Ok(());
+        }
+        position = last;
+        let done = if sub.buffered() == 0 {
+            sub.checkpoint().max(last)
+        } else {
+            last
+        };
+        reached.send_if_modified(|r| advance(r, done));
+    }
+}
+
+fn advance(reached: &mut u64, to: u64) -> bool {
+    if to > *reached {
+        *reached = to;
+        true
+    } else {
+        false
+    }
+}
+
+fn move_checkpoint<P: Projector>(generation: i64, from: u64, to: u64) -> Stmt {
+    Stmt {
+        sql: Arc::from(
+            "UPDATE lectern_projections SET position = $1, updated_at = $2 \
+             WHERE name = $3 AND generation = $4 AND position = $5",
+        ),
+        args: vec![
+            Val::from(to),
+            Val::from(chrono::Utc::now()),
+            Val::from(P::NAME),
+            Val::Int(generation),
+            Val::from(from),
+        ],
+    }
+}
+
+/// The checkpoint row, created (generation 0: no tables yet) if missing.
+async fn checkpoint<P: Projector>(db: &ReadDb) -> Result<Checkpoint> {
+    let insert = Stmt {
+        sql: Arc::from(
+            "INSERT INTO lectern_projections \
+             (name, generation, last_generation, version, position, updated_at) \
+             VALUES ($1, 0, 0, 0, 0, $2) ON CONFLICT (name) DO NOTHING",
+        ),
+        args: vec![Val::from(P::NAME), Val::from(chrono::Utc::now())],
+    };
+    db.transact(None, &[insert]).await?;
+    let rows = db
+        .fetch(
+            "SELECT generation, version, position FROM lectern_projections WHERE name = $1",
+            &[Val::from(P::NAME)],
+        )
+        .await?;
+    let row = rows.first().ok_or(Error::Stopped)?;
+    let int = |i: usize| row.get(i).and_then(|v| v.as_i64()).unwrap_or(0);
+    Ok(Checkpoint {
+        generation: int(0),
+        version: int(1),
+        position: u64::try_from(int(2)).unwrap_or(0),
+    })
+}
+
+/// Claims a generation number no other rebuild (of any process) uses.
+async fn claim_generation<P: Projector>(db: &ReadDb) -> Result<i64> {
+    loop {
+        let rows = db
+            .fetch(
+                "SELECT last_generation FROM lectern_projections WHERE name = $1",
+                &[Val::from(P::NAME)],
+            )
+            .await?;
+        let last = rows
+            .first()
+            .and_then(|r| r.first())
+            .and_then(Val::as_i64)
+            .unwrap_or(0);
+        let claim = Stmt {
+            sql: Arc::from(
+                "UPDATE lectern_projections SET last_generation = $1 \
+                 WHERE name = $2 AND last_generation = $3",
+            ),
+            args: vec![Val::Int(last + 1), Val::from(P::NAME), Val::Int(last)],
+        };
+        if db.transact(Some(&claim), &[]).await? {
+            return Ok(last + 1);
+        }
+    }
+}
+
+async fn rebuild_one<P: Projector>(shared: &Shared) -> Result<Checkpoint> {
+    let db = &shared.db;
+    let store = &shared.store;
+    checkpoint::<P>(db).await?;
+    let generation = claim_generation::<P>(db).await?;
+    let mut names = Names::new(P::TABLES, generation);
+    db.execute(&names.drop_tables()).await?;
+    db.execute(&names.create()).await?;
+    let types: Vec<String> = P::EVENT_TYPES.iter().map(|t| (*t).to_owned()).collect();
+    let mut projector = P::default();
+    let mut position = 0u64;
+    loop {
+        // Catch up with the head as it is now...
+        let head = store.head().await?;
+        loop {
+            let batch = store
+                .read_all(position, shared.opts.batch_size, Some(&types))
+                .await?;
+            let Some(last) = batch.last().map(|e| e.position) else {
+                break;
+            };
+            let mut cx = Cx::new(store, &mut names);
+            for e in batch.iter().filter(|e| e.position <= head) {
+                projector.apply(e, &mut cx).await?;
+            }
+            db.transact(None, &cx.stmts).await?;
+            position = last.min(head);
+            if last >= head {
+                break;
+            }
+        }
+        position = position.max(head);
+        // ...then swap, unless the live tables are ahead of us.
+        let live = checkpoint::<P>(db).await?;
+        if live.generation != 0 && live.position > position {
+            continue;
+        }
+        let old = Names::new(P::TABLES, live.generation);
+        let guard = Stmt {
+            sql: Arc::from(
+                "UPDATE lectern_projections SET generation = $1, version = $2, position = $3, \
+                 updated_at = $4 WHERE name = $5 AND generation = $6 AND position = $7",
+            ),
+            args: vec![
+                Val::Int(generation),
+                Val::Int(P::VERSION),
+                Val::from(position),
+                Val::from(chrono::Utc::now()),
+                Val::from(P::NAME),
+                Val::Int(live.generation),
+                Val::from(live.position),
+            ],
+        };
+        let mut ddl = names.swap_views();
+        if live.generation != 0 {
+            ddl.extend(old.drop_tables());
+        }
+        let ddl: Vec<Stmt> = ddl
+            .into_iter()
+            .map(|s| Stmt {
+                sql: Arc::from(s),
+                args: Vec::new(),
+            })
+            .collect();
+        if db.transact(Some(&guard), &ddl).await? {
+            tracing::info!(
+                projector = P::NAME,
+                generation,
+                position,
+                "read model swapped in"
+            );
+            return Ok(Checkpoint {
+                generation,
+                version: P::VERSION,
+                position,
+            });
+        }
+    }
+}

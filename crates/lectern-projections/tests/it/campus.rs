@@ -1,0 +1,363 @@
+//! A generated campus history: random commands, decided by the domain (a
+//! refused command is skipped, as a user's would be) and committed to the
+//! log, so every history is one the real command path could write.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use lectern_domain::*;
+use lectern_projections::{commit, load};
+use lectern_store::Store;
+use uuid::Uuid;
+
+/// xorshift64*: small, seeded, good enough to pick commands.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % n.max(1)
+    }
+    pub fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+}
+
+pub fn slug(s: &str) -> Slug {
+    Slug::parse(s).unwrap()
+}
+
+fn at(day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2007, 3, day, hour, minute, 0).unwrap()
+}
+
+const UNITS: &[(&str, UnitKind, Option<&str>)] = &[
+    ("uni", UnitKind::University, None),
+    ("school-cs", UnitKind::School, Some("uni")),
+    ("school-math", UnitKind::School, Some("uni")),
+    ("cs-dept", UnitKind::Department, Some("school-cs")),
+    ("se-dept", UnitKind::Department, Some("school-cs")),
+    ("math-dept", UnitKind::Department, Some("school-math")),
+    ("union-office", UnitKind::Office, Some("uni")),
+];
+
+const NAMES: &[&str] = &[
+    "王小明",
+    "李华",
+    "张伟",
+    "刘芳",
+    "陈静",
+    "杨磊",
+    "赵敏",
+    "黄强",
+];
+
+/// Decides with the current state of `stream` and commits; a refused
+/// command writes nothing. Returns whether something was written.
+async fn run<A: Aggregate>(
+    store: &Store,
+    stream: &str,
+    decide: impl FnOnce(&A) -> Result<Vec<A::Event>>,
+    keys: impl FnOnce(&[A::Event]) -> Vec<KeyChange>,
+) -> bool {
+    let (state, version) = load::<A>(store, stream, u64::MAX).await.unwrap();
+    match decide(&state) {
+        Ok(events) if !events.is_empty() => {
+            let keys = keys(&events);
+            commit(store, stream, version, &events, &keys)
+                .await
+                .unwrap_or_else(|e| panic!("commit to {stream}: {e}"));
+            true
+        }
+        _ => false,
+    }
+}
+
+fn no_keys<E>(_: &[E]) -> Vec<KeyChange> {
+    Vec::new()
+}
+
+/// Writes a campus of `people` staff and `sessions` sessions, with `steps`
+/// random commands over them.
+pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, steps: usize) {
+    let mut rng = Rng::new(seed);
+    for (id, kind, parent) in UNITS {
+        let cmd = OrgCommand::EstablishUnit {
+            unit: slug(id),
+            name: Name::parse(&format!("Unit {id}")).unwrap(),
+            kind: *kind,
+            parent: parent.map(slug),
+        };
+        run::<OrgTree>(store, ORG_STREAM, |s| s.decide(&cmd), no_keys).await;
+    }
+    let org = load::<OrgTree>(store, ORG_STREAM, u64::MAX)
+        .await
+        .unwrap()
+        .0;
+    let mut staff = Vec::new();
+    for i in 0..people {
+        let no = StaffNo::parse(&format!("S{:04}", 1000 + i)).unwrap();
+        let unit = slug(UNITS[1 + rng.below(UNITS.len() - 1)].0);
+        let r = Registration {
+            staff_no: no.clone(),
+            name: Name::parse(NAMES[rng.below(NAMES.len())]).unwrap(),
+            unit,
+            category: [StaffCategory::Teacher, StaffCategory::Administrator][rng.below(2)],
+            birth_date: NaiveDate::from_ymd_opt(1955 + rng.below(26) as i32, 5, 4).unwrap(),
+            hire_date: NaiveDate::from_ymd_opt(2000, 9, 1).unwrap(),
+        };
+        person(store, &org, &no, PersonCommand::Register(r)).await;
+        let uid = CardUid::parse(&format!("04A1{:010X}", 100 + i)).unwrap();
+        person(store, &org, &no, PersonCommand::IssueCard { uid }).await;
+        staff.push(no);
+    }
+    let mut ids = Vec::new();
+    for i in 0..sessions {
+        let id = Uuid::from_u128(0x5e55_0000 + i as u128 + (seed as u128) * 1000);
+        let start = at(1 + (i % 27) as u32, 6, 0);
+        let units = vec![slug(UNITS[1 + rng.below(UNITS.len() - 1)].0)];
+        let schedule = Schedule {
+            id,
+            kind: [SessionKind::CentralizedStudy, SessionKind::TrainingLecture][rng.below(2)],
+            title: Name::parse(&format!("Study {i}")).unwrap(),
+            programme: None,
+            organiser: units[0].clone(),
+            venue: slug(["hall-a", "hall-b"][rng.below(2)]),
+            window: TimeWindow::new(start, start + Duration::minutes(90)).unwrap(),
+            check_in: CheckInRules::default(),
+            audience: Audience::Units { units },
+            speakers: vec![],
+            series: None,
+        };
+        session(store, &org, id, SessionCommand::Schedule(schedule)).await;
+        ids.push((id, start));
+    }
+    // One session is cancelled and one moved before anything happens.
+    if let [.., (moved, start), (cancelled, _)] = ids[..] {
+        let reason = "holiday".to_owned();
+        session(store, &org, cancelled, SessionCommand::Cancel { reason }).await;
+        let later = start + Duration::days(1);
+        let cmd = SessionCommand::Reschedule {
+            window: TimeWindow::new(later, later + Duration::minutes(90)).unwrap(),
+            venue: slug("hall-c"),
+        };
+        session(store, &org, moved, cmd).await;
+        ids.pop();
+        if let Some(last) = ids.last_mut() {
+            last.1 = later;
+        }
+    }
+    for _ in 0..steps {
+        let no = staff[rng.below(staff.len())].clone();
+        let (id, start) = ids[rng.below(ids.len())];
+        let minute = Duration::minutes(rng.below(150) as i64 - 40);
+        match rng.below(12) {
+            0..=4 => {
+                let p = load::<Person>(store, &person_stream(&no), u64::MAX)
+                    .await
+                    .unwrap()
+                    .0;
+                let holder = match (&p.card, p.unit.clone()) {
+                    (Some(_), Some(unit)) if p.left_on.is_none() => CardHolder::Active(Attendee {
+                        staff_no: no.clone(),
+                        unit,
+                        programmes: vec![],
+                    }),
+                    _ => CardHolder::Unknown,
+                };
+                let card = p
+                    .card
+                    .clone()
+                    .unwrap_or_else(|| CardUid::parse("DEADBEEF").unwrap());
+                let cmd = SessionCommand::RecordTap {
+                    tap: Uuid::now_v7(),
+                    card,
+                    kiosk: "kiosk-a".into(),
+                    holder,
+                    at: start + minute,
+                };
+                session(store, &org, id, cmd).await;
+            }
+            5 => {
+                let cmd = SessionCommand::RequestLeave {
+                    person: no,
+                    reason: "teaching".into(),
+                    at: start - Duration::hours(5),
+                };
+                session(store, &org, id, cmd).await;
+            }
+            6 => {
+                let approver = staff[0].clone();
+                let cmd = if rng.chance(70) {
+                    SessionCommand::ApproveLeave {
+                        person: no,
+                        approver,
+                    }
+                } else {
+                    SessionCommand::RejectLeave {
+                        person: no,
+                        approver,
+                        reason: "needed".into(),
+                    }
+                };
+                session(store, &org, id, cmd).await;
+            }
+            7 => {
+                let seat = format!("R{}", rng.below(30));
+                session(
+                    store,
+                    &org,
+                    id,
+                    SessionCommand::AssignSeat { person: no, seat },
+                )
+                .await;
+            }
+            8 => {
+                let audience = audience_of(store, &org, id, &staff).await;
+                let cmd = SessionCommand::Close {
+                    at: start + Duration::minutes(100),
+                    audience,
+                };
+                session(store, &org, id, cmd).await;
+            }
+            9 => {
+                let to = [AttendanceStatus::Present, AttendanceStatus::Excused][rng.below(2)];
+                let cmd = SessionCommand::Correct {
+                    person: no,
+                    to,
+                    reason: "hand list".into(),
+                    corrector: staff[0].clone(),
+                };
+                session(store, &org, id, cmd).await;
+            }
+            10 => {
+                let cmd = match rng.below(4) {
+                    0 => PersonCommand::Transfer {
+                        to: slug(UNITS[1 + rng.below(UNITS.len() - 1)].0),
+                        effective: NaiveDate::from_ymd_opt(2007, 2, 1).unwrap(),
+                    },
+                    1 => PersonCommand::IssueCard {
+                        uid: CardUid::parse(&format!("08B2{:010X}", rng.below(1 << 20))).unwrap(),
+                    },
+                    2 => PersonCommand::GrantRole {
+                        role: Role::UnionChair {
+                            unit: slug("cs-dept"),
+                        },
+                    },
+                    _ => PersonCommand::Leave {
+                        on: NaiveDate::from_ymd_opt(2007, 3, 20).unwrap(),
+                        reason: "retired".into(),
+                    },
+                };
+                person(store, &org, &no, cmd).await;
+            }
+            _ => {
+                let cmd = if rng.chance(50) {
+                    SessionCommand::Cancel {
+                        reason: "holiday".into(),
+                    }
+                } else {
+                    let later = start + Duration::days(1);
+                    SessionCommand::Reschedule {
+                        window: TimeWindow::new(later, later + Duration::minutes(90)).unwrap(),
+                        venue: slug("hall-c"),
+                    }
+                };
+                if rng.chance(20) {
+                    session(store, &org, id, cmd).await;
+                }
+            }
+        }
+    }
+}
+
+async fn person(store: &Store, org: &OrgTree, no: &StaffNo, cmd: PersonCommand) -> bool {
+    run::<Person>(
+        store,
+        &person_stream(no),
+        |s| s.decide(&cmd, org),
+        Person::key_changes,
+    )
+    .await
+}
+
+async fn session(store: &Store, org: &OrgTree, id: SessionId, cmd: SessionCommand) -> bool {
+    run::<Session>(store, &session_stream(id), |s| s.decide(&cmd, org), no_keys).await
+}
+
+async fn audience_of(
+    store: &Store,
+    org: &OrgTree,
+    id: SessionId,
+    staff: &[StaffNo],
+) -> Vec<StaffNo> {
+    let s = load::<Session>(store, &session_stream(id), u64::MAX)
+        .await
+        .unwrap()
+        .0;
+    let Some(schedule) = s.schedule else {
+        return vec![];
+    };
+    let mut out = Vec::new();
+    for no in staff {
+        let p = load::<Person>(store, &person_stream(no), u64::MAX)
+            .await
+            .unwrap()
+            .0;
+        if let (Some(unit), None) = (p.unit, p.left_on) {
+            let a = Attendee {
+                staff_no: no.clone(),
+                unit,
+                programmes: vec![],
+            };
+            if schedule.audience.includes(&a, org) {
+                out.push(no.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Every stream's events, folded in memory: what the read models must show.
+pub struct Folds {
+    pub org: OrgTree,
+    pub people: BTreeMap<String, Person>,
+    pub sessions: BTreeMap<String, Session>,
+}
+
+pub async fn fold_all(store: &Store) -> Folds {
+    let mut org = Vec::new();
+    let mut people: BTreeMap<String, Vec<PersonEvent>> = BTreeMap::new();
+    let mut sessions: BTreeMap<String, Vec<SessionEvent>> = BTreeMap::new();
+    for e in store.read_all(0, usize::MAX >> 1, None).await.unwrap() {
+        if e.stream_id == ORG_STREAM {
+            org.push(serde_json::from_str(&e.payload).unwrap());
+        } else if let Some(no) = e.stream_id.strip_prefix("person-") {
+            people
+                .entry(no.to_owned())
+                .or_default()
+                .push(serde_json::from_str(&e.payload).unwrap());
+        } else if let Some(id) = e.stream_id.strip_prefix("session-") {
+            sessions
+                .entry(id.to_owned())
+                .or_default()
+                .push(serde_json::from_str(&e.payload).unwrap());
+        }
+    }
+    Folds {
+        org: OrgTree::fold(&org).unwrap(),
+        people: people
+            .into_iter()
+            .map(|(k, v)| (k, Person::fold(&v).unwrap()))
+            .collect(),
+        sessions: sessions
+            .into_iter()
+            .map(|(k, v)| (k, Session::fold(&v).unwrap()))
+            .collect(),
+    }
+}

@@ -1,0 +1,353 @@
+//! Projectors against generated histories: the read models equal the
+//! domain folds, survive being killed anywhere, rebuild beside live
+//! readers, and report where they stand.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use lectern_domain::*;
+use lectern_projections::{Error, Options, Projections, ReadDb, Val, Values, rebuild};
+use lectern_store::Store;
+use lectern_store::testkit::TestDb;
+
+use crate::campus::{Folds, fold_all, generate};
+
+both_backends!(
+    read_models_equal_the_folds,
+    a_killed_projector_resumes_without_loss,
+    rebuild_swaps_beside_live_readers,
+    lag_waits_and_versions,
+);
+
+const WAIT: Duration = Duration::from_secs(60);
+
+async fn start(store: &Store, read: &ReadDb, batch_size: usize) -> Projections {
+    Projections::start(store.clone(), read.clone(), Options { batch_size })
+        .await
+        .expect("start projections")
+}
+
+async fn caught_up(p: &Projections, store: &Store) {
+    let head = store.head().await.unwrap();
+    p.wait_for(head, WAIT).await.expect("read models catch up");
+}
+
+fn text(v: &Val) -> Option<&str> {
+    v.as_str()
+}
+
+async fn rows(read: &ReadDb, sql: &str) -> Vec<Values> {
+    read.fetch(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Every read-model table, in a stable order.
+async fn dump(read: &ReadDb) -> Vec<Vec<Values>> {
+    let mut out = Vec::new();
+    for sql in [
+        "SELECT * FROM rm_units ORDER BY id",
+        "SELECT * FROM rm_people ORDER BY staff_no",
+        "SELECT * FROM rm_sessions ORDER BY id",
+        "SELECT * FROM rm_attendance ORDER BY session_id, staff_no",
+    ] {
+        out.push(rows(read, sql).await);
+    }
+    out
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v).unwrap() {
+        serde_json::Value::String(s) => s,
+        other => other.to_string(),
+    }
+}
+
+/// Checks every read model against the folds of the same events.
+async fn assert_matches_folds(read: &ReadDb, f: &Folds) {
+    let units = rows(
+        read,
+        "SELECT id, name, kind, parent, dissolved, path FROM rm_units ORDER BY id",
+    )
+    .await;
+    let expected: Vec<_> = f.org.units().collect();
+    assert_eq!(units.len(), expected.len(), "one row per unit");
+    for (row, u) in units.iter().zip(&expected) {
+        assert_eq!(text(&row[0]), Some(u.id.as_str()));
+        assert_eq!(text(&row[1]), Some(u.name.as_str()));
+        assert_eq!(text(&row[2]), Some(json(&u.kind).as_str()));
+        assert_eq!(text(&row[3]), u.parent.as_ref().map(|p| p.as_str()));
+        assert_eq!(row[4].as_i64(), Some(i64::from(u.dissolved)));
+        let mut path: Vec<&str> = f
+            .org
+            .ancestors(&u.id)
+            .iter()
+            .rev()
+            .map(|a| a.id.as_str())
+            .collect();
+        path.push(u.id.as_str());
+        assert_eq!(
+            text(&row[5]),
+            Some(format!("/{}/", path.join("/")).as_str())
+        );
+    }
+
+    let people = rows(
+        read,
+        "SELECT staff_no, name, unit, left_on, card, roles FROM rm_people ORDER BY staff_no",
+    )
+    .await;
+    let registered: Vec<_> = f
+        .people
+        .iter()
+        .filter(|(_, p)| p.registered.is_some())
+        .collect();
+    assert_eq!(
+        people.len(),
+        registered.len(),
+        "one row per registered person"
+    );
+    for (row, (no, p)) in people.iter().zip(&registered) {
+        assert_eq!(text(&row[0]), Some(no.as_str()));
+        assert_eq!(
+            text(&row[1]),
+            p.registered.as_ref().map(|r| r.name.as_str())
+        );
+        assert_eq!(text(&row[2]), p.unit.as_ref().map(|u| u.as_str()));
+        assert_eq!(
+            text(&row[3]).map(str::to_owned),
+            p.left_on.map(|d| d.to_string())
+        );
+        assert_eq!(text(&row[4]), p.card.as_ref().map(|c| c.as_str()));
+        assert_eq!(
+            text(&row[5]),
+            Some(serde_json::to_string(&p.roles).unwrap().as_str())
+        );
+    }
+
+    let sessions = rows(
+        read,
+        "SELECT id, status, present, late, excused, absent, venue FROM rm_sessions ORDER BY id",
+    )
+    .await;
+    assert_eq!(sessions.len(), f.sessions.len(), "one row per session");
+    for (row, (id, s)) in sessions.iter().zip(&f.sessions) {
+        let schedule = s.schedule.as_ref().unwrap();
+        assert_eq!(text(&row[0]), Some(id.as_str()));
+        let status = if s.cancelled {
+            "cancelled"
+        } else if s.closed {
+            "closed"
+        } else {
+            "scheduled"
+        };
+        assert_eq!(text(&row[1]), Some(status), "status of {id}");
+        for (i, st) in [
+            AttendanceStatus::Present,
+            AttendanceStatus::Late,
+            AttendanceStatus::Excused,
+            AttendanceStatus::Absent,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let n = s.roster.values().filter(|v| **v == st).count() as i64;
+            assert_eq!(row[2 + i].as_i64(), Some(n), "{st:?} count of {id}");
+        }
+        assert_eq!(text(&row[6]), Some(schedule.venue.as_str()));
+        let attendance = read
+            .fetch(
+                "SELECT staff_no, status, leave, seat FROM rm_attendance WHERE session_id = $1 ORDER BY staff_no",
+                &[Val::from(id.as_str())],
+            )
+            .await
+            .unwrap();
+        let mut known: Vec<&StaffNo> = s
+            .roster
+            .keys()
+            .chain(s.leave.keys())
+            .chain(s.seats.keys())
+            .collect();
+        known.sort();
+        known.dedup();
+        assert_eq!(
+            attendance.len(),
+            known.len(),
+            "people known to session {id}"
+        );
+        for (row, no) in attendance.iter().zip(known) {
+            assert_eq!(text(&row[0]), Some(no.as_str()));
+            assert_eq!(
+                text(&row[1]).map(str::to_owned),
+                s.roster.get(no).map(json),
+                "status of {no} at {id}"
+            );
+            let leave = s.leave.get(no).map(|l| format!("{l:?}").to_lowercase());
+            assert_eq!(
+                text(&row[2]).map(str::to_owned),
+                leave,
+                "leave of {no} at {id}"
+            );
+            assert_eq!(
+                text(&row[3]),
+                s.seats.get(no).map(String::as_str),
+                "seat of {no} at {id}"
+            );
+        }
+    }
+}
+
+async fn read_models_equal_the_folds(db: TestDb) {
+    let store = db.store().await;
+    let read = ReadDb::connect(&db.url).await.unwrap();
+    generate(&store, 7, 30, 10, 500).await;
+    let p = start(&store, &read, 50).await;
+    caught_up(&p, &store).await;
+    let folds = fold_all(&store).await;
+    // The history exercises what the read models show.
+    let sessions = || folds.sessions.values();
+    assert!(sessions().any(|s| s.closed) && sessions().any(|s| s.cancelled));
+    assert!(sessions().any(|s| !s.leave.is_empty()) && sessions().any(|s| !s.seats.is_empty()));
+    assert!(sessions().any(|s| s.roster.values().any(|v| *v == AttendanceStatus::Late)));
+    assert!(folds.people.values().any(|p| p.left_on.is_some()));
+    assert_matches_folds(&read, &folds).await;
+
+    // Followed live: more history while the projectors run.
+    generate(&store, 8, 40, 6, 300).await;
+    caught_up(&p, &store).await;
+    let folds = fold_all(&store).await;
+    assert_eq!(folds.people.len(), 40);
+    assert_matches_folds(&read, &folds).await;
+    p.stop().await;
+}
+
+async fn a_killed_projector_resumes_without_loss(db: TestDb) {
+    let store = db.store().await;
+    let read = ReadDb::connect(&db.url).await.unwrap();
+    generate(&store, 11, 25, 8, 400).await;
+    let head = store.head().await.unwrap();
+    // Killed again and again, at a position or wherever it happens to be.
+    for k in 1..=4u64 {
+        let p = start(&store, &read, 7).await;
+        p.wait_for(head * k / 5, WAIT).await.unwrap();
+        p.abort();
+        let p = start(&store, &read, 7).await;
+        p.abort();
+    }
+    generate(&store, 12, 25, 4, 200).await;
+    let p = start(&store, &read, 7).await;
+    caught_up(&p, &store).await;
+    p.stop().await;
+    let resumed = dump(&read).await;
+    assert_matches_folds(&read, &fold_all(&store).await).await;
+
+    let rebuilt = rebuild(&store, &read, None, Options::default())
+        .await
+        .unwrap();
+    assert_eq!(rebuilt.len(), 3);
+    assert_eq!(
+        dump(&read).await,
+        resumed,
+        "a clean rebuild gives the same rows"
+    );
+}
+
+async fn rebuild_swaps_beside_live_readers(db: TestDb) {
+    let store = db.store().await;
+    let read = ReadDb::connect(&db.url).await.unwrap();
+    generate(&store, 21, 30, 4, 100).await;
+    let p = start(&store, &read, 100).await;
+    caught_up(&p, &store).await;
+    let generation = |read: ReadDb| async move {
+        read.fetch(
+            "SELECT generation FROM lectern_projections WHERE name = 'people'",
+            &[],
+        )
+        .await
+        .unwrap()[0][0]
+            .as_i64()
+            .unwrap()
+    };
+    let before = generation(read.clone()).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (read, stop) = (read.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut reads = 0u32;
+            while !stop.load(Ordering::Relaxed) || reads == 0 {
+                let n = read
+                    .fetch("SELECT COUNT(*) FROM rm_people", &[])
+                    .await
+                    .expect("read during rebuild");
+                assert_eq!(n[0][0].as_i64(), Some(30), "readers see a whole read model");
+                reads += 1;
+                tokio::task::yield_now().await;
+            }
+            reads
+        })
+    };
+    for _ in 0..2 {
+        let out = rebuild(&store, &read, Some("people"), Options::default())
+            .await
+            .unwrap();
+        assert_eq!(out, vec![("people", store.head().await.unwrap())]);
+    }
+    stop.store(true, Ordering::Relaxed);
+    assert!(reader.await.unwrap() > 0);
+    assert_eq!(generation(read.clone()).await, before + 2);
+
+    // The live runner follows the new generation.
+    generate(&store, 22, 35, 1, 10).await;
+    caught_up(&p, &store).await;
+    let n = read
+        .fetch("SELECT COUNT(*) FROM rm_people", &[])
+        .await
+        .unwrap();
+    assert_eq!(n[0][0].as_i64(), Some(35));
+    assert_matches_folds(&read, &fold_all(&store).await).await;
+
+    let err = rebuild(&store, &read, Some("persons"), Options::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no projector is named \"persons\"; the projectors are: org, people, sessions"
+    );
+    p.stop().await;
+}
+
+async fn lag_waits_and_versions(db: TestDb) {
+    let store = db.store().await;
+    let read = ReadDb::connect(&db.url).await.unwrap();
+    let p = start(&store, &read, 100).await;
+    p.wait_for(0, WAIT).await.unwrap();
+    generate(&store, 31, 10, 2, 40).await;
+    caught_up(&p, &store).await;
+    let head = store.head().await.unwrap();
+    for s in p.status().await.unwrap() {
+        assert_eq!((s.position, s.lag), (head, 0), "{} is caught up", s.name);
+    }
+    match p.wait_for(head + 5, Duration::from_millis(100)).await {
+        Err(Error::Timeout {
+            wanted, reached, ..
+        }) => assert_eq!((wanted, reached), (head + 5, head)),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    p.stop().await;
+
+    // A projector whose stored version is not the code's is rebuilt on start.
+    read.execute(&["UPDATE lectern_projections SET version = 0 WHERE name = 'org'".to_owned()])
+        .await
+        .unwrap();
+    let gen_sql = "SELECT generation, version FROM lectern_projections WHERE name = 'org'";
+    let before = rows(&read, gen_sql).await[0][0].as_i64().unwrap();
+    let p = start(&store, &read, 100).await;
+    caught_up(&p, &store).await;
+    let after = rows(&read, gen_sql).await;
+    assert_eq!(after[0][0].as_i64(), Some(before + 1));
+    assert_eq!(after[0][1].as_i64(), Some(1));
+    assert_matches_folds(&read, &fold_all(&store).await).await;
+    p.stop().await;
+}

@@ -1,0 +1,150 @@
+//! Test databases for both backends, for the test suites of every crate
+//! (cargo feature `testkit`; never in the binary).
+//!
+//! `TestDb::sqlite()` is a file in a temporary directory;
+//! `TestDb::postgres()` a database of its own on the server named by
+//! `LECTERN_TEST_PG_URL` (default: the local service), dropped afterwards.
+//! `both_backends!` turns `async fn name(TestDb)` into `name::sqlite` and
+//! `name::postgres` tests. `LECTERN_TEST_PG=skip` skips PostgreSQL outside
+//! CI; with `CI=true` it never skips.
+
+#![allow(clippy::print_stderr)]
+
+use sqlx::Connection;
+
+use crate::{Store, StoreOptions};
+
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestDb {
+    pub url: String,
+    pub backend: Backend,
+    _dir: Option<tempfile::TempDir>,
+    pg_drop: Option<(String, String)>,
+}
+
+const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+impl TestDb {
+    pub async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("log.db").display());
+        TestDb {
+            url,
+            backend: Backend::Sqlite,
+            _dir: Some(dir),
+            pg_drop: None,
+        }
+    }
+
+    /// A fresh PostgreSQL database, or `None` when the suite is switched off
+    /// with `LECTERN_TEST_PG=skip` (never in CI).
+    pub async fn postgres() -> Option<TestDb> {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+        if !ci && std::env::var("LECTERN_TEST_PG").is_ok_and(|v| v == "skip") {
+            eprintln!("PostgreSQL suite skipped: LECTERN_TEST_PG=skip");
+            return None;
+        }
+        let admin = std::env::var("LECTERN_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG.to_owned());
+        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL at {admin} is unreachable ({e}); start it, point LECTERN_TEST_PG_URL \
+                 at another server, or set LECTERN_TEST_PG=skip to run the SQLite suite alone"
+            )
+        });
+        let name = format!("lectern_test_{}", uuid::Uuid::new_v4().simple());
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        Some(TestDb {
+            url: format!("{base}/{name}"),
+            backend: Backend::Postgres,
+            _dir: None,
+            pg_drop: Some((admin.clone(), name)),
+        })
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.backend, Backend::Postgres)
+    }
+
+    /// A migrated store with default options.
+    pub async fn store(&self) -> Store {
+        self.store_with(StoreOptions::default()).await
+    }
+
+    pub async fn store_with(&self, opts: StoreOptions) -> Store {
+        let store = Store::open(&self.url, opts).await.expect("open store");
+        store.migrate().await.expect("migrate");
+        store
+    }
+
+    /// Runs SQL as the database owner (a superuser on PostgreSQL), around
+    /// the store: for tampering and for proving the guards.
+    pub async fn raw(&self, sql: &str) -> Result<(), sqlx::Error> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match self.backend {
+            Backend::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(&self.url).await?;
+                sqlx::raw_sql(sql).execute(&mut c).await?;
+                c.close().await
+            }
+            Backend::Postgres => {
+                let mut c = sqlx::PgConnection::connect(&self.url).await?;
+                sqlx::raw_sql(sql).execute(&mut c).await?;
+                c.close().await
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.pg_drop.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime; do the async clean-up on a
+        // thread of its own and wait for it.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut c)
+                    .await;
+                }
+            })
+        })
+        .join();
+    }
+}
+
+/// Generates `<name>::sqlite` and `<name>::postgres` for
+/// `async fn name(TestDb)`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::$name($crate::testkit::TestDb::sqlite().await).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                if let Some(db) = $crate::testkit::TestDb::postgres().await {
+                    super::$name(db).await
+                }
+            }
+        }
+    )*};
+}
