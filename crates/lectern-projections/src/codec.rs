@@ -4,7 +4,7 @@
 
 use lectern_domain::{Aggregate, DomainEvent, KeyChange};
 use lectern_store::{
-    AppendRequest, Appended, ExpectedVersion, NewEvent, RecordedEvent, Store, UniqueKey,
+    AppendRequest, Appended, ExpectedVersion, Metadata, NewEvent, RecordedEvent, Store, UniqueKey,
 };
 
 use crate::error::{Error, Result};
@@ -48,20 +48,26 @@ pub async fn load<A: Aggregate>(store: &Store, stream: &str, before: u64) -> Res
 }
 
 /// Appends a decision's events to `stream`, expecting it at `version` (the
-/// version `load` returned), with the unique keys the decision names.
+/// version `load` returned), with the unique keys the decision names and
+/// who decided (`meta`).
 pub async fn commit<E: DomainEvent>(
     store: &Store,
     stream: &str,
     version: u64,
     events: &[E],
     keys: &[KeyChange],
+    meta: &Metadata,
 ) -> Result<Appended> {
     let expected = if version == 0 {
         ExpectedVersion::NoStream
     } else {
         ExpectedVersion::Exact(version)
     };
-    let mut request = AppendRequest::new(stream, expected, events.iter().map(encode).collect());
+    let events = events
+        .iter()
+        .map(|e| encode(e).with_metadata(meta))
+        .collect();
+    let mut request = AppendRequest::new(stream, expected, events);
     for k in keys {
         request = match k {
             KeyChange::Claim { scope, key } => request.claim(UniqueKey::new(*scope, key.clone())),

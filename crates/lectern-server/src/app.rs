@@ -8,6 +8,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
+use lectern_domain::Campus;
+use lectern_graphql::{Api, LecternSchema, Tokens};
+use lectern_projections::{Options, Projections, ReadDb};
 use lectern_store::{Store, StoreOptions};
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -18,12 +21,18 @@ use crate::config::{ServeArgs, redact};
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    pub api: Api,
+    pub schema: LecternSchema,
+    /// The head of the log when the server started: `/readyz` answers
+    /// ready once every read model has reached it.
+    pub head_at_start: u64,
 }
 
 pub struct Application {
     listener: TcpListener,
     router: Router,
     store: Store,
+    projections: Projections,
 }
 
 impl Application {
@@ -41,13 +50,34 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         tracing::info!(database = %redact(&url), backend = store.backend(), "event log ready");
+        let read = ReadDb::connect(&url)
+            .await
+            .with_context(|| format!("cannot open the read models at {}", redact(&url)))?;
+        let head_at_start = store.head().await?;
+        let projections = Projections::start(store.clone(), read.clone(), Options::default())
+            .await
+            .context("cannot start the projections")?;
+        let tokens = Tokens::open(read)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the token register: {}", e.message))?;
+        let api = Api {
+            store: store.clone(),
+            projections: projections.clone(),
+            tokens,
+            campus: Campus::default(),
+        };
+        let schema = lectern_graphql::build_schema(api.clone());
         let router = router().with_state(AppState {
             store: store.clone(),
+            api,
+            schema,
+            head_at_start,
         });
         Ok(Application {
             listener,
             router,
             store,
+            projections,
         })
     }
 
@@ -70,6 +100,8 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await
             .context("the HTTP server failed")?;
+        self.projections.stop().await;
+        self.projections.db().close().await;
         self.store.close().await;
         Ok(())
     }
@@ -85,12 +117,14 @@ fn router() -> Router<AppState> {
         .route("/", get(index))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .merge(crate::graphql::router())
 }
 
 async fn index() -> &'static str {
     "Lectern: the event log of the staff learning campaign.\n\
      GET /healthz  the process is up\n\
-     GET /readyz   the event log answers (JSON: backend, head position)\n"
+     GET /readyz   the event log answers and the read models caught up (JSON)\n\
+     POST /graphql the GraphQL API (Authorization: Bearer <token>)\n"
 }
 
 async fn healthz() -> &'static str {
@@ -99,10 +133,23 @@ async fn healthz() -> &'static str {
 
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     match state.store.head().await {
-        Ok(head) => (
-            StatusCode::OK,
-            Json(json!({ "status": "ready", "backend": state.store.backend(), "head": head })),
-        ),
+        Ok(head) => {
+            let projected = state.api.projections.position();
+            let ready = projected >= state.head_at_start;
+            let status = if ready { "ready" } else { "catching up" };
+            let code = if ready {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            let body = json!({
+                "status": status,
+                "backend": state.store.backend(),
+                "head": head,
+                "projected": projected,
+            });
+            (code, Json(body))
+        }
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             (

@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use lectern_graphql::{ApiError, Tokens, parse_principal};
+use lectern_projections::ReadDb;
 use lectern_store::{Store, StoreOptions};
 
 use crate::app::Application;
@@ -35,6 +37,58 @@ enum Command {
     /// Benchmarks that print one line per workload.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Bearer tokens for the API: create, list, revoke.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Rebuild read models from the log into new tables and swap them in
+    /// (a running server keeps answering from the old ones until then).
+    Rebuild(RebuildArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token and print it once (only its hash is stored).
+    Create(TokenCreateArgs),
+    /// List tokens (never their secrets).
+    List(DbArgs),
+    /// Revoke a token by id; it stops working at once.
+    Revoke {
+        /// The token's id, as `token list` shows it.
+        id: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct TokenCreateArgs {
+    /// administrator, union-chair, auditor, staff or kiosk.
+    #[arg(long)]
+    role: String,
+    /// The unit of a union chair.
+    #[arg(long)]
+    unit: Option<String>,
+    /// The staff number of the token's person (required for staff; for
+    /// other roles, who marks, approves and corrects).
+    #[arg(long)]
+    person: Option<String>,
+    /// The kiosk id of a kiosk token.
+    #[arg(long)]
+    kiosk: Option<String>,
+    /// A note on what the token is for.
+    #[arg(long, default_value = "")]
+    label: String,
+    #[command(flatten)]
+    db: DbArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct RebuildArgs {
+    /// Rebuild only this projector (default: all of them).
+    #[arg(long)]
+    projector: Option<String>,
+    #[command(flatten)]
+    db: DbArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,6 +189,99 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Bench(BenchCommand::Store(args)) => {
             crate::bench::run(&args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token(cmd) => token(cmd).await,
+        Command::Rebuild(args) => {
+            let url = args.db.url()?;
+            let store = open(&url).await?;
+            store
+                .migrate()
+                .await
+                .with_context(|| format!("cannot migrate {}", redact(&url)))?;
+            let read = ReadDb::connect(&url).await?;
+            let rebuilt = lectern_projections::rebuild(
+                &store,
+                &read,
+                args.projector.as_deref(),
+                lectern_projections::Options::default(),
+            )
+            .await?;
+            for (name, position) in rebuilt {
+                println!("rebuilt {name} up to position {position}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn tokens(db: &DbArgs) -> anyhow::Result<Tokens> {
+    let url = db.url()?;
+    let read = ReadDb::connect(&url)
+        .await
+        .with_context(|| format!("cannot open {}", redact(&url)))?;
+    Tokens::open(read).await.map_err(api_error)
+}
+
+fn api_error(e: ApiError) -> anyhow::Error {
+    anyhow::anyhow!("{}", e.message)
+}
+
+async fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        TokenCommand::Create(a) => {
+            let principal = parse_principal(
+                &a.role,
+                a.unit.as_deref(),
+                a.person.as_deref(),
+                a.kiosk.as_deref(),
+            )
+            .map_err(api_error)?;
+            let person = a
+                .person
+                .as_deref()
+                .map(lectern_domain::StaffNo::parse)
+                .transpose()?;
+            let (info, secret) = tokens(&a.db)
+                .await?
+                .create(&principal, person.as_ref(), &a.label)
+                .await
+                .map_err(api_error)?;
+            eprintln!(
+                "created token {} ({}); it is shown once, keep it safe:",
+                info.id, info.role
+            );
+            println!("{secret}");
+            Ok(ExitCode::SUCCESS)
+        }
+        TokenCommand::List(db) => {
+            let list = tokens(&db).await?.list().await.map_err(api_error)?;
+            println!("id\trole\tscope\tlabel\tcreated\trevoked");
+            for t in list {
+                let scope = [t.unit, t.person, t.kiosk]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(",");
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    t.id,
+                    t.role,
+                    scope,
+                    t.label,
+                    t.created_at,
+                    t.revoked_at.unwrap_or_else(|| "-".into())
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TokenCommand::Revoke { id, db } => {
+            tokens(&db)
+                .await?
+                .revoke(&id, chrono::Utc::now())
+                .await
+                .map_err(api_error)?;
+            println!("revoked token {id}");
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use lectern_domain::*;
 use lectern_projections::{commit, load};
-use lectern_store::Store;
+use lectern_store::{Metadata, Store};
 use uuid::Uuid;
 
 /// xorshift64*: small, seeded, good enough to pick commands.
@@ -69,7 +69,7 @@ async fn run<A: Aggregate>(
     match decide(&state) {
         Ok(events) if !events.is_empty() => {
             let keys = keys(&events);
-            commit(store, stream, version, &events, &keys)
+            commit(store, stream, version, &events, &keys, &Metadata::default())
                 .await
                 .unwrap_or_else(|e| panic!("commit to {stream}: {e}"));
             true

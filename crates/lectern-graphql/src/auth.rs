@@ -1,0 +1,278 @@
+//! Who is calling, and bearer tokens.
+//!
+//! A token is `lct_` and 64 hex digits of randomness, printed once when it
+//! is created; only its SHA-256 is stored (table `lectern_tokens`, beside
+//! the read models). Tokens are credentials, not campaign facts, so they
+//! are kept out of the event log; revoking one takes effect at the next
+//! request.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use lectern_domain::{StaffNo, UnitId};
+use lectern_projections::{ReadDb, Stmt, Val};
+use sha2::{Digest, Sha256};
+
+use crate::error::{ApiError, Code, Result};
+
+/// What a caller may do, by role (see the README's authorization table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// Everything.
+    Administrator,
+    /// Their unit's subtree.
+    UnionChair { unit: UnitId },
+    /// Reads everything; writes only dispute resolutions.
+    Auditor,
+    /// Their own records; requests leave, files disputes, votes.
+    Staff { person: StaffNo },
+    /// The kiosk endpoints only.
+    Kiosk { kiosk: String },
+}
+
+impl Principal {
+    pub fn role(&self) -> &'static str {
+        match self {
+            Principal::Administrator => "administrator",
+            Principal::UnionChair { .. } => "union-chair",
+            Principal::Auditor => "auditor",
+            Principal::Staff { .. } => "staff",
+            Principal::Kiosk { .. } => "kiosk",
+        }
+    }
+
+    /// The `actor` recorded in the metadata of the events a caller causes.
+    pub fn actor(&self, token: &str) -> String {
+        match self {
+            Principal::Staff { person } => format!("person:{person}"),
+            Principal::Kiosk { kiosk } => format!("kiosk:{kiosk}"),
+            Principal::Administrator | Principal::UnionChair { .. } | Principal::Auditor => {
+                format!("token:{token}")
+            }
+        }
+    }
+}
+
+/// An authenticated caller: request data of every GraphQL request that
+/// carried a valid token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub principal: Principal,
+    /// The person the token belongs to: always for staff, optionally for
+    /// the other roles (a chair who marks attendance by hand is one).
+    pub person: Option<StaffNo>,
+    pub token_id: String,
+}
+
+/// A stored token, without its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub id: String,
+    pub role: String,
+    pub unit: Option<String>,
+    pub person: Option<String>,
+    pub kiosk: Option<String>,
+    pub label: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+const TABLE: &str = "CREATE TABLE IF NOT EXISTS lectern_tokens (
+    id TEXT PRIMARY KEY,
+    hash TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL,
+    unit TEXT,
+    person TEXT,
+    kiosk TEXT,
+    label TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+)";
+
+/// The token register. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    db: Arc<ReadDb>,
+}
+
+fn hash(secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Tokens {
+    /// Opens the register, creating its table if need be.
+    pub async fn open(db: ReadDb) -> Result<Tokens> {
+        db.execute(&[TABLE.to_owned()])
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(Tokens { db: Arc::new(db) })
+    }
+
+    /// Creates a token for `principal` and returns it with its secret,
+    /// which is not stored and cannot be shown again.
+    pub async fn create(
+        &self,
+        principal: &Principal,
+        person: Option<&StaffNo>,
+        label: &str,
+    ) -> Result<(TokenInfo, String)> {
+        let secret = format!(
+            "lct_{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let id = uuid::Uuid::now_v7().simple().to_string()[..16].to_owned();
+        let person = person.map(|p| p.as_str().to_owned());
+        let (unit, person, kiosk) = match principal {
+            Principal::UnionChair { unit } => (Some(unit.as_str().to_owned()), person, None),
+            Principal::Staff { person } => (None, Some(person.as_str().to_owned()), None),
+            Principal::Kiosk { kiosk } => (None, None, Some(kiosk.clone())),
+            Principal::Administrator | Principal::Auditor => (None, person, None),
+        };
+        let created_at = lectern_projections::timestamp(Utc::now());
+        let insert = Stmt {
+            sql: Arc::from(
+                "INSERT INTO lectern_tokens (id, hash, role, unit, person, kiosk, label, \
+                 created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            ),
+            args: vec![
+                Val::from(id.as_str()),
+                Val::from(hash(&secret)),
+                Val::from(principal.role()),
+                Val::from(unit.clone()),
+                Val::from(person.clone()),
+                Val::from(kiosk.clone()),
+                Val::from(label),
+                Val::from(created_at.as_str()),
+            ],
+        };
+        self.db
+            .transact(None, &[insert])
+            .await
+            .map_err(ApiError::internal)?;
+        let info = TokenInfo {
+            id,
+            role: principal.role().to_owned(),
+            unit,
+            person,
+            kiosk,
+            label: label.to_owned(),
+            created_at,
+            revoked_at: None,
+        };
+        Ok((info, secret))
+    }
+
+    /// The caller a bearer secret stands for, if it is valid and not revoked.
+    pub async fn authenticate(&self, secret: &str) -> Result<Caller> {
+        let rows = self
+            .db
+            .fetch(
+                "SELECT id, role, unit, person, kiosk FROM lectern_tokens \
+                 WHERE hash = $1 AND revoked_at IS NULL",
+                &[Val::from(hash(secret.trim()))],
+            )
+            .await
+            .map_err(ApiError::internal)?;
+        let Some(row) = rows.first() else {
+            return Err(ApiError::new(
+                Code::Unauthenticated,
+                "the bearer token is not valid (unknown or revoked)",
+            ));
+        };
+        let s = |i: usize| row[i].as_str().unwrap_or_default().to_owned();
+        let principal = parse_principal(&s(1), row[2].as_str(), row[3].as_str(), row[4].as_str())?;
+        let person = match row[3].as_str() {
+            Some(p) => Some(StaffNo::parse(p)?),
+            None => None,
+        };
+        Ok(Caller {
+            principal,
+            person,
+            token_id: s(0),
+        })
+    }
+
+    pub async fn list(&self) -> Result<Vec<TokenInfo>> {
+        let rows = self
+            .db
+            .fetch(
+                "SELECT id, role, unit, person, kiosk, label, created_at, revoked_at \
+                 FROM lectern_tokens ORDER BY created_at, id",
+                &[],
+            )
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let opt = |i: usize| r[i].as_str().map(str::to_owned);
+                TokenInfo {
+                    id: opt(0).unwrap_or_default(),
+                    role: opt(1).unwrap_or_default(),
+                    unit: opt(2),
+                    person: opt(3),
+                    kiosk: opt(4),
+                    label: opt(5).unwrap_or_default(),
+                    created_at: opt(6).unwrap_or_default(),
+                    revoked_at: opt(7),
+                }
+            })
+            .collect())
+    }
+
+    /// Revokes a token by id; revoking twice is refused with NOT_FOUND.
+    pub async fn revoke(&self, id: &str, at: DateTime<Utc>) -> Result<()> {
+        let revoke = Stmt {
+            sql: Arc::from(
+                "UPDATE lectern_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+            ),
+            args: vec![Val::from(at), Val::from(id)],
+        };
+        let done = self
+            .db
+            .transact(Some(&revoke), &[])
+            .await
+            .map_err(ApiError::internal)?;
+        if done {
+            Ok(())
+        } else {
+            Err(ApiError::not_found(format!(
+                "no active token has the id {id:?}"
+            )))
+        }
+    }
+}
+
+/// A principal from a role name and the scope it needs.
+pub fn parse_principal(
+    role: &str,
+    unit: Option<&str>,
+    person: Option<&str>,
+    kiosk: Option<&str>,
+) -> Result<Principal> {
+    let need = |what: &str, v: Option<&str>| {
+        v.map(str::to_owned)
+            .ok_or_else(|| ApiError::bad_input(format!("the role {role:?} needs a {what}")))
+    };
+    Ok(match role {
+        "administrator" => Principal::Administrator,
+        "auditor" => Principal::Auditor,
+        "union-chair" => Principal::UnionChair {
+            unit: UnitId::parse(&need("unit", unit)?)?,
+        },
+        "staff" => Principal::Staff {
+            person: StaffNo::parse(&need("person (staff number)", person)?)?,
+        },
+        "kiosk" => Principal::Kiosk {
+            kiosk: need("kiosk id", kiosk)?,
+        },
+        other => {
+            return Err(ApiError::bad_input(format!(
+                "unknown role {other:?}; the roles are administrator, union-chair, auditor, \
+                 staff and kiosk"
+            )));
+        }
+    })
+}

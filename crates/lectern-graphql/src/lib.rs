@@ -1,0 +1,40 @@
+//! `lectern-graphql` is Lectern's API as an async-graphql schema: queries
+//! over the read models (`lectern-projections`), mutations that run the
+//! domain's decisions (`lectern-domain`) and append to the log
+//! (`lectern-store`), authorization by role and unit scope, bearer tokens,
+//! limits and error codes.
+//!
+//! It deliberately does not depend on a web framework: the server
+//! (`lectern-server`) authenticates the bearer token, passes the caller in
+//! and serves the schema over HTTP.
+//!
+//! # Layout
+//! - `schema`: the merged schema, its limits, `Api` (what resolvers reach)
+//!   and `execute` (read-your-writes via `extensions.waitForPosition`).
+//! - `commands`: load, decide, append, retry, wait for the read models.
+//! - `auth`: principals and the token register.
+//! - `access`: scopes and refusals.
+//! - `org`, `people`, `sessions`: each area's queries and mutations.
+//! - `ops`: projection status and the raw event log.
+//! - `page`: filters and cursor pages.
+//! - `error`: `ApiError` and the client codes.
+
+mod access;
+mod auth;
+mod commands;
+mod error;
+mod ops;
+mod org;
+mod page;
+mod people;
+mod schema;
+mod sessions;
+
+pub use auth::{Caller, Principal, TokenInfo, Tokens, parse_principal};
+pub use commands::{Written, execute as execute_command, settle};
+pub use error::{ApiError, Code};
+pub use page::{DEFAULT_PAGE, MAX_PAGE};
+pub use schema::{
+    Api, LecternSchema, MAX_COMPLEXITY, MAX_DEPTH, MAX_WAIT, Mutation, Query, build_schema,
+    execute, sdl,
+};

@@ -1,0 +1,214 @@
+//! The unit tree: queries for everyone signed in, changes by
+//! administrators.
+
+use async_graphql::{Context, Object, SimpleObject};
+use lectern_domain::{Name, ORG_STREAM, OrgCommand, OrgTree, UnitId, UnitKind};
+use lectern_projections::Val;
+
+use crate::access::{self, Scope};
+use crate::error::{ApiError, Result};
+use crate::page::{Where, int, opt, text};
+use crate::schema::{Api, parse_enum};
+
+/// A unit of the university: school, department, office, union branch...
+#[derive(Debug, Clone, SimpleObject)]
+#[graphql(complex)]
+pub(crate) struct Unit {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    /// university, campus, school, department, office, union_branch or
+    /// learning_group.
+    pub(crate) kind: String,
+    pub(crate) parent: Option<String>,
+    pub(crate) dissolved: bool,
+    /// Ids from the root down to this unit, as `/uni/school-cs/cs-dept/`.
+    pub(crate) path: String,
+    pub(crate) depth: i64,
+}
+
+const SELECT: &str = "SELECT id, name, kind, parent, dissolved, path, depth FROM rm_units";
+
+impl Unit {
+    fn from_row(r: &[Val]) -> Unit {
+        Unit {
+            id: text(&r[0]),
+            name: text(&r[1]),
+            kind: text(&r[2]),
+            parent: opt(&r[3]),
+            dissolved: int(&r[4]) != 0,
+            path: text(&r[5]),
+            depth: int(&r[6]),
+        }
+    }
+
+    pub(crate) async fn get(api: &Api, id: &str) -> Result<Unit> {
+        let rows = api
+            .db()
+            .fetch(&format!("{SELECT} WHERE id = $1"), &[Val::from(id)])
+            .await?;
+        rows.first()
+            .map(|r| Unit::from_row(r))
+            .ok_or_else(|| ApiError::not_found(format!("unit {id:?} does not exist")))
+    }
+}
+
+#[async_graphql::ComplexObject]
+impl Unit {
+    /// People currently in this unit and the units below it.
+    async fn head_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        let api = ctx.data_unchecked::<Api>();
+        let rows = api
+            .db()
+            .fetch(
+                "SELECT COUNT(*) FROM rm_people WHERE left_on IS NULL AND unit IN \
+                 (SELECT id FROM rm_units WHERE path LIKE $1)",
+                &[Val::from(format!("{}%", self.path))],
+            )
+            .await
+            .map_err(ApiError::from)?;
+        Ok(rows.first().map_or(0, |r| int(&r[0])))
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct OrgQuery;
+
+#[Object]
+impl OrgQuery {
+    /// The unit tree (or the subtree under `under`), root first. A union
+    /// chair sees their own subtree.
+    async fn units(
+        &self,
+        ctx: &Context<'_>,
+        under: Option<String>,
+    ) -> async_graphql::Result<Vec<Unit>> {
+        let caller = access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let under = match (Scope::of(caller), under) {
+            (Scope::Subtree(own), None) => Some(own.as_str().to_owned()),
+            (Scope::Subtree(own), Some(u)) => {
+                let unit = Unit::get(api, &u).await?;
+                if !unit.path.contains(&format!("/{own}/")) {
+                    return Err(access::denied(caller, &format!("read units outside {own}")).into());
+                }
+                Some(u)
+            }
+            (_, under) => under,
+        };
+        let mut filter = Where::default();
+        if let Some(u) = under {
+            filter.and("path LIKE ?", [Scope::subtree_pattern(&UnitId::parse(&u)?)]);
+        }
+        let sql = format!("{SELECT}{} ORDER BY path", filter.sql());
+        let rows = api
+            .db()
+            .fetch(&sql, &filter.args)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(rows.iter().map(|r| Unit::from_row(r)).collect())
+    }
+
+    async fn unit(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<Unit> {
+        access::caller(ctx)?;
+        Ok(Unit::get(ctx.data_unchecked::<Api>(), &id).await?)
+    }
+}
+
+/// What a change to the unit tree wrote, and the unit after it.
+#[derive(Debug, SimpleObject)]
+pub(crate) struct UnitPayload {
+    /// The log position of the change; the read models include it.
+    pub(crate) position: u64,
+    pub(crate) unit: Unit,
+}
+
+#[derive(Default)]
+pub(crate) struct OrgMutation;
+
+impl OrgMutation {
+    async fn change(
+        ctx: &Context<'_>,
+        id: &str,
+        command: impl Fn() -> Result<OrgCommand>,
+    ) -> async_graphql::Result<UnitPayload> {
+        let caller = access::caller(ctx)?;
+        access::administrator(caller, "change the unit tree")?;
+        let api = ctx.data_unchecked::<Api>();
+        let command = command()?;
+        let written = api
+            .execute::<OrgTree>(caller, ORG_STREAM, |tree| tree.decide(&command), |_| vec![])
+            .await?;
+        Ok(UnitPayload {
+            position: written.position,
+            unit: Unit::get(api, id).await?,
+        })
+    }
+}
+
+#[Object]
+impl OrgMutation {
+    /// Establishes a unit under `parent` (none only for the university).
+    async fn establish_unit(
+        &self,
+        ctx: &Context<'_>,
+        id: String,
+        name: String,
+        kind: String,
+        parent: Option<String>,
+    ) -> async_graphql::Result<UnitPayload> {
+        Self::change(ctx, &id, || {
+            Ok(OrgCommand::EstablishUnit {
+                unit: UnitId::parse(&id)?,
+                name: Name::parse(&name)?,
+                kind: parse_enum::<UnitKind>("unit kind", &kind)?,
+                parent: parent.as_deref().map(UnitId::parse).transpose()?,
+            })
+        })
+        .await
+    }
+
+    async fn rename_unit(
+        &self,
+        ctx: &Context<'_>,
+        id: String,
+        name: String,
+    ) -> async_graphql::Result<UnitPayload> {
+        Self::change(ctx, &id, || {
+            Ok(OrgCommand::RenameUnit {
+                unit: UnitId::parse(&id)?,
+                name: Name::parse(&name)?,
+            })
+        })
+        .await
+    }
+
+    async fn move_unit(
+        &self,
+        ctx: &Context<'_>,
+        id: String,
+        parent: String,
+    ) -> async_graphql::Result<UnitPayload> {
+        Self::change(ctx, &id, || {
+            Ok(OrgCommand::MoveUnit {
+                unit: UnitId::parse(&id)?,
+                parent: UnitId::parse(&parent)?,
+            })
+        })
+        .await
+    }
+
+    async fn dissolve_unit(
+        &self,
+        ctx: &Context<'_>,
+        id: String,
+        reason: String,
+    ) -> async_graphql::Result<UnitPayload> {
+        Self::change(ctx, &id, || {
+            Ok(OrgCommand::DissolveUnit {
+                unit: UnitId::parse(&id)?,
+                reason: reason.clone(),
+            })
+        })
+        .await
+    }
+}

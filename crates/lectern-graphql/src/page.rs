@@ -1,0 +1,91 @@
+//! Building read-model queries with optional filters, and cursor pages.
+
+use async_graphql::OutputType;
+use async_graphql::connection::{Connection, Edge};
+use lectern_projections::{ReadDb, Val};
+
+use crate::error::{ApiError, Result};
+
+/// The largest page a client may ask for.
+pub const MAX_PAGE: i32 = 100;
+pub const DEFAULT_PAGE: i32 = 20;
+
+/// A `WHERE` clause built from optional filters; `?` in a condition is
+/// numbered (`$n`) as it is added.
+#[derive(Debug, Default)]
+pub(crate) struct Where {
+    conditions: Vec<String>,
+    pub(crate) args: Vec<Val>,
+}
+
+impl Where {
+    pub(crate) fn and(&mut self, condition: &str, args: impl IntoIterator<Item = Val>) {
+        let mut out = String::new();
+        let mut args = args.into_iter();
+        for (i, part) in condition.split('?').enumerate() {
+            if i > 0 {
+                let arg = args.next().expect("one argument per ?");
+                self.args.push(arg);
+                out.push_str(&format!("${}", self.args.len()));
+            }
+            out.push_str(part);
+        }
+        self.conditions.push(out);
+    }
+
+    pub(crate) fn sql(&self) -> String {
+        if self.conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.conditions.join(" AND "))
+        }
+    }
+}
+
+/// The size of a page, checked against the maximum.
+pub(crate) fn page_size(first: Option<i32>) -> Result<usize> {
+    let n = first.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&n) {
+        return Err(ApiError::bad_input(format!(
+            "first: {n} is out of range; ask for 1 to {MAX_PAGE} items a page"
+        )));
+    }
+    Ok(n as usize)
+}
+
+/// Runs a keyset-paginated query: `sql` selects rows whose column `key`
+/// (selected first) orders them; `after` is the last key already seen.
+pub(crate) async fn fetch_page<T: OutputType>(
+    db: &ReadDb,
+    select: &str,
+    key: &str,
+    mut filter: Where,
+    first: Option<i32>,
+    after: Option<String>,
+    node: impl Fn(&[Val]) -> T,
+) -> Result<Connection<String, T>> {
+    let n = page_size(first)?;
+    if let Some(after) = &after {
+        filter.and(&format!("{key} > ?"), [Val::from(after.as_str())]);
+    }
+    let sql = format!("{select}{} ORDER BY {key} LIMIT {}", filter.sql(), n + 1);
+    let rows = db.fetch(&sql, &filter.args).await.map_err(ApiError::from)?;
+    let mut page = Connection::new(after.is_some(), rows.len() > n);
+    for row in rows.iter().take(n) {
+        let cursor = row[0].as_str().unwrap_or_default().to_owned();
+        page.edges.push(Edge::new(cursor, node(row)));
+    }
+    Ok(page)
+}
+
+pub(crate) fn text(v: &Val) -> String {
+    v.as_str().unwrap_or_default().to_owned()
+}
+
+pub(crate) fn opt(v: &Val) -> Option<String> {
+    v.as_str().map(str::to_owned)
+}
+
+pub(crate) fn int(v: &Val) -> i64 {
+    v.as_i64().unwrap_or_default()
+}

@@ -1,0 +1,374 @@
+//! People: the register, filtered by the caller's scope; changes by
+//! administrators. Card UIDs are shown to administrators only.
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, InputObject, Object, SimpleObject};
+use chrono::NaiveDate;
+use lectern_domain::{
+    CardUid, Name, ORG_STREAM, OrgTree, Person, PersonCommand, Registration, RevocationReason,
+    Role, StaffCategory, StaffNo, UnitId, person_stream,
+};
+use lectern_projections::{Val, load};
+
+use crate::access::{self, Scope};
+use crate::auth::{Caller, Principal};
+use crate::error::{ApiError, Result};
+use crate::page::{Where, fetch_page, opt, text};
+use crate::schema::{Api, parse_enum};
+
+/// A role a person holds.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct RoleView {
+    /// administrator, auditor, union_chair, leadership_leader,
+    /// leadership_deputy or leadership_member.
+    pub(crate) role: String,
+    /// The unit of a union chair.
+    pub(crate) unit: Option<String>,
+}
+
+/// A member of staff.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct PersonView {
+    pub(crate) staff_no: String,
+    pub(crate) name: String,
+    pub(crate) unit: String,
+    /// teacher, administrator or worker.
+    pub(crate) category: String,
+    pub(crate) birth_date: String,
+    pub(crate) hire_date: String,
+    pub(crate) left_on: Option<String>,
+    /// The active campus card: the whole UID for administrators, the last
+    /// four digits for everyone else.
+    pub(crate) card: Option<String>,
+    pub(crate) roles: Vec<RoleView>,
+}
+
+const SELECT: &str = "SELECT staff_no, name, unit, category, birth_date, hire_date, left_on, \
+                      card, roles FROM rm_people";
+
+impl PersonView {
+    fn from_row(r: &[Val], caller: &Caller) -> PersonView {
+        let card = opt(&r[7]).map(|uid| match caller.principal {
+            Principal::Administrator => uid,
+            _ => CardUid::parse(&uid).map_or_else(|_| "****".into(), |c| c.masked()),
+        });
+        let roles: Vec<Role> = serde_json::from_str(&text(&r[8])).unwrap_or_default();
+        PersonView {
+            staff_no: text(&r[0]),
+            name: text(&r[1]),
+            unit: text(&r[2]),
+            category: text(&r[3]),
+            birth_date: text(&r[4]),
+            hire_date: text(&r[5]),
+            left_on: opt(&r[6]),
+            card,
+            roles: roles
+                .iter()
+                .map(|role| {
+                    let v = serde_json::to_value(role).expect("roles serialize");
+                    RoleView {
+                        role: v["role"].as_str().unwrap_or_default().to_owned(),
+                        unit: v["unit"].as_str().map(str::to_owned),
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// One person, if the caller may see them.
+    pub(crate) async fn get(api: &Api, caller: &Caller, staff_no: &str) -> Result<PersonView> {
+        let no = StaffNo::parse(staff_no)?;
+        let mut filter = Where::default();
+        filter.and("staff_no = ?", [Val::from(no.as_str())]);
+        scope_filter(&mut filter, caller, "read this person's record")?;
+        let sql = format!("{SELECT}{}", filter.sql());
+        let rows = api.db().fetch(&sql, &filter.args).await?;
+        match rows.first() {
+            Some(r) => Ok(PersonView::from_row(r, caller)),
+            None if matches!(Scope::of(caller), Scope::All) => Err(ApiError::not_found(format!(
+                "staff member {no} does not exist"
+            ))),
+            None => Err(access::denied(caller, &format!("read the record of {no}"))),
+        }
+    }
+}
+
+/// Limits a query on `rm_people` (or anything with `staff_no` and `unit`
+/// columns) to what the caller may read.
+pub(crate) fn scope_filter(filter: &mut Where, caller: &Caller, _what: &str) -> Result<()> {
+    match Scope::of(caller) {
+        Scope::All => {}
+        Scope::Subtree(unit) => filter.and(
+            "unit IN (SELECT id FROM rm_units WHERE path LIKE ?)",
+            [Scope::subtree_pattern(&unit)],
+        ),
+        Scope::Own(no) => filter.and("staff_no = ?", [Val::from(no.as_str())]),
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+pub(crate) struct PeopleQuery;
+
+#[Object]
+impl PeopleQuery {
+    /// Staff, by staff number, within the caller's scope: filtered by unit
+    /// (and the units below it), category, or a search on name or staff
+    /// number. Former staff are included on request.
+    #[allow(clippy::too_many_arguments)]
+    async fn people(
+        &self,
+        ctx: &Context<'_>,
+        unit: Option<String>,
+        category: Option<String>,
+        search: Option<String>,
+        #[graphql(default = false)] include_former: bool,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, PersonView>> {
+        let caller = access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let mut filter = Where::default();
+        scope_filter(&mut filter, caller, "list people")?;
+        if let Some(u) = unit {
+            let u = UnitId::parse(&u)?;
+            filter.and(
+                "unit IN (SELECT id FROM rm_units WHERE path LIKE ?)",
+                [Scope::subtree_pattern(&u)],
+            );
+        }
+        if let Some(c) = category {
+            let c: StaffCategory = parse_enum("staff category", &c)?;
+            filter.and("category = ?", [Val::from(crate::schema::enum_text(&c))]);
+        }
+        if let Some(s) = search
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+        {
+            let like = format!("%{}%", s.replace(['%', '_'], ""));
+            filter.and(
+                "(name LIKE ? OR staff_no LIKE ?)",
+                [Val::from(like.clone()), Val::from(like.to_uppercase())],
+            );
+        }
+        if !include_former {
+            filter.and("left_on IS NULL", []);
+        }
+        Ok(
+            fetch_page(api.db(), SELECT, "staff_no", filter, first, after, |r| {
+                PersonView::from_row(r, caller)
+            })
+            .await?,
+        )
+    }
+
+    async fn person(
+        &self,
+        ctx: &Context<'_>,
+        staff_no: String,
+    ) -> async_graphql::Result<PersonView> {
+        let caller = access::caller(ctx)?;
+        Ok(PersonView::get(ctx.data_unchecked::<Api>(), caller, &staff_no).await?)
+    }
+
+    /// The signed-in person's own record (for tokens tied to a person).
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<PersonView>> {
+        let caller = access::caller(ctx)?;
+        let Some(no) = &caller.person else {
+            return Ok(None);
+        };
+        let api = ctx.data_unchecked::<Api>();
+        let rows = api
+            .db()
+            .fetch(
+                &format!("{SELECT} WHERE staff_no = $1"),
+                &[Val::from(no.as_str())],
+            )
+            .await
+            .map_err(ApiError::from)?;
+        Ok(rows.first().map(|r| PersonView::from_row(r, caller)))
+    }
+}
+
+/// Who a new member of staff is.
+#[derive(Debug, InputObject)]
+pub(crate) struct RegisterPersonInput {
+    pub(crate) staff_no: String,
+    pub(crate) name: String,
+    pub(crate) unit: String,
+    /// teacher, administrator or worker.
+    pub(crate) category: String,
+    pub(crate) birth_date: NaiveDate,
+    pub(crate) hire_date: NaiveDate,
+}
+
+/// What a change to a person wrote, and the person after it.
+#[derive(Debug, SimpleObject)]
+pub(crate) struct PersonPayload {
+    pub(crate) position: u64,
+    pub(crate) person: PersonView,
+}
+
+#[derive(Default)]
+pub(crate) struct PeopleMutation;
+
+impl PeopleMutation {
+    async fn change(
+        ctx: &Context<'_>,
+        staff_no: &str,
+        command: impl Fn() -> Result<PersonCommand>,
+    ) -> async_graphql::Result<PersonPayload> {
+        let caller = access::caller(ctx)?;
+        access::administrator(caller, "change staff records")?;
+        let api = ctx.data_unchecked::<Api>();
+        let no = StaffNo::parse(staff_no)?;
+        let command = command()?;
+        let org = load::<OrgTree>(&api.store, ORG_STREAM, u64::MAX)
+            .await
+            .map_err(ApiError::from)?
+            .0;
+        let written = api
+            .execute::<Person>(
+                caller,
+                &person_stream(&no),
+                |p| p.decide(&command, &org),
+                Person::key_changes,
+            )
+            .await?;
+        Ok(PersonPayload {
+            position: written.position,
+            person: PersonView::get(api, caller, no.as_str()).await?,
+        })
+    }
+}
+
+fn role(role: &str, unit: Option<&str>) -> Result<Role> {
+    let mut v = serde_json::json!({ "role": role });
+    if let Some(u) = unit {
+        v["unit"] = serde_json::Value::String(u.to_owned());
+    }
+    serde_json::from_value(v).map_err(|e| {
+        ApiError::bad_input(format!(
+            "invalid role {role:?} (unit {unit:?}): {e}; the roles are administrator, auditor, \
+             union_chair (with a unit), leadership_leader, leadership_deputy and \
+             leadership_member"
+        ))
+    })
+}
+
+#[Object]
+impl PeopleMutation {
+    async fn register_person(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterPersonInput,
+    ) -> async_graphql::Result<PersonPayload> {
+        Self::change(ctx, &input.staff_no, || {
+            Ok(PersonCommand::Register(Registration {
+                staff_no: StaffNo::parse(&input.staff_no)?,
+                name: Name::parse(&input.name)?,
+                unit: UnitId::parse(&input.unit)?,
+                category: parse_enum("staff category", &input.category)?,
+                birth_date: input.birth_date,
+                hire_date: input.hire_date,
+            }))
+        })
+        .await
+    }
+
+    async fn transfer_person(
+        &self,
+        ctx: &Context<'_>,
+        staff_no: String,
+        to: String,
+        effective: NaiveDate,
+    ) -> async_graphql::Result<PersonPayload> {
+        Self::change(ctx, &staff_no, || {
+            Ok(PersonCommand::Transfer {
+                to: UnitId::parse(&to)?,
+                effective,
+            })
+        })
+        .await
+    }
+
+    /// Records that a person left the university.
+    async fn record_leaving(
+        &self,
+        ctx: &Context<'_>,
+        staff_no: String,
+        on: NaiveDate,
+        reason: String,
+    ) -> async_graphql::Result<PersonPayload> {
+        Self::change(ctx, &staff_no, || {
+            Ok(PersonCommand::Leave {
+                on,
+                reason: reason.clone(),
+            })
+        })
+        .await
+    }
+
+    /// Issues a campus card; a card the person still holds is revoked as
+    /// replaced.
+    async fn issue_card(
+        &self,
+        ctx: &Context<'_>,
+        staff_no: String,
+        uid: String,
+    ) -> async_graphql::Result<PersonPayload> {
+        Self::change(ctx, &staff_no, || {
+            Ok(PersonCommand::IssueCard {
+                uid: CardUid::parse(&uid)?,
+            })
+        })
+        .await
+    }
+
+    /// Revokes a card: lost, replaced, damaged or left.
+    async fn revoke_card(
+        &self,
+        ctx: &Context<'_>,
+        staff_no: String,
+        uid: String,
+        reason: String,
+    ) -> async_graphql::Result<PersonPayload> {
+        Self::change(ctx, &staff_no, || {
+            Ok(PersonCommand::RevokeCard {
+                uid: CardUid::parse(&uid)?,
+                reason: parse_enum::<RevocationReason>("revocation reason", &reason)?,
+            })
+        })
+        .await
+    }
+
+    async fn grant_role(
+        &self,
+        ctx: &Context<'_>,
+        staff_no: String,
+        role: String,
+        unit: Option<String>,
+    ) -> async_graphql::Result<PersonPayload> {
+        Self::change(ctx, &staff_no, || {
+            Ok(PersonCommand::GrantRole {
+                role: self::role(&role, unit.as_deref())?,
+            })
+        })
+        .await
+    }
+
+    async fn revoke_role(
+        &self,
+        ctx: &Context<'_>,
+        staff_no: String,
+        role: String,
+        unit: Option<String>,
+    ) -> async_graphql::Result<PersonPayload> {
+        Self::change(ctx, &staff_no, || {
+            Ok(PersonCommand::RevokeRole {
+                role: self::role(&role, unit.as_deref())?,
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,141 @@
+//! The schema: every area's queries and mutations merged, the limits, and
+//! how a request is run (read-your-writes included).
+
+use std::time::Duration;
+
+use async_graphql::{EmptySubscription, MergedObject, Request, Response, Schema};
+use lectern_domain::{Aggregate, Campus, DomainError, KeyChange};
+use lectern_projections::{Projections, ReadDb};
+use lectern_store::{Metadata, Store};
+use serde::de::DeserializeOwned;
+
+use crate::auth::{Caller, Tokens};
+use crate::commands::{self, Written};
+use crate::error::{ApiError, Code, Result};
+use crate::ops::OpsQuery;
+use crate::org::{OrgMutation, OrgQuery};
+use crate::people::{PeopleMutation, PeopleQuery};
+use crate::sessions::{SessionMutation, SessionQuery};
+
+/// Deepest query accepted.
+pub const MAX_DEPTH: usize = 10;
+/// Most expensive query accepted (each field costs 1; lists cost their page).
+pub const MAX_COMPLEXITY: usize = 2_000;
+/// The longest a request may wait for the read models to reach a position.
+pub const MAX_WAIT: Duration = Duration::from_secs(10);
+
+#[derive(MergedObject, Default)]
+pub struct Query(OrgQuery, PeopleQuery, SessionQuery, OpsQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(OrgMutation, PeopleMutation, SessionMutation);
+
+pub type LecternSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// What every resolver reaches: the log, the read models, the tokens.
+#[derive(Clone)]
+pub struct Api {
+    pub store: Store,
+    pub projections: Projections,
+    pub tokens: Tokens,
+    pub campus: Campus,
+}
+
+impl Api {
+    pub fn db(&self) -> &ReadDb {
+        self.projections.db()
+    }
+
+    /// Runs a decision on `stream` for `caller` and waits until the read
+    /// models show what it wrote.
+    pub(crate) async fn execute<A: Aggregate>(
+        &self,
+        caller: &Caller,
+        stream: &str,
+        decide: impl Fn(&A) -> Result<Vec<A::Event>, DomainError>,
+        keys: impl Fn(&[A::Event]) -> Vec<KeyChange>,
+    ) -> Result<Written> {
+        let meta = Metadata {
+            actor: Some(caller.principal.actor(&caller.token_id)),
+            source: Some("graphql".into()),
+            ..Metadata::default()
+        };
+        let written = commands::execute::<A>(&self.store, stream, &meta, decide, keys).await?;
+        commands::settle(&self.projections, written.position).await?;
+        Ok(written)
+    }
+}
+
+/// The schema with its limits; `api` is what resolvers read and write.
+pub fn build_schema(api: Api) -> LecternSchema {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .data(api)
+        .finish()
+}
+
+/// The schema's SDL, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .finish()
+        .sdl()
+}
+
+/// Runs one request for `caller` (`None`: no token was sent). A request
+/// may ask to read at least what the log held at a position, with the
+/// extension `{"waitForPosition": N}`: it waits (at most `MAX_WAIT`) until
+/// the read models reach it.
+pub async fn execute(
+    schema: &LecternSchema,
+    api: &Api,
+    mut request: Request,
+    caller: Option<Caller>,
+) -> Response {
+    if let Some(v) = request.extensions.get("waitForPosition") {
+        let position = match v {
+            async_graphql::Value::Number(n) => n.as_u64(),
+            _ => None,
+        };
+        let Some(position) = position else {
+            return error_response(ApiError::bad_input(format!(
+                "extensions.waitForPosition must be a log position (a whole number ≥ 0), not {v}"
+            )));
+        };
+        if let Err(e) = api.projections.wait_for(position, MAX_WAIT).await {
+            return error_response(e.into());
+        }
+    }
+    if let Some(c) = caller {
+        request = request.data(c);
+    }
+    schema.execute(request).await
+}
+
+fn error_response(e: ApiError) -> Response {
+    let err: async_graphql::Error = e.into();
+    Response::from_errors(vec![err.into_server_error(async_graphql::Pos::default())])
+}
+
+/// Reads a domain enum from its stored name (`"department"`), naming the
+/// accepted values when it is not one.
+pub(crate) fn parse_enum<T: DeserializeOwned>(what: &str, value: &str) -> Result<T> {
+    serde_json::from_value(serde_json::Value::String(value.to_owned())).map_err(|e| {
+        let reason = e.to_string();
+        let accepted = reason
+            .split_once("expected ")
+            .map_or(reason.as_str(), |(_, a)| a);
+        ApiError::new(
+            Code::BadUserInput,
+            format!("invalid {what} {value:?}: expected {accepted}"),
+        )
+    })
+}
+
+/// The stored name of a domain enum value (`"teacher"`).
+pub(crate) fn enum_text<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value).expect("domain values serialize") {
+        serde_json::Value::String(s) => s,
+        other => other.to_string(),
+    }
+}

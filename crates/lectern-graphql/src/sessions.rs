@@ -1,0 +1,682 @@
+//! Sessions, rosters and attendance: read within the caller's scope,
+//! managed by administrators and by the union chairs of the organising
+//! unit; staff request leave for themselves.
+
+use async_graphql::connection::Connection;
+use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use lectern_domain::{
+    Attendee, Audience, CheckInRules, Name, ORG_STREAM, OrgTree, Programme, ProgrammeId, Schedule,
+    Session, SessionCommand, SessionId, SessionKind, Slug, StaffNo, TimeWindow, UnitId,
+    programme_stream, session_stream,
+};
+use lectern_projections::{Val, load};
+use uuid::Uuid;
+
+use crate::access::{self, Scope};
+use crate::auth::{Caller, Principal};
+use crate::error::{ApiError, Result};
+use crate::page::{Where, fetch_page, int, opt, text};
+use crate::schema::{Api, enum_text, parse_enum};
+
+/// A study session, lecture, class, competition, seminar or meeting.
+#[derive(Debug, Clone, SimpleObject)]
+#[graphql(complex)]
+pub(crate) struct SessionView {
+    pub(crate) id: String,
+    /// centralized_study, training_lecture, demonstration_class,
+    /// teaching_competition, seminar, report_meeting, discussion,
+    /// monthly_meeting or ceremony.
+    pub(crate) kind: String,
+    pub(crate) title: String,
+    pub(crate) programme: Option<String>,
+    pub(crate) organiser: String,
+    pub(crate) venue: String,
+    pub(crate) starts_at: String,
+    pub(crate) ends_at: String,
+    /// scheduled, cancelled or closed.
+    pub(crate) status: String,
+    /// Who is expected, as JSON (`{"kind":"units","units":[..]}`,
+    /// `{"kind":"cohort","programme":..}` or `{"kind":"open"}`).
+    pub(crate) audience: String,
+    pub(crate) present: i64,
+    pub(crate) late: i64,
+    pub(crate) excused: i64,
+    pub(crate) absent: i64,
+}
+
+const SELECT: &str = "SELECT id, kind, title, programme, organiser, venue, starts_at, ends_at, \
+                      status, audience, present, late, excused, absent FROM rm_sessions";
+
+impl SessionView {
+    fn from_row(r: &[Val]) -> SessionView {
+        SessionView {
+            id: text(&r[0]),
+            kind: text(&r[1]),
+            title: text(&r[2]),
+            programme: opt(&r[3]),
+            organiser: text(&r[4]),
+            venue: text(&r[5]),
+            starts_at: text(&r[6]),
+            ends_at: text(&r[7]),
+            status: text(&r[8]),
+            audience: text(&r[9]),
+            present: int(&r[10]),
+            late: int(&r[11]),
+            excused: int(&r[12]),
+            absent: int(&r[13]),
+        }
+    }
+
+    async fn get(api: &Api, caller: &Caller, id: SessionId) -> Result<SessionView> {
+        let mut filter = Where::default();
+        filter.and("id = ?", [Val::from(id.to_string())]);
+        scope_filter(&mut filter, caller);
+        let rows = api
+            .db()
+            .fetch(&format!("{SELECT}{}", filter.sql()), &filter.args)
+            .await?;
+        match rows.first() {
+            Some(r) => Ok(SessionView::from_row(r)),
+            None => {
+                let exists = api
+                    .db()
+                    .fetch(
+                        "SELECT 1 FROM rm_sessions WHERE id = $1",
+                        &[Val::from(id.to_string())],
+                    )
+                    .await?;
+                if exists.is_empty() {
+                    Err(ApiError::not_found(format!("session {id} does not exist")))
+                } else {
+                    Err(access::denied(caller, &format!("read session {id}")))
+                }
+            }
+        }
+    }
+}
+
+/// Sessions a caller may read: all; those organised in a chair's subtree;
+/// for staff, those organised by their unit or a unit above it, and those
+/// that know of them.
+fn scope_filter(filter: &mut Where, caller: &Caller) {
+    match Scope::of(caller) {
+        Scope::All => {}
+        Scope::Subtree(unit) => filter.and(
+            "organiser IN (SELECT id FROM rm_units WHERE path LIKE ?)",
+            [Scope::subtree_pattern(&unit)],
+        ),
+        Scope::Own(no) => filter.and(
+            "((SELECT u.path FROM rm_units u JOIN rm_people p ON p.unit = u.id \
+              WHERE p.staff_no = ?) LIKE '%/' || organiser || '/%' \
+              OR id IN (SELECT session_id FROM rm_attendance WHERE staff_no = ?))",
+            [Val::from(no.as_str()), Val::from(no.as_str())],
+        ),
+    }
+}
+
+/// One person on a session's roster.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct RosterEntry {
+    pub(crate) session_id: String,
+    pub(crate) staff_no: String,
+    pub(crate) name: Option<String>,
+    /// present, late, excused or absent; none while not checked in.
+    pub(crate) status: Option<String>,
+    /// requested, approved or rejected.
+    pub(crate) leave: Option<String>,
+    pub(crate) seat: Option<String>,
+    pub(crate) checked_in_at: Option<String>,
+    /// How attendance was taken, as JSON (`{"by":"card",..}` or
+    /// `{"by":"hand",..}`).
+    pub(crate) method: Option<String>,
+}
+
+const ROSTER: &str = "SELECT a.staff_no, a.session_id, p.name, a.status, a.leave, a.seat, \
+                      a.checked_in_at, a.method FROM rm_attendance a \
+                      LEFT JOIN rm_people p ON p.staff_no = a.staff_no";
+
+impl RosterEntry {
+    fn from_row(r: &[Val]) -> RosterEntry {
+        RosterEntry {
+            staff_no: text(&r[0]),
+            session_id: text(&r[1]),
+            name: opt(&r[2]),
+            status: opt(&r[3]),
+            leave: opt(&r[4]),
+            seat: opt(&r[5]),
+            checked_in_at: opt(&r[6]),
+            method: opt(&r[7]),
+        }
+    }
+}
+
+#[ComplexObject]
+impl SessionView {
+    /// Everyone the session knows of (checked in, on leave, seated, marked
+    /// absent), by staff number. Staff see their own entry only.
+    async fn roster(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, RosterEntry>> {
+        let caller = access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let mut filter = Where::default();
+        filter.and("a.session_id = ?", [Val::from(self.id.as_str())]);
+        if let Scope::Own(no) = Scope::of(caller) {
+            filter.and("a.staff_no = ?", [Val::from(no.as_str())]);
+        }
+        Ok(
+            fetch_page(api.db(), ROSTER, "a.staff_no", filter, first, after, |r| {
+                RosterEntry::from_row(r)
+            })
+            .await?,
+        )
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct SessionQuery;
+
+#[Object]
+impl SessionQuery {
+    /// Sessions in the caller's scope by start time, filtered by organising
+    /// unit (and the units below it), venue, kind, programme and a time
+    /// range (`from` inclusive, `to` exclusive).
+    #[allow(clippy::too_many_arguments)]
+    async fn sessions(
+        &self,
+        ctx: &Context<'_>,
+        unit: Option<String>,
+        venue: Option<String>,
+        kind: Option<String>,
+        programme: Option<String>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, SessionView>> {
+        let caller = access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let mut filter = Where::default();
+        scope_filter(&mut filter, caller);
+        if let Some(u) = unit {
+            filter.and(
+                "organiser IN (SELECT id FROM rm_units WHERE path LIKE ?)",
+                [Scope::subtree_pattern(&UnitId::parse(&u)?)],
+            );
+        }
+        if let Some(v) = venue {
+            filter.and("venue = ?", [Val::from(Slug::parse(&v)?.as_str())]);
+        }
+        if let Some(k) = kind {
+            let k: SessionKind = parse_enum("session kind", &k)?;
+            filter.and("kind = ?", [Val::from(enum_text(&k))]);
+        }
+        if let Some(p) = programme {
+            filter.and("programme = ?", [Val::from(Slug::parse(&p)?.as_str())]);
+        }
+        if let Some(from) = from {
+            filter.and("starts_at >= ?", [Val::from(from)]);
+        }
+        if let Some(to) = to {
+            filter.and("starts_at < ?", [Val::from(to)]);
+        }
+        // The cursor is start time and id, so that sessions starting at the
+        // same moment page stably.
+        const KEY: &str = "starts_at || '|' || id";
+        let select = SELECT.replacen("SELECT id,", "SELECT starts_at || '|' || id, id,", 1);
+        let page = fetch_page(api.db(), &select, KEY, filter, first, after, |r| {
+            SessionView::from_row(&r[1..])
+        })
+        .await?;
+        Ok(page)
+    }
+
+    async fn session(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<SessionView> {
+        let caller = access::caller(ctx)?;
+        Ok(SessionView::get(ctx.data_unchecked::<Api>(), caller, id).await?)
+    }
+
+    /// A person's attendance, newest session first, within a time range.
+    async fn attendance(
+        &self,
+        ctx: &Context<'_>,
+        staff_no: String,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> async_graphql::Result<Vec<AttendanceView>> {
+        let caller = access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        // Reading the person checks that the caller may see their records.
+        let person = crate::people::PersonView::get(api, caller, &staff_no).await?;
+        let mut filter = Where::default();
+        filter.and("a.staff_no = ?", [Val::from(person.staff_no.as_str())]);
+        if let Some(from) = from {
+            filter.and("s.starts_at >= ?", [Val::from(from)]);
+        }
+        if let Some(to) = to {
+            filter.and("s.starts_at < ?", [Val::from(to)]);
+        }
+        let sql = format!(
+            "SELECT s.id, s.kind, s.title, s.programme, s.organiser, s.venue, s.starts_at, \
+             s.ends_at, s.status, s.audience, s.present, s.late, s.excused, s.absent, \
+             a.status, a.leave, a.checked_in_at FROM rm_attendance a \
+             JOIN rm_sessions s ON s.id = a.session_id{} ORDER BY s.starts_at DESC LIMIT 1000",
+            filter.sql()
+        );
+        let rows = api
+            .db()
+            .fetch(&sql, &filter.args)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(rows
+            .iter()
+            .map(|r| AttendanceView {
+                session: SessionView::from_row(r),
+                status: opt(&r[14]),
+                leave: opt(&r[15]),
+                checked_in_at: opt(&r[16]),
+            })
+            .collect())
+    }
+}
+
+/// One session of a person's attendance.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct AttendanceView {
+    pub(crate) session: SessionView,
+    pub(crate) status: Option<String>,
+    pub(crate) leave: Option<String>,
+    pub(crate) checked_in_at: Option<String>,
+}
+
+/// A new session.
+#[derive(Debug, InputObject)]
+pub(crate) struct ScheduleSessionInput {
+    /// Chosen by the client, so that a retried request is recognised.
+    pub(crate) id: Option<Uuid>,
+    pub(crate) kind: String,
+    pub(crate) title: String,
+    pub(crate) programme: Option<String>,
+    pub(crate) organiser: String,
+    pub(crate) venue: String,
+    pub(crate) starts_at: DateTime<Utc>,
+    pub(crate) ends_at: DateTime<Utc>,
+    /// Units whose people (and those of the units below) are expected.
+    pub(crate) audience_units: Option<Vec<String>>,
+    /// Or: the participants of this programme are expected.
+    pub(crate) audience_cohort: Option<String>,
+    pub(crate) check_in_opens_minutes_before: Option<u32>,
+    pub(crate) grace_minutes: Option<u32>,
+}
+
+/// What a change to a session wrote, and the session after it.
+#[derive(Debug, SimpleObject)]
+pub(crate) struct SessionPayload {
+    pub(crate) position: u64,
+    pub(crate) session: SessionView,
+}
+
+#[derive(Default)]
+pub(crate) struct SessionMutation;
+
+/// The organiser of a stored session, and whether the caller manages it.
+async fn check_manages(api: &Api, caller: &Caller, organiser: &str, what: &str) -> Result<()> {
+    match &caller.principal {
+        Principal::Administrator => Ok(()),
+        Principal::UnionChair { unit } => {
+            let org = crate::org::Unit::get(api, organiser).await?;
+            if org.path.contains(&format!("/{unit}/")) {
+                Ok(())
+            } else {
+                Err(access::denied(
+                    caller,
+                    &format!("{what} (organised by {organiser}, outside {unit})"),
+                ))
+            }
+        }
+        Principal::Auditor | Principal::Staff { .. } | Principal::Kiosk { .. } => {
+            Err(access::denied(caller, what))
+        }
+    }
+}
+
+async fn organiser_of(api: &Api, id: SessionId) -> Result<String> {
+    let rows = api
+        .db()
+        .fetch(
+            "SELECT organiser FROM rm_sessions WHERE id = $1",
+            &[Val::from(id.to_string())],
+        )
+        .await?;
+    rows.first()
+        .map(|r| text(&r[0]))
+        .ok_or_else(|| ApiError::not_found(format!("session {id} does not exist")))
+}
+
+/// Someone as the audience check needs them, from the read models (and
+/// the programme's participants for a cohort session).
+async fn attendee(api: &Api, session: &Session, no: &StaffNo) -> Result<Attendee> {
+    let rows = api
+        .db()
+        .fetch(
+            "SELECT unit FROM rm_people WHERE staff_no = $1 AND left_on IS NULL",
+            &[Val::from(no.as_str())],
+        )
+        .await?;
+    let unit = rows
+        .first()
+        .map(|r| text(&r[0]))
+        .ok_or_else(|| ApiError::not_found(format!("staff member {no} is not on the staff")))?;
+    let mut programmes = Vec::new();
+    if let Some(Audience::Cohort { programme }) = session.schedule.as_ref().map(|s| &s.audience)
+        && enrolled(api, programme).await?.contains(no)
+    {
+        programmes.push(programme.clone());
+    }
+    Ok(Attendee {
+        staff_no: no.clone(),
+        unit: UnitId::parse(&unit)?,
+        programmes,
+    })
+}
+
+async fn enrolled(api: &Api, programme: &ProgrammeId) -> Result<Vec<StaffNo>> {
+    let p = load::<Programme>(&api.store, &programme_stream(programme), u64::MAX)
+        .await?
+        .0;
+    Ok(p.participants.into_keys().collect())
+}
+
+/// Everyone a session expects: current staff of its audience units, or
+/// its programme's participants.
+async fn expected(api: &Api, session: &Session) -> Result<Vec<StaffNo>> {
+    let Some(schedule) = &session.schedule else {
+        return Ok(vec![]);
+    };
+    match &schedule.audience {
+        Audience::Open => Ok(vec![]),
+        Audience::Cohort { programme } => enrolled(api, programme).await,
+        Audience::Units { units } => {
+            let mut out = Vec::new();
+            for u in units {
+                let rows = api
+                    .db()
+                    .fetch(
+                        "SELECT staff_no FROM rm_people WHERE left_on IS NULL AND unit IN \
+                         (SELECT id FROM rm_units WHERE path LIKE $1)",
+                        &[Scope::subtree_pattern(u)],
+                    )
+                    .await?;
+                for r in rows {
+                    out.push(StaffNo::parse(&text(&r[0]))?);
+                }
+            }
+            out.sort();
+            out.dedup();
+            Ok(out)
+        }
+    }
+}
+
+/// Checks that the caller manages session `id`.
+async fn manage<'a>(ctx: &Context<'a>, id: SessionId, what: &str) -> Result<(&'a Caller, &'a Api)> {
+    let caller = access::caller(ctx)?;
+    let api = ctx.data_unchecked::<Api>();
+    let organiser = organiser_of(api, id).await?;
+    check_manages(api, caller, &organiser, what).await?;
+    Ok((caller, api))
+}
+
+/// Decides `command` on session `id` and returns the session after it.
+async fn write(
+    api: &Api,
+    caller: &Caller,
+    id: SessionId,
+    command: SessionCommand,
+) -> Result<SessionPayload> {
+    let org = load::<OrgTree>(&api.store, ORG_STREAM, u64::MAX).await?.0;
+    let written = api
+        .execute::<Session>(
+            caller,
+            &session_stream(id),
+            |s| s.decide(&command, &org),
+            |_| vec![],
+        )
+        .await?;
+    Ok(SessionPayload {
+        position: written.position,
+        session: SessionView::get(api, caller, id).await?,
+    })
+}
+
+async fn current(api: &Api, id: SessionId) -> Result<Session> {
+    Ok(load::<Session>(&api.store, &session_stream(id), u64::MAX)
+        .await?
+        .0)
+}
+
+#[Object]
+impl SessionMutation {
+    /// Schedules a session. Union chairs schedule for units in their
+    /// subtree.
+    async fn schedule_session(
+        &self,
+        ctx: &Context<'_>,
+        input: ScheduleSessionInput,
+    ) -> async_graphql::Result<SessionPayload> {
+        let caller = access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let organiser = UnitId::parse(&input.organiser)?;
+        check_manages(api, caller, organiser.as_str(), "schedule sessions").await?;
+        let audience = match (&input.audience_units, &input.audience_cohort) {
+            (Some(_), Some(_)) => {
+                return Err(
+                    ApiError::bad_input("give audienceUnits or audienceCohort, not both").into(),
+                );
+            }
+            (Some(units), None) => Audience::Units {
+                units: units
+                    .iter()
+                    .map(|u| UnitId::parse(u))
+                    .collect::<Result<_, _>>()?,
+            },
+            (None, Some(p)) => Audience::Cohort {
+                programme: ProgrammeId::parse(p)?,
+            },
+            (None, None) => Audience::Open,
+        };
+        let defaults = CheckInRules::default();
+        let id = input.id.unwrap_or_else(Uuid::now_v7);
+        let schedule = Schedule {
+            id,
+            kind: parse_enum("session kind", &input.kind)?,
+            title: Name::parse(&input.title)?,
+            programme: input
+                .programme
+                .as_deref()
+                .map(ProgrammeId::parse)
+                .transpose()?,
+            organiser,
+            venue: Slug::parse(&input.venue)?,
+            window: TimeWindow::new(input.starts_at, input.ends_at)?,
+            check_in: CheckInRules {
+                opens_minutes_before: input
+                    .check_in_opens_minutes_before
+                    .unwrap_or(defaults.opens_minutes_before),
+                grace_minutes: input.grace_minutes.unwrap_or(defaults.grace_minutes),
+            },
+            audience,
+            speakers: vec![],
+            series: None,
+        };
+        Ok(write(api, caller, id, SessionCommand::Schedule(schedule)).await?)
+    }
+
+    async fn cancel_session(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        reason: String,
+    ) -> async_graphql::Result<SessionPayload> {
+        let (caller, api) = manage(ctx, id, "cancel this session").await?;
+        Ok(write(api, caller, id, SessionCommand::Cancel { reason }).await?)
+    }
+
+    async fn reschedule_session(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        starts_at: DateTime<Utc>,
+        ends_at: DateTime<Utc>,
+        venue: String,
+    ) -> async_graphql::Result<SessionPayload> {
+        let (caller, api) = manage(ctx, id, "reschedule this session").await?;
+        let command = SessionCommand::Reschedule {
+            window: TimeWindow::new(starts_at, ends_at)?,
+            venue: Slug::parse(&venue)?,
+        };
+        Ok(write(api, caller, id, command).await?)
+    }
+
+    async fn assign_seat(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        staff_no: String,
+        seat: String,
+    ) -> async_graphql::Result<SessionPayload> {
+        let (caller, api) = manage(ctx, id, "assign seats at this session").await?;
+        let command = SessionCommand::AssignSeat {
+            person: StaffNo::parse(&staff_no)?,
+            seat,
+        };
+        Ok(write(api, caller, id, command).await?)
+    }
+
+    /// Marks a person present (or late) by hand, for a forgotten card; the
+    /// marker is the token's person.
+    async fn mark_by_hand(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        staff_no: String,
+        at: Option<DateTime<Utc>>,
+    ) -> async_graphql::Result<SessionPayload> {
+        let (caller, api) = manage(ctx, id, "take attendance at this session").await?;
+        let marker = access::acting_person(caller)?;
+        let session = current(api, id).await?;
+        let person = attendee(api, &session, &StaffNo::parse(&staff_no)?).await?;
+        let command = SessionCommand::MarkByHand {
+            person,
+            marker,
+            at: at.unwrap_or_else(Utc::now),
+        };
+        Ok(write(api, caller, id, command).await?)
+    }
+
+    /// Requests leave from a session before it starts: staff for
+    /// themselves, chairs and administrators for anyone they manage.
+    async fn request_leave(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        staff_no: Option<String>,
+        reason: String,
+    ) -> async_graphql::Result<SessionPayload> {
+        let caller = access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let person = match (&caller.principal, staff_no) {
+            (Principal::Staff { person }, None) => person.clone(),
+            (Principal::Staff { person }, Some(no)) => {
+                let no = StaffNo::parse(&no)?;
+                if &no != person {
+                    return Err(access::denied(caller, &format!("request leave for {no}")).into());
+                }
+                no
+            }
+            (_, Some(no)) => {
+                let organiser = organiser_of(api, id).await?;
+                check_manages(api, caller, &organiser, "request leave at this session").await?;
+                StaffNo::parse(&no)?
+            }
+            (_, None) => access::acting_person(caller)?,
+        };
+        let command = SessionCommand::RequestLeave {
+            person,
+            reason,
+            at: Utc::now(),
+        };
+        Ok(write(api, caller, id, command).await?)
+    }
+
+    async fn approve_leave(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        staff_no: String,
+    ) -> async_graphql::Result<SessionPayload> {
+        let (caller, api) = manage(ctx, id, "decide leave at this session").await?;
+        let command = SessionCommand::ApproveLeave {
+            person: StaffNo::parse(&staff_no)?,
+            approver: access::acting_person(caller)?,
+        };
+        Ok(write(api, caller, id, command).await?)
+    }
+
+    async fn reject_leave(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        staff_no: String,
+        reason: String,
+    ) -> async_graphql::Result<SessionPayload> {
+        let (caller, api) = manage(ctx, id, "decide leave at this session").await?;
+        let command = SessionCommand::RejectLeave {
+            person: StaffNo::parse(&staff_no)?,
+            approver: access::acting_person(caller)?,
+            reason,
+        };
+        Ok(write(api, caller, id, command).await?)
+    }
+
+    /// Closes a session after it ends: everyone expected who neither came
+    /// nor had leave approved is recorded absent.
+    async fn close_session(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        at: Option<DateTime<Utc>>,
+    ) -> async_graphql::Result<SessionPayload> {
+        let (caller, api) = manage(ctx, id, "close this session").await?;
+        let session = current(api, id).await?;
+        let command = SessionCommand::Close {
+            at: at.unwrap_or_else(Utc::now),
+            audience: expected(api, &session).await?,
+        };
+        Ok(write(api, caller, id, command).await?)
+    }
+
+    /// Corrects a person's attendance (the latest correction wins); the
+    /// corrector is the token's person.
+    async fn correct_attendance(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        staff_no: String,
+        to: String,
+        reason: String,
+    ) -> async_graphql::Result<SessionPayload> {
+        let (caller, api) = manage(ctx, id, "correct attendance at this session").await?;
+        let command = SessionCommand::Correct {
+            person: StaffNo::parse(&staff_no)?,
+            to: parse_enum("attendance status", &to)?,
+            reason,
+            corrector: access::acting_person(caller)?,
+        };
+        Ok(write(api, caller, id, command).await?)
+    }
+}
