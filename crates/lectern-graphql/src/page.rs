@@ -42,6 +42,12 @@ impl Where {
     }
 }
 
+/// What a page costs against the complexity limit: its items times what
+/// each item selects.
+pub(crate) fn cost(first: Option<i32>, child: usize) -> usize {
+    usize::try_from(first.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)).unwrap_or(1) * child
+}
+
 /// The size of a page, checked against the maximum.
 pub(crate) fn page_size(first: Option<i32>) -> Result<usize> {
     let n = first.unwrap_or(DEFAULT_PAGE);

@@ -18,6 +18,7 @@ use crate::schema::{Api, parse_enum};
 
 /// A role a person holds.
 #[derive(Debug, Clone, SimpleObject)]
+#[graphql(name = "RoleGrant")]
 pub(crate) struct RoleView {
     /// administrator, auditor, union_chair, leadership_leader,
     /// leadership_deputy or leadership_member.
@@ -28,6 +29,7 @@ pub(crate) struct RoleView {
 
 /// A member of staff.
 #[derive(Debug, Clone, SimpleObject)]
+#[graphql(name = "Person")]
 pub(crate) struct PersonView {
     pub(crate) staff_no: String,
     pub(crate) name: String,
@@ -116,6 +118,7 @@ impl PeopleQuery {
     /// (and the units below it), category, or a search on name or staff
     /// number. Former staff are included on request.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::page::cost(first, child_complexity)")]
     async fn people(
         &self,
         ctx: &Context<'_>,

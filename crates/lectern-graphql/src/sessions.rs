@@ -21,6 +21,7 @@ use crate::schema::{Api, enum_text, parse_enum};
 
 /// A study session, lecture, class, competition, seminar or meeting.
 #[derive(Debug, Clone, SimpleObject)]
+#[graphql(name = "Session")]
 #[graphql(complex)]
 pub(crate) struct SessionView {
     pub(crate) id: String,
@@ -155,6 +156,7 @@ impl RosterEntry {
 impl SessionView {
     /// Everyone the session knows of (checked in, on leave, seated, marked
     /// absent), by staff number. Staff see their own entry only.
+    #[graphql(complexity = "crate::page::cost(first, child_complexity)")]
     async fn roster(
         &self,
         ctx: &Context<'_>,
@@ -186,6 +188,7 @@ impl SessionQuery {
     /// unit (and the units below it), venue, kind, programme and a time
     /// range (`from` inclusive, `to` exclusive).
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::page::cost(first, child_complexity)")]
     async fn sessions(
         &self,
         ctx: &Context<'_>,
@@ -286,6 +289,7 @@ impl SessionQuery {
 
 /// One session of a person's attendance.
 #[derive(Debug, Clone, SimpleObject)]
+#[graphql(name = "AttendanceRecord")]
 pub(crate) struct AttendanceView {
     pub(crate) session: SessionView,
     pub(crate) status: Option<String>,
@@ -590,6 +594,9 @@ impl SessionMutation {
         let caller = access::caller(ctx)?;
         let api = ctx.data_unchecked::<Api>();
         let person = match (&caller.principal, staff_no) {
+            (Principal::Auditor | Principal::Kiosk { .. }, _) => {
+                return Err(access::denied(caller, "request leave").into());
+            }
             (Principal::Staff { person }, None) => person.clone(),
             (Principal::Staff { person }, Some(no)) => {
                 let no = StaffNo::parse(&no)?;

@@ -1,0 +1,258 @@
+//! The authorization matrix: every role against a representative query and
+//! mutation of every area, allowed and refused. A refused mutation writes
+//! nothing.
+
+use lectern_graphql::Caller;
+use lectern_store::testkit::TestDb;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+both_backends!(
+    every_role_against_every_area,
+    card_uids_are_for_administrators
+);
+
+/// `None`: allowed (and succeeds); `Some(code)`: refused with that code.
+type Expect = Option<&'static str>;
+const OK: Expect = None;
+const FORBIDDEN: Expect = Some("FORBIDDEN");
+const UNAUTHENTICATED: Expect = Some("UNAUTHENTICATED");
+
+async fn check(
+    t: &TestApi,
+    who: &str,
+    caller: Option<Caller>,
+    query: &str,
+    vars: Value,
+    expect: Expect,
+) {
+    let head = t.api.store.head().await.unwrap();
+    let r = t.run(caller, query, vars).await;
+    match expect {
+        None => assert!(
+            r.get("errors").is_none(),
+            "{who} should be allowed {query}: {r}"
+        ),
+        Some(code) => {
+            assert_eq!(
+                r["errors"][0]["extensions"]["code"], code,
+                "{who} should be refused {query}: {r}"
+            );
+            assert_eq!(
+                t.api.store.head().await.unwrap(),
+                head,
+                "a refusal wrote nothing"
+            );
+        }
+    }
+}
+
+async fn every_role_against_every_area(db: TestDb) {
+    let t = TestApi::campus(db).await;
+    // The administrator comes last, so that the others meet the state the
+    // set-up left.
+    let roles: Vec<(&str, Option<Caller>)> = vec![
+        ("union chair", Some(chair())),
+        ("auditor", Some(auditor())),
+        ("staff", Some(staff())),
+        ("kiosk", Some(kiosk())),
+        ("anonymous", None),
+        ("administrator", Some(admin())),
+    ];
+    // Expectations per role, in the order of `roles`.
+    let cases: Vec<(&str, Value, [Expect; 6])> = vec![
+        // The unit tree.
+        (
+            "{ units { id } }",
+            json!({}),
+            [OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, OK],
+        ),
+        (
+            "mutation($id: String!) { establishUnit(id: $id, name: $id, kind: \"office\", parent: \"uni\") { position } }",
+            json!({ "id": "new-office" }),
+            [
+                FORBIDDEN,
+                FORBIDDEN,
+                FORBIDDEN,
+                FORBIDDEN,
+                UNAUTHENTICATED,
+                OK,
+            ],
+        ),
+        // People.
+        (
+            "{ person(staffNo: \"S0001\") { name } }",
+            json!({}),
+            [OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, OK],
+        ),
+        (
+            "{ person(staffNo: \"M0001\") { name } }",
+            json!({}),
+            [FORBIDDEN, OK, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, OK],
+        ),
+        (
+            "{ people { edges { node { staffNo } } } }",
+            json!({}),
+            [OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, OK],
+        ),
+        (
+            "mutation { grantRole(staffNo: \"M0001\", role: \"leadership_member\") { position } }",
+            json!({}),
+            [
+                FORBIDDEN,
+                FORBIDDEN,
+                FORBIDDEN,
+                FORBIDDEN,
+                UNAUTHENTICATED,
+                OK,
+            ],
+        ),
+        // Sessions.
+        (
+            "query($id: UUID!) { session(id: $id) { title roster { edges { node { staffNo } } } } }",
+            json!({ "id": CS_SESSION }),
+            [OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, OK],
+        ),
+        (
+            "query($id: UUID!) { session(id: $id) { title } }",
+            json!({ "id": MATH_SESSION }),
+            [FORBIDDEN, OK, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, OK],
+        ),
+        (
+            "query { attendance(staffNo: \"S0001\") { status } }",
+            json!({}),
+            [OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, OK],
+        ),
+        // Staff request leave for themselves; the chair for themselves.
+        (
+            "mutation($id: UUID!) { requestLeave(id: $id, reason: \"外出培训\") { position } }",
+            json!({ "id": CS_SESSION }),
+            [OK, FORBIDDEN, OK, FORBIDDEN, UNAUTHENTICATED, OK],
+        ),
+        (
+            "mutation($id: UUID!) { approveLeave(id: $id, staffNo: \"S0001\") { position } }",
+            json!({ "id": CS_SESSION }),
+            // The chair decided first: the administrator is allowed, and
+            // the domain refuses a second decision.
+            [
+                OK,
+                FORBIDDEN,
+                FORBIDDEN,
+                FORBIDDEN,
+                UNAUTHENTICATED,
+                Some("CONFLICT"),
+            ],
+        ),
+        (
+            "mutation($id: UUID!) { cancelSession(id: $id, reason: \"holiday\") { position } }",
+            json!({ "id": MATH_SESSION }),
+            [
+                FORBIDDEN,
+                FORBIDDEN,
+                FORBIDDEN,
+                FORBIDDEN,
+                UNAUTHENTICATED,
+                OK,
+            ],
+        ),
+        // Operations and the raw log.
+        (
+            "{ events(first: 3) { position } }",
+            json!({}),
+            [FORBIDDEN, OK, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, OK],
+        ),
+        (
+            "{ projections { name lag } }",
+            json!({}),
+            [FORBIDDEN, OK, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, OK],
+        ),
+    ];
+    for (query, vars, expects) in cases {
+        for ((who, caller), expect) in roles.iter().zip(expects) {
+            check(&t, who, caller.clone(), query, vars.clone(), expect).await;
+        }
+    }
+
+    // A staff member may not act for someone else, nor a chair outside
+    // their subtree.
+    let (code, message) = t
+        .err(
+            Some(staff()),
+            "mutation($id: UUID!) { requestLeave(id: $id, staffNo: \"C0001\", reason: \"x\") { position } }",
+            json!({ "id": CS_SESSION }),
+        )
+        .await;
+    assert_eq!(code, "FORBIDDEN");
+    assert_eq!(
+        message,
+        "staff member S0001 may not request leave for C0001"
+    );
+    let (code, message) = t
+        .err(
+            Some(chair()),
+            "mutation($id: UUID!) { approveLeave(id: $id, staffNo: \"M0001\") { position } }",
+            json!({ "id": MATH_SESSION }),
+        )
+        .await;
+    assert_eq!(code, "FORBIDDEN");
+    assert_eq!(
+        message,
+        "the union chair of school-cs may not decide leave at this session (organised by math-dept, outside school-cs)"
+    );
+
+    // Scopes filter lists: the chair sees their subtree, staff themselves.
+    let units = t.ok(chair(), "{ units { id } }", json!({})).await;
+    assert_eq!(
+        units["units"],
+        json!([{ "id": "school-cs" }, { "id": "cs-dept" }])
+    );
+    let people = t
+        .ok(
+            chair(),
+            "{ people { edges { node { staffNo } } } }",
+            json!({}),
+        )
+        .await;
+    let nos: Vec<&str> = people["people"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["staffNo"].as_str().unwrap())
+        .collect();
+    assert_eq!(nos, ["C0001", "S0001"]);
+    let people = t
+        .ok(
+            staff(),
+            "{ people { edges { node { staffNo } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(people["people"]["edges"].as_array().unwrap().len(), 1);
+    let sessions = t
+        .ok(
+            other_staff(),
+            "{ sessions { edges { node { organiser } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        sessions["sessions"]["edges"],
+        json!([{ "node": { "organiser": "math-dept" } }])
+    );
+}
+
+async fn card_uids_are_for_administrators(db: TestDb) {
+    let t = TestApi::campus(db).await;
+    let q = "{ person(staffNo: \"S0001\") { card } }";
+    assert_eq!(
+        t.ok(admin(), q, json!({})).await["person"]["card"],
+        "04A1B2C5"
+    );
+    for caller in [chair(), auditor(), staff()] {
+        assert_eq!(
+            t.ok(caller, q, json!({})).await["person"]["card"],
+            "****B2C5"
+        );
+    }
+}

@@ -1,0 +1,330 @@
+//! Whole flows through the API, error codes and messages, limits, paging
+//! and read-your-writes.
+
+use lectern_graphql::{MAX_PAGE, Principal, Tokens};
+use lectern_store::testkit::TestDb;
+use serde_json::json;
+
+use crate::support::*;
+
+both_backends!(
+    a_session_from_schedule_to_correction,
+    errors_name_the_offending_value,
+    limits_refuse_before_running,
+    pages_and_read_your_writes,
+    tokens_are_stored_hashed_and_revocable,
+);
+
+async fn a_session_from_schedule_to_correction(db: TestDb) {
+    let t = TestApi::campus(db).await;
+    let start = chrono::Utc::now() - chrono::Duration::hours(3);
+    let id = "0195f000-0000-7000-8000-0000000f1f1f";
+    let scheduled = t
+        .ok(
+            chair(),
+            "mutation($input: ScheduleSessionInput!) {
+               scheduleSession(input: $input) { position session { status kind organiser } }
+             }",
+            json!({ "input": {
+                "id": id, "kind": "training_lecture", "title": "青年教师导航讲座",
+                "organiser": "cs-dept", "venue": "hall-b",
+                "startsAt": start.to_rfc3339(),
+                "endsAt": (start + chrono::Duration::minutes(90)).to_rfc3339(),
+                "audienceUnits": ["school-cs"],
+            }}),
+        )
+        .await;
+    assert_eq!(
+        scheduled["scheduleSession"]["session"],
+        json!({ "status": "scheduled", "kind": "training_lecture", "organiser": "cs-dept" })
+    );
+    // The chair marks a teacher who forgot their card, then closes: the
+    // chair themself, expected and absent, is recorded absent.
+    let marked = t
+        .ok(
+            chair(),
+            "mutation($id: UUID!, $at: DateTime!) {
+               markByHand(id: $id, staffNo: \"S0001\", at: $at) { position session { present late } }
+             }",
+            json!({ "id": id, "at": (start + chrono::Duration::minutes(20)).to_rfc3339() }),
+        )
+        .await;
+    assert_eq!(
+        marked["markByHand"]["session"],
+        json!({ "present": 0, "late": 1 })
+    );
+    let closed = t
+        .ok(
+            chair(),
+            "mutation($id: UUID!) { closeSession(id: $id) { position session { status late absent } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        closed["closeSession"]["session"],
+        json!({ "status": "closed", "late": 1, "absent": 1 })
+    );
+    let roster = t
+        .ok(
+            admin(),
+            "query($id: UUID!) { session(id: $id) { roster { edges { node { staffNo name status method } } } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    let edges = &roster["session"]["roster"]["edges"];
+    assert_eq!(edges[0]["node"]["staffNo"], "C0001");
+    assert_eq!(edges[0]["node"]["status"], "absent");
+    assert_eq!(edges[1]["node"]["name"], "王小明");
+    assert_eq!(edges[1]["node"]["status"], "late");
+    assert_eq!(
+        edges[1]["node"]["method"],
+        json!(r#"{"by":"hand","marker":"C0001"}"#)
+    );
+    // Corrected by hand list: the latest correction wins.
+    let corrected = t
+        .ok(
+            chair(),
+            "mutation($id: UUID!) {
+               correctAttendance(id: $id, staffNo: \"S0001\", to: \"present\", reason: \"签到表\") {
+                 session { present late absent }
+               }
+             }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        corrected["correctAttendance"]["session"],
+        json!({ "present": 1, "late": 0, "absent": 1 })
+    );
+    let history = t
+        .ok(
+            staff(),
+            "{ attendance(staffNo: \"S0001\") { status session { title } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        history["attendance"],
+        json!([{ "status": "present", "session": { "title": "青年教师导航讲座" } }])
+    );
+    // The events carry who decided.
+    let events = t
+        .ok(
+            auditor(),
+            "{ events(first: 100) { eventType metadata } }",
+            json!({}),
+        )
+        .await;
+    let corrected = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["eventType"] == "AttendanceCorrected")
+        .unwrap();
+    assert_eq!(
+        corrected["metadata"],
+        r#"{"actor":"token:test","source":"graphql"}"#
+    );
+}
+
+async fn errors_name_the_offending_value(db: TestDb) {
+    let t = TestApi::campus(db).await;
+    let cases = [
+        (
+            "{ person(staffNo: \"Z9999\") { name } }",
+            "NOT_FOUND",
+            "staff member Z9999 does not exist",
+        ),
+        (
+            "{ person(staffNo: \"no!\") { name } }",
+            "BAD_USER_INPUT",
+            "invalid staff number \"no!\"",
+        ),
+        (
+            "mutation { establishUnit(id: \"cs-dept\", name: \"x\", kind: \"department\", parent: \"uni\") { position } }",
+            "CONFLICT",
+            "unit \"cs-dept\" already exists",
+        ),
+        (
+            "mutation { issueCard(staffNo: \"M0001\", uid: \"04A1B2C5\") { position } }",
+            "CONFLICT",
+            "card_uid \"04A1B2C5\" is already claimed by stream \"person-S0001\"",
+        ),
+        (
+            "mutation { issueCard(staffNo: \"M0001\", uid: \"XYZ\") { position } }",
+            "BAD_USER_INPUT",
+            "invalid card UID \"XYZ\"",
+        ),
+        (
+            "mutation { registerPerson(input: { staffNo: \"N0001\", name: \"新人\", unit: \"cs-dept\", category: \"professor\", birthDate: \"1990-01-01\", hireDate: \"2015-01-01\" }) { position } }",
+            "BAD_USER_INPUT",
+            "invalid staff category \"professor\": expected one of `teacher`, `administrator`, `worker`",
+        ),
+        (
+            "{ people(first: 500) { edges { cursor } } }",
+            "BAD_USER_INPUT",
+            "first: 500 is out of range; ask for 1 to 100 items a page",
+        ),
+        (
+            "{ session(id: \"0195f000-0000-7000-8000-000000000000\") { title } }",
+            "NOT_FOUND",
+            "session 0195f000-0000-7000-8000-000000000000 does not exist",
+        ),
+        (
+            "mutation { markByHand(id: \"0195f000-0000-7000-8000-0000000a7a7a\", staffNo: \"S0001\") { position } }",
+            "CONFLICT",
+            "S0001 is not in the audience of session 0195f000-0000-7000-8000-0000000a7a7a",
+        ),
+    ];
+    for (query, code, message) in cases {
+        let (c, m) = t.err(Some(admin()), query, json!({})).await;
+        assert_eq!(c, code, "{query}: {m}");
+        assert!(
+            m.starts_with(message),
+            "{query}: {m:?} should start with {message:?}"
+        );
+    }
+    // A decision that records who made it needs a token tied to a person.
+    let mut admin_without_person = admin();
+    admin_without_person.person = None;
+    let (c, m) = t
+        .err(
+            Some(admin_without_person),
+            "mutation($id: UUID!) { markByHand(id: $id, staffNo: \"S0001\") { position } }",
+            json!({ "id": CS_SESSION }),
+        )
+        .await;
+    assert_eq!(c, "BAD_USER_INPUT");
+    assert!(m.contains("--person"), "{m}");
+}
+
+async fn limits_refuse_before_running(db: TestDb) {
+    let t = TestApi::campus(db).await;
+    let head = t.api.store.head().await.unwrap();
+    let deep = "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } }";
+    let r = t.run(Some(admin()), deep, json!({})).await;
+    assert_eq!(
+        r["errors"][0]["message"], "Query is nested too deep.",
+        "{r}"
+    );
+    assert!(r.get("data").is_none_or(|d| d.is_null()));
+    let wide = format!(
+        "{{ {} }}",
+        (0..4)
+            .map(|i| format!("p{i}: people(first: {MAX_PAGE}) {{ edges {{ cursor node {{ staffNo name unit category birthDate hireDate }} }} }}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let r = t.run(Some(admin()), &wide, json!({})).await;
+    assert_eq!(r["errors"][0]["message"], "Query is too complex.", "{r}");
+    // A refused mutation never ran.
+    let r = t
+        .run(
+            Some(admin()),
+            &format!("mutation {{ establishUnit(id: \"too-deep\", name: \"x\", kind: \"office\", parent: \"uni\") {{ position }} }} {deep}"),
+            json!({}),
+        )
+        .await;
+    assert!(r["errors"][0]["message"].is_string(), "{r}");
+    assert_eq!(t.api.store.head().await.unwrap(), head);
+}
+
+async fn pages_and_read_your_writes(db: TestDb) {
+    let t = TestApi::campus(db).await;
+    let q = "query($after: String) { people(first: 3, after: $after) { edges { cursor node { staffNo } } pageInfo { hasNextPage hasPreviousPage } } }";
+    let first = t.ok(admin(), q, json!({})).await;
+    let page = &first["people"];
+    assert_eq!(page["edges"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        page["pageInfo"],
+        json!({ "hasNextPage": true, "hasPreviousPage": false })
+    );
+    let next = t
+        .ok(admin(), q, json!({ "after": page["edges"][2]["cursor"] }))
+        .await;
+    assert_eq!(
+        next["people"]["edges"],
+        json!([{ "cursor": "S0001", "node": { "staffNo": "S0001" } }])
+    );
+    assert_eq!(next["people"]["pageInfo"]["hasNextPage"], false);
+
+    // A mutation returns its position, and its own read already shows it.
+    let r = t
+        .ok(admin(), "mutation { renameUnit(id: \"cs-dept\", name: \"计算机系\") { position unit { name } } }", json!({}))
+        .await;
+    let position = r["renameUnit"]["position"].as_u64().unwrap();
+    assert_eq!(r["renameUnit"]["unit"]["name"], "计算机系");
+    assert_eq!(position, t.api.store.head().await.unwrap());
+    // A query may ask to read at least that position.
+    let mut request = async_graphql::Request::new("{ unit(id: \"cs-dept\") { name } }");
+    request.extensions.insert(
+        "waitForPosition".into(),
+        async_graphql::Value::from(position),
+    );
+    let r = serde_json::to_value(
+        lectern_graphql::execute(&t.schema, &t.api, request, Some(admin())).await,
+    )
+    .unwrap();
+    assert_eq!(r["data"]["unit"]["name"], "计算机系", "{r}");
+    let mut request = async_graphql::Request::new("{ unit(id: \"cs-dept\") { name } }");
+    request
+        .extensions
+        .insert("waitForPosition".into(), async_graphql::Value::from("soon"));
+    let r = serde_json::to_value(
+        lectern_graphql::execute(&t.schema, &t.api, request, Some(admin())).await,
+    )
+    .unwrap();
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{r}"
+    );
+}
+
+async fn tokens_are_stored_hashed_and_revocable(db: TestDb) {
+    let t = TestApi::campus(db).await;
+    let tokens: &Tokens = &t.api.tokens;
+    let unit = lectern_domain::UnitId::parse("school-cs").unwrap();
+    let person = lectern_domain::StaffNo::parse("C0001").unwrap();
+    let (info, secret) = tokens
+        .create(
+            &Principal::UnionChair { unit: unit.clone() },
+            Some(&person),
+            "chair of CS",
+        )
+        .await
+        .unwrap();
+    assert!(secret.starts_with("lct_") && secret.len() == 68, "{secret}");
+    let caller = tokens.authenticate(&secret).await.unwrap();
+    assert_eq!(caller.principal, Principal::UnionChair { unit });
+    assert_eq!(caller.person, Some(person));
+    assert_eq!(caller.token_id, info.id);
+    // Only the hash is stored.
+    let stored = t
+        .api
+        .db()
+        .fetch("SELECT hash FROM lectern_tokens", &[])
+        .await
+        .unwrap();
+    assert!(
+        stored
+            .iter()
+            .all(|r| r[0].as_str() != Some(secret.as_str()))
+    );
+    assert_eq!(tokens.list().await.unwrap().len(), 1);
+    tokens.revoke(&info.id, chrono::Utc::now()).await.unwrap();
+    let e = tokens.authenticate(&secret).await.unwrap_err();
+    assert_eq!(e.code.as_str(), "UNAUTHENTICATED");
+    let e = tokens
+        .revoke(&info.id, chrono::Utc::now())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.message,
+        format!("no active token has the id {:?}", info.id)
+    );
+    assert!(tokens.list().await.unwrap()[0].revoked_at.is_some());
+    let e = lectern_graphql::parse_principal("union-chair", None, None, None).unwrap_err();
+    assert_eq!(e.message, "the role \"union-chair\" needs a unit");
+    let e = lectern_graphql::parse_principal("root", None, None, None).unwrap_err();
+    assert!(e.message.starts_with("unknown role \"root\""));
+}
