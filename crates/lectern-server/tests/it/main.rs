@@ -1,12 +1,17 @@
 //! The `lectern` binary and its HTTP application, end to end.
 #![allow(unreachable_pub)] // a test binary exports nothing
 
+#[macro_use]
+extern crate lectern_store; // both_backends!
+
+mod graphql;
+
 use std::process::Command;
 
 use lectern_server::app::Application;
 use lectern_server::config::{DbArgs, ServeArgs};
+use lectern_store::testkit::TestDb;
 use lectern_store::{ExpectedVersion, NewEvent, Store, StoreOptions};
-use sqlx::Connection;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn lectern(args: &[&str]) -> (i32, String, String) {
@@ -84,24 +89,10 @@ fn migrate_then_verify_on_sqlite() {
 
 #[tokio::test]
 async fn migrate_and_verify_on_postgres() {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    if !ci && std::env::var("LECTERN_TEST_PG").is_ok_and(|v| v == "skip") {
+    let Some(test_db) = TestDb::postgres().await else {
         return;
-    }
-    let admin = std::env::var("LECTERN_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let mut c = sqlx::PgConnection::connect(&admin)
-        .await
-        .unwrap_or_else(|e| {
-            panic!("PostgreSQL at {admin} is unreachable ({e}); LECTERN_TEST_PG=skip skips")
-        });
-    let name = format!("lectern_test_{}", uuid::Uuid::new_v4().simple());
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut c)
-        .await
-        .unwrap();
-    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
-
+    };
+    let url = test_db.url.clone();
     let (code, out, err) = tokio::task::spawn_blocking({
         let url = url.clone();
         move || lectern(&["migrate", "--database-url", &url])
@@ -136,24 +127,16 @@ async fn migrate_and_verify_on_postgres() {
     );
 
     // Tampering is reported with exit status 2.
-    let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
-    sqlx::raw_sql("ALTER TABLE events DISABLE TRIGGER USER; UPDATE events SET payload = '{\"n\":7}' WHERE position = 2")
-        .execute(&mut db)
+    test_db
+        .raw("ALTER TABLE events DISABLE TRIGGER USER; UPDATE events SET payload = '{\"n\":7}' WHERE position = 2")
         .await
         .unwrap();
-    db.close().await.unwrap();
     let (code, out, _) =
         tokio::task::spawn_blocking(move || lectern(&["audit", "verify", "--database-url", &url]))
             .await
             .unwrap();
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("event at position 2 was altered"), "{out}");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE {name} WITH (FORCE)"
-    )))
-    .execute(&mut c)
-    .await
-    .unwrap();
 }
 
 #[test]

@@ -1,0 +1,252 @@
+//! `/graphql` over HTTP on a running server, on SQLite and PostgreSQL:
+//! tokens from the CLI, mutations and queries, refusals, limits, and a
+//! rebuild from the CLI while the server answers.
+
+use std::net::SocketAddr;
+
+use lectern_server::app::Application;
+use lectern_server::config::{DbArgs, ServeArgs};
+use lectern_store::testkit::TestDb;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::{get, lectern};
+
+both_backends!(graphql_over_http);
+
+/// POSTs `body` to `/graphql`; returns the status line and the body.
+async fn post(addr: SocketAddr, token: Option<&str>, body: &[u8]) -> (String, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+         Content-Type: application/json\r\n{auth}Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(body).await.unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).await.unwrap();
+    let status = buf.lines().next().unwrap_or_default().to_owned();
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+async fn gql(addr: SocketAddr, token: &str, query: &str, variables: Value) -> Value {
+    let body = serde_json::to_vec(&json!({ "query": query, "variables": variables })).unwrap();
+    let (status, body) = post(addr, Some(token), &body).await;
+    assert!(status.contains("200"), "{status}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+/// Runs the CLI off the runtime's threads.
+async fn cli(args: Vec<String>) -> (i32, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        lectern(&args)
+    })
+    .await
+    .unwrap()
+}
+
+async fn graphql_over_http(db: TestDb) {
+    let url = db.url.clone();
+    let args = ServeArgs {
+        db: DbArgs {
+            database_url: Some(url.clone()),
+            data_dir: "unused".into(),
+        },
+        listen: "127.0.0.1:0".parse().unwrap(),
+    };
+    let app = Application::build(&args).await.expect("build");
+    let addr = app.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+
+    let s = |v: &str| v.to_owned();
+    let (code, admin, err) = cli(vec![
+        s("token"),
+        s("create"),
+        s("--role"),
+        s("administrator"),
+        s("--person"),
+        s("A0001"),
+        s("--label"),
+        s("test admin"),
+        s("--database-url"),
+        url.clone(),
+    ])
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("it is shown once"), "{err}");
+    let admin = admin.trim().to_owned();
+    let (code, staff, err) = cli(vec![
+        s("token"),
+        s("create"),
+        s("--role"),
+        s("staff"),
+        s("--person"),
+        s("S0001"),
+        s("--database-url"),
+        url.clone(),
+    ])
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let staff = staff.trim().to_owned();
+
+    let r = gql(
+        addr,
+        &admin,
+        "mutation {
+           a: establishUnit(id: \"uni\", name: \"大学\", kind: \"university\") { position }
+           b: establishUnit(id: \"cs\", name: \"计算机学院\", kind: \"school\", parent: \"uni\") { position }
+           registerPerson(input: { staffNo: \"S0001\", name: \"王小明\", unit: \"cs\",
+             category: \"teacher\", birthDate: \"1980-03-04\", hireDate: \"2005-09-01\" }) {
+             position person { name unit }
+           }
+         }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        r["data"]["registerPerson"]["person"],
+        json!({ "name": "王小明", "unit": "cs" }),
+        "{r}"
+    );
+    let r = gql(
+        addr,
+        &staff,
+        "{ me { staffNo name } units { id headCount } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        r["data"]["me"],
+        json!({ "staffNo": "S0001", "name": "王小明" }),
+        "{r}"
+    );
+    assert_eq!(
+        r["data"]["units"],
+        json!([{ "id": "uni", "headCount": 1 }, { "id": "cs", "headCount": 1 }])
+    );
+    let r = gql(
+        addr,
+        &staff,
+        "mutation { renameUnit(id: \"cs\", name: \"x\") { position } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "FORBIDDEN", "{r}");
+
+    // Refusals at the door.
+    let (_, body) = post(
+        addr,
+        Some("lct_not-a-token"),
+        br#"{"query":"{ units { id } }"}"#,
+    )
+    .await;
+    let r: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{r}"
+    );
+    let (_, body) = post(addr, None, br#"{"query":"{ units { id } }"}"#).await;
+    let r: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{r}"
+    );
+    let (_, body) = post(addr, Some(&admin), b"units please").await;
+    let r: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{r}"
+    );
+    let huge = format!(
+        r#"{{"query":"{{ units {{ id }} }}","variables":{{"pad":"{}"}}}}"#,
+        "x".repeat(70_000)
+    );
+    let (status, _) = post(addr, Some(&admin), huge.as_bytes()).await;
+    assert!(status.contains("413"), "{status}");
+
+    // A rebuild from the CLI while the server answers.
+    let (code, out, err) = cli(vec![
+        s("rebuild"),
+        s("--projector"),
+        s("people"),
+        s("--database-url"),
+        url.clone(),
+    ])
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("rebuilt people up to position 3"), "{out}");
+    let r = gql(
+        addr,
+        &admin,
+        "{ people { edges { node { staffNo } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        r["data"]["people"]["edges"][0]["node"]["staffNo"], "S0001",
+        "{r}"
+    );
+    let (code, _, err) = cli(vec![
+        s("rebuild"),
+        s("--projector"),
+        s("persons"),
+        s("--database-url"),
+        url.clone(),
+    ])
+    .await;
+    assert_eq!(code, 1);
+    assert!(err.contains("no projector is named \"persons\""), "{err}");
+
+    let (status, body) = get(addr, "/readyz").await;
+    assert!(status.contains("200"), "{status}");
+    let ready: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (ready["head"].as_u64(), ready["projected"].as_u64()),
+        (Some(3), Some(3))
+    );
+
+    // Tokens can be listed and revoked from the CLI.
+    let (_, list, _) = cli(vec![
+        s("token"),
+        s("list"),
+        s("--database-url"),
+        url.clone(),
+    ])
+    .await;
+    let id = list
+        .lines()
+        .find(|l| l.contains("staff"))
+        .unwrap()
+        .split('\t')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(!list.contains(&staff), "secrets are never listed");
+    let (code, _, err) = cli(vec![
+        s("token"),
+        s("revoke"),
+        id,
+        s("--database-url"),
+        url.clone(),
+    ])
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let r = gql(addr, &staff, "{ me { name } }", json!({})).await;
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{r}"
+    );
+
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
