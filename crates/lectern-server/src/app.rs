@@ -26,6 +26,7 @@ pub struct AppState {
     /// The head of the log when the server started: `/readyz` answers
     /// ready once every read model has reached it.
     pub head_at_start: u64,
+    pub metrics: crate::metrics::Metrics,
 }
 
 pub struct Application {
@@ -67,12 +68,19 @@ impl Application {
             campus: Campus::default(),
         };
         let schema = lectern_graphql::build_schema(api.clone());
-        let router = router().with_state(AppState {
-            store: store.clone(),
-            api,
-            schema,
-            head_at_start,
-        });
+        let metrics = crate::metrics::Metrics::default();
+        let router = router()
+            .route_layer(axum::middleware::from_fn_with_state(
+                metrics.clone(),
+                crate::metrics::track,
+            ))
+            .with_state(AppState {
+                store: store.clone(),
+                api,
+                schema,
+                head_at_start,
+                metrics,
+            });
         Ok(Application {
             listener,
             router,
@@ -117,6 +125,7 @@ fn router() -> Router<AppState> {
         .route("/", get(index))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::metrics::metrics))
         .merge(crate::graphql::router())
 }
 
@@ -124,6 +133,7 @@ async fn index() -> &'static str {
     "Lectern: the event log of the staff learning campaign.\n\
      GET /healthz  the process is up\n\
      GET /readyz   the event log answers and the read models caught up (JSON)\n\
+     GET /metrics  Prometheus metrics\n\
      POST /graphql the GraphQL API (Authorization: Bearer <token>)\n"
 }
 

@@ -17,3 +17,4 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod graphql;
+pub mod metrics;

@@ -68,6 +68,7 @@ struct Inner {
     head_tx: Arc<watch::Sender<u64>>,
     _head_rx: watch::Receiver<u64>,
     opts: StoreOptions,
+    appended: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -110,6 +111,7 @@ impl Store {
                 head_tx,
                 _head_rx: head_rx,
                 opts,
+                appended: std::sync::atomic::AtomicU64::new(0),
             }),
         })
     }
@@ -164,7 +166,24 @@ impl Store {
             })
             .await
             .map_err(|_| Error::WriterStopped)?;
-        answer.await.map_err(|_| Error::WriterStopped)?
+        let appended = answer.await.map_err(|_| Error::WriterStopped)??;
+        let new: u64 = appended
+            .iter()
+            .filter(|a| !a.duplicate)
+            .map(|a| a.last_position + 1 - a.first_position)
+            .sum();
+        self.inner
+            .appended
+            .fetch_add(new, std::sync::atomic::Ordering::Relaxed);
+        Ok(appended)
+    }
+
+    /// Events this process appended (not counting idempotent repeats), for
+    /// the `lectern_events_appended_total` metric.
+    pub fn appended_total(&self) -> u64 {
+        self.inner
+            .appended
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Position of the last event (0 when the log is empty).

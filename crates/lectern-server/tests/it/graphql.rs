@@ -215,6 +215,20 @@ async fn graphql_over_http(db: TestDb) {
         (Some(3), Some(3))
     );
 
+    let (status, metrics) = get(addr, "/metrics").await;
+    assert!(status.contains("200"), "{status}");
+    for line in [
+        "lectern_http_requests_total{route=\"/graphql\",status=\"200\"} ",
+        "lectern_http_requests_total{route=\"/graphql\",status=\"413\"} 1",
+        "lectern_http_request_duration_seconds_count{route=\"/graphql\"} ",
+        "lectern_events_appended_total 3",
+        "lectern_log_head_position 3",
+        "lectern_projection_lag{projector=\"people\"} 0",
+        "lectern_projection_position{projector=\"sessions\"} 3",
+    ] {
+        assert!(metrics.contains(line), "{line:?} missing from\n{metrics}");
+    }
+
     // Tokens can be listed and revoked from the CLI.
     let (_, list, _) = cli(vec![
         s("token"),
