@@ -127,6 +127,7 @@ fn router() -> Router<AppState> {
         .route("/readyz", get(readyz))
         .route("/metrics", get(crate::metrics::metrics))
         .merge(crate::graphql::router())
+        .merge(crate::graphiql::router())
 }
 
 async fn index() -> &'static str {
@@ -134,7 +135,8 @@ async fn index() -> &'static str {
      GET /healthz  the process is up\n\
      GET /readyz   the event log answers and the read models caught up (JSON)\n\
      GET /metrics  Prometheus metrics\n\
-     POST /graphql the GraphQL API (Authorization: Bearer <token>)\n"
+     POST /graphql the GraphQL API (Authorization: Bearer <token>)\n\
+     GET /graphiql the GraphQL console for administrators\n"
 }
 
 async fn healthz() -> &'static str {

@@ -16,5 +16,6 @@ pub mod app;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod graphiql;
 pub mod graphql;
 pub mod metrics;

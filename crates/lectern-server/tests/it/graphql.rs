@@ -215,6 +215,19 @@ async fn graphql_over_http(db: TestDb) {
         (Some(3), Some(3))
     );
 
+    // The console is served from the binary.
+    let (status, page) = get(addr, "/graphiql").await;
+    assert!(status.contains("200"), "{status}");
+    assert!(
+        page.contains(r#"<script src="/graphiql/graphiql.js"></script>"#),
+        "{page}"
+    );
+    let (status, css) = get(addr, "/graphiql/graphiql.css").await;
+    assert!(
+        status.contains("200") && css.contains(".graphiql-container"),
+        "{status}"
+    );
+
     let (status, metrics) = get(addr, "/metrics").await;
     assert!(status.contains("200"), "{status}");
     for line in [
