@@ -16,6 +16,7 @@
 //! - `access`: scopes and refusals.
 //! - `org`, `people`, `sessions`: each area's queries and mutations.
 //! - `ops`: projection status and the raw event log.
+//! - `live`: subscriptions (a session's attendance, the event feed).
 //! - `page`: filters and cursor pages.
 //! - `error`: `ApiError` and the client codes.
 
@@ -23,6 +24,7 @@ mod access;
 mod auth;
 mod commands;
 mod error;
+mod live;
 mod ops;
 mod org;
 mod page;
@@ -35,6 +37,6 @@ pub use commands::{Written, execute as execute_command, settle};
 pub use error::{ApiError, Code};
 pub use page::{DEFAULT_PAGE, MAX_PAGE};
 pub use schema::{
-    Api, LecternSchema, MAX_COMPLEXITY, MAX_DEPTH, MAX_WAIT, Mutation, Query, build_schema,
-    execute, sdl,
+    Api, LecternSchema, MAX_COMPLEXITY, MAX_DEPTH, MAX_WAIT, Mutation, Query, Subscription,
+    build_schema, execute, sdl,
 };

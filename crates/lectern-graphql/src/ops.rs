@@ -35,6 +35,24 @@ pub(crate) struct LogEvent {
     pub(crate) hash: String,
 }
 
+impl From<lectern_store::RecordedEvent> for LogEvent {
+    fn from(e: lectern_store::RecordedEvent) -> LogEvent {
+        LogEvent {
+            position: e.position,
+            stream_id: e.stream_id,
+            stream_version: e.stream_version,
+            event_id: e.event_id.to_string(),
+            event_type: e.event_type,
+            schema_version: e.schema_version,
+            payload: e.payload,
+            metadata: e.metadata,
+            occurred_at: lectern_projections::timestamp(e.occurred_at),
+            recorded_at: lectern_projections::timestamp(e.recorded_at),
+            hash: e.hash.iter().map(|b| format!("{b:02x}")).collect(),
+        }
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct OpsQuery;
 
@@ -95,22 +113,6 @@ impl OpsQuery {
                 .await
                 .map_err(ApiError::from)?,
         };
-        let hex = |h: &[u8; 32]| h.iter().map(|b| format!("{b:02x}")).collect::<String>();
-        Ok(events
-            .into_iter()
-            .map(|e| LogEvent {
-                position: e.position,
-                stream_id: e.stream_id,
-                stream_version: e.stream_version,
-                event_id: e.event_id.to_string(),
-                event_type: e.event_type,
-                schema_version: e.schema_version,
-                payload: e.payload,
-                metadata: e.metadata,
-                occurred_at: lectern_projections::timestamp(e.occurred_at),
-                recorded_at: lectern_projections::timestamp(e.recorded_at),
-                hash: hex(&e.hash),
-            })
-            .collect())
+        Ok(events.into_iter().map(LogEvent::from).collect())
     }
 }

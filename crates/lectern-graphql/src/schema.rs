@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use async_graphql::{EmptySubscription, MergedObject, Request, Response, Schema};
+use async_graphql::{MergedObject, MergedSubscription, Request, Response, Schema};
 use lectern_domain::{Aggregate, Campus, DomainError, KeyChange};
 use lectern_projections::{Projections, ReadDb};
 use lectern_store::{Metadata, Store};
@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use crate::auth::{Caller, Tokens};
 use crate::commands::{self, Written};
 use crate::error::{ApiError, Code, Result};
+use crate::live::LiveSubscription;
 use crate::ops::OpsQuery;
 use crate::org::{OrgMutation, OrgQuery};
 use crate::people::{PeopleMutation, PeopleQuery};
@@ -30,7 +31,10 @@ pub struct Query(OrgQuery, PeopleQuery, SessionQuery, OpsQuery);
 #[derive(MergedObject, Default)]
 pub struct Mutation(OrgMutation, PeopleMutation, SessionMutation);
 
-pub type LecternSchema = Schema<Query, Mutation, EmptySubscription>;
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(LiveSubscription);
+
+pub type LecternSchema = Schema<Query, Mutation, Subscription>;
 
 /// What every resolver reaches: the log, the read models, the tokens.
 #[derive(Clone)]
@@ -68,18 +72,26 @@ impl Api {
 
 /// The schema with its limits; `api` is what resolvers read and write.
 pub fn build_schema(api: Api) -> LecternSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
-        .data(api)
-        .finish()
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
+    .data(api)
+    .finish()
 }
 
 /// The schema's SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .finish()
+    .sdl()
 }
 
 /// Runs one request for `caller` (`None`: no token was sent). A request

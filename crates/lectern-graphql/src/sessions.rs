@@ -69,7 +69,7 @@ impl SessionView {
         }
     }
 
-    async fn get(api: &Api, caller: &Caller, id: SessionId) -> Result<SessionView> {
+    pub(crate) async fn get(api: &Api, caller: &Caller, id: SessionId) -> Result<SessionView> {
         let mut filter = Where::default();
         filter.and("id = ?", [Val::from(id.to_string())]);
         scope_filter(&mut filter, caller);
@@ -133,12 +133,12 @@ pub(crate) struct RosterEntry {
     pub(crate) method: Option<String>,
 }
 
-const ROSTER: &str = "SELECT a.staff_no, a.session_id, p.name, a.status, a.leave, a.seat, \
+pub(crate) const ROSTER: &str = "SELECT a.staff_no, a.session_id, p.name, a.status, a.leave, a.seat, \
                       a.checked_in_at, a.method FROM rm_attendance a \
                       LEFT JOIN rm_people p ON p.staff_no = a.staff_no";
 
 impl RosterEntry {
-    fn from_row(r: &[Val]) -> RosterEntry {
+    pub(crate) fn from_row(r: &[Val]) -> RosterEntry {
         RosterEntry {
             staff_no: text(&r[0]),
             session_id: text(&r[1]),

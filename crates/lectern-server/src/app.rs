@@ -136,6 +136,7 @@ async fn index() -> &'static str {
      GET /readyz   the event log answers and the read models caught up (JSON)\n\
      GET /metrics  Prometheus metrics\n\
      POST /graphql the GraphQL API (Authorization: Bearer <token>)\n\
+     GET /graphql/ws  GraphQL subscriptions over WebSocket (graphql-transport-ws)\n\
      GET /graphiql the GraphQL console for administrators\n"
 }
 

@@ -1,11 +1,14 @@
 //! `/graphql`: authenticates the bearer token and runs the request on the
 //! schema of `lectern-graphql`.
 
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::WebSocketUpgrade;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use lectern_graphql::{ApiError, Caller, Code};
 
@@ -17,7 +20,50 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/graphql", post(graphql))
+        .route("/graphql/ws", get(websocket))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+}
+
+/// Subscriptions over WebSocket (the `graphql-transport-ws` and
+/// `graphql-ws` protocols). The token comes in the upgrade request's
+/// Authorization header or in the `connection_init` payload as
+/// `{"Authorization": "Bearer <token>"}`.
+async fn websocket(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let from_header = authenticate(&state, &headers).await;
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            let tokens = state.api.tokens.clone();
+            GraphQLWebSocket::new(socket, state.schema.clone(), protocol)
+                .on_connection_init(move |payload| async move {
+                    let mut data = async_graphql::Data::default();
+                    let token = ["Authorization", "authorization"]
+                        .iter()
+                        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
+                        .map(|v| {
+                            v.trim_start_matches("Bearer ")
+                                .trim_start_matches("bearer ")
+                        });
+                    let caller = match token {
+                        Some(t) => Some(tokens.authenticate(t).await.map_err(graphql_error)?),
+                        None => from_header.map_err(graphql_error)?,
+                    };
+                    if let Some(c) = caller {
+                        data.insert(c);
+                    }
+                    Ok(data)
+                })
+                .serve()
+        })
+}
+
+fn graphql_error(e: ApiError) -> async_graphql::Error {
+    e.into()
 }
 
 async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {

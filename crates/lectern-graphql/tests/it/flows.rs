@@ -1,7 +1,7 @@
 //! Whole flows through the API, error codes and messages, limits, paging
 //! and read-your-writes.
 
-use lectern_graphql::{MAX_PAGE, Principal, Tokens};
+use lectern_graphql::{Caller, MAX_PAGE, Principal, Tokens};
 use lectern_store::testkit::TestDb;
 use serde_json::json;
 
@@ -13,6 +13,7 @@ both_backends!(
     limits_refuse_before_running,
     pages_and_read_your_writes,
     tokens_are_stored_hashed_and_revocable,
+    subscriptions_follow_the_log,
 );
 
 async fn a_session_from_schedule_to_correction(db: TestDb) {
@@ -327,4 +328,82 @@ async fn tokens_are_stored_hashed_and_revocable(db: TestDb) {
     assert_eq!(e.message, "the role \"union-chair\" needs a unit");
     let e = lectern_graphql::parse_principal("root", None, None, None).unwrap_err();
     assert!(e.message.starts_with("unknown role \"root\""));
+}
+
+async fn subscriptions_follow_the_log(db: TestDb) {
+    use futures_util::StreamExt;
+    let t = TestApi::campus(db).await;
+    let head = t.api.store.head().await.unwrap();
+    let subscribe = |caller: Caller, q: &str| {
+        t.schema
+            .execute_stream(async_graphql::Request::new(q).data(caller))
+            .map(|r| serde_json::to_value(r).unwrap())
+    };
+    let q = format!(
+        "subscription {{ sessionAttendance(id: \"{CS_SESSION}\", after: {head}) {{ staffNo leave status }} }}"
+    );
+    let mut chair_feed = Box::pin(subscribe(chair(), &q));
+    let mut own_feed = Box::pin(subscribe(staff(), &q));
+    t.ok(
+        chair(),
+        &format!(
+            "mutation {{ requestLeave(id: \"{CS_SESSION}\", reason: \"会议\") {{ position }} }}"
+        ),
+        json!({}),
+    )
+    .await;
+    t.ok(
+        staff(),
+        &format!(
+            "mutation {{ requestLeave(id: \"{CS_SESSION}\", reason: \"出差\") {{ position }} }}"
+        ),
+        json!({}),
+    )
+    .await;
+    let first = next(&mut chair_feed).await;
+    assert_eq!(
+        first["data"]["sessionAttendance"],
+        json!({ "staffNo": "C0001", "leave": "requested", "status": null })
+    );
+    let second = next(&mut chair_feed).await;
+    assert_eq!(second["data"]["sessionAttendance"]["staffNo"], "S0001");
+    // Staff follow their own line only.
+    let own = next(&mut own_feed).await;
+    assert_eq!(
+        own["data"]["sessionAttendance"]["staffNo"], "S0001",
+        "{own}"
+    );
+    // Refused at subscription time.
+    let mut refused = Box::pin(subscribe(other_staff(), &q));
+    let r = next(&mut refused).await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "FORBIDDEN", "{r}");
+
+    // The event feed replays from a position, then goes live.
+    let mut feed = Box::pin(subscribe(
+        auditor(),
+        &format!(
+            "subscription {{ events(after: {}) {{ position eventType }} }}",
+            head - 1
+        ),
+    ));
+    let e = next(&mut feed).await;
+    assert_eq!(e["data"]["events"]["position"], head);
+    for expected in ["LeaveRequested", "LeaveRequested"] {
+        let e = next(&mut feed).await;
+        assert_eq!(e["data"]["events"]["eventType"], expected);
+    }
+    let mut refused = Box::pin(subscribe(staff(), "subscription { events { position } }"));
+    let r = next(&mut refused).await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "FORBIDDEN", "{r}");
+}
+
+/// The next item of a subscription, which must come.
+async fn next<S: futures_util::Stream<Item = serde_json::Value> + Unpin>(
+    s: &mut S,
+) -> serde_json::Value {
+    use futures_util::StreamExt;
+    tokio::time::timeout(std::time::Duration::from_secs(20), s.next())
+        .await
+        .expect("the subscription delivers in time")
+        .expect("the subscription is open")
 }

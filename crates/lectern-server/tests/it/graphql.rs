@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::{get, lectern};
 
-both_backends!(graphql_over_http);
+both_backends!(graphql_over_http, subscriptions_over_websocket);
 
 /// POSTs `body` to `/graphql`; returns the status line and the body.
 async fn post(addr: SocketAddr, token: Option<&str>, body: &[u8]) -> (String, String) {
@@ -274,6 +274,97 @@ async fn graphql_over_http(db: TestDb) {
         "{r}"
     );
 
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
+
+/// A subscription over WebSocket (graphql-transport-ws), authenticated in
+/// `connection_init`, sees a mutation made over HTTP.
+async fn subscriptions_over_websocket(db: TestDb) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let url = db.url.clone();
+    let args = ServeArgs {
+        db: DbArgs {
+            database_url: Some(url.clone()),
+            data_dir: "unused".into(),
+        },
+        listen: "127.0.0.1:0".parse().unwrap(),
+    };
+    let app = Application::build(&args).await.expect("build");
+    let addr = app.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    let (code, token, err) = cli(vec![
+        "token".into(),
+        "create".into(),
+        "--role".into(),
+        "auditor".into(),
+        "--database-url".into(),
+        url.clone(),
+    ])
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let (_, admin, _) = cli(vec![
+        "token".into(),
+        "create".into(),
+        "--role".into(),
+        "administrator".into(),
+        "--database-url".into(),
+        url.clone(),
+    ])
+    .await;
+
+    let mut request = format!("ws://{addr}/graphql/ws")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("upgrade");
+    let send = |v: Value| Message::Text(v.to_string().into());
+    ws.send(send(json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", token.trim()) } })))
+        .await
+        .unwrap();
+    let ack = loop {
+        let m = tokio::time::timeout(std::time::Duration::from_secs(20), ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if let Message::Text(t) = m {
+            break serde_json::from_str::<Value>(&t).unwrap();
+        }
+    };
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    ws.send(send(json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { events { position eventType } }" } })))
+        .await
+        .unwrap();
+    let r = gql(addr, admin.trim(), "mutation { establishUnit(id: \"uni\", name: \"大学\", kind: \"university\") { position } }", json!({})).await;
+    assert!(r.get("errors").is_none(), "{r}");
+    let m = loop {
+        let m = tokio::time::timeout(std::time::Duration::from_secs(20), ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if let Message::Text(t) = m {
+            break serde_json::from_str::<Value>(&t).unwrap();
+        }
+    };
+    assert_eq!(m["type"], "next", "{m}");
+    assert_eq!(
+        m["payload"]["data"]["events"],
+        json!({ "position": 1, "eventType": "UnitEstablished" })
+    );
+    ws.close(None).await.unwrap();
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
