@@ -22,29 +22,41 @@ pub fn decode<E: DomainEvent>(event: &RecordedEvent) -> Result<E> {
     serde_json::from_str(&event.payload).map_err(|e| Error::event(event, e))
 }
 
-/// Folds a stream's events with positions before `before` (all of them
-/// with `u64::MAX`); also returns the stream's version that was folded.
-pub async fn load<A: Aggregate>(store: &Store, stream: &str, before: u64) -> Result<(A, u64)> {
-    let mut state = A::default();
+/// A stream's events with positions before `before` (all of them with
+/// `u64::MAX`), decoded, and the stream version of the last one.
+pub async fn history<E: DomainEvent>(
+    store: &Store,
+    stream: &str,
+    before: u64,
+) -> Result<(Vec<E>, u64)> {
+    let mut events = Vec::new();
     let mut version = 0;
-    let mut from = 1;
     loop {
-        let page = store.read_stream(stream, from, 1000).await?;
+        let page = store.read_stream(stream, version + 1, 1000).await?;
         let n = page.len();
         for e in &page {
             if e.position >= before {
-                return Ok((state, version));
+                return Ok((events, version));
             }
-            state
-                .apply(&decode::<A::Event>(e)?)
-                .map_err(|err| Error::domain(e, err))?;
+            events.push(decode(e)?);
             version = e.stream_version;
         }
         if n < 1000 {
-            return Ok((state, version));
+            return Ok((events, version));
         }
-        from = version + 1;
     }
+}
+
+/// Folds a stream's events with positions before `before` (all of them
+/// with `u64::MAX`); also returns the stream's version that was folded.
+pub async fn load<A: Aggregate>(store: &Store, stream: &str, before: u64) -> Result<(A, u64)> {
+    let (events, version) = history::<A::Event>(store, stream, before).await?;
+    let state = A::fold(&events).map_err(|err| Error::Event {
+        position: before.min(u64::MAX - 1),
+        event_type: format!("stream {stream}"),
+        reason: err.to_string(),
+    })?;
+    Ok((state, version))
 }
 
 /// Appends a decision's events to `stream`, expecting it at `version` (the

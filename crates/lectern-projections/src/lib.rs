@@ -32,9 +32,9 @@ mod projectors;
 mod runner;
 mod sql;
 
-pub use codec::{commit, decode, encode, load};
+pub use codec::{commit, decode, encode, history, load};
 pub use error::{Error, Result};
 pub use projector::{Cx, Projector, Table};
-pub use projectors::{OrgProjector, PeopleProjector, SessionsProjector};
+pub use projectors::{OrgProjector, PeopleProjector, ProgrammesProjector, SessionsProjector};
 pub use runner::{Checkpoint, Options, Projections, Status, projector_names, rebuild};
 pub use sql::{ReadDb, Stmt, Val, Values, timestamp};

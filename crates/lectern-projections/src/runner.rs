@@ -100,6 +100,7 @@ fn entries() -> Vec<Box<dyn Entry>> {
         e::<OrgProjector>(),
         e::<PeopleProjector>(),
         e::<SessionsProjector>(),
+        e::<ProgrammesProjector>(),
     ]
 }
 

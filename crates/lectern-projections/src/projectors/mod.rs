@@ -2,10 +2,12 @@
 
 mod org;
 mod people;
+mod programmes;
 mod sessions;
 
 pub use org::OrgProjector;
 pub use people::PeopleProjector;
+pub use programmes::ProgrammesProjector;
 pub use sessions::SessionsProjector;
 
 use std::collections::HashMap;

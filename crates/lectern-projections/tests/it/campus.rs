@@ -99,6 +99,30 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
         .await
         .unwrap()
         .0;
+    let ytnp = slug("ytnp");
+    let launch = Launch {
+        id: ytnp.clone(),
+        kind: ProgrammeKind::YoungTeacherNavigation,
+        title: Name::parse("青年教师导航计划").unwrap(),
+        launched_on: NaiveDate::from_ymd_opt(2005, 9, 1).unwrap(),
+        eligibility: None,
+    };
+    programme(store, &ytnp, ProgrammeCommand::Launch(launch)).await;
+    let targets = [
+        (SessionKind::TrainingLecture, 6),
+        (SessionKind::DemonstrationClass, 3),
+    ];
+    let cmd = ProgrammeCommand::IssuePlan {
+        year: 2007,
+        targets: targets.into_iter().collect(),
+    };
+    programme(store, &ytnp, cmd).await;
+    let cmd = ProgrammeCommand::IssueNotice {
+        title: Name::parse("关于开展导航计划的通知").unwrap(),
+        text: "各学院：……".into(),
+        issued_on: NaiveDate::from_ymd_opt(2007, 2, 20).unwrap(),
+    };
+    programme(store, &ytnp, cmd).await;
     let mut staff = Vec::new();
     for i in 0..people {
         let no = StaffNo::parse(&format!("S{:04}", 1000 + i)).unwrap();
@@ -114,6 +138,15 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
         person(store, &org, &no, PersonCommand::Register(r)).await;
         let uid = CardUid::parse(&format!("04A1{:010X}", 100 + i)).unwrap();
         person(store, &org, &no, PersonCommand::IssueCard { uid }).await;
+        let folded = load::<Person>(store, &person_stream(&no), u64::MAX)
+            .await
+            .unwrap()
+            .0;
+        let cmd = ProgrammeCommand::Enrol {
+            person: Box::new(folded),
+            on: NaiveDate::from_ymd_opt(2007, 3, 1).unwrap(),
+        };
+        programme(store, &ytnp, cmd).await;
         staff.push(no);
     }
     let mut ids = Vec::new();
@@ -125,7 +158,7 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
             id,
             kind: [SessionKind::CentralizedStudy, SessionKind::TrainingLecture][rng.below(2)],
             title: Name::parse(&format!("Study {i}")).unwrap(),
-            programme: None,
+            programme: (i % 3 == 1).then(|| ytnp.clone()),
             organiser: units[0].clone(),
             venue: slug(["hall-a", "hall-b"][rng.below(2)]),
             window: TimeWindow::new(start, start + Duration::minutes(90)).unwrap(),
@@ -286,6 +319,10 @@ async fn person(store: &Store, org: &OrgTree, no: &StaffNo, cmd: PersonCommand) 
     .await
 }
 
+async fn programme(store: &Store, id: &ProgrammeId, cmd: ProgrammeCommand) -> bool {
+    run::<Programme>(store, &programme_stream(id), |s| s.decide(&cmd), no_keys).await
+}
+
 async fn session(store: &Store, org: &OrgTree, id: SessionId, cmd: SessionCommand) -> bool {
     run::<Session>(store, &session_stream(id), |s| s.decide(&cmd, org), no_keys).await
 }
@@ -328,18 +365,26 @@ pub struct Folds {
     pub org: OrgTree,
     pub people: BTreeMap<String, Person>,
     pub sessions: BTreeMap<String, Session>,
+    pub session_histories: Vec<Vec<SessionEvent>>,
+    pub programmes: BTreeMap<String, Programme>,
 }
 
 pub async fn fold_all(store: &Store) -> Folds {
     let mut org = Vec::new();
     let mut people: BTreeMap<String, Vec<PersonEvent>> = BTreeMap::new();
     let mut sessions: BTreeMap<String, Vec<SessionEvent>> = BTreeMap::new();
+    let mut programmes: BTreeMap<String, Vec<ProgrammeEvent>> = BTreeMap::new();
     for e in store.read_all(0, usize::MAX >> 1, None).await.unwrap() {
         if e.stream_id == ORG_STREAM {
             org.push(serde_json::from_str(&e.payload).unwrap());
         } else if let Some(no) = e.stream_id.strip_prefix("person-") {
             people
                 .entry(no.to_owned())
+                .or_default()
+                .push(serde_json::from_str(&e.payload).unwrap());
+        } else if let Some(id) = e.stream_id.strip_prefix("programme-") {
+            programmes
+                .entry(id.to_owned())
                 .or_default()
                 .push(serde_json::from_str(&e.payload).unwrap());
         } else if let Some(id) = e.stream_id.strip_prefix("session-") {
@@ -355,9 +400,14 @@ pub async fn fold_all(store: &Store) -> Folds {
             .into_iter()
             .map(|(k, v)| (k, Person::fold(&v).unwrap()))
             .collect(),
+        session_histories: sessions.values().cloned().collect(),
         sessions: sessions
             .into_iter()
             .map(|(k, v)| (k, Session::fold(&v).unwrap()))
+            .collect(),
+        programmes: programmes
+            .into_iter()
+            .map(|(k, v)| (k, Programme::fold(&v).unwrap()))
             .collect(),
     }
 }

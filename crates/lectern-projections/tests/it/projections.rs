@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use lectern_domain::*;
-use lectern_projections::{Error, Options, Projections, ReadDb, Val, Values, rebuild};
+use lectern_projections::{
+    Error, Options, Projections, ReadDb, Val, Values, projector_names, rebuild,
+};
 use lectern_store::Store;
 use lectern_store::testkit::TestDb;
 
@@ -51,6 +53,11 @@ async fn dump(read: &ReadDb) -> Vec<Vec<Values>> {
         "SELECT * FROM rm_people ORDER BY staff_no",
         "SELECT * FROM rm_sessions ORDER BY id",
         "SELECT * FROM rm_attendance ORDER BY session_id, staff_no",
+        "SELECT * FROM rm_programmes ORDER BY id",
+        "SELECT * FROM rm_programme_plans ORDER BY programme, year, kind",
+        "SELECT * FROM rm_programme_notices ORDER BY programme, seq",
+        "SELECT * FROM rm_programme_participants ORDER BY programme, staff_no",
+        "SELECT * FROM rm_programme_report ORDER BY programme, year",
     ] {
         out.push(rows(read, sql).await);
     }
@@ -66,6 +73,7 @@ fn json<T: serde::Serialize>(v: &T) -> String {
 
 /// Checks every read model against the folds of the same events.
 async fn assert_matches_folds(read: &ReadDb, f: &Folds) {
+    assert_programmes_match(read, f).await;
     let units = rows(
         read,
         "SELECT id, name, kind, parent, dissolved, path FROM rm_units ORDER BY id",
@@ -211,6 +219,15 @@ async fn read_models_equal_the_folds(db: TestDb) {
     assert!(sessions().any(|s| !s.leave.is_empty()) && sessions().any(|s| !s.seats.is_empty()));
     assert!(sessions().any(|s| s.roster.values().any(|v| *v == AttendanceStatus::Late)));
     assert!(folds.people.values().any(|p| p.left_on.is_some()));
+    let ytnp = &folds.programmes["ytnp"];
+    assert!(!ytnp.participants.is_empty() && ytnp.participants.len() < 30);
+    let report = programme_report(
+        &ytnp.launch.as_ref().unwrap().id,
+        &Campus::default(),
+        &folds.session_histories,
+    )
+    .unwrap();
+    assert!(report.total.participants > 0, "{report:?}");
     assert_matches_folds(&read, &folds).await;
 
     // Followed live: more history while the projectors run.
@@ -245,7 +262,7 @@ async fn a_killed_projector_resumes_without_loss(db: TestDb) {
     let rebuilt = rebuild(&store, &read, None, Options::default())
         .await
         .unwrap();
-    assert_eq!(rebuilt.len(), 3);
+    assert_eq!(rebuilt.len(), projector_names().len());
     assert_eq!(
         dump(&read).await,
         resumed,
@@ -313,7 +330,7 @@ async fn rebuild_swaps_beside_live_readers(db: TestDb) {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "no projector is named \"persons\"; the projectors are: org, people, sessions"
+        "no projector is named \"persons\"; the projectors are: org, people, sessions, programmes"
     );
     p.stop().await;
 }
@@ -350,4 +367,56 @@ async fn lag_waits_and_versions(db: TestDb) {
     assert_eq!(after[0][1].as_i64(), Some(1));
     assert_matches_folds(&read, &fold_all(&store).await).await;
     p.stop().await;
+}
+
+async fn assert_programmes_match(read: &ReadDb, f: &Folds) {
+    let campus = Campus::default();
+    for (id, p) in &f.programmes {
+        let launch = p.launch.as_ref().unwrap();
+        let row = &read
+            .fetch(
+                "SELECT kind, title FROM rm_programmes WHERE id = $1",
+                &[Val::from(id.as_str())],
+            )
+            .await
+            .unwrap()[0];
+        assert_eq!(text(&row[0]), Some(json(&launch.kind).as_str()));
+        assert_eq!(text(&row[1]), Some(launch.title.as_str()));
+        let participants = read
+            .fetch("SELECT staff_no FROM rm_programme_participants WHERE programme = $1 ORDER BY staff_no", &[Val::from(id.as_str())])
+            .await
+            .unwrap();
+        let expected: Vec<&str> = p.participants.keys().map(|s| s.as_str()).collect();
+        let got: Vec<&str> = participants.iter().map(|r| text(&r[0]).unwrap()).collect();
+        assert_eq!(got, expected, "participants of {id}");
+
+        let report = programme_report(&launch.id, &campus, &f.session_histories).unwrap();
+        let rows = read
+            .fetch("SELECT year, sessions, participants FROM rm_programme_report WHERE programme = $1 ORDER BY year", &[Val::from(id.as_str())])
+            .await
+            .unwrap();
+        let mut expected = vec![(
+            0i64,
+            json(&report.total.sessions),
+            i64::from(report.total.participants),
+        )];
+        expected.extend(report.by_year.iter().map(|(y, fig)| {
+            (
+                i64::from(*y),
+                json(&fig.sessions),
+                i64::from(fig.participants),
+            )
+        }));
+        let got: Vec<(i64, String, i64)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r[0].as_i64().unwrap(),
+                    text(&r[1]).unwrap().to_owned(),
+                    r[2].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(got, expected, "programme report of {id}");
+    }
 }
