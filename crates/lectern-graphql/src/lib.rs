@@ -14,7 +14,8 @@
 //! - `commands`: load, decide, append, retry, wait for the read models.
 //! - `auth`: principals and the token register.
 //! - `access`: scopes and refusals.
-//! - `org`, `people`, `sessions`: each area's queries and mutations.
+//! - `org`, `people`, `sessions`, `programmes`: each area's queries and
+//!   mutations.
 //! - `ops`: projection status and the raw event log.
 //! - `live`: subscriptions (a session's attendance, the event feed).
 //! - `page`: filters and cursor pages.
@@ -29,6 +30,7 @@ mod ops;
 mod org;
 mod page;
 mod people;
+mod programmes;
 mod schema;
 mod sessions;
 

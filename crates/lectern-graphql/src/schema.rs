@@ -16,6 +16,7 @@ use crate::live::LiveSubscription;
 use crate::ops::OpsQuery;
 use crate::org::{OrgMutation, OrgQuery};
 use crate::people::{PeopleMutation, PeopleQuery};
+use crate::programmes::{ProgrammeMutation, ProgrammeQuery};
 use crate::sessions::{SessionMutation, SessionQuery};
 
 /// Deepest query accepted.
@@ -26,10 +27,21 @@ pub const MAX_COMPLEXITY: usize = 2_000;
 pub const MAX_WAIT: Duration = Duration::from_secs(10);
 
 #[derive(MergedObject, Default)]
-pub struct Query(OrgQuery, PeopleQuery, SessionQuery, OpsQuery);
+pub struct Query(
+    OrgQuery,
+    PeopleQuery,
+    SessionQuery,
+    ProgrammeQuery,
+    OpsQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(OrgMutation, PeopleMutation, SessionMutation);
+pub struct Mutation(
+    OrgMutation,
+    PeopleMutation,
+    SessionMutation,
+    ProgrammeMutation,
+);
 
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(LiveSubscription);

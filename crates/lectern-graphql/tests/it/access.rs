@@ -156,6 +156,24 @@ async fn every_role_against_every_area(db: TestDb) {
                 OK,
             ],
         ),
+        // Programmes.
+        (
+            "{ programmes { id report { participants } } }",
+            json!({}),
+            [OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, OK],
+        ),
+        (
+            "mutation { launchProgramme(input: { id: \"ethics-2007\", kind: \"ethics_month\", title: \"师德建设教育月\", launchedOn: \"2007-09-01\" }) { position } }",
+            json!({}),
+            [
+                FORBIDDEN,
+                FORBIDDEN,
+                FORBIDDEN,
+                FORBIDDEN,
+                UNAUTHENTICATED,
+                OK,
+            ],
+        ),
         // Operations and the raw log.
         (
             "{ events(first: 3) { position } }",

@@ -14,7 +14,118 @@ both_backends!(
     pages_and_read_your_writes,
     tokens_are_stored_hashed_and_revocable,
     subscriptions_follow_the_log,
+    a_programme_from_launch_to_report,
 );
+
+async fn a_programme_from_launch_to_report(db: TestDb) {
+    let t = TestApi::campus(db).await;
+    let launched = t
+        .ok(
+            admin(),
+            "mutation {
+               launchProgramme(input: { id: \"ytnp\", kind: \"young_teacher_navigation\",
+                 title: \"青年教师导航计划\", launchedOn: \"2005-09-01\" }) {
+                 programme { id kind eligibility }
+               }
+               issueAnnualPlan(programme: \"ytnp\", year: 2007, targets: [
+                 { kind: \"training_lecture\", target: 6 }, { kind: \"teaching_competition\", target: 1 }
+               ]) { position }
+               issueNotice(programme: \"ytnp\", title: \"导航计划通知\", body: \"各学院……\", issuedOn: \"2007-02-20\") { position }
+               a: enrolParticipant(programme: \"ytnp\", staffNo: \"S0001\", on: \"2007-03-01\") { position }
+             }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        launched["launchProgramme"]["programme"]["eligibility"],
+        r#"{"categories":["teacher"],"hired_within_years":3,"max_age":35}"#
+    );
+    // The eligibility rule decides: born in 1980, hired in 2005, enrolling in 2030.
+    let (code, message) = t
+        .err(
+            Some(admin()),
+            "mutation { enrolParticipant(programme: \"ytnp\", staffNo: \"M0001\", on: \"2030-03-01\") { position } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code, "CONFLICT");
+    assert!(
+        message.starts_with("not eligible: M0001 is 49 on 2030-03-01"),
+        "{message}"
+    );
+
+    // A training lecture of the programme, held and closed.
+    let start = chrono::Utc::now() - chrono::Duration::hours(3);
+    let id = "0195f000-0000-7000-8000-00000000a0a0";
+    t.ok(
+        admin(),
+        "mutation($input: ScheduleSessionInput!) { scheduleSession(input: $input) { position } }",
+        json!({ "input": {
+            "id": id, "kind": "training_lecture", "title": "如何上好第一堂课", "programme": "ytnp",
+            "organiser": "school-cs", "venue": "hall-a", "audienceCohort": "ytnp",
+            "startsAt": start.to_rfc3339(), "endsAt": (start + chrono::Duration::minutes(90)).to_rfc3339(),
+        }}),
+    )
+    .await;
+    t.ok(
+        chair(),
+        "mutation($id: UUID!, $at: DateTime!) {
+           markByHand(id: $id, staffNo: \"S0001\", at: $at) { position }
+         }",
+        json!({ "id": id, "at": start.to_rfc3339() }),
+    )
+    .await;
+    let closed = t
+        .ok(
+            chair(),
+            "mutation($id: UUID!) { closeSession(id: $id) { session { present absent } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        closed["closeSession"]["session"],
+        json!({ "present": 1, "absent": 0 })
+    );
+    let year = i64::from(chrono::Datelike::year(
+        &(start + chrono::Duration::hours(8)),
+    ));
+    let p = t
+        .ok(
+            staff(),
+            "{ programme(id: \"ytnp\") {
+                 plans { year kind target }
+                 notices { title }
+                 participants { edges { node { staffNo name enrolledOn } } }
+                 report { year sessions { kind sessions } participants }
+               } }",
+            json!({}),
+        )
+        .await;
+    let p = &p["programme"];
+    assert_eq!(p["plans"].as_array().unwrap().len(), 2);
+    assert_eq!(p["notices"], json!([{ "title": "导航计划通知" }]));
+    assert_eq!(
+        p["participants"]["edges"],
+        json!([{ "node": { "staffNo": "S0001", "name": "王小明", "enrolledOn": "2007-03-01" } }])
+    );
+    let lecture = json!([{ "kind": "training_lecture", "sessions": 1 }]);
+    assert_eq!(
+        p["report"],
+        json!([
+            { "year": year, "sessions": lecture, "participants": 1 },
+            { "year": null, "sessions": lecture, "participants": 1 },
+        ])
+    );
+    // Staff see only themselves among the participants.
+    let other = t
+        .ok(
+            other_staff(),
+            "{ programme(id: \"ytnp\") { participants { edges { cursor } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(other["programme"]["participants"]["edges"], json!([]));
+}
 
 async fn a_session_from_schedule_to_correction(db: TestDb) {
     let t = TestApi::campus(db).await;
