@@ -35,6 +35,8 @@ mod sql;
 pub use codec::{commit, decode, encode, history, load};
 pub use error::{Error, Result};
 pub use projector::{Cx, Projector, Table};
-pub use projectors::{OrgProjector, PeopleProjector, ProgrammesProjector, SessionsProjector};
+pub use projectors::{
+    OrgProjector, PeopleProjector, ProgrammesProjector, SessionsProjector, StudyProjector,
+};
 pub use runner::{Checkpoint, Options, Projections, Status, projector_names, rebuild};
 pub use sql::{ReadDb, Stmt, Val, Values, timestamp};

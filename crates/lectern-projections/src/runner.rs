@@ -101,6 +101,7 @@ fn entries() -> Vec<Box<dyn Entry>> {
         e::<PeopleProjector>(),
         e::<SessionsProjector>(),
         e::<ProgrammesProjector>(),
+        e::<StudyProjector>(),
     ]
 }
 

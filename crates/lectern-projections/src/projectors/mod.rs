@@ -4,11 +4,13 @@ mod org;
 mod people;
 mod programmes;
 mod sessions;
+mod study;
 
 pub use org::OrgProjector;
 pub use people::PeopleProjector;
 pub use programmes::ProgrammesProjector;
 pub use sessions::SessionsProjector;
+pub use study::StudyProjector;
 
 use std::collections::HashMap;
 

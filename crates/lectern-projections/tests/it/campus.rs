@@ -170,6 +170,24 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
         session(store, &org, id, SessionCommand::Schedule(schedule)).await;
         ids.push((id, start));
     }
+    let mut tasks = Vec::new();
+    for i in 0..3u32 {
+        let id = Uuid::from_u128(0x7a5c_0000 + u128::from(i) + (seed as u128) * 1000);
+        let a = Assignment {
+            id,
+            title: Name::parse(&format!("学习任务 {i}")).unwrap(),
+            topic: [StudyTopic::PoliticalTheory, StudyTopic::JobSkills][i as usize % 2],
+            audience: Audience::Units {
+                units: vec![slug(UNITS[1 + rng.below(UNITS.len() - 1)].0)],
+            },
+            assigner: staff[0].clone(),
+            assigned_on: NaiveDate::from_ymd_opt(2007, 3, 1).unwrap(),
+            due: NaiveDate::from_ymd_opt(2007, 3, 10 + i).unwrap(),
+        };
+        task(store, &org, id, StudyCommand::Assign(a)).await;
+        tasks.push(id);
+    }
+
     // One session is cancelled and one moved before anything happens.
     if let [.., (moved, start), (cancelled, _)] = ids[..] {
         let reason = "holiday".to_owned();
@@ -268,6 +286,40 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
                 };
                 session(store, &org, id, cmd).await;
             }
+            10 if rng.chance(50) => {
+                let t = tasks[rng.below(tasks.len())];
+                let cmd = match rng.below(6) {
+                    0..=3 => {
+                        let p = load::<Person>(store, &person_stream(&no), u64::MAX)
+                            .await
+                            .unwrap()
+                            .0;
+                        let Some(unit) = p.unit else { continue };
+                        StudyCommand::Complete {
+                            person: Attendee {
+                                staff_no: no,
+                                unit,
+                                programmes: vec![],
+                            },
+                            evidence: "读书笔记".into(),
+                            on: NaiveDate::from_ymd_opt(2007, 3, 5 + rng.below(10) as u32).unwrap(),
+                        }
+                    }
+                    4 => StudyCommand::Waive {
+                        person: no,
+                        reason: "病假".into(),
+                        waiver: staff[0].clone(),
+                    },
+                    _ => {
+                        let audience = task_audience(store, &org, t, &staff).await;
+                        StudyCommand::Close {
+                            today: NaiveDate::from_ymd_opt(2007, 3, 15).unwrap(),
+                            audience,
+                        }
+                    }
+                };
+                task(store, &org, t, cmd).await;
+            }
             10 => {
                 let cmd = match rng.below(4) {
                     0 => PersonCommand::Transfer {
@@ -319,6 +371,43 @@ async fn person(store: &Store, org: &OrgTree, no: &StaffNo, cmd: PersonCommand) 
     .await
 }
 
+async fn task(store: &Store, org: &OrgTree, id: TaskId, cmd: StudyCommand) -> bool {
+    run::<StudyTask>(store, &task_stream(id), |s| s.decide(&cmd, org), no_keys).await
+}
+
+async fn task_audience(
+    store: &Store,
+    org: &OrgTree,
+    id: TaskId,
+    staff: &[StaffNo],
+) -> Vec<StaffNo> {
+    let t = load::<StudyTask>(store, &task_stream(id), u64::MAX)
+        .await
+        .unwrap()
+        .0;
+    let Some(a) = t.assignment else {
+        return vec![];
+    };
+    let mut out = Vec::new();
+    for no in staff {
+        let p = load::<Person>(store, &person_stream(no), u64::MAX)
+            .await
+            .unwrap()
+            .0;
+        if let (Some(unit), None) = (p.unit, p.left_on) {
+            let who = Attendee {
+                staff_no: no.clone(),
+                unit,
+                programmes: vec![],
+            };
+            if a.audience.includes(&who, org) {
+                out.push(no.clone());
+            }
+        }
+    }
+    out
+}
+
 async fn programme(store: &Store, id: &ProgrammeId, cmd: ProgrammeCommand) -> bool {
     run::<Programme>(store, &programme_stream(id), |s| s.decide(&cmd), no_keys).await
 }
@@ -367,6 +456,7 @@ pub struct Folds {
     pub sessions: BTreeMap<String, Session>,
     pub session_histories: Vec<Vec<SessionEvent>>,
     pub programmes: BTreeMap<String, Programme>,
+    pub tasks: BTreeMap<String, StudyTask>,
 }
 
 pub async fn fold_all(store: &Store) -> Folds {
@@ -374,12 +464,18 @@ pub async fn fold_all(store: &Store) -> Folds {
     let mut people: BTreeMap<String, Vec<PersonEvent>> = BTreeMap::new();
     let mut sessions: BTreeMap<String, Vec<SessionEvent>> = BTreeMap::new();
     let mut programmes: BTreeMap<String, Vec<ProgrammeEvent>> = BTreeMap::new();
+    let mut tasks: BTreeMap<String, Vec<StudyEvent>> = BTreeMap::new();
     for e in store.read_all(0, usize::MAX >> 1, None).await.unwrap() {
         if e.stream_id == ORG_STREAM {
             org.push(serde_json::from_str(&e.payload).unwrap());
         } else if let Some(no) = e.stream_id.strip_prefix("person-") {
             people
                 .entry(no.to_owned())
+                .or_default()
+                .push(serde_json::from_str(&e.payload).unwrap());
+        } else if let Some(id) = e.stream_id.strip_prefix("task-") {
+            tasks
+                .entry(id.to_owned())
                 .or_default()
                 .push(serde_json::from_str(&e.payload).unwrap());
         } else if let Some(id) = e.stream_id.strip_prefix("programme-") {
@@ -408,6 +504,10 @@ pub async fn fold_all(store: &Store) -> Folds {
         programmes: programmes
             .into_iter()
             .map(|(k, v)| (k, Programme::fold(&v).unwrap()))
+            .collect(),
+        tasks: tasks
+            .into_iter()
+            .map(|(k, v)| (k, StudyTask::fold(&v).unwrap()))
             .collect(),
     }
 }

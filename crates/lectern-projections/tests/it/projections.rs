@@ -2,6 +2,7 @@
 //! domain folds, survive being killed anywhere, rebuild beside live
 //! readers, and report where they stand.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -58,6 +59,8 @@ async fn dump(read: &ReadDb) -> Vec<Vec<Values>> {
         "SELECT * FROM rm_programme_notices ORDER BY programme, seq",
         "SELECT * FROM rm_programme_participants ORDER BY programme, staff_no",
         "SELECT * FROM rm_programme_report ORDER BY programme, year",
+        "SELECT * FROM rm_tasks ORDER BY id",
+        "SELECT * FROM rm_task_people ORDER BY task_id, staff_no",
     ] {
         out.push(rows(read, sql).await);
     }
@@ -74,6 +77,7 @@ fn json<T: serde::Serialize>(v: &T) -> String {
 /// Checks every read model against the folds of the same events.
 async fn assert_matches_folds(read: &ReadDb, f: &Folds) {
     assert_programmes_match(read, f).await;
+    assert_tasks_match(read, f).await;
     let units = rows(
         read,
         "SELECT id, name, kind, parent, dissolved, path FROM rm_units ORDER BY id",
@@ -228,6 +232,9 @@ async fn read_models_equal_the_folds(db: TestDb) {
     )
     .unwrap();
     assert!(report.total.participants > 0, "{report:?}");
+    let tasks = || folds.tasks.values();
+    assert!(tasks().any(|t| t.missed.as_ref().is_some_and(|m| !m.is_empty())));
+    assert!(tasks().any(|t| !t.completed.is_empty()) && tasks().any(|t| !t.waived.is_empty()));
     assert_matches_folds(&read, &folds).await;
 
     // Followed live: more history while the projectors run.
@@ -330,7 +337,7 @@ async fn rebuild_swaps_beside_live_readers(db: TestDb) {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "no projector is named \"persons\"; the projectors are: org, people, sessions, programmes"
+        "no projector is named \"persons\"; the projectors are: org, people, sessions, programmes, study"
     );
     p.stop().await;
 }
@@ -418,5 +425,47 @@ async fn assert_programmes_match(read: &ReadDb, f: &Folds) {
             })
             .collect();
         assert_eq!(got, expected, "programme report of {id}");
+    }
+}
+
+async fn assert_tasks_match(read: &ReadDb, f: &Folds) {
+    let tasks = rows(
+        read,
+        "SELECT id, status, completed, waived, missed FROM rm_tasks ORDER BY id",
+    )
+    .await;
+    assert_eq!(tasks.len(), f.tasks.len(), "one row per task");
+    for (row, (id, t)) in tasks.iter().zip(&f.tasks) {
+        assert_eq!(text(&row[0]), Some(id.as_str()));
+        let status = if t.missed.is_some() { "closed" } else { "open" };
+        assert_eq!(text(&row[1]), Some(status));
+        assert_eq!(row[2].as_i64(), Some(t.completed.len() as i64));
+        assert_eq!(row[3].as_i64(), Some(t.waived.len() as i64));
+        assert_eq!(
+            row[4].as_i64(),
+            Some(t.missed.as_ref().map_or(0, Vec::len) as i64)
+        );
+        let people = read
+            .fetch(
+                "SELECT staff_no, state FROM rm_task_people WHERE task_id = $1 ORDER BY staff_no",
+                &[Val::from(id.as_str())],
+            )
+            .await
+            .unwrap();
+        let mut expected: BTreeMap<&str, &str> = BTreeMap::new();
+        for p in &t.waived {
+            expected.insert(p.as_str(), "waived");
+        }
+        for p in t.completed.keys() {
+            expected.insert(p.as_str(), "completed");
+        }
+        for p in t.missed.iter().flatten() {
+            expected.insert(p.as_str(), "missed");
+        }
+        let got: BTreeMap<&str, &str> = people
+            .iter()
+            .map(|r| (text(&r[0]).unwrap(), text(&r[1]).unwrap()))
+            .collect();
+        assert_eq!(got, expected, "people of task {id}");
     }
 }
