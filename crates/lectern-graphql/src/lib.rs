@@ -14,8 +14,8 @@
 //! - `commands`: load, decide, append, retry, wait for the read models.
 //! - `auth`: principals and the token register.
 //! - `access`: scopes and refusals.
-//! - `org`, `people`, `sessions`, `programmes`: each area's queries and
-//!   mutations.
+//! - `org`, `people`, `sessions`, `programmes`, `study`: each area's
+//!   queries and mutations.
 //! - `ops`: projection status and the raw event log.
 //! - `live`: subscriptions (a session's attendance, the event feed).
 //! - `page`: filters and cursor pages.
@@ -33,6 +33,7 @@ mod people;
 mod programmes;
 mod schema;
 mod sessions;
+mod study;
 
 pub use auth::{Caller, Principal, TokenInfo, Tokens, parse_principal};
 pub use commands::{Written, execute as execute_command, settle};

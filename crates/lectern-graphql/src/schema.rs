@@ -18,6 +18,7 @@ use crate::org::{OrgMutation, OrgQuery};
 use crate::people::{PeopleMutation, PeopleQuery};
 use crate::programmes::{ProgrammeMutation, ProgrammeQuery};
 use crate::sessions::{SessionMutation, SessionQuery};
+use crate::study::{StudyMutation, StudyQuery};
 
 /// Deepest query accepted.
 pub const MAX_DEPTH: usize = 10;
@@ -32,6 +33,7 @@ pub struct Query(
     PeopleQuery,
     SessionQuery,
     ProgrammeQuery,
+    StudyQuery,
     OpsQuery,
 );
 
@@ -41,6 +43,7 @@ pub struct Mutation(
     PeopleMutation,
     SessionMutation,
     ProgrammeMutation,
+    StudyMutation,
 );
 
 #[derive(MergedSubscription, Default)]

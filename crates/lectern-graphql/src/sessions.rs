@@ -364,6 +364,14 @@ async fn organiser_of(api: &Api, id: SessionId) -> Result<String> {
 /// Someone as the audience check needs them, from the read models (and
 /// the programme's participants for a cohort session).
 async fn attendee(api: &Api, session: &Session, no: &StaffNo) -> Result<Attendee> {
+    match session.schedule.as_ref().map(|s| &s.audience) {
+        Some(audience) => attendee_of(api, no, audience).await,
+        None => attendee_of(api, no, &Audience::Open).await,
+    }
+}
+
+/// Someone as a check against `audience` needs them.
+pub(crate) async fn attendee_of(api: &Api, no: &StaffNo, audience: &Audience) -> Result<Attendee> {
     let rows = api
         .db()
         .fetch(
@@ -376,7 +384,7 @@ async fn attendee(api: &Api, session: &Session, no: &StaffNo) -> Result<Attendee
         .map(|r| text(&r[0]))
         .ok_or_else(|| ApiError::not_found(format!("staff member {no} is not on the staff")))?;
     let mut programmes = Vec::new();
-    if let Some(Audience::Cohort { programme }) = session.schedule.as_ref().map(|s| &s.audience)
+    if let Audience::Cohort { programme } = audience
         && enrolled(api, programme).await?.contains(no)
     {
         programmes.push(programme.clone());
@@ -398,10 +406,16 @@ async fn enrolled(api: &Api, programme: &ProgrammeId) -> Result<Vec<StaffNo>> {
 /// Everyone a session expects: current staff of its audience units, or
 /// its programme's participants.
 async fn expected(api: &Api, session: &Session) -> Result<Vec<StaffNo>> {
-    let Some(schedule) = &session.schedule else {
-        return Ok(vec![]);
-    };
-    match &schedule.audience {
+    match &session.schedule {
+        Some(schedule) => members_of(api, &schedule.audience).await,
+        None => Ok(vec![]),
+    }
+}
+
+/// Everyone an audience names: current staff of its units (and the units
+/// below), or a programme's participants; nobody for an open audience.
+pub(crate) async fn members_of(api: &Api, audience: &Audience) -> Result<Vec<StaffNo>> {
+    match audience {
         Audience::Open => Ok(vec![]),
         Audience::Cohort { programme } => enrolled(api, programme).await,
         Audience::Units { units } => {

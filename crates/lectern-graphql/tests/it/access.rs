@@ -174,6 +174,29 @@ async fn every_role_against_every_area(db: TestDb) {
                 OK,
             ],
         ),
+        // Study tasks.
+        (
+            "{ studyTasks { edges { node { id records { edges { cursor } } } } } }",
+            json!({}),
+            [OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, OK],
+        ),
+        (
+            "mutation { assignStudyTask(input: { title: \"学习十七大报告\", topic: \"political_theory\", audienceUnits: [\"cs-dept\"], assignedOn: \"2007-03-01\", due: \"2007-03-10\" }) { position } }",
+            json!({}),
+            [OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, OK],
+        ),
+        (
+            "mutation { assignStudyTask(input: { title: \"数学教学法\", topic: \"job_skills\", audienceUnits: [\"math-dept\"], assignedOn: \"2007-03-01\", due: \"2007-03-10\" }) { position } }",
+            json!({}),
+            [
+                FORBIDDEN,
+                FORBIDDEN,
+                FORBIDDEN,
+                FORBIDDEN,
+                UNAUTHENTICATED,
+                OK,
+            ],
+        ),
         // Operations and the raw log.
         (
             "{ events(first: 3) { position } }",

@@ -15,7 +15,88 @@ both_backends!(
     tokens_are_stored_hashed_and_revocable,
     subscriptions_follow_the_log,
     a_programme_from_launch_to_report,
+    a_study_task_from_assignment_to_close,
 );
+
+async fn a_study_task_from_assignment_to_close(db: TestDb) {
+    let t = TestApi::campus(db).await;
+    let id = "0195f000-0000-7000-8000-0000000057d1";
+    let assigned = t
+        .ok(
+            chair(),
+            "mutation($id: UUID!) { assignStudyTask(input: { id: $id, title: \"学习十七大报告\",
+               topic: \"political_theory\", audienceUnits: [\"cs-dept\"],
+               assignedOn: \"2007-03-01\", due: \"2007-03-10\" }) { task { status assigner } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        assigned["assignStudyTask"]["task"],
+        json!({ "status": "open", "assigner": "C0001" })
+    );
+    t.ok(
+        staff(),
+        "mutation($id: UUID!) { completeStudyTask(id: $id, evidence: \"读书笔记三篇\", on: \"2007-03-05\") { position } }",
+        json!({ "id": id }),
+    )
+    .await;
+    let (code, message) = t
+        .err(
+            Some(other_staff()),
+            "mutation($id: UUID!) { completeStudyTask(id: $id, evidence: \"x\", on: \"2007-03-05\") { position } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(code, "CONFLICT");
+    assert!(message.contains("is not assigned to M0001"), "{message}");
+    let (code, message) = t
+        .err(
+            Some(chair()),
+            "mutation($id: UUID!) { closeStudyTask(id: $id, today: \"2007-03-09\") { position } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(code, "CONFLICT");
+    assert!(message.contains("is due on 2007-03-10"), "{message}");
+    let closed = t
+        .ok(
+            chair(),
+            "mutation($id: UUID!) { closeStudyTask(id: $id, today: \"2007-03-11\") {
+               task { status completed missed records { edges { node { staffNo state doneOn note } } } }
+             } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        closed["closeStudyTask"]["task"],
+        json!({ "status": "closed", "completed": 1, "missed": 1, "records": { "edges": [
+            { "node": { "staffNo": "C0001", "state": "missed", "doneOn": null, "note": null } },
+            { "node": { "staffNo": "S0001", "state": "completed", "doneOn": "2007-03-05", "note": "读书笔记三篇" } },
+        ] } })
+    );
+    let own = t
+        .ok(
+            staff(),
+            "{ studyRecord(staffNo: \"S0001\") { taskId state } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        own["studyRecord"],
+        json!([{ "taskId": id, "state": "completed" }])
+    );
+    let seen = t
+        .ok(
+            staff(),
+            "query($id: UUID!) { studyTask(id: $id) { records { edges { node { staffNo } } } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        seen["studyTask"]["records"]["edges"],
+        json!([{ "node": { "staffNo": "S0001" } }])
+    );
+}
 
 async fn a_programme_from_launch_to_report(db: TestDb) {
     let t = TestApi::campus(db).await;

@@ -1,0 +1,424 @@
+//! Study tasks: everyone signed in sees the tasks; who completed, was
+//! excused or missed is read within the caller's scope. Administrators
+//! assign, excuse and close any task, union chairs those whose audience is
+//! within their subtree; staff complete their own.
+
+use async_graphql::connection::Connection;
+use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
+use chrono::NaiveDate;
+use lectern_domain::{
+    Assignment, Audience, Name, ORG_STREAM, OrgTree, ProgrammeId, StaffNo, StudyCommand, StudyTask,
+    StudyTopic, TaskId, UnitId, task_stream,
+};
+use lectern_projections::{Val, load};
+use uuid::Uuid;
+
+use crate::access::{self, Scope};
+use crate::auth::{Caller, Principal};
+use crate::error::{ApiError, Result};
+use crate::page::{Where, fetch_page, int, opt, text};
+use crate::schema::{Api, enum_text, parse_enum};
+
+/// A study task: something to study by a due date.
+#[derive(Debug, Clone, SimpleObject)]
+#[graphql(name = "StudyTask", complex)]
+pub(crate) struct TaskView {
+    pub(crate) id: String,
+    pub(crate) title: String,
+    /// political_theory, professional_knowledge or job_skills.
+    pub(crate) topic: String,
+    /// Who must do it, as JSON (as a session's audience).
+    pub(crate) audience: String,
+    pub(crate) assigner: String,
+    pub(crate) assigned_on: String,
+    pub(crate) due: String,
+    /// open or closed.
+    pub(crate) status: String,
+    pub(crate) completed: i64,
+    pub(crate) waived: i64,
+    /// Set when the task closes.
+    pub(crate) missed: i64,
+}
+
+/// One person's line on a task.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct TaskRecord {
+    pub(crate) task_id: String,
+    pub(crate) staff_no: String,
+    pub(crate) name: Option<String>,
+    /// completed, waived or missed.
+    pub(crate) state: String,
+    /// The completion date (also of a completion after the due date).
+    pub(crate) done_on: Option<String>,
+    /// The evidence of a completion, or the reason for a waiver.
+    pub(crate) note: Option<String>,
+}
+
+const SELECT: &str = "SELECT id, title, topic, audience, assigner, assigned_on, due, status, \
+                      completed, waived, missed FROM rm_tasks";
+const RECORDS: &str = "SELECT x.staff_no, x.task_id, p.name, x.state, x.done_on, x.note \
+                       FROM rm_task_people x LEFT JOIN rm_people p ON p.staff_no = x.staff_no";
+
+impl TaskView {
+    fn from_row(r: &[Val]) -> TaskView {
+        TaskView {
+            id: text(&r[0]),
+            title: text(&r[1]),
+            topic: text(&r[2]),
+            audience: text(&r[3]),
+            assigner: text(&r[4]),
+            assigned_on: text(&r[5]),
+            due: text(&r[6]),
+            status: text(&r[7]),
+            completed: int(&r[8]),
+            waived: int(&r[9]),
+            missed: int(&r[10]),
+        }
+    }
+
+    async fn get(api: &Api, id: TaskId) -> Result<TaskView> {
+        let rows = api
+            .db()
+            .fetch(
+                &format!("{SELECT} WHERE id = $1"),
+                &[Val::from(id.to_string())],
+            )
+            .await?;
+        rows.first()
+            .map(|r| TaskView::from_row(r))
+            .ok_or_else(|| ApiError::not_found(format!("study task {id} does not exist")))
+    }
+}
+
+fn record(r: &[Val]) -> TaskRecord {
+    TaskRecord {
+        staff_no: text(&r[0]),
+        task_id: text(&r[1]),
+        name: opt(&r[2]),
+        state: text(&r[3]),
+        done_on: opt(&r[4]),
+        note: opt(&r[5]),
+    }
+}
+
+/// Limits `x.staff_no` rows to the caller's scope.
+fn scope_people(filter: &mut Where, caller: &Caller) {
+    match Scope::of(caller) {
+        Scope::All => {}
+        Scope::Subtree(unit) => filter.and(
+            "p.unit IN (SELECT id FROM rm_units WHERE path LIKE ?)",
+            [Scope::subtree_pattern(&unit)],
+        ),
+        Scope::Own(no) => filter.and("x.staff_no = ?", [Val::from(no.as_str())]),
+    }
+}
+
+#[ComplexObject]
+impl TaskView {
+    /// Who completed, was excused from, or missed the task, by staff
+    /// number, within the caller's scope.
+    #[graphql(complexity = "crate::page::cost(first, child_complexity)")]
+    async fn records(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, TaskRecord>> {
+        let caller = access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let mut filter = Where::default();
+        filter.and("x.task_id = ?", [Val::from(self.id.as_str())]);
+        scope_people(&mut filter, caller);
+        Ok(fetch_page(
+            api.db(),
+            RECORDS,
+            "x.staff_no",
+            filter,
+            first,
+            after,
+            record,
+        )
+        .await?)
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct StudyQuery;
+
+#[Object]
+impl StudyQuery {
+    /// Study tasks by due date, filtered by topic, status and a due range.
+    #[graphql(complexity = "crate::page::cost(first, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn study_tasks(
+        &self,
+        ctx: &Context<'_>,
+        topic: Option<String>,
+        status: Option<String>,
+        due_from: Option<NaiveDate>,
+        due_to: Option<NaiveDate>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, TaskView>> {
+        access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let mut filter = Where::default();
+        if let Some(t) = topic {
+            let t: StudyTopic = parse_enum("study topic", &t)?;
+            filter.and("topic = ?", [Val::from(enum_text(&t))]);
+        }
+        if let Some(s) = status {
+            if s != "open" && s != "closed" {
+                return Err(ApiError::bad_input(format!(
+                    "invalid status {s:?}: expected `open` or `closed`"
+                ))
+                .into());
+            }
+            filter.and("status = ?", [Val::from(s)]);
+        }
+        if let Some(d) = due_from {
+            filter.and("due >= ?", [Val::from(d)]);
+        }
+        if let Some(d) = due_to {
+            filter.and("due <= ?", [Val::from(d)]);
+        }
+        const KEY: &str = "due || '|' || id";
+        let select = SELECT.replacen("SELECT id,", "SELECT due || '|' || id, id,", 1);
+        Ok(
+            fetch_page(api.db(), &select, KEY, filter, first, after, |r| {
+                TaskView::from_row(&r[1..])
+            })
+            .await?,
+        )
+    }
+
+    async fn study_task(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<TaskView> {
+        access::caller(ctx)?;
+        Ok(TaskView::get(ctx.data_unchecked::<Api>(), id).await?)
+    }
+
+    /// A person's lines on every task, newest due date first.
+    async fn study_record(
+        &self,
+        ctx: &Context<'_>,
+        staff_no: String,
+    ) -> async_graphql::Result<Vec<TaskRecord>> {
+        let caller = access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let person = crate::people::PersonView::get(api, caller, &staff_no).await?;
+        let rows = api
+            .db()
+            .fetch(
+                &format!(
+                    "{RECORDS} JOIN rm_tasks t ON t.id = x.task_id WHERE x.staff_no = $1 \
+                     ORDER BY t.due DESC LIMIT 1000"
+                ),
+                &[Val::from(person.staff_no.as_str())],
+            )
+            .await
+            .map_err(ApiError::from)?;
+        Ok(rows.iter().map(|r| record(r)).collect())
+    }
+}
+
+/// A new study task.
+#[derive(Debug, InputObject)]
+pub(crate) struct AssignStudyTaskInput {
+    /// Chosen by the client, so that a retried request is recognised.
+    pub(crate) id: Option<Uuid>,
+    pub(crate) title: String,
+    pub(crate) topic: String,
+    /// Units whose people (and those below) must do it...
+    pub(crate) audience_units: Option<Vec<String>>,
+    /// ...or the participants of a programme.
+    pub(crate) audience_cohort: Option<String>,
+    pub(crate) assigned_on: NaiveDate,
+    pub(crate) due: NaiveDate,
+}
+
+#[derive(Debug, SimpleObject)]
+pub(crate) struct StudyTaskPayload {
+    pub(crate) position: u64,
+    pub(crate) task: TaskView,
+}
+
+/// Whether the caller manages a task with this audience.
+async fn check_manages(api: &Api, caller: &Caller, audience: &Audience, what: &str) -> Result<()> {
+    match (&caller.principal, audience) {
+        (Principal::Administrator, _) => Ok(()),
+        (Principal::UnionChair { unit }, Audience::Units { units }) => {
+            for u in units {
+                let within = crate::org::Unit::get(api, u.as_str())
+                    .await?
+                    .path
+                    .contains(&format!("/{unit}/"));
+                if !within {
+                    return Err(access::denied(
+                        caller,
+                        &format!("{what} (for {u}, outside {unit})"),
+                    ));
+                }
+            }
+            Ok(())
+        }
+        _ => Err(access::denied(caller, what)),
+    }
+}
+
+async fn current(api: &Api, id: TaskId) -> Result<StudyTask> {
+    let t = load::<StudyTask>(&api.store, &task_stream(id), u64::MAX)
+        .await?
+        .0;
+    if t.assignment.is_none() {
+        return Err(ApiError::not_found(format!(
+            "study task {id} does not exist"
+        )));
+    }
+    Ok(t)
+}
+
+async fn write(
+    api: &Api,
+    caller: &Caller,
+    id: TaskId,
+    command: StudyCommand,
+) -> Result<StudyTaskPayload> {
+    let org = load::<OrgTree>(&api.store, ORG_STREAM, u64::MAX).await?.0;
+    let written = api
+        .execute::<StudyTask>(
+            caller,
+            &task_stream(id),
+            |t| t.decide(&command, &org),
+            |_| vec![],
+        )
+        .await?;
+    Ok(StudyTaskPayload {
+        position: written.position,
+        task: TaskView::get(api, id).await?,
+    })
+}
+
+#[derive(Default)]
+pub(crate) struct StudyMutation;
+
+#[Object]
+impl StudyMutation {
+    /// Assigns a task; the assigner is the token's person.
+    async fn assign_study_task(
+        &self,
+        ctx: &Context<'_>,
+        input: AssignStudyTaskInput,
+    ) -> async_graphql::Result<StudyTaskPayload> {
+        let caller = access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let audience = match (&input.audience_units, &input.audience_cohort) {
+            (Some(units), None) => Audience::Units {
+                units: units
+                    .iter()
+                    .map(|u| UnitId::parse(u))
+                    .collect::<Result<_, _>>()?,
+            },
+            (None, Some(p)) => Audience::Cohort {
+                programme: ProgrammeId::parse(p)?,
+            },
+            _ => {
+                return Err(ApiError::bad_input(
+                    "give exactly one of audienceUnits and audienceCohort",
+                )
+                .into());
+            }
+        };
+        check_manages(api, caller, &audience, "assign study tasks").await?;
+        let id = input.id.unwrap_or_else(Uuid::now_v7);
+        let assignment = Assignment {
+            id,
+            title: Name::parse(&input.title)?,
+            topic: parse_enum("study topic", &input.topic)?,
+            audience,
+            assigner: access::acting_person(caller)?,
+            assigned_on: input.assigned_on,
+            due: input.due,
+        };
+        Ok(write(api, caller, id, StudyCommand::Assign(assignment)).await?)
+    }
+
+    /// Records a completion with its evidence: staff for themselves,
+    /// administrators and chairs for people they manage.
+    async fn complete_study_task(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        staff_no: Option<String>,
+        evidence: String,
+        on: NaiveDate,
+    ) -> async_graphql::Result<StudyTaskPayload> {
+        let caller = access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let task = current(api, id).await?;
+        let audience = &task.assignment.as_ref().expect("checked").audience;
+        let no = match (&caller.principal, staff_no) {
+            (Principal::Staff { person }, None) => person.clone(),
+            (Principal::Staff { person }, Some(n)) if StaffNo::parse(&n)? == *person => {
+                person.clone()
+            }
+            (Principal::Staff { .. }, Some(n)) => {
+                return Err(access::denied(caller, &format!("record study for {n}")).into());
+            }
+            (_, Some(n)) => {
+                check_manages(api, caller, audience, "record study for this task").await?;
+                StaffNo::parse(&n)?
+            }
+            (_, None) => {
+                return Err(ApiError::bad_input("give the staffNo of who completed it").into());
+            }
+        };
+        let person = crate::sessions::attendee_of(api, &no, audience).await?;
+        let command = StudyCommand::Complete {
+            person,
+            evidence,
+            on,
+        };
+        Ok(write(api, caller, id, command).await?)
+    }
+
+    /// Excuses a person from a task; the waiver is the token's person.
+    async fn waive_study_task(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        staff_no: String,
+        reason: String,
+    ) -> async_graphql::Result<StudyTaskPayload> {
+        let caller = access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let task = current(api, id).await?;
+        let audience = &task.assignment.as_ref().expect("checked").audience;
+        check_manages(api, caller, audience, "excuse people from this task").await?;
+        let command = StudyCommand::Waive {
+            person: StaffNo::parse(&staff_no)?,
+            reason,
+            waiver: access::acting_person(caller)?,
+        };
+        Ok(write(api, caller, id, command).await?)
+    }
+
+    /// Closes a task on or after its due date: everyone it applies to who
+    /// neither completed it by then nor was excused is recorded as missing it.
+    async fn close_study_task(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        today: NaiveDate,
+    ) -> async_graphql::Result<StudyTaskPayload> {
+        let caller = access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let task = current(api, id).await?;
+        let audience = &task.assignment.as_ref().expect("checked").audience;
+        check_manages(api, caller, audience, "close this task").await?;
+        let command = StudyCommand::Close {
+            today,
+            audience: crate::sessions::members_of(api, audience).await?,
+        };
+        Ok(write(api, caller, id, command).await?)
+    }
+}
