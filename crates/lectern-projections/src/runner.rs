@@ -102,6 +102,7 @@ fn entries() -> Vec<Box<dyn Entry>> {
         e::<SessionsProjector>(),
         e::<ProgrammesProjector>(),
         e::<StudyProjector>(),
+        e::<AwardsProjector>(),
     ]
 }
 

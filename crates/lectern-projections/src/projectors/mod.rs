@@ -1,11 +1,13 @@
 //! The read models, one module each.
 
+mod awards;
 mod org;
 mod people;
 mod programmes;
 mod sessions;
 mod study;
 
+pub use awards::AwardsProjector;
 pub use org::OrgProjector;
 pub use people::PeopleProjector;
 pub use programmes::ProgrammesProjector;

@@ -188,6 +188,67 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
         tasks.push(id);
     }
 
+    let waive = StudyCommand::Waive {
+        person: staff[1 % staff.len()].clone(),
+        reason: "外出进修".into(),
+        waiver: staff[0].clone(),
+    };
+    task(store, &org, tasks[0], waive).await;
+    let good = slug("good-teacher");
+    let define = AwardCommand::Define {
+        category: good.clone(),
+        title: Name::parse("我心目中的好老师").unwrap(),
+        level: AwardLevel::University,
+        kind: AwardKind::Individual,
+        criteria: "师德高尚".into(),
+        by_vote: true,
+    };
+    award(store, &org, &good, define).await;
+    let define = AwardCommand::Define {
+        category: slug("advanced-unit"),
+        title: Name::parse("先进集体").unwrap(),
+        level: AwardLevel::City,
+        kind: AwardKind::Collective,
+        criteria: "学习型组织建设成效显著".into(),
+        by_vote: false,
+    };
+    award(store, &org, &slug("advanced-unit"), define).await;
+    let nominate = AwardCommand::Nominate {
+        year: 2007,
+        nominee: Nominee::Unit(slug("cs-dept")),
+        nominator: staff[0].clone(),
+        citation: "集中学习出勤率高".into(),
+    };
+    award(store, &org, &slug("advanced-unit"), nominate).await;
+    for no in staff.iter().take(5) {
+        let nominate = AwardCommand::Nominate {
+            year: 2007,
+            nominee: Nominee::Person(no.clone()),
+            nominator: staff[0].clone(),
+            citation: "教书育人".into(),
+        };
+        award(store, &org, &good, nominate).await;
+    }
+
+    for (i, no) in staff.iter().take(2).enumerate() {
+        let nominee = Nominee::Person(no.clone());
+        let endorse = AwardCommand::Endorse {
+            year: 2007,
+            nominee: nominee.clone(),
+            endorser: staff[0].clone(),
+        };
+        award(store, &org, &good, endorse).await;
+        if i == 0 {
+            let confer = AwardCommand::Confer {
+                year: 2007,
+                nominee,
+                ceremony: Name::parse("教师节表彰大会").unwrap(),
+                on: NaiveDate::from_ymd_opt(2007, 9, 10).unwrap(),
+            };
+            award(store, &org, &good, confer).await;
+        }
+    }
+
     // One session is cancelled and one moved before anything happens.
     if let [.., (moved, start), (cancelled, _)] = ids[..] {
         let reason = "holiday".to_owned();
@@ -276,6 +337,41 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
                 };
                 session(store, &org, id, cmd).await;
             }
+            9 if rng.chance(40) => {
+                let nominee = Nominee::Person(staff[rng.below(5.min(staff.len()))].clone());
+                let (year, category) = (2007, good.clone());
+                let cmd = match rng.below(8) {
+                    0..=3 => AwardCommand::Vote {
+                        year,
+                        voter: no,
+                        nominee,
+                    },
+                    4 => AwardCommand::Endorse {
+                        year,
+                        nominee,
+                        endorser: staff[0].clone(),
+                    },
+                    5 => AwardCommand::Confer {
+                        year,
+                        nominee,
+                        ceremony: Name::parse("教师节表彰大会").unwrap(),
+                        on: NaiveDate::from_ymd_opt(2007, 9, 10).unwrap(),
+                    },
+                    6 => AwardCommand::Revoke {
+                        year,
+                        nominee,
+                        reason: "材料不实".into(),
+                    },
+                    _ => AwardCommand::Feature {
+                        year,
+                        nominee,
+                        channel: Channel::CampusWeb,
+                        story: "扎根讲台二十年".into(),
+                        on: NaiveDate::from_ymd_opt(2007, 9, 12).unwrap(),
+                    },
+                };
+                award(store, &org, &category, cmd).await;
+            }
             9 => {
                 let to = [AttendanceStatus::Present, AttendanceStatus::Excused][rng.below(2)];
                 let cmd = SessionCommand::Correct {
@@ -288,8 +384,13 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
             }
             10 if rng.chance(50) => {
                 let t = tasks[rng.below(tasks.len())];
-                let cmd = match rng.below(6) {
-                    0..=3 => {
+                let cmd = match rng.below(40) {
+                    0..=36 => {
+                        // Someone the task applies to.
+                        let members = task_audience(store, &org, t, &staff).await;
+                        let Some(no) = members.get(rng.below(members.len())).cloned() else {
+                            continue;
+                        };
                         let p = load::<Person>(store, &person_stream(&no), u64::MAX)
                             .await
                             .unwrap()
@@ -305,7 +406,7 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
                             on: NaiveDate::from_ymd_opt(2007, 3, 5 + rng.below(10) as u32).unwrap(),
                         }
                     }
-                    4 => StudyCommand::Waive {
+                    37 | 38 => StudyCommand::Waive {
                         person: no,
                         reason: "病假".into(),
                         waiver: staff[0].clone(),
@@ -408,6 +509,10 @@ async fn task_audience(
     out
 }
 
+async fn award(store: &Store, org: &OrgTree, id: &CategoryId, cmd: AwardCommand) -> bool {
+    run::<Award>(store, &award_stream(id), |s| s.decide(&cmd, org), no_keys).await
+}
+
 async fn programme(store: &Store, id: &ProgrammeId, cmd: ProgrammeCommand) -> bool {
     run::<Programme>(store, &programme_stream(id), |s| s.decide(&cmd), no_keys).await
 }
@@ -457,6 +562,7 @@ pub struct Folds {
     pub session_histories: Vec<Vec<SessionEvent>>,
     pub programmes: BTreeMap<String, Programme>,
     pub tasks: BTreeMap<String, StudyTask>,
+    pub awards: BTreeMap<String, Award>,
 }
 
 pub async fn fold_all(store: &Store) -> Folds {
@@ -465,12 +571,18 @@ pub async fn fold_all(store: &Store) -> Folds {
     let mut sessions: BTreeMap<String, Vec<SessionEvent>> = BTreeMap::new();
     let mut programmes: BTreeMap<String, Vec<ProgrammeEvent>> = BTreeMap::new();
     let mut tasks: BTreeMap<String, Vec<StudyEvent>> = BTreeMap::new();
+    let mut awards: BTreeMap<String, Vec<AwardEvent>> = BTreeMap::new();
     for e in store.read_all(0, usize::MAX >> 1, None).await.unwrap() {
         if e.stream_id == ORG_STREAM {
             org.push(serde_json::from_str(&e.payload).unwrap());
         } else if let Some(no) = e.stream_id.strip_prefix("person-") {
             people
                 .entry(no.to_owned())
+                .or_default()
+                .push(serde_json::from_str(&e.payload).unwrap());
+        } else if let Some(id) = e.stream_id.strip_prefix("award-") {
+            awards
+                .entry(id.to_owned())
                 .or_default()
                 .push(serde_json::from_str(&e.payload).unwrap());
         } else if let Some(id) = e.stream_id.strip_prefix("task-") {
@@ -508,6 +620,10 @@ pub async fn fold_all(store: &Store) -> Folds {
         tasks: tasks
             .into_iter()
             .map(|(k, v)| (k, StudyTask::fold(&v).unwrap()))
+            .collect(),
+        awards: awards
+            .into_iter()
+            .map(|(k, v)| (k, Award::fold(&v).unwrap()))
             .collect(),
     }
 }

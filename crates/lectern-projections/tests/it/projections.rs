@@ -61,6 +61,9 @@ async fn dump(read: &ReadDb) -> Vec<Vec<Values>> {
         "SELECT * FROM rm_programme_report ORDER BY programme, year",
         "SELECT * FROM rm_tasks ORDER BY id",
         "SELECT * FROM rm_task_people ORDER BY task_id, staff_no",
+        "SELECT * FROM rm_award_categories ORDER BY id",
+        "SELECT * FROM rm_nominations ORDER BY category, year, nominee_kind, nominee",
+        "SELECT * FROM rm_exemplars ORDER BY category, seq",
     ] {
         out.push(rows(read, sql).await);
     }
@@ -78,6 +81,7 @@ fn json<T: serde::Serialize>(v: &T) -> String {
 async fn assert_matches_folds(read: &ReadDb, f: &Folds) {
     assert_programmes_match(read, f).await;
     assert_tasks_match(read, f).await;
+    assert_awards_match(read, f).await;
     let units = rows(
         read,
         "SELECT id, name, kind, parent, dissolved, path FROM rm_units ORDER BY id",
@@ -235,6 +239,9 @@ async fn read_models_equal_the_folds(db: TestDb) {
     let tasks = || folds.tasks.values();
     assert!(tasks().any(|t| t.missed.as_ref().is_some_and(|m| !m.is_empty())));
     assert!(tasks().any(|t| !t.completed.is_empty()) && tasks().any(|t| !t.waived.is_empty()));
+    let good = &folds.awards["good-teacher"];
+    assert!(good.nominations.values().any(|n| n.votes > 1));
+    assert!(good.nominations.values().any(|n| n.conferred));
     assert_matches_folds(&read, &folds).await;
 
     // Followed live: more history while the projectors run.
@@ -337,7 +344,7 @@ async fn rebuild_swaps_beside_live_readers(db: TestDb) {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "no projector is named \"persons\"; the projectors are: org, people, sessions, programmes, study"
+        "no projector is named \"persons\"; the projectors are: org, people, sessions, programmes, study, awards"
     );
     p.stop().await;
 }
@@ -467,5 +474,46 @@ async fn assert_tasks_match(read: &ReadDb, f: &Folds) {
             .map(|r| (text(&r[0]).unwrap(), text(&r[1]).unwrap()))
             .collect();
         assert_eq!(got, expected, "people of task {id}");
+    }
+}
+
+async fn assert_awards_match(read: &ReadDb, f: &Folds) {
+    let categories = rows(
+        read,
+        "SELECT id, level, kind, by_vote FROM rm_award_categories ORDER BY id",
+    )
+    .await;
+    assert_eq!(categories.len(), f.awards.len());
+    for (row, (id, a)) in categories.iter().zip(&f.awards) {
+        let c = a.category.as_ref().unwrap();
+        assert_eq!(text(&row[0]), Some(id.as_str()));
+        assert_eq!(text(&row[1]), Some(json(&c.level).as_str()));
+        assert_eq!(row[3].as_i64(), Some(i64::from(c.by_vote)));
+        let noms = read
+            .fetch(
+                "SELECT year, nominee_kind, nominee, endorsed, votes, status FROM rm_nominations WHERE category = $1 ORDER BY year, nominee_kind, nominee",
+                &[Val::from(id.as_str())],
+            )
+            .await
+            .unwrap();
+        assert_eq!(noms.len(), a.nominations.len(), "nominations of {id}");
+        for (row, ((year, nominee), n)) in noms.iter().zip(&a.nominations) {
+            let (kind, who) = match nominee {
+                Nominee::Person(p) => ("person", p.as_str()),
+                Nominee::Unit(u) => ("unit", u.as_str()),
+            };
+            assert_eq!(row[0].as_i64(), Some(i64::from(*year)));
+            assert_eq!((text(&row[1]), text(&row[2])), (Some(kind), Some(who)));
+            assert_eq!(row[3].as_i64(), Some(i64::from(n.endorsed)));
+            assert_eq!(row[4].as_i64(), Some(i64::from(n.votes)), "votes for {who}");
+            let status = if n.revoked {
+                "revoked"
+            } else if n.conferred {
+                "conferred"
+            } else {
+                "nominated"
+            };
+            assert_eq!(text(&row[5]), Some(status), "status of {who}");
+        }
     }
 }
