@@ -10,6 +10,7 @@ use lectern_store::{Metadata, Store};
 use serde::de::DeserializeOwned;
 
 use crate::auth::{Caller, Tokens};
+use crate::awards::{AwardMutation, AwardQuery};
 use crate::commands::{self, Written};
 use crate::error::{ApiError, Code, Result};
 use crate::live::LiveSubscription;
@@ -34,6 +35,7 @@ pub struct Query(
     SessionQuery,
     ProgrammeQuery,
     StudyQuery,
+    AwardQuery,
     OpsQuery,
 );
 
@@ -44,6 +46,7 @@ pub struct Mutation(
     SessionMutation,
     ProgrammeMutation,
     StudyMutation,
+    AwardMutation,
 );
 
 #[derive(MergedSubscription, Default)]

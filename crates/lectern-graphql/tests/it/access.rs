@@ -197,6 +197,24 @@ async fn every_role_against_every_area(db: TestDb) {
                 OK,
             ],
         ),
+        // Awards.
+        (
+            "{ awardCategories { id } awardsRegister { nominee } nominations { votes } exemplars { story } }",
+            json!({}),
+            [OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, OK],
+        ),
+        (
+            "mutation($id: String!) { defineAwardCategory(id: $id, title: \"优秀教师\", level: \"city\", kind: \"individual\", criteria: \"师德\") { position } }",
+            json!({ "id": "excellent-teacher" }),
+            [
+                FORBIDDEN,
+                FORBIDDEN,
+                FORBIDDEN,
+                FORBIDDEN,
+                UNAUTHENTICATED,
+                OK,
+            ],
+        ),
         // Operations and the raw log.
         (
             "{ events(first: 3) { position } }",

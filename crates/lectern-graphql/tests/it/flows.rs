@@ -16,7 +16,89 @@ both_backends!(
     subscriptions_follow_the_log,
     a_programme_from_launch_to_report,
     a_study_task_from_assignment_to_close,
+    an_award_from_vote_to_register,
 );
+
+async fn an_award_from_vote_to_register(db: TestDb) {
+    let t = TestApi::campus(db).await;
+    t.ok(
+        admin(),
+        "mutation { defineAwardCategory(id: \"good-teacher\", title: \"我心目中的好老师\",
+           level: \"university\", kind: \"individual\", criteria: \"学生投票\", byVote: true) { position } }",
+        json!({}),
+    )
+    .await;
+    let nominate = "mutation($who: String!) { nominate(category: \"good-teacher\", year: 2007,
+                      nomineeStaffNo: $who, citation: \"教书育人\") { position } }";
+    t.ok(chair(), nominate, json!({ "who": "S0001" })).await;
+    let (code, _) = t
+        .err(Some(chair()), nominate, json!({ "who": "M0001" }))
+        .await;
+    assert_eq!(code, "FORBIDDEN");
+    t.ok(admin(), nominate, json!({ "who": "M0001" })).await;
+    let vote = "mutation($who: String!) { vote(category: \"good-teacher\", year: 2007, nomineeStaffNo: $who) { position } }";
+    let (code, message) = t.err(Some(staff()), vote, json!({ "who": "S0001" })).await;
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("CONFLICT", "S0001 cannot vote for themselves")
+    );
+    t.ok(staff(), vote, json!({ "who": "M0001" })).await;
+    let (code, message) = t.err(Some(staff()), vote, json!({ "who": "M0001" })).await;
+    assert_eq!(code, "CONFLICT");
+    assert!(message.contains("has already voted"), "{message}");
+    t.ok(other_staff(), vote, json!({ "who": "S0001" })).await;
+    t.ok(chair(), vote, json!({ "who": "S0001" })).await;
+    let (code, _) = t
+        .err(Some(auditor()), vote, json!({ "who": "S0001" }))
+        .await;
+    assert_eq!(code, "FORBIDDEN");
+    t.ok(
+        admin(),
+        "mutation {
+           endorseNomination(category: \"good-teacher\", year: 2007, nomineeStaffNo: \"S0001\") { position }
+           conferAward(category: \"good-teacher\", year: 2007, nomineeStaffNo: \"S0001\",
+             ceremony: \"教师节表彰大会\", on: \"2007-09-10\") { position }
+           featureExemplar(category: \"good-teacher\", year: 2007, nomineeStaffNo: \"S0001\",
+             channel: \"campus_web\", story: \"扎根讲台\", on: \"2007-09-12\") { position }
+         }",
+        json!({}),
+    )
+    .await;
+    let r = t
+        .ok(
+            staff(),
+            "{ awardsRegister(year: 2007) { nominee nomineeName level votes status ceremony conferredOn }
+               nominations(category: \"good-teacher\") { nominee votes }
+               exemplars { nominee channel } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        r["awardsRegister"],
+        json!([{ "nominee": "S0001", "nomineeName": "王小明", "level": "university", "votes": 2,
+                 "status": "conferred", "ceremony": "教师节表彰大会", "conferredOn": "2007-09-10" }])
+    );
+    assert_eq!(
+        r["nominations"],
+        json!([{ "nominee": "S0001", "votes": 2 }, { "nominee": "M0001", "votes": 1 }])
+    );
+    assert_eq!(
+        r["exemplars"],
+        json!([{ "nominee": "S0001", "channel": "campus_web" }])
+    );
+    t.ok(
+        admin(),
+        "mutation { revokeAward(category: \"good-teacher\", year: 2007, nomineeStaffNo: \"S0001\", reason: \"材料不实\") { position } }",
+        json!({}),
+    )
+    .await;
+    let r = t.ok(admin(), "{ a: awardsRegister { nominee } b: awardsRegister(includeRevoked: true) { status revokedReason } }", json!({})).await;
+    assert_eq!(r["a"], json!([]));
+    assert_eq!(
+        r["b"],
+        json!([{ "status": "revoked", "revokedReason": "材料不实" }])
+    );
+}
 
 async fn a_study_task_from_assignment_to_close(db: TestDb) {
     let t = TestApi::campus(db).await;

@@ -1,0 +1,461 @@
+//! Awards: Teachers' Day honours at national, provincial, city and
+//! university level. Everyone signed in reads categories, nominations and
+//! the register; administrators define, endorse, confer, revoke and feature;
+//! union chairs nominate within their subtree; anyone with a person votes
+//! (once per category and year, never for themselves: the domain decides).
+
+use async_graphql::{Context, Object, SimpleObject};
+use chrono::NaiveDate;
+use lectern_domain::{
+    Award, AwardCommand, AwardKind, AwardLevel, CategoryId, Name, Nominee, ORG_STREAM, OrgTree,
+    StaffNo, UnitId, award_stream,
+};
+use lectern_projections::{Val, load};
+
+use crate::access;
+use crate::auth::{Caller, Principal};
+use crate::error::{ApiError, Result};
+use crate::page::{Where, int, opt, text};
+use crate::schema::{Api, enum_text, parse_enum};
+
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct AwardCategory {
+    pub(crate) id: String,
+    pub(crate) title: String,
+    /// national, provincial, city or university.
+    pub(crate) level: String,
+    /// individual or collective.
+    pub(crate) kind: String,
+    pub(crate) criteria: String,
+    pub(crate) by_vote: bool,
+}
+
+/// A nomination and what became of it.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct NominationView {
+    pub(crate) category: String,
+    pub(crate) category_title: String,
+    pub(crate) level: String,
+    pub(crate) year: i64,
+    /// person or unit.
+    pub(crate) nominee_kind: String,
+    /// A staff number or a unit id.
+    pub(crate) nominee: String,
+    /// The person's or unit's name.
+    pub(crate) nominee_name: Option<String>,
+    pub(crate) citation: String,
+    pub(crate) endorsed: bool,
+    pub(crate) votes: i64,
+    /// nominated, conferred or revoked.
+    pub(crate) status: String,
+    pub(crate) ceremony: Option<String>,
+    pub(crate) conferred_on: Option<String>,
+    pub(crate) revoked_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct Exemplar {
+    pub(crate) category: String,
+    pub(crate) year: i64,
+    pub(crate) nominee_kind: String,
+    pub(crate) nominee: String,
+    /// campus_web, campus_tv or newspaper.
+    pub(crate) channel: String,
+    pub(crate) story: String,
+    pub(crate) featured_on: String,
+}
+
+const NOMINATIONS: &str = "SELECT n.category, c.title, c.level, n.year, n.nominee_kind, n.nominee, \
+     COALESCE(p.name, u.name), n.citation, n.endorsed, n.votes, n.status, n.ceremony, \
+     n.conferred_on, n.revoked_reason FROM rm_nominations n \
+     JOIN rm_award_categories c ON c.id = n.category \
+     LEFT JOIN rm_people p ON n.nominee_kind = 'person' AND p.staff_no = n.nominee \
+     LEFT JOIN rm_units u ON n.nominee_kind = 'unit' AND u.id = n.nominee";
+
+fn nomination(r: &[Val]) -> NominationView {
+    NominationView {
+        category: text(&r[0]),
+        category_title: text(&r[1]),
+        level: text(&r[2]),
+        year: int(&r[3]),
+        nominee_kind: text(&r[4]),
+        nominee: text(&r[5]),
+        nominee_name: opt(&r[6]),
+        citation: text(&r[7]),
+        endorsed: int(&r[8]) != 0,
+        votes: int(&r[9]),
+        status: text(&r[10]),
+        ceremony: opt(&r[11]),
+        conferred_on: opt(&r[12]),
+        revoked_reason: opt(&r[13]),
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct AwardQuery;
+
+#[Object]
+impl AwardQuery {
+    async fn award_categories(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<AwardCategory>> {
+        access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let rows = api
+            .db()
+            .fetch(
+                "SELECT id, title, level, kind, criteria, by_vote FROM rm_award_categories \
+                 ORDER BY id",
+                &[],
+            )
+            .await
+            .map_err(ApiError::from)?;
+        Ok(rows
+            .iter()
+            .map(|r| AwardCategory {
+                id: text(&r[0]),
+                title: text(&r[1]),
+                level: text(&r[2]),
+                kind: text(&r[3]),
+                criteria: text(&r[4]),
+                by_vote: int(&r[5]) != 0,
+            })
+            .collect())
+    }
+
+    /// Nominations of a category (or all), of a year (or all), most votes
+    /// first.
+    async fn nominations(
+        &self,
+        ctx: &Context<'_>,
+        category: Option<String>,
+        year: Option<i32>,
+    ) -> async_graphql::Result<Vec<NominationView>> {
+        access::caller(ctx)?;
+        let mut filter = Where::default();
+        if let Some(c) = category {
+            filter.and(
+                "n.category = ?",
+                [Val::from(CategoryId::parse(&c)?.as_str())],
+            );
+        }
+        if let Some(y) = year {
+            filter.and("n.year = ?", [Val::Int(i64::from(y))]);
+        }
+        let sql = format!(
+            "{NOMINATIONS}{} ORDER BY n.year, n.category, n.votes DESC, n.nominee LIMIT 1000",
+            filter.sql()
+        );
+        let rows = ctx
+            .data_unchecked::<Api>()
+            .db()
+            .fetch(&sql, &filter.args)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(rows.iter().map(|r| nomination(r)).collect())
+    }
+
+    /// The awards register: awards conferred (and not revoked, unless asked
+    /// for), by year and level.
+    async fn awards_register(
+        &self,
+        ctx: &Context<'_>,
+        year: Option<i32>,
+        level: Option<String>,
+        #[graphql(default = false)] include_revoked: bool,
+    ) -> async_graphql::Result<Vec<NominationView>> {
+        access::caller(ctx)?;
+        let mut filter = Where::default();
+        if include_revoked {
+            filter.and("n.status IN ('conferred', 'revoked')", []);
+        } else {
+            filter.and("n.status = 'conferred'", []);
+        }
+        if let Some(y) = year {
+            filter.and("n.year = ?", [Val::Int(i64::from(y))]);
+        }
+        if let Some(l) = level {
+            let l: AwardLevel = parse_enum("award level", &l)?;
+            filter.and("c.level = ?", [Val::from(enum_text(&l))]);
+        }
+        let sql = format!(
+            "{NOMINATIONS}{} ORDER BY n.year, CASE c.level WHEN 'national' THEN 0 \
+             WHEN 'provincial' THEN 1 WHEN 'city' THEN 2 ELSE 3 END, n.category, n.nominee \
+             LIMIT 5000",
+            filter.sql()
+        );
+        let rows = ctx
+            .data_unchecked::<Api>()
+            .db()
+            .fetch(&sql, &filter.args)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(rows.iter().map(|r| nomination(r)).collect())
+    }
+
+    /// Exemplars featured on campus channels.
+    async fn exemplars(
+        &self,
+        ctx: &Context<'_>,
+        year: Option<i32>,
+    ) -> async_graphql::Result<Vec<Exemplar>> {
+        access::caller(ctx)?;
+        let mut filter = Where::default();
+        if let Some(y) = year {
+            filter.and("year = ?", [Val::Int(i64::from(y))]);
+        }
+        let sql = format!(
+            "SELECT category, year, nominee_kind, nominee, channel, story, featured_on \
+             FROM rm_exemplars{} ORDER BY featured_on, category, seq LIMIT 1000",
+            filter.sql()
+        );
+        let rows = ctx
+            .data_unchecked::<Api>()
+            .db()
+            .fetch(&sql, &filter.args)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(rows
+            .iter()
+            .map(|r| Exemplar {
+                category: text(&r[0]),
+                year: int(&r[1]),
+                nominee_kind: text(&r[2]),
+                nominee: text(&r[3]),
+                channel: text(&r[4]),
+                story: text(&r[5]),
+                featured_on: text(&r[6]),
+            })
+            .collect())
+    }
+}
+
+/// What a change to an award category wrote.
+#[derive(Debug, SimpleObject)]
+pub(crate) struct AwardPayload {
+    pub(crate) position: u64,
+    pub(crate) category: String,
+}
+
+fn nominee(staff_no: Option<String>, unit: Option<String>) -> Result<Nominee> {
+    match (staff_no, unit) {
+        (Some(p), None) => Ok(Nominee::Person(StaffNo::parse(&p)?)),
+        (None, Some(u)) => Ok(Nominee::Unit(UnitId::parse(&u)?)),
+        _ => Err(ApiError::bad_input(
+            "name exactly one nominee: nomineeStaffNo or nomineeUnit",
+        )),
+    }
+}
+
+async fn decide(
+    api: &Api,
+    caller: &Caller,
+    category: &str,
+    command: AwardCommand,
+) -> Result<AwardPayload> {
+    let id = CategoryId::parse(category)?;
+    let org = load::<OrgTree>(&api.store, ORG_STREAM, u64::MAX).await?.0;
+    let written = api
+        .execute::<Award>(
+            caller,
+            &award_stream(&id),
+            |a| a.decide(&command, &org),
+            |_| vec![],
+        )
+        .await?;
+    Ok(AwardPayload {
+        position: written.position,
+        category: id.as_str().to_owned(),
+    })
+}
+
+/// For administrators only.
+async fn admin_decides(
+    ctx: &Context<'_>,
+    category: &str,
+    what: &str,
+    command: impl FnOnce(&Caller) -> Result<AwardCommand>,
+) -> async_graphql::Result<AwardPayload> {
+    let caller = access::caller(ctx)?;
+    access::administrator(caller, what)?;
+    let command = command(caller)?;
+    Ok(decide(ctx.data_unchecked::<Api>(), caller, category, command).await?)
+}
+
+#[derive(Default)]
+pub(crate) struct AwardMutation;
+
+#[Object]
+impl AwardMutation {
+    #[allow(clippy::too_many_arguments)]
+    async fn define_award_category(
+        &self,
+        ctx: &Context<'_>,
+        id: String,
+        title: String,
+        level: String,
+        kind: String,
+        criteria: String,
+        #[graphql(default = false)] by_vote: bool,
+    ) -> async_graphql::Result<AwardPayload> {
+        admin_decides(ctx, &id, "define award categories", |_| {
+            Ok(AwardCommand::Define {
+                category: CategoryId::parse(&id)?,
+                title: Name::parse(&title)?,
+                level: parse_enum::<AwardLevel>("award level", &level)?,
+                kind: parse_enum::<AwardKind>("award kind", &kind)?,
+                criteria,
+                by_vote,
+            })
+        })
+        .await
+    }
+
+    /// Nominates a person or a unit; the nominator is the token's person.
+    /// Union chairs nominate within their subtree.
+    async fn nominate(
+        &self,
+        ctx: &Context<'_>,
+        category: String,
+        year: i32,
+        nominee_staff_no: Option<String>,
+        nominee_unit: Option<String>,
+        citation: String,
+    ) -> async_graphql::Result<AwardPayload> {
+        let caller = access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let nominee = nominee(nominee_staff_no, nominee_unit)?;
+        match &caller.principal {
+            Principal::Administrator => {}
+            Principal::UnionChair { unit } => {
+                let nominee_unit = match &nominee {
+                    Nominee::Unit(u) => u.as_str().to_owned(),
+                    Nominee::Person(p) => {
+                        crate::people::PersonView::get(api, caller, p.as_str())
+                            .await?
+                            .unit
+                    }
+                };
+                let path = crate::org::Unit::get(api, &nominee_unit).await?.path;
+                if !path.contains(&format!("/{unit}/")) {
+                    return Err(access::denied(caller, "nominate outside their subtree").into());
+                }
+            }
+            Principal::Auditor | Principal::Staff { .. } | Principal::Kiosk { .. } => {
+                return Err(access::denied(caller, "nominate for awards").into());
+            }
+        }
+        let command = AwardCommand::Nominate {
+            year,
+            nominee,
+            nominator: access::acting_person(caller)?,
+            citation,
+        };
+        Ok(decide(api, caller, &category, command).await?)
+    }
+
+    async fn endorse_nomination(
+        &self,
+        ctx: &Context<'_>,
+        category: String,
+        year: i32,
+        nominee_staff_no: Option<String>,
+        nominee_unit: Option<String>,
+    ) -> async_graphql::Result<AwardPayload> {
+        admin_decides(ctx, &category, "endorse nominations", |caller| {
+            Ok(AwardCommand::Endorse {
+                year,
+                nominee: nominee(nominee_staff_no, nominee_unit)?,
+                endorser: access::acting_person(caller)?,
+            })
+        })
+        .await
+    }
+
+    /// Casts the token's person's vote in a category decided by vote.
+    async fn vote(
+        &self,
+        ctx: &Context<'_>,
+        category: String,
+        year: i32,
+        nominee_staff_no: Option<String>,
+        nominee_unit: Option<String>,
+    ) -> async_graphql::Result<AwardPayload> {
+        let caller = access::caller(ctx)?;
+        if matches!(caller.principal, Principal::Auditor) {
+            return Err(access::denied(caller, "vote").into());
+        }
+        let command = AwardCommand::Vote {
+            year,
+            voter: access::acting_person(caller)?,
+            nominee: nominee(nominee_staff_no, nominee_unit)?,
+        };
+        Ok(decide(ctx.data_unchecked::<Api>(), caller, &category, command).await?)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn confer_award(
+        &self,
+        ctx: &Context<'_>,
+        category: String,
+        year: i32,
+        nominee_staff_no: Option<String>,
+        nominee_unit: Option<String>,
+        ceremony: String,
+        on: NaiveDate,
+    ) -> async_graphql::Result<AwardPayload> {
+        admin_decides(ctx, &category, "confer awards", |_| {
+            Ok(AwardCommand::Confer {
+                year,
+                nominee: nominee(nominee_staff_no, nominee_unit)?,
+                ceremony: Name::parse(&ceremony)?,
+                on,
+            })
+        })
+        .await
+    }
+
+    async fn revoke_award(
+        &self,
+        ctx: &Context<'_>,
+        category: String,
+        year: i32,
+        nominee_staff_no: Option<String>,
+        nominee_unit: Option<String>,
+        reason: String,
+    ) -> async_graphql::Result<AwardPayload> {
+        admin_decides(ctx, &category, "revoke awards", |_| {
+            Ok(AwardCommand::Revoke {
+                year,
+                nominee: nominee(nominee_staff_no, nominee_unit)?,
+                reason,
+            })
+        })
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn feature_exemplar(
+        &self,
+        ctx: &Context<'_>,
+        category: String,
+        year: i32,
+        nominee_staff_no: Option<String>,
+        nominee_unit: Option<String>,
+        channel: String,
+        story: String,
+        on: NaiveDate,
+    ) -> async_graphql::Result<AwardPayload> {
+        admin_decides(ctx, &category, "feature exemplars", |_| {
+            Ok(AwardCommand::Feature {
+                year,
+                nominee: nominee(nominee_staff_no, nominee_unit)?,
+                channel: parse_enum("channel", &channel)?,
+                story,
+                on,
+            })
+        })
+        .await
+    }
+}
