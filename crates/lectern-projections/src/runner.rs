@@ -103,6 +103,7 @@ fn entries() -> Vec<Box<dyn Entry>> {
         e::<ProgrammesProjector>(),
         e::<StudyProjector>(),
         e::<AwardsProjector>(),
+        e::<MonthlyProjector>(),
     ]
 }
 

@@ -1,6 +1,7 @@
 //! The read models, one module each.
 
 mod awards;
+mod monthly;
 mod org;
 mod people;
 mod programmes;
@@ -8,6 +9,7 @@ mod sessions;
 mod study;
 
 pub use awards::AwardsProjector;
+pub use monthly::MonthlyProjector;
 pub use org::OrgProjector;
 pub use people::PeopleProjector;
 pub use programmes::ProgrammesProjector;

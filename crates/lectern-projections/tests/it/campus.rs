@@ -249,6 +249,68 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
         }
     }
 
+    // The leadership group meets; a union chair checks and reports a month.
+    let leader = staff[0].clone();
+    let grant = PersonCommand::GrantRole {
+        role: Role::LeadershipLeader,
+    };
+    person(store, &org, &leader, grant).await;
+    let folded = |no: StaffNo| async move {
+        Box::new(
+            load::<Person>(store, &person_stream(&no), u64::MAX)
+                .await
+                .unwrap()
+                .0,
+        )
+    };
+    let meeting = MonthlyCommand::HoldMeeting {
+        year: 2007,
+        month: 2,
+        on: NaiveDate::from_ymd_opt(2007, 2, 27).unwrap(),
+        chair: folded(leader.clone()).await,
+        attendees: staff.iter().take(3).cloned().collect(),
+        minutes: "研究部署集中学习".into(),
+    };
+    monthly(store, LEADERSHIP_STREAM, meeting).await;
+    let chair_of = staff[2 % staff.len()].clone();
+    let unit = load::<Person>(store, &person_stream(&chair_of), u64::MAX)
+        .await
+        .unwrap()
+        .0
+        .unit
+        .unwrap();
+    let grant = PersonCommand::GrantRole {
+        role: Role::UnionChair { unit: unit.clone() },
+    };
+    person(store, &org, &chair_of, grant).await;
+    let stream = unit_month_stream(&unit, 2007, 2);
+    let check = MonthlyCommand::CompleteStudyCheck {
+        unit: unit.clone(),
+        year: 2007,
+        month: 2,
+        checker: folded(chair_of.clone()).await,
+        on: NaiveDate::from_ymd_opt(2007, 2, 28).unwrap(),
+        notes: "笔记齐全".into(),
+    };
+    monthly(store, &stream, check).await;
+    let report = MonthlyCommand::SubmitReport {
+        unit: unit.clone(),
+        year: 2007,
+        month: 2,
+        chair: folded(chair_of.clone()).await,
+        narrative: "本月集中学习四次".into(),
+        figures: UnitMonthFigures {
+            sessions_held: 4,
+            present: 30,
+            late: 2,
+            absent: 1,
+            excused: 1,
+            tasks_done: 5,
+        },
+        submitted_on: NaiveDate::from_ymd_opt(2007, 3, 3).unwrap(),
+    };
+    monthly(store, &stream, report).await;
+
     // One session is cancelled and one moved before anything happens.
     if let [.., (moved, start), (cancelled, _)] = ids[..] {
         let reason = "holiday".to_owned();
@@ -513,6 +575,10 @@ async fn award(store: &Store, org: &OrgTree, id: &CategoryId, cmd: AwardCommand)
     run::<Award>(store, &award_stream(id), |s| s.decide(&cmd, org), no_keys).await
 }
 
+async fn monthly(store: &Store, stream: &str, cmd: MonthlyCommand) -> bool {
+    run::<Monthly>(store, stream, |s| s.decide(&cmd), no_keys).await
+}
+
 async fn programme(store: &Store, id: &ProgrammeId, cmd: ProgrammeCommand) -> bool {
     run::<Programme>(store, &programme_stream(id), |s| s.decide(&cmd), no_keys).await
 }
@@ -563,6 +629,7 @@ pub struct Folds {
     pub programmes: BTreeMap<String, Programme>,
     pub tasks: BTreeMap<String, StudyTask>,
     pub awards: BTreeMap<String, Award>,
+    pub monthly: BTreeMap<String, Monthly>,
 }
 
 pub async fn fold_all(store: &Store) -> Folds {
@@ -572,12 +639,18 @@ pub async fn fold_all(store: &Store) -> Folds {
     let mut programmes: BTreeMap<String, Vec<ProgrammeEvent>> = BTreeMap::new();
     let mut tasks: BTreeMap<String, Vec<StudyEvent>> = BTreeMap::new();
     let mut awards: BTreeMap<String, Vec<AwardEvent>> = BTreeMap::new();
+    let mut monthly: BTreeMap<String, Vec<MonthlyEvent>> = BTreeMap::new();
     for e in store.read_all(0, usize::MAX >> 1, None).await.unwrap() {
         if e.stream_id == ORG_STREAM {
             org.push(serde_json::from_str(&e.payload).unwrap());
         } else if let Some(no) = e.stream_id.strip_prefix("person-") {
             people
                 .entry(no.to_owned())
+                .or_default()
+                .push(serde_json::from_str(&e.payload).unwrap());
+        } else if e.stream_id == LEADERSHIP_STREAM || e.stream_id.starts_with("unit-month-") {
+            monthly
+                .entry(e.stream_id.clone())
                 .or_default()
                 .push(serde_json::from_str(&e.payload).unwrap());
         } else if let Some(id) = e.stream_id.strip_prefix("award-") {
@@ -624,6 +697,10 @@ pub async fn fold_all(store: &Store) -> Folds {
         awards: awards
             .into_iter()
             .map(|(k, v)| (k, Award::fold(&v).unwrap()))
+            .collect(),
+        monthly: monthly
+            .into_iter()
+            .map(|(k, v)| (k, Monthly::fold(&v).unwrap()))
             .collect(),
     }
 }

@@ -64,6 +64,8 @@ async fn dump(read: &ReadDb) -> Vec<Vec<Values>> {
         "SELECT * FROM rm_award_categories ORDER BY id",
         "SELECT * FROM rm_nominations ORDER BY category, year, nominee_kind, nominee",
         "SELECT * FROM rm_exemplars ORDER BY category, seq",
+        "SELECT * FROM rm_leadership_meetings ORDER BY year, month",
+        "SELECT * FROM rm_unit_months ORDER BY unit, year, month",
     ] {
         out.push(rows(read, sql).await);
     }
@@ -82,6 +84,7 @@ async fn assert_matches_folds(read: &ReadDb, f: &Folds) {
     assert_programmes_match(read, f).await;
     assert_tasks_match(read, f).await;
     assert_awards_match(read, f).await;
+    assert_monthly_matches(read, f).await;
     let units = rows(
         read,
         "SELECT id, name, kind, parent, dissolved, path FROM rm_units ORDER BY id",
@@ -242,6 +245,13 @@ async fn read_models_equal_the_folds(db: TestDb) {
     let good = &folds.awards["good-teacher"];
     assert!(good.nominations.values().any(|n| n.votes > 1));
     assert!(good.nominations.values().any(|n| n.conferred));
+    assert!(
+        folds
+            .monthly
+            .values()
+            .any(|m| m.report.is_some() && m.checked)
+    );
+    assert_eq!(folds.monthly[LEADERSHIP_STREAM].meetings, vec![(2007, 2)]);
     assert_matches_folds(&read, &folds).await;
 
     // Followed live: more history while the projectors run.
@@ -344,7 +354,7 @@ async fn rebuild_swaps_beside_live_readers(db: TestDb) {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "no projector is named \"persons\"; the projectors are: org, people, sessions, programmes, study, awards"
+        "no projector is named \"persons\"; the projectors are: org, people, sessions, programmes, study, awards, monthly"
     );
     p.stop().await;
 }
@@ -515,5 +525,58 @@ async fn assert_awards_match(read: &ReadDb, f: &Folds) {
             };
             assert_eq!(text(&row[5]), Some(status), "status of {who}");
         }
+    }
+}
+
+async fn assert_monthly_matches(read: &ReadDb, f: &Folds) {
+    let meetings = rows(
+        read,
+        "SELECT year, month FROM rm_leadership_meetings ORDER BY year, month",
+    )
+    .await;
+    let expected: Vec<(i64, i64)> = f
+        .monthly
+        .get(LEADERSHIP_STREAM)
+        .map(|m| {
+            m.meetings
+                .iter()
+                .map(|(y, m)| (i64::from(*y), i64::from(*m)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let got: Vec<(i64, i64)> = meetings
+        .iter()
+        .map(|r| (r[0].as_i64().unwrap(), r[1].as_i64().unwrap()))
+        .collect();
+    assert_eq!(got, expected);
+    for (stream, m) in f
+        .monthly
+        .iter()
+        .filter(|(s, _)| s.starts_with("unit-month-"))
+    {
+        let rest = stream.strip_prefix("unit-month-").unwrap();
+        let mut parts = rest.rsplitn(3, '-');
+        let (mo, y, unit) = (
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+        );
+        let row = read
+            .fetch(
+                "SELECT checked_on, report_chair, submitted_on FROM rm_unit_months WHERE unit = $1 AND year = $2 AND month = $3",
+                &[Val::from(unit), Val::Int(y.parse().unwrap()), Val::Int(mo.parse().unwrap())],
+            )
+            .await
+            .unwrap();
+        assert_eq!(row.len(), 1, "{stream}");
+        assert_eq!(row[0][0].as_str().is_some(), m.checked, "{stream} checked");
+        let report = m
+            .report
+            .as_ref()
+            .map(|(chair, on)| (chair.as_str().to_owned(), on.to_string()));
+        let got = row[0][1]
+            .as_str()
+            .map(|c| (c.to_owned(), row[0][2].as_str().unwrap().to_owned()));
+        assert_eq!(got, report, "{stream} report");
     }
 }
