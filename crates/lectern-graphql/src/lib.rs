@@ -14,8 +14,8 @@
 //! - `commands`: load, decide, append, retry, wait for the read models.
 //! - `auth`: principals and the token register.
 //! - `access`: scopes and refusals.
-//! - `org`, `people`, `sessions`, `programmes`, `study`, `awards`: each
-//!   area's queries and mutations.
+//! - `org`, `people`, `sessions`, `programmes`, `study`, `awards`,
+//!   `monthly`: each area's queries and mutations.
 //! - `ops`: projection status and the raw event log.
 //! - `live`: subscriptions (a session's attendance, the event feed).
 //! - `page`: filters and cursor pages.
@@ -27,6 +27,7 @@ mod awards;
 mod commands;
 mod error;
 mod live;
+mod monthly;
 mod ops;
 mod org;
 mod page;

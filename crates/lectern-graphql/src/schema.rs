@@ -14,6 +14,7 @@ use crate::awards::{AwardMutation, AwardQuery};
 use crate::commands::{self, Written};
 use crate::error::{ApiError, Code, Result};
 use crate::live::LiveSubscription;
+use crate::monthly::{MonthlyMutation, MonthlyQuery};
 use crate::ops::OpsQuery;
 use crate::org::{OrgMutation, OrgQuery};
 use crate::people::{PeopleMutation, PeopleQuery};
@@ -36,6 +37,7 @@ pub struct Query(
     ProgrammeQuery,
     StudyQuery,
     AwardQuery,
+    MonthlyQuery,
     OpsQuery,
 );
 
@@ -47,6 +49,7 @@ pub struct Mutation(
     ProgrammeMutation,
     StudyMutation,
     AwardMutation,
+    MonthlyMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -215,6 +215,31 @@ async fn every_role_against_every_area(db: TestDb) {
                 OK,
             ],
         ),
+        // Monthly reporting.
+        (
+            "{ unitMonth(unit: \"cs-dept\", year: 2007, month: 3) { figures { sessionsHeld } report { chair } } leadershipMeetings { month } }",
+            json!({}),
+            [OK, OK, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, OK],
+        ),
+        (
+            "{ unitMonth(unit: \"math-dept\", year: 2007, month: 3) { figures { sessionsHeld } } }",
+            json!({}),
+            [FORBIDDEN, OK, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, OK],
+        ),
+        (
+            "mutation { submitMonthlyReport(unit: \"cs-dept\", year: 2007, month: 3, narrative: \"x\", submittedOn: \"2007-04-02\") { position } }",
+            json!({}),
+            // Allowed to try; the domain refuses people without the
+            // union chair role of the unit (set-up grants none).
+            [
+                Some("CONFLICT"),
+                FORBIDDEN,
+                FORBIDDEN,
+                FORBIDDEN,
+                UNAUTHENTICATED,
+                Some("CONFLICT"),
+            ],
+        ),
         // Operations and the raw log.
         (
             "{ events(first: 3) { position } }",

@@ -17,7 +17,86 @@ both_backends!(
     a_programme_from_launch_to_report,
     a_study_task_from_assignment_to_close,
     an_award_from_vote_to_register,
+    a_unit_month_from_sessions_to_report,
 );
+
+async fn a_unit_month_from_sessions_to_report(db: TestDb) {
+    let t = TestApi::campus(db).await;
+    // A Tuesday afternoon study of school-cs in March 2007 (campus time).
+    let id = "0195f000-0000-7000-8000-0000000b0b0b";
+    t.ok(
+        admin(),
+        "mutation($id: UUID!) {
+           scheduleSession(input: { id: $id, kind: \"centralized_study\", title: \"集中学习\",
+             organiser: \"school-cs\", venue: \"hall-a\", audienceUnits: [\"school-cs\"],
+             startsAt: \"2007-03-06T06:00:00Z\", endsAt: \"2007-03-06T07:30:00Z\" }) { position }
+           markByHand(id: $id, staffNo: \"S0001\", at: \"2007-03-06T06:05:00Z\") { position }
+           closeSession(id: $id, at: \"2007-03-06T08:00:00Z\") { session { present absent } }
+           grantRole(staffNo: \"C0001\", role: \"union_chair\", unit: \"school-cs\") { position }
+           a: grantRole(staffNo: \"A0001\", role: \"leadership_leader\") { position }
+         }",
+        json!({ "id": id }),
+    )
+    .await;
+    let q = "{ unitMonth(unit: \"school-cs\", year: 2007, month: 3) {
+                 figures { sessionsHeld present late absent excused tasksDone attendancePermille }
+                 studyCheck { checker notes } report { chair narrative submittedOn figures { sessionsHeld } } } }";
+    let before = t.ok(chair(), q, json!({})).await;
+    assert_eq!(
+        before["unitMonth"],
+        json!({ "figures": { "sessionsHeld": 1, "present": 1, "late": 0, "absent": 1, "excused": 0,
+                             "tasksDone": 0, "attendancePermille": 500 },
+                "studyCheck": null, "report": null })
+    );
+    let (code, message) = t
+        .err(
+            Some(chair()),
+            "mutation { submitMonthlyReport(unit: \"school-cs\", year: 2007, month: 3, narrative: \"x\", submittedOn: \"2007-03-30\") { position } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code, "CONFLICT");
+    assert!(
+        message.contains("after the month ends on 2007-03-31"),
+        "{message}"
+    );
+    t.ok(
+        chair(),
+        "mutation {
+           completeStudyCheck(unit: \"school-cs\", year: 2007, month: 3, on: \"2007-03-31\", notes: \"笔记齐全\") { position }
+           submitMonthlyReport(unit: \"school-cs\", year: 2007, month: 3, narrative: \"本月集中学习一次\", submittedOn: \"2007-04-02\") { position }
+         }",
+        json!({}),
+    )
+    .await;
+    let after = t.ok(admin(), q, json!({})).await;
+    assert_eq!(
+        after["unitMonth"]["studyCheck"],
+        json!({ "checker": "C0001", "notes": "笔记齐全" })
+    );
+    assert_eq!(
+        after["unitMonth"]["report"],
+        json!({ "chair": "C0001", "narrative": "本月集中学习一次", "submittedOn": "2007-04-02",
+                "figures": { "sessionsHeld": 1 } })
+    );
+    t.ok(
+        admin(),
+        "mutation { holdLeadershipMeeting(year: 2007, month: 3, on: \"2007-03-27\", attendees: [\"A0001\", \"C0001\"], minutes: \"部署师德建设月\") { position } }",
+        json!({}),
+    )
+    .await;
+    let m = t
+        .ok(
+            staff(),
+            "{ leadershipMeetings(year: 2007) { month chair attendees } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        m["leadershipMeetings"],
+        json!([{ "month": 3, "chair": "A0001", "attendees": ["A0001", "C0001"] }])
+    );
+}
 
 async fn an_award_from_vote_to_register(db: TestDb) {
     let t = TestApi::campus(db).await;

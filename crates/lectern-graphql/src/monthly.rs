@@ -1,0 +1,404 @@
+//! Monthly reporting: a unit's month (live figures, the study check and the
+//! union chair's report) and the leadership group's meetings. Figures are
+//! computed by the domain's `unit_month` fold from the month's sessions and
+//! task completions, the same way whether shown live or submitted.
+
+use std::collections::BTreeSet;
+
+use async_graphql::{Context, Object, SimpleObject};
+use chrono::{NaiveDate, NaiveTime};
+use lectern_domain::{
+    LEADERSHIP_STREAM, Monthly, MonthlyCommand, Period, Person, SessionEvent, StaffNo, StudyEvent,
+    UnitId, UnitMonthFigures, person_stream, unit_month, unit_month_stream,
+};
+use lectern_projections::{Val, history, load};
+
+use crate::access::{self, Scope};
+use crate::auth::{Caller, Principal};
+use crate::error::{ApiError, Result};
+use crate::page::{int, opt, text};
+use crate::schema::Api;
+
+/// A unit's figures for a month.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct Figures {
+    /// Sessions the unit organised and held (closed, not cancelled).
+    pub(crate) sessions_held: u32,
+    pub(crate) present: u32,
+    pub(crate) late: u32,
+    pub(crate) absent: u32,
+    /// On approved leave.
+    pub(crate) excused: u32,
+    /// Study tasks completed in the month by the unit's members.
+    pub(crate) tasks_done: u32,
+    /// Present or late per thousand expected; null when nobody was expected.
+    pub(crate) attendance_permille: Option<u32>,
+}
+
+impl From<UnitMonthFigures> for Figures {
+    fn from(f: UnitMonthFigures) -> Figures {
+        Figures {
+            attendance_permille: f.attendance_permille(),
+            sessions_held: f.sessions_held,
+            present: f.present,
+            late: f.late,
+            absent: f.absent,
+            excused: f.excused,
+            tasks_done: f.tasks_done,
+        }
+    }
+}
+
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct StudyCheck {
+    pub(crate) checked_on: String,
+    pub(crate) checker: String,
+    pub(crate) notes: String,
+}
+
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct MonthlyReport {
+    pub(crate) chair: String,
+    pub(crate) narrative: String,
+    /// The figures as submitted.
+    pub(crate) figures: Figures,
+    pub(crate) submitted_on: String,
+}
+
+/// A unit's month.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct UnitMonth {
+    pub(crate) unit: String,
+    pub(crate) year: i32,
+    pub(crate) month: u32,
+    /// The figures from the log as it is now.
+    pub(crate) figures: Figures,
+    pub(crate) study_check: Option<StudyCheck>,
+    pub(crate) report: Option<MonthlyReport>,
+}
+
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct LeadershipMeeting {
+    pub(crate) year: i64,
+    pub(crate) month: i64,
+    pub(crate) held_on: String,
+    pub(crate) chair: String,
+    pub(crate) attendees: Vec<String>,
+    pub(crate) minutes: String,
+}
+
+/// The month's figures of `unit`, by the domain's fold.
+pub(crate) async fn figures(
+    api: &Api,
+    unit: &UnitId,
+    year: i32,
+    month: u32,
+) -> Result<UnitMonthFigures> {
+    let period = Period::month(year, month)?;
+    let midnight = NaiveTime::MIN;
+    let from = api.campus.at(period.from, midnight)?;
+    let until = api
+        .campus
+        .at(period.until + chrono::Days::new(1), midnight)?;
+    let sessions = api
+        .db()
+        .fetch(
+            "SELECT id FROM rm_sessions WHERE organiser = $1 AND starts_at >= $2 AND starts_at < $3",
+            &[Val::from(unit.as_str()), Val::from(from), Val::from(until)],
+        )
+        .await?;
+    let mut session_histories = Vec::with_capacity(sessions.len());
+    for r in &sessions {
+        let stream = format!("session-{}", text(&r[0]));
+        session_histories.push(
+            history::<SessionEvent>(&api.store, &stream, u64::MAX)
+                .await?
+                .0,
+        );
+    }
+    let members: BTreeSet<StaffNo> = api
+        .db()
+        .fetch(
+            "SELECT staff_no FROM rm_people WHERE unit = $1",
+            &[Val::from(unit.as_str())],
+        )
+        .await?
+        .iter()
+        .filter_map(|r| StaffNo::parse(&text(&r[0])).ok())
+        .collect();
+    let tasks = api
+        .db()
+        .fetch(
+            "SELECT DISTINCT x.task_id FROM rm_task_people x JOIN rm_people p \
+             ON p.staff_no = x.staff_no WHERE p.unit = $1 AND x.done_on >= $2 AND x.done_on <= $3",
+            &[
+                Val::from(unit.as_str()),
+                Val::from(period.from),
+                Val::from(period.until),
+            ],
+        )
+        .await?;
+    let mut task_histories = Vec::with_capacity(tasks.len());
+    for r in &tasks {
+        let stream = format!("task-{}", text(&r[0]));
+        task_histories.push(
+            history::<StudyEvent>(&api.store, &stream, u64::MAX)
+                .await?
+                .0,
+        );
+    }
+    Ok(unit_month(
+        unit,
+        &period,
+        &api.campus,
+        &session_histories,
+        &task_histories,
+        &members,
+    )?)
+}
+
+/// Whether the caller may read or act for `unit`'s months.
+async fn check_unit(api: &Api, caller: &Caller, unit: &UnitId, what: &str) -> Result<()> {
+    match Scope::of(caller) {
+        Scope::All => Ok(()),
+        Scope::Subtree(own) => {
+            let path = crate::org::Unit::get(api, unit.as_str()).await?.path;
+            if path.contains(&format!("/{own}/")) {
+                Ok(())
+            } else {
+                Err(access::denied(caller, &format!("{what} of {unit}")))
+            }
+        }
+        Scope::Own(_) => Err(access::denied(caller, &format!("{what} of {unit}"))),
+    }
+}
+
+fn month_of(year: i32, month: u32) -> Result<()> {
+    Period::month(year, month)
+        .map(|_| ())
+        .map_err(ApiError::from)
+}
+
+#[derive(Default)]
+pub(crate) struct MonthlyQuery;
+
+#[Object]
+impl MonthlyQuery {
+    /// A unit's month: live figures, study check and report
+    /// (administrators, auditors, and chairs within their subtree).
+    async fn unit_month(
+        &self,
+        ctx: &Context<'_>,
+        unit: String,
+        year: i32,
+        month: u32,
+    ) -> async_graphql::Result<UnitMonth> {
+        let caller = access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let unit = UnitId::parse(&unit)?;
+        month_of(year, month)?;
+        check_unit(api, caller, &unit, "read the monthly figures").await?;
+        crate::org::Unit::get(api, unit.as_str()).await?;
+        let live = figures(api, &unit, year, month).await?;
+        let rows = api
+            .db()
+            .fetch(
+                "SELECT checked_on, checker, check_notes, report_chair, narrative, figures, \
+                 submitted_on FROM rm_unit_months WHERE unit = $1 AND year = $2 AND month = $3",
+                &[
+                    Val::from(unit.as_str()),
+                    Val::Int(i64::from(year)),
+                    Val::from(month),
+                ],
+            )
+            .await
+            .map_err(ApiError::from)?;
+        let row = rows.first();
+        let study_check = row.and_then(|r| {
+            Some(StudyCheck {
+                checked_on: opt(&r[0])?,
+                checker: text(&r[1]),
+                notes: text(&r[2]),
+            })
+        });
+        let report = row.and_then(|r| {
+            let figures: UnitMonthFigures = serde_json::from_str(&opt(&r[5])?).ok()?;
+            Some(MonthlyReport {
+                chair: opt(&r[3])?,
+                narrative: text(&r[4]),
+                figures: figures.into(),
+                submitted_on: text(&r[6]),
+            })
+        });
+        Ok(UnitMonth {
+            unit: unit.as_str().to_owned(),
+            year,
+            month,
+            figures: live.into(),
+            study_check,
+            report,
+        })
+    }
+
+    /// The leadership group's monthly meetings, of a year or all.
+    async fn leadership_meetings(
+        &self,
+        ctx: &Context<'_>,
+        year: Option<i32>,
+    ) -> async_graphql::Result<Vec<LeadershipMeeting>> {
+        access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let (sql, args) = match year {
+            Some(y) => (
+                "SELECT year, month, held_on, chair, attendees, minutes FROM rm_leadership_meetings \
+                 WHERE year = $1 ORDER BY year, month",
+                vec![Val::Int(i64::from(y))],
+            ),
+            None => (
+                "SELECT year, month, held_on, chair, attendees, minutes FROM rm_leadership_meetings \
+                 ORDER BY year, month",
+                vec![],
+            ),
+        };
+        let rows = api.db().fetch(sql, &args).await.map_err(ApiError::from)?;
+        Ok(rows
+            .iter()
+            .map(|r| LeadershipMeeting {
+                year: int(&r[0]),
+                month: int(&r[1]),
+                held_on: text(&r[2]),
+                chair: text(&r[3]),
+                attendees: serde_json::from_str(&text(&r[4])).unwrap_or_default(),
+                minutes: text(&r[5]),
+            })
+            .collect())
+    }
+}
+
+#[derive(Debug, SimpleObject)]
+pub(crate) struct MonthlyPayload {
+    pub(crate) position: u64,
+}
+
+/// The token's person, folded: the domain checks their roles.
+async fn acting(api: &Api, caller: &Caller) -> Result<Box<Person>> {
+    let no = access::acting_person(caller)?;
+    let p = load::<Person>(&api.store, &person_stream(&no), u64::MAX)
+        .await?
+        .0;
+    Ok(Box::new(p))
+}
+
+async fn decide(
+    api: &Api,
+    caller: &Caller,
+    stream: &str,
+    command: MonthlyCommand,
+) -> Result<MonthlyPayload> {
+    let written = api
+        .execute::<Monthly>(caller, stream, |m| m.decide(&command), |_| vec![])
+        .await?;
+    Ok(MonthlyPayload {
+        position: written.position,
+    })
+}
+
+#[derive(Default)]
+pub(crate) struct MonthlyMutation;
+
+#[Object]
+impl MonthlyMutation {
+    /// Records the leadership group's meeting; the chair is the token's
+    /// person, who must be its leader or deputy leader.
+    async fn hold_leadership_meeting(
+        &self,
+        ctx: &Context<'_>,
+        year: i32,
+        month: u32,
+        on: NaiveDate,
+        attendees: Vec<String>,
+        minutes: String,
+    ) -> async_graphql::Result<MonthlyPayload> {
+        let caller = access::caller(ctx)?;
+        if matches!(caller.principal, Principal::Auditor) {
+            return Err(access::denied(caller, "record leadership meetings").into());
+        }
+        let api = ctx.data_unchecked::<Api>();
+        let command = MonthlyCommand::HoldMeeting {
+            year,
+            month,
+            on,
+            chair: acting(api, caller).await?,
+            attendees: attendees
+                .iter()
+                .map(|a| StaffNo::parse(a))
+                .collect::<Result<_, _>>()?,
+            minutes,
+        };
+        Ok(decide(api, caller, LEADERSHIP_STREAM, command).await?)
+    }
+
+    /// Records a unit's monthly study check; the checker is the token's
+    /// person (the unit's union chair or an administrator).
+    async fn complete_study_check(
+        &self,
+        ctx: &Context<'_>,
+        unit: String,
+        year: i32,
+        month: u32,
+        on: NaiveDate,
+        notes: String,
+    ) -> async_graphql::Result<MonthlyPayload> {
+        let caller = access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let unit = UnitId::parse(&unit)?;
+        month_of(year, month)?;
+        if matches!(caller.principal, Principal::Auditor) {
+            return Err(access::denied(caller, "check a unit's study").into());
+        }
+        check_unit(api, caller, &unit, "check the study").await?;
+        let command = MonthlyCommand::CompleteStudyCheck {
+            unit: unit.clone(),
+            year,
+            month,
+            checker: acting(api, caller).await?,
+            on,
+            notes,
+        };
+        Ok(decide(api, caller, &unit_month_stream(&unit, year, month), command).await?)
+    }
+
+    /// Submits the union chair's report for a month that has ended, with
+    /// the figures as the log shows them now.
+    async fn submit_monthly_report(
+        &self,
+        ctx: &Context<'_>,
+        unit: String,
+        year: i32,
+        month: u32,
+        narrative: String,
+        submitted_on: NaiveDate,
+    ) -> async_graphql::Result<MonthlyPayload> {
+        let caller = access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let unit = UnitId::parse(&unit)?;
+        month_of(year, month)?;
+        if !matches!(
+            caller.principal,
+            Principal::UnionChair { .. } | Principal::Administrator
+        ) {
+            return Err(access::denied(caller, "submit monthly reports").into());
+        }
+        check_unit(api, caller, &unit, "submit the report").await?;
+        let command = MonthlyCommand::SubmitReport {
+            unit: unit.clone(),
+            year,
+            month,
+            chair: acting(api, caller).await?,
+            narrative,
+            figures: figures(api, &unit, year, month).await?,
+            submitted_on,
+        };
+        Ok(decide(api, caller, &unit_month_stream(&unit, year, month), command).await?)
+    }
+}
