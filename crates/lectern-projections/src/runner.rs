@@ -104,6 +104,7 @@ fn entries() -> Vec<Box<dyn Entry>> {
         e::<StudyProjector>(),
         e::<AwardsProjector>(),
         e::<MonthlyProjector>(),
+        e::<DisputesProjector>(),
     ]
 }
 

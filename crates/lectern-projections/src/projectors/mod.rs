@@ -1,6 +1,7 @@
 //! The read models, one module each.
 
 mod awards;
+mod disputes;
 mod monthly;
 mod org;
 mod people;
@@ -9,6 +10,7 @@ mod sessions;
 mod study;
 
 pub use awards::AwardsProjector;
+pub use disputes::DisputesProjector;
 pub use monthly::MonthlyProjector;
 pub use org::OrgProjector;
 pub use people::PeopleProjector;

@@ -311,6 +311,30 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
     };
     monthly(store, &stream, report).await;
 
+    // A dispute, filed and assigned to an auditor.
+    if staff.len() > 4 {
+        let auditor = staff[4].clone();
+        let grant = PersonCommand::GrantRole {
+            role: Role::Auditor,
+        };
+        person(store, &org, &auditor, grant).await;
+        let id = Uuid::from_u128(0xd15b_0000 + (seed as u128) * 1000);
+        let file = DisputeCommand::File {
+            dispute: id,
+            person: staff[3].clone(),
+            year: 2007,
+            positions: vec![5, 6],
+            claim: "我当天请了假".into(),
+            filed_on: NaiveDate::from_ymd_opt(2008, 1, 10).unwrap(),
+            deadline: None,
+        };
+        dispute(store, id, file).await;
+        let assign = DisputeCommand::Assign {
+            auditor: folded(auditor).await,
+        };
+        dispute(store, id, assign).await;
+    }
+
     // One session is cancelled and one moved before anything happens.
     if let [.., (moved, start), (cancelled, _)] = ids[..] {
         let reason = "holiday".to_owned();
@@ -579,6 +603,10 @@ async fn monthly(store: &Store, stream: &str, cmd: MonthlyCommand) -> bool {
     run::<Monthly>(store, stream, |s| s.decide(&cmd), no_keys).await
 }
 
+async fn dispute(store: &Store, id: DisputeId, cmd: DisputeCommand) -> bool {
+    run::<Dispute>(store, &dispute_stream(id), |s| s.decide(&cmd), no_keys).await
+}
+
 async fn programme(store: &Store, id: &ProgrammeId, cmd: ProgrammeCommand) -> bool {
     run::<Programme>(store, &programme_stream(id), |s| s.decide(&cmd), no_keys).await
 }
@@ -630,6 +658,7 @@ pub struct Folds {
     pub tasks: BTreeMap<String, StudyTask>,
     pub awards: BTreeMap<String, Award>,
     pub monthly: BTreeMap<String, Monthly>,
+    pub disputes: BTreeMap<String, Dispute>,
 }
 
 pub async fn fold_all(store: &Store) -> Folds {
@@ -640,6 +669,7 @@ pub async fn fold_all(store: &Store) -> Folds {
     let mut tasks: BTreeMap<String, Vec<StudyEvent>> = BTreeMap::new();
     let mut awards: BTreeMap<String, Vec<AwardEvent>> = BTreeMap::new();
     let mut monthly: BTreeMap<String, Vec<MonthlyEvent>> = BTreeMap::new();
+    let mut disputes: BTreeMap<String, Vec<DisputeEvent>> = BTreeMap::new();
     for e in store.read_all(0, usize::MAX >> 1, None).await.unwrap() {
         if e.stream_id == ORG_STREAM {
             org.push(serde_json::from_str(&e.payload).unwrap());
@@ -651,6 +681,11 @@ pub async fn fold_all(store: &Store) -> Folds {
         } else if e.stream_id == LEADERSHIP_STREAM || e.stream_id.starts_with("unit-month-") {
             monthly
                 .entry(e.stream_id.clone())
+                .or_default()
+                .push(serde_json::from_str(&e.payload).unwrap());
+        } else if let Some(id) = e.stream_id.strip_prefix("dispute-") {
+            disputes
+                .entry(id.to_owned())
                 .or_default()
                 .push(serde_json::from_str(&e.payload).unwrap());
         } else if let Some(id) = e.stream_id.strip_prefix("award-") {
@@ -701,6 +736,10 @@ pub async fn fold_all(store: &Store) -> Folds {
         monthly: monthly
             .into_iter()
             .map(|(k, v)| (k, Monthly::fold(&v).unwrap()))
+            .collect(),
+        disputes: disputes
+            .into_iter()
+            .map(|(k, v)| (k, Dispute::fold(&v).unwrap()))
             .collect(),
     }
 }

@@ -66,6 +66,7 @@ async fn dump(read: &ReadDb) -> Vec<Vec<Values>> {
         "SELECT * FROM rm_exemplars ORDER BY category, seq",
         "SELECT * FROM rm_leadership_meetings ORDER BY year, month",
         "SELECT * FROM rm_unit_months ORDER BY unit, year, month",
+        "SELECT * FROM rm_disputes ORDER BY id",
     ] {
         out.push(rows(read, sql).await);
     }
@@ -85,6 +86,27 @@ async fn assert_matches_folds(read: &ReadDb, f: &Folds) {
     assert_tasks_match(read, f).await;
     assert_awards_match(read, f).await;
     assert_monthly_matches(read, f).await;
+    let disputes = rows(
+        read,
+        "SELECT id, person, year, auditor, status FROM rm_disputes ORDER BY id",
+    )
+    .await;
+    assert_eq!(disputes.len(), f.disputes.len());
+    for (row, (id, d)) in disputes.iter().zip(&f.disputes) {
+        let (_, person, year) = d.filed.as_ref().unwrap();
+        assert_eq!(text(&row[0]), Some(id.as_str()));
+        assert_eq!(
+            (text(&row[1]), row[2].as_i64()),
+            (Some(person.as_str()), Some(i64::from(*year)))
+        );
+        assert_eq!(text(&row[3]), d.auditor.as_ref().map(|a| a.as_str()));
+        let status = match (&d.outcome, &d.auditor) {
+            (Some(o), _) => json(o),
+            (None, Some(_)) => "assigned".into(),
+            (None, None) => "filed".into(),
+        };
+        assert_eq!(text(&row[4]), Some(status.as_str()));
+    }
     let units = rows(
         read,
         "SELECT id, name, kind, parent, dissolved, path FROM rm_units ORDER BY id",
@@ -252,6 +274,7 @@ async fn read_models_equal_the_folds(db: TestDb) {
             .any(|m| m.report.is_some() && m.checked)
     );
     assert_eq!(folds.monthly[LEADERSHIP_STREAM].meetings, vec![(2007, 2)]);
+    assert!(folds.disputes.values().any(|d| d.auditor.is_some()));
     assert_matches_folds(&read, &folds).await;
 
     // Followed live: more history while the projectors run.
@@ -354,7 +377,7 @@ async fn rebuild_swaps_beside_live_readers(db: TestDb) {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "no projector is named \"persons\"; the projectors are: org, people, sessions, programmes, study, awards, monthly"
+        "no projector is named \"persons\"; the projectors are: org, people, sessions, programmes, study, awards, monthly, disputes"
     );
     p.stop().await;
 }
