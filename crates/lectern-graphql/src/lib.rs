@@ -15,13 +15,15 @@
 //! - `auth`: principals and the token register.
 //! - `access`: scopes and refusals.
 //! - `org`, `people`, `sessions`, `programmes`, `study`, `awards`,
-//!   `monthly`: each area's queries and mutations.
+//!   `monthly`, `appraisal` (with disputes): each area's queries and
+//!   mutations.
 //! - `ops`: projection status and the raw event log.
 //! - `live`: subscriptions (a session's attendance, the event feed).
 //! - `page`: filters and cursor pages.
 //! - `error`: `ApiError` and the client codes.
 
 mod access;
+mod appraisal;
 mod auth;
 mod awards;
 mod commands;

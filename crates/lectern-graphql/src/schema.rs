@@ -9,6 +9,7 @@ use lectern_projections::{Projections, ReadDb};
 use lectern_store::{Metadata, Store};
 use serde::de::DeserializeOwned;
 
+use crate::appraisal::{AppraisalMutation, AppraisalQuery};
 use crate::auth::{Caller, Tokens};
 use crate::awards::{AwardMutation, AwardQuery};
 use crate::commands::{self, Written};
@@ -38,6 +39,7 @@ pub struct Query(
     StudyQuery,
     AwardQuery,
     MonthlyQuery,
+    AppraisalQuery,
     OpsQuery,
 );
 
@@ -50,6 +52,7 @@ pub struct Mutation(
     StudyMutation,
     AwardMutation,
     MonthlyMutation,
+    AppraisalMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -2,7 +2,7 @@
 //! and the payload is the event's own tagged JSON (the shape pinned by the
 //! domain's `shapes` tests), so a payload alone says what it is.
 
-use lectern_domain::{Aggregate, DomainEvent, KeyChange};
+use lectern_domain::{Aggregate, DomainEvent, KeyChange, Positioned};
 use lectern_store::{
     AppendRequest, Appended, ExpectedVersion, Metadata, NewEvent, RecordedEvent, Store, UniqueKey,
 };
@@ -22,6 +22,31 @@ pub fn decode<E: DomainEvent>(event: &RecordedEvent) -> Result<E> {
     serde_json::from_str(&event.payload).map_err(|e| Error::event(event, e))
 }
 
+/// Visits a stream's events with positions before `before`, in order;
+/// returns the stream version of the last one visited.
+async fn visit(
+    store: &Store,
+    stream: &str,
+    before: u64,
+    mut f: impl FnMut(&RecordedEvent) -> Result<()>,
+) -> Result<u64> {
+    let mut version = 0;
+    loop {
+        let page = store.read_stream(stream, version + 1, 1000).await?;
+        let n = page.len();
+        for e in &page {
+            if e.position >= before {
+                return Ok(version);
+            }
+            f(e)?;
+            version = e.stream_version;
+        }
+        if n < 1000 {
+            return Ok(version);
+        }
+    }
+}
+
 /// A stream's events with positions before `before` (all of them with
 /// `u64::MAX`), decoded, and the stream version of the last one.
 pub async fn history<E: DomainEvent>(
@@ -30,21 +55,32 @@ pub async fn history<E: DomainEvent>(
     before: u64,
 ) -> Result<(Vec<E>, u64)> {
     let mut events = Vec::new();
-    let mut version = 0;
-    loop {
-        let page = store.read_stream(stream, version + 1, 1000).await?;
-        let n = page.len();
-        for e in &page {
-            if e.position >= before {
-                return Ok((events, version));
-            }
-            events.push(decode(e)?);
-            version = e.stream_version;
-        }
-        if n < 1000 {
-            return Ok((events, version));
-        }
-    }
+    let version = visit(store, stream, before, |e| {
+        events.push(decode(e)?);
+        Ok(())
+    })
+    .await?;
+    Ok((events, version))
+}
+
+/// A stream's events before `before` with their positions and occurrence
+/// times, as the appraisal folds take them.
+pub async fn positioned<E: DomainEvent>(
+    store: &Store,
+    stream: &str,
+    before: u64,
+) -> Result<Vec<Positioned<E>>> {
+    let mut out = Vec::new();
+    visit(store, stream, before, |e| {
+        out.push(Positioned {
+            position: e.position,
+            occurred_at: e.occurred_at,
+            event: decode(e)?,
+        });
+        Ok(())
+    })
+    .await?;
+    Ok(out)
 }
 
 /// Folds a stream's events with positions before `before` (all of them

@@ -32,7 +32,7 @@ mod projectors;
 mod runner;
 mod sql;
 
-pub use codec::{commit, decode, encode, history, load};
+pub use codec::{commit, decode, encode, history, load, positioned};
 pub use error::{Error, Result};
 pub use projector::{Cx, Projector, Table};
 pub use projectors::{

@@ -240,6 +240,41 @@ async fn every_role_against_every_area(db: TestDb) {
                 Some("CONFLICT"),
             ],
         ),
+        // Appraisal and disputes.
+        (
+            "{ appraisal(staffNo: \"S0001\", year: 2007) { total lines { rule } } scoringRules { version } disputes { id } }",
+            json!({}),
+            [OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, OK],
+        ),
+        (
+            "{ appraisal(staffNo: \"M0001\", year: 2007) { total } }",
+            json!({}),
+            [FORBIDDEN, OK, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, OK],
+        ),
+        (
+            "mutation { adjustPoints(staffNo: \"S0001\", points: 2, reason: \"补录\", on: \"2007-05-01\") { position } }",
+            json!({}),
+            [
+                FORBIDDEN,
+                FORBIDDEN,
+                FORBIDDEN,
+                FORBIDDEN,
+                UNAUTHENTICATED,
+                OK,
+            ],
+        ),
+        (
+            "mutation { fileDispute(year: 2006, positions: [1], claim: \"当天请假\", filedOn: \"2007-01-05\") { position } }",
+            json!({}),
+            [
+                FORBIDDEN,
+                FORBIDDEN,
+                OK,
+                FORBIDDEN,
+                UNAUTHENTICATED,
+                FORBIDDEN,
+            ],
+        ),
         // Operations and the raw log.
         (
             "{ events(first: 3) { position } }",

@@ -18,7 +18,132 @@ both_backends!(
     a_study_task_from_assignment_to_close,
     an_award_from_vote_to_register,
     a_unit_month_from_sessions_to_report,
+    an_appraisal_explained_and_disputed,
 );
+
+async fn an_appraisal_explained_and_disputed(db: TestDb) {
+    let t = TestApi::campus(db).await;
+    let id = "0195f000-0000-7000-8000-0000000c0c0c";
+    t.ok(
+        admin(),
+        "mutation($id: UUID!) {
+           adoptScoringRules(input: { version: 1, effectiveFrom: \"2007-01-01\", basePoints: 100,
+             perAbsence: 5, perLate: 2, perMissedTask: 3, perLateReport: 10, reportDueDay: 5,
+             awardBonus: [{ level: \"university\", points: 5 }] }) { position }
+           scheduleSession(input: { id: $id, kind: \"centralized_study\", title: \"集中学习\",
+             organiser: \"school-cs\", venue: \"hall-a\", audienceUnits: [\"school-cs\"],
+             startsAt: \"2007-03-06T06:00:00Z\", endsAt: \"2007-03-06T07:30:00Z\" }) { position }
+           markByHand(id: $id, staffNo: \"S0001\", at: \"2007-03-06T06:20:00Z\") { position }
+           closeSession(id: $id, at: \"2007-03-06T08:00:00Z\") { position }
+           adjustPoints(staffNo: \"S0001\", points: 3, reason: \"优秀学习笔记\", on: \"2007-06-01\") { position }
+           grantRole(staffNo: \"M0001\", role: \"auditor\") { position }
+         }",
+        json!({ "id": id }),
+    )
+    .await;
+    let q = "query($who: String!) { appraisal(staffNo: $who, year: 2007) { subject total lines { points rule ruleVersion date subject positions } } }";
+    let a = t.ok(staff(), q, json!({ "who": "S0001" })).await;
+    let a = &a["appraisal"];
+    assert_eq!(a["total"], 101, "{a}");
+    let lines = a["lines"].as_array().unwrap();
+    let rules: Vec<&str> = lines.iter().map(|l| l["rule"].as_str().unwrap()).collect();
+    assert_eq!(rules, ["base", "late", "adjustment"]);
+    assert_eq!(
+        lines
+            .iter()
+            .map(|l| l["points"].as_i64().unwrap())
+            .sum::<i64>(),
+        101
+    );
+    assert_eq!(lines[1]["subject"], "集中学习");
+    assert_eq!(lines[1]["ruleVersion"], 1);
+    assert!(!lines[1]["positions"].as_array().unwrap().is_empty());
+    let chair_view = t.ok(chair(), q, json!({ "who": "C0001" })).await;
+    assert_eq!(chair_view["appraisal"]["total"], 95, "absent: 100 - 5");
+    let month = t
+        .ok(
+            staff(),
+            "{ appraisal(staffNo: \"S0001\", year: 2007, month: 3) { total lines { rule } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        month["appraisal"],
+        json!({ "total": -2, "lines": [{ "rule": "late" }] })
+    );
+    let unit = t
+        .ok(
+            chair(),
+            "{ unitAppraisal(unit: \"school-cs\", year: 2007) { total } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(unit["unitAppraisal"]["total"], 100);
+
+    // The year closes; staff dispute lines within ten working days.
+    t.ok(
+        admin(),
+        "mutation { closeAppraisalYear(year: 2007) { position } }",
+        json!({}),
+    )
+    .await;
+    let late_line = lines[1]["positions"][0].as_u64().unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let file = "mutation($p: [Int!]!, $on: NaiveDate!) { fileDispute(year: 2007, positions: $p, claim: \"我那天在上课\", filedOn: $on) { dispute { id status person } } }";
+    let (code, message) = t
+        .err(
+            Some(staff()),
+            file,
+            json!({ "p": [late_line], "on": (today + chrono::Days::new(40)).to_string() }),
+        )
+        .await;
+    assert_eq!(code, "CONFLICT");
+    assert!(
+        message.starts_with("disputes about 2007 had to be filed by"),
+        "{message}"
+    );
+    let filed = t
+        .ok(
+            staff(),
+            file,
+            json!({ "p": [late_line], "on": today.to_string() }),
+        )
+        .await;
+    let d = &filed["fileDispute"]["dispute"];
+    assert_eq!(
+        (d["status"].as_str(), d["person"].as_str()),
+        (Some("filed"), Some("S0001"))
+    );
+    let assigned = t
+        .ok(admin(), "mutation($id: UUID!) { assignDispute(id: $id, auditor: \"M0001\") { dispute { status auditor } } }", json!({ "id": d["id"] }))
+        .await;
+    assert_eq!(
+        assigned["assignDispute"]["dispute"],
+        json!({ "status": "assigned", "auditor": "M0001" })
+    );
+    let (code, _) = t
+        .err(
+            Some(admin()),
+            "mutation($id: UUID!) { assignDispute(id: $id, auditor: \"S0001\") { position } }",
+            json!({ "id": d["id"] }),
+        )
+        .await;
+    assert_eq!(code, "CONFLICT", "the filer is no auditor");
+    let seen = t.ok(other_staff(), "{ disputes { id } }", json!({})).await;
+    assert_eq!(
+        seen["disputes"],
+        json!([]),
+        "staff see their own disputes only"
+    );
+    let seen = t
+        .ok(
+            auditor(),
+            "{ disputes(status: \"assigned\") { positions } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(seen["disputes"], json!([{ "positions": [late_line] }]));
+}
 
 async fn a_unit_month_from_sessions_to_report(db: TestDb) {
     let t = TestApi::campus(db).await;

@@ -1,0 +1,546 @@
+//! Appraisal and disputes: scoring rules, adjustments and year closes
+//! (administrators); a person's or a unit's appraisal for a year or a
+//! month, with one explanation line per point, computed by the domain's
+//! folds over the streams it needs; disputes filed by staff about lines and
+//! assigned to auditors. (Resolving a dispute, replay as of a moment and
+//! the proofs come with the audit issue.)
+
+use std::collections::BTreeMap;
+
+use async_graphql::{Context, InputObject, Object, SimpleObject};
+use chrono::{Datelike, NaiveDate};
+use lectern_domain::{
+    APPRAISAL_STREAM, Appraisal, AppraisalCommand, AppraisalEvent, AwardEvent, AwardLevel, Dispute,
+    DisputeCommand, Histories, MonthlyEvent, Period, Person, RuleBook, ScoringRules, SessionEvent,
+    StaffNo, StudyEvent, UnitId, appraise_person, appraise_unit, dispute_stream, filing_deadline,
+    person_stream, unit_month_stream,
+};
+use lectern_projections::{Val, load, positioned};
+use uuid::Uuid;
+
+use crate::access::{self, Scope};
+use crate::auth::{Caller, Principal};
+use crate::error::{ApiError, Result};
+use crate::page::{Where, int, opt, text};
+use crate::schema::{Api, parse_enum};
+
+/// Working days after a year closes within which its disputes are filed.
+pub(crate) const DISPUTE_WORKING_DAYS: u32 = 10;
+
+/// One point gained or lost, and why.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct LineView {
+    pub(crate) points: i32,
+    /// base, absence, late, missed_task, award, adjustment or late_report.
+    pub(crate) rule: String,
+    /// The scoring rules' version applied (none for an adjustment).
+    pub(crate) rule_version: Option<u32>,
+    pub(crate) date: NaiveDate,
+    /// The session, task, award or reason the line is about.
+    pub(crate) subject: String,
+    /// Log positions of the events behind the line.
+    pub(crate) positions: Vec<u64>,
+}
+
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct AppraisalView {
+    /// The staff number or unit id appraised.
+    pub(crate) subject: String,
+    pub(crate) from: NaiveDate,
+    pub(crate) until: NaiveDate,
+    /// The sum of the lines.
+    pub(crate) total: i32,
+    pub(crate) lines: Vec<LineView>,
+}
+
+impl AppraisalView {
+    fn new(a: Appraisal, period: &Period) -> AppraisalView {
+        AppraisalView {
+            subject: a.subject,
+            from: period.from,
+            until: period.until,
+            total: a.total,
+            lines: a
+                .lines
+                .into_iter()
+                .map(|l| LineView {
+                    points: l.points,
+                    rule: l.rule.to_owned(),
+                    rule_version: l.rule_version,
+                    date: l.date,
+                    subject: l.subject,
+                    positions: l.positions,
+                })
+                .collect(),
+        }
+    }
+}
+
+fn period(year: i32, month: Option<u32>) -> Result<Period> {
+    Ok(match month {
+        Some(m) => Period::month(year, m)?,
+        None => Period::year(year)?,
+    })
+}
+
+/// `select` lists stream suffixes (session ids, task ids, categories) from
+/// the read models; returns each stream's positioned events.
+async fn streams<E: lectern_domain::DomainEvent>(
+    api: &Api,
+    prefix: &str,
+    select: &str,
+    args: &[Val],
+) -> Result<Vec<Vec<lectern_domain::Positioned<E>>>> {
+    let rows = api.db().fetch(select, args).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let stream = format!("{prefix}{}", text(&r[0]));
+        out.push(positioned::<E>(&api.store, &stream, u64::MAX).await?);
+    }
+    Ok(out)
+}
+
+/// A person's appraisal by the domain's fold, over the streams that can
+/// concern them: the sessions and tasks that know of them, the award
+/// categories that nominated them, and the appraisal stream.
+pub(crate) async fn appraise(api: &Api, person: &StaffNo, period: &Period) -> Result<Appraisal> {
+    let who = [Val::from(person.as_str())];
+    let appraisal = positioned::<AppraisalEvent>(&api.store, APPRAISAL_STREAM, u64::MAX).await?;
+    let sessions: Vec<Vec<lectern_domain::Positioned<SessionEvent>>> = streams(
+        api,
+        "session-",
+        "SELECT session_id FROM rm_attendance WHERE staff_no = $1 ORDER BY session_id",
+        &who,
+    )
+    .await?;
+    let tasks: Vec<Vec<lectern_domain::Positioned<StudyEvent>>> = streams(
+        api,
+        "task-",
+        "SELECT task_id FROM rm_task_people WHERE staff_no = $1 ORDER BY task_id",
+        &who,
+    )
+    .await?;
+    let awards: Vec<Vec<lectern_domain::Positioned<AwardEvent>>> = streams(
+        api,
+        "award-",
+        "SELECT DISTINCT category FROM rm_nominations WHERE nominee_kind = 'person' \
+         AND nominee = $1 ORDER BY category",
+        &who,
+    )
+    .await?;
+    let histories = Histories {
+        appraisal: &appraisal,
+        sessions: &sessions,
+        tasks: &tasks,
+        awards: &awards,
+        monthly: &[],
+    };
+    Ok(appraise_person(person, period, &api.campus, &histories)?)
+}
+
+async fn appraise_a_unit(api: &Api, unit: &UnitId, period: &Period) -> Result<Appraisal> {
+    let appraisal = positioned::<AppraisalEvent>(&api.store, APPRAISAL_STREAM, u64::MAX).await?;
+    let mut monthly: Vec<Vec<lectern_domain::Positioned<MonthlyEvent>>> = Vec::new();
+    let mut month = period.from.with_day(1).expect("day 1 exists");
+    while month <= period.until {
+        let stream = unit_month_stream(unit, month.year(), month.month());
+        monthly.push(positioned(&api.store, &stream, u64::MAX).await?);
+        month = month + chrono::Months::new(1);
+    }
+    let histories = Histories {
+        appraisal: &appraisal,
+        monthly: &monthly,
+        ..Histories::default()
+    };
+    Ok(appraise_unit(unit, period, &histories)?)
+}
+
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct RulesView {
+    pub(crate) version: u32,
+    pub(crate) effective_from: NaiveDate,
+    pub(crate) base_points: i32,
+    pub(crate) per_absence: i32,
+    pub(crate) per_late: i32,
+    pub(crate) per_missed_task: i32,
+    pub(crate) per_late_report: i32,
+    pub(crate) report_due_day: u32,
+    /// Points an individual award adds, by level (JSON).
+    pub(crate) award_bonus: String,
+}
+
+/// An appraisal dispute.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct DisputeView {
+    pub(crate) id: String,
+    pub(crate) person: String,
+    pub(crate) year: i64,
+    /// The log positions of the contested lines.
+    pub(crate) positions: Vec<u64>,
+    pub(crate) claim: String,
+    pub(crate) filed_on: String,
+    pub(crate) auditor: Option<String>,
+    /// filed, assigned, upheld or rejected.
+    pub(crate) status: String,
+    pub(crate) reasoning: Option<String>,
+    pub(crate) total_before: Option<i64>,
+    pub(crate) total_after: Option<i64>,
+}
+
+const DISPUTES: &str = "SELECT d.id, d.person, d.year, d.positions, d.claim, d.filed_on, \
+     d.auditor, d.status, d.reasoning, d.total_before, d.total_after FROM rm_disputes d \
+     LEFT JOIN rm_people p ON p.staff_no = d.person";
+
+fn dispute(r: &[Val]) -> DisputeView {
+    DisputeView {
+        id: text(&r[0]),
+        person: text(&r[1]),
+        year: int(&r[2]),
+        positions: serde_json::from_str(&text(&r[3])).unwrap_or_default(),
+        claim: text(&r[4]),
+        filed_on: text(&r[5]),
+        auditor: opt(&r[6]),
+        status: text(&r[7]),
+        reasoning: opt(&r[8]),
+        total_before: r[9].as_i64(),
+        total_after: r[10].as_i64(),
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct AppraisalQuery;
+
+#[Object]
+impl AppraisalQuery {
+    /// A person's appraisal for a year (with the base points) or a month
+    /// (gains and losses only), one line per point.
+    async fn appraisal(
+        &self,
+        ctx: &Context<'_>,
+        staff_no: String,
+        year: i32,
+        month: Option<u32>,
+    ) -> async_graphql::Result<AppraisalView> {
+        let caller = access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let person = crate::people::PersonView::get(api, caller, &staff_no).await?;
+        let no = StaffNo::parse(&person.staff_no)?;
+        let period = period(year, month)?;
+        Ok(AppraisalView::new(
+            appraise(api, &no, &period).await?,
+            &period,
+        ))
+    }
+
+    /// A unit's appraisal: base points less late monthly reports.
+    async fn unit_appraisal(
+        &self,
+        ctx: &Context<'_>,
+        unit: String,
+        year: i32,
+        month: Option<u32>,
+    ) -> async_graphql::Result<AppraisalView> {
+        let caller = access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let unit = UnitId::parse(&unit)?;
+        let u = crate::org::Unit::get(api, unit.as_str()).await?;
+        match Scope::of(caller) {
+            Scope::All => {}
+            Scope::Subtree(own) if u.path.contains(&format!("/{own}/")) => {}
+            _ => {
+                return Err(
+                    access::denied(caller, &format!("read the appraisal of {unit}")).into(),
+                );
+            }
+        }
+        let period = period(year, month)?;
+        Ok(AppraisalView::new(
+            appraise_a_unit(api, &unit, &period).await?,
+            &period,
+        ))
+    }
+
+    /// The scoring rules, every version.
+    async fn scoring_rules(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RulesView>> {
+        access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let book = load::<RuleBook>(&api.store, APPRAISAL_STREAM, u64::MAX)
+            .await
+            .map_err(ApiError::from)?
+            .0;
+        Ok(book
+            .rules
+            .iter()
+            .map(|r| RulesView {
+                version: r.version,
+                effective_from: r.effective_from,
+                base_points: r.base_points,
+                per_absence: r.per_absence,
+                per_late: r.per_late,
+                per_missed_task: r.per_missed_task,
+                per_late_report: r.per_late_report,
+                report_due_day: r.report_due_day,
+                award_bonus: crate::schema::enum_text(&r.award_bonus),
+            })
+            .collect())
+    }
+
+    /// Disputes in the caller's scope (staff: their own), newest first.
+    async fn disputes(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<String>,
+    ) -> async_graphql::Result<Vec<DisputeView>> {
+        let caller = access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let mut filter = Where::default();
+        match Scope::of(caller) {
+            Scope::All => {}
+            Scope::Subtree(unit) => filter.and(
+                "p.unit IN (SELECT id FROM rm_units WHERE path LIKE ?)",
+                [Scope::subtree_pattern(&unit)],
+            ),
+            Scope::Own(no) => filter.and("d.person = ?", [Val::from(no.as_str())]),
+        }
+        if let Some(s) = status {
+            filter.and("d.status = ?", [Val::from(s)]);
+        }
+        let sql = format!(
+            "{DISPUTES}{} ORDER BY d.filed_on DESC, d.id LIMIT 1000",
+            filter.sql()
+        );
+        let rows = api
+            .db()
+            .fetch(&sql, &filter.args)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(rows.iter().map(|r| dispute(r)).collect())
+    }
+}
+
+/// A version of the scoring rules.
+#[derive(Debug, InputObject)]
+pub(crate) struct ScoringRulesInput {
+    pub(crate) version: u32,
+    pub(crate) effective_from: NaiveDate,
+    pub(crate) base_points: i32,
+    pub(crate) per_absence: i32,
+    pub(crate) per_late: i32,
+    pub(crate) per_missed_task: i32,
+    pub(crate) per_late_report: i32,
+    pub(crate) report_due_day: u32,
+    /// Points an individual award adds at each level.
+    pub(crate) award_bonus: Vec<AwardBonusInput>,
+}
+
+#[derive(Debug, InputObject)]
+pub(crate) struct AwardBonusInput {
+    /// national, provincial, city or university.
+    pub(crate) level: String,
+    pub(crate) points: i32,
+}
+
+#[derive(Debug, SimpleObject)]
+pub(crate) struct AppraisalPayload {
+    pub(crate) position: u64,
+}
+
+#[derive(Debug, SimpleObject)]
+pub(crate) struct DisputePayload {
+    pub(crate) position: u64,
+    pub(crate) dispute: DisputeView,
+}
+
+async fn appraisal_decides(
+    ctx: &Context<'_>,
+    what: &str,
+    command: AppraisalCommand,
+) -> async_graphql::Result<AppraisalPayload> {
+    let caller = access::caller(ctx)?;
+    access::administrator(caller, what)?;
+    let api = ctx.data_unchecked::<Api>();
+    let written = api
+        .execute::<RuleBook>(caller, APPRAISAL_STREAM, |b| b.decide(&command), |_| vec![])
+        .await?;
+    Ok(AppraisalPayload {
+        position: written.position,
+    })
+}
+
+async fn dispute_decides(
+    api: &Api,
+    caller: &Caller,
+    id: Uuid,
+    command: DisputeCommand,
+) -> Result<DisputePayload> {
+    let written = api
+        .execute::<Dispute>(
+            caller,
+            &dispute_stream(id),
+            |d| d.decide(&command),
+            |_| vec![],
+        )
+        .await?;
+    let rows = api
+        .db()
+        .fetch(
+            &format!("{DISPUTES} WHERE d.id = $1"),
+            &[Val::from(id.to_string())],
+        )
+        .await?;
+    let view = rows
+        .first()
+        .map(|r| dispute(r))
+        .ok_or_else(|| ApiError::not_found(format!("dispute {id} does not exist")))?;
+    Ok(DisputePayload {
+        position: written.position,
+        dispute: view,
+    })
+}
+
+#[derive(Default)]
+pub(crate) struct AppraisalMutation;
+
+#[Object]
+impl AppraisalMutation {
+    /// Adopts a new version of the scoring rules, effective from a date.
+    async fn adopt_scoring_rules(
+        &self,
+        ctx: &Context<'_>,
+        input: ScoringRulesInput,
+    ) -> async_graphql::Result<AppraisalPayload> {
+        let award_bonus = input
+            .award_bonus
+            .iter()
+            .map(|b| Ok((parse_enum::<AwardLevel>("award level", &b.level)?, b.points)))
+            .collect::<Result<BTreeMap<_, _>>>()?;
+        let rules = ScoringRules {
+            version: input.version,
+            effective_from: input.effective_from,
+            base_points: input.base_points,
+            per_absence: input.per_absence,
+            per_late: input.per_late,
+            per_missed_task: input.per_missed_task,
+            award_bonus,
+            per_late_report: input.per_late_report,
+            report_due_day: input.report_due_day,
+        };
+        appraisal_decides(
+            ctx,
+            "adopt scoring rules",
+            AppraisalCommand::AdoptRules { rules },
+        )
+        .await
+    }
+
+    /// Adjusts a person's points by hand, with a reason; the adjuster is
+    /// the token's person.
+    async fn adjust_points(
+        &self,
+        ctx: &Context<'_>,
+        staff_no: String,
+        points: i32,
+        reason: String,
+        on: NaiveDate,
+    ) -> async_graphql::Result<AppraisalPayload> {
+        let caller = access::caller(ctx)?;
+        access::administrator(caller, "adjust points")?;
+        let command = AppraisalCommand::AdjustPoints {
+            person: StaffNo::parse(&staff_no)?,
+            points,
+            reason,
+            adjuster: access::acting_person(caller)?,
+            on,
+        };
+        appraisal_decides(ctx, "adjust points", command).await
+    }
+
+    /// Closes a year: every current member of staff's total is recorded.
+    async fn close_appraisal_year(
+        &self,
+        ctx: &Context<'_>,
+        year: i32,
+    ) -> async_graphql::Result<AppraisalPayload> {
+        let caller = access::caller(ctx)?;
+        access::administrator(caller, "close appraisal years")?;
+        let api = ctx.data_unchecked::<Api>();
+        let period = Period::year(year)?;
+        let people = api
+            .db()
+            .fetch("SELECT staff_no FROM rm_people ORDER BY staff_no", &[])
+            .await
+            .map_err(ApiError::from)?;
+        let mut results = BTreeMap::new();
+        for r in &people {
+            let no = StaffNo::parse(&text(&r[0]))?;
+            let total = appraise(api, &no, &period).await?.total;
+            results.insert(no, total);
+        }
+        appraisal_decides(
+            ctx,
+            "close appraisal years",
+            AppraisalCommand::ClosePeriod { year, results },
+        )
+        .await
+    }
+
+    /// Files a dispute about lines of one's own appraisal (by their log
+    /// positions); after a year closes, within ten working days.
+    async fn file_dispute(
+        &self,
+        ctx: &Context<'_>,
+        year: i32,
+        positions: Vec<u64>,
+        claim: String,
+        filed_on: NaiveDate,
+    ) -> async_graphql::Result<DisputePayload> {
+        let caller = access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let Principal::Staff { person } = &caller.principal else {
+            return Err(access::denied(caller, "file disputes (staff file their own)").into());
+        };
+        // The deadline runs from the campus date the year was closed.
+        let closes = positioned::<AppraisalEvent>(&api.store, APPRAISAL_STREAM, u64::MAX)
+            .await
+            .map_err(ApiError::from)?;
+        let deadline = closes.iter().find_map(|p| match &p.event {
+            AppraisalEvent::AppraisalPeriodClosed { year: y, .. } if *y == year => Some(
+                filing_deadline(api.campus.date(p.occurred_at), DISPUTE_WORKING_DAYS),
+            ),
+            _ => None,
+        });
+        let id = Uuid::now_v7();
+        let command = DisputeCommand::File {
+            dispute: id,
+            person: person.clone(),
+            year,
+            positions,
+            claim,
+            filed_on,
+            deadline,
+        };
+        Ok(dispute_decides(api, caller, id, command).await?)
+    }
+
+    /// Assigns a dispute to an auditor (a person holding the auditor role,
+    /// not the filer).
+    async fn assign_dispute(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        auditor: String,
+    ) -> async_graphql::Result<DisputePayload> {
+        let caller = access::caller(ctx)?;
+        access::administrator(caller, "assign disputes")?;
+        let api = ctx.data_unchecked::<Api>();
+        let no = StaffNo::parse(&auditor)?;
+        let person = load::<Person>(&api.store, &person_stream(&no), u64::MAX)
+            .await
+            .map_err(ApiError::from)?
+            .0;
+        let command = DisputeCommand::Assign {
+            auditor: Box::new(person),
+        };
+        Ok(dispute_decides(api, caller, id, command).await?)
+    }
+}
