@@ -115,8 +115,9 @@ pub(crate) struct PeopleQuery;
 #[Object]
 impl PeopleQuery {
     /// Staff, by staff number, within the caller's scope: filtered by unit
-    /// (and the units below it), category, or a search on name or staff
-    /// number. Former staff are included on request.
+    /// (and the units below it), category, programme (its participants), or
+    /// a search on name or staff number. Former staff are included on
+    /// request.
     #[allow(clippy::too_many_arguments)]
     #[graphql(complexity = "crate::page::cost(first, child_complexity)")]
     async fn people(
@@ -124,6 +125,7 @@ impl PeopleQuery {
         ctx: &Context<'_>,
         unit: Option<String>,
         category: Option<String>,
+        programme: Option<String>,
         search: Option<String>,
         #[graphql(default = false)] include_former: bool,
         first: Option<i32>,
@@ -143,6 +145,12 @@ impl PeopleQuery {
         if let Some(c) = category {
             let c: StaffCategory = parse_enum("staff category", &c)?;
             filter.and("category = ?", [Val::from(crate::schema::enum_text(&c))]);
+        }
+        if let Some(p) = programme {
+            filter.and(
+                "staff_no IN (SELECT staff_no FROM rm_programme_participants WHERE programme = ?)",
+                [Val::from(lectern_domain::ProgrammeId::parse(&p)?.as_str())],
+            );
         }
         if let Some(s) = search
             .map(|s| s.trim().to_owned())

@@ -483,6 +483,22 @@ async fn a_programme_from_launch_to_report(db: TestDb) {
             { "year": null, "sessions": lecture, "participants": 1 },
         ])
     );
+    let by_programme = t
+        .ok(
+            admin(),
+            "{ people(programme: \"ytnp\") { edges { node { staffNo } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        by_programme["people"]["edges"],
+        json!([{ "node": { "staffNo": "S0001" } }])
+    );
+    let searched = t
+        .ok(admin(), "{ a: people(search: \"小明\") { edges { cursor } } b: people(search: \"m000\") { edges { cursor } } }", json!({}))
+        .await;
+    assert_eq!(searched["a"]["edges"], json!([{ "cursor": "S0001" }]));
+    assert_eq!(searched["b"]["edges"], json!([{ "cursor": "M0001" }]));
     // Staff see only themselves among the participants.
     let other = t
         .ok(
