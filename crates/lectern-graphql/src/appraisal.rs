@@ -522,6 +522,63 @@ impl AppraisalMutation {
         Ok(dispute_decides(api, caller, id, command).await?)
     }
 
+    /// Resolves a dispute: only its assigned auditor. Upheld names the
+    /// events (already in the log) that correct the record; the totals
+    /// before (at the year's close, if it is closed) and after (now) are
+    /// recorded. Rejected changes nothing.
+    async fn resolve_dispute(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        outcome: String,
+        reasoning: String,
+        #[graphql(default)] correcting_events: Vec<Uuid>,
+    ) -> async_graphql::Result<DisputePayload> {
+        let caller = access::caller(ctx)?;
+        if !matches!(caller.principal, Principal::Auditor) {
+            return Err(access::denied(caller, "resolve disputes").into());
+        }
+        let api = ctx.data_unchecked::<Api>();
+        let current = load::<Dispute>(&api.store, &dispute_stream(id), u64::MAX)
+            .await
+            .map_err(ApiError::from)?
+            .0;
+        let Some((_, person, year)) = current.filed.clone() else {
+            return Err(ApiError::not_found(format!("dispute {id} does not exist")).into());
+        };
+        let assigned = current.auditor.as_ref();
+        if caller.person.as_ref() != assigned {
+            return Err(access::denied(
+                caller,
+                &format!("resolve dispute {id} (only its assigned auditor)"),
+            )
+            .into());
+        }
+        let outcome: lectern_domain::Outcome = parse_enum("outcome", &outcome)?;
+        let now = appraise(api, &person, &Period::year(year)?).await?.total;
+        let book = load::<RuleBook>(&api.store, APPRAISAL_STREAM, u64::MAX)
+            .await
+            .map_err(ApiError::from)?
+            .0;
+        let before = match outcome {
+            lectern_domain::Outcome::Upheld => book
+                .closed
+                .get(&year)
+                .and_then(|r| r.get(&person))
+                .copied()
+                .unwrap_or(now),
+            lectern_domain::Outcome::Rejected => now,
+        };
+        let command = DisputeCommand::Resolve {
+            outcome,
+            reasoning,
+            correcting_events,
+            total_before: before,
+            total_after: now,
+        };
+        Ok(dispute_decides(api, caller, id, command).await?)
+    }
+
     /// Assigns a dispute to an auditor (a person holding the auditor role,
     /// not the filer).
     async fn assign_dispute(

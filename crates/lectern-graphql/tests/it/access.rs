@@ -275,6 +275,18 @@ async fn every_role_against_every_area(db: TestDb) {
                 FORBIDDEN,
             ],
         ),
+        (
+            "mutation { resolveDispute(id: \"0195f000-0000-7000-8000-00000000dddd\", outcome: \"rejected\", reasoning: \"x\") { position } }",
+            json!({}),
+            [
+                FORBIDDEN,
+                Some("NOT_FOUND"),
+                FORBIDDEN,
+                FORBIDDEN,
+                UNAUTHENTICATED,
+                FORBIDDEN,
+            ],
+        ),
         // Operations and the raw log.
         (
             "{ events(first: 3) { position } }",
