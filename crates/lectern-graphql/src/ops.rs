@@ -35,6 +35,28 @@ pub(crate) struct LogEvent {
     pub(crate) hash: String,
 }
 
+/// A kiosk as the log knows it from its taps.
+#[derive(Debug, SimpleObject)]
+pub(crate) struct KioskStatus {
+    pub(crate) id: String,
+    /// The venue of its latest tap.
+    pub(crate) venue: String,
+    pub(crate) taps: i64,
+    pub(crate) last_counter: Option<i64>,
+    /// Counter ranges never received (taps the kiosk made that the log
+    /// lacks), as JSON pairs `[[from, to], ...]`.
+    pub(crate) gaps: String,
+    /// How many taps the gaps add up to.
+    pub(crate) missing: i64,
+    /// The kiosk's clock at its latest tap.
+    pub(crate) last_tap_at: String,
+    /// When the server recorded its latest tap.
+    pub(crate) last_seen: String,
+    /// Kiosk clock minus server clock at that moment, in milliseconds
+    /// (includes the time a tap waited in an offline queue).
+    pub(crate) clock_skew_ms: i64,
+}
+
 impl From<lectern_store::RecordedEvent> for LogEvent {
     fn from(e: lectern_store::RecordedEvent) -> LogEvent {
         LogEvent {
@@ -75,6 +97,41 @@ impl OpsQuery {
                 name: s.name.to_owned(),
                 position: s.position,
                 lag: s.lag,
+            })
+            .collect())
+    }
+
+    /// Kiosks and their status (administrators and auditors).
+    async fn kiosks(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<KioskStatus>> {
+        let caller = access::caller(ctx)?;
+        if !matches!(
+            caller.principal,
+            Principal::Administrator | Principal::Auditor
+        ) {
+            return Err(access::denied(caller, "read the kiosks' status").into());
+        }
+        let api = ctx.data_unchecked::<Api>();
+        let rows = api
+            .db()
+            .fetch(
+                "SELECT id, venue, taps, last_counter, gaps, missing, last_tap_at, last_seen,                  clock_skew_ms FROM rm_kiosks ORDER BY id",
+                &[],
+            )
+            .await
+            .map_err(ApiError::from)?;
+        use crate::page::{int, text};
+        Ok(rows
+            .iter()
+            .map(|r| KioskStatus {
+                id: text(&r[0]),
+                venue: text(&r[1]),
+                taps: int(&r[2]),
+                last_counter: r[3].as_i64(),
+                gaps: text(&r[4]),
+                missing: int(&r[5]),
+                last_tap_at: text(&r[6]),
+                last_seen: text(&r[7]),
+                clock_skew_ms: int(&r[8]),
             })
             .collect())
     }

@@ -36,8 +36,8 @@ pub use codec::{commit, decode, encode, history, load, positioned};
 pub use error::{Error, Result};
 pub use projector::{Cx, Projector, Table};
 pub use projectors::{
-    AwardsProjector, DisputesProjector, MonthlyProjector, OrgProjector, PeopleProjector,
-    ProgrammesProjector, SessionsProjector, StudyProjector,
+    AwardsProjector, DisputesProjector, KiosksProjector, MonthlyProjector, OrgProjector,
+    PeopleProjector, ProgrammesProjector, SessionsProjector, StudyProjector,
 };
 pub use runner::{Checkpoint, Options, Projections, Status, projector_names, rebuild};
 pub use sql::{ReadDb, Stmt, Val, Values, timestamp};

@@ -105,6 +105,7 @@ fn entries() -> Vec<Box<dyn Entry>> {
         e::<AwardsProjector>(),
         e::<MonthlyProjector>(),
         e::<DisputesProjector>(),
+        e::<KiosksProjector>(),
     ]
 }
 

@@ -298,6 +298,11 @@ async fn every_role_against_every_area(db: TestDb) {
             json!({}),
             [FORBIDDEN, OK, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, OK],
         ),
+        (
+            "{ kiosks { id missing clockSkewMs } }",
+            json!({}),
+            [FORBIDDEN, OK, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, OK],
+        ),
     ];
     for (query, vars, expects) in cases {
         for ((who, caller), expect) in roles.iter().zip(expects) {

@@ -2,6 +2,7 @@
 
 mod awards;
 mod disputes;
+mod kiosks;
 mod monthly;
 mod org;
 mod people;
@@ -11,6 +12,7 @@ mod study;
 
 pub use awards::AwardsProjector;
 pub use disputes::DisputesProjector;
+pub use kiosks::KiosksProjector;
 pub use monthly::MonthlyProjector;
 pub use org::OrgProjector;
 pub use people::PeopleProjector;

@@ -335,6 +335,29 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
         dispute(store, id, assign).await;
     }
 
+    // Two kiosks' raw taps, one with missing counters.
+    for (k, counters) in [
+        ("hall-a-1", &[1u64, 2, 3, 7, 8][..]),
+        ("hall-b-1", &[1, 2][..]),
+    ] {
+        for (i, counter) in counters.iter().enumerate() {
+            let tap = KioskEvent::CardTapped {
+                tap: Uuid::from_u128(
+                    0x7a90_0000
+                        + (seed as u128) * 1000
+                        + i as u128
+                        + u128::from(k == "hall-b-1") * 100,
+                ),
+                venue: slug(&k[..6]),
+                card: CardUid::parse("04A1B2C3").unwrap(),
+                kiosk_time: at(3, 6, i as u32),
+                counter: *counter,
+                signature: "ab".repeat(32),
+            };
+            run::<KioskLedger>(store, &kiosk_stream(k), |l| l.decide(&tap), no_keys).await;
+        }
+    }
+
     // One session is cancelled and one moved before anything happens.
     if let [.., (moved, start), (cancelled, _)] = ids[..] {
         let reason = "holiday".to_owned();
@@ -659,6 +682,7 @@ pub struct Folds {
     pub awards: BTreeMap<String, Award>,
     pub monthly: BTreeMap<String, Monthly>,
     pub disputes: BTreeMap<String, Dispute>,
+    pub kiosks: BTreeMap<String, KioskLedger>,
 }
 
 pub async fn fold_all(store: &Store) -> Folds {
@@ -670,6 +694,7 @@ pub async fn fold_all(store: &Store) -> Folds {
     let mut awards: BTreeMap<String, Vec<AwardEvent>> = BTreeMap::new();
     let mut monthly: BTreeMap<String, Vec<MonthlyEvent>> = BTreeMap::new();
     let mut disputes: BTreeMap<String, Vec<DisputeEvent>> = BTreeMap::new();
+    let mut kiosks: BTreeMap<String, Vec<KioskEvent>> = BTreeMap::new();
     for e in store.read_all(0, usize::MAX >> 1, None).await.unwrap() {
         if e.stream_id == ORG_STREAM {
             org.push(serde_json::from_str(&e.payload).unwrap());
@@ -681,6 +706,11 @@ pub async fn fold_all(store: &Store) -> Folds {
         } else if e.stream_id == LEADERSHIP_STREAM || e.stream_id.starts_with("unit-month-") {
             monthly
                 .entry(e.stream_id.clone())
+                .or_default()
+                .push(serde_json::from_str(&e.payload).unwrap());
+        } else if let Some(id) = e.stream_id.strip_prefix("kiosk-") {
+            kiosks
+                .entry(id.to_owned())
                 .or_default()
                 .push(serde_json::from_str(&e.payload).unwrap());
         } else if let Some(id) = e.stream_id.strip_prefix("dispute-") {
@@ -740,6 +770,10 @@ pub async fn fold_all(store: &Store) -> Folds {
         disputes: disputes
             .into_iter()
             .map(|(k, v)| (k, Dispute::fold(&v).unwrap()))
+            .collect(),
+        kiosks: kiosks
+            .into_iter()
+            .map(|(k, v)| (k, KioskLedger::fold(&v).unwrap()))
             .collect(),
     }
 }

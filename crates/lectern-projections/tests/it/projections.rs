@@ -67,6 +67,8 @@ async fn dump(read: &ReadDb) -> Vec<Vec<Values>> {
         "SELECT * FROM rm_leadership_meetings ORDER BY year, month",
         "SELECT * FROM rm_unit_months ORDER BY unit, year, month",
         "SELECT * FROM rm_disputes ORDER BY id",
+        // last_seen is when the event was recorded: the same in a rebuild.
+        "SELECT * FROM rm_kiosks ORDER BY id",
     ] {
         out.push(rows(read, sql).await);
     }
@@ -86,6 +88,20 @@ async fn assert_matches_folds(read: &ReadDb, f: &Folds) {
     assert_tasks_match(read, f).await;
     assert_awards_match(read, f).await;
     assert_monthly_matches(read, f).await;
+    let kiosks = rows(
+        read,
+        "SELECT id, taps, last_counter, gaps, missing FROM rm_kiosks ORDER BY id",
+    )
+    .await;
+    assert_eq!(kiosks.len(), f.kiosks.len());
+    for (row, (id, k)) in kiosks.iter().zip(&f.kiosks) {
+        assert_eq!(text(&row[0]), Some(id.as_str()));
+        assert_eq!(row[1].as_i64(), Some(k.taps as i64));
+        assert_eq!(row[2].as_i64(), k.last_counter.map(|c| c as i64));
+        assert_eq!(text(&row[3]), Some(json(&k.gaps).as_str()));
+        let missing: u64 = k.gaps.iter().map(|(a, b)| b - a + 1).sum();
+        assert_eq!(row[4].as_i64(), Some(missing as i64));
+    }
     let disputes = rows(
         read,
         "SELECT id, person, year, auditor, status FROM rm_disputes ORDER BY id",
@@ -275,6 +291,7 @@ async fn read_models_equal_the_folds(db: TestDb) {
     );
     assert_eq!(folds.monthly[LEADERSHIP_STREAM].meetings, vec![(2007, 2)]);
     assert!(folds.disputes.values().any(|d| d.auditor.is_some()));
+    assert_eq!(folds.kiosks["hall-a-1"].gaps, vec![(4, 6)]);
     assert_matches_folds(&read, &folds).await;
 
     // Followed live: more history while the projectors run.
@@ -377,7 +394,7 @@ async fn rebuild_swaps_beside_live_readers(db: TestDb) {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "no projector is named \"persons\"; the projectors are: org, people, sessions, programmes, study, awards, monthly, disputes"
+        "no projector is named \"persons\"; the projectors are: org, people, sessions, programmes, study, awards, monthly, disputes, kiosks"
     );
     p.stop().await;
 }
