@@ -47,9 +47,10 @@ impl Application {
             .migrate()
             .await
             .with_context(|| format!("cannot migrate {}", redact(&url)))?;
-        let listener = TcpListener::bind(args.listen)
+        let listen = args.listen()?;
+        let listener = TcpListener::bind(listen)
             .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
+            .with_context(|| format!("cannot listen on {listen}"))?;
         tracing::info!(database = %redact(&url), backend = store.backend(), "event log ready");
         let read = ReadDb::connect(&url)
             .await

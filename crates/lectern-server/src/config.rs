@@ -1,46 +1,110 @@
-//! Configuration: flags, with environment variables as fallbacks.
+//! Configuration: a TOML file (`--config`, `LECTERN_CONFIG`), environment
+//! variables and flags, the later overriding the earlier; then defaults.
+//! `lectern.example.toml` at the repository root lists every setting; a
+//! test checks it against `FileConfig`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use serde::Deserialize;
+
+/// The default data directory for the embedded SQLite database.
+pub const DEFAULT_DATA_DIR: &str = "lectern-data";
+/// The default address of `lectern serve`.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// The settings a configuration file may hold (every one optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// `sqlite://PATH` or `postgres://USER:PASSWORD@HOST/DB`.
+    pub database_url: Option<String>,
+    /// Directory of the embedded SQLite database when no URL is given.
+    pub data_dir: Option<PathBuf>,
+    /// Address `lectern serve` listens on.
+    pub listen: Option<SocketAddr>,
+}
+
+impl FileConfig {
+    /// Reads and checks a configuration file; an unknown setting is an
+    /// error that names it.
+    pub fn read(path: &Path) -> anyhow::Result<FileConfig> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+        toml::from_str(&text)
+            .with_context(|| format!("the configuration file {} is not valid", path.display()))
+    }
+}
 
 /// Where the event log lives. Every command that touches a database takes
 /// these flags.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct DbArgs {
+    /// A TOML configuration file (see lectern.example.toml); flags and
+    /// environment variables override it.
+    #[arg(long, env = "LECTERN_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Database URL: `sqlite://PATH` or `postgres://USER@HOST/DB`. Default: a
     /// SQLite file `lectern.db` in the data directory.
     #[arg(long, env = "LECTERN_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
-    /// Directory for the embedded SQLite database (created if missing).
-    #[arg(long, env = "LECTERN_DATA_DIR", default_value = "lectern-data")]
-    pub data_dir: PathBuf,
+    /// Directory for the embedded SQLite database (created if missing);
+    /// default `lectern-data`.
+    #[arg(long, env = "LECTERN_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 impl DbArgs {
+    /// The configuration file's settings (none without `--config`).
+    pub fn file(&self) -> anyhow::Result<FileConfig> {
+        match &self.config {
+            Some(path) => FileConfig::read(path),
+            None => Ok(FileConfig::default()),
+        }
+    }
+
     /// The URL to connect to, creating the data directory for the default.
     pub fn url(&self) -> anyhow::Result<String> {
-        if let Some(url) = &self.database_url {
-            return Ok(url.clone());
+        let file = self.file()?;
+        if let Some(url) = self.database_url.clone().or(file.database_url) {
+            return Ok(url);
         }
-        std::fs::create_dir_all(&self.data_dir)
-            .with_context(|| format!("cannot create data directory {}", self.data_dir.display()))?;
-        Ok(format!(
-            "sqlite://{}",
-            self.data_dir.join("lectern.db").display()
-        ))
+        let dir = self
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+        Ok(format!("sqlite://{}", dir.join("lectern.db").display()))
     }
 }
 
 /// Settings of `lectern serve`.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct ServeArgs {
     #[command(flatten)]
     pub db: DbArgs,
-    /// Address to listen on; port 0 picks a free port.
-    #[arg(long, env = "LECTERN_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
+    /// Address to listen on (default 127.0.0.1:8080); port 0 picks a free
+    /// port.
+    #[arg(long, env = "LECTERN_LISTEN")]
+    pub listen: Option<SocketAddr>,
+}
+
+impl ServeArgs {
+    /// The address to listen on: flag or environment, else the file, else
+    /// the default.
+    pub fn listen(&self) -> anyhow::Result<SocketAddr> {
+        Ok(match self.listen {
+            Some(a) => a,
+            None => self
+                .db
+                .file()?
+                .listen
+                .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("a valid default")),
+        })
+    }
 }
 
 /// Describes a database URL without its password, for logs and output.
@@ -59,7 +123,33 @@ pub fn redact(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{FileConfig, redact};
+
+    #[test]
+    fn the_example_configuration_names_every_setting() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../lectern.example.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        // Every setting, uncommented, parses into FileConfig...
+        let uncommented: String = text
+            .lines()
+            .map(|l| {
+                l.strip_prefix("# ")
+                    .filter(|r| r.contains(" = "))
+                    .unwrap_or(l)
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let all: FileConfig = toml::from_str(&uncommented).unwrap();
+        // ...and none is missing from the example.
+        assert!(all.database_url.is_some() && all.data_dir.is_some() && all.listen.is_some());
+        let unknown = toml::from_str::<FileConfig>("listen = \"127.0.0.1:1\"\nport = 8080\n");
+        assert!(
+            unknown
+                .unwrap_err()
+                .to_string()
+                .contains("unknown field `port`")
+        );
+    }
 
     #[test]
     fn passwords_are_not_shown() {

@@ -57,9 +57,9 @@ async fn graphql_over_http(db: TestDb) {
     let args = ServeArgs {
         db: DbArgs {
             database_url: Some(url.clone()),
-            data_dir: "unused".into(),
+            ..DbArgs::default()
         },
-        listen: "127.0.0.1:0".parse().unwrap(),
+        listen: Some("127.0.0.1:0".parse().unwrap()),
     };
     let app = Application::build(&args).await.expect("build");
     let addr = app.local_addr();
@@ -289,9 +289,9 @@ async fn subscriptions_over_websocket(db: TestDb) {
     let args = ServeArgs {
         db: DbArgs {
             database_url: Some(url.clone()),
-            data_dir: "unused".into(),
+            ..DbArgs::default()
         },
-        listen: "127.0.0.1:0".parse().unwrap(),
+        listen: Some("127.0.0.1:0".parse().unwrap()),
     };
     let app = Application::build(&args).await.expect("build");
     let addr = app.local_addr();

@@ -47,10 +47,10 @@ async fn serve_migrates_on_start_and_answers_health_checks() {
     let dir = tempfile::tempdir().unwrap();
     let args = ServeArgs {
         db: DbArgs {
-            database_url: None,
-            data_dir: dir.path().join("data"),
+            data_dir: Some(dir.path().join("data")),
+            ..DbArgs::default()
         },
-        listen: "127.0.0.1:0".parse().unwrap(),
+        listen: Some("127.0.0.1:0".parse().unwrap()),
     };
     let app = Application::build(&args).await.expect("build");
     let addr = app.local_addr();
@@ -179,4 +179,39 @@ fn bad_input_is_named() {
     let (code, _, err) = lectern(&["bench", "store", "--db", "oracle"]);
     assert_eq!(code, 1);
     assert!(err.contains("--db \"oracle\""), "{err}");
+}
+
+#[test]
+fn a_configuration_file_is_read_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("from-file");
+    let config = dir.path().join("lectern.toml");
+    std::fs::write(
+        &config,
+        format!("data_dir = {:?}\n", data.display().to_string()),
+    )
+    .unwrap();
+    let (code, out, err) = lectern(&["migrate", "--config", config.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("from-file/lectern.db"), "{out}");
+    assert!(data.join("lectern.db").exists());
+    // A flag overrides the file.
+    let flag = dir.path().join("from-flag");
+    let (code, out, _) = lectern(&[
+        "migrate",
+        "--config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        flag.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    assert!(out.contains("from-flag/lectern.db"), "{out}");
+    // An unknown setting is named.
+    std::fs::write(&config, "port = 8080\n").unwrap();
+    let (code, _, err) = lectern(&["migrate", "--config", config.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("is not valid") && err.contains("unknown field `port`"),
+        "{err}"
+    );
 }
