@@ -100,23 +100,34 @@ async fn streams<E: lectern_domain::DomainEvent>(
     Ok(out)
 }
 
-/// A person's appraisal by the domain's fold, over the streams that can
-/// concern them: the sessions and tasks that know of them, the award
-/// categories that nominated them, and the appraisal stream.
+/// A person's appraisal by the domain's fold. The read models pick the
+/// streams that can give the person a line, so that a year's appraisal
+/// reads a handful of streams, not every session they attended: sessions
+/// where their status is late or absent (in the period, give or take a day
+/// for the campus time zone), tasks they missed, award categories that
+/// nominated them, and the appraisal stream. A session where they were
+/// present or excused, or a task they did, yields no line (see the
+/// domain's `appraise_person`); a test compares this with the fold over
+/// every stream.
 pub(crate) async fn appraise(api: &Api, person: &StaffNo, period: &Period) -> Result<Appraisal> {
     let who = [Val::from(person.as_str())];
     let appraisal = positioned::<AppraisalEvent>(&api.store, APPRAISAL_STREAM, u64::MAX).await?;
+    let from = period.from - chrono::Days::new(1);
+    let until = period.until + chrono::Days::new(2);
     let sessions: Vec<Vec<lectern_domain::Positioned<SessionEvent>>> = streams(
         api,
         "session-",
-        "SELECT session_id FROM rm_attendance WHERE staff_no = $1 ORDER BY session_id",
-        &who,
+        "SELECT a.session_id FROM rm_attendance a JOIN rm_sessions s ON s.id = a.session_id \
+         WHERE a.staff_no = $1 AND a.status IN ('late', 'absent') AND s.status <> 'cancelled' \
+         AND s.starts_at >= $2 AND s.starts_at < $3 ORDER BY a.session_id",
+        &[who[0].clone(), Val::from(from), Val::from(until)],
     )
     .await?;
     let tasks: Vec<Vec<lectern_domain::Positioned<StudyEvent>>> = streams(
         api,
         "task-",
-        "SELECT task_id FROM rm_task_people WHERE staff_no = $1 ORDER BY task_id",
+        "SELECT task_id FROM rm_task_people WHERE staff_no = $1 AND state = 'missed' \
+         ORDER BY task_id",
         &who,
     )
     .await?;
