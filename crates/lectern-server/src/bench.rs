@@ -102,7 +102,7 @@ fn request(i: u64) -> anyhow::Result<AppendRequest> {
 }
 
 /// Where the benchmark's databases live.
-enum Target {
+pub(crate) enum Target {
     Sqlite {
         dir: std::path::PathBuf,
         durability: Durability,
@@ -113,7 +113,7 @@ enum Target {
 }
 
 impl Target {
-    fn label(&self) -> &'static str {
+    pub(crate) fn label(&self) -> &'static str {
         match self {
             Target::Sqlite {
                 durability: Durability::Full,
@@ -138,7 +138,7 @@ impl Target {
     }
 
     /// An empty, migrated log named `name`; returns its URL too.
-    async fn fresh(&self, name: &str) -> anyhow::Result<(Store, String)> {
+    pub(crate) async fn fresh(&self, name: &str) -> anyhow::Result<(Store, String)> {
         let url = match self {
             Target::Sqlite { dir, .. } => {
                 let file = dir.join(format!("{name}.db"));
@@ -183,10 +183,12 @@ fn report(target: &Target, workload: &str, events: u64, started: Instant, note: 
     );
 }
 
-pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
-    let target = match args.db.as_str() {
+/// The benchmark's database: `db` is `sqlite` or `postgres`; `url` the
+/// PostgreSQL server; `sync` SQLite's `full` or `normal`.
+pub(crate) fn target(db: &str, url: &str, sync: &str) -> anyhow::Result<Target> {
+    Ok(match db {
         "sqlite" => {
-            let durability = match args.sync.to_ascii_lowercase().as_str() {
+            let durability = match sync.to_ascii_lowercase().as_str() {
                 "full" => Durability::Full,
                 "normal" => Durability::Normal,
                 other => bail!("--sync {other:?}: use full or normal"),
@@ -196,19 +198,31 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
             Target::Sqlite { dir, durability }
         }
         "postgres" => Target::Postgres {
-            admin: args.url.clone(),
+            admin: url.to_owned(),
         },
         other => bail!("--db {other:?}: use sqlite or postgres"),
-    };
+    })
+}
+
+impl Target {
+    /// Removes the benchmark's files (SQLite); PostgreSQL scratch databases
+    /// stay for inspection and are dropped by the next run.
+    pub(crate) fn clean_up(&self) {
+        if let Target::Sqlite { dir, .. } = self {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    let target = target(&args.db, &args.url, &args.sync)?;
     let wanted = |w: &str| args.workloads.iter().any(|x| x.eq_ignore_ascii_case(w));
     ensure!(
         !wanted("W4") || wanted("W3"),
         "W4 reads the log that W3 writes: add W3 to --workloads"
     );
     let result = run_workloads(args, &target, wanted).await;
-    if let Target::Sqlite { dir, .. } = &target {
-        let _ = std::fs::remove_dir_all(dir);
-    }
+    target.clean_up();
     result
 }
 

@@ -101,6 +101,9 @@ enum AuditCommand {
 enum BenchCommand {
     /// The event-store workloads W1–W4 of the shared benchmark spec.
     Store(BenchArgs),
+    /// A synthetic campus: projection catch-up, then GraphQL over HTTP
+    /// from concurrent clients (dashboard, roster, unit month).
+    Api(crate::bench_api::ApiBenchArgs),
 }
 
 /// Parses the arguments, runs the command and turns errors into a message
@@ -189,6 +192,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Bench(BenchCommand::Store(args)) => {
             crate::bench::run(&args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::Api(args)) => {
+            crate::bench_api::run(&args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(cmd) => token(cmd).await,

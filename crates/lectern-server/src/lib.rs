@@ -14,8 +14,10 @@
 
 pub mod app;
 pub mod bench;
+pub mod bench_api;
 pub mod cli;
 pub mod config;
 pub mod graphiql;
 pub mod graphql;
 pub mod metrics;
+pub mod synth;

@@ -140,6 +140,46 @@ async fn migrate_and_verify_on_postgres() {
 }
 
 #[test]
+fn api_bench_runs_at_small_scale() {
+    let (code, out, err) = lectern(&[
+        "bench",
+        "api",
+        "--db",
+        "sqlite",
+        "--sync",
+        "normal",
+        "--events",
+        "6000",
+        "--clients",
+        "3",
+        "--requests",
+        "12",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<Vec<&str>> = out
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let cases: Vec<&str> = lines.iter().map(|f| f[2]).collect();
+    assert_eq!(
+        cases,
+        [
+            "generate",
+            "catchup",
+            "api-dashboard",
+            "api-roster",
+            "api-unit-month"
+        ],
+        "{out}"
+    );
+    assert!(lines[0][3].parse::<u64>().unwrap() >= 6000, "{out}");
+    assert_eq!(lines[2][3], "12");
+    let percentiles = out.lines().filter(|l| l.starts_with("# api-")).count();
+    assert_eq!(percentiles, 3, "{out}");
+}
+
+#[test]
 fn bench_runs_every_workload_at_small_scale() {
     let (code, out, err) = lectern(&[
         "bench",

@@ -1,0 +1,281 @@
+//! `lectern bench api`: a synthetic campus of about a million events
+//! (`synth`), the projections' catch-up rate from an empty read model, then
+//! three queries over HTTP against the real server, each from many
+//! concurrent clients: a person's dashboard (profile, this year's
+//! attendance, points with explanation), a session roster, and a unit's
+//! monthly report.
+//!
+//! Prints `lectern <db> <case> <count> <seconds> <per second>` lines (the
+//! shared benchmark format) and, for the queries, a `#` line with latency
+//! percentiles. Targets: catch-up at least 20,000 events/s on SQLite; p99
+//! under 20 ms at 50 clients.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use chrono::Datelike;
+use lectern_graphql::{Principal, Tokens};
+use lectern_projections::{Options, Projections, ReadDb};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+use crate::app::Application;
+use crate::bench::{Target, target};
+use crate::config::{DbArgs, ServeArgs};
+use crate::synth::{Synth, generate};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ApiBenchArgs {
+    /// `sqlite` or `postgres`.
+    #[arg(long, default_value = "sqlite")]
+    pub db: String,
+    /// PostgreSQL: a server URL whose user may create databases (the
+    /// scratch database `lectern_bench_api` is dropped and recreated).
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    pub url: String,
+    /// SQLite `synchronous` level of the log: `full` or `normal`.
+    #[arg(long, default_value = "full")]
+    pub sync: String,
+    /// Events of the synthetic campus.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: u64,
+    /// Concurrent HTTP clients.
+    #[arg(long, default_value_t = 50)]
+    pub clients: usize,
+    /// Requests of each query, in all.
+    #[arg(long, default_value_t = 5_000)]
+    pub requests: usize,
+    /// Seed of the synthetic campus.
+    #[arg(long, default_value_t = 2005)]
+    pub seed: u64,
+}
+
+pub async fn run(args: &ApiBenchArgs) -> anyhow::Result<()> {
+    if args.clients == 0 || args.requests == 0 {
+        bail!("--clients and --requests must be at least 1");
+    }
+    let target = target(&args.db, &args.url, &args.sync)?;
+    let result = run_on(args, &target).await;
+    target.clean_up();
+    result
+}
+
+async fn run_on(args: &ApiBenchArgs, target: &Target) -> anyhow::Result<()> {
+    let label = target.label();
+    let (store, url) = target.fresh("api").await?;
+    let t0 = Instant::now();
+    let synth = generate(&store, args.events, args.seed).await?;
+    line(label, "generate", synth.events, t0.elapsed());
+
+    // Catch-up: every read model from nothing to the head.
+    let read = ReadDb::connect(&url).await?;
+    let t0 = Instant::now();
+    let projections = Projections::start(store.clone(), read.clone(), Options::default()).await?;
+    projections
+        .wait_for(synth.events, Duration::from_secs(3600))
+        .await?;
+    line(label, "catchup", synth.events, t0.elapsed());
+    projections.stop().await;
+    store.close().await;
+
+    // The server, on the same database (its projectors resume at the head).
+    let serve = ServeArgs {
+        db: DbArgs {
+            database_url: Some(url.clone()),
+            ..DbArgs::default()
+        },
+        listen: Some("127.0.0.1:0".parse().expect("an address")),
+    };
+    let app = Application::build(&serve).await?;
+    let addr = app.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    let (_, token) = Tokens::open(read.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?
+        .create(&Principal::Administrator, None, "bench")
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    let synth = Arc::new(synth);
+    let last = synth.sessions.last().map(|s| s.2).context("no sessions")?;
+    let year = last.year();
+    let (report_year, report_month) = if last.month() == 1 {
+        (year - 1, 12)
+    } else {
+        (year, last.month() - 1)
+    };
+    let cases: [(&str, Query); 3] = [
+        (
+            "api-dashboard",
+            Arc::new(move |s: &Synth, i: usize| dashboard(s, i, year)),
+        ),
+        ("api-roster", Arc::new(|s: &Synth, i: usize| roster(s, i))),
+        (
+            "api-unit-month",
+            Arc::new(move |s: &Synth, i: usize| unit_month(s, i, report_year, report_month)),
+        ),
+    ];
+    for (name, query) in cases {
+        let t0 = Instant::now();
+        let mut latencies = load(addr, &token, &synth, args, query).await?;
+        let elapsed = t0.elapsed();
+        line(label, name, latencies.len() as u64, elapsed);
+        latencies.sort_unstable();
+        let pct = |p: f64| {
+            let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
+            latencies[i].as_secs_f64() * 1000.0
+        };
+        println!(
+            "# {name}: {} clients, p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            args.clients,
+            pct(0.50),
+            pct(0.90),
+            pct(0.99),
+            pct(1.0)
+        );
+    }
+    let _ = stop.send(());
+    server.await??;
+    read.close().await;
+    Ok(())
+}
+
+fn line(label: &str, case: &str, count: u64, elapsed: Duration) {
+    let secs = elapsed.as_secs_f64();
+    println!(
+        "lectern {label} {case} {count} {secs:.3} {:.0}",
+        count as f64 / secs.max(1e-9)
+    );
+}
+
+/// Builds request `i` of a case: the query and its variables.
+type Query = Arc<dyn Fn(&Synth, usize) -> Value + Send + Sync>;
+
+fn pick<T>(items: &[T], i: usize) -> &T {
+    // A multiplicative hash spreads requests over the whole campus.
+    &items[i.wrapping_mul(2_654_435_761) % items.len()]
+}
+
+fn dashboard(s: &Synth, i: usize, year: i32) -> Value {
+    json!({
+        "query": "query($p: String!, $from: DateTime!, $year: Int!) {
+            person(staffNo: $p) { staffNo name unit category card roles { role } }
+            attendance(staffNo: $p, from: $from) { status checkedInAt session { title startsAt } }
+            appraisal(staffNo: $p, year: $year) { total lines { points rule ruleVersion date subject positions } }
+        }",
+        "variables": {
+            "p": pick(&s.people, i).as_str(),
+            "from": format!("{year}-01-01T00:00:00Z"),
+            "year": year,
+        },
+    })
+}
+
+fn roster(s: &Synth, i: usize) -> Value {
+    json!({
+        "query": "query($id: UUID!) { session(id: $id) { title status present late excused absent
+            roster(first: 100) { edges { node { staffNo name status leave checkedInAt } } } } }",
+        "variables": { "id": pick(&s.sessions, i).0.to_string() },
+    })
+}
+
+fn unit_month(s: &Synth, i: usize, year: i32, month: u32) -> Value {
+    json!({
+        "query": "query($u: String!, $y: Int!, $m: Int!) { unitMonth(unit: $u, year: $y, month: $m) {
+            figures { sessionsHeld present late absent excused tasksDone attendancePermille }
+            studyCheck { checker } report { chair submittedOn } } }",
+        "variables": { "u": pick(&s.units, i).as_str(), "y": year, "m": month },
+    })
+}
+
+/// Runs `args.requests` requests from `args.clients` connections; returns
+/// each request's latency. Any error or GraphQL error fails the run.
+async fn load(
+    addr: SocketAddr,
+    token: &str,
+    synth: &Arc<Synth>,
+    args: &ApiBenchArgs,
+    query: Query,
+) -> anyhow::Result<Vec<Duration>> {
+    let mut clients = Vec::new();
+    for c in 0..args.clients {
+        let n = args.requests / args.clients + usize::from(c < args.requests % args.clients);
+        let (synth, query, token) = (synth.clone(), query.clone(), token.to_owned());
+        clients.push(tokio::spawn(async move {
+            let mut conn = Client::connect(addr, token).await?;
+            let mut out = Vec::with_capacity(n);
+            for k in 0..n {
+                let body = query(&synth, c * 7919 + k);
+                let t0 = Instant::now();
+                let response = conn.post(&body).await?;
+                out.push(t0.elapsed());
+                if response.get("errors").is_some() {
+                    bail!("the query failed: {response}");
+                }
+            }
+            anyhow::Ok(out)
+        }));
+    }
+    let mut all = Vec::with_capacity(args.requests);
+    for c in clients {
+        all.extend(c.await??);
+    }
+    Ok(all)
+}
+
+/// A keep-alive HTTP/1.1 client for `/graphql`, enough for the benchmark.
+struct Client {
+    stream: BufReader<TcpStream>,
+    token: String,
+}
+
+impl Client {
+    async fn connect(addr: SocketAddr, token: String) -> anyhow::Result<Client> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Client {
+            stream: BufReader::new(stream),
+            token,
+        })
+    }
+
+    async fn post(&mut self, body: &Value) -> anyhow::Result<Value> {
+        let body = serde_json::to_vec(body)?;
+        let head = format!(
+            "POST /graphql HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n\
+             Authorization: Bearer {}\r\nContent-Length: {}\r\n\r\n",
+            self.token,
+            body.len()
+        );
+        let s = self.stream.get_mut();
+        s.write_all(head.as_bytes()).await?;
+        s.write_all(&body).await?;
+        let mut status = String::new();
+        self.stream.read_line(&mut status).await?;
+        if !status.starts_with("HTTP/1.1 200") {
+            bail!("HTTP status {status:?}");
+        }
+        let mut length = None;
+        loop {
+            let mut header = String::new();
+            self.stream.read_line(&mut header).await?;
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = Some(value.trim().parse::<usize>()?);
+            }
+        }
+        let mut body = vec![0; length.context("a response without Content-Length")?];
+        self.stream.read_exact(&mut body).await?;
+        Ok(serde_json::from_slice(&body)?)
+    }
+}
