@@ -81,3 +81,16 @@ pub(crate) fn acting_person(caller: &Caller) -> Result<StaffNo> {
         )
     })
 }
+
+/// Limits a query over `x.staff_no` joined with people as `p` to the
+/// people the caller may see.
+pub(crate) fn scope_people(filter: &mut crate::page::Where, caller: &Caller) {
+    match Scope::of(caller) {
+        Scope::All => {}
+        Scope::Subtree(unit) => filter.and(
+            "p.unit IN (SELECT id FROM rm_units WHERE path LIKE ?)",
+            [Scope::subtree_pattern(&unit)],
+        ),
+        Scope::Own(no) => filter.and("x.staff_no = ?", [Val::from(no.as_str())]),
+    }
+}

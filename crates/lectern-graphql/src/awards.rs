@@ -7,10 +7,10 @@
 use async_graphql::{Context, Object, SimpleObject};
 use chrono::NaiveDate;
 use lectern_domain::{
-    Award, AwardCommand, AwardKind, AwardLevel, CategoryId, Name, Nominee, ORG_STREAM, OrgTree,
-    StaffNo, UnitId, award_stream,
+    Award, AwardCommand, AwardKind, AwardLevel, CategoryId, Name, Nominee, StaffNo, UnitId,
+    award_stream,
 };
-use lectern_projections::{Val, load};
+use lectern_projections::Val;
 
 use crate::access;
 use crate::auth::{Caller, Principal};
@@ -255,12 +255,11 @@ async fn decide(
     command: AwardCommand,
 ) -> Result<AwardPayload> {
     let id = CategoryId::parse(category)?;
-    let org = load::<OrgTree>(&api.store, ORG_STREAM, u64::MAX).await?.0;
     let written = api
-        .execute::<Award>(
+        .execute_with_org::<Award>(
             caller,
             &award_stream(&id),
-            |a| a.decide(&command, &org),
+            |a, org| a.decide(&command, org),
             |_| vec![],
         )
         .await?;

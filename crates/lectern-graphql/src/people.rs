@@ -5,10 +5,10 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::NaiveDate;
 use lectern_domain::{
-    CardUid, Name, ORG_STREAM, OrgTree, Person, PersonCommand, Registration, RevocationReason,
-    Role, StaffCategory, StaffNo, UnitId, person_stream,
+    CardUid, Name, Person, PersonCommand, Registration, RevocationReason, Role, StaffCategory,
+    StaffNo, UnitId, person_stream,
 };
-use lectern_projections::{Val, load};
+use lectern_projections::Val;
 
 use crate::access::{self, Scope};
 use crate::auth::{Caller, Principal};
@@ -234,15 +234,11 @@ impl PeopleMutation {
         let api = ctx.data_unchecked::<Api>();
         let no = StaffNo::parse(staff_no)?;
         let command = command()?;
-        let org = load::<OrgTree>(&api.store, ORG_STREAM, u64::MAX)
-            .await
-            .map_err(ApiError::from)?
-            .0;
         let written = api
-            .execute::<Person>(
+            .execute_with_org::<Person>(
                 caller,
                 &person_stream(&no),
-                |p| p.decide(&command, &org),
+                |p, org| p.decide(&command, org),
                 Person::key_changes,
             )
             .await?;

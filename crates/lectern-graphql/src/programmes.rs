@@ -15,7 +15,7 @@ use lectern_domain::{
 };
 use lectern_projections::{Val, load};
 
-use crate::access::{self, Scope};
+use crate::access;
 use crate::error::{ApiError, Result};
 use crate::page::{Where, fetch_page, int, opt, text};
 use crate::schema::{Api, parse_enum};
@@ -154,14 +154,7 @@ impl ProgrammeView {
         let api = ctx.data_unchecked::<Api>();
         let mut filter = Where::default();
         filter.and("x.programme = ?", [Val::from(self.id.as_str())]);
-        match Scope::of(caller) {
-            Scope::All => {}
-            Scope::Subtree(unit) => filter.and(
-                "p.unit IN (SELECT id FROM rm_units WHERE path LIKE ?)",
-                [Scope::subtree_pattern(&unit)],
-            ),
-            Scope::Own(no) => filter.and("x.staff_no = ?", [Val::from(no.as_str())]),
-        }
+        access::scope_people(&mut filter, caller);
         let select = "SELECT x.staff_no, p.name, p.unit, x.enrolled_on \
                       FROM rm_programme_participants x \
                       LEFT JOIN rm_people p ON p.staff_no = x.staff_no";

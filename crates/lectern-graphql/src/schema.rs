@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use async_graphql::{MergedObject, MergedSubscription, Request, Response, Schema};
-use lectern_domain::{Aggregate, Campus, DomainError, KeyChange};
-use lectern_projections::{Projections, ReadDb};
+use lectern_domain::{Aggregate, Campus, DomainError, KeyChange, ORG_STREAM, OrgTree};
+use lectern_projections::{Projections, ReadDb, load};
 use lectern_store::{Metadata, Store};
 use serde::de::DeserializeOwned;
 
@@ -91,6 +91,21 @@ impl Api {
         let written = commands::execute::<A>(&self.store, stream, &meta, decide, keys).await?;
         commands::settle(&self.projections, written.position).await?;
         Ok(written)
+    }
+}
+
+impl Api {
+    /// As `execute`, for decisions that read the unit tree.
+    pub(crate) async fn execute_with_org<A: Aggregate>(
+        &self,
+        caller: &Caller,
+        stream: &str,
+        decide: impl Fn(&A, &OrgTree) -> Result<Vec<A::Event>, DomainError>,
+        keys: impl Fn(&[A::Event]) -> Vec<KeyChange>,
+    ) -> Result<Written> {
+        let org = load::<OrgTree>(&self.store, ORG_STREAM, u64::MAX).await?.0;
+        self.execute::<A>(caller, stream, |s| decide(s, &org), keys)
+            .await
     }
 }
 

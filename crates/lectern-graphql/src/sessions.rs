@@ -6,9 +6,9 @@ use async_graphql::connection::Connection;
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use lectern_domain::{
-    Attendee, Audience, CheckInRules, Name, ORG_STREAM, OrgTree, Programme, ProgrammeId, Schedule,
-    Session, SessionCommand, SessionId, SessionKind, Slug, StaffNo, TimeWindow, UnitId,
-    programme_stream, session_stream,
+    Attendee, Audience, CheckInRules, Name, Programme, ProgrammeId, Schedule, Session,
+    SessionCommand, SessionId, SessionKind, Slug, StaffNo, TimeWindow, UnitId, programme_stream,
+    session_stream,
 };
 use lectern_projections::{Val, load};
 use uuid::Uuid;
@@ -456,12 +456,11 @@ async fn write(
     id: SessionId,
     command: SessionCommand,
 ) -> Result<SessionPayload> {
-    let org = load::<OrgTree>(&api.store, ORG_STREAM, u64::MAX).await?.0;
     let written = api
-        .execute::<Session>(
+        .execute_with_org::<Session>(
             caller,
             &session_stream(id),
-            |s| s.decide(&command, &org),
+            |s, org| s.decide(&command, org),
             |_| vec![],
         )
         .await?;

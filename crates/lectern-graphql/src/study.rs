@@ -7,13 +7,13 @@ use async_graphql::connection::Connection;
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
 use chrono::NaiveDate;
 use lectern_domain::{
-    Assignment, Audience, Name, ORG_STREAM, OrgTree, ProgrammeId, StaffNo, StudyCommand, StudyTask,
-    StudyTopic, TaskId, UnitId, task_stream,
+    Assignment, Audience, Name, ProgrammeId, StaffNo, StudyCommand, StudyTask, StudyTopic, TaskId,
+    UnitId, task_stream,
 };
 use lectern_projections::{Val, load};
 use uuid::Uuid;
 
-use crate::access::{self, Scope};
+use crate::access;
 use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, Result};
 use crate::page::{Where, fetch_page, int, opt, text};
@@ -101,18 +101,6 @@ fn record(r: &[Val]) -> TaskRecord {
     }
 }
 
-/// Limits `x.staff_no` rows to the caller's scope.
-fn scope_people(filter: &mut Where, caller: &Caller) {
-    match Scope::of(caller) {
-        Scope::All => {}
-        Scope::Subtree(unit) => filter.and(
-            "p.unit IN (SELECT id FROM rm_units WHERE path LIKE ?)",
-            [Scope::subtree_pattern(&unit)],
-        ),
-        Scope::Own(no) => filter.and("x.staff_no = ?", [Val::from(no.as_str())]),
-    }
-}
-
 #[ComplexObject]
 impl TaskView {
     /// Who completed, was excused from, or missed the task, by staff
@@ -128,7 +116,7 @@ impl TaskView {
         let api = ctx.data_unchecked::<Api>();
         let mut filter = Where::default();
         filter.and("x.task_id = ?", [Val::from(self.id.as_str())]);
-        scope_people(&mut filter, caller);
+        access::scope_people(&mut filter, caller);
         Ok(fetch_page(
             api.db(),
             RECORDS,
@@ -283,12 +271,11 @@ async fn write(
     id: TaskId,
     command: StudyCommand,
 ) -> Result<StudyTaskPayload> {
-    let org = load::<OrgTree>(&api.store, ORG_STREAM, u64::MAX).await?.0;
     let written = api
-        .execute::<StudyTask>(
+        .execute_with_org::<StudyTask>(
             caller,
             &task_stream(id),
-            |t| t.decide(&command, &org),
+            |t, org| t.decide(&command, org),
             |_| vec![],
         )
         .await?;
