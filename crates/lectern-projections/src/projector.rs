@@ -122,6 +122,7 @@ pub struct Cx<'a> {
     pub store: &'a Store,
     names: &'a mut Names,
     pub(crate) stmts: Vec<Stmt>,
+    keyed: HashMap<String, usize>,
 }
 
 impl<'a> Cx<'a> {
@@ -130,6 +131,7 @@ impl<'a> Cx<'a> {
             store,
             names,
             stmts: Vec::new(),
+            keyed: HashMap::new(),
         }
     }
 
@@ -137,5 +139,21 @@ impl<'a> Cx<'a> {
     pub fn exec(&mut self, sql: &'static str, args: Vec<Val>) {
         let sql = self.names.resolve(sql);
         self.stmts.push(Stmt { sql, args });
+    }
+
+    /// Queues a statement that replaces one queued earlier in this batch
+    /// under the same `key`: for a whole-row upsert written after every
+    /// event of its row (a session's counts), only the last one of a batch
+    /// needs to run. The statement must not depend on the order of the
+    /// others.
+    pub fn exec_keyed(&mut self, key: String, sql: &'static str, args: Vec<Val>) {
+        let sql = self.names.resolve(sql);
+        match self.keyed.get(&key) {
+            Some(&i) => self.stmts[i] = Stmt { sql, args },
+            None => {
+                self.keyed.insert(key, self.stmts.len());
+                self.stmts.push(Stmt { sql, args });
+            }
+        }
     }
 }

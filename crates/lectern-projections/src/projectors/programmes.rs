@@ -23,11 +23,13 @@ use crate::projector::{Cx, Projector, Table};
 #[derive(Debug, Default)]
 pub struct ProgrammesProjector {
     programmes: States<Programme>,
-    /// Session histories of programme sessions, by stream; `None` for a
-    /// session of no programme. Loaded from the store on first use.
-    sessions: HashMap<String, Option<(ProgrammeId, Vec<SessionEvent>)>>,
-    /// Session streams by programme, complete up to the last applied event
-    /// once `warm` (a cold start scans the log's `SessionScheduled`).
+    /// Histories of programme sessions, by stream, loaded from the store
+    /// on first use.
+    sessions: HashMap<String, Vec<SessionEvent>>,
+    /// The programme of each programme session, and the sessions of each
+    /// programme: complete up to the last applied event once `warm` (a cold
+    /// start scans the log's `SessionScheduled`).
+    programme_of: HashMap<String, ProgrammeId>,
     by_programme: BTreeMap<ProgrammeId, BTreeSet<String>>,
     warm: bool,
 }
@@ -167,33 +169,40 @@ impl ProgrammesProjector {
         if !self.warm {
             self.warm_up(event.position, cx).await?;
         }
+        // Most sessions belong to no programme: their events are skipped
+        // without being decoded (a session's programme is set when it is
+        // scheduled, which this projector sees first).
+        let scheduled = event.event_type == "SessionScheduled";
+        if !scheduled && !self.programme_of.contains_key(&event.stream_id) {
+            return Ok(());
+        }
         let decoded: SessionEvent = decode(event)?;
+        if let SessionEvent::SessionScheduled(s) = &decoded {
+            let Some(p) = &s.programme else {
+                return Ok(());
+            };
+            self.programme_of.insert(event.stream_id.clone(), p.clone());
+            self.by_programme
+                .entry(p.clone())
+                .or_default()
+                .insert(event.stream_id.clone());
+            self.sessions.insert(event.stream_id.clone(), Vec::new());
+        }
+        let programme = self.programme_of[&event.stream_id].clone();
         if !self.sessions.contains_key(&event.stream_id) {
             let (past, _) =
                 history::<SessionEvent>(cx.store, &event.stream_id, event.position).await?;
-            let programme = past.iter().chain([&decoded]).find_map(|e| match e {
-                SessionEvent::SessionScheduled(s) => Some(s.programme.clone()),
-                _ => None,
-            });
-            let entry = programme.flatten().map(|p| (p, past));
-            self.sessions.insert(event.stream_id.clone(), entry);
+            self.sessions.insert(event.stream_id.clone(), past);
         }
-        let Some(Some((programme, events))) = self.sessions.get_mut(&event.stream_id) else {
-            return Ok(());
-        };
-        let programme = programme.clone();
+        let events = self
+            .sessions
+            .get_mut(&event.stream_id)
+            .expect("loaded above");
         events.push(decoded.clone());
         let closed = events
             .iter()
             .any(|e| matches!(e, SessionEvent::SessionClosed { .. }));
         match decoded {
-            SessionEvent::SessionScheduled(_) => {
-                self.by_programme
-                    .entry(programme)
-                    .or_default()
-                    .insert(event.stream_id.clone());
-                Ok(())
-            }
             SessionEvent::SessionClosed { .. } | SessionEvent::SessionCancelled { .. } => {
                 self.report(&programme, event.position, cx).await
             }
@@ -220,6 +229,7 @@ impl ProgrammesProjector {
                 if let SessionEvent::SessionScheduled(s) = decode(e)?
                     && let Some(p) = s.programme
                 {
+                    self.programme_of.insert(e.stream_id.clone(), p.clone());
                     self.by_programme
                         .entry(p)
                         .or_default()
@@ -241,14 +251,11 @@ impl ProgrammesProjector {
             .unwrap_or_default();
         let mut histories = Vec::with_capacity(streams.len());
         for stream in streams {
-            if !matches!(self.sessions.get(&stream), Some(Some(_))) {
+            if !self.sessions.contains_key(&stream) {
                 let (past, _) = history::<SessionEvent>(cx.store, &stream, upto + 1).await?;
-                self.sessions
-                    .insert(stream.clone(), Some((programme.clone(), past)));
+                self.sessions.insert(stream.clone(), past);
             }
-            if let Some(Some((_, events))) = self.sessions.get(&stream) {
-                histories.push(events.clone());
-            }
+            histories.push(self.sessions[&stream].clone());
         }
         let report = programme_report(programme, &Campus::default(), &histories).map_err(|e| {
             Error::Event {

@@ -72,7 +72,8 @@ impl Projector for SessionsProjector {
         };
         let count = |st: AttendanceStatus| s.roster.values().filter(|v| **v == st).count() as i64;
         let id = schedule.id.to_string();
-        cx.exec(
+        cx.exec_keyed(
+            id.clone(),
             "INSERT INTO {sessions} (id, kind, title, programme, organiser, venue, starts_at, \
              ends_at, status, series, audience, speakers, present, late, excused, absent) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
