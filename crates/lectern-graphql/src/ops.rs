@@ -155,15 +155,30 @@ impl OpsQuery {
         let n = crate::page::page_size(first)?;
         let api = ctx.data_unchecked::<Api>();
         let events = match stream {
-            Some(s) => api
-                .store
-                .read_stream(&s, 1, usize::MAX >> 1)
-                .await
-                .map_err(ApiError::from)?
-                .into_iter()
-                .filter(|e| e.position > after)
-                .take(n)
-                .collect(),
+            Some(s) => {
+                // A stream is read in pages, so a long one (a kiosk's taps)
+                // is never held whole.
+                let mut out = Vec::with_capacity(n);
+                let mut version = 0;
+                while out.len() < n {
+                    let page = api
+                        .store
+                        .read_stream(&s, version + 1, 1000)
+                        .await
+                        .map_err(ApiError::from)?;
+                    let full = page.len() == 1000;
+                    for e in page {
+                        version = e.stream_version;
+                        if e.position > after && out.len() < n {
+                            out.push(e);
+                        }
+                    }
+                    if !full {
+                        break;
+                    }
+                }
+                out
+            }
             None => api
                 .store
                 .read_all(after, n, None)

@@ -750,6 +750,22 @@ async fn pages_and_read_your_writes(db: TestDb) {
     );
     assert_eq!(next["people"]["pageInfo"]["hasNextPage"], false);
 
+    // Raw events of one stream, after a position.
+    let org = t
+        .ok(
+            auditor(),
+            "{ events(stream: \"org\", after: 2, first: 2) { position streamVersion eventType } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        org["events"],
+        json!([
+            { "position": 3, "streamVersion": 3, "eventType": "UnitEstablished" },
+            { "position": 4, "streamVersion": 4, "eventType": "UnitEstablished" },
+        ])
+    );
+
     // A mutation returns its position, and its own read already shows it.
     let r = t
         .ok(admin(), "mutation { renameUnit(id: \"cs-dept\", name: \"计算机系\") { position unit { name } } }", json!({}))
