@@ -91,6 +91,13 @@ fn nomination(r: &[Val]) -> NominationView {
     }
 }
 
+/// Nominations matching `filter`, in `order` (an ORDER BY clause).
+async fn nominations(api: &Api, filter: Where, order: &str) -> Result<Vec<NominationView>> {
+    let sql = format!("{NOMINATIONS}{} ORDER BY {order}", filter.sql());
+    let rows = api.db().fetch(&sql, &filter.args).await?;
+    Ok(rows.iter().map(|r| nomination(r)).collect())
+}
+
 #[derive(Default)]
 pub(crate) struct AwardQuery;
 
@@ -143,17 +150,8 @@ impl AwardQuery {
         if let Some(y) = year {
             filter.and("n.year = ?", [Val::Int(i64::from(y))]);
         }
-        let sql = format!(
-            "{NOMINATIONS}{} ORDER BY n.year, n.category, n.votes DESC, n.nominee LIMIT 1000",
-            filter.sql()
-        );
-        let rows = ctx
-            .data_unchecked::<Api>()
-            .db()
-            .fetch(&sql, &filter.args)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(rows.iter().map(|r| nomination(r)).collect())
+        let order = "n.year, n.category, n.votes DESC, n.nominee LIMIT 1000";
+        Ok(nominations(ctx.data_unchecked::<Api>(), filter, order).await?)
     }
 
     /// The awards register: awards conferred (and not revoked, unless asked
@@ -179,19 +177,9 @@ impl AwardQuery {
             let l: AwardLevel = parse_enum("award level", &l)?;
             filter.and("c.level = ?", [Val::from(enum_text(&l))]);
         }
-        let sql = format!(
-            "{NOMINATIONS}{} ORDER BY n.year, CASE c.level WHEN 'national' THEN 0 \
-             WHEN 'provincial' THEN 1 WHEN 'city' THEN 2 ELSE 3 END, n.category, n.nominee \
-             LIMIT 5000",
-            filter.sql()
-        );
-        let rows = ctx
-            .data_unchecked::<Api>()
-            .db()
-            .fetch(&sql, &filter.args)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(rows.iter().map(|r| nomination(r)).collect())
+        let order = "n.year, CASE c.level WHEN 'national' THEN 0 WHEN 'provincial' THEN 1 \
+                     WHEN 'city' THEN 2 ELSE 3 END, n.category, n.nominee LIMIT 5000";
+        Ok(nominations(ctx.data_unchecked::<Api>(), filter, order).await?)
     }
 
     /// Exemplars featured on campus channels.

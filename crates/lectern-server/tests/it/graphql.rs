@@ -14,6 +14,37 @@ use crate::{get, lectern};
 
 both_backends!(graphql_over_http, subscriptions_over_websocket);
 
+/// The real app on port 0 over `url`, stopped gracefully by `stop`.
+struct Server {
+    addr: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Server {
+    async fn start(url: &str) -> Server {
+        let args = ServeArgs {
+            db: DbArgs {
+                database_url: Some(url.to_owned()),
+                ..DbArgs::default()
+            },
+            listen: Some("127.0.0.1:0".parse().unwrap()),
+        };
+        let app = Application::build(&args).await.expect("build");
+        let addr = app.local_addr();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        Server { addr, stop, task }
+    }
+
+    async fn stop(self) {
+        self.stop.send(()).unwrap();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
 /// POSTs `body` to `/graphql`; returns the status line and the body.
 async fn post(addr: SocketAddr, token: Option<&str>, body: &[u8]) -> (String, String) {
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
@@ -54,19 +85,8 @@ async fn cli(args: Vec<String>) -> (i32, String, String) {
 
 async fn graphql_over_http(db: TestDb) {
     let url = db.url.clone();
-    let args = ServeArgs {
-        db: DbArgs {
-            database_url: Some(url.clone()),
-            ..DbArgs::default()
-        },
-        listen: Some("127.0.0.1:0".parse().unwrap()),
-    };
-    let app = Application::build(&args).await.expect("build");
-    let addr = app.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until(async {
-        let _ = stopped.await;
-    }));
+    let server = Server::start(&url).await;
+    let addr = server.addr;
 
     let s = |v: &str| v.to_owned();
     let (code, admin, err) = cli(vec![
@@ -274,8 +294,7 @@ async fn graphql_over_http(db: TestDb) {
         "{r}"
     );
 
-    stop.send(()).unwrap();
-    server.await.unwrap().unwrap();
+    server.stop().await;
 }
 
 /// A subscription over WebSocket (graphql-transport-ws), authenticated in
@@ -286,19 +305,8 @@ async fn subscriptions_over_websocket(db: TestDb) {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
     let url = db.url.clone();
-    let args = ServeArgs {
-        db: DbArgs {
-            database_url: Some(url.clone()),
-            ..DbArgs::default()
-        },
-        listen: Some("127.0.0.1:0".parse().unwrap()),
-    };
-    let app = Application::build(&args).await.expect("build");
-    let addr = app.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until(async {
-        let _ = stopped.await;
-    }));
+    let server = Server::start(&url).await;
+    let addr = server.addr;
     let (code, token, err) = cli(vec![
         "token".into(),
         "create".into(),
@@ -365,6 +373,5 @@ async fn subscriptions_over_websocket(db: TestDb) {
         json!({ "position": 1, "eventType": "UnitEstablished" })
     );
     ws.close(None).await.unwrap();
-    stop.send(()).unwrap();
-    server.await.unwrap().unwrap();
+    server.stop().await;
 }
