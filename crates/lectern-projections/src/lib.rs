@@ -1,7 +1,9 @@
 //! `lectern-projections` folds the event log into SQL read models that the
 //! API queries: the unit tree, people, sessions with their rosters and live
-//! attendance, and (as their issues land) monthly figures, programme
-//! reports, appraisal ledgers, awards, disputes and kiosk status.
+//! attendance, programmes and their report, study tasks, awards, monthly
+//! reports, disputes and kiosk status. (Appraisals and a unit's live
+//! monthly figures are folded per request by the API, from streams these
+//! read models pick.)
 //!
 //! Each projector uses the domain's folds (`lectern-domain`), so a read
 //! model can never disagree with the auditors' replay of the same events.
@@ -18,8 +20,8 @@
 //!
 //! # Layout
 //! - `sql`: the read-model database and the portable SQL dialect.
-//! - `codec`: domain events to and from the store's events; folding a
-//!   stream.
+//! - `codec`: domain events to and from the store's events; reading,
+//!   folding and appending a stream.
 //! - `projector`: the `Projector` trait, tables and the statement context.
 //! - `runner`: checkpoints, following the log, rebuilds, `Projections`.
 //! - `projectors`: the read models.
