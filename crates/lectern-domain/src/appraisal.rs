@@ -313,6 +313,109 @@ pub struct Histories<'a> {
     pub monthly: &'a [Vec<Positioned<MonthlyEvent>>],
 }
 
+/// A fact that may give a person a line, with what scoring it needs: the
+/// fold derives entries from the streams (`appraise_person`), and the read
+/// models keep the same entries (the projections' ledger), so both give
+/// the same lines through `Entry::line`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// The person's final status at a session that was not cancelled, on
+    /// the session's campus date; `positions` are the events that set it.
+    Attendance {
+        status: AttendanceStatus,
+        date: NaiveDate,
+        title: String,
+        positions: Vec<u64>,
+    },
+    /// A study task the person missed: its assignment and its close.
+    MissedTask {
+        due: NaiveDate,
+        title: String,
+        assigned: u64,
+        closed: u64,
+    },
+    /// An award the person holds (conferred and not revoked since).
+    Award {
+        level: AwardLevel,
+        title: String,
+        year: i32,
+        on: NaiveDate,
+        position: u64,
+    },
+}
+
+impl Entry {
+    /// The line this entry gives over `period` under `book`, if any.
+    pub fn line(&self, period: &Period, book: &RuleBook) -> Option<Line> {
+        match self {
+            Entry::Attendance {
+                status,
+                date,
+                title,
+                positions,
+            } => {
+                if !period.contains(*date) {
+                    return None;
+                }
+                let rules = book.rules_on(*date)?;
+                let (points, rule) = match status {
+                    AttendanceStatus::Absent => (-rules.per_absence, "absence"),
+                    AttendanceStatus::Late => (-rules.per_late, "late"),
+                    AttendanceStatus::Present | AttendanceStatus::Excused => return None,
+                };
+                Some(Line {
+                    points,
+                    rule,
+                    rule_version: Some(rules.version),
+                    date: *date,
+                    subject: title.clone(),
+                    positions: positions.clone(),
+                })
+            }
+            Entry::MissedTask {
+                due,
+                title,
+                assigned,
+                closed,
+            } => {
+                if !period.contains(*due) {
+                    return None;
+                }
+                let rules = book.rules_on(*due)?;
+                Some(Line {
+                    points: -rules.per_missed_task,
+                    rule: "missed_task",
+                    rule_version: Some(rules.version),
+                    date: *due,
+                    subject: title.clone(),
+                    positions: vec![*assigned, *closed],
+                })
+            }
+            Entry::Award {
+                level,
+                title,
+                year,
+                on,
+                position,
+            } => {
+                if !period.contains(*on) {
+                    return None;
+                }
+                let rules = book.rules_on(*on)?;
+                let points = *rules.award_bonus.get(level)?;
+                (points != 0).then(|| Line {
+                    points,
+                    rule: "award",
+                    rule_version: Some(rules.version),
+                    date: *on,
+                    subject: format!("{title} ({year})"),
+                    positions: vec![*position],
+                })
+            }
+        }
+    }
+}
+
 /// Appraises `person` over `period`.
 pub fn appraise_person(
     person: &StaffNo,
@@ -320,22 +423,32 @@ pub fn appraise_person(
     campus: &Campus,
     histories: &Histories<'_>,
 ) -> Result<Appraisal> {
-    let appraisal = histories.appraisal;
-    let book = RuleBook::fold(appraisal.iter().map(|p| &p.event))?;
-    let mut lines: Vec<Line> = base_line(period, &book, appraisal).into_iter().collect();
+    let mut entries: Vec<Entry> = Vec::new();
     for history in histories.sessions {
-        if let Some(line) = attendance_line(person, period, campus, &book, history) {
-            lines.push(line);
-        }
+        entries.extend(attendance_entry(person, campus, history));
     }
     for history in histories.tasks {
-        if let Some(line) = missed_task_line(person, period, &book, history) {
-            lines.push(line);
-        }
+        entries.extend(missed_task_entry(person, history));
     }
     for history in histories.awards {
-        lines.extend(award_lines(person, period, &book, history));
+        entries.extend(award_entries(person, history));
     }
+    appraise_entries(person, period, histories.appraisal, &entries)
+}
+
+/// Appraises `person` over `period` from the entries that concern them
+/// (entries of other people must not be given) and the appraisal stream:
+/// the base points of a year, a line per entry that scores, and the
+/// manual adjustments.
+pub fn appraise_entries(
+    person: &StaffNo,
+    period: &Period,
+    appraisal: &[Positioned<AppraisalEvent>],
+    entries: &[Entry],
+) -> Result<Appraisal> {
+    let book = RuleBook::fold(appraisal.iter().map(|p| &p.event))?;
+    let mut lines: Vec<Line> = base_line(period, &book, appraisal).into_iter().collect();
+    lines.extend(entries.iter().filter_map(|e| e.line(period, &book)));
     for p in appraisal {
         if let AppraisalEvent::PointsAdjusted {
             person: who,
@@ -454,14 +567,9 @@ fn base_line(
     })
 }
 
-/// The bonus lines of an award category's stream for `person`: one per
-/// award conferred in the period and not revoked since.
-fn award_lines(
-    person: &StaffNo,
-    period: &Period,
-    book: &RuleBook,
-    history: &[Positioned<AwardEvent>],
-) -> Vec<Line> {
+/// The awards of a category's stream that `person` holds: one entry per
+/// year conferred and not revoked since.
+fn award_entries(person: &StaffNo, history: &[Positioned<AwardEvent>]) -> Vec<Entry> {
     let Some((level, title)) = history.iter().find_map(|p| match &p.event {
         AwardEvent::AwardCategoryDefined { level, title, .. } => Some((*level, title.to_string())),
         _ => None,
@@ -484,30 +592,18 @@ fn award_lines(
         }
     }
     held.into_iter()
-        .filter(|(_, (_, on))| period.contains(*on))
-        .filter_map(|(year, (position, on))| {
-            let rules = book.rules_on(on)?;
-            let points = *rules.award_bonus.get(&level)?;
-            (points != 0).then(|| Line {
-                points,
-                rule: "award",
-                rule_version: Some(rules.version),
-                date: on,
-                subject: format!("{title} ({year})"),
-                positions: vec![position],
-            })
+        .map(|(year, (position, on))| Entry::Award {
+            level,
+            title: title.clone(),
+            year,
+            on,
+            position,
         })
         .collect()
 }
 
-/// The line a closed study task contributes for `person` if they missed it,
-/// under the rules in force on its due date.
-fn missed_task_line(
-    person: &StaffNo,
-    period: &Period,
-    book: &RuleBook,
-    history: &[Positioned<StudyEvent>],
-) -> Option<Line> {
+/// The entry of a closed study task if `person` missed it.
+fn missed_task_entry(person: &StaffNo, history: &[Positioned<StudyEvent>]) -> Option<Entry> {
     let (assigned, title, due) = history.iter().find_map(|p| match &p.event {
         StudyEvent::StudyTaskAssigned(a) => Some((p.position, a.title.to_string(), a.due)),
         _ => None,
@@ -516,36 +612,32 @@ fn missed_task_line(
         StudyEvent::StudyTaskClosed { missed } if missed.contains(person) => Some(p.position),
         _ => None,
     })?;
-    if !period.contains(due) {
-        return None;
-    }
-    let rules = book.rules_on(due)?;
-    Some(Line {
-        points: -rules.per_missed_task,
-        rule: "missed_task",
-        rule_version: Some(rules.version),
-        date: due,
-        subject: title,
-        positions: vec![assigned, closed],
+    Some(Entry::MissedTask {
+        due,
+        title,
+        assigned,
+        closed,
     })
 }
 
-/// The line a session contributes for `person`, if any: their final status
-/// (the latest of attendance, leave, absence and corrections) under the
-/// rules in force on the session's campus date.
-fn attendance_line(
+/// The entry of a session for `person`, if they have a status there and
+/// it was not cancelled: their final status (the latest of attendance,
+/// leave, absence and corrections, as the session's roster folds it) on
+/// the session's campus date.
+fn attendance_entry(
     person: &StaffNo,
-    period: &Period,
     campus: &Campus,
-    book: &RuleBook,
     history: &[Positioned<SessionEvent>],
-) -> Option<Line> {
+) -> Option<Entry> {
     let mut title = String::new();
     let mut date = None;
     let mut cancelled = false;
     let mut status: Option<AttendanceStatus> = None;
-    let mut behind: Vec<u64> = Vec::new();
+    let mut positions: Vec<u64> = Vec::new();
     for p in history {
+        if p.event.status_of() == Some(person) {
+            positions.push(p.position);
+        }
         match &p.event {
             SessionEvent::SessionScheduled(s) => {
                 title = s.title.to_string();
@@ -559,45 +651,26 @@ fn attendance_line(
                 person: who,
                 status: s,
                 ..
-            } if who == person => {
-                status = Some(*s);
-                behind.push(p.position);
-            }
+            } if who == person => status = Some(*s),
             SessionEvent::LeaveApproved { person: who, .. } if who == person => {
-                if status.is_none() {
-                    status = Some(AttendanceStatus::Excused);
-                }
-                behind.push(p.position);
+                status.get_or_insert(AttendanceStatus::Excused);
             }
             SessionEvent::AbsenceRecorded { person: who } if who == person => {
-                status = Some(AttendanceStatus::Absent);
-                behind.push(p.position);
+                status = Some(AttendanceStatus::Absent)
             }
             SessionEvent::AttendanceCorrected {
                 person: who, to, ..
-            } if who == person => {
-                status = Some(*to);
-                behind.push(p.position);
-            }
+            } if who == person => status = Some(*to),
             _ => {}
         }
     }
-    let date = date?;
-    if cancelled || !period.contains(date) {
+    if cancelled {
         return None;
     }
-    let rules = book.rules_on(date)?;
-    let (points, rule) = match status? {
-        AttendanceStatus::Absent => (-rules.per_absence, "absence"),
-        AttendanceStatus::Late => (-rules.per_late, "late"),
-        AttendanceStatus::Present | AttendanceStatus::Excused => return None,
-    };
-    Some(Line {
-        points,
-        rule,
-        rule_version: Some(rules.version),
-        date,
-        subject: title,
-        positions: behind,
+    Some(Entry::Attendance {
+        status: status?,
+        date: date?,
+        title,
+        positions,
     })
 }

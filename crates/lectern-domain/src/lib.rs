@@ -68,8 +68,8 @@ mod values;
 
 pub use aggregate::{Aggregate, DomainEvent, Given, Then, given};
 pub use appraisal::{
-    APPRAISAL_STREAM, Appraisal, AppraisalCommand, AppraisalEvent, Histories, Line, Period,
-    Positioned, RuleBook, ScoringRules, appraise_person, appraise_unit,
+    APPRAISAL_STREAM, Appraisal, AppraisalCommand, AppraisalEvent, Entry, Histories, Line, Period,
+    Positioned, RuleBook, ScoringRules, appraise_entries, appraise_person, appraise_unit,
 };
 pub use award::{
     Award, AwardCommand, AwardEvent, AwardKind, AwardLevel, Category, CategoryId, Channel,

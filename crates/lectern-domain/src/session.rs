@@ -172,6 +172,21 @@ pub enum SessionEvent {
     },
 }
 
+impl SessionEvent {
+    /// The person whose roster status this event sets (attendance, approved
+    /// leave, absence, a correction): the positions of such events are
+    /// behind the person's appraisal line for the session.
+    pub fn status_of(&self) -> Option<&StaffNo> {
+        match self {
+            SessionEvent::AttendanceRecorded { person, .. }
+            | SessionEvent::LeaveApproved { person, .. }
+            | SessionEvent::AbsenceRecorded { person }
+            | SessionEvent::AttendanceCorrected { person, .. } => Some(person),
+            _ => None,
+        }
+    }
+}
+
 impl DomainEvent for SessionEvent {
     fn event_type(&self) -> &'static str {
         match self {

@@ -6,16 +6,18 @@
 //! the proofs come with the audit issue.)
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{Datelike, NaiveDate};
 use lectern_domain::{
-    APPRAISAL_STREAM, Appraisal, AppraisalCommand, AppraisalEvent, AwardEvent, AwardLevel, Dispute,
-    DisputeCommand, Histories, MonthlyEvent, Period, Person, RuleBook, ScoringRules, SessionEvent,
-    StaffNo, StudyEvent, UnitId, appraise_person, appraise_unit, dispute_stream, filing_deadline,
+    APPRAISAL_STREAM, Appraisal, AppraisalCommand, AppraisalEvent, AwardLevel, Dispute,
+    DisputeCommand, Histories, MonthlyEvent, Period, Person, Positioned, RuleBook, ScoringRules,
+    StaffNo, UnitId, appraise_entries, appraise_unit, dispute_stream, filing_deadline,
     person_stream, unit_month_stream,
 };
-use lectern_projections::{Val, load, positioned};
+use lectern_projections::{Val, decode, load, person_entries, positioned};
+use lectern_store::Store;
 use uuid::Uuid;
 
 use crate::access::{self, Scope};
@@ -83,74 +85,55 @@ fn period(year: i32, month: Option<u32>) -> Result<Period> {
     })
 }
 
-/// `select` lists stream suffixes (session ids, task ids, categories) from
-/// the read models; returns each stream's positioned events.
-async fn streams<E: lectern_domain::DomainEvent>(
-    api: &Api,
-    prefix: &str,
-    select: &str,
-    args: &[Val],
-) -> Result<Vec<Vec<lectern_domain::Positioned<E>>>> {
-    let rows = api.db().fetch(select, args).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let stream = format!("{prefix}{}", text(&r[0]));
-        out.push(positioned::<E>(&api.store, &stream, u64::MAX).await?);
-    }
-    Ok(out)
+/// The appraisal stream (rules, adjustments, year closes) in memory, topped
+/// up from the log whenever it is read: every appraisal needs all of it,
+/// and it only grows.
+#[derive(Clone, Default)]
+pub(crate) struct AppraisalLog {
+    events: Arc<Mutex<Arc<Vec<Positioned<AppraisalEvent>>>>>,
 }
 
-/// A person's appraisal by the domain's fold. The read models pick the
-/// streams that can give the person a line, so that a year's appraisal
-/// reads a handful of streams, not every session they attended: sessions
-/// where their status is late or absent (in the period, give or take a day
-/// for the campus time zone), tasks they missed, award categories that
-/// nominated them, and the appraisal stream. A session where they were
-/// present or excused, or a task they did, yields no line (see the
-/// domain's `appraise_person`); a test compares this with the fold over
-/// every stream.
+impl AppraisalLog {
+    /// The stream as the log holds it now.
+    pub(crate) async fn read(&self, store: &Store) -> Result<Arc<Vec<Positioned<AppraisalEvent>>>> {
+        let mut known = self.events.lock().expect("not poisoned").clone();
+        loop {
+            let fresh = store
+                .read_stream(APPRAISAL_STREAM, known.len() as u64 + 1, 1000)
+                .await?;
+            if fresh.is_empty() {
+                return Ok(known);
+            }
+            let mut grown = Vec::with_capacity(known.len() + fresh.len());
+            grown.extend(known.iter().cloned());
+            for e in &fresh {
+                grown.push(Positioned {
+                    position: e.position,
+                    occurred_at: e.occurred_at,
+                    event: decode(e)?,
+                });
+            }
+            known = Arc::new(grown);
+            let mut shared = self.events.lock().expect("not poisoned");
+            if shared.len() < known.len() {
+                *shared = known.clone();
+            }
+        }
+    }
+}
+
+/// A person's appraisal: the domain's `appraise_entries` over the
+/// appraisal stream and the person's ledger entries from the read models
+/// (`lectern_projections::person_entries`), which equal the entries the
+/// domain's fold over every stream finds (a test checks this).
 pub(crate) async fn appraise(api: &Api, person: &StaffNo, period: &Period) -> Result<Appraisal> {
-    let who = [Val::from(person.as_str())];
-    let appraisal = positioned::<AppraisalEvent>(&api.store, APPRAISAL_STREAM, u64::MAX).await?;
-    let from = period.from - chrono::Days::new(1);
-    let until = period.until + chrono::Days::new(2);
-    let sessions: Vec<Vec<lectern_domain::Positioned<SessionEvent>>> = streams(
-        api,
-        "session-",
-        "SELECT a.session_id FROM rm_attendance a JOIN rm_sessions s ON s.id = a.session_id \
-         WHERE a.staff_no = $1 AND a.status IN ('late', 'absent') AND s.status <> 'cancelled' \
-         AND s.starts_at >= $2 AND s.starts_at < $3 ORDER BY a.session_id",
-        &[who[0].clone(), Val::from(from), Val::from(until)],
-    )
-    .await?;
-    let tasks: Vec<Vec<lectern_domain::Positioned<StudyEvent>>> = streams(
-        api,
-        "task-",
-        "SELECT task_id FROM rm_task_people WHERE staff_no = $1 AND state = 'missed' \
-         ORDER BY task_id",
-        &who,
-    )
-    .await?;
-    let awards: Vec<Vec<lectern_domain::Positioned<AwardEvent>>> = streams(
-        api,
-        "award-",
-        "SELECT DISTINCT category FROM rm_nominations WHERE nominee_kind = 'person' \
-         AND nominee = $1 ORDER BY category",
-        &who,
-    )
-    .await?;
-    let histories = Histories {
-        appraisal: &appraisal,
-        sessions: &sessions,
-        tasks: &tasks,
-        awards: &awards,
-        monthly: &[],
-    };
-    Ok(appraise_person(person, period, &api.campus, &histories)?)
+    let appraisal = api.appraisal_log.read(&api.store).await?;
+    let entries = person_entries(api.db(), &api.campus, person, period).await?;
+    Ok(appraise_entries(person, period, &appraisal, &entries)?)
 }
 
 async fn appraise_a_unit(api: &Api, unit: &UnitId, period: &Period) -> Result<Appraisal> {
-    let appraisal = positioned::<AppraisalEvent>(&api.store, APPRAISAL_STREAM, u64::MAX).await?;
+    let appraisal = api.appraisal_log.read(&api.store).await?;
     let mut monthly: Vec<Vec<lectern_domain::Positioned<MonthlyEvent>>> = Vec::new();
     let mut month = period.from.with_day(1).expect("day 1 exists");
     while month <= period.until {

@@ -112,9 +112,11 @@ impl From<lectern_projections::Error> for ApiError {
             E::Store(e) => e.into(),
             E::Timeout { .. } => ApiError::new(Code::Unavailable, e.to_string()),
             E::UnknownProjector(..) => ApiError::bad_input(e.to_string()),
-            E::Database(_) | E::Event { .. } | E::UnsupportedUrl(_) | E::Stopped => {
-                ApiError::internal(e)
-            }
+            E::Database(_)
+            | E::Event { .. }
+            | E::UnsupportedUrl(_)
+            | E::Stopped
+            | E::Corrupt(_) => ApiError::internal(e),
         }
     }
 }

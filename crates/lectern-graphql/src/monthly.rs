@@ -3,15 +3,13 @@
 //! computed by the domain's `unit_month` fold from the month's sessions and
 //! task completions, the same way whether shown live or submitted.
 
-use std::collections::BTreeSet;
-
 use async_graphql::{Context, Object, SimpleObject};
-use chrono::{NaiveDate, NaiveTime};
+use chrono::NaiveDate;
 use lectern_domain::{
-    LEADERSHIP_STREAM, Monthly, MonthlyCommand, Period, Person, SessionEvent, StaffNo, StudyEvent,
-    UnitId, UnitMonthFigures, person_stream, unit_month, unit_month_stream,
+    LEADERSHIP_STREAM, Monthly, MonthlyCommand, Period, Person, StaffNo, UnitId, UnitMonthFigures,
+    person_stream, unit_month_stream,
 };
-use lectern_projections::{Val, history, load};
+use lectern_projections::{Val, load, unit_month_figures};
 
 use crate::access::{self, Scope};
 use crate::auth::{Caller, Principal};
@@ -87,7 +85,7 @@ pub(crate) struct LeadershipMeeting {
     pub(crate) minutes: String,
 }
 
-/// The month's figures of `unit`, by the domain's fold.
+/// The month's figures of `unit`, from the read models.
 pub(crate) async fn figures(
     api: &Api,
     unit: &UnitId,
@@ -95,66 +93,7 @@ pub(crate) async fn figures(
     month: u32,
 ) -> Result<UnitMonthFigures> {
     let period = Period::month(year, month)?;
-    let midnight = NaiveTime::MIN;
-    let from = api.campus.at(period.from, midnight)?;
-    let until = api
-        .campus
-        .at(period.until + chrono::Days::new(1), midnight)?;
-    let sessions = api
-        .db()
-        .fetch(
-            "SELECT id FROM rm_sessions WHERE organiser = $1 AND starts_at >= $2 AND starts_at < $3",
-            &[Val::from(unit.as_str()), Val::from(from), Val::from(until)],
-        )
-        .await?;
-    let mut session_histories = Vec::with_capacity(sessions.len());
-    for r in &sessions {
-        let stream = format!("session-{}", text(&r[0]));
-        session_histories.push(
-            history::<SessionEvent>(&api.store, &stream, u64::MAX)
-                .await?
-                .0,
-        );
-    }
-    let members: BTreeSet<StaffNo> = api
-        .db()
-        .fetch(
-            "SELECT staff_no FROM rm_people WHERE unit = $1",
-            &[Val::from(unit.as_str())],
-        )
-        .await?
-        .iter()
-        .filter_map(|r| StaffNo::parse(&text(&r[0])).ok())
-        .collect();
-    let tasks = api
-        .db()
-        .fetch(
-            "SELECT DISTINCT x.task_id FROM rm_task_people x JOIN rm_people p \
-             ON p.staff_no = x.staff_no WHERE p.unit = $1 AND x.done_on >= $2 AND x.done_on <= $3",
-            &[
-                Val::from(unit.as_str()),
-                Val::from(period.from),
-                Val::from(period.until),
-            ],
-        )
-        .await?;
-    let mut task_histories = Vec::with_capacity(tasks.len());
-    for r in &tasks {
-        let stream = format!("task-{}", text(&r[0]));
-        task_histories.push(
-            history::<StudyEvent>(&api.store, &stream, u64::MAX)
-                .await?
-                .0,
-        );
-    }
-    Ok(unit_month(
-        unit,
-        &period,
-        &api.campus,
-        &session_histories,
-        &task_histories,
-        &members,
-    )?)
+    Ok(unit_month_figures(api.db(), &api.campus, unit, &period).await?)
 }
 
 /// Whether the caller may read or act for `unit`'s months.

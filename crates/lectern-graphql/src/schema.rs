@@ -9,7 +9,7 @@ use lectern_projections::{Projections, ReadDb, load};
 use lectern_store::{Metadata, Store};
 use serde::de::DeserializeOwned;
 
-use crate::appraisal::{AppraisalMutation, AppraisalQuery};
+use crate::appraisal::{AppraisalLog, AppraisalMutation, AppraisalQuery};
 use crate::auth::{Caller, Tokens};
 use crate::awards::{AwardMutation, AwardQuery};
 use crate::commands::{self, Written};
@@ -67,9 +67,21 @@ pub struct Api {
     pub projections: Projections,
     pub tokens: Tokens,
     pub campus: Campus,
+    /// The appraisal stream, which every appraisal reads.
+    pub(crate) appraisal_log: AppraisalLog,
 }
 
 impl Api {
+    pub fn new(store: Store, projections: Projections, tokens: Tokens, campus: Campus) -> Api {
+        Api {
+            store,
+            projections,
+            tokens,
+            campus,
+            appraisal_log: AppraisalLog::default(),
+        }
+    }
+
     pub fn db(&self) -> &ReadDb {
         self.projections.db()
     }

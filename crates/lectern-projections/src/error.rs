@@ -35,6 +35,9 @@ pub enum Error {
     },
     #[error("the projections have stopped")]
     Stopped,
+    /// A read-model row that the code cannot read: rebuild the projector.
+    #[error("{0}; rebuild the read models (`lectern rebuild`)")]
+    Corrupt(String),
 }
 
 impl Error {

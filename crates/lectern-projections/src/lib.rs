@@ -29,6 +29,8 @@
 
 mod codec;
 mod error;
+mod figures;
+mod ledger;
 mod projector;
 mod projectors;
 mod runner;
@@ -36,6 +38,8 @@ mod sql;
 
 pub use codec::{commit, decode, encode, history, load, positioned};
 pub use error::{Error, Result};
+pub use figures::unit_month_figures;
+pub use ledger::person_entries;
 pub use projector::{Cx, Projector, Table};
 pub use projectors::{
     AwardsProjector, DisputesProjector, KiosksProjector, MonthlyProjector, OrgProjector,

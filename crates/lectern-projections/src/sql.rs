@@ -127,7 +127,12 @@ impl ReadDb {
                 // lose the newest batches, never tear one (the checkpoint
                 // is in the same transaction).
                 .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(30));
+                .busy_timeout(Duration::from_secs(30))
+                // Queries touch pages all over the read models: map the
+                // file rather than copy every page through read(2), and
+                // keep a larger page cache per connection.
+                .pragma("mmap_size", "1073741824")
+                .pragma("cache_size", "-32768");
             let write = SqlitePoolOptions::new()
                 .test_before_acquire(false)
                 .max_connections(1)
@@ -274,8 +279,9 @@ fn bind_sqlite<'q>(mut q: SqliteQuery<'q>, args: &[Val]) -> SqliteQuery<'q> {
 fn bind_pg<'q>(mut q: PgQuery<'q>, args: &[Val]) -> PgQuery<'q> {
     for a in args {
         q = match a {
-            // PostgreSQL infers each parameter's type from its use; an
-            // untyped NULL is accepted wherever a value is.
+            // A NULL is bound as text: fine for the text columns, refused
+            // for an integer column, so projectors never bind NULL to one
+            // (they write 0 for "not known here").
             Val::Null => q.bind(None::<String>),
             Val::Int(i) => q.bind(*i),
             Val::Text(s) => q.bind(s.clone()),

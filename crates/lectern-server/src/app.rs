@@ -62,12 +62,12 @@ impl Application {
         let tokens = Tokens::open(read)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the token register: {}", e.message))?;
-        let api = Api {
-            store: store.clone(),
-            projections: projections.clone(),
+        let api = Api::new(
+            store.clone(),
+            projections.clone(),
             tokens,
-            campus: Campus::default(),
-        };
+            Campus::default(),
+        );
         let schema = lectern_graphql::build_schema(api.clone());
         let metrics = crate::metrics::Metrics::default();
         let router = router()

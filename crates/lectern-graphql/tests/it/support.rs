@@ -67,12 +67,7 @@ impl TestApi {
             .await
             .unwrap();
         let tokens = Tokens::open(read).await.unwrap();
-        let api = Api {
-            store,
-            projections,
-            tokens,
-            campus: Campus::default(),
-        };
+        let api = Api::new(store, projections, tokens, Campus::default());
         TestApi {
             schema: build_schema(api.clone()),
             api,

@@ -25,7 +25,7 @@ fn nominee(n: &Nominee) -> (Val, Val) {
 
 impl Projector for AwardsProjector {
     const NAME: &'static str = "awards";
-    const VERSION: i64 = 1;
+    const VERSION: i64 = 2;
     const TABLES: &'static [Table] = &[
         Table {
             name: "award_categories",
@@ -38,7 +38,8 @@ impl Projector for AwardsProjector {
             columns: "category TEXT NOT NULL, year BIGINT NOT NULL, nominee_kind TEXT NOT NULL, \
                       nominee TEXT NOT NULL, nominator TEXT NOT NULL, citation TEXT NOT NULL, \
                       endorsed BIGINT NOT NULL, votes BIGINT NOT NULL, status TEXT NOT NULL, \
-                      ceremony TEXT, conferred_on TEXT, revoked_reason TEXT, \
+                      ceremony TEXT, conferred_on TEXT, conferred_position BIGINT, \
+                      revoked_reason TEXT, \
                       PRIMARY KEY (category, year, nominee_kind, nominee)",
             indexes: &["year, status", "nominee"],
         },
@@ -151,7 +152,8 @@ impl Projector for AwardsProjector {
                 cx.exec(UPDATE, state(*year, n));
                 let (kind, who) = nominee(n);
                 cx.exec(
-                    "UPDATE {nominations} SET ceremony = $5, conferred_on = $6 \
+                    "UPDATE {nominations} SET ceremony = $5, conferred_on = $6, \
+                     conferred_position = $7 \
                      WHERE category = $1 AND year = $2 AND nominee_kind = $3 AND nominee = $4",
                     vec![
                         id.into(),
@@ -160,6 +162,7 @@ impl Projector for AwardsProjector {
                         who,
                         ceremony.as_str().into(),
                         (*on).into(),
+                        event.position.into(),
                     ],
                 );
             }

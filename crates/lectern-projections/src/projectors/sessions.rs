@@ -1,22 +1,80 @@
 //! `sessions`: one row per session (schedule, state and live counts) and
 //! one per person the session knows of (attendance, leave, seat): the
-//! rosters, live attendance and a person's attendance history.
+//! rosters, live attendance and a person's attendance history. A person's
+//! row also keeps the log positions of the events that set their status
+//! (`SessionEvent::status_of`): with the session's date and title, that is
+//! their appraisal ledger entry for the session (`crate::ledger`).
 
-use lectern_domain::{AttendanceStatus, Leave, Method, Session, SessionEvent, StaffNo};
+use std::collections::HashMap;
+
+use lectern_domain::{Aggregate, AttendanceStatus, Leave, Method, Session, SessionEvent, StaffNo};
 use lectern_store::RecordedEvent;
 
-use super::{States, text};
-use crate::error::Result;
+use super::text;
+use crate::codec;
+use crate::error::{Error, Result};
 use crate::projector::{Cx, Projector, Table};
+
+/// A session folded, and by person the positions of the events that set
+/// their status.
+#[derive(Debug, Default)]
+struct State {
+    session: Session,
+    behind: HashMap<StaffNo, Vec<u64>>,
+}
+
+impl State {
+    fn apply(&mut self, position: u64, e: &SessionEvent) -> lectern_domain::Result<()> {
+        self.session.apply(e)?;
+        if let Some(person) = e.status_of() {
+            self.behind
+                .entry(person.clone())
+                .or_default()
+                .push(position);
+        }
+        Ok(())
+    }
+}
 
 #[derive(Debug, Default)]
 pub struct SessionsProjector {
-    sessions: States<Session>,
+    /// By stream, loaded from the store on first use.
+    sessions: HashMap<String, State>,
+}
+
+impl SessionsProjector {
+    /// Applies `event` to its session's state; returns the state after it.
+    async fn apply_state(
+        &mut self,
+        event: &RecordedEvent,
+        cx: &Cx<'_>,
+    ) -> Result<(&State, SessionEvent)> {
+        let decoded: SessionEvent = codec::decode(event)?;
+        if !self.sessions.contains_key(&event.stream_id) {
+            let mut state = State::default();
+            for p in codec::positioned::<SessionEvent>(cx.store, &event.stream_id, event.position)
+                .await?
+            {
+                state
+                    .apply(p.position, &p.event)
+                    .map_err(|e| Error::domain(event, e))?;
+            }
+            self.sessions.insert(event.stream_id.clone(), state);
+        }
+        let state = self
+            .sessions
+            .get_mut(&event.stream_id)
+            .expect("loaded above");
+        state
+            .apply(event.position, &decoded)
+            .map_err(|e| Error::domain(event, e))?;
+        Ok((state, decoded))
+    }
 }
 
 impl Projector for SessionsProjector {
     const NAME: &'static str = "sessions";
-    const VERSION: i64 = 1;
+    const VERSION: i64 = 2;
     const TABLES: &'static [Table] = &[
         Table {
             name: "sessions",
@@ -37,7 +95,7 @@ impl Projector for SessionsProjector {
             name: "attendance",
             columns: "session_id TEXT NOT NULL, staff_no TEXT NOT NULL, status TEXT, \
                       leave TEXT, seat TEXT, checked_in_at TEXT, method TEXT, \
-                      PRIMARY KEY (session_id, staff_no)",
+                      positions TEXT NOT NULL, PRIMARY KEY (session_id, staff_no)",
             indexes: &["staff_no"],
         },
     ];
@@ -59,7 +117,8 @@ impl Projector for SessionsProjector {
         if !event.stream_id.starts_with("session-") {
             return Ok(());
         }
-        let (s, e) = self.sessions.apply(event, cx).await?;
+        let (state, e) = self.apply_state(event, cx).await?;
+        let s = &state.session;
         let Some(schedule) = &s.schedule else {
             return Ok(());
         };
@@ -125,9 +184,9 @@ impl Projector for SessionsProjector {
         });
         cx.exec(
             "INSERT INTO {attendance} (session_id, staff_no, status, leave, seat, \
-             checked_in_at, method) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             checked_in_at, method, positions) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
              ON CONFLICT (session_id, staff_no) DO UPDATE SET status = excluded.status, \
-             leave = excluded.leave, seat = excluded.seat, \
+             leave = excluded.leave, seat = excluded.seat, positions = excluded.positions, \
              checked_in_at = COALESCE(excluded.checked_in_at, {attendance}.checked_in_at), \
              method = COALESCE(excluded.method, {attendance}.method)",
             vec![
@@ -138,6 +197,7 @@ impl Projector for SessionsProjector {
                 s.seats.get(person).cloned().into(),
                 checked_in.map(|(at, _)| at).into(),
                 checked_in.map(|(_, m)| text(m)).into(),
+                text(&state.behind.get(person).map_or(&[][..], Vec::as_slice)).into(),
             ],
         );
         Ok(())

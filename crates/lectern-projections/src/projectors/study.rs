@@ -8,6 +8,7 @@ use lectern_store::RecordedEvent;
 use super::{States, text};
 use crate::error::Result;
 use crate::projector::{Cx, Projector, Table};
+use crate::sql::Val;
 
 #[derive(Debug, Default)]
 pub struct StudyProjector {
@@ -16,14 +17,15 @@ pub struct StudyProjector {
 
 impl Projector for StudyProjector {
     const NAME: &'static str = "study";
-    const VERSION: i64 = 1;
+    const VERSION: i64 = 2;
     const TABLES: &'static [Table] = &[
         Table {
             name: "tasks",
             columns: "id TEXT PRIMARY KEY, title TEXT NOT NULL, topic TEXT NOT NULL, \
                       audience TEXT NOT NULL, assigner TEXT NOT NULL, assigned_on TEXT NOT NULL, \
                       due TEXT NOT NULL, status TEXT NOT NULL, completed BIGINT NOT NULL, \
-                      waived BIGINT NOT NULL, missed BIGINT NOT NULL",
+                      waived BIGINT NOT NULL, missed BIGINT NOT NULL, \
+                      assigned_position BIGINT NOT NULL, closed_position BIGINT NOT NULL",
             indexes: &["due"],
         },
         Table {
@@ -50,11 +52,15 @@ impl Projector for StudyProjector {
         };
         let id = a.id.to_string();
         let missed = t.missed.as_ref().map_or(0, Vec::len) as i64;
+        let position_if = |this: bool| Val::from(if this { event.position } else { 0 });
         cx.exec(
             "INSERT INTO {tasks} (id, title, topic, audience, assigner, assigned_on, due, status, \
-             completed, waived, missed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             completed, waived, missed, assigned_position, closed_position) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
              ON CONFLICT (id) DO UPDATE SET status = excluded.status, \
-             completed = excluded.completed, waived = excluded.waived, missed = excluded.missed",
+             completed = excluded.completed, waived = excluded.waived, missed = excluded.missed, \
+             closed_position = CASE WHEN excluded.closed_position > 0 \
+             THEN excluded.closed_position ELSE {tasks}.closed_position END",
             vec![
                 id.clone().into(),
                 a.title.as_str().into(),
@@ -67,6 +73,10 @@ impl Projector for StudyProjector {
                 (t.completed.len() as i64).into(),
                 (t.waived.len() as i64).into(),
                 missed.into(),
+                // The positions behind a missed task's appraisal line (0:
+                // not this event; kept from the row's insert or close).
+                position_if(matches!(e, StudyEvent::StudyTaskAssigned(_))),
+                position_if(matches!(e, StudyEvent::StudyTaskClosed { .. })),
             ],
         );
         const PERSON: &str = "INSERT INTO {task_people} (task_id, staff_no, state, done_on, note) \

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use lectern_domain::*;
 use lectern_projections::{
-    Error, Options, Projections, ReadDb, Val, Values, projector_names, rebuild,
+    Error, Options, Projections, ReadDb, Val, Values, commit, person_entries, projector_names,
+    rebuild, unit_month_figures,
 };
 use lectern_store::Store;
 use lectern_store::testkit::TestDb;
@@ -18,6 +19,7 @@ use crate::campus::{Folds, fold_all, generate};
 
 both_backends!(
     read_models_equal_the_folds,
+    ledgers_and_figures_equal_the_folds,
     a_killed_projector_resumes_without_loss,
     rebuild_swaps_beside_live_readers,
     lag_waits_and_versions,
@@ -300,6 +302,167 @@ async fn read_models_equal_the_folds(db: TestDb) {
     let folds = fold_all(&store).await;
     assert_eq!(folds.people.len(), 40);
     assert_matches_folds(&read, &folds).await;
+    p.stop().await;
+}
+
+fn rules(version: u32, from: (i32, u32, u32), per_late: i32) -> AppraisalEvent {
+    AppraisalEvent::ScoringRulesAdopted {
+        rules: ScoringRules {
+            version,
+            effective_from: chrono::NaiveDate::from_ymd_opt(from.0, from.1, from.2).unwrap(),
+            base_points: 100,
+            per_absence: 5,
+            per_late,
+            per_missed_task: 3,
+            award_bonus: [
+                (AwardLevel::National, 20),
+                (AwardLevel::Provincial, 10),
+                (AwardLevel::City, 6),
+                (AwardLevel::University, 4),
+            ]
+            .into_iter()
+            .collect(),
+            per_late_report: 10,
+            report_due_day: 5,
+        },
+    }
+}
+
+/// Every stream's events with their positions.
+async fn positioned_streams(
+    store: &Store,
+) -> BTreeMap<String, Vec<(u64, chrono::DateTime<chrono::Utc>, String)>> {
+    let mut streams: BTreeMap<String, Vec<_>> = BTreeMap::new();
+    for e in store.read_all(0, usize::MAX >> 1, None).await.unwrap() {
+        streams.entry(e.stream_id.clone()).or_default().push((
+            e.position,
+            e.occurred_at,
+            e.payload.clone(),
+        ));
+    }
+    streams
+}
+
+fn decoded<E: DomainEvent>(
+    events: &[(u64, chrono::DateTime<chrono::Utc>, String)],
+) -> Vec<Positioned<E>> {
+    events
+        .iter()
+        .map(|(position, occurred_at, payload)| Positioned {
+            position: *position,
+            occurred_at: *occurred_at,
+            event: serde_json::from_str(payload).unwrap(),
+        })
+        .collect()
+}
+
+/// The API's appraisals and unit months read the ledger entries and the
+/// figures from the read models; they equal the domain's folds over every
+/// stream, for every person and unit, by year and by month, with rules
+/// that change within the period.
+async fn ledgers_and_figures_equal_the_folds(db: TestDb) {
+    let store = db.store().await;
+    let read = ReadDb::connect(&db.url).await.unwrap();
+    let adopted = [rules(1, (2007, 1, 1), 2), rules(2, (2007, 3, 8), 3)];
+    commit(
+        &store,
+        APPRAISAL_STREAM,
+        0,
+        &adopted,
+        &[],
+        &lectern_store::Metadata::default(),
+    )
+    .await
+    .unwrap();
+    // A seed whose history gives every kind of line (asserted below).
+    generate(&store, 4, 30, 24, 900).await;
+    let p = start(&store, &read, 64).await;
+    caught_up(&p, &store).await;
+    let streams = positioned_streams(&store).await;
+    let pick = |prefix: &str| -> Vec<&Vec<_>> {
+        streams
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(_, v)| v)
+            .collect()
+    };
+    let appraisal: Vec<Positioned<AppraisalEvent>> = decoded(&streams[APPRAISAL_STREAM]);
+    let sessions: Vec<Vec<Positioned<SessionEvent>>> =
+        pick("session-").into_iter().map(|v| decoded(v)).collect();
+    let tasks: Vec<Vec<Positioned<StudyEvent>>> =
+        pick("task-").into_iter().map(|v| decoded(v)).collect();
+    let awards: Vec<Vec<Positioned<AwardEvent>>> =
+        pick("award-").into_iter().map(|v| decoded(v)).collect();
+    let histories = Histories {
+        appraisal: &appraisal,
+        sessions: &sessions,
+        tasks: &tasks,
+        awards: &awards,
+        monthly: &[],
+    };
+    let campus = Campus::default();
+    let periods = [
+        Period::year(2007).unwrap(),
+        Period::month(2007, 3).unwrap(),
+        Period::month(2007, 4).unwrap(),
+    ];
+    let folds = fold_all(&store).await;
+    let mut rules_seen = BTreeMap::new();
+    for no in folds.people.keys() {
+        let no = StaffNo::parse(no).unwrap();
+        for period in &periods {
+            let fold = appraise_person(&no, period, &campus, &histories).unwrap();
+            let entries = person_entries(&read, &campus, &no, period).await.unwrap();
+            let api = appraise_entries(&no, period, &appraisal, &entries).unwrap();
+            assert_eq!(api, fold, "{no} over {period:?}");
+            for l in &fold.lines {
+                *rules_seen.entry((l.rule, l.rule_version)).or_insert(0) += 1;
+            }
+        }
+    }
+    // The history gives lines of every kind, under both versions.
+    for kind in [
+        ("late", Some(1)),
+        ("late", Some(2)),
+        ("absence", Some(2)),
+        ("missed_task", Some(2)),
+        ("award", Some(2)),
+    ] {
+        assert!(rules_seen.contains_key(&kind), "{kind:?}: {rules_seen:?}");
+    }
+
+    let session_events: Vec<Vec<SessionEvent>> = folds.session_histories.clone();
+    let task_events: Vec<Vec<StudyEvent>> = tasks
+        .iter()
+        .map(|h| h.iter().map(|p| p.event.clone()).collect())
+        .collect();
+    let mut held = 0;
+    for unit in folds.org.units().map(|u| &u.id) {
+        let members: std::collections::BTreeSet<StaffNo> = folds
+            .people
+            .iter()
+            .filter(|(_, p)| p.unit.as_ref() == Some(unit))
+            .map(|(no, _)| StaffNo::parse(no).unwrap())
+            .collect();
+        for month in 2..=4 {
+            let period = Period::month(2007, month).unwrap();
+            let fold = unit_month(
+                unit,
+                &period,
+                &campus,
+                &session_events,
+                &task_events,
+                &members,
+            )
+            .unwrap();
+            let read_model = unit_month_figures(&read, &campus, unit, &period)
+                .await
+                .unwrap();
+            assert_eq!(read_model, fold, "{unit} in 2007-{month:02}");
+            held += fold.sessions_held;
+        }
+    }
+    assert!(held > 0, "some units held sessions");
     p.stop().await;
 }
 
