@@ -85,27 +85,46 @@ fn period(year: i32, month: Option<u32>) -> Result<Period> {
     })
 }
 
-/// The appraisal stream (rules, adjustments, year closes) in memory, topped
-/// up from the log whenever it is read: every appraisal needs all of it,
-/// and it only grows.
+/// The appraisal stream (rules, adjustments, year closes) in memory: every
+/// appraisal needs all of it, and it only grows. It is topped up from the
+/// log when the read models have moved since it was last checked, so an
+/// appraisal is never older than the read models it is computed with.
 #[derive(Clone, Default)]
 pub(crate) struct AppraisalLog {
-    events: Arc<Mutex<Arc<Vec<Positioned<AppraisalEvent>>>>>,
+    known: Arc<Mutex<Known>>,
+}
+
+#[derive(Default)]
+struct Known {
+    events: Arc<Vec<Positioned<AppraisalEvent>>>,
+    /// The read models' position when the log was last read.
+    checked_at: Option<u64>,
 }
 
 impl AppraisalLog {
-    /// The stream as the log holds it now.
-    pub(crate) async fn read(&self, store: &Store) -> Result<Arc<Vec<Positioned<AppraisalEvent>>>> {
-        let mut known = self.events.lock().expect("not poisoned").clone();
+    /// The stream as the log holds it, at least up to `position` (the
+    /// read models' position now).
+    pub(crate) async fn read(
+        &self,
+        store: &Store,
+        position: u64,
+    ) -> Result<Arc<Vec<Positioned<AppraisalEvent>>>> {
+        let mut events = {
+            let known = self.known.lock().expect("not poisoned");
+            if known.checked_at.is_some_and(|c| c >= position) {
+                return Ok(known.events.clone());
+            }
+            known.events.clone()
+        };
         loop {
             let fresh = store
-                .read_stream(APPRAISAL_STREAM, known.len() as u64 + 1, 1000)
+                .read_stream(APPRAISAL_STREAM, events.len() as u64 + 1, 1000)
                 .await?;
             if fresh.is_empty() {
-                return Ok(known);
+                break;
             }
-            let mut grown = Vec::with_capacity(known.len() + fresh.len());
-            grown.extend(known.iter().cloned());
+            let mut grown = Vec::with_capacity(events.len() + fresh.len());
+            grown.extend(events.iter().cloned());
             for e in &fresh {
                 grown.push(Positioned {
                     position: e.position,
@@ -113,12 +132,14 @@ impl AppraisalLog {
                     event: decode(e)?,
                 });
             }
-            known = Arc::new(grown);
-            let mut shared = self.events.lock().expect("not poisoned");
-            if shared.len() < known.len() {
-                *shared = known.clone();
-            }
+            events = Arc::new(grown);
         }
+        let mut known = self.known.lock().expect("not poisoned");
+        if known.events.len() <= events.len() {
+            known.events = events.clone();
+            known.checked_at = known.checked_at.max(Some(position));
+        }
+        Ok(events)
     }
 }
 
@@ -127,13 +148,19 @@ impl AppraisalLog {
 /// (`lectern_projections::person_entries`), which equal the entries the
 /// domain's fold over every stream finds (a test checks this).
 pub(crate) async fn appraise(api: &Api, person: &StaffNo, period: &Period) -> Result<Appraisal> {
-    let appraisal = api.appraisal_log.read(&api.store).await?;
+    let appraisal = api
+        .appraisal_log
+        .read(&api.store, api.projections.position())
+        .await?;
     let entries = person_entries(api.db(), &api.campus, person, period).await?;
     Ok(appraise_entries(person, period, &appraisal, &entries)?)
 }
 
 async fn appraise_a_unit(api: &Api, unit: &UnitId, period: &Period) -> Result<Appraisal> {
-    let appraisal = api.appraisal_log.read(&api.store).await?;
+    let appraisal = api
+        .appraisal_log
+        .read(&api.store, api.projections.position())
+        .await?;
     let mut monthly: Vec<Vec<lectern_domain::Positioned<MonthlyEvent>>> = Vec::new();
     let mut month = period.from.with_day(1).expect("day 1 exists");
     while month <= period.until {
@@ -215,9 +242,8 @@ impl AppraisalQuery {
         year: i32,
         month: Option<u32>,
     ) -> async_graphql::Result<AppraisalView> {
-        let caller = access::caller(ctx)?;
         let api = ctx.data_unchecked::<Api>();
-        let person = crate::people::PersonView::get(api, caller, &staff_no).await?;
+        let person = crate::people::PersonView::seen(ctx, &staff_no).await?;
         let no = StaffNo::parse(&person.staff_no)?;
         let period = period(year, month)?;
         Ok(AppraisalView::new(

@@ -3,10 +3,13 @@
 //! A token is `lct_` and 64 hex digits of randomness, printed once when it
 //! is created; only its SHA-256 is stored (table `lectern_tokens`, beside
 //! the read models). Tokens are credentials, not campaign facts, so they
-//! are kept out of the event log; revoking one takes effect at the next
-//! request.
+//! are kept out of the event log. A server trusts a token it has checked
+//! for `TOKEN_TTL` before it looks again, so a revocation takes effect
+//! within that time everywhere (at once on the server that revoked it).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use lectern_domain::{StaffNo, UnitId};
@@ -89,10 +92,18 @@ const TABLE: &str = "CREATE TABLE IF NOT EXISTS lectern_tokens (
     revoked_at TEXT
 )";
 
+/// How long a server trusts a token it has checked before it looks again.
+pub const TOKEN_TTL: Duration = Duration::from_secs(5);
+
+/// Tokens checked recently, by hash; cleared when it grows past this.
+const CACHE_MAX: usize = 10_000;
+
 /// The token register. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Tokens {
     db: Arc<ReadDb>,
+    checked: Arc<Mutex<HashMap<String, (Caller, Instant)>>>,
+    ttl: Duration,
 }
 
 fn hash(secret: &str) -> String {
@@ -106,7 +117,18 @@ impl Tokens {
         db.execute(&[TABLE.to_owned()])
             .await
             .map_err(ApiError::internal)?;
-        Ok(Tokens { db: Arc::new(db) })
+        Ok(Tokens {
+            db: Arc::new(db),
+            checked: Arc::default(),
+            ttl: TOKEN_TTL,
+        })
+    }
+
+    /// The same register trusting a checked token for `ttl` instead of
+    /// `TOKEN_TTL` (zero: look every time).
+    pub fn with_ttl(mut self, ttl: Duration) -> Tokens {
+        self.ttl = ttl;
+        self
     }
 
     /// Creates a token for `principal` and returns it with its secret,
@@ -166,12 +188,28 @@ impl Tokens {
 
     /// The caller a bearer secret stands for, if it is valid and not revoked.
     pub async fn authenticate(&self, secret: &str) -> Result<Caller> {
+        let hash = hash(secret.trim());
+        if let Some((caller, at)) = self.checked.lock().expect("not poisoned").get(&hash)
+            && at.elapsed() < self.ttl
+        {
+            return Ok(caller.clone());
+        }
+        let caller = self.look_up(&hash).await?;
+        let mut checked = self.checked.lock().expect("not poisoned");
+        if checked.len() >= CACHE_MAX {
+            checked.clear();
+        }
+        checked.insert(hash, (caller.clone(), Instant::now()));
+        Ok(caller)
+    }
+
+    async fn look_up(&self, hash: &str) -> Result<Caller> {
         let rows = self
             .db
             .fetch(
                 "SELECT id, role, unit, person, kiosk FROM lectern_tokens \
                  WHERE hash = $1 AND revoked_at IS NULL",
-                &[Val::from(hash(secret.trim()))],
+                &[Val::from(hash)],
             )
             .await
             .map_err(ApiError::internal)?;
@@ -236,6 +274,10 @@ impl Tokens {
             .await
             .map_err(ApiError::internal)?;
         if done {
+            self.checked
+                .lock()
+                .expect("not poisoned")
+                .retain(|_, (caller, _)| caller.token_id != id);
             Ok(())
         } else {
             Err(ApiError::not_found(format!(

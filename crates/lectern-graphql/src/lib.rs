@@ -39,7 +39,7 @@ mod schema;
 mod sessions;
 mod study;
 
-pub use auth::{Caller, Principal, TokenInfo, Tokens, parse_principal};
+pub use auth::{Caller, Principal, TOKEN_TTL, TokenInfo, Tokens, parse_principal};
 pub use commands::{Written, execute as execute_command, settle};
 pub use error::{ApiError, Code};
 pub use page::{DEFAULT_PAGE, MAX_PAGE};

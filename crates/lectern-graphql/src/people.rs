@@ -1,6 +1,9 @@
 //! People: the register, filtered by the caller's scope; changes by
 //! administrators. Card UIDs are shown to administrators only.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use async_graphql::connection::Connection;
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::NaiveDate;
@@ -15,6 +18,10 @@ use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, Result};
 use crate::page::{Where, fetch_page, opt, text};
 use crate::schema::{Api, parse_enum};
+
+/// The people a request has read (request data, see `PersonView::seen`).
+#[derive(Default)]
+pub(crate) struct RequestPeople(Mutex<HashMap<String, Arc<tokio::sync::OnceCell<PersonView>>>>);
 
 /// A role a person holds.
 #[derive(Debug, Clone, SimpleObject)]
@@ -75,6 +82,27 @@ impl PersonView {
                 })
                 .collect(),
         }
+    }
+
+    /// As `get`, reading each person once per request: root fields about
+    /// the same person (a dashboard's profile, attendance and appraisal)
+    /// share one read. For queries only: a mutation reads afresh.
+    pub(crate) async fn seen(ctx: &Context<'_>, staff_no: &str) -> Result<PersonView> {
+        let caller = access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let Some(seen) = ctx.data_opt::<RequestPeople>() else {
+            return PersonView::get(api, caller, staff_no).await;
+        };
+        let cell = seen
+            .0
+            .lock()
+            .expect("not poisoned")
+            .entry(staff_no.to_owned())
+            .or_default()
+            .clone();
+        cell.get_or_try_init(|| PersonView::get(api, caller, staff_no))
+            .await
+            .cloned()
     }
 
     /// One person, if the caller may see them.
@@ -178,8 +206,7 @@ impl PeopleQuery {
         ctx: &Context<'_>,
         staff_no: String,
     ) -> async_graphql::Result<PersonView> {
-        let caller = access::caller(ctx)?;
-        Ok(PersonView::get(ctx.data_unchecked::<Api>(), caller, &staff_no).await?)
+        Ok(PersonView::seen(ctx, &staff_no).await?)
     }
 
     /// The signed-in person's own record (for tokens tied to a person).

@@ -172,7 +172,9 @@ pub async fn execute(
     if let Some(c) = caller {
         request = request.data(c);
     }
-    schema.execute(request).await
+    schema
+        .execute(request.data(crate::people::RequestPeople::default()))
+        .await
 }
 
 fn error_response(e: ApiError) -> Response {

@@ -20,8 +20,8 @@ const ENTRIES: &str = "\
     SELECT 'session', s.starts_at, s.title, a.status, a.positions, \
            CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT) \
     FROM rm_attendance a JOIN rm_sessions s ON s.id = a.session_id \
-    WHERE a.staff_no = $1 AND a.status IN ('late', 'absent') AND s.status <> 'cancelled' \
-      AND s.starts_at >= $2 AND s.starts_at < $3 \
+    WHERE a.staff_no = $1 AND a.starts_at >= $2 AND a.starts_at < $3 \
+      AND a.status IN ('late', 'absent') AND s.status <> 'cancelled' \
     UNION ALL \
     SELECT 'task', t.due, t.title, NULL, NULL, t.assigned_position, t.closed_position, \
            CAST(NULL AS BIGINT) \

@@ -61,7 +61,8 @@ impl Application {
             .context("cannot start the projections")?;
         let tokens = Tokens::open(read)
             .await
-            .map_err(|e| anyhow::anyhow!("cannot open the token register: {}", e.message))?;
+            .map_err(|e| anyhow::anyhow!("cannot open the token register: {}", e.message))?
+            .with_ttl(args.token_cache()?);
         let api = Api::new(
             store.clone(),
             projections.clone(),

@@ -24,6 +24,7 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     /// Address `lectern serve` listens on.
     pub listen: Option<SocketAddr>,
+    pub token_cache_seconds: Option<u64>,
 }
 
 impl FileConfig {
@@ -90,6 +91,11 @@ pub struct ServeArgs {
     /// port.
     #[arg(long, env = "LECTERN_LISTEN")]
     pub listen: Option<SocketAddr>,
+    /// Seconds a checked bearer token is trusted before it is looked up
+    /// again, so a revocation reaches this server within that time
+    /// (default 5; 0 looks up every request)
+    #[arg(long, env = "LECTERN_TOKEN_CACHE_SECONDS")]
+    pub token_cache_seconds: Option<u64>,
 }
 
 impl ServeArgs {
@@ -103,6 +109,17 @@ impl ServeArgs {
                 .file()?
                 .listen
                 .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("a valid default")),
+        })
+    }
+
+    pub fn token_cache(&self) -> anyhow::Result<std::time::Duration> {
+        Ok(match self.token_cache_seconds {
+            Some(s) => std::time::Duration::from_secs(s),
+            None => self
+                .db
+                .file()?
+                .token_cache_seconds
+                .map_or(lectern_graphql::TOKEN_TTL, std::time::Duration::from_secs),
         })
     }
 }
@@ -141,6 +158,15 @@ mod tests {
             .join("\n");
         let all: FileConfig = toml::from_str(&uncommented).unwrap();
         // ...and none is missing from the example.
+        assert_eq!(
+            all,
+            FileConfig {
+                database_url: all.database_url.clone(),
+                data_dir: all.data_dir.clone(),
+                listen: all.listen,
+                token_cache_seconds: Some(5),
+            }
+        );
         assert!(all.database_url.is_some() && all.data_dir.is_some() && all.listen.is_some());
         let unknown = toml::from_str::<FileConfig>("listen = \"127.0.0.1:1\"\nport = 8080\n");
         assert!(

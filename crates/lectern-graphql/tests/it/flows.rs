@@ -829,9 +829,27 @@ async fn tokens_are_stored_hashed_and_revocable(db: TestDb) {
             .all(|r| r[0].as_str() != Some(secret.as_str()))
     );
     assert_eq!(tokens.list().await.unwrap().len(), 1);
+    // Other servers on the same database: one that checked the token a
+    // moment ago trusts it for TOKEN_TTL; one that looks every time does
+    // not; the server that revoked it refuses it at once.
+    let elsewhere = Tokens::open(t.api.db().clone()).await.unwrap();
+    let strict = Tokens::open(t.api.db().clone())
+        .await
+        .unwrap()
+        .with_ttl(std::time::Duration::ZERO);
+    elsewhere.authenticate(&secret).await.unwrap();
+    strict.authenticate(&secret).await.unwrap();
     tokens.revoke(&info.id, chrono::Utc::now()).await.unwrap();
     let e = tokens.authenticate(&secret).await.unwrap_err();
     assert_eq!(e.code.as_str(), "UNAUTHENTICATED");
+    let e = strict.authenticate(&secret).await.unwrap_err();
+    assert_eq!(e.code.as_str(), "UNAUTHENTICATED");
+    assert_eq!(
+        elsewhere.authenticate(&secret).await.unwrap().token_id,
+        info.id,
+        "trusted for up to {:?} after it was checked",
+        lectern_graphql::TOKEN_TTL
+    );
     let e = tokens
         .revoke(&info.id, chrono::Utc::now())
         .await

@@ -74,7 +74,7 @@ impl SessionsProjector {
 
 impl Projector for SessionsProjector {
     const NAME: &'static str = "sessions";
-    const VERSION: i64 = 2;
+    const VERSION: i64 = 3;
     const TABLES: &'static [Table] = &[
         Table {
             name: "sessions",
@@ -95,8 +95,10 @@ impl Projector for SessionsProjector {
             name: "attendance",
             columns: "session_id TEXT NOT NULL, staff_no TEXT NOT NULL, status TEXT, \
                       leave TEXT, seat TEXT, checked_in_at TEXT, method TEXT, \
-                      positions TEXT NOT NULL, PRIMARY KEY (session_id, staff_no)",
-            indexes: &["staff_no"],
+                      positions TEXT NOT NULL, starts_at TEXT NOT NULL, \
+                      PRIMARY KEY (session_id, staff_no)",
+            // A person's sessions by time: attendance and ledger queries.
+            indexes: &["staff_no, starts_at"],
         },
     ];
     const EVENT_TYPES: &'static [&'static str] = &[
@@ -171,8 +173,14 @@ impl Projector for SessionsProjector {
             | SessionEvent::LeaveRejected { person, .. }
             | SessionEvent::AbsenceRecorded { person }
             | SessionEvent::AttendanceCorrected { person, .. } => (person, None),
+            SessionEvent::SessionRescheduled { window, .. } => {
+                cx.exec(
+                    "UPDATE {attendance} SET starts_at = $2 WHERE session_id = $1",
+                    vec![id.into(), window.start().into()],
+                );
+                return Ok(());
+            }
             SessionEvent::SessionScheduled(_)
-            | SessionEvent::SessionRescheduled { .. }
             | SessionEvent::SessionCancelled { .. }
             | SessionEvent::TapRejected { .. }
             | SessionEvent::SessionClosed { .. } => return Ok(()),
@@ -184,7 +192,8 @@ impl Projector for SessionsProjector {
         });
         cx.exec(
             "INSERT INTO {attendance} (session_id, staff_no, status, leave, seat, \
-             checked_in_at, method, positions) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             checked_in_at, method, positions, starts_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (session_id, staff_no) DO UPDATE SET status = excluded.status, \
              leave = excluded.leave, seat = excluded.seat, positions = excluded.positions, \
              checked_in_at = COALESCE(excluded.checked_in_at, {attendance}.checked_in_at), \
@@ -198,6 +207,7 @@ impl Projector for SessionsProjector {
                 checked_in.map(|(at, _)| at).into(),
                 checked_in.map(|(_, m)| text(m)).into(),
                 text(&state.behind.get(person).map_or(&[][..], Vec::as_slice)).into(),
+                schedule.window.start().into(),
             ],
         );
         Ok(())

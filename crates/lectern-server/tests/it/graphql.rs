@@ -29,6 +29,9 @@ impl Server {
                 ..DbArgs::default()
             },
             listen: Some("127.0.0.1:0".parse().unwrap()),
+            // Look tokens up on every request: a revocation by the CLI
+            // shows at once.
+            token_cache_seconds: Some(0),
         };
         let app = Application::build(&args).await.expect("build");
         let addr = app.local_addr();

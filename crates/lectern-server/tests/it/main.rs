@@ -51,6 +51,7 @@ async fn serve_migrates_on_start_and_answers_health_checks() {
             ..DbArgs::default()
         },
         listen: Some("127.0.0.1:0".parse().unwrap()),
+        token_cache_seconds: None,
     };
     let app = Application::build(&args).await.expect("build");
     let addr = app.local_addr();
