@@ -12,7 +12,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::{get, lectern};
 
-both_backends!(graphql_over_http, subscriptions_over_websocket);
+both_backends!(
+    graphql_over_http,
+    every_area_over_http,
+    subscriptions_over_websocket
+);
 
 /// The real app on port 0 over `url`, stopped gracefully by `stop`.
 struct Server {
@@ -297,6 +301,246 @@ async fn graphql_over_http(db: TestDb) {
         "{r}"
     );
 
+    server.stop().await;
+}
+
+/// A token from `lectern token create`.
+async fn token(url: &str, role: &str, person: &str) -> String {
+    let args = [
+        "token",
+        "create",
+        "--role",
+        role,
+        "--person",
+        person,
+        "--database-url",
+        url,
+    ];
+    let (code, out, err) = cli(args.iter().map(|a| a.to_string()).collect()).await;
+    assert_eq!(code, 0, "{err}");
+    out.trim().to_owned()
+}
+
+/// `gql` that fails the test on any GraphQL error; returns `data`.
+async fn ok(addr: SocketAddr, token: &str, query: &str, variables: Value) -> Value {
+    let r = gql(addr, token, query, variables).await;
+    assert!(r.get("errors").is_none(), "{query}: {r}");
+    r["data"].clone()
+}
+
+/// Each area of the API through the real server: a mutation and the query
+/// that shows it, from the unit tree to the raw events.
+async fn every_area_over_http(db: TestDb) {
+    let url = db.url.clone();
+    let server = Server::start(&url).await;
+    let addr = server.addr;
+    let admin = token(&url, "administrator", "A0001").await;
+    let staff = token(&url, "staff", "S0001").await;
+    let auditor = token(&url, "auditor", "A0001").await;
+
+    // Units and people.
+    ok(
+        addr,
+        &admin,
+        "mutation {
+           a: establishUnit(id: \"uni\", name: \"大学\", kind: \"university\") { position }
+           b: establishUnit(id: \"cs\", name: \"计算机学院\", kind: \"school\", parent: \"uni\") { position }
+           c: registerPerson(input: { staffNo: \"A0001\", name: \"李华\", unit: \"uni\",
+             category: \"administrator\", birthDate: \"1970-01-01\", hireDate: \"1995-09-01\" }) { position }
+           d: registerPerson(input: { staffNo: \"S0001\", name: \"王小明\", unit: \"cs\",
+             category: \"teacher\", birthDate: \"1980-03-04\", hireDate: \"2005-09-01\" }) { position }
+           issueCard(staffNo: \"S0001\", uid: \"04A1B2C3\") { position }
+           adoptScoringRules(input: { version: 1, effectiveFrom: \"2007-01-01\", basePoints: 100,
+             perAbsence: 5, perLate: 2, perMissedTask: 3, perLateReport: 10, reportDueDay: 5,
+             awardBonus: [{ level: \"university\", points: 5 }] }) { position }
+         }",
+        json!({}),
+    )
+    .await;
+    let people = ok(
+        addr,
+        &staff,
+        "{ person(staffNo: \"S0001\") { name unit card } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(people["person"]["name"], "王小明");
+    assert_ne!(
+        people["person"]["card"], "04A1B2C3",
+        "staff see a masked card"
+    );
+
+    // Sessions: scheduled, attended late, closed; the roster and the
+    // person's attendance show it.
+    let id = "0195f000-0000-7000-8000-0000000d0d0d";
+    ok(
+        addr,
+        &admin,
+        "mutation($id: UUID!) {
+           scheduleSession(input: { id: $id, kind: \"centralized_study\", title: \"集中学习\",
+             organiser: \"cs\", venue: \"hall-a\", audienceUnits: [\"cs\"],
+             startsAt: \"2007-03-06T06:00:00Z\", endsAt: \"2007-03-06T07:30:00Z\" }) { position }
+           markByHand(id: $id, staffNo: \"S0001\", at: \"2007-03-06T06:20:00Z\") { position }
+           closeSession(id: $id, at: \"2007-03-06T08:00:00Z\") { position }
+         }",
+        json!({ "id": id }),
+    )
+    .await;
+    let roster = ok(
+        addr,
+        &admin,
+        "query($id: UUID!) { session(id: $id) { status late roster { edges { node { staffNo status } } } } }",
+        json!({ "id": id }),
+    )
+    .await;
+    assert_eq!(
+        roster["session"],
+        json!({ "status": "closed", "late": 1,
+                "roster": { "edges": [{ "node": { "staffNo": "S0001", "status": "late" } }] } })
+    );
+    let mine = ok(
+        addr,
+        &staff,
+        "{ attendance(staffNo: \"S0001\") { status session { title } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        mine["attendance"],
+        json!([{ "status": "late", "session": { "title": "集中学习" } }])
+    );
+
+    // Programmes.
+    ok(
+        addr,
+        &admin,
+        "mutation {
+           launchProgramme(input: { id: \"ytnp\", kind: \"young_teacher_navigation\",
+             title: \"青年教师导航计划\", launchedOn: \"2005-09-01\" }) { position }
+           enrolParticipant(programme: \"ytnp\", staffNo: \"S0001\", on: \"2007-03-01\") { position }
+         }",
+        json!({}),
+    )
+    .await;
+    let programme = ok(
+        addr,
+        &admin,
+        "{ programme(id: \"ytnp\") { title participants { edges { node { staffNo } } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        programme["programme"],
+        json!({ "title": "青年教师导航计划", "participants": { "edges": [{ "node": { "staffNo": "S0001" } }] } })
+    );
+
+    // Study tasks: assigned by the administrator, completed by the staff member.
+    let task = "0195f000-0000-7000-8000-0000000e0e0e";
+    ok(
+        addr,
+        &admin,
+        "mutation($id: UUID!) { assignStudyTask(input: { id: $id, title: \"学习十七大报告\",
+           topic: \"political_theory\", audienceUnits: [\"cs\"],
+           assignedOn: \"2007-03-01\", due: \"2007-03-10\" }) { position } }",
+        json!({ "id": task }),
+    )
+    .await;
+    ok(
+        addr,
+        &staff,
+        "mutation($id: UUID!) { completeStudyTask(id: $id, evidence: \"读书笔记\", on: \"2007-03-05\") { position } }",
+        json!({ "id": task }),
+    )
+    .await;
+    let record = ok(
+        addr,
+        &staff,
+        "{ studyRecord(staffNo: \"S0001\") { taskId state } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        record["studyRecord"],
+        json!([{ "taskId": task, "state": "completed" }])
+    );
+
+    // Awards.
+    ok(
+        addr,
+        &admin,
+        "mutation {
+           defineAwardCategory(id: \"good-teacher\", title: \"我心目中的好老师\",
+             level: \"university\", kind: \"individual\", criteria: \"学生投票\", byVote: false) { position }
+           nominate(category: \"good-teacher\", year: 2007, nomineeStaffNo: \"S0001\", citation: \"教书育人\") { position }
+           endorseNomination(category: \"good-teacher\", year: 2007, nomineeStaffNo: \"S0001\") { position }
+           conferAward(category: \"good-teacher\", year: 2007, nomineeStaffNo: \"S0001\",
+             ceremony: \"教师节表彰大会\", on: \"2007-09-10\") { position }
+         }",
+        json!({}),
+    )
+    .await;
+    let register = ok(
+        addr,
+        &auditor,
+        "{ awardsRegister(year: 2007) { nominee status } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        register["awardsRegister"],
+        json!([{ "nominee": "S0001", "status": "conferred" }])
+    );
+
+    // The unit's month and the person's appraisal, from the read models.
+    let month = ok(
+        addr,
+        &admin,
+        "{ unitMonth(unit: \"cs\", year: 2007, month: 3) { figures { sessionsHeld late tasksDone } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        month["unitMonth"]["figures"],
+        json!({ "sessionsHeld": 1, "late": 1, "tasksDone": 1 })
+    );
+    let appraisal = ok(
+        addr,
+        &staff,
+        "{ appraisal(staffNo: \"S0001\", year: 2007) { total lines { rule points } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        appraisal["appraisal"],
+        json!({ "total": 103, "lines": [
+            { "rule": "base", "points": 100 },
+            { "rule": "late", "points": -2 },
+            { "rule": "award", "points": 5 },
+        ] })
+    );
+
+    // Disputes, kiosks, projections and the raw log, as an auditor sees them.
+    let ops = ok(
+        addr,
+        &auditor,
+        "{ disputes { id } kiosks { id } projections { name lag } events(first: 2) { position eventType } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(ops["disputes"], json!([]));
+    assert_eq!(ops["kiosks"], json!([]));
+    assert!(
+        ops["projections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["lag"] == 0),
+        "{ops}"
+    );
+    assert_eq!(
+        ops["events"],
+        json!([{ "position": 1, "eventType": "UnitEstablished" }, { "position": 2, "eventType": "UnitEstablished" }])
+    );
     server.stop().await;
 }
 
