@@ -1,9 +1,9 @@
 //! `lectern-projections` folds the event log into SQL read models that the
 //! API queries: the unit tree, people, sessions with their rosters and live
 //! attendance, programmes and their report, study tasks, awards, monthly
-//! reports, disputes and kiosk status. (Appraisals and a unit's live
-//! monthly figures are folded per request by the API, from streams these
-//! read models pick.)
+//! reports, disputes and kiosk status; and, from those, a person's
+//! appraisal ledger entries (`person_entries`) and a unit's monthly figures
+//! (`unit_month_figures`).
 //!
 //! Each projector uses the domain's folds (`lectern-domain`), so a read
 //! model can never disagree with the auditors' replay of the same events.
@@ -25,6 +25,8 @@
 //! - `projector`: the `Projector` trait, tables and the statement context.
 //! - `runner`: checkpoints, following the log, rebuilds, `Projections`.
 //! - `projectors`: the read models.
+//! - `ledger`, `figures`: appraisal entries and unit-month figures read
+//!   from them.
 //! - `error`: the error type.
 
 mod codec;

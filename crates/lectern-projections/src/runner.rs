@@ -45,7 +45,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { batch_size: 500 }
+        Options { batch_size: 2000 }
     }
 }
 

@@ -145,5 +145,36 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
             );
         }
     }
+    if let Ok(kiosks) = state
+        .api
+        .db()
+        .fetch("SELECT id, taps, missing FROM rm_kiosks ORDER BY id", &[])
+        .await
+    {
+        out.push_str(
+            "# HELP lectern_kiosk_taps_total Card taps in the log, by kiosk.\n\
+             # TYPE lectern_kiosk_taps_total counter\n",
+        );
+        for k in &kiosks {
+            let _ = writeln!(
+                out,
+                "lectern_kiosk_taps_total{{kiosk=\"{}\"}} {}",
+                k[0].as_str().unwrap_or_default(),
+                k[1].as_i64().unwrap_or_default()
+            );
+        }
+        out.push_str(
+            "# HELP lectern_kiosk_missing_taps Taps missing from a kiosk's counter sequence.\n\
+             # TYPE lectern_kiosk_missing_taps gauge\n",
+        );
+        for k in &kiosks {
+            let _ = writeln!(
+                out,
+                "lectern_kiosk_missing_taps{{kiosk=\"{}\"}} {}",
+                k[0].as_str().unwrap_or_default(),
+                k[2].as_i64().unwrap_or_default()
+            );
+        }
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

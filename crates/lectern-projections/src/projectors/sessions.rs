@@ -36,6 +36,21 @@ impl State {
     }
 }
 
+/// `[1,2,3]`: positions as a JSON array, without building a JSON value.
+fn json_list(positions: &[u64]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(2 + positions.len() * 8);
+    out.push('[');
+    for (i, p) in positions.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{p}");
+    }
+    out.push(']');
+    out
+}
+
 #[derive(Debug, Default)]
 pub struct SessionsProjector {
     /// By stream, loaded from the store on first use.
@@ -206,7 +221,7 @@ impl Projector for SessionsProjector {
                 s.seats.get(person).cloned().into(),
                 checked_in.map(|(at, _)| at).into(),
                 checked_in.map(|(_, m)| text(m)).into(),
-                text(&state.behind.get(person).map_or(&[][..], Vec::as_slice)).into(),
+                json_list(state.behind.get(person).map_or(&[][..], Vec::as_slice)).into(),
                 schedule.window.start().into(),
             ],
         );
