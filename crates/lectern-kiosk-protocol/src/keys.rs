@@ -1,0 +1,138 @@
+//! Ed25519 keys: the kiosk's signing key (made at enrolment, kept on the
+//! kiosk) and the public key the server stores in the kiosk's enrolment.
+
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use sha2::{Digest, Sha256};
+
+use crate::messages::{SignedTap, Tap};
+use crate::{ProtocolError, hex, unhex};
+
+/// A kiosk's signing key. Its secret never leaves the kiosk.
+pub struct KioskKey(SigningKey);
+
+impl std::fmt::Debug for KioskKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KioskKey(public {})", self.public_hex())
+    }
+}
+
+impl KioskKey {
+    /// A new key from the operating system's random number generator.
+    pub fn generate() -> Result<KioskKey, ProtocolError> {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| ProtocolError::Random(e.to_string()))?;
+        Ok(KioskKey(SigningKey::from_bytes(&seed)))
+    }
+
+    /// The key from its secret, as `secret_hex` wrote it (the kiosk's key
+    /// file).
+    pub fn from_secret_hex(text: &str) -> Result<KioskKey, ProtocolError> {
+        Ok(KioskKey(SigningKey::from_bytes(&unhex::<32>(
+            "kiosk secret key",
+            text,
+        )?)))
+    }
+
+    pub fn secret_hex(&self) -> String {
+        hex(self.0.as_bytes())
+    }
+
+    /// The public key to enrol, 32 bytes, hex.
+    pub fn public_hex(&self) -> String {
+        hex(self.0.verifying_key().as_bytes())
+    }
+
+    pub fn sign_tap(&self, tap: Tap) -> SignedTap {
+        let signature = hex(&self.0.sign(&tap.canonical_bytes()).to_bytes());
+        SignedTap { tap, signature }
+    }
+
+    /// The `x-lectern-signature` of a request (see `request_bytes`).
+    pub fn sign_request(
+        &self,
+        method: &str,
+        path: &str,
+        kiosk: &str,
+        time: &str,
+        body: &[u8],
+    ) -> String {
+        hex(&self
+            .0
+            .sign(&request_bytes(method, path, kiosk, time, body))
+            .to_bytes())
+    }
+}
+
+/// An enrolled kiosk's public key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKey(VerifyingKey);
+
+impl PublicKey {
+    /// 32 bytes, hex; refuses a weak key (a small-order point).
+    pub fn from_hex(text: &str) -> Result<PublicKey, ProtocolError> {
+        let bytes = unhex::<32>("kiosk public key", text)?;
+        let key = VerifyingKey::from_bytes(&bytes).map_err(|_| {
+            ProtocolError::invalid("kiosk public key", text, "not an Ed25519 public key")
+        })?;
+        if key.is_weak() {
+            return Err(ProtocolError::invalid(
+                "kiosk public key",
+                text,
+                "a weak key that any signature would match",
+            ));
+        }
+        Ok(PublicKey(key))
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex(self.0.as_bytes())
+    }
+
+    /// Checks a tap's signature over its canonical bytes.
+    pub fn verify_tap(&self, tap: &SignedTap) -> Result<(), ProtocolError> {
+        self.verify(&tap.tap.canonical_bytes(), &tap.signature, || {
+            format!("tap {} (counter {})", tap.tap.id, tap.tap.counter)
+        })
+    }
+
+    /// Checks a request's `x-lectern-signature`.
+    pub fn verify_request(
+        &self,
+        method: &str,
+        path: &str,
+        kiosk: &str,
+        time: &str,
+        body: &[u8],
+        signature: &str,
+    ) -> Result<(), ProtocolError> {
+        self.verify(
+            &request_bytes(method, path, kiosk, time, body),
+            signature,
+            || format!("the request {method} {path}"),
+        )
+    }
+
+    fn verify(
+        &self,
+        message: &[u8],
+        signature: &str,
+        what: impl Fn() -> String,
+    ) -> Result<(), ProtocolError> {
+        let bytes = unhex::<64>("signature", signature)?;
+        self.0
+            .verify_strict(message, &Signature::from_bytes(&bytes))
+            .map_err(|_| ProtocolError::BadSignature { what: what() })
+    }
+}
+
+/// The bytes a request's signature covers: a version line, the method,
+/// the path (with its query), the kiosk, the time header as sent, and the
+/// SHA-256 of the body, hex, each on its own line.
+pub fn request_bytes(method: &str, path: &str, kiosk: &str, time: &str, body: &[u8]) -> Vec<u8> {
+    format!(
+        "lectern-kiosk-request-v1\n{}\n{path}\n{kiosk}\n{time}\n{}",
+        method.to_ascii_uppercase(),
+        hex(&Sha256::digest(body))
+    )
+    .into_bytes()
+}

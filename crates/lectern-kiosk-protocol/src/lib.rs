@@ -1,0 +1,98 @@
+//! `lectern-kiosk-protocol`: the contract between a kiosk (`kiosk/`) and the
+//! server (`/kiosk/v1` in `lectern-server`). Wire types, and the two things
+//! both sides must compute byte for byte: a tap's canonical bytes, which
+//! its Ed25519 signature covers, and a request's signing bytes, which
+//! authenticate every call an enrolled kiosk makes. No I/O, no server code.
+//!
+//! # Invariants
+//! - A tap's signature covers every field of the tap (`Tap::canonical_bytes`),
+//!   so a tap altered anywhere between the kiosk's queue and the log fails
+//!   verification; the log keeps the signature.
+//! - A request's signature covers its method, path, kiosk, time and the
+//!   SHA-256 of its body (`request_bytes`); the server refuses a signature
+//!   that does not verify under the kiosk's enrolled key, or a time too far
+//!   from its own.
+//! - Taps are idempotent by `Tap::id` (UUID v7 made by the kiosk): sending a
+//!   batch again adds nothing.
+
+mod keys;
+mod messages;
+
+pub use keys::{KioskKey, PublicKey, request_bytes};
+pub use messages::{
+    BatchResponse, EnrolRequest, EnrolResponse, Heartbeat, HeartbeatResponse, Outcome, SignedTap,
+    Tap, TapBatch, TapResult,
+};
+
+/// The path prefix of the kiosk endpoints.
+pub const PREFIX: &str = "/kiosk/v1";
+/// Header naming the calling kiosk.
+pub const HEADER_KIOSK: &str = "x-lectern-kiosk";
+/// Header with the kiosk's clock at sending (RFC 3339).
+pub const HEADER_TIME: &str = "x-lectern-time";
+/// Header with the request's signature (hex).
+pub const HEADER_SIGNATURE: &str = "x-lectern-signature";
+
+/// Why a key, a signature or a message is refused; each names the value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("{what} is not valid: {value:?} ({reason})")]
+    Invalid {
+        what: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("the signature of {what} does not verify under the kiosk's key")]
+    BadSignature { what: String },
+    #[error("the system's random number generator failed: {0}")]
+    Random(String),
+}
+
+impl ProtocolError {
+    pub(crate) fn invalid(
+        what: &'static str,
+        value: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> ProtocolError {
+        ProtocolError::Invalid {
+            what,
+            value: value.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Lower-case hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
+}
+
+/// Exactly `N` bytes from hex (either case).
+pub(crate) fn unhex<const N: usize>(
+    what: &'static str,
+    text: &str,
+) -> Result<[u8; N], ProtocolError> {
+    let text = text.trim();
+    if text.len() != N * 2 {
+        return Err(ProtocolError::invalid(
+            what,
+            text,
+            format!("expected {} hex digits, found {}", N * 2, text.len()),
+        ));
+    }
+    let mut out = [0u8; N];
+    for (i, pair) in text.as_bytes().chunks(2).enumerate() {
+        let digit = |c: u8| (c as char).to_digit(16);
+        match (digit(pair[0]), digit(pair[1])) {
+            (Some(h), Some(l)) => out[i] = (h * 16 + l) as u8,
+            _ => return Err(ProtocolError::invalid(what, text, "not hexadecimal")),
+        }
+    }
+    Ok(out)
+}

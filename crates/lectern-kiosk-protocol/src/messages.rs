@@ -1,0 +1,180 @@
+//! The messages of `/kiosk/v1`, as JSON bodies.
+
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use lectern_domain::{AttendanceStatus, CardUid, RejectReason, Slug, TapOutcome};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A card read, as the kiosk records it in its queue before it shows the
+/// result. Identifiers and the card are validated types, so no field can
+/// hold the newline that separates the canonical bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tap {
+    /// Made by the kiosk (UUID v7): the idempotency key.
+    pub id: Uuid,
+    pub kiosk: Slug,
+    pub venue: Slug,
+    pub card: CardUid,
+    /// The kiosk's tap counter: 1, 2, 3, … with no gaps.
+    pub counter: u64,
+    /// The kiosk's clock when the card was read, to the microsecond.
+    pub kiosk_time: DateTime<Utc>,
+}
+
+impl Tap {
+    /// A new tap with a fresh UUID v7; the time is kept to the microsecond
+    /// (what the canonical bytes hold).
+    pub fn new(
+        kiosk: Slug,
+        venue: Slug,
+        card: CardUid,
+        counter: u64,
+        kiosk_time: DateTime<Utc>,
+    ) -> Tap {
+        Tap {
+            id: Uuid::now_v7(),
+            kiosk,
+            venue,
+            card,
+            counter,
+            kiosk_time: kiosk_time.trunc_subsecs(6),
+        }
+    }
+
+    /// The bytes the tap's signature covers: a version line, then every
+    /// field on its own line in a fixed order; the time in RFC 3339, UTC,
+    /// with microseconds.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        format!(
+            "lectern-tap-v1\n{}\n{}\n{}\n{}\n{}\n{}",
+            self.id.hyphenated(),
+            self.kiosk.as_str(),
+            self.venue.as_str(),
+            self.card.as_str(),
+            self.counter,
+            self.kiosk_time.to_rfc3339_opts(SecondsFormat::Micros, true)
+        )
+        .into_bytes()
+    }
+}
+
+/// A tap with the kiosk's Ed25519 signature over its canonical bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedTap {
+    #[serde(flatten)]
+    pub tap: Tap,
+    /// 64 bytes, hex.
+    pub signature: String,
+}
+
+/// `POST /kiosk/v1/enrol`: a kiosk presents the one-time code an
+/// administrator was given when registering it, with its new public key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolRequest {
+    pub kiosk: Slug,
+    pub code: String,
+    /// Ed25519 public key, 32 bytes, hex.
+    pub public_key: String,
+    /// The kiosk program's version.
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolResponse {
+    pub kiosk: Slug,
+    pub venue: Slug,
+    pub server_time: DateTime<Utc>,
+}
+
+/// `POST /kiosk/v1/taps`: queued taps, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TapBatch {
+    pub taps: Vec<SignedTap>,
+}
+
+/// What a tap came to, as the kiosk shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Present,
+    Late,
+    /// Checked in before; the earlier status stands.
+    AlreadyCheckedIn,
+    UnknownCard,
+    RevokedCard,
+    /// No session at this venue is open for check-in now.
+    NoSessionNow,
+    SessionOver,
+    /// The person is not in the session's audience.
+    NotOnList,
+}
+
+impl Outcome {
+    /// Whether the kiosk shows it as a success.
+    pub fn is_success(self) -> bool {
+        matches!(
+            self,
+            Outcome::Present | Outcome::Late | Outcome::AlreadyCheckedIn
+        )
+    }
+}
+
+impl From<&TapOutcome> for Outcome {
+    fn from(o: &TapOutcome) -> Outcome {
+        match o {
+            TapOutcome::Recorded(AttendanceStatus::Late) => Outcome::Late,
+            TapOutcome::Recorded(_) => Outcome::Present,
+            TapOutcome::AlreadyCheckedIn(_) => Outcome::AlreadyCheckedIn,
+            TapOutcome::Rejected(r) => match r {
+                RejectReason::UnknownCard => Outcome::UnknownCard,
+                RejectReason::RevokedCard => Outcome::RevokedCard,
+                RejectReason::NoSessionNow => Outcome::NoSessionNow,
+                RejectReason::SessionOver => Outcome::SessionOver,
+                RejectReason::NotInAudience => Outcome::NotOnList,
+            },
+        }
+    }
+}
+
+/// The server's answer for one tap of a batch. Once a tap has a result,
+/// the kiosk may delete it from its queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TapResult {
+    pub tap: Uuid,
+    pub outcome: Outcome,
+    /// The card holder's staff number and name, when the card is known.
+    pub person: Option<String>,
+    pub name: Option<String>,
+    /// The session the tap was attributed to.
+    pub session: Option<Uuid>,
+    /// The log position of the tap's `CardTapped` event.
+    pub position: u64,
+    /// The tap was in the log already (a retried batch): nothing was added.
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchResponse {
+    pub server_time: DateTime<Utc>,
+    /// One per tap of the batch, in its order.
+    pub results: Vec<TapResult>,
+    /// Counter ranges (inclusive) the server never received from this kiosk.
+    pub gaps: Vec<(u64, u64)>,
+}
+
+/// `POST /kiosk/v1/heartbeat`: the kiosk's state, every minute or so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    pub version: String,
+    /// Taps waiting in the queue.
+    pub backlog: u64,
+    pub last_tap: Option<DateTime<Utc>>,
+    /// The kiosk's last measured offset from the server's clock
+    /// (server minus kiosk), in milliseconds.
+    pub clock_offset_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatResponse {
+    pub server_time: DateTime<Utc>,
+}

@@ -1,0 +1,218 @@
+//! The kiosk protocol: canonical bytes pinned, signatures that catch every
+//! altered field, request authentication, keys, and messages on the wire.
+
+use chrono::{TimeZone, Utc};
+use lectern_domain::{AttendanceStatus, CardUid, RejectReason, Slug, TapOutcome};
+use lectern_kiosk_protocol::*;
+use serde_json::json;
+use uuid::Uuid;
+
+fn tap() -> Tap {
+    Tap {
+        id: Uuid::parse_str("0195f000-0000-7000-8000-00000000aa01").unwrap(),
+        kiosk: Slug::parse("hall-a-1").unwrap(),
+        venue: Slug::parse("hall-a").unwrap(),
+        card: CardUid::parse("04:a1:b2:c3").unwrap(),
+        counter: 42,
+        kiosk_time: Utc.with_ymd_and_hms(2007, 3, 6, 6, 5, 0).unwrap()
+            + chrono::Duration::microseconds(123_456),
+    }
+}
+
+#[test]
+fn canonical_bytes_are_pinned() {
+    // A kiosk and a server of different versions must agree on these bytes.
+    assert_eq!(
+        String::from_utf8(tap().canonical_bytes()).unwrap(),
+        "lectern-tap-v1\n0195f000-0000-7000-8000-00000000aa01\nhall-a-1\nhall-a\n04A1B2C3\n42\n\
+         2007-03-06T06:05:00.123456Z"
+    );
+    let new = Tap::new(
+        tap().kiosk,
+        tap().venue,
+        tap().card,
+        1,
+        Utc.timestamp_nanos(1_173_161_100_123_456_789),
+    );
+    assert_eq!(new.kiosk_time.timestamp_subsec_nanos(), 123_456_000);
+    assert_eq!(new.id.get_version_num(), 7);
+}
+
+#[test]
+fn a_signed_tap_verifies_and_every_altered_field_is_caught() {
+    let key = KioskKey::generate().unwrap();
+    let public = PublicKey::from_hex(&key.public_hex()).unwrap();
+    let signed = key.sign_tap(tap());
+    public.verify_tap(&signed).unwrap();
+    // Through JSON and back, as it travels and as the log keeps it.
+    let wire = serde_json::to_string(&signed).unwrap();
+    let back: SignedTap = serde_json::from_str(&wire).unwrap();
+    public.verify_tap(&back).unwrap();
+
+    type Alteration = Box<dyn Fn(&mut Tap)>;
+    let alterations: Vec<(&str, Alteration)> = vec![
+        ("id", Box::new(|t| t.id = Uuid::now_v7())),
+        (
+            "kiosk",
+            Box::new(|t| t.kiosk = Slug::parse("hall-b-1").unwrap()),
+        ),
+        (
+            "venue",
+            Box::new(|t| t.venue = Slug::parse("hall-b").unwrap()),
+        ),
+        (
+            "card",
+            Box::new(|t| t.card = CardUid::parse("04A1B2C4").unwrap()),
+        ),
+        ("counter", Box::new(|t| t.counter += 1)),
+        (
+            "time",
+            Box::new(|t| t.kiosk_time += chrono::Duration::microseconds(1)),
+        ),
+    ];
+    for (field, alter) in alterations {
+        let mut forged = signed.clone();
+        alter(&mut forged.tap);
+        let e = public.verify_tap(&forged).unwrap_err();
+        assert!(
+            matches!(&e, ProtocolError::BadSignature { what } if what.starts_with("tap ")),
+            "{field}: {e}"
+        );
+    }
+    let other = PublicKey::from_hex(&KioskKey::generate().unwrap().public_hex()).unwrap();
+    assert!(other.verify_tap(&signed).is_err(), "another kiosk's key");
+    let mut garbled = signed.clone();
+    garbled.signature = "zz".repeat(64);
+    assert_eq!(
+        public.verify_tap(&garbled).unwrap_err().to_string(),
+        format!(
+            "signature is not valid: {:?} (not hexadecimal)",
+            "zz".repeat(64)
+        )
+    );
+}
+
+#[test]
+fn requests_are_signed_over_method_path_kiosk_time_and_body() {
+    let key = KioskKey::generate().unwrap();
+    let public = PublicKey::from_hex(&key.public_hex()).unwrap();
+    let (path, time, body) = ("/kiosk/v1/taps", "2007-03-06T06:05:01Z", br#"{"taps":[]}"#);
+    let sig = key.sign_request("post", path, "hall-a-1", time, body);
+    public
+        .verify_request("POST", path, "hall-a-1", time, body, &sig)
+        .unwrap();
+    for (method, p, kiosk, t, b) in [
+        ("GET", path, "hall-a-1", time, &body[..]),
+        ("POST", "/kiosk/v1/heartbeat", "hall-a-1", time, &body[..]),
+        ("POST", path, "hall-a-2", time, &body[..]),
+        ("POST", path, "hall-a-1", "2007-03-06T06:05:02Z", &body[..]),
+        ("POST", path, "hall-a-1", time, br#"{"taps":[1]}"#),
+    ] {
+        let e = public
+            .verify_request(method, p, kiosk, t, b, &sig)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "the signature of the request {method} {p} does not verify under the kiosk's key"
+            )
+        );
+    }
+}
+
+#[test]
+fn keys_round_trip_and_bad_keys_are_named() {
+    let key = KioskKey::generate().unwrap();
+    let again = KioskKey::from_secret_hex(&key.secret_hex()).unwrap();
+    assert_eq!(key.public_hex(), again.public_hex());
+    assert_eq!(key.public_hex().len(), 64);
+    assert!(
+        !format!("{key:?}").contains(&key.secret_hex()),
+        "Debug hides the secret"
+    );
+    let public = PublicKey::from_hex(&key.public_hex().to_uppercase()).unwrap();
+    assert_eq!(public.to_hex(), key.public_hex());
+    assert_eq!(
+        PublicKey::from_hex("abc").unwrap_err().to_string(),
+        "kiosk public key is not valid: \"abc\" (expected 64 hex digits, found 3)"
+    );
+    // The identity point: every signature would verify under it.
+    let weak = format!("01{}", "00".repeat(31));
+    assert!(
+        PublicKey::from_hex(&weak)
+            .unwrap_err()
+            .to_string()
+            .contains("weak key")
+    );
+}
+
+#[test]
+fn messages_on_the_wire() {
+    let key = KioskKey::generate().unwrap();
+    let batch = TapBatch {
+        taps: vec![key.sign_tap(tap())],
+    };
+    let wire = serde_json::to_value(&batch).unwrap();
+    assert_eq!(wire["taps"][0]["card"], "04A1B2C3");
+    assert_eq!(wire["taps"][0]["counter"], 42);
+    assert_eq!(wire["taps"][0]["signature"].as_str().unwrap().len(), 128);
+    // A venue that is not an identifier (it could smuggle a newline into the
+    // canonical bytes) is refused when the batch is read.
+    let mut bad = wire.clone();
+    bad["taps"][0]["venue"] = json!("hall-a\n99");
+    assert!(serde_json::from_value::<TapBatch>(bad).is_err());
+
+    let cases = [
+        (
+            TapOutcome::Recorded(AttendanceStatus::Present),
+            Outcome::Present,
+            "present",
+        ),
+        (
+            TapOutcome::Recorded(AttendanceStatus::Late),
+            Outcome::Late,
+            "late",
+        ),
+        (
+            TapOutcome::AlreadyCheckedIn(AttendanceStatus::Late),
+            Outcome::AlreadyCheckedIn,
+            "already_checked_in",
+        ),
+        (
+            TapOutcome::Rejected(RejectReason::UnknownCard),
+            Outcome::UnknownCard,
+            "unknown_card",
+        ),
+        (
+            TapOutcome::Rejected(RejectReason::RevokedCard),
+            Outcome::RevokedCard,
+            "revoked_card",
+        ),
+        (
+            TapOutcome::Rejected(RejectReason::NoSessionNow),
+            Outcome::NoSessionNow,
+            "no_session_now",
+        ),
+        (
+            TapOutcome::Rejected(RejectReason::SessionOver),
+            Outcome::SessionOver,
+            "session_over",
+        ),
+        (
+            TapOutcome::Rejected(RejectReason::NotInAudience),
+            Outcome::NotOnList,
+            "not_on_list",
+        ),
+    ];
+    for (domain, outcome, name) in cases {
+        assert_eq!(Outcome::from(&domain), outcome);
+        assert_eq!(serde_json::to_value(outcome).unwrap(), json!(name));
+        assert_eq!(
+            outcome.is_success(),
+            matches!(
+                domain,
+                TapOutcome::Recorded(_) | TapOutcome::AlreadyCheckedIn(_)
+            )
+        );
+    }
+}
