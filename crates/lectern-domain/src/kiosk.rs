@@ -6,6 +6,12 @@
 //!
 //! Each kiosk numbers its taps; a gap in the counter means taps were lost
 //! between the reader and the log.
+//!
+//! A kiosk is registered for a venue by an administrator, which issues a
+//! one-time enrolment code (the stream keeps only its hash); the kiosk
+//! then enrols with that code and its Ed25519 public key. Registering a
+//! kiosk again (a replaced device) issues a new code and voids the old
+//! key until the kiosk enrols again.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -36,12 +42,27 @@ pub enum KioskEvent {
         /// Ed25519 signature over the tap's canonical bytes, hex.
         signature: String,
     },
+    KioskRegistered {
+        venue: VenueId,
+        /// SHA-256 of the one-time enrolment code, hex.
+        code_hash: String,
+        at: DateTime<Utc>,
+    },
+    KioskEnrolled {
+        /// Ed25519 public key, hex.
+        public_key: String,
+        /// The kiosk program's version.
+        version: String,
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for KioskEvent {
     fn event_type(&self) -> &'static str {
         match self {
             KioskEvent::CardTapped { .. } => "CardTapped",
+            KioskEvent::KioskRegistered { .. } => "KioskRegistered",
+            KioskEvent::KioskEnrolled { .. } => "KioskEnrolled",
         }
     }
 }
@@ -53,14 +74,82 @@ pub struct KioskLedger {
     pub last_counter: Option<u64>,
     /// Counter ranges (inclusive) never received.
     pub gaps: Vec<(u64, u64)>,
+    /// The venue it is registered for.
+    pub venue: Option<VenueId>,
+    /// The hash of the enrolment code issued and not yet used.
+    pub pending_code: Option<String>,
+    /// The key it enrolled with (none until it enrols, and again after it
+    /// is registered anew).
+    pub public_key: Option<String>,
+    pub version: Option<String>,
+}
+
+fn hex_of_len(what: &'static str, value: &str, len: usize) -> Result<()> {
+    if value.len() != len || !value.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(DomainError::invalid(
+            what,
+            value,
+            format!("must be {len} hexadecimal digits"),
+        ));
+    }
+    Ok(())
 }
 
 impl KioskLedger {
+    /// Registers the kiosk for `venue` with a new one-time code (its hash).
+    pub fn register(
+        &self,
+        venue: &VenueId,
+        code_hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<KioskEvent>> {
+        hex_of_len("enrolment code hash", code_hash, 64)?;
+        Ok(vec![KioskEvent::KioskRegistered {
+            venue: venue.clone(),
+            code_hash: code_hash.to_ascii_lowercase(),
+            at,
+        }])
+    }
+
+    /// Enrols `kiosk` (this ledger's) with the code it was registered with
+    /// (its hash) and its public key; the code is then used up.
+    pub fn enrol(
+        &self,
+        kiosk: &str,
+        code_hash: &str,
+        public_key: &str,
+        version: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<KioskEvent>> {
+        if self.venue.is_none() {
+            return Err(DomainError::not_found("kiosk", kiosk));
+        }
+        if self.pending_code.as_deref() != Some(code_hash.to_ascii_lowercase().as_str()) {
+            return Err(DomainError::Refused(format!(
+                "the enrolment code is not the one issued for kiosk {kiosk:?}, or it was used \
+                 already; an administrator registers the kiosk again for a new code"
+            )));
+        }
+        hex_of_len("kiosk public key", public_key, 64)?;
+        Ok(vec![KioskEvent::KioskEnrolled {
+            public_key: public_key.to_ascii_lowercase(),
+            version: version.to_owned(),
+            at,
+        }])
+    }
+
     /// Records a tap: the counter must move forward; a jump is kept as a gap.
     pub fn decide(&self, tap: &KioskEvent) -> Result<Vec<KioskEvent>> {
         let KioskEvent::CardTapped {
             counter, signature, ..
-        } = tap;
+        } = tap
+        else {
+            return Err(DomainError::invalid(
+                "tap",
+                tap.event_type(),
+                "is not a card tap",
+            ));
+        };
         if signature.is_empty() || !signature.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(DomainError::invalid(
                 "tap signature",
@@ -81,7 +170,27 @@ impl Aggregate for KioskLedger {
     type Event = KioskEvent;
 
     fn apply(&mut self, event: &KioskEvent) -> Result<()> {
-        let KioskEvent::CardTapped { counter, .. } = event;
+        let counter = match event {
+            KioskEvent::CardTapped { counter, .. } => counter,
+            KioskEvent::KioskRegistered {
+                venue, code_hash, ..
+            } => {
+                self.venue = Some(venue.clone());
+                self.pending_code = Some(code_hash.clone());
+                self.public_key = None;
+                return Ok(());
+            }
+            KioskEvent::KioskEnrolled {
+                public_key,
+                version,
+                ..
+            } => {
+                self.pending_code = None;
+                self.public_key = Some(public_key.clone());
+                self.version = Some(version.clone());
+                return Ok(());
+            }
+        };
         if let Some(last) = self.last_counter {
             if *counter <= last {
                 return Err(DomainError::Fold {

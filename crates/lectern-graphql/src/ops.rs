@@ -1,6 +1,8 @@
 //! Operations and audit: where the read models stand, and the raw log.
 
 use async_graphql::{Context, Object, SimpleObject};
+use lectern_domain::{KioskLedger, Slug, kiosk_stream};
+use lectern_kiosk_protocol::{enrolment_code_hash, new_enrolment_code};
 
 use crate::access::{self};
 use crate::auth::Principal;
@@ -35,12 +37,20 @@ pub(crate) struct LogEvent {
     pub(crate) hash: String,
 }
 
-/// A kiosk as the log knows it from its taps.
+/// A kiosk as the log knows it: its enrolment and its taps.
 #[derive(Debug, SimpleObject)]
 pub(crate) struct KioskStatus {
     pub(crate) id: String,
-    /// The venue of its latest tap.
+    /// The venue it is registered for (or of its latest tap).
     pub(crate) venue: String,
+    /// When an administrator last registered it (and issued a code).
+    pub(crate) registered_at: Option<String>,
+    /// Whether it has enrolled with the code it was last registered with.
+    pub(crate) enrolled: bool,
+    /// The public key it enrolled with (hex), which verifies its taps.
+    pub(crate) public_key: Option<String>,
+    /// The kiosk program's version at enrolment.
+    pub(crate) version: Option<String>,
     pub(crate) taps: i64,
     pub(crate) last_counter: Option<i64>,
     /// Counter ranges never received (taps the kiosk made that the log
@@ -49,12 +59,12 @@ pub(crate) struct KioskStatus {
     /// How many taps the gaps add up to.
     pub(crate) missing: i64,
     /// The kiosk's clock at its latest tap.
-    pub(crate) last_tap_at: String,
+    pub(crate) last_tap_at: Option<String>,
     /// When the server recorded its latest tap.
-    pub(crate) last_seen: String,
+    pub(crate) last_seen: Option<String>,
     /// Kiosk clock minus server clock at that moment, in milliseconds
     /// (includes the time a tap waited in an offline queue).
-    pub(crate) clock_skew_ms: i64,
+    pub(crate) clock_skew_ms: Option<i64>,
 }
 
 impl From<lectern_store::RecordedEvent> for LogEvent {
@@ -114,12 +124,13 @@ impl OpsQuery {
         let rows = api
             .db()
             .fetch(
-                "SELECT id, venue, taps, last_counter, gaps, missing, last_tap_at, last_seen,                  clock_skew_ms FROM rm_kiosks ORDER BY id",
+                "SELECT id, venue, taps, last_counter, gaps, missing, last_tap_at, last_seen, \
+                 clock_skew_ms, registered_at, public_key, version FROM rm_kiosks ORDER BY id",
                 &[],
             )
             .await
             .map_err(ApiError::from)?;
-        use crate::page::{int, text};
+        use crate::page::{int, opt, text};
         Ok(rows
             .iter()
             .map(|r| KioskStatus {
@@ -129,9 +140,13 @@ impl OpsQuery {
                 last_counter: r[3].as_i64(),
                 gaps: text(&r[4]),
                 missing: int(&r[5]),
-                last_tap_at: text(&r[6]),
-                last_seen: text(&r[7]),
-                clock_skew_ms: int(&r[8]),
+                last_tap_at: opt(&r[6]),
+                last_seen: opt(&r[7]),
+                clock_skew_ms: r[8].as_i64(),
+                registered_at: opt(&r[9]),
+                enrolled: r[10].as_str().is_some(),
+                public_key: opt(&r[10]),
+                version: opt(&r[11]),
             })
             .collect())
     }
@@ -186,5 +201,55 @@ impl OpsQuery {
                 .map_err(ApiError::from)?,
         };
         Ok(events.into_iter().map(LogEvent::from).collect())
+    }
+}
+
+/// A kiosk registered for a venue, and the one-time code it enrols with.
+#[derive(Debug, SimpleObject)]
+pub(crate) struct KioskRegistration {
+    pub(crate) kiosk: String,
+    pub(crate) venue: String,
+    /// Shown once: type it into the kiosk (`lectern-kiosk enrol`). The log
+    /// keeps only its hash.
+    pub(crate) code: String,
+    pub(crate) position: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct OpsMutation;
+
+#[Object]
+impl OpsMutation {
+    /// Registers a kiosk for a venue (administrators) and issues a
+    /// one-time enrolment code. Registering a kiosk again (a replaced
+    /// device) issues a new code; its old key is void until it enrols.
+    async fn register_kiosk(
+        &self,
+        ctx: &Context<'_>,
+        id: String,
+        venue: String,
+    ) -> async_graphql::Result<KioskRegistration> {
+        let caller = access::caller(ctx)?;
+        access::administrator(caller, "register kiosks")?;
+        let api = ctx.data_unchecked::<Api>();
+        let kiosk = Slug::parse(&id)?;
+        let venue = Slug::parse(&venue)?;
+        let code = new_enrolment_code().map_err(ApiError::internal)?;
+        let hash = enrolment_code_hash(&code);
+        let at = chrono::Utc::now();
+        let written = api
+            .execute::<KioskLedger>(
+                caller,
+                &kiosk_stream(kiosk.as_str()),
+                |k| k.register(&venue, &hash, at),
+                |_| vec![],
+            )
+            .await?;
+        Ok(KioskRegistration {
+            kiosk: kiosk.as_str().to_owned(),
+            venue: venue.as_str().to_owned(),
+            code,
+            position: written.position,
+        })
     }
 }

@@ -16,7 +16,7 @@ use crate::commands::{self, Written};
 use crate::error::{ApiError, Code, Result};
 use crate::live::LiveSubscription;
 use crate::monthly::{MonthlyMutation, MonthlyQuery};
-use crate::ops::OpsQuery;
+use crate::ops::{OpsMutation, OpsQuery};
 use crate::org::{OrgMutation, OrgQuery};
 use crate::people::{PeopleMutation, PeopleQuery};
 use crate::programmes::{ProgrammeMutation, ProgrammeQuery};
@@ -53,6 +53,7 @@ pub struct Mutation(
     AwardMutation,
     MonthlyMutation,
     AppraisalMutation,
+    OpsMutation,
 );
 
 #[derive(MergedSubscription, Default)]

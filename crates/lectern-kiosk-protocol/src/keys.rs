@@ -136,3 +136,33 @@ pub fn request_bytes(method: &str, path: &str, kiosk: &str, time: &str, body: &[
     )
     .into_bytes()
 }
+
+/// Symbols of an enrolment code: no 0/O or 1/I to misread.
+const CODE_ALPHABET: &[u8; 32] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+/// A one-time enrolment code, `XXXX-XXXX-XXXX-XXXX` (80 random bits), for
+/// an administrator to type into a new kiosk.
+pub fn new_enrolment_code() -> Result<String, ProtocolError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| ProtocolError::Random(e.to_string()))?;
+    let mut code = String::with_capacity(19);
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 && i % 4 == 0 {
+            code.push('-');
+        }
+        code.push(CODE_ALPHABET[usize::from(b % 32)] as char);
+    }
+    Ok(code)
+}
+
+/// What the log keeps of an enrolment code: the SHA-256 (hex) of the code
+/// in upper case without dashes or spaces, so `abcd-efgh…` typed on a kiosk
+/// matches.
+pub fn enrolment_code_hash(code: &str) -> String {
+    let normal: String = code
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    hex(&Sha256::digest(normal.as_bytes()))
+}

@@ -18,7 +18,7 @@
 mod keys;
 mod messages;
 
-pub use keys::{KioskKey, PublicKey, request_bytes};
+pub use keys::{KioskKey, PublicKey, enrolment_code_hash, new_enrolment_code, request_bytes};
 pub use messages::{
     BatchResponse, EnrolRequest, EnrolResponse, Heartbeat, HeartbeatResponse, Outcome, SignedTap,
     Tap, TapBatch, TapResult,

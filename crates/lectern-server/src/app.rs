@@ -129,6 +129,7 @@ fn router() -> Router<AppState> {
         .route("/readyz", get(readyz))
         .route("/metrics", get(crate::metrics::metrics))
         .merge(crate::graphql::router())
+        .merge(crate::kiosk::router())
         .merge(crate::graphiql::router())
 }
 

@@ -10,7 +10,11 @@
 //! - `cli`: argument parsing and the subcommands.
 //! - `config`: typed configuration from flags and environment.
 //! - `app`: `Application::build`, the router and `run_until_stopped`.
-//! - `bench`: the event-store benchmark (workloads W1–W4 of the shared spec).
+//! - `graphql`, `graphiql`: the API and its console.
+//! - `kiosk`: `/kiosk/v1`, the endpoints kiosks call.
+//! - `metrics`: `/metrics`.
+//! - `bench`: the event-store benchmark (workloads W1–W4 of the shared spec);
+//!   `synth` and `bench_api`: the API benchmark on a synthetic campus.
 
 pub mod app;
 pub mod bench;
@@ -19,5 +23,6 @@ pub mod cli;
 pub mod config;
 pub mod graphiql;
 pub mod graphql;
+pub mod kiosk;
 pub mod metrics;
 pub mod synth;

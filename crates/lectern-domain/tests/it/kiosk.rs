@@ -32,7 +32,10 @@ fn counters_move_forward_and_gaps_are_kept() {
         kiosk_time,
         counter,
         ..
-    } = tapped(3);
+    } = tapped(3)
+    else {
+        unreachable!("tapped makes taps")
+    };
     let unsigned = KioskEvent::CardTapped {
         tap,
         venue,
@@ -77,4 +80,96 @@ fn a_tap_goes_to_the_session_open_at_its_venue() {
         "no session now"
     );
     assert_eq!(pick_session(&all, &slug("hall-5"), at(14, 20)), None);
+}
+
+fn registered(code: char) -> KioskEvent {
+    KioskEvent::KioskRegistered {
+        venue: slug("hall-3"),
+        code_hash: code.to_string().repeat(64),
+        at: local(2008, 9, 1, 9, 0),
+    }
+}
+
+fn enrolled() -> KioskEvent {
+    KioskEvent::KioskEnrolled {
+        public_key: "ab".repeat(32),
+        version: "0.1.0".into(),
+        at: local(2008, 9, 1, 9, 5),
+    }
+}
+
+#[test]
+fn a_kiosk_enrols_once_with_the_code_it_was_registered_with() {
+    given::<KioskLedger>([])
+        .when(|k| k.register(&slug("hall-3"), &"a".repeat(64), local(2008, 9, 1, 9, 0)))
+        .then(vec![registered('a')]);
+    given::<KioskLedger>([])
+        .when(|k| k.register(&slug("hall-3"), "short", local(2008, 9, 1, 9, 0)))
+        .then_err_containing("invalid enrolment code hash \"short\"");
+    given::<KioskLedger>([])
+        .when(|k| {
+            k.enrol(
+                "hall-3-1",
+                &"a".repeat(64),
+                &"ab".repeat(32),
+                "0.1.0",
+                local(2008, 9, 1, 9, 5),
+            )
+        })
+        .then_err_containing("kiosk \"hall-3-1\" does not exist");
+    let ledger = given::<KioskLedger>([registered('a')])
+        .when(|k| {
+            k.enrol(
+                "hall-3-1",
+                &"A".repeat(64),
+                &"AB".repeat(32),
+                "0.1.0",
+                local(2008, 9, 1, 9, 5),
+            )
+        })
+        .then(vec![enrolled()]);
+    assert_eq!(ledger.public_key.as_deref(), Some("ab".repeat(32).as_str()));
+    assert_eq!(ledger.pending_code, None);
+    given::<KioskLedger>([registered('a')])
+        .when(|k| {
+            k.enrol(
+                "hall-3-1",
+                &"b".repeat(64),
+                &"ab".repeat(32),
+                "0.1.0",
+                local(2008, 9, 1, 9, 5),
+            )
+        })
+        .then_err_containing("is not the one issued for kiosk \"hall-3-1\"");
+    given::<KioskLedger>([registered('a'), enrolled()])
+        .when(|k| {
+            k.enrol(
+                "hall-3-1",
+                &"a".repeat(64),
+                &"cd".repeat(32),
+                "0.1.0",
+                local(2008, 9, 1, 9, 6),
+            )
+        })
+        .then_err_containing("or it was used already");
+    given::<KioskLedger>([registered('a')])
+        .when(|k| {
+            k.enrol(
+                "hall-3-1",
+                &"a".repeat(64),
+                "xyz",
+                "0.1.0",
+                local(2008, 9, 1, 9, 5),
+            )
+        })
+        .then_err_containing("invalid kiosk public key \"xyz\"");
+    // A replaced device: registering again voids the old key until the
+    // kiosk enrols with the new code; the tap ledger carries on.
+    let ledger = given::<KioskLedger>([registered('a'), enrolled(), tapped(1), registered('c')])
+        .when(|k| k.decide(&tapped(2)))
+        .then(vec![tapped(2)]);
+    assert_eq!((ledger.public_key, ledger.taps), (None, 2));
+    given::<KioskLedger>([registered('a')])
+        .when(|k| k.decide(&enrolled()))
+        .then_err_containing("is not a card tap");
 }

@@ -303,6 +303,18 @@ async fn every_role_against_every_area(db: TestDb) {
             json!({}),
             [FORBIDDEN, OK, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, OK],
         ),
+        (
+            "mutation { registerKiosk(id: \"hall-a-1\", venue: \"hall-a\") { position } }",
+            json!({}),
+            [
+                FORBIDDEN,
+                FORBIDDEN,
+                FORBIDDEN,
+                FORBIDDEN,
+                UNAUTHENTICATED,
+                OK,
+            ],
+        ),
     ];
     for (query, vars, expects) in cases {
         for ((who, caller), expect) in roles.iter().zip(expects) {

@@ -216,3 +216,20 @@ fn messages_on_the_wire() {
         );
     }
 }
+
+#[test]
+fn enrolment_codes_are_random_readable_and_hashed_loosely() {
+    let a = new_enrolment_code().unwrap();
+    let b = new_enrolment_code().unwrap();
+    assert_ne!(a, b);
+    assert_eq!(a.len(), 19);
+    assert!(
+        a.chars()
+            .all(|c| c == '-' || "ABCDEFGHJKLMNPQRSTUVWXYZ23456789".contains(c)),
+        "{a}"
+    );
+    let typed = a.to_lowercase().replace('-', " ");
+    assert_eq!(enrolment_code_hash(&typed), enrolment_code_hash(&a));
+    assert_ne!(enrolment_code_hash(&a), enrolment_code_hash(&b));
+    assert_eq!(enrolment_code_hash(&a).len(), 64);
+}

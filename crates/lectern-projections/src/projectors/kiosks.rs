@@ -1,6 +1,7 @@
-//! `kiosks`: each kiosk's tap ledger as the log knows it: venue, taps,
-//! last counter, counter gaps (missing taps), when it was last heard from,
-//! and the difference between its clock and the server's at that moment.
+//! `kiosks`: each kiosk's enrolment and tap ledger as the log knows it:
+//! venue, whether it is enrolled (its public key and version), taps, last
+//! counter, counter gaps (missing taps), when it was last heard from, and
+//! the difference between its clock and the server's at that moment.
 
 use lectern_domain::{KioskEvent, KioskLedger};
 use lectern_store::RecordedEvent;
@@ -16,16 +17,17 @@ pub struct KiosksProjector {
 
 impl Projector for KiosksProjector {
     const NAME: &'static str = "kiosks";
-    const VERSION: i64 = 1;
+    const VERSION: i64 = 2;
     const TABLES: &'static [Table] = &[Table {
         name: "kiosks",
         columns: "id TEXT PRIMARY KEY, venue TEXT NOT NULL, taps BIGINT NOT NULL, \
                   last_counter BIGINT, gaps TEXT NOT NULL, missing BIGINT NOT NULL, \
-                  last_tap_at TEXT NOT NULL, last_seen TEXT NOT NULL, \
-                  clock_skew_ms BIGINT NOT NULL",
+                  last_tap_at TEXT, last_seen TEXT, clock_skew_ms BIGINT, \
+                  registered_at TEXT, public_key TEXT, version TEXT",
         indexes: &["venue"],
     }];
-    const EVENT_TYPES: &'static [&'static str] = &["CardTapped"];
+    const EVENT_TYPES: &'static [&'static str] =
+        &["CardTapped", "KioskRegistered", "KioskEnrolled"];
 
     async fn apply(&mut self, event: &RecordedEvent, cx: &mut Cx<'_>) -> Result<()> {
         let Some(kiosk) = event.stream_id.strip_prefix("kiosk-") else {
@@ -33,9 +35,31 @@ impl Projector for KiosksProjector {
         };
         let kiosk = kiosk.to_owned();
         let (ledger, e) = self.ledgers.apply(event, cx).await?;
-        let KioskEvent::CardTapped {
-            venue, kiosk_time, ..
-        } = e;
+        let (venue, kiosk_time) = match e {
+            KioskEvent::CardTapped {
+                venue, kiosk_time, ..
+            } => (venue, kiosk_time),
+            KioskEvent::KioskRegistered { .. } | KioskEvent::KioskEnrolled { .. } => {
+                let venue = ledger.venue.as_ref().map_or("", |v| v.as_str()).to_owned();
+                let registered = matches!(e, KioskEvent::KioskRegistered { .. });
+                cx.exec(
+                    "INSERT INTO {kiosks} (id, venue, taps, gaps, missing, registered_at, \
+                     public_key, version) VALUES ($1, $2, 0, '[]', 0, $3, $4, $5) \
+                     ON CONFLICT (id) DO UPDATE SET venue = excluded.venue, \
+                     registered_at = COALESCE(excluded.registered_at, {kiosks}.registered_at), \
+                     public_key = excluded.public_key, \
+                     version = excluded.version",
+                    vec![
+                        kiosk.into(),
+                        venue.into(),
+                        registered.then_some(event.recorded_at).into(),
+                        ledger.public_key.clone().into(),
+                        ledger.version.clone().into(),
+                    ],
+                );
+                return Ok(());
+            }
+        };
         let missing: u64 = ledger.gaps.iter().map(|(a, b)| b - a + 1).sum();
         let skew = (kiosk_time - event.recorded_at).num_milliseconds();
         cx.exec(

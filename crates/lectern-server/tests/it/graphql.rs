@@ -15,6 +15,7 @@ use crate::{get, lectern};
 both_backends!(
     graphql_over_http,
     every_area_over_http,
+    kiosks_register_and_enrol,
     subscriptions_over_websocket
 );
 
@@ -54,10 +55,20 @@ impl Server {
 
 /// POSTs `body` to `/graphql`; returns the status line and the body.
 async fn post(addr: SocketAddr, token: Option<&str>, body: &[u8]) -> (String, String) {
+    post_to(addr, "/graphql", token, body).await
+}
+
+/// POSTs `body` to `path`; returns the status line and the body.
+async fn post_to(
+    addr: SocketAddr,
+    path: &str,
+    token: Option<&str>,
+    body: &[u8],
+) -> (String, String) {
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
     let head = format!(
-        "POST /graphql HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
          Content-Type: application/json\r\n{auth}Content-Length: {}\r\n\r\n",
         body.len()
     );
@@ -543,6 +554,94 @@ async fn every_area_over_http(db: TestDb) {
         ops["events"],
         json!([{ "position": 1, "eventType": "UnitEstablished" }, { "position": 2, "eventType": "UnitEstablished" }])
     );
+    server.stop().await;
+}
+
+/// An administrator registers a kiosk and gets a one-time code; the kiosk
+/// enrols with it and its new key over `/kiosk/v1/enrol`; the code does
+/// not work twice, and bad requests get a 4xx that names the problem.
+async fn kiosks_register_and_enrol(db: TestDb) {
+    use lectern_kiosk_protocol::KioskKey;
+    let url = db.url.clone();
+    let server = Server::start(&url).await;
+    let addr = server.addr;
+    let admin = token(&url, "administrator", "A0001").await;
+    let staff = token(&url, "staff", "S0001").await;
+    let register = "mutation { registerKiosk(id: \"hall-a-1\", venue: \"hall-a\") { kiosk venue code position } }";
+    let r = gql(addr, &staff, register, json!({})).await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "FORBIDDEN", "{r}");
+    let r = ok(addr, &admin, register, json!({})).await;
+    let code = r["registerKiosk"]["code"].as_str().unwrap().to_owned();
+    assert_eq!(code.len(), 19, "{r}");
+    assert_eq!(r["registerKiosk"]["venue"], "hall-a");
+    let status = "{ kiosks { id venue enrolled publicKey version registeredAt taps lastSeen } }";
+    let r = ok(addr, &admin, status, json!({})).await;
+    assert_eq!(r["kiosks"][0]["enrolled"], false, "{r}");
+    assert!(r["kiosks"][0]["registeredAt"].is_string(), "{r}");
+    assert_eq!(r["kiosks"][0]["lastSeen"], Value::Null);
+    // The log keeps the code's hash, never the code.
+    let events = ok(
+        addr,
+        &admin,
+        "{ events(stream: \"kiosk-hall-a-1\") { payload } }",
+        json!({}),
+    )
+    .await;
+    assert!(!events.to_string().contains(&code), "{events}");
+
+    let key = KioskKey::generate().unwrap();
+    let enrol = |code: &str, public_key: &str| {
+        serde_json::to_vec(&json!({
+            "kiosk": "hall-a-1", "code": code, "public_key": public_key, "version": "0.1.0"
+        }))
+        .unwrap()
+    };
+    let (status_line, body) = post_to(
+        addr,
+        "/kiosk/v1/enrol",
+        None,
+        &enrol(&code.to_lowercase(), &key.public_hex()),
+    )
+    .await;
+    assert!(status_line.contains("200"), "{status_line}: {body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (answer["kiosk"].as_str(), answer["venue"].as_str()),
+        (Some("hall-a-1"), Some("hall-a"))
+    );
+    let r = ok(addr, &admin, status, json!({})).await;
+    assert_eq!(
+        (
+            &r["kiosks"][0]["enrolled"],
+            &r["kiosks"][0]["publicKey"],
+            &r["kiosks"][0]["version"]
+        ),
+        (&json!(true), &json!(key.public_hex()), &json!("0.1.0")),
+        "{r}"
+    );
+
+    // Refusals, each a 4xx naming what is wrong.
+    let other = KioskKey::generate().unwrap().public_hex();
+    for (body, status_code, needle) in [
+        (enrol(&code, &other), "409", "or it was used already".to_owned()),
+        (
+            serde_json::to_vec(&json!({ "kiosk": "hall-z-9", "code": code, "public_key": other, "version": "0.1.0" })).unwrap(),
+            "404",
+            "kiosk \"hall-z-9\" does not exist".to_owned(),
+        ),
+        (enrol(&code, "abc"), "400", "kiosk public key is not valid: \"abc\"".to_owned()),
+        (b"not json".to_vec(), "400", "the body is not an enrolment request".to_owned()),
+        (
+            serde_json::to_vec(&json!({ "kiosk": "Hall A", "code": code, "public_key": other, "version": "1" })).unwrap(),
+            "400",
+            "Hall A".to_owned(),
+        ),
+    ] {
+        let (status_line, answer) = post_to(addr, "/kiosk/v1/enrol", None, &body).await;
+        assert!(status_line.contains(status_code), "{status_line}: {answer}");
+        let answer: Value = serde_json::from_str(&answer).unwrap();
+        assert!(answer["error"].as_str().unwrap().contains(&needle), "{answer}");
+    }
     server.stop().await;
 }
 
