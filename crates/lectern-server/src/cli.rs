@@ -43,6 +43,27 @@ enum Command {
     /// Rebuild read models from the log into new tables and swap them in
     /// (a running server keeps answering from the old ones until then).
     Rebuild(RebuildArgs),
+    /// Kiosks at the lecture halls.
+    #[command(subcommand)]
+    Kiosk(KioskCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KioskCommand {
+    /// Register a kiosk for a venue and print its one-time enrolment code
+    /// (shown once; the log keeps its hash). Registering a kiosk again
+    /// issues a new code and voids its old key until it enrols.
+    #[command(alias = "enroll")]
+    Register {
+        /// The kiosk's id, e.g. hall-a-1.
+        #[arg(long)]
+        kiosk: String,
+        /// The venue it serves, e.g. hall-a.
+        #[arg(long)]
+        venue: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,7 +72,8 @@ enum TokenCommand {
     Create(TokenCreateArgs),
     /// List tokens (never their secrets).
     List(DbArgs),
-    /// Revoke a token by id; it stops working at once.
+    /// Revoke a token by id; a running server refuses it within its
+    /// `token_cache_seconds`.
     Revoke {
         /// The token's id, as `token list` shows it.
         id: String,
@@ -199,6 +221,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(cmd) => token(cmd).await,
+        Command::Kiosk(cmd) => kiosk(cmd).await,
         Command::Rebuild(args) => {
             let url = args.db.url()?;
             let store = open(&url).await?;
@@ -232,6 +255,43 @@ async fn tokens(db: &DbArgs) -> anyhow::Result<Tokens> {
 
 fn api_error(e: ApiError) -> anyhow::Error {
     anyhow::anyhow!("{}", e.message)
+}
+
+async fn kiosk(cmd: KioskCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        KioskCommand::Register { kiosk, venue, db } => {
+            let kiosk = lectern_domain::Slug::parse(&kiosk)?;
+            let venue = lectern_domain::Slug::parse(&venue)?;
+            let url = db.url()?;
+            let store = open(&url).await?;
+            store.migrate().await?;
+            let code = lectern_kiosk_protocol::new_enrolment_code()?;
+            let hash = lectern_kiosk_protocol::enrolment_code_hash(&code);
+            let meta = lectern_store::Metadata {
+                actor: Some("cli".into()),
+                source: Some("lectern kiosk register".into()),
+                ..lectern_store::Metadata::default()
+            };
+            let at = chrono::Utc::now();
+            let written = lectern_graphql::execute_command::<lectern_domain::KioskLedger>(
+                &store,
+                &lectern_domain::kiosk_stream(kiosk.as_str()),
+                &meta,
+                |k| k.register(&venue, &hash, at),
+                |_| vec![],
+            )
+            .await
+            .map_err(api_error)?;
+            store.close().await;
+            eprintln!(
+                "registered kiosk {kiosk} for venue {venue} (log position {}); its one-time \
+                 enrolment code, shown once:",
+                written.position
+            );
+            println!("{code}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 async fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {

@@ -642,6 +642,43 @@ async fn kiosks_register_and_enrol(db: TestDb) {
         let answer: Value = serde_json::from_str(&answer).unwrap();
         assert!(answer["error"].as_str().unwrap().contains(&needle), "{answer}");
     }
+
+    // The same from the command line (`enroll` is an alias of `register`).
+    let args = [
+        "kiosk",
+        "enroll",
+        "--kiosk",
+        "hall-b-1",
+        "--venue",
+        "hall-b",
+        "--database-url",
+        &url,
+    ];
+    let (code_status, printed, err) = cli(args.iter().map(|a| a.to_string()).collect()).await;
+    assert_eq!(code_status, 0, "{err}");
+    assert!(
+        err.contains("registered kiosk hall-b-1 for venue hall-b"),
+        "{err}"
+    );
+    let request = serde_json::to_vec(&json!({
+        "kiosk": "hall-b-1", "code": printed.trim(), "public_key": other, "version": "0.1.0"
+    }))
+    .unwrap();
+    let (status_line, answer) = post_to(addr, "/kiosk/v1/enrol", None, &request).await;
+    assert!(status_line.contains("200"), "{status_line}: {answer}");
+    let args = [
+        "kiosk",
+        "register",
+        "--kiosk",
+        "Hall B",
+        "--venue",
+        "hall-b",
+        "--database-url",
+        &url,
+    ];
+    let (code_status, _, err) = cli(args.iter().map(|a| a.to_string()).collect()).await;
+    assert_ne!(code_status, 0);
+    assert!(err.contains("\"Hall B\""), "{err}");
     server.stop().await;
 }
 
