@@ -65,6 +65,25 @@ pub(crate) struct KioskStatus {
     /// Kiosk clock minus server clock at that moment, in milliseconds
     /// (includes the time a tap waited in an offline queue).
     pub(crate) clock_skew_ms: Option<i64>,
+    /// What it reported in its latest heartbeat.
+    pub(crate) heartbeat: Option<KioskHeartbeat>,
+}
+
+/// A kiosk's latest heartbeat.
+#[derive(Debug, SimpleObject)]
+pub(crate) struct KioskHeartbeat {
+    /// Server time when it arrived.
+    pub(crate) seen_at: String,
+    /// The kiosk's clock when it sent it.
+    pub(crate) kiosk_time: String,
+    /// Server clock minus kiosk clock, measured at arrival, in milliseconds.
+    pub(crate) clock_offset_ms: i64,
+    /// The kiosk program's version.
+    pub(crate) version: String,
+    /// Taps waiting in its queue.
+    pub(crate) backlog: i64,
+    /// When its latest tap was read.
+    pub(crate) last_tap: Option<String>,
 }
 
 impl From<lectern_store::RecordedEvent> for LogEvent {
@@ -124,8 +143,10 @@ impl OpsQuery {
         let rows = api
             .db()
             .fetch(
-                "SELECT id, venue, taps, last_counter, gaps, missing, last_tap_at, last_seen, \
-                 clock_skew_ms, registered_at, public_key, version FROM rm_kiosks ORDER BY id",
+                "SELECT k.id, k.venue, k.taps, k.last_counter, k.gaps, k.missing, k.last_tap_at, \
+                 k.last_seen, k.clock_skew_ms, k.registered_at, k.public_key, k.version, \
+                 h.seen_at, h.kiosk_time, h.clock_offset_ms, h.version, h.backlog, h.last_tap \
+                 FROM rm_kiosks k LEFT JOIN kiosk_heartbeats h ON h.kiosk = k.id ORDER BY k.id",
                 &[],
             )
             .await
@@ -147,6 +168,14 @@ impl OpsQuery {
                 enrolled: r[10].as_str().is_some(),
                 public_key: opt(&r[10]),
                 version: opt(&r[11]),
+                heartbeat: opt(&r[12]).map(|seen_at| KioskHeartbeat {
+                    seen_at,
+                    kiosk_time: text(&r[13]),
+                    clock_offset_ms: int(&r[14]),
+                    version: text(&r[15]),
+                    backlog: int(&r[16]),
+                    last_tap: opt(&r[17]),
+                }),
             })
             .collect())
     }

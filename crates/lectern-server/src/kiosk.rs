@@ -1,20 +1,29 @@
 //! `/kiosk/v1`: the endpoints kiosks call (`lectern-kiosk-protocol`).
 //! Enrolment is authenticated by the one-time code an administrator got
-//! from `registerKiosk`; every other call will be signed with the key the
-//! kiosk enrolled. Refusals are JSON `{"error": ..., "code": ...}` with a
-//! 4xx status that names the offending value, never a 500 for bad input.
+//! from `registerKiosk`; every other call is signed with the key the kiosk
+//! enrolled (`authenticate`). Refusals are JSON `{"error": ..., "code": ...}`
+//! with a 4xx status that names the offending value, never a 500 for bad
+//! input.
+//!
+//! Signed requests are not refused for their time: a kiosk's clock may be
+//! off, and every call is idempotent (a replayed heartbeat or batch adds
+//! nothing), so the time header is used to measure the kiosk's clock
+//! offset, which is stored and shown.
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use chrono::Utc;
-use lectern_domain::{KioskLedger, kiosk_stream};
+use chrono::{DateTime, Utc};
+use lectern_domain::{KioskLedger, Slug, kiosk_stream};
 use lectern_graphql::{ApiError, Code, execute_command, settle};
-use lectern_kiosk_protocol::{EnrolRequest, EnrolResponse, PREFIX, PublicKey, enrolment_code_hash};
-use lectern_projections::load;
+use lectern_kiosk_protocol::{
+    EnrolRequest, EnrolResponse, HEADER_KIOSK, HEADER_SIGNATURE, HEADER_TIME, Heartbeat,
+    HeartbeatResponse, PREFIX, PublicKey, enrolment_code_hash,
+};
+use lectern_projections::{Stmt, Val, load};
 use lectern_store::Metadata;
 use serde_json::json;
 
@@ -26,6 +35,7 @@ pub const MAX_BODY: usize = 1024 * 1024;
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route(&format!("{PREFIX}/enrol"), post(enrol))
+        .route(&format!("{PREFIX}/heartbeat"), post(heartbeat))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
 }
 
@@ -95,4 +105,122 @@ async fn enrol_kiosk(state: &AppState, body: &[u8]) -> Result<EnrolResponse, Api
             .ok_or_else(|| ApiError::internal(format!("enrolled kiosk {kiosk} has no venue")))?,
         server_time: Utc::now(),
     })
+}
+
+/// The enrolled kiosk a signed request comes from, and its clock.
+struct SignedBy {
+    kiosk: Slug,
+    kiosk_time: DateTime<Utc>,
+}
+
+fn unauthenticated(message: impl Into<String>) -> ApiError {
+    ApiError::new(Code::Unauthenticated, message)
+}
+
+/// Checks a kiosk request's signature headers against the key the kiosk
+/// enrolled (from the kiosks read model, which enrolment waits for).
+async fn authenticate(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<SignedBy, ApiError> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let (Some(kiosk), Some(time), Some(signature)) = (
+        header(HEADER_KIOSK),
+        header(HEADER_TIME),
+        header(HEADER_SIGNATURE),
+    ) else {
+        return Err(unauthenticated(format!(
+            "sign the request: headers {HEADER_KIOSK}, {HEADER_TIME} and {HEADER_SIGNATURE} \
+             (see lectern-kiosk-protocol)"
+        )));
+    };
+    let kiosk = Slug::parse(kiosk)?;
+    let kiosk_time = DateTime::parse_from_rfc3339(time)
+        .map_err(|_| {
+            ApiError::bad_input(format!("{HEADER_TIME} is not an RFC 3339 time: {time:?}"))
+        })?
+        .with_timezone(&Utc);
+    let rows = state
+        .api
+        .db()
+        .fetch(
+            "SELECT public_key FROM rm_kiosks WHERE id = $1",
+            &[Val::from(kiosk.as_str())],
+        )
+        .await?;
+    let key = match rows.first().map(|r| r[0].as_str()) {
+        None => {
+            return Err(unauthenticated(format!(
+                "kiosk {:?} is not registered; an administrator registers it \
+                 (registerKiosk or `lectern kiosk register`)",
+                kiosk.as_str()
+            )));
+        }
+        Some(None) => {
+            return Err(unauthenticated(format!(
+                "kiosk {:?} is registered but not enrolled: enrol it with the code it was \
+                 registered with",
+                kiosk.as_str()
+            )));
+        }
+        Some(Some(key)) => PublicKey::from_hex(key).map_err(ApiError::internal)?,
+    };
+    let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+    key.verify_request(method.as_str(), path, kiosk.as_str(), time, body, signature)
+        .map_err(|e| {
+            tracing::warn!(kiosk = kiosk.as_str(), path, "refused a kiosk request: {e}");
+            unauthenticated(e.to_string())
+        })?;
+    Ok(SignedBy { kiosk, kiosk_time })
+}
+
+/// `POST /kiosk/v1/heartbeat` (signed): the kiosk's version, backlog and
+/// last tap; the server stores them with the clock offset it measures.
+async fn heartbeat(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let by = authenticate(&state, &method, &uri, &headers, &body).await?;
+        let beat: Heartbeat = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_input(format!(
+                "the body is not a heartbeat (JSON with version, backlog, last_tap and \
+                 clock_offset_ms): {e}"
+            ))
+        })?;
+        let now = Utc::now();
+        let offset = (now - by.kiosk_time).num_milliseconds();
+        let upsert = Stmt {
+            sql: std::sync::Arc::from(
+                "INSERT INTO kiosk_heartbeats (kiosk, seen_at, kiosk_time, clock_offset_ms, \
+                 version, backlog, last_tap) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (kiosk) DO UPDATE SET seen_at = excluded.seen_at, \
+                 kiosk_time = excluded.kiosk_time, clock_offset_ms = excluded.clock_offset_ms, \
+                 version = excluded.version, backlog = excluded.backlog, \
+                 last_tap = excluded.last_tap",
+            ),
+            args: vec![
+                Val::from(by.kiosk.as_str()),
+                Val::from(now),
+                Val::from(by.kiosk_time),
+                Val::Int(offset),
+                Val::from(beat.version.as_str()),
+                Val::from(beat.backlog),
+                Val::from(beat.last_tap),
+            ],
+        };
+        state.api.db().transact(None, &[upsert]).await?;
+        Ok::<_, ApiError>(HeartbeatResponse { server_time: now })
+    }
+    .await;
+    match result {
+        Ok(answer) => axum::Json(answer).into_response(),
+        Err(e) => refuse(e),
+    }
 }

@@ -89,16 +89,30 @@ fn migrator(backend: &'static str) -> Migrator {
     // The migrations are compiled into the binary, so `lectern migrate` needs
     // no files beside it.
     let files: &[(i64, &str, &'static str)] = match backend {
-        "sqlite" => &[(
-            1,
-            "event log",
-            include_str!("../../../migrations/sqlite/0001_event_log.sql"),
-        )],
-        _ => &[(
-            1,
-            "event log",
-            include_str!("../../../migrations/postgres/0001_event_log.sql"),
-        )],
+        "sqlite" => &[
+            (
+                1,
+                "event log",
+                include_str!("../../../migrations/sqlite/0001_event_log.sql"),
+            ),
+            (
+                2,
+                "kiosk heartbeats",
+                include_str!("../../../migrations/sqlite/0002_kiosk_heartbeats.sql"),
+            ),
+        ],
+        _ => &[
+            (
+                1,
+                "event log",
+                include_str!("../../../migrations/postgres/0001_event_log.sql"),
+            ),
+            (
+                2,
+                "kiosk heartbeats",
+                include_str!("../../../migrations/postgres/0002_kiosk_heartbeats.sql"),
+            ),
+        ],
     };
     Migrator::with_migrations(
         files

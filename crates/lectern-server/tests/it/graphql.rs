@@ -65,8 +65,13 @@ async fn post_to(
     token: Option<&str>,
     body: &[u8],
 ) -> (String, String) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    post_with(addr, path, &auth, body).await
+}
+
+/// POSTs `body` to `path` with `headers` (each line ending in CRLF).
+async fn post_with(addr: SocketAddr, path: &str, auth: &str, body: &[u8]) -> (String, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
          Content-Type: application/json\r\n{auth}Content-Length: {}\r\n\r\n",
