@@ -19,8 +19,8 @@ use uuid::Uuid;
 
 use crate::aggregate::{Aggregate, DomainEvent};
 use crate::error::{DomainError, Result};
-use crate::session::{Session, VenueId};
-use crate::values::CardUid;
+use crate::session::{Session, SessionId, TapOutcome, VenueId};
+use crate::values::{CardUid, StaffNo};
 
 /// The stream of one kiosk's raw taps.
 pub fn kiosk_stream(kiosk: &str) -> String {
@@ -41,6 +41,10 @@ pub enum KioskEvent {
         counter: u64,
         /// Ed25519 signature over the tap's canonical bytes, hex.
         signature: String,
+        /// What the server made of it, when it received it (absent in
+        /// taps recorded without a server's decision, as generated ones).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        decision: Option<TapDecision>,
     },
     KioskRegistered {
         venue: VenueId,
@@ -55,6 +59,22 @@ pub enum KioskEvent {
         version: String,
         at: DateTime<Utc>,
     },
+}
+
+/// The server's decision on a tap, kept with the raw tap so that an
+/// auditor sees both clocks and a retried tap gets the same answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TapDecision {
+    /// The kiosk's time corrected by its clock offset as measured when the
+    /// tap reached the server: the time lateness was judged by.
+    pub at: DateTime<Utc>,
+    /// Server clock minus kiosk clock, in milliseconds.
+    pub clock_offset_ms: i64,
+    /// The card holder, when the card is known.
+    pub person: Option<StaffNo>,
+    /// The session the tap was attributed to, if any was open at the venue.
+    pub session: Option<SessionId>,
+    pub outcome: TapOutcome,
 }
 
 impl DomainEvent for KioskEvent {
@@ -138,10 +158,14 @@ impl KioskLedger {
         }])
     }
 
-    /// Records a tap: the counter must move forward; a jump is kept as a gap.
+    /// Records a tap: it must be for the venue the kiosk is registered at,
+    /// and the counter must move forward; a jump is kept as a gap.
     pub fn decide(&self, tap: &KioskEvent) -> Result<Vec<KioskEvent>> {
         let KioskEvent::CardTapped {
-            counter, signature, ..
+            counter,
+            signature,
+            venue,
+            ..
         } = tap
         else {
             return Err(DomainError::invalid(
@@ -156,6 +180,13 @@ impl KioskLedger {
                 signature.as_str(),
                 "must be hexadecimal",
             ));
+        }
+        if let Some(registered) = self.venue.as_ref().filter(|v| *v != venue) {
+            return Err(DomainError::Refused(format!(
+                "the tap is for venue {:?} but the kiosk is registered at {:?}",
+                venue.as_str(),
+                registered.as_str()
+            )));
         }
         if let Some(last) = self.last_counter.filter(|last| counter <= last) {
             return Err(DomainError::Refused(format!(

@@ -80,7 +80,7 @@ pub use dispute::{
     Dispute, DisputeCommand, DisputeEvent, DisputeId, Outcome, dispute_stream, filing_deadline,
 };
 pub use error::{DomainError, Result};
-pub use kiosk::{KioskEvent, KioskLedger, kiosk_stream, pick_session};
+pub use kiosk::{KioskEvent, KioskLedger, TapDecision, kiosk_stream, pick_session};
 pub use monthly::{LEADERSHIP_STREAM, Monthly, MonthlyCommand, MonthlyEvent, unit_month_stream};
 pub use org::{ORG_STREAM, OrgCommand, OrgEvent, OrgTree, Unit, UnitId, UnitKind};
 pub use person::{

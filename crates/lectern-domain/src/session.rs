@@ -280,8 +280,10 @@ pub enum SessionCommand {
     },
 }
 
-/// What a tap came to, for the kiosk screen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a tap came to, for the kiosk screen; the server keeps it with the
+/// raw tap (`KioskEvent::CardTapped`), as `{"recorded": "late"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TapOutcome {
     Recorded(AttendanceStatus),
     AlreadyCheckedIn(AttendanceStatus),

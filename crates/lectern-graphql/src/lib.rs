@@ -47,3 +47,4 @@ pub use schema::{
     Api, LecternSchema, MAX_COMPLEXITY, MAX_DEPTH, MAX_WAIT, Mutation, Query, Subscription,
     build_schema, execute, sdl,
 };
+pub use sessions::members_of;

@@ -413,7 +413,7 @@ async fn expected(api: &Api, session: &Session) -> Result<Vec<StaffNo>> {
 
 /// Everyone an audience names: current staff of its units (and the units
 /// below), or a programme's participants; nobody for an open audience.
-pub(crate) async fn members_of(api: &Api, audience: &Audience) -> Result<Vec<StaffNo>> {
+pub async fn members_of(api: &Api, audience: &Audience) -> Result<Vec<StaffNo>> {
     match audience {
         Audience::Open => Ok(vec![]),
         Audience::Cohort { programme } => enrolled(api, programme).await,

@@ -20,9 +20,12 @@ mod messages;
 
 pub use keys::{KioskKey, PublicKey, enrolment_code_hash, new_enrolment_code, request_bytes};
 pub use messages::{
-    BatchResponse, EnrolRequest, EnrolResponse, Heartbeat, HeartbeatResponse, Outcome, SignedTap,
-    Tap, TapBatch, TapResult,
+    BatchResponse, EnrolRequest, EnrolResponse, Heartbeat, HeartbeatResponse, Outcome, Roster,
+    RosterPerson, RosterSession, SignedTap, Tap, TapBatch, TapResult,
 };
+
+/// The most taps one `POST /kiosk/v1/taps` may carry.
+pub const MAX_BATCH: usize = 500;
 
 /// The path prefix of the kiosk endpoints.
 pub const PREFIX: &str = "/kiosk/v1";

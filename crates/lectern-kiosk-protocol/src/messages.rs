@@ -1,7 +1,9 @@
 //! The messages of `/kiosk/v1`, as JSON bodies.
 
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
-use lectern_domain::{AttendanceStatus, CardUid, RejectReason, Slug, TapOutcome};
+use lectern_domain::{
+    AttendanceStatus, CardUid, CheckInRules, RejectReason, Slug, StaffNo, TapOutcome,
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -137,17 +139,23 @@ impl From<&TapOutcome> for Outcome {
 }
 
 /// The server's answer for one tap of a batch. Once a tap has a result,
-/// the kiosk may delete it from its queue.
+/// the kiosk may delete it from its queue: a recorded tap is in the log; a
+/// refused one (a bad signature, a counter that went backwards) never will
+/// be, and sending it again would not change that.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TapResult {
     pub tap: Uuid,
-    pub outcome: Outcome,
+    /// What the tap came to; none when it was refused.
+    pub outcome: Option<Outcome>,
+    /// Why the tap was refused and not recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
     /// The card holder's staff number and name, when the card is known.
     pub person: Option<String>,
     pub name: Option<String>,
     /// The session the tap was attributed to.
     pub session: Option<Uuid>,
-    /// The log position of the tap's `CardTapped` event.
+    /// The log position of the tap's `CardTapped` event (0 when refused).
     pub position: u64,
     /// The tap was in the log already (a retried batch): nothing was added.
     pub duplicate: bool,
@@ -160,6 +168,52 @@ pub struct BatchResponse {
     pub results: Vec<TapResult>,
     /// Counter ranges (inclusive) the server never received from this kiosk.
     pub gaps: Vec<(u64, u64)>,
+}
+
+/// `GET /kiosk/v1/roster?since=N`: what a kiosk needs to decide taps
+/// while offline. `people` is everyone (without `since`, or when the kiosk
+/// is too far behind: `full`) or only those whose row changed after log
+/// position `since`; `sessions` is always every session at the kiosk's
+/// venue from yesterday to three days ahead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Roster {
+    /// The read models' log position: ask with `since` = this next time.
+    pub as_of: u64,
+    /// `people` replaces the kiosk's list instead of updating it.
+    pub full: bool,
+    pub venue: Slug,
+    pub people: Vec<RosterPerson>,
+    pub sessions: Vec<RosterSession>,
+    pub server_time: DateTime<Utc>,
+}
+
+/// A person as a kiosk knows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RosterPerson {
+    pub staff_no: StaffNo,
+    pub name: String,
+    /// Their current card, if they hold one.
+    pub card: Option<CardUid>,
+    /// Still on the staff (a leaver's card is refused as revoked).
+    pub active: bool,
+}
+
+/// A session at the kiosk's venue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RosterSession {
+    pub id: Uuid,
+    pub title: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub check_in: CheckInRules,
+    /// Cancelled or closed: taps are not attributed to it.
+    pub shut: bool,
+    /// Anyone may attend (`expected` is then empty).
+    pub open: bool,
+    /// Everyone expected, when the audience is not open.
+    pub expected: Vec<StaffNo>,
+    /// Who is checked in already (by any kiosk, or by hand).
+    pub checked_in: Vec<StaffNo>,
 }
 
 /// `POST /kiosk/v1/heartbeat`: the kiosk's state, every minute or so.

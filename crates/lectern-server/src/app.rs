@@ -27,6 +27,8 @@ pub struct AppState {
     /// ready once every read model has reached it.
     pub head_at_start: u64,
     pub metrics: crate::metrics::Metrics,
+    /// Kiosks' tap batches (`/kiosk/v1/taps`).
+    pub taps: crate::taps::Ingest,
 }
 
 pub struct Application {
@@ -82,6 +84,7 @@ impl Application {
                 schema,
                 head_at_start,
                 metrics,
+                taps: crate::taps::Ingest::new(store.clone(), projections.clone()),
             });
         Ok(Application {
             listener,

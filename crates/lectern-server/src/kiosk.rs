@@ -15,13 +15,16 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
-use lectern_domain::{KioskLedger, Slug, kiosk_stream};
+use lectern_domain::{
+    Audience, CardUid, KioskLedger, Session, Slug, StaffNo, kiosk_stream, session_stream,
+};
 use lectern_graphql::{ApiError, Code, execute_command, settle};
 use lectern_kiosk_protocol::{
     EnrolRequest, EnrolResponse, HEADER_KIOSK, HEADER_SIGNATURE, HEADER_TIME, Heartbeat,
-    HeartbeatResponse, PREFIX, PublicKey, enrolment_code_hash,
+    HeartbeatResponse, PREFIX, PublicKey, Roster, RosterPerson, RosterSession, TapBatch,
+    enrolment_code_hash,
 };
 use lectern_projections::{Stmt, Val, load};
 use lectern_store::Metadata;
@@ -36,6 +39,8 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route(&format!("{PREFIX}/enrol"), post(enrol))
         .route(&format!("{PREFIX}/heartbeat"), post(heartbeat))
+        .route(&format!("{PREFIX}/taps"), post(taps))
+        .route(&format!("{PREFIX}/roster"), get(roster))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
 }
 
@@ -107,10 +112,20 @@ async fn enrol_kiosk(state: &AppState, body: &[u8]) -> Result<EnrolResponse, Api
     })
 }
 
-/// The enrolled kiosk a signed request comes from, and its clock.
+/// The enrolled kiosk a signed request comes from, its key and venue,
+/// and its clock.
 struct SignedBy {
     kiosk: Slug,
+    key: PublicKey,
+    venue: Slug,
     kiosk_time: DateTime<Utc>,
+}
+
+impl SignedBy {
+    /// Server clock minus kiosk clock, in milliseconds, now.
+    fn offset_ms(&self) -> i64 {
+        (Utc::now() - self.kiosk_time).num_milliseconds()
+    }
 }
 
 fn unauthenticated(message: impl Into<String>) -> ApiError {
@@ -147,10 +162,15 @@ async fn authenticate(
         .api
         .db()
         .fetch(
-            "SELECT public_key FROM rm_kiosks WHERE id = $1",
+            "SELECT public_key, venue FROM rm_kiosks WHERE id = $1",
             &[Val::from(kiosk.as_str())],
         )
         .await?;
+    let venue = rows
+        .first()
+        .and_then(|r| r[1].as_str())
+        .map(Slug::parse)
+        .transpose()?;
     let key = match rows.first().map(|r| r[0].as_str()) {
         None => {
             return Err(unauthenticated(format!(
@@ -174,7 +194,12 @@ async fn authenticate(
             tracing::warn!(kiosk = kiosk.as_str(), path, "refused a kiosk request: {e}");
             unauthenticated(e.to_string())
         })?;
-    Ok(SignedBy { kiosk, kiosk_time })
+    Ok(SignedBy {
+        kiosk,
+        key,
+        venue: venue.ok_or_else(|| ApiError::internal("an enrolled kiosk has no venue"))?,
+        kiosk_time,
+    })
 }
 
 /// `POST /kiosk/v1/heartbeat` (signed): the kiosk's version, backlog and
@@ -195,7 +220,7 @@ async fn heartbeat(
             ))
         })?;
         let now = Utc::now();
-        let offset = (now - by.kiosk_time).num_milliseconds();
+        let offset = by.offset_ms();
         let upsert = Stmt {
             sql: std::sync::Arc::from(
                 "INSERT INTO kiosk_heartbeats (kiosk, seen_at, kiosk_time, clock_offset_ms, \
@@ -223,4 +248,152 @@ async fn heartbeat(
         Ok(answer) => axum::Json(answer).into_response(),
         Err(e) => refuse(e),
     }
+}
+
+/// `POST /kiosk/v1/taps` (signed): a batch of queued taps, oldest first;
+/// the answer has a result per tap and the kiosk's counter gaps.
+async fn taps(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let by = authenticate(&state, &method, &uri, &headers, &body).await?;
+        let batch: TapBatch = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_input(format!(
+                "the body is not a tap batch (JSON {{\"taps\": [signed taps]}}): {e}"
+            ))
+        })?;
+        state
+            .taps
+            .ingest(&by.kiosk, &by.key, by.offset_ms(), batch)
+            .await
+    }
+    .await;
+    match result {
+        Ok(answer) => axum::Json(answer).into_response(),
+        Err(e) => refuse(e),
+    }
+}
+
+/// `GET /kiosk/v1/roster[?since=N]` (signed, empty body): the people and
+/// the venue's sessions a kiosk needs to decide taps offline.
+async fn roster(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let by = authenticate(&state, &method, &uri, &headers, &body).await?;
+        let since = match uri.query() {
+            None | Some("") => None,
+            Some(q) => Some(
+                q.strip_prefix("since=")
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .ok_or_else(|| {
+                        ApiError::bad_input(format!(
+                            "the query must be since=N (a log position), not {q:?}"
+                        ))
+                    })?,
+            ),
+        };
+        roster_for(&state, &by.venue, since).await
+    }
+    .await;
+    match result {
+        Ok(answer) => axum::Json(answer).into_response(),
+        Err(e) => refuse(e),
+    }
+}
+
+/// Sessions at a venue from this long ago …
+const ROSTER_PAST: chrono::Duration = chrono::Duration::days(1);
+/// … to this far ahead go to its kiosks.
+const ROSTER_AHEAD: chrono::Duration = chrono::Duration::days(3);
+
+async fn roster_for(
+    state: &AppState,
+    venue: &Slug,
+    since: Option<u64>,
+) -> Result<Roster, ApiError> {
+    // The position first: a row changed after it is sent now and again
+    // next time, never missed.
+    let as_of = state.api.projections.position();
+    let db = state.api.db();
+    let rows = match since {
+        None => {
+            db.fetch(
+                "SELECT staff_no, name, card, left_on FROM rm_people ORDER BY staff_no",
+                &[],
+            )
+            .await?
+        }
+        Some(p) => {
+            db.fetch(
+                "SELECT staff_no, name, card, left_on FROM rm_people WHERE position > $1 \
+                 ORDER BY staff_no",
+                &[Val::from(p)],
+            )
+            .await?
+        }
+    };
+    let mut people = Vec::with_capacity(rows.len());
+    for r in rows {
+        people.push(RosterPerson {
+            staff_no: StaffNo::parse(r[0].as_str().unwrap_or_default())?,
+            name: r[1].as_str().unwrap_or_default().to_owned(),
+            card: r[2].as_str().map(CardUid::parse).transpose()?,
+            active: r[3].as_str().is_none(),
+        });
+    }
+    let now = Utc::now();
+    let ids = db
+        .fetch(
+            "SELECT id FROM rm_sessions WHERE venue = $1 AND starts_at >= $2 AND starts_at <= $3 \
+             ORDER BY starts_at",
+            &[
+                Val::from(venue.as_str()),
+                Val::from(now - ROSTER_PAST),
+                Val::from(now + ROSTER_AHEAD),
+            ],
+        )
+        .await?;
+    let mut sessions = Vec::with_capacity(ids.len());
+    for r in ids {
+        let id = r[0].as_str().unwrap_or_default();
+        let id = uuid::Uuid::parse_str(id)
+            .map_err(|_| ApiError::internal(format!("rm_sessions holds a bad id {id:?}")))?;
+        let session = load::<Session>(&state.store, &session_stream(id), u64::MAX)
+            .await?
+            .0;
+        let Some(s) = &session.schedule else { continue };
+        let open = matches!(s.audience, Audience::Open);
+        sessions.push(RosterSession {
+            id,
+            title: s.title.as_str().to_owned(),
+            starts_at: s.window.start(),
+            ends_at: s.window.end(),
+            check_in: s.check_in,
+            shut: session.cancelled || session.closed,
+            open,
+            expected: if open {
+                vec![]
+            } else {
+                lectern_graphql::members_of(&state.api, &s.audience).await?
+            },
+            checked_in: session.attended.keys().cloned().collect(),
+        });
+    }
+    Ok(Roster {
+        as_of,
+        full: since.is_none(),
+        venue: venue.clone(),
+        people,
+        sessions,
+        server_time: Utc::now(),
+    })
 }

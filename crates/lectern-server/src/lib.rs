@@ -26,3 +26,4 @@ pub mod graphql;
 pub mod kiosk;
 pub mod metrics;
 pub mod synth;
+pub mod taps;

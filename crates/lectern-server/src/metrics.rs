@@ -176,5 +176,13 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
             );
         }
     }
+    let _ = writeln!(
+        out,
+        "# HELP lectern_kiosk_taps_refused_total Taps refused since start (bad signature, \
+         another kiosk's tap, a counter that went backwards, a wrong venue).\n\
+         # TYPE lectern_kiosk_taps_refused_total counter\n\
+         lectern_kiosk_taps_refused_total {}",
+        state.taps.refused_total()
+    );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

@@ -328,6 +328,7 @@ pub async fn generate(store: &Store, target: u64, seed: u64) -> anyhow::Result<S
                         kiosk_time: at,
                         counter: *counter,
                         signature: "5a".repeat(64),
+                        decision: None,
                     },
                     at,
                 ));

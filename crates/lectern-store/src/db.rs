@@ -490,6 +490,39 @@ impl Db {
         }
     }
 
+    /// The stored events with these ids (those that exist), in position
+    /// order.
+    pub(crate) async fn read_ids(&self, ids: &[Uuid]) -> Result<Vec<RecordedEvent>> {
+        let mut out = Vec::with_capacity(ids.len());
+        match self {
+            Db::Sqlite { read, .. } => {
+                for chunk in ids.chunks(SQLITE_CHUNK) {
+                    let marks = vec!["?"; chunk.len()].join(",");
+                    let sql = format!("{SQLITE_SELECT} WHERE event_id IN ({marks})");
+                    let mut q = sqlx::query(AssertSqlSafe(sql));
+                    for id in chunk {
+                        q = q.bind(*id);
+                    }
+                    for row in q.fetch_all(read).await? {
+                        out.push(decode_sqlite(&row)?);
+                    }
+                }
+            }
+            Db::Postgres(pool) => {
+                let sql = format!("{PG_SELECT} WHERE event_id = ANY($1)");
+                for row in sqlx::query(AssertSqlSafe(sql))
+                    .bind(ids)
+                    .fetch_all(pool)
+                    .await?
+                {
+                    out.push(decode_pg(&row)?);
+                }
+            }
+        }
+        out.sort_by_key(|e| e.position);
+        Ok(out)
+    }
+
     /// Who holds `scope`/`key`, if anyone.
     pub(crate) async fn key_owner(&self, scope: &str, key: &str) -> Result<Option<String>> {
         const SQLITE: &str = "SELECT owner_stream FROM unique_keys WHERE scope = ?1 AND key = ?2";

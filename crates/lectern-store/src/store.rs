@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use futures_util::Stream;
 use tokio::sync::{mpsc, oneshot, watch};
+use uuid::Uuid;
 
 use crate::chain::{Verification, Verifier};
 use crate::db::{Db, PG_CHANNEL};
@@ -298,6 +299,17 @@ impl Store {
             }
         }
         Ok(v.finish())
+    }
+
+    /// The events with these ids, those that are stored, in position order
+    /// (an idempotency check that must not wait for read models: has this
+    /// kiosk tap been recorded?).
+    pub async fn read_ids(&self, ids: &[Uuid]) -> Result<Vec<RecordedEvent>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let events = self.inner.db.read_ids(ids).await?;
+        self.upcast(events)
     }
 
     /// Which stream holds a unique key, if any.

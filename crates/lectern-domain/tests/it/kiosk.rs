@@ -12,6 +12,7 @@ fn tapped(counter: u64) -> KioskEvent {
         kiosk_time: local(2008, 9, 2, 14, 20),
         counter,
         signature: "ab12".into(),
+        decision: None,
     }
 }
 
@@ -43,10 +44,37 @@ fn counters_move_forward_and_gaps_are_kept() {
         kiosk_time,
         counter,
         signature: "not hex".into(),
+        decision: None,
     };
     given::<KioskLedger>([tapped(1)])
         .when(|k| k.decide(&unsigned))
         .then_err_containing("invalid tap signature \"not hex\"");
+}
+
+#[test]
+fn a_kiosk_records_taps_only_for_its_venue() {
+    let KioskEvent::CardTapped {
+        tap,
+        card,
+        kiosk_time,
+        signature,
+        ..
+    } = tapped(2)
+    else {
+        unreachable!("tapped makes taps")
+    };
+    let elsewhere = KioskEvent::CardTapped {
+        tap,
+        venue: slug("hall-9"),
+        card,
+        kiosk_time,
+        counter: 2,
+        signature,
+        decision: None,
+    };
+    given::<KioskLedger>([registered('a'), enrolled(), tapped(1)])
+        .when(|k| k.decide(&elsewhere))
+        .then_err_containing("for venue \"hall-9\" but the kiosk is registered at \"hall-3\"");
 }
 
 #[test]

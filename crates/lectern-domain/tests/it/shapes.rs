@@ -142,13 +142,47 @@ fn study_appraisal_award_dispute_and_monthly_events() {
         kiosk_time: local(2008, 9, 2, 14, 20),
         counter: 17,
         signature: "ab12".into(),
+        decision: None,
+    };
+    let KioskEvent::CardTapped {
+        tap: id,
+        venue,
+        card: uid,
+        kiosk_time,
+        counter,
+        signature,
+        ..
+    } = tap.clone()
+    else {
+        unreachable!("a tap")
+    };
+    let decided = KioskEvent::CardTapped {
+        tap: id,
+        venue,
+        card: uid,
+        kiosk_time,
+        counter,
+        signature,
+        decision: Some(TapDecision {
+            at: local(2008, 9, 2, 14, 21),
+            clock_offset_ms: 60_000,
+            person: Some(staff("2001001")),
+            session: Some(Uuid::from_u128(9)),
+            outcome: TapOutcome::Recorded(AttendanceStatus::Late),
+        }),
     };
     let pins: Vec<(String, &str)> = pins
         .into_iter()
-        .chain([(
-            json(&tap),
-            r#"{"type":"CardTapped","tap":"00000000-0000-0000-0000-000000000005","venue":"hall-3","card":"04A1B2C3","kiosk_time":"2008-09-02T06:20:00Z","counter":17,"signature":"ab12"}"#,
-        )])
+        .chain([
+            (
+                json(&tap),
+                r#"{"type":"CardTapped","tap":"00000000-0000-0000-0000-000000000005","venue":"hall-3","card":"04A1B2C3","kiosk_time":"2008-09-02T06:20:00Z","counter":17,"signature":"ab12"}"#,
+            ),
+            (
+                json(&decided),
+                r#"{"type":"CardTapped","tap":"00000000-0000-0000-0000-000000000005","venue":"hall-3","card":"04A1B2C3","kiosk_time":"2008-09-02T06:20:00Z","counter":17,"signature":"ab12","decision":{"at":"2008-09-02T06:21:00Z","clock_offset_ms":60000,"person":"2001001","session":"00000000-0000-0000-0000-000000000009","outcome":{"recorded":"late"}}}"#,
+            ),
+        ])
         .collect();
     for (got, want) in pins {
         assert_eq!(got, want);

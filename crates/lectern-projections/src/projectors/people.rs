@@ -1,6 +1,7 @@
-//! `people`: one row per person with their current unit, card and roles.
-//! The card UID is stored whole; the API masks it for everyone but
-//! administrators.
+//! `people`: one row per person with their current unit, card and roles,
+//! and the log position of the last event that changed the row (kiosks
+//! fetch the people changed since a position). The card UID is stored
+//! whole; the API masks it for everyone but administrators.
 
 use lectern_domain::{Person, PersonEvent};
 use lectern_store::RecordedEvent;
@@ -16,13 +17,13 @@ pub struct PeopleProjector {
 
 impl Projector for PeopleProjector {
     const NAME: &'static str = "people";
-    const VERSION: i64 = 1;
+    const VERSION: i64 = 2;
     const TABLES: &'static [Table] = &[Table {
         name: "people",
         columns: "staff_no TEXT PRIMARY KEY, name TEXT NOT NULL, unit TEXT NOT NULL, \
                   category TEXT NOT NULL, birth_date TEXT NOT NULL, hire_date TEXT NOT NULL, \
-                  left_on TEXT, card TEXT, roles TEXT NOT NULL",
-        indexes: &["unit", "name", "card"],
+                  left_on TEXT, card TEXT, roles TEXT NOT NULL, position BIGINT NOT NULL",
+        indexes: &["unit", "name", "card", "position"],
     }];
     const EVENT_TYPES: &'static [&'static str] = &[
         "PersonRegistered",
@@ -54,17 +55,19 @@ impl Projector for PeopleProjector {
             serde_json::to_string(&p.roles)
                 .expect("roles serialize")
                 .into(),
+            event.position.into(),
         ];
         if matches!(e, PersonEvent::PersonRegistered(_)) {
             cx.exec(
                 "INSERT INTO {people} (staff_no, name, unit, category, birth_date, hire_date, \
-                 left_on, card, roles) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                 left_on, card, roles, position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 args,
             );
         } else {
             cx.exec(
                 "UPDATE {people} SET name = $2, unit = $3, category = $4, birth_date = $5, \
-                 hire_date = $6, left_on = $7, card = $8, roles = $9 WHERE staff_no = $1",
+                 hire_date = $6, left_on = $7, card = $8, roles = $9, position = $10 \
+                 WHERE staff_no = $1",
                 args,
             );
         }

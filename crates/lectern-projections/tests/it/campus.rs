@@ -353,6 +353,7 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
                 kiosk_time: at(3, 6, i as u32),
                 counter: *counter,
                 signature: "ab".repeat(32),
+                decision: None,
             };
             run::<KioskLedger>(store, &kiosk_stream(k), |l| l.decide(&tap), no_keys).await;
         }

@@ -20,14 +20,14 @@ both_backends!(
 );
 
 /// The real app on port 0 over `url`, stopped gracefully by `stop`.
-struct Server {
-    addr: SocketAddr,
+pub(crate) struct Server {
+    pub(crate) addr: SocketAddr,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 impl Server {
-    async fn start(url: &str) -> Server {
+    pub(crate) async fn start(url: &str) -> Server {
         let args = ServeArgs {
             db: DbArgs {
                 database_url: Some(url.to_owned()),
@@ -47,7 +47,7 @@ impl Server {
         Server { addr, stop, task }
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.stop.send(()).unwrap();
         self.task.await.unwrap().unwrap();
     }
@@ -59,7 +59,7 @@ async fn post(addr: SocketAddr, token: Option<&str>, body: &[u8]) -> (String, St
 }
 
 /// POSTs `body` to `path`; returns the status line and the body.
-async fn post_to(
+pub(crate) async fn post_to(
     addr: SocketAddr,
     path: &str,
     token: Option<&str>,
@@ -70,7 +70,12 @@ async fn post_to(
 }
 
 /// POSTs `body` to `path` with `headers` (each line ending in CRLF).
-async fn post_with(addr: SocketAddr, path: &str, auth: &str, body: &[u8]) -> (String, String) {
+pub(crate) async fn post_with(
+    addr: SocketAddr,
+    path: &str,
+    auth: &str,
+    body: &[u8],
+) -> (String, String) {
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
@@ -89,7 +94,7 @@ async fn post_with(addr: SocketAddr, path: &str, auth: &str, body: &[u8]) -> (St
     (status, body)
 }
 
-async fn gql(addr: SocketAddr, token: &str, query: &str, variables: Value) -> Value {
+pub(crate) async fn gql(addr: SocketAddr, token: &str, query: &str, variables: Value) -> Value {
     let body = serde_json::to_vec(&json!({ "query": query, "variables": variables })).unwrap();
     let (status, body) = post(addr, Some(token), &body).await;
     assert!(status.contains("200"), "{status}: {body}");
@@ -97,7 +102,7 @@ async fn gql(addr: SocketAddr, token: &str, query: &str, variables: Value) -> Va
 }
 
 /// Runs the CLI off the runtime's threads.
-async fn cli(args: Vec<String>) -> (i32, String, String) {
+pub(crate) async fn cli(args: Vec<String>) -> (i32, String, String) {
     tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         lectern(&args)
@@ -323,7 +328,7 @@ async fn graphql_over_http(db: TestDb) {
 }
 
 /// A token from `lectern token create`.
-async fn token(url: &str, role: &str, person: &str) -> String {
+pub(crate) async fn token(url: &str, role: &str, person: &str) -> String {
     let args = [
         "token",
         "create",
@@ -340,7 +345,7 @@ async fn token(url: &str, role: &str, person: &str) -> String {
 }
 
 /// `gql` that fails the test on any GraphQL error; returns `data`.
-async fn ok(addr: SocketAddr, token: &str, query: &str, variables: Value) -> Value {
+pub(crate) async fn ok(addr: SocketAddr, token: &str, query: &str, variables: Value) -> Value {
     let r = gql(addr, token, query, variables).await;
     assert!(r.get("errors").is_none(), "{query}: {r}");
     r["data"].clone()

@@ -5,6 +5,7 @@
 extern crate lectern_store; // both_backends!
 
 mod graphql;
+mod kiosk;
 
 use std::process::Command;
 

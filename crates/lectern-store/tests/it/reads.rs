@@ -5,7 +5,11 @@ use lectern_store::{ExpectedVersion, StoreOptions};
 
 use crate::support::{TestDb, ev};
 
-both_backends!(reads_by_stream_and_position, the_whole_log_streams_in_pages);
+both_backends!(
+    reads_by_stream_and_position,
+    the_whole_log_streams_in_pages,
+    events_are_found_by_id
+);
 
 async fn reads_by_stream_and_position(db: TestDb) {
     let store = db.store().await;
@@ -83,4 +87,24 @@ async fn the_whole_log_streams_in_pages(db: TestDb) {
         odd.iter()
             .all(|e| e.event_type == "Odd" && e.position > 1000)
     );
+}
+
+async fn events_are_found_by_id(db: TestDb) {
+    let store = db.store().await;
+    let mut ids = Vec::new();
+    for i in 0..5u64 {
+        let e = ev("Tapped", i);
+        ids.push(e.event_id());
+        store
+            .append("K", ExpectedVersion::Any, vec![e])
+            .await
+            .unwrap();
+    }
+    let unknown = uuid::Uuid::now_v7();
+    let found = store.read_ids(&[ids[3], unknown, ids[1]]).await.unwrap();
+    let got: Vec<(u64, uuid::Uuid)> = found.iter().map(|e| (e.position, e.event_id)).collect();
+    assert_eq!(got, vec![(2, ids[1]), (4, ids[3])]);
+    assert_eq!(found[1].payload, r#"{"n":3}"#);
+    assert!(store.read_ids(&[unknown]).await.unwrap().is_empty());
+    assert!(store.read_ids(&[]).await.unwrap().is_empty());
 }

@@ -1,0 +1,562 @@
+//! Server-side tap ingestion: a batch of signed taps from one kiosk becomes
+//! `CardTapped` events on the kiosk's stream (each with the server's
+//! decision) and the attendance events they lead to on the sessions they
+//! were attributed to, in one transaction.
+//!
+//! # Invariants
+//! - Idempotent by tap id: a tap's `CardTapped` event has the tap's id as
+//!   its event id. Before deciding anything the log is asked which of the
+//!   batch's taps it holds (not the read models, which may lag); those are
+//!   answered with the decision stored then (`duplicate`), and nothing is
+//!   added. Two servers taking the same batch at once collide on the kiosk
+//!   stream's expected version, and the loser finds the taps recorded.
+//! - Every tap is verified against the kiosk's enrolled key and must name
+//!   the kiosk that signed the request; a tap that fails is refused (with
+//!   the reason in its result and the server log) and never recorded.
+//! - Lateness is judged by the kiosk's time corrected by the clock offset
+//!   measured on this request (server time minus the request's kiosk
+//!   time); the tap keeps both times.
+//! - One batch of a kiosk at a time (per process): a kiosk retrying while
+//!   its previous request still runs waits for it.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
+use lectern_domain::{
+    Aggregate, Attendee, Audience, CardHolder, CardUid, KioskEvent, KioskLedger, ORG_STREAM,
+    OrgTree, Programme, ProgrammeId, RejectReason, Session, SessionCommand, SessionId, Slug,
+    StaffNo, TapDecision, TapOutcome, UnitId, kiosk_stream, pick_session, programme_stream,
+    session_stream,
+};
+use lectern_graphql::ApiError;
+use lectern_kiosk_protocol::{
+    BatchResponse, MAX_BATCH, Outcome, PublicKey, SignedTap, TapBatch, TapResult,
+};
+use lectern_projections::{Projections, Val, encode, load, timestamp};
+use lectern_store::{AppendRequest, ExpectedVersion, Metadata, RecordedEvent, Store};
+use uuid::Uuid;
+
+/// How often a batch is decided again after another writer moved one of
+/// its streams.
+const ATTEMPTS: usize = 5;
+/// Check-in may open at most this long before a session starts (the
+/// domain's limit), so a tap can only belong to a session starting within
+/// this much after it.
+const LONGEST_OPENING: Duration = Duration::minutes(240);
+
+/// How long a batch's answer waits for the read models to show it.
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A kiosk's tap ledger and its stream version, kept between batches.
+type Ledger = Option<(KioskLedger, u64)>;
+
+/// Takes kiosks' tap batches; cheap to clone.
+#[derive(Clone)]
+pub struct Ingest {
+    store: Store,
+    projections: Projections,
+    ledgers: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<Ledger>>>>>,
+    refused: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// A batch must be decided again: another writer moved one of its streams.
+struct Moved;
+
+impl Ingest {
+    pub fn new(store: Store, projections: Projections) -> Ingest {
+        Ingest {
+            store,
+            projections,
+            ledgers: Arc::default(),
+            refused: Arc::default(),
+        }
+    }
+
+    /// Taps refused since the process started (bad signature, another
+    /// kiosk's tap, a counter that went backwards, a wrong venue).
+    pub fn refused_total(&self) -> u64 {
+        self.refused.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Records `batch`, sent by `kiosk` (whose enrolled key is `key`) with
+    /// its clock `offset_ms` behind the server's; answers per tap.
+    pub async fn ingest(
+        &self,
+        kiosk: &Slug,
+        key: &PublicKey,
+        offset_ms: i64,
+        batch: TapBatch,
+    ) -> Result<BatchResponse, ApiError> {
+        let taps = batch.taps;
+        if taps.len() > MAX_BATCH {
+            return Err(ApiError::bad_input(format!(
+                "a batch holds at most {MAX_BATCH} taps, not {}",
+                taps.len()
+            )));
+        }
+        let mut ids = HashSet::new();
+        if let Some(t) = taps.iter().find(|t| !ids.insert(t.tap.id)) {
+            return Err(ApiError::bad_input(format!(
+                "tap {} appears twice in the batch",
+                t.tap.id
+            )));
+        }
+        let lock = {
+            let mut all = self.ledgers.lock().expect("ledger map lock");
+            all.entry(kiosk.as_str().to_owned()).or_default().clone()
+        };
+        let mut ledger = lock.lock().await;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self
+                .try_ingest(&mut ledger, kiosk, key, offset_ms, &taps)
+                .await
+            {
+                Ok(Ok(answer)) => return Ok(answer),
+                Ok(Err(Moved)) if attempt < ATTEMPTS => {
+                    tracing::debug!(
+                        kiosk = kiosk.as_str(),
+                        attempt,
+                        "streams moved; deciding again"
+                    );
+                    *ledger = None;
+                }
+                Ok(Err(Moved)) => {
+                    *ledger = None;
+                    return Err(ApiError::new(
+                        lectern_graphql::Code::Conflict,
+                        format!(
+                            "the taps of kiosk {:?} collided with other writes {ATTEMPTS} times; \
+                             send the batch again",
+                            kiosk.as_str()
+                        ),
+                    ));
+                }
+                Err(e) => {
+                    *ledger = None;
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    async fn try_ingest(
+        &self,
+        ledger: &mut Ledger,
+        kiosk: &Slug,
+        key: &PublicKey,
+        offset_ms: i64,
+        taps: &[SignedTap],
+    ) -> Result<Result<BatchResponse, Moved>, ApiError> {
+        let stream = kiosk_stream(kiosk.as_str());
+        let mut results: Vec<Option<TapResult>> = vec![None; taps.len()];
+        let refuse = |i: usize, reason: String| {
+            tracing::warn!(kiosk = kiosk.as_str(), tap = %taps[i].tap.id, "refused a tap: {reason}");
+            self.refused
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Some(refused(taps[i].tap.id, reason))
+        };
+        for (i, t) in taps.iter().enumerate() {
+            if t.tap.kiosk != *kiosk {
+                results[i] = refuse(
+                    i,
+                    format!(
+                        "tap {} names kiosk {:?}, but kiosk {:?} sent it",
+                        t.tap.id,
+                        t.tap.kiosk.as_str(),
+                        kiosk.as_str()
+                    ),
+                );
+            } else if let Err(e) = key.verify_tap(t) {
+                results[i] = refuse(i, format!("tap {}: {e}", t.tap.id));
+            }
+        }
+
+        // Taps the log holds already get the answer recorded then.
+        let wanted: Vec<Uuid> = taps
+            .iter()
+            .zip(&results)
+            .filter(|(_, r)| r.is_none())
+            .map(|(t, _)| t.tap.id)
+            .collect();
+        let stored: HashMap<Uuid, RecordedEvent> = self
+            .store
+            .read_ids(&wanted)
+            .await?
+            .into_iter()
+            .map(|e| (e.event_id, e))
+            .collect();
+        let mut fresh = Vec::new();
+        for (i, t) in taps.iter().enumerate() {
+            if results[i].is_some() {
+                continue;
+            }
+            match stored.get(&t.tap.id) {
+                Some(e) => {
+                    results[i] = match recorded_answer(&stream, t, e) {
+                        Ok(r) => Some(r),
+                        Err(reason) => refuse(i, reason),
+                    };
+                }
+                None => fresh.push(i),
+            }
+        }
+
+        let (mut kiosk_ledger, version) = match ledger.take() {
+            Some(l) => l,
+            None => load::<KioskLedger>(&self.store, &stream, u64::MAX).await?,
+        };
+        if fresh.is_empty() {
+            let gaps = kiosk_ledger.gaps.clone();
+            *ledger = Some((kiosk_ledger, version));
+            return Ok(Ok(answer(results, gaps)));
+        }
+
+        let offset = Duration::milliseconds(offset_ms);
+        let at_of = |t: &SignedTap| t.tap.kiosk_time + offset;
+        let cards: Vec<&CardUid> = fresh.iter().map(|&i| &taps[i].tap.card).collect();
+        let holders = self.holders(&cards).await?;
+        let earliest = fresh.iter().map(|&i| at_of(&taps[i])).min();
+        let latest = fresh.iter().map(|&i| at_of(&taps[i])).max();
+        let venue = &taps[fresh[0]].tap.venue;
+        let mut sessions = match (earliest, latest) {
+            (Some(from), Some(to)) => self.sessions(venue, from, to).await?,
+            _ => BTreeMap::new(),
+        };
+        let org = if sessions.is_empty() {
+            OrgTree::default()
+        } else {
+            load::<OrgTree>(&self.store, ORG_STREAM, u64::MAX).await?.0
+        };
+        let cohorts = self.cohorts(&sessions).await?;
+
+        let meta = |tap: Uuid| Metadata {
+            actor: Some(format!("kiosk:{}", kiosk.as_str())),
+            source: Some("kiosk".into()),
+            correlation_id: Some(tap),
+            causation_id: None,
+        };
+        let mut tapped = Vec::new();
+        let mut session_events: BTreeMap<SessionId, Vec<lectern_store::NewEvent>> = BTreeMap::new();
+        for &i in &fresh {
+            let t = &taps[i].tap;
+            let at = at_of(&taps[i]);
+            let mut event = KioskEvent::CardTapped {
+                tap: t.id,
+                venue: t.venue.clone(),
+                card: t.card.clone(),
+                kiosk_time: t.kiosk_time,
+                counter: t.counter,
+                signature: taps[i].signature.clone(),
+                decision: None,
+            };
+            if let Err(e) = kiosk_ledger.decide(&event) {
+                results[i] = refuse(i, format!("tap {}: {e}", t.id));
+                continue;
+            }
+            let holder = match holders.get(&t.card) {
+                None => CardHolder::Unknown,
+                Some(h) if !h.active => CardHolder::Revoked {
+                    staff_no: h.staff_no.clone(),
+                },
+                Some(h) => CardHolder::Active(Attendee {
+                    staff_no: h.staff_no.clone(),
+                    unit: h.unit.clone(),
+                    programmes: cohorts
+                        .iter()
+                        .filter(|(_, people)| people.contains(&h.staff_no))
+                        .map(|(p, _)| p.clone())
+                        .collect(),
+                }),
+            };
+            let picked = pick_session(sessions.values().map(|(s, _)| s), &t.venue, at)
+                .and_then(|s| s.schedule.as_ref().map(|x| x.id));
+            let outcome = match picked {
+                None => match &holder {
+                    CardHolder::Unknown => TapOutcome::Rejected(RejectReason::UnknownCard),
+                    CardHolder::Revoked { .. } => TapOutcome::Rejected(RejectReason::RevokedCard),
+                    CardHolder::Active(_) => TapOutcome::Rejected(RejectReason::NoSessionNow),
+                },
+                Some(id) => {
+                    let (session, _) = sessions.get_mut(&id).expect("picked from these");
+                    let command = SessionCommand::RecordTap {
+                        tap: t.id,
+                        card: t.card.clone(),
+                        kiosk: kiosk.as_str().to_owned(),
+                        holder: holder.clone(),
+                        at,
+                    };
+                    let (outcome, events) = session
+                        .decide_tap(&command, &org)
+                        .map_err(|e| ApiError::internal(format!("deciding tap {}: {e}", t.id)))?;
+                    for e in &events {
+                        session
+                            .apply(e)
+                            .map_err(|err| ApiError::internal(format!("tap {}: {err}", t.id)))?;
+                        session_events
+                            .entry(id)
+                            .or_default()
+                            .push(encode(e).with_metadata(&meta(t.id)).occurred_at(at));
+                    }
+                    outcome
+                }
+            };
+            let person = match &holder {
+                CardHolder::Unknown => None,
+                CardHolder::Revoked { staff_no } => Some(staff_no.clone()),
+                CardHolder::Active(a) => Some(a.staff_no.clone()),
+            };
+            if let KioskEvent::CardTapped { decision, .. } = &mut event {
+                *decision = Some(TapDecision {
+                    at,
+                    clock_offset_ms: offset_ms,
+                    person: person.clone(),
+                    session: picked,
+                    outcome,
+                });
+            }
+            kiosk_ledger
+                .apply(&event)
+                .map_err(|e| ApiError::internal(format!("tap {}: {e}", t.id)))?;
+            tapped.push((
+                i,
+                encode(&event)
+                    .with_id(t.id)
+                    .with_metadata(&meta(t.id))
+                    .occurred_at(at),
+            ));
+            results[i] = Some(TapResult {
+                tap: t.id,
+                outcome: Some(Outcome::from(&outcome)),
+                refused: None,
+                name: person
+                    .as_ref()
+                    .and_then(|p| holders.get(&t.card).filter(|h| &h.staff_no == p))
+                    .map(|h| h.name.clone()),
+                person: person.map(|p| p.as_str().to_owned()),
+                session: picked,
+                position: 0,
+                duplicate: false,
+            });
+        }
+        if tapped.is_empty() {
+            let gaps = kiosk_ledger.gaps.clone();
+            *ledger = Some((kiosk_ledger, version));
+            return Ok(Ok(answer(results, gaps)));
+        }
+
+        let count = tapped.len() as u64;
+        let mut requests = vec![AppendRequest::new(
+            stream.clone(),
+            expected(version),
+            tapped.iter().map(|(_, e)| e.clone()).collect(),
+        )];
+        for (id, events) in session_events {
+            let (_, v) = &sessions[&id];
+            requests.push(AppendRequest::new(session_stream(id), expected(*v), events));
+        }
+        let appended = match self.store.submit_all(requests).await {
+            Ok(a) => a,
+            Err(lectern_store::Error::WrongExpectedVersion { .. }) => return Ok(Err(Moved)),
+            Err(e) => return Err(e.into()),
+        };
+        // The answer waits (briefly) for the read models, so that the
+        // kiosk's next roster download shows its own check-ins; the taps
+        // are recorded whether or not they catch up in time.
+        let last = appended.iter().map(|a| a.last_position).max().unwrap_or(0);
+        if let Err(e) = self.projections.wait_for(last, SETTLE).await {
+            tracing::warn!(
+                kiosk = kiosk.as_str(),
+                "taps recorded; read models behind: {e}"
+            );
+        }
+        let first = appended[0].first_position;
+        for (k, (i, _)) in tapped.iter().enumerate() {
+            if let Some(r) = results[*i].as_mut() {
+                r.position = first + k as u64;
+            }
+        }
+        let gaps = kiosk_ledger.gaps.clone();
+        *ledger = Some((kiosk_ledger, version + count));
+        Ok(Ok(answer(results, gaps)))
+    }
+
+    /// The people holding `cards`, by card.
+    async fn holders(&self, cards: &[&CardUid]) -> Result<HashMap<CardUid, Holder>, ApiError> {
+        let mut unique: Vec<&CardUid> = cards.to_vec();
+        unique.sort();
+        unique.dedup();
+        let mut out = HashMap::new();
+        for chunk in unique.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT card, staff_no, name, unit, left_on FROM rm_people WHERE card IN ({})",
+                marks.join(", ")
+            );
+            let args: Vec<Val> = chunk.iter().map(|c| Val::from(c.as_str())).collect();
+            for row in self.projections.db().fetch(&sql, &args).await? {
+                let text = |i: usize| row[i].as_str().unwrap_or_default();
+                out.insert(
+                    CardUid::parse(text(0))?,
+                    Holder {
+                        staff_no: StaffNo::parse(text(1))?,
+                        name: text(2).to_owned(),
+                        unit: UnitId::parse(text(3))?,
+                        active: row[4].as_str().is_none(),
+                    },
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// The sessions at `venue` a tap between `from` and `to` may belong
+    /// to, folded from the log, with their stream versions.
+    async fn sessions(
+        &self,
+        venue: &Slug,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<BTreeMap<SessionId, (Session, u64)>, ApiError> {
+        let rows = self
+            .projections
+            .db()
+            .fetch(
+                "SELECT id FROM rm_sessions WHERE venue = $1 AND starts_at <= $2 AND ends_at >= $3",
+                &[
+                    Val::from(venue.as_str()),
+                    Val::from(timestamp(to + LONGEST_OPENING)),
+                    Val::from(timestamp(from)),
+                ],
+            )
+            .await?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let id = row[0].as_str().unwrap_or_default();
+            let id = Uuid::parse_str(id)
+                .map_err(|_| ApiError::internal(format!("rm_sessions holds a bad id {id:?}")))?;
+            out.insert(
+                id,
+                load::<Session>(&self.store, &session_stream(id), u64::MAX).await?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// The participants of the programmes whose cohorts these sessions
+    /// expect.
+    async fn cohorts(
+        &self,
+        sessions: &BTreeMap<SessionId, (Session, u64)>,
+    ) -> Result<Vec<(ProgrammeId, HashSet<StaffNo>)>, ApiError> {
+        let mut out: Vec<(ProgrammeId, HashSet<StaffNo>)> = Vec::new();
+        for (s, _) in sessions.values() {
+            let Some(Audience::Cohort { programme }) = s.schedule.as_ref().map(|x| &x.audience)
+            else {
+                continue;
+            };
+            if out.iter().any(|(p, _)| p == programme) {
+                continue;
+            }
+            let p = load::<Programme>(&self.store, &programme_stream(programme), u64::MAX)
+                .await?
+                .0;
+            out.push((programme.clone(), p.participants.into_keys().collect()));
+        }
+        Ok(out)
+    }
+}
+
+/// A card's holder as `rm_people` has them.
+struct Holder {
+    staff_no: StaffNo,
+    name: String,
+    unit: UnitId,
+    /// Still on the staff.
+    active: bool,
+}
+
+fn expected(version: u64) -> ExpectedVersion {
+    if version == 0 {
+        ExpectedVersion::NoStream
+    } else {
+        ExpectedVersion::Exact(version)
+    }
+}
+
+fn refused(tap: Uuid, reason: String) -> TapResult {
+    TapResult {
+        tap,
+        outcome: None,
+        refused: Some(reason),
+        person: None,
+        name: None,
+        session: None,
+        position: 0,
+        duplicate: false,
+    }
+}
+
+fn answer(results: Vec<Option<TapResult>>, gaps: Vec<(u64, u64)>) -> BatchResponse {
+    BatchResponse {
+        server_time: Utc::now(),
+        results: results
+            .into_iter()
+            .map(|r| r.expect("every tap has a result"))
+            .collect(),
+        gaps,
+    }
+}
+
+/// The answer for a tap the log holds already: the decision recorded with
+/// it, if the stored event is this very tap.
+fn recorded_answer(stream: &str, t: &SignedTap, e: &RecordedEvent) -> Result<TapResult, String> {
+    let elsewhere = || {
+        format!(
+            "tap id {} is already in the log as a different event (position {})",
+            t.tap.id, e.position
+        )
+    };
+    if e.stream_id != stream || e.event_type != "CardTapped" {
+        return Err(elsewhere());
+    }
+    let stored: KioskEvent = serde_json::from_str(&e.payload).map_err(|_| elsewhere())?;
+    let KioskEvent::CardTapped {
+        venue,
+        card,
+        kiosk_time,
+        counter,
+        signature,
+        decision,
+        ..
+    } = stored
+    else {
+        return Err(elsewhere());
+    };
+    if venue != t.tap.venue
+        || card != t.tap.card
+        || kiosk_time != t.tap.kiosk_time
+        || counter != t.tap.counter
+        || signature != t.signature
+    {
+        return Err(elsewhere());
+    }
+    let decision = decision.ok_or_else(|| {
+        format!(
+            "tap {} is in the log (position {}) without a decision",
+            t.tap.id, e.position
+        )
+    })?;
+    Ok(TapResult {
+        tap: t.tap.id,
+        outcome: Some(Outcome::from(&decision.outcome)),
+        refused: None,
+        person: decision.person.map(|p| p.as_str().to_owned()),
+        name: None,
+        session: decision.session,
+        position: e.position,
+        duplicate: true,
+    })
+}

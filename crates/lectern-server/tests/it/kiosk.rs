@@ -1,0 +1,440 @@
+//! `/kiosk/v1` on a running server, on SQLite and PostgreSQL: signed
+//! heartbeats, the roster and its deltas, tap batches with their outcomes,
+//! retries, refusals, counter gaps and clock correction.
+
+use std::net::SocketAddr;
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use lectern_domain::{CardUid, Slug};
+use lectern_kiosk_protocol::{
+    BatchResponse, HEADER_KIOSK, HEADER_SIGNATURE, HEADER_TIME, KioskKey, Outcome, Roster,
+    SignedTap, Tap,
+};
+use lectern_store::testkit::TestDb;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::graphql::{Server, gql, ok, post_to, token};
+
+both_backends!(kiosk_endpoints_over_http);
+
+/// An HTTP request; returns the status code and the body.
+async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> (u16, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(body).await.unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).await.unwrap();
+    let code = buf
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (code, body)
+}
+
+/// A kiosk's side of the conversation: signs what it sends.
+struct Kiosk {
+    addr: SocketAddr,
+    id: String,
+    key: KioskKey,
+    /// How far the kiosk's clock is behind the server's.
+    slow: Duration,
+}
+
+impl Kiosk {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() - self.slow
+    }
+
+    async fn send(&self, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+        let time = self.now().to_rfc3339_opts(SecondsFormat::Millis, true);
+        let signature = self.key.sign_request(method, path, &self.id, &time, body);
+        let headers = [
+            (HEADER_KIOSK, self.id.clone()),
+            (HEADER_TIME, time),
+            (HEADER_SIGNATURE, signature),
+        ];
+        request(self.addr, method, path, &headers, body).await
+    }
+
+    fn tap(&self, card: &str, counter: u64) -> SignedTap {
+        self.key.sign_tap(Tap::new(
+            Slug::parse(&self.id).unwrap(),
+            Slug::parse("hall-a").unwrap(),
+            CardUid::parse(card).unwrap(),
+            counter,
+            self.now(),
+        ))
+    }
+
+    async fn post_taps(&self, taps: &[SignedTap]) -> BatchResponse {
+        let body = serde_json::to_vec(&json!({ "taps": taps })).unwrap();
+        let (code, answer) = self.send("POST", "/kiosk/v1/taps", &body).await;
+        assert_eq!(code, 200, "{answer}");
+        serde_json::from_str(&answer).unwrap_or_else(|e| panic!("{e}: {answer}"))
+    }
+
+    async fn roster(&self, since: Option<u64>) -> Roster {
+        let path = since.map_or("/kiosk/v1/roster".to_owned(), |s| {
+            format!("/kiosk/v1/roster?since={s}")
+        });
+        let (code, answer) = self.send("GET", &path, b"").await;
+        assert_eq!(code, 200, "{answer}");
+        serde_json::from_str(&answer).unwrap_or_else(|e| panic!("{e}: {answer}"))
+    }
+}
+
+/// Registers and enrols kiosk `id` at hall-a.
+async fn enrolled(addr: SocketAddr, admin: &str, id: &str) -> Kiosk {
+    let r = ok(
+        addr,
+        admin,
+        "mutation($id: String!) { registerKiosk(id: $id, venue: \"hall-a\") { code } }",
+        json!({ "id": id }),
+    )
+    .await;
+    let key = KioskKey::generate().unwrap();
+    let body = serde_json::to_vec(&json!({
+        "kiosk": id, "code": r["registerKiosk"]["code"], "public_key": key.public_hex(),
+        "version": "0.1.0"
+    }))
+    .unwrap();
+    let (status, answer) = post_to(addr, "/kiosk/v1/enrol", None, &body).await;
+    assert!(status.contains("200"), "{status}: {answer}");
+    Kiosk {
+        addr,
+        id: id.to_owned(),
+        key,
+        slow: Duration::zero(),
+    }
+}
+
+fn outcomes(r: &BatchResponse) -> Vec<Option<Outcome>> {
+    r.results.iter().map(|t| t.outcome).collect()
+}
+
+async fn kiosk_endpoints_over_http(db: TestDb) {
+    let url = db.url.clone();
+    let server = Server::start(&url).await;
+    let addr = server.addr;
+    let admin = token(&url, "administrator", "A0001").await;
+
+    // A school with three teachers (one without a card), a law school with
+    // one, and a study session at hall-a for the school that starts in ten
+    // minutes (check-in is open).
+    let starts = Utc::now() + Duration::minutes(10);
+    ok(
+        addr,
+        &admin,
+        "mutation($id: UUID!, $starts: DateTime!, $ends: DateTime!) {
+           a: establishUnit(id: \"uni\", name: \"大学\", kind: \"university\") { position }
+           b: establishUnit(id: \"cs\", name: \"计算机学院\", kind: \"school\", parent: \"uni\") { position }
+           c: establishUnit(id: \"law\", name: \"法学院\", kind: \"school\", parent: \"uni\") { position }
+           d: registerPerson(input: { staffNo: \"S0001\", name: \"王小明\", unit: \"cs\",
+             category: \"teacher\", birthDate: \"1980-03-04\", hireDate: \"2005-09-01\" }) { position }
+           e: registerPerson(input: { staffNo: \"S0002\", name: \"张伟\", unit: \"law\",
+             category: \"teacher\", birthDate: \"1981-03-04\", hireDate: \"2005-09-01\" }) { position }
+           f: registerPerson(input: { staffNo: \"S0003\", name: \"刘芳\", unit: \"cs\",
+             category: \"teacher\", birthDate: \"1982-03-04\", hireDate: \"2005-09-01\" }) { position }
+           g: registerPerson(input: { staffNo: \"S0004\", name: \"陈静\", unit: \"cs\",
+             category: \"teacher\", birthDate: \"1983-03-04\", hireDate: \"2005-09-01\" }) { position }
+           h: issueCard(staffNo: \"S0001\", uid: \"04A1B2C3D4E501\") { position }
+           i: issueCard(staffNo: \"S0002\", uid: \"04A1B2C3D4E502\") { position }
+           j: issueCard(staffNo: \"S0004\", uid: \"04A1B2C3D4E504\") { position }
+           scheduleSession(input: { id: $id, kind: \"centralized_study\", title: \"集中学习\",
+             organiser: \"cs\", venue: \"hall-a\", audienceUnits: [\"cs\"],
+             startsAt: $starts, endsAt: $ends }) { position }
+         }",
+        json!({
+            "id": "0195f000-0000-7000-8000-00000000a11a",
+            "starts": starts,
+            "ends": starts + Duration::minutes(90),
+        }),
+    )
+    .await;
+    let kiosk = enrolled(addr, &admin, "hall-a-1").await;
+
+    // Heartbeats: signed ones are stored and shown; anything else is a 4xx
+    // that names the problem.
+    let beat = serde_json::to_vec(
+        &json!({ "version": "0.1.0", "backlog": 3, "last_tap": null, "clock_offset_ms": null }),
+    )
+    .unwrap();
+    let (code, answer) = kiosk.send("POST", "/kiosk/v1/heartbeat", &beat).await;
+    assert_eq!(code, 200, "{answer}");
+    let shown = ok(
+        addr,
+        &admin,
+        "{ kiosks { id heartbeat { version backlog clockOffsetMs } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(shown["kiosks"][0]["heartbeat"]["backlog"], 3, "{shown}");
+    assert!(
+        shown["kiosks"][0]["heartbeat"]["clockOffsetMs"]
+            .as_i64()
+            .unwrap()
+            .abs()
+            < 5_000,
+        "{shown}"
+    );
+    let forger = Kiosk {
+        addr,
+        id: "hall-a-1".into(),
+        key: KioskKey::generate().unwrap(),
+        slow: Duration::zero(),
+    };
+    let stranger = Kiosk {
+        addr,
+        id: "hall-z-9".into(),
+        key: KioskKey::generate().unwrap(),
+        slow: Duration::zero(),
+    };
+    for (answer, want, needle) in [
+        (
+            request(addr, "POST", "/kiosk/v1/heartbeat", &[], &beat).await,
+            401,
+            "sign the request",
+        ),
+        (
+            forger.send("POST", "/kiosk/v1/heartbeat", &beat).await,
+            401,
+            "does not verify",
+        ),
+        (
+            stranger.send("POST", "/kiosk/v1/heartbeat", &beat).await,
+            401,
+            "kiosk \"hall-z-9\" is not registered",
+        ),
+        (
+            kiosk.send("POST", "/kiosk/v1/heartbeat", b"{}").await,
+            400,
+            "the body is not a heartbeat",
+        ),
+        (
+            kiosk.send("POST", "/kiosk/v1/taps", b"[1, 2]").await,
+            400,
+            "the body is not a tap batch",
+        ),
+        (
+            kiosk.send("GET", "/kiosk/v1/roster?since=soon", b"").await,
+            400,
+            "since=N",
+        ),
+        (
+            forger
+                .send("POST", "/kiosk/v1/taps", b"{\"taps\": []}")
+                .await,
+            401,
+            "does not verify",
+        ),
+    ] {
+        let (code, body) = answer;
+        assert_eq!(code, want, "{body}");
+        let body: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        assert!(body["error"].as_str().unwrap().contains(needle), "{body}");
+    }
+
+    // The roster: everyone, and the session with who is expected.
+    let roster = kiosk.roster(None).await;
+    assert!(roster.full);
+    assert_eq!(roster.venue.as_str(), "hall-a");
+    let cards: Vec<(&str, Option<&str>)> = roster
+        .people
+        .iter()
+        .map(|p| (p.staff_no.as_str(), p.card.as_ref().map(|c| c.as_str())))
+        .collect();
+    assert_eq!(
+        cards,
+        [
+            ("S0001", Some("04A1B2C3D4E501")),
+            ("S0002", Some("04A1B2C3D4E502")),
+            ("S0003", None),
+            ("S0004", Some("04A1B2C3D4E504"))
+        ]
+    );
+    assert_eq!(roster.sessions.len(), 1);
+    let session = &roster.sessions[0];
+    assert_eq!(session.title, "集中学习");
+    let expected: Vec<&str> = session.expected.iter().map(|s| s.as_str()).collect();
+    assert_eq!(expected, ["S0001", "S0003", "S0004"]);
+    assert!(session.checked_in.is_empty() && !session.open && !session.shut);
+    // A delta holds only what changed since.
+    assert!(kiosk.roster(Some(roster.as_of)).await.people.is_empty());
+    ok(
+        addr,
+        &admin,
+        "mutation { issueCard(staffNo: \"S0003\", uid: \"04A1B2C3D4E503\") { position } }",
+        json!({}),
+    )
+    .await;
+    let delta = kiosk.roster(Some(roster.as_of)).await;
+    assert!(!delta.full);
+    assert_eq!(delta.people.len(), 1, "{delta:?}");
+    assert_eq!(
+        delta.people[0].card.as_ref().map(|c| c.as_str()),
+        Some("04A1B2C3D4E503")
+    );
+
+    // A batch: present, unknown card, not on the list, already checked in,
+    // a tampered tap, a tap naming another kiosk; counter 5 never arrives.
+    let mut tampered = kiosk.tap("04A1B2C3D4E504", 5);
+    tampered.tap.card = CardUid::parse("04A1B2C3D4E599").unwrap();
+    let mut foreign = kiosk.tap("04A1B2C3D4E504", 6);
+    foreign.tap.kiosk = Slug::parse("hall-a-2").unwrap();
+    let batch = vec![
+        kiosk.tap("04A1B2C3D4E501", 1),
+        kiosk.tap("04FFFFFFFFFF01", 2),
+        kiosk.tap("04A1B2C3D4E502", 3),
+        kiosk.tap("04A1B2C3D4E501", 4),
+        tampered,
+        foreign,
+        kiosk.tap("04A1B2C3D4E503", 7),
+    ];
+    let first = kiosk.post_taps(&batch).await;
+    assert_eq!(
+        outcomes(&first),
+        [
+            Some(Outcome::Present),
+            Some(Outcome::UnknownCard),
+            Some(Outcome::NotOnList),
+            Some(Outcome::AlreadyCheckedIn),
+            None,
+            None,
+            Some(Outcome::Present),
+        ]
+    );
+    assert!(
+        first.results[4]
+            .refused
+            .as_deref()
+            .unwrap()
+            .contains("does not verify"),
+        "{first:?}"
+    );
+    assert!(
+        first.results[5]
+            .refused
+            .as_deref()
+            .unwrap()
+            .contains("names kiosk \"hall-a-2\""),
+        "{first:?}"
+    );
+    assert_eq!(first.results[0].person.as_deref(), Some("S0001"));
+    assert_eq!(first.results[0].name.as_deref(), Some("王小明"));
+    assert_eq!(first.gaps, [(5, 6)]);
+    assert!(first.results.iter().all(|r| !r.duplicate));
+    let positions: Vec<u64> = first.results.iter().map(|r| r.position).collect();
+    assert!(
+        positions.iter().filter(|p| **p > 0).count() == 5,
+        "{positions:?}"
+    );
+
+    // The same batch again (a retry after a lost answer) adds nothing and
+    // gets the same answers.
+    let head = || async {
+        let r = ok(addr, &admin, "{ projections { position lag } }", json!({})).await;
+        r["projections"][0]["position"].as_u64().unwrap()
+            + r["projections"][0]["lag"].as_u64().unwrap()
+    };
+    let before = head().await;
+    let again = kiosk.post_taps(&batch).await;
+    assert_eq!(outcomes(&again), outcomes(&first));
+    for (a, f) in again.results.iter().zip(&first.results) {
+        assert_eq!(a.position, f.position);
+        assert_eq!(a.duplicate, f.outcome.is_some(), "{a:?}");
+    }
+    assert_eq!(head().await, before, "a retried batch adds nothing");
+
+    // A kiosk whose clock is an hour slow: its tap is judged by the
+    // corrected time (check-in is open now), and both times are kept.
+    let slow = Kiosk {
+        slow: Duration::hours(1),
+        ..enrolled(addr, &admin, "hall-a-2").await
+    };
+    let late_clock = slow.post_taps(&[slow.tap("04A1B2C3D4E504", 1)]).await;
+    assert_eq!(outcomes(&late_clock), [Some(Outcome::Present)]);
+    let events = ok(
+        addr,
+        &admin,
+        "{ events(stream: \"kiosk-hall-a-2\") { eventType payload } }",
+        json!({}),
+    )
+    .await;
+    let tapped: Value = serde_json::from_str(
+        events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["eventType"] == "CardTapped")
+            .unwrap()["payload"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let offset = tapped["decision"]["clock_offset_ms"].as_i64().unwrap();
+    assert!((offset - 3_600_000).abs() < 5_000, "{tapped}");
+
+    // The session shows the check-ins; the roster's next download too.
+    let shown = ok(
+        addr,
+        &admin,
+        "{ session(id: \"0195f000-0000-7000-8000-00000000a11a\") { present roster { edges { node { staffNo status } } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(shown["session"]["present"], 3, "{shown}");
+    let roster = kiosk.roster(None).await;
+    let checked: Vec<&str> = roster.sessions[0]
+        .checked_in
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    assert_eq!(checked, ["S0001", "S0003", "S0004"]);
+
+    // Batch limits.
+    let too_many: Vec<SignedTap> = (0..501)
+        .map(|i| kiosk.tap("04A1B2C3D4E501", 100 + i))
+        .collect();
+    let body = serde_json::to_vec(&json!({ "taps": too_many })).unwrap();
+    let (code, answer) = kiosk.send("POST", "/kiosk/v1/taps", &body).await;
+    assert_eq!(code, 400, "{answer}");
+    assert!(answer.contains("at most 500 taps, not 501"), "{answer}");
+    let twice = kiosk.tap("04A1B2C3D4E501", 8);
+    let body = serde_json::to_vec(&json!({ "taps": [twice, twice] })).unwrap();
+    let (code, answer) = kiosk.send("POST", "/kiosk/v1/taps", &body).await;
+    assert_eq!(code, 400, "{answer}");
+    assert!(answer.contains("appears twice"), "{answer}");
+    let r = gql(addr, &admin, "{ kiosks { id missing } }", json!({})).await;
+    assert_eq!(r["data"]["kiosks"][0]["missing"], 2, "{r}");
+    let (_, metrics) = crate::get(addr, "/metrics").await;
+    assert!(
+        metrics.contains("lectern_kiosk_taps_refused_total 4"),
+        "two refused taps, twice: {metrics}"
+    );
+    assert!(
+        metrics.contains("lectern_kiosk_missing_taps{kiosk=\"hall-a-1\"} 2"),
+        "{metrics}"
+    );
+    server.stop().await;
+}
