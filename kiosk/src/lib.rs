@@ -1,0 +1,185 @@
+//! `lectern-kiosk`: the program beside a lecture hall's card reader.
+//!
+//! A card read is debounced, decided locally from the downloaded roster
+//! (`decide`), numbered, signed and committed to the local queue
+//! (`queue`) — only then is the result shown. In the background (`sync`)
+//! queued taps go to the server oldest first, and leave the queue only
+//! when the server answered for them; the roster is refreshed by delta;
+//! heartbeats report the backlog. With the network down the kiosk keeps
+//! deciding and queueing.
+//!
+//! # Layout
+//! - `reader`: card readers (simulator script, keyboard wedge).
+//! - `decide`: the local decision, from the roster.
+//! - `queue`: the durable local state (SQLite, WAL, synchronous=FULL).
+//! - `client`, `sync`: the signed conversation with `/kiosk/v1`.
+//! - `text`: what the kiosk says, in Chinese and English.
+//! - `cli`: the `lectern-kiosk` command.
+
+pub mod cli;
+pub mod client;
+pub mod decide;
+pub mod queue;
+pub mod reader;
+pub mod sync;
+pub mod text;
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+use lectern_domain::CardUid;
+use lectern_kiosk_protocol::KioskKey;
+use serde_json::json;
+use tokio::sync::{Mutex, Notify, watch};
+
+use crate::client::Server;
+use crate::decide::Book;
+use crate::queue::{Identity, Queue};
+use crate::reader::Reader;
+use crate::sync::{Link, Sync};
+
+/// The kiosk program's version, reported at enrolment and in heartbeats.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// How `run` behaves.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The same card read again within this is the same tap.
+    pub debounce: Duration,
+    /// One JSON line per tap on stdout instead of text for people.
+    pub headless: bool,
+    /// When the reader ends, wait until every queued tap is acknowledged.
+    pub until_synced: bool,
+}
+
+/// A running kiosk's state.
+pub struct Kiosk {
+    pub queue: Queue,
+    pub id: Identity,
+    pub key: Arc<KioskKey>,
+    pub book: Arc<Mutex<Book>>,
+    pub link: Arc<Link>,
+    pub wake: Arc<Notify>,
+}
+
+impl Kiosk {
+    /// Opens an enrolled kiosk's state: its identity, the stored roster,
+    /// and the check-ins of taps still queued.
+    pub async fn open(queue: Queue) -> Result<Kiosk> {
+        let (id, key) = queue.identity().await?.context(
+            "this kiosk is not enrolled: run `lectern-kiosk enrol --server URL --kiosk ID --code CODE`",
+        )?;
+        let mut book = Book::default();
+        if let Some(roster) = queue.roster().await? {
+            book.update(roster);
+        }
+        for q in queue.oldest(usize::MAX >> 1).await? {
+            book.seen(&q.local);
+        }
+        Ok(Kiosk {
+            queue,
+            id,
+            key: Arc::new(key),
+            book: Arc::new(Mutex::new(book)),
+            link: Arc::default(),
+            wake: Arc::default(),
+        })
+    }
+
+    pub fn sync(&self) -> Result<Sync> {
+        Ok(Sync {
+            queue: self.queue.clone(),
+            server: Server::parse(&self.id.server)?,
+            id: self.id.clone(),
+            key: self.key.clone(),
+            book: self.book.clone(),
+            link: self.link.clone(),
+            wake: self.wake.clone(),
+            version: VERSION,
+        })
+    }
+
+    /// Takes one card read: decides, queues durably, then returns the line
+    /// to show.
+    pub async fn tap(&self, card: CardUid) -> Result<serde_json::Value> {
+        let read = Instant::now();
+        let kiosk_time = Utc::now();
+        let offset = chrono::Duration::milliseconds(self.link.offset_ms.load(Ordering::Relaxed));
+        let local = self.book.lock().await.decide(&card, kiosk_time + offset);
+        let signed = self
+            .queue
+            .record(&self.id, &self.key, card, kiosk_time, &local)
+            .await?;
+        self.book.lock().await.seen(&local);
+        self.wake.notify_one();
+        let (zh, en) = text::outcome(local.outcome);
+        Ok(json!({
+            "tap": signed.tap.id,
+            "counter": signed.tap.counter,
+            "card": signed.tap.card,
+            "kiosk_time": signed.tap.kiosk_time,
+            "outcome": local.outcome,
+            "success": local.outcome.is_success(),
+            "person": local.person,
+            "name": local.name,
+            "session": local.session,
+            "title": local.title,
+            "zh": zh,
+            "en": en,
+            "online": self.link.online.load(Ordering::Relaxed),
+            "latency_us": read.elapsed().as_micros() as u64,
+        }))
+    }
+}
+
+/// Reads cards until the reader ends (or Ctrl-C), syncing in the
+/// background.
+pub async fn run(kiosk: Kiosk, mut reader: Reader, opts: RunOptions) -> Result<()> {
+    let (stop, stopped) = watch::channel(false);
+    let sync = kiosk.sync()?;
+    let background = tokio::spawn(sync.clone().run(stopped));
+    let mut last: Option<(CardUid, Instant)> = None;
+    let stdout = std::io::stdout();
+    loop {
+        let card = tokio::select! {
+            card = reader.next() => card?,
+            _ = tokio::signal::ctrl_c() => None,
+        };
+        let Some(card) = card else { break };
+        if let Some((previous, at)) = &last
+            && *previous == card
+            && at.elapsed() < opts.debounce
+        {
+            continue;
+        }
+        last = Some((card.clone(), Instant::now()));
+        let line = kiosk.tap(card).await?;
+        let mut out = stdout.lock();
+        if opts.headless {
+            writeln!(out, "{line}")?;
+        } else {
+            writeln!(
+                out,
+                "{}  {}  {} / {}",
+                line["kiosk_time"].as_str().unwrap_or_default(),
+                line["name"].as_str().unwrap_or("—"),
+                line["zh"].as_str().unwrap_or_default(),
+                line["en"].as_str().unwrap_or_default()
+            )?;
+        }
+        out.flush()?;
+    }
+    if opts.until_synced {
+        while kiosk.queue.backlog().await? > 0 {
+            kiosk.wake.notify_one();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let _ = stop.send(true);
+    background.await.context("the sync task failed")?;
+    Ok(())
+}
