@@ -21,6 +21,7 @@ pub mod client;
 pub mod decide;
 pub mod queue;
 pub mod reader;
+pub mod screen;
 pub mod sync;
 pub mod text;
 
@@ -103,6 +104,32 @@ impl Kiosk {
         })
     }
 
+    /// What the screen shows now, with `last` as the last result.
+    pub async fn view(&self, last: Option<screen::Shown>) -> Result<screen::View> {
+        let now = Utc::now();
+        let offset = chrono::Duration::milliseconds(self.link.offset_ms.load(Ordering::Relaxed));
+        let book = self.book.lock().await;
+        let session = book.session_at(now + offset).map(|s| {
+            let (checked_in, expected) = book.counts(s);
+            screen::OnScreenSession {
+                title: s.title.clone(),
+                starts_at: s.starts_at,
+                ends_at: s.ends_at,
+                checked_in,
+                expected,
+            }
+        });
+        drop(book);
+        Ok(screen::View {
+            venue: self.id.venue.as_str().to_owned(),
+            now: now + offset,
+            session,
+            last,
+            online: self.link.online.load(Ordering::Relaxed),
+            backlog: self.queue.backlog().await?,
+        })
+    }
+
     /// Takes one card read: decides, queues durably, then returns the line
     /// to show.
     pub async fn tap(&self, card: CardUid) -> Result<serde_json::Value> {
@@ -137,49 +164,85 @@ impl Kiosk {
 }
 
 /// Reads cards until the reader ends (or Ctrl-C), syncing in the
-/// background.
+/// background; shows each result on the full screen, or as a JSON line
+/// with `headless`.
 pub async fn run(kiosk: Kiosk, mut reader: Reader, opts: RunOptions) -> Result<()> {
     let (stop, stopped) = watch::channel(false);
-    let sync = kiosk.sync()?;
-    let background = tokio::spawn(sync.clone().run(stopped));
+    let background = tokio::spawn(kiosk.sync()?.run(stopped));
+    // The reader runs on its own, so that redrawing the clock never cuts
+    // a simulator's pause or a half-read line short.
+    let (cards, mut read) = tokio::sync::mpsc::channel::<Result<CardUid>>(64);
+    tokio::spawn(async move {
+        loop {
+            let card = reader.next().await.transpose();
+            let end = !matches!(card, Some(Ok(_)));
+            if let Some(card) = card
+                && cards.send(card).await.is_err()
+            {
+                return;
+            }
+            if end {
+                return;
+            }
+        }
+    });
+    let mut screen = if opts.headless {
+        None
+    } else {
+        Some(screen::Screen::start().context("cannot use the terminal as a screen")?)
+    };
+    let mut shown: Option<screen::Shown> = None;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut last: Option<(CardUid, Instant)> = None;
-    let stdout = std::io::stdout();
-    loop {
-        let card = tokio::select! {
-            card = reader.next() => card?,
-            _ = tokio::signal::ctrl_c() => None,
-        };
-        let Some(card) = card else { break };
-        if let Some((previous, at)) = &last
-            && *previous == card
-            && at.elapsed() < opts.debounce
-        {
-            continue;
+    let result = async {
+        loop {
+            tokio::select! {
+                card = read.recv() => {
+                    let Some(card) = card.transpose()? else { break };
+                    if let Some((previous, at)) = &last
+                        && *previous == card
+                        && at.elapsed() < opts.debounce
+                    {
+                        continue;
+                    }
+                    last = Some((card.clone(), Instant::now()));
+                    let line = kiosk.tap(card).await?;
+                    match screen.as_mut() {
+                        None => {
+                            let mut out = std::io::stdout().lock();
+                            writeln!(out, "{line}")?;
+                            out.flush()?;
+                        }
+                        Some(s) => {
+                            shown = Some(screen::Shown {
+                                outcome: serde_json::from_value(line["outcome"].clone())?,
+                                name: line["name"].as_str().map(str::to_owned),
+                                at: Utc::now(),
+                            });
+                            s.clear()?;
+                            s.draw(&kiosk.view(shown.clone()).await?)?;
+                        }
+                    }
+                }
+                _ = tick.tick(), if screen.is_some() => {
+                    if let Some(s) = screen.as_mut() {
+                        s.draw(&kiosk.view(shown.clone()).await?)?;
+                    }
+                }
+                _ = tokio::signal::ctrl_c() => break,
+            }
         }
-        last = Some((card.clone(), Instant::now()));
-        let line = kiosk.tap(card).await?;
-        let mut out = stdout.lock();
-        if opts.headless {
-            writeln!(out, "{line}")?;
-        } else {
-            writeln!(
-                out,
-                "{}  {}  {} / {}",
-                line["kiosk_time"].as_str().unwrap_or_default(),
-                line["name"].as_str().unwrap_or("—"),
-                line["zh"].as_str().unwrap_or_default(),
-                line["en"].as_str().unwrap_or_default()
-            )?;
+        if opts.until_synced {
+            while kiosk.queue.backlog().await? > 0 {
+                kiosk.wake.notify_one();
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
-        out.flush()?;
+        Ok::<_, anyhow::Error>(())
     }
-    if opts.until_synced {
-        while kiosk.queue.backlog().await? > 0 {
-            kiosk.wake.notify_one();
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
+    .await;
+    drop(screen);
     let _ = stop.send(true);
     background.await.context("the sync task failed")?;
-    Ok(())
+    result
 }
