@@ -1,0 +1,220 @@
+//! kill -9 drills: the kiosk killed at random moments while it takes and
+//! sends taps, and the server killed while it takes batches. Afterwards
+//! every tap the kiosk numbered is in the log exactly once, none is
+//! missing, and every tap the kiosk showed is among them.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lectern_store::testkit::TestDb;
+use serde_json::Value;
+
+use crate::{admin_token, campus, enrol, every_tap_once, kiosk, serve, status};
+
+both_backends!(
+    a_killed_kiosk_loses_no_tap_and_counts_none_twice,
+    a_killed_server_loses_no_tap_and_counts_none_twice
+);
+
+/// Kill moments: a fixed sequence, so a failure can be replayed.
+struct Moments(u64);
+
+impl Moments {
+    fn next(&mut self, below_ms: u64) -> Duration {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        Duration::from_millis((self.0 >> 33) % below_ms)
+    }
+}
+
+/// A script of `n` taps, 5 ms apart: two teachers' cards and unknown ones.
+fn script(dir: &Path, name: &str, n: usize) -> String {
+    let mut lines = String::new();
+    for i in 0..n {
+        match i % 3 {
+            0 => lines.push_str("tap 04A1B2C3D4E501\n"),
+            1 => lines.push_str("tap 04A1B2C3D4E502\n"),
+            _ => lines.push_str(&format!("tap 04EE{i:010X}\n")),
+        }
+        lines.push_str("sleep 0.005\n");
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, lines).unwrap();
+    format!("simulate:{}", path.display())
+}
+
+fn kiosk_child(data: &Path, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_lectern-kiosk"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env("LECTERN_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start lectern-kiosk")
+}
+
+/// Kills `child` with SIGKILL after `after`; returns what it printed.
+async fn kill_after(mut child: Child, after: Duration) -> String {
+    tokio::task::spawn_blocking(move || {
+        std::thread::sleep(after);
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("reap the child");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    })
+    .await
+    .unwrap()
+}
+
+async fn a_killed_kiosk_loses_no_tap_and_counts_none_twice(db: TestDb) {
+    let url = db.url.clone();
+    let (server, addr) = serve(&url, "127.0.0.1:0".parse().unwrap()).await;
+    let admin = admin_token(&url).await;
+    let code = campus(addr, &admin).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("kiosk");
+    enrol(&data, addr, &code).await;
+    let reader = script(dir.path(), "taps.txt", 30);
+
+    let mut moments = Moments(7);
+    let mut shown = HashSet::new();
+    for _ in 0..20 {
+        let child = kiosk_child(
+            &data,
+            &[
+                "run",
+                "--reader",
+                &reader,
+                "--headless",
+                "--debounce-seconds",
+                "0",
+                "--until-synced",
+            ],
+        );
+        let out = kill_after(child, moments.next(400)).await;
+        // A line is printed only after its tap is committed; a line cut
+        // short by the kill is not a shown tap.
+        for line in out.lines() {
+            if let Ok(v) = serde_json::from_str::<Value>(line) {
+                shown.insert(v["tap"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    let (code, _, err) = kiosk(&data, &["sync"]).await;
+    assert_eq!(code, 0, "{err}");
+    let logged: HashSet<String> = every_tap_once(&data, addr, &admin)
+        .await
+        .into_iter()
+        .collect();
+    assert!(
+        !shown.is_empty(),
+        "the kiosk showed taps before it was killed"
+    );
+    assert!(
+        shown.len() < 20 * 30,
+        "some runs were killed before they ended ({} taps shown)",
+        shown.len()
+    );
+    assert!(
+        shown.is_subset(&logged),
+        "{} shown taps are not in the log",
+        shown.difference(&logged).count()
+    );
+    server.stop().await;
+}
+
+/// The `lectern` binary, built beside `lectern-kiosk` by `cargo test
+/// --workspace` (lectern-server's own tests need it).
+fn lectern() -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_lectern-kiosk"))
+        .with_file_name(format!("lectern{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} is missing: this drill kills the real server; build it with \
+         `cargo build -p lectern-server` (as `cargo test --workspace` does)",
+        path.display()
+    );
+    path
+}
+
+/// `lectern serve` in a process of its own, answering at `addr`.
+async fn server_process(url: &str, addr: SocketAddr) -> Child {
+    let child = Command::new(lectern())
+        .args([
+            "serve",
+            "--database-url",
+            url,
+            "--listen",
+            &addr.to_string(),
+        ])
+        .env("LECTERN_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start lectern serve");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(Instant::now() < deadline, "lectern serve did not listen");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child
+}
+
+async fn a_killed_server_loses_no_tap_and_counts_none_twice(db: TestDb) {
+    let url = db.url.clone();
+    let addr: SocketAddr = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap()
+    };
+    let admin = admin_token(&url).await;
+    let mut server = server_process(&url, addr).await;
+    let code = campus(addr, &admin).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("kiosk");
+    enrol(&data, addr, &code).await;
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    // 600 taps queue up with the server down.
+    let reader = script(dir.path(), "taps.txt", 600);
+    let (code, _, err) = kiosk(
+        &data,
+        &[
+            "run",
+            "--reader",
+            &reader,
+            "--headless",
+            "--debounce-seconds",
+            "0",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(status(&data).await["backlog"], 600);
+
+    // The server is killed while the kiosk sends them, five times over.
+    let mut moments = Moments(11);
+    let mut cut_off = 0;
+    for _ in 0..5 {
+        let server = server_process(&url, addr).await;
+        let sync = kiosk_child(&data, &["sync"]);
+        kill_after(server, moments.next(300)).await;
+        let out = tokio::task::spawn_blocking(move || sync.wait_with_output().unwrap())
+            .await
+            .unwrap();
+        cut_off += usize::from(out.status.code() == Some(3));
+    }
+    assert!(cut_off > 0, "the server died under at least one sync");
+    let mut server = server_process(&url, addr).await;
+    let (code, _, err) = kiosk(&data, &["sync"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(every_tap_once(&data, addr, &admin).await.len(), 600);
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

@@ -1,0 +1,112 @@
+//! Taps made while the server is down.
+
+use serde_json::{Value, json};
+
+use lectern_store::testkit::TestDb;
+
+use crate::{SESSION, admin_token, campus, enrol, every_tap_once, graphql, kiosk, serve, status};
+
+both_backends!(taps_made_while_the_server_is_down_are_recorded_once);
+
+async fn taps_made_while_the_server_is_down_are_recorded_once(db: TestDb) {
+    let url = db.url.clone();
+    let (server, addr) = serve(&url, "127.0.0.1:0".parse().unwrap()).await;
+    let admin = admin_token(&url).await;
+    let code = campus(addr, &admin).await;
+    let code = code.as_str();
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("kiosk");
+    enrol(&data, addr, code).await;
+    let server_url = format!("http://{addr}");
+    let (status_code, _, err) = kiosk(
+        &data,
+        &[
+            "enrol",
+            "--server",
+            &server_url,
+            "--kiosk",
+            "hall-a-1",
+            "--code",
+            code,
+        ],
+    )
+    .await;
+    assert_ne!(status_code, 0, "a used code is refused");
+    assert!(err.contains("or it was used already"), "{err}");
+
+    // Online: the roster comes down, a tap is decided locally and synced.
+    let script = dir.path().join("one.txt");
+    std::fs::write(&script, "tap 04A1B2C3D4E501\n").unwrap();
+    let reader = format!("simulate:{}", script.display());
+    let (status_code, out, err) = kiosk(
+        &data,
+        &["run", "--reader", &reader, "--headless", "--until-synced"],
+    )
+    .await;
+    assert_eq!(status_code, 0, "{err}");
+    let first: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(first["counter"], 1, "{out}");
+    assert_eq!(status(&data).await["backlog"], 0);
+
+    // The server goes down; 500 taps are made (two cards over and over,
+    // and cards nobody holds), each shown and queued.
+    server.stop().await;
+    let mut lines = String::new();
+    for i in 0..500 {
+        match i % 5 {
+            0 | 1 => lines.push_str("tap 04A1B2C3D4E502\n"),
+            2 | 3 => lines.push_str("tap 04A1B2C3D4E501\n"),
+            _ => lines.push_str(&format!("tap 04FF{i:010X}\n")),
+        }
+    }
+    let script = dir.path().join("many.txt");
+    std::fs::write(&script, lines).unwrap();
+    let reader = format!("simulate:{}", script.display());
+    let (status_code, out, err) = kiosk(
+        &data,
+        &[
+            "run",
+            "--reader",
+            &reader,
+            "--headless",
+            "--debounce-seconds",
+            "0",
+        ],
+    )
+    .await;
+    assert_eq!(status_code, 0, "{err}");
+    let shown: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(shown.len(), 500);
+    assert_eq!(shown[0]["outcome"], "present", "{}", shown[0]);
+    assert_eq!(shown[0]["name"], "刘芳");
+    assert_eq!(shown[2]["outcome"], "already_checked_in", "{}", shown[2]);
+    assert_eq!(shown[4]["outcome"], "unknown_card", "{}", shown[4]);
+    assert!(shown.iter().all(|l| l["online"] == false));
+    assert_eq!(status(&data).await["backlog"], 500);
+    let (status_code, _, err) = kiosk(&data, &["sync"]).await;
+    assert_eq!(status_code, 3, "unreachable: {err}");
+    assert!(err.contains("500 taps wait"), "{err}");
+
+    // Back up (same address): every tap reaches the log exactly once, and
+    // a second sync sends nothing.
+    let (server, _) = serve(&url, addr).await;
+    let (status_code, _, err) = kiosk(&data, &["sync"]).await;
+    assert_eq!(status_code, 0, "{err}");
+    assert_eq!(status(&data).await["backlog"], 0);
+    let (status_code, _, err) = kiosk(&data, &["sync"]).await;
+    assert_eq!(status_code, 0, "{err}");
+    assert_eq!(every_tap_once(&data, addr, &admin).await.len(), 501);
+    let shown = graphql(
+        addr,
+        &admin,
+        "query($id: UUID!) { session(id: $id) { present } }",
+        json!({ "id": SESSION }),
+    )
+    .await;
+    assert_eq!(shown["session"]["present"], 2, "{shown}");
+    server.stop().await;
+}
