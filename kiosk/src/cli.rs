@@ -52,7 +52,8 @@ enum Command {
     /// Read cards and record taps until the reader ends or Ctrl-C.
     Run {
         /// simulate:FILE (a script: `tap UID`, `sleep SECONDS`), wedge
-        /// (stdin) or wedge:DEVICE.
+        /// (stdin), wedge:DEVICE, nfc (libnfc's first device) or
+        /// nfc:CONNSTRING (e.g. nfc:pn532_uart:/dev/ttyUSB0).
         #[arg(long)]
         reader: Source,
         /// A wedge reader that types decimal numbers: BYTES-msb or

@@ -9,7 +9,8 @@
 //! deciding and queueing.
 //!
 //! # Layout
-//! - `reader`: card readers (simulator script, keyboard wedge).
+//! - `reader`: card readers (simulator script, keyboard wedge, libnfc
+//!   with the `nfc` feature: `nfc`).
 //! - `decide`: the local decision, from the roster.
 //! - `queue`: the durable local state (SQLite, WAL, synchronous=FULL).
 //! - `client`, `sync`: the signed conversation with `/kiosk/v1`.
@@ -19,6 +20,8 @@
 pub mod cli;
 pub mod client;
 pub mod decide;
+#[cfg(feature = "nfc")]
+pub mod nfc;
 pub mod queue;
 pub mod reader;
 pub mod screen;

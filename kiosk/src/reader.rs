@@ -7,6 +7,7 @@
 //!   Enter, read from stdin or a device file. With `--wedge-format` the
 //!   reader types a decimal number (`4-msb`, `4-lsb`, `7-msb`, ...);
 //!   without, hex.
+//! - `nfc[:CONNSTRING]`: libnfc (cargo feature `nfc`, see `crate::nfc`).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -20,6 +21,9 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 pub enum Source {
     Simulate(PathBuf),
     Wedge(Option<PathBuf>),
+    /// libnfc, by connection string (`pn532_uart:/dev/ttyUSB0`), or its
+    /// first device.
+    Nfc(Option<String>),
 }
 
 impl std::str::FromStr for Source {
@@ -30,7 +34,12 @@ impl std::str::FromStr for Source {
             Some(("simulate", file)) if !file.is_empty() => Ok(Source::Simulate(file.into())),
             None if s == "wedge" => Ok(Source::Wedge(None)),
             Some(("wedge", file)) if !file.is_empty() => Ok(Source::Wedge(Some(file.into()))),
-            _ => bail!("unknown reader {s:?}: use simulate:FILE, wedge or wedge:DEVICE"),
+            None if s == "nfc" => Ok(Source::Nfc(None)),
+            Some(("nfc", conn)) if !conn.is_empty() => Ok(Source::Nfc(Some(conn.to_owned()))),
+            _ => bail!(
+                "unknown reader {s:?}: use simulate:FILE, wedge, wedge:DEVICE, nfc or \
+                 nfc:CONNSTRING (e.g. nfc:pn532_uart:/dev/ttyUSB0)"
+            ),
         }
     }
 }
@@ -96,6 +105,8 @@ pub enum Reader {
         lines: tokio::io::Lines<BufReader<Box<dyn tokio::io::AsyncRead + Unpin + Send>>>,
         format: Option<WedgeFormat>,
     },
+    #[cfg(feature = "nfc")]
+    Nfc(tokio::sync::mpsc::Receiver<CardUid>),
 }
 
 impl Reader {
@@ -121,6 +132,13 @@ impl Reader {
                     format,
                 }
             }
+            #[cfg(feature = "nfc")]
+            Source::Nfc(connstring) => Reader::Nfc(crate::nfc::start(connstring.clone())),
+            #[cfg(not(feature = "nfc"))]
+            Source::Nfc(_) => bail!(
+                "this lectern-kiosk was built without libnfc readers; build it with \
+                 `--features nfc` (needs libnfc-dev and libclang-dev)"
+            ),
         })
     }
 
@@ -154,6 +172,8 @@ impl Reader {
                     Err(e) => tracing::warn!("the reader typed something that is not a card: {e}"),
                 }
             },
+            #[cfg(feature = "nfc")]
+            Reader::Nfc(cards) => Ok(cards.recv().await),
         }
     }
 }
@@ -187,6 +207,10 @@ mod tests {
         assert!(matches!(
             "simulate:a.txt".parse::<Source>(),
             Ok(Source::Simulate(_))
+        ));
+        assert!(matches!(
+            "nfc:pn532_uart:/dev/ttyUSB0".parse::<Source>(),
+            Ok(Source::Nfc(Some(c))) if c == "pn532_uart:/dev/ttyUSB0"
         ));
         let e = "usb".parse::<Source>().unwrap_err();
         assert!(e.to_string().contains("unknown reader \"usb\""), "{e}");

@@ -17,6 +17,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod crash;
+#[cfg(feature = "nfc")]
+mod nfc;
 mod offline;
 
 pub struct Server {
