@@ -93,6 +93,9 @@ impl Sync {
                 tracing::warn!(tap = %r.tap, "the server refused a tap: {reason}");
             }
         }
+        if !answer.gaps.is_empty() {
+            tracing::warn!(gaps = ?answer.gaps, "the server lacks taps of these counters");
+        }
         let local = |e: anyhow::Error| CallError::Unreachable(format!("the local queue: {e:#}"));
         // The server's check-ins go into the stored roster before the taps
         // leave the queue, so a kiosk restarted offline still knows them.

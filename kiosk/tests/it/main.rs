@@ -20,6 +20,7 @@ mod crash;
 #[cfg(feature = "nfc")]
 mod nfc;
 mod offline;
+mod wedge;
 
 pub struct Server {
     stop: tokio::sync::oneshot::Sender<()>,
@@ -72,13 +73,27 @@ pub async fn graphql(addr: SocketAddr, token: &str, query: &str, variables: Valu
 
 /// Runs the kiosk binary off the runtime's threads.
 pub async fn kiosk(data: &Path, args: &[&str]) -> (i32, String, String) {
+    kiosk_with_input(data, args, "").await
+}
+
+/// Runs the kiosk binary with `input` on its stdin.
+pub async fn kiosk_with_input(data: &Path, args: &[&str], input: &str) -> (i32, String, String) {
     let mut all = vec!["--data-dir".to_owned(), data.display().to_string()];
     all.extend(args.iter().map(|a| a.to_string()));
+    let input = input.to_owned();
     tokio::task::spawn_blocking(move || {
-        let out = Command::new(env!("CARGO_BIN_EXE_lectern-kiosk"))
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lectern-kiosk"))
             .args(&all)
-            .output()
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .expect("run lectern-kiosk");
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input.as_bytes()).unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
         (
             out.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&out.stdout).into_owned(),

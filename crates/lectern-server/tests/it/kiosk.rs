@@ -16,7 +16,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::graphql::{Server, gql, ok, post_to, token};
 
-both_backends!(kiosk_endpoints_over_http);
+both_backends!(
+    kiosk_endpoints_over_http,
+    malformed_input_gets_a_4xx_on_every_kiosk_endpoint
+);
 
 /// An HTTP request; returns the status code and the body.
 async fn request(
@@ -436,5 +439,74 @@ async fn kiosk_endpoints_over_http(db: TestDb) {
         metrics.contains("lectern_kiosk_missing_taps{kiosk=\"hall-a-1\"} 2"),
         "{metrics}"
     );
+    server.stop().await;
+}
+
+/// Every kiosk endpoint, fed bodies and headers that are wrong in every
+/// way we could think of, answers 4xx with a message; never a 500, and the
+/// server keeps answering.
+async fn malformed_input_gets_a_4xx_on_every_kiosk_endpoint(db: TestDb) {
+    let url = db.url.clone();
+    let server = Server::start(&url).await;
+    let addr = server.addr;
+    let admin = token(&url, "administrator", "A0001").await;
+    let kiosk = enrolled(addr, &admin, "hall-a-1").await;
+    let huge = vec![b'x'; 2 * 1024 * 1024];
+    let bodies: Vec<&[u8]> = vec![
+        b"",
+        b"null",
+        b"{",
+        b"[]",
+        b"\xff\xfe\x00",
+        b"{\"taps\": 5}",
+        b"{\"taps\": [{\"id\": 1}]}",
+        b"{\"taps\": [{\"id\": \"0195f000-0000-7000-8000-000000000001\", \"kiosk\": \"hall-a-1\", \"venue\": \"hall-a\", \"card\": \"zz\", \"counter\": -1, \"kiosk_time\": \"soon\", \"signature\": \"\"}]}",
+        b"{\"version\": 1, \"backlog\": -3}",
+        b"{\"kiosk\": \"hall-a-1\", \"code\": 5, \"public_key\": null}",
+        &huge,
+    ];
+    for (method, path) in [
+        ("POST", "/kiosk/v1/enrol"),
+        ("POST", "/kiosk/v1/heartbeat"),
+        ("POST", "/kiosk/v1/taps"),
+        ("GET", "/kiosk/v1/roster"),
+    ] {
+        for body in &bodies {
+            for (code, answer) in [
+                kiosk.send(method, path, body).await,
+                request(addr, method, path, &[], body).await,
+                request(
+                    addr,
+                    method,
+                    path,
+                    &[
+                        (HEADER_KIOSK, "Hall A".into()),
+                        (HEADER_TIME, "yesterday".into()),
+                        (HEADER_SIGNATURE, "zz".into()),
+                    ],
+                    body,
+                )
+                .await,
+            ] {
+                // A signed GET of the roster with a body is still a roster
+                // request; everything else here is wrong.
+                if code == 200 && method == "GET" {
+                    continue;
+                }
+                assert!(
+                    (400..500).contains(&code),
+                    "{method} {path} with {:?}: {code} {answer}",
+                    String::from_utf8_lossy(&body[..body.len().min(60)])
+                );
+                if code != 413 {
+                    let v: Value = serde_json::from_str(&answer)
+                        .unwrap_or_else(|e| panic!("{method} {path}: {e}: {answer}"));
+                    assert!(!v["error"].as_str().unwrap_or_default().is_empty(), "{v}");
+                }
+            }
+        }
+    }
+    let (status, _) = crate::get(addr, "/healthz").await;
+    assert!(status.contains("200"), "{status}");
     server.stop().await;
 }
