@@ -128,7 +128,14 @@ impl Kiosk {
             now: now + offset,
             session,
             last,
-            online: self.link.online.load(Ordering::Relaxed),
+            link: match (
+                self.link.online.load(Ordering::Relaxed),
+                self.link.tried.load(Ordering::Relaxed),
+            ) {
+                (true, _) => screen::Connection::Online,
+                (false, false) => screen::Connection::Connecting,
+                (false, true) => screen::Connection::Offline,
+            },
             backlog: self.queue.backlog().await?,
         })
     }

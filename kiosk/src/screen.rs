@@ -41,8 +41,17 @@ pub struct View {
     pub now: DateTime<Utc>,
     pub session: Option<OnScreenSession>,
     pub last: Option<Shown>,
-    pub online: bool,
+    pub link: Connection,
     pub backlog: u64,
+}
+
+/// The kiosk's link to the server, as shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connection {
+    /// Not tried yet (the kiosk just started).
+    Connecting,
+    Online,
+    Offline,
 }
 
 fn colour(o: Outcome) -> Color {
@@ -142,14 +151,17 @@ pub fn render(frame: &mut Frame<'_>, view: &View) {
         result,
     );
 
-    let link = if view.online {
-        Line::from(format!("在线 Online · 待上传 waiting: {}", view.backlog))
-    } else {
-        Line::from(format!(
+    let link = match view.link {
+        Connection::Connecting => Line::from(format!(
+            "连接中 Connecting… · 待上传 waiting: {}",
+            view.backlog
+        )),
+        Connection::Online => Line::from(format!("在线 Online · 待上传 waiting: {}", view.backlog)),
+        Connection::Offline => Line::from(format!(
             "离线 OFFLINE · 待上传 {} 次刷卡 taps waiting",
             view.backlog
         ))
-        .style(Style::default().fg(Color::Black).bg(Color::Red))
+        .style(Style::default().fg(Color::Black).bg(Color::Red)),
     };
     frame.render_widget(Paragraph::new(link), status);
 }
@@ -220,7 +232,7 @@ mod tests {
                 expected: 40,
             }),
             last: None,
-            online: true,
+            link: Connection::Online,
             backlog: 0,
         }
     }
@@ -335,7 +347,7 @@ mod tests {
     #[test]
     fn offline_shows_the_backlog_and_no_session_says_so() {
         let v = View {
-            online: false,
+            link: Connection::Offline,
             backlog: 37,
             session: None,
             ..view()
@@ -348,6 +360,16 @@ mod tests {
         );
         assert_eq!(bg_of(&buffer, "OFFLINE"), Color::Red);
         assert!(screen.contains("No session now"), "{screen}");
+        let starting = text(&draw(
+            &View {
+                link: Connection::Connecting,
+                ..view()
+            },
+            80,
+            24,
+        ));
+        assert!(starting.contains("连接中 Connecting…"), "{starting}");
+        assert!(!starting.contains("OFFLINE"), "{starting}");
     }
 
     #[test]

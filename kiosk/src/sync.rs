@@ -34,6 +34,9 @@ const REFRESH: Duration = Duration::from_secs(30);
 #[derive(Debug, Default)]
 pub struct Link {
     pub online: AtomicBool,
+    /// An exchange with the server was tried (until then the screen says
+    /// "connecting", not "offline").
+    pub tried: AtomicBool,
     /// Server clock minus kiosk clock, milliseconds.
     pub offset_ms: AtomicI64,
 }
@@ -60,6 +63,7 @@ impl Sync {
             Ordering::Relaxed,
         );
         self.link.online.store(true, Ordering::Relaxed);
+        self.link.tried.store(true, Ordering::Relaxed);
     }
 
     /// Sends the oldest queued taps once; returns how many the server
@@ -191,6 +195,7 @@ impl Sync {
                     next_refresh.saturating_duration_since(tokio::time::Instant::now())
                 }
                 Err(e) => {
+                    self.link.tried.store(true, Ordering::Relaxed);
                     if self.link.online.swap(false, Ordering::Relaxed) {
                         tracing::warn!("offline: {e}");
                     } else {
