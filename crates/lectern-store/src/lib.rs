@@ -23,6 +23,8 @@
 //! - `writer`: the single writer, group commit and the append decisions.
 //! - `db`: every SQL statement, for SQLite and PostgreSQL.
 //! - `chain`: canonical bytes, hashing and the verifier.
+//! - `merkle`: the RFC 6962 Merkle tree over the chain hashes, inclusion and
+//!   consistency proofs.
 //! - `event`: appended and recorded events, expected versions, unique keys.
 //! - `upcast`: schema evolution on read.
 //! - `error`: the error type.
@@ -32,6 +34,7 @@ mod chain;
 mod db;
 mod error;
 mod event;
+pub mod merkle;
 mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
