@@ -41,6 +41,7 @@ async fn main() -> Result<()> {
         },
         listen: Some("127.0.0.1:0".parse()?),
         token_cache_seconds: None,
+        ..ServeArgs::default()
     };
     let url = args.db.url()?;
     let app = Application::build(&args).await?;

@@ -36,6 +36,8 @@ pub struct Application {
     router: Router,
     store: Store,
     projections: Projections,
+    /// The checkpoint key's path and how often to sign (`None`: never).
+    checkpoints: Option<(std::path::PathBuf, std::time::Duration)>,
 }
 
 impl Application {
@@ -86,11 +88,16 @@ impl Application {
                 metrics,
                 taps: crate::taps::Ingest::new(store.clone(), projections.clone()),
             });
+        let checkpoints = match args.checkpoint_interval()? {
+            Some(every) => Some((args.checkpoint_key()?, every)),
+            None => None,
+        };
         Ok(Application {
             listener,
             router,
             store,
             projections,
+            checkpoints,
         })
     }
 
@@ -109,10 +116,21 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let signing = self.checkpoints.clone().map(|(key, every)| {
+            tokio::spawn(sign_checkpoints(
+                self.store.clone(),
+                self.projections.db().clone(),
+                key,
+                every,
+            ))
+        });
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await
             .context("the HTTP server failed")?;
+        if let Some(task) = signing {
+            task.abort();
+        }
         self.projections.stop().await;
         self.projections.db().close().await;
         self.store.close().await;
@@ -122,6 +140,36 @@ impl Application {
     /// Serves until SIGINT or SIGTERM.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.run_until(shutdown_signal()).await
+    }
+}
+
+/// Signs a checkpoint of the log every `every` (the key is read, or made,
+/// at the first); a refusal — a broken or rewritten log — is logged as an
+/// error each time.
+async fn sign_checkpoints(
+    store: Store,
+    db: ReadDb,
+    key: std::path::PathBuf,
+    every: std::time::Duration,
+) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let mut signer = None;
+    loop {
+        tick.tick().await;
+        if signer.is_none() {
+            match crate::checkpoints::Signer::load_or_create(&key) {
+                Ok(s) => signer = Some(s),
+                Err(e) => {
+                    tracing::error!("cannot sign checkpoints: {e:#}");
+                    continue;
+                }
+            }
+        }
+        if let Some(s) = &signer
+            && let Err(e) = crate::checkpoints::sign(&store, &db, s).await
+        {
+            tracing::error!("{e:#}");
+        }
     }
 }
 

@@ -89,6 +89,7 @@ async fn run_on(args: &ApiBenchArgs, target: &Target) -> anyhow::Result<()> {
         },
         listen: Some("127.0.0.1:0".parse().expect("an address")),
         token_cache_seconds: None,
+        ..ServeArgs::default()
     };
     let app = Application::build(&serve).await?;
     let addr = app.local_addr();

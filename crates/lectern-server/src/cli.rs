@@ -115,8 +115,36 @@ struct RebuildArgs {
 
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
-    /// Recompute the whole hash chain; exit status 2 names a broken log.
-    Verify(DbArgs),
+    /// Recompute the whole hash chain and check every signed checkpoint
+    /// against the log; exit status 2 names what is wrong.
+    Verify(AuditArgs),
+    /// Sign a checkpoint of the log now (size, Merkle root, head hash).
+    Checkpoint(AuditArgs),
+    /// List the signed checkpoints and the published keys.
+    Checkpoints(AuditArgs),
+    /// Make a new checkpoint key, publish it and retire the old one (which
+    /// still verifies what it signed); signs a checkpoint with the new key.
+    RotateKey(AuditArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct AuditArgs {
+    /// The checkpoint signing key (made if missing); default
+    /// `checkpoint.key` in the data directory.
+    #[arg(long, env = "LECTERN_CHECKPOINT_KEY")]
+    checkpoint_key: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    db: DbArgs,
+}
+
+impl AuditArgs {
+    fn key_path(&self) -> anyhow::Result<std::path::PathBuf> {
+        let file = self.db.file()?;
+        Ok(crate::checkpoints::key_path(
+            self.checkpoint_key.clone().or(file.checkpoint_key),
+            self.db.data_dir.clone().or(file.data_dir),
+        ))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -184,33 +212,106 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("migrated {} ({})", redact(&url), store.backend());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Audit(AuditCommand::Verify(db)) => {
-            let url = db.url()?;
+        Command::Audit(AuditCommand::Verify(args)) => {
+            let url = args.db.url()?;
             let store = open(&url).await?;
-            let v = store.verify().await.context(
+            let read = read_db(&url).await?;
+            let audit = crate::checkpoints::audit(&store, &read).await.context(
                 "cannot read the event log (has `lectern migrate` run on this database?)",
             )?;
-            Ok(match (&v.first_bad, v.head) {
-                (None, None) => {
-                    println!("chain intact: the log is empty");
-                    ExitCode::SUCCESS
-                }
-                (None, Some((position, hash))) => {
-                    println!(
-                        "chain intact: {} events, head position {position}, head hash {}",
-                        v.checked,
-                        to_hex(&hash)
-                    );
-                    ExitCode::SUCCESS
-                }
+            let v = &audit.verification;
+            let mut code = ExitCode::SUCCESS;
+            match (&v.first_bad, v.head) {
+                (None, None) => println!("chain intact: the log is empty"),
+                (None, Some((position, hash))) => println!(
+                    "chain intact: {} events, head position {position}, head hash {}",
+                    v.checked,
+                    to_hex(&hash)
+                ),
                 (Some(bad), _) => {
                     println!(
                         "chain BROKEN: {bad}; the {} events before it verify",
                         v.checked
                     );
-                    ExitCode::from(2)
+                    code = ExitCode::from(2);
                 }
-            })
+            }
+            match &audit.bad_checkpoint {
+                None => println!(
+                    "checkpoints intact: {} signed checkpoints verify against the log",
+                    audit.checkpoints
+                ),
+                Some((size, why)) => {
+                    println!("checkpoint BROKEN: the checkpoint at size {size}: {why}");
+                    code = ExitCode::from(2);
+                }
+            }
+            Ok(code)
+        }
+        Command::Audit(AuditCommand::Checkpoint(args)) => {
+            let url = args.db.url()?;
+            let store = open(&url).await?;
+            store.migrate().await?;
+            let read = read_db(&url).await?;
+            let signer = crate::checkpoints::Signer::load_or_create(&args.key_path()?)?;
+            let c = crate::checkpoints::sign(&store, &read, &signer).await?;
+            println!(
+                "checkpoint: size {}, root {}, head hash {}, signed {} with key {}",
+                c.size,
+                c.root,
+                c.head_hash,
+                c.signed_at.to_rfc3339(),
+                c.key_id
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit(AuditCommand::Checkpoints(args)) => {
+            let url = args.db.url()?;
+            let read = read_db(&url).await?;
+            for k in crate::checkpoints::keys(&read).await? {
+                println!(
+                    "key {} {} published {}{}",
+                    k.key_id,
+                    k.public_key,
+                    k.created_at,
+                    k.retired_at
+                        .map_or(String::new(), |r| format!(", retired {r}"))
+                );
+            }
+            for c in crate::checkpoints::list(&read).await? {
+                println!(
+                    "checkpoint size {} root {} head {} signed {} key {}",
+                    c.size,
+                    c.root,
+                    c.head_hash,
+                    c.signed_at.to_rfc3339(),
+                    c.key_id
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit(AuditCommand::RotateKey(args)) => {
+            let url = args.db.url()?;
+            let store = open(&url).await?;
+            store.migrate().await?;
+            let read = read_db(&url).await?;
+            let path = args.key_path()?;
+            let old = crate::checkpoints::Signer::load_or_create(&path)?.key_id();
+            let signer = crate::checkpoints::Signer::create(&path)?;
+            crate::checkpoints::publish(&read, &signer).await?;
+            eprintln!(
+                "new checkpoint key {} in {} (key {old} is retired)",
+                signer.key_id(),
+                path.display()
+            );
+            match crate::checkpoints::sign(&store, &read, &signer).await {
+                Ok(c) if c.key_id == signer.key_id() => {
+                    println!("checkpoint: size {} signed with key {}", c.size, c.key_id)
+                }
+                Ok(_) => println!("the log has not grown since the last checkpoint"),
+                Err(e) => println!("no checkpoint signed: {e:#}"),
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Bench(BenchCommand::Store(args)) => {
             crate::bench::run(&args).await?;
@@ -352,6 +453,12 @@ async fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+async fn read_db(url: &str) -> anyhow::Result<ReadDb> {
+    ReadDb::connect(url)
+        .await
+        .with_context(|| format!("cannot open {}", redact(url)))
 }
 
 async fn open(url: &str) -> anyhow::Result<Store> {

@@ -11,6 +11,8 @@ use serde::Deserialize;
 
 /// The default data directory for the embedded SQLite database.
 pub const DEFAULT_DATA_DIR: &str = "lectern-data";
+/// Seconds between the checkpoints `lectern serve` signs, by default.
+pub const DEFAULT_CHECKPOINT_SECONDS: u64 = 3600;
 /// The default address of `lectern serve`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
@@ -25,6 +27,11 @@ pub struct FileConfig {
     /// Address `lectern serve` listens on.
     pub listen: Option<SocketAddr>,
     pub token_cache_seconds: Option<u64>,
+    /// The checkpoint signing key's file (default `checkpoint.key` in
+    /// `data_dir`).
+    pub checkpoint_key: Option<PathBuf>,
+    /// Seconds between the checkpoints `lectern serve` signs (0: none).
+    pub checkpoint_interval_seconds: Option<u64>,
 }
 
 impl FileConfig {
@@ -96,6 +103,14 @@ pub struct ServeArgs {
     /// (default 5; 0 looks up every request)
     #[arg(long, env = "LECTERN_TOKEN_CACHE_SECONDS")]
     pub token_cache_seconds: Option<u64>,
+    /// The checkpoint signing key's file, made on first use (default
+    /// `checkpoint.key` in the data directory).
+    #[arg(long, env = "LECTERN_CHECKPOINT_KEY")]
+    pub checkpoint_key: Option<PathBuf>,
+    /// Seconds between signed checkpoints of the log (default 3600; 0:
+    /// none).
+    #[arg(long, env = "LECTERN_CHECKPOINT_INTERVAL_SECONDS")]
+    pub checkpoint_interval_seconds: Option<u64>,
 }
 
 impl ServeArgs {
@@ -110,6 +125,28 @@ impl ServeArgs {
                 .listen
                 .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("a valid default")),
         })
+    }
+
+    /// Where the checkpoint key is (see `checkpoints::key_path`).
+    pub fn checkpoint_key(&self) -> anyhow::Result<PathBuf> {
+        let file = self.db.file()?;
+        Ok(crate::checkpoints::key_path(
+            self.checkpoint_key.clone().or(file.checkpoint_key),
+            self.db.data_dir.clone().or(file.data_dir),
+        ))
+    }
+
+    /// How often to sign a checkpoint; `None`: never.
+    pub fn checkpoint_interval(&self) -> anyhow::Result<Option<std::time::Duration>> {
+        let seconds = match self.checkpoint_interval_seconds {
+            Some(s) => s,
+            None => self
+                .db
+                .file()?
+                .checkpoint_interval_seconds
+                .unwrap_or(DEFAULT_CHECKPOINT_SECONDS),
+        };
+        Ok((seconds > 0).then(|| std::time::Duration::from_secs(seconds)))
     }
 
     pub fn token_cache(&self) -> anyhow::Result<std::time::Duration> {
@@ -165,9 +202,12 @@ mod tests {
                 data_dir: all.data_dir.clone(),
                 listen: all.listen,
                 token_cache_seconds: Some(5),
+                checkpoint_key: all.checkpoint_key.clone(),
+                checkpoint_interval_seconds: Some(3600),
             }
         );
         assert!(all.database_url.is_some() && all.data_dir.is_some() && all.listen.is_some());
+        assert!(all.checkpoint_key.is_some());
         let unknown = toml::from_str::<FileConfig>("listen = \"127.0.0.1:1\"\nport = 8080\n");
         assert!(
             unknown

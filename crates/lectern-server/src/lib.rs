@@ -19,6 +19,7 @@
 pub mod app;
 pub mod bench;
 pub mod bench_api;
+pub mod checkpoints;
 pub mod cli;
 pub mod config;
 pub mod graphiql;

@@ -100,6 +100,11 @@ fn migrator(backend: &'static str) -> Migrator {
                 "kiosk heartbeats",
                 include_str!("../../../migrations/sqlite/0002_kiosk_heartbeats.sql"),
             ),
+            (
+                3,
+                "checkpoints",
+                include_str!("../../../migrations/sqlite/0003_checkpoints.sql"),
+            ),
         ],
         _ => &[
             (
@@ -111,6 +116,11 @@ fn migrator(backend: &'static str) -> Migrator {
                 2,
                 "kiosk heartbeats",
                 include_str!("../../../migrations/postgres/0002_kiosk_heartbeats.sql"),
+            ),
+            (
+                3,
+                "checkpoints",
+                include_str!("../../../migrations/postgres/0003_checkpoints.sql"),
             ),
         ],
     };

@@ -301,6 +301,22 @@ impl Store {
         Ok(v.finish())
     }
 
+    /// As `verify`, and also the Merkle leaves (`merkle`) of the events
+    /// that verified: their stored chain hashes, in position order.
+    pub async fn verify_tree(&self) -> Result<(Verification, Vec<crate::merkle::Hash>)> {
+        use futures_util::TryStreamExt;
+        let mut v = Verifier::new();
+        let mut leaves = Vec::new();
+        let mut raw = std::pin::pin!(self.pages(0, None, true, Ok));
+        while let Some(e) = raw.try_next().await? {
+            if !v.feed(&e) {
+                break;
+            }
+            leaves.push(crate::merkle::leaf_hash(&e.hash));
+        }
+        Ok((v.finish(), leaves))
+    }
+
     /// The events with these ids, those that are stored, in position order
     /// (an idempotency check that must not wait for read models: has this
     /// kiosk tap been recorded?).

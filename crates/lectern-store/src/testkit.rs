@@ -84,6 +84,52 @@ impl TestDb {
         store
     }
 
+    /// Tampering as someone with the database's keys would: replaces the
+    /// payload at `position` and recomputes every hash from there on, so
+    /// that the hash chain verifies again. Only signed checkpoints (and
+    /// proofs against them) can tell.
+    pub async fn rewrite_history(
+        &self,
+        store: &Store,
+        position: u64,
+        payload: &str,
+    ) -> Result<(), sqlx::Error> {
+        let mut events = store
+            .read_all(position - 1, usize::MAX >> 1, None)
+            .await
+            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+        let mut prev = events.first().map(|e| e.prev_hash).unwrap_or_default();
+        let mut sql = String::from(match self.backend {
+            Backend::Sqlite => "DROP TRIGGER IF EXISTS events_refuse_update;\n",
+            Backend::Postgres => {
+                "ALTER TABLE events DISABLE TRIGGER events_refuse_update_delete;\n"
+            }
+        });
+        let blob = |h: &[u8; 32]| {
+            let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
+            match self.backend {
+                Backend::Sqlite => format!("X'{hex}'"),
+                Backend::Postgres => format!("'\\x{hex}'::bytea"),
+            }
+        };
+        for e in &mut events {
+            if e.position == position {
+                e.payload = payload.to_owned();
+            }
+            e.prev_hash = prev;
+            e.hash = e.computed_hash();
+            prev = e.hash;
+            sql.push_str(&format!(
+                "UPDATE events SET payload = '{}', prev_hash = {}, hash = {} WHERE position = {};\n",
+                e.payload.replace('\'', "''"),
+                blob(&e.prev_hash),
+                blob(&e.hash),
+                e.position
+            ));
+        }
+        self.raw(&sql).await
+    }
+
     /// Runs SQL as the database owner (a superuser on PostgreSQL), around
     /// the store: for tampering and for proving the guards.
     pub async fn raw(&self, sql: &str) -> Result<(), sqlx::Error> {

@@ -35,6 +35,7 @@ pub async fn serve(url: &str, listen: SocketAddr) -> (Server, SocketAddr) {
         },
         listen: Some(listen),
         token_cache_seconds: None,
+        ..ServeArgs::default()
     };
     let app = Application::build(&args).await.expect("build");
     let addr = app.local_addr();

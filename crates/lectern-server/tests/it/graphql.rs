@@ -37,6 +37,7 @@ impl Server {
             // Look tokens up on every request: a revocation by the CLI
             // shows at once.
             token_cache_seconds: Some(0),
+            ..ServeArgs::default()
         };
         let app = Application::build(&args).await.expect("build");
         let addr = app.local_addr();

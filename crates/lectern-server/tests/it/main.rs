@@ -4,6 +4,7 @@
 #[macro_use]
 extern crate lectern_store; // both_backends!
 
+mod audit;
 mod graphql;
 mod kiosk;
 
@@ -53,6 +54,7 @@ async fn serve_migrates_on_start_and_answers_health_checks() {
         },
         listen: Some("127.0.0.1:0".parse().unwrap()),
         token_cache_seconds: None,
+        ..ServeArgs::default()
     };
     let app = Application::build(&args).await.expect("build");
     let addr = app.local_addr();

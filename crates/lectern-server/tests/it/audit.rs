@@ -1,0 +1,129 @@
+//! Signed checkpoints from the command line, on SQLite and PostgreSQL: they
+//! verify, survive a key rotation, and catch a forged checkpoint and a
+//! history rewritten with a recomputed hash chain.
+
+use lectern_store::testkit::TestDb;
+use lectern_store::{ExpectedVersion, NewEvent, Store};
+
+use crate::lectern;
+
+both_backends!(checkpoints_catch_forgery_and_rewritten_history);
+
+async fn append(store: &Store, from: u64, to: u64) {
+    for n in from..to {
+        let e = NewEvent::new("Noted", &serde_json::json!({ "n": n })).unwrap();
+        store
+            .append(format!("s-{}", n % 3), ExpectedVersion::Any, vec![e])
+            .await
+            .unwrap();
+    }
+}
+
+/// Runs `lectern audit …` on the database off the runtime's threads.
+async fn audit(url: &str, key: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let mut all: Vec<String> = vec!["audit".into()];
+    all.extend(args.iter().map(|a| a.to_string()));
+    all.extend([
+        "--database-url".into(),
+        url.into(),
+        "--checkpoint-key".into(),
+        key.display().to_string(),
+    ]);
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = all.iter().map(String::as_str).collect();
+        lectern(&args)
+    })
+    .await
+    .unwrap()
+}
+
+async fn checkpoints_catch_forgery_and_rewritten_history(db: TestDb) {
+    let url = db.url.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("keys/checkpoint.key");
+    let store = db.store().await;
+    store.migrate().await.unwrap();
+    let (code, out, err) = audit(&url, &key, &["checkpoint"]).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("the log is empty"), "{out}{err}");
+
+    append(&store, 0, 20).await;
+    let (code, out, err) = audit(&url, &key, &["checkpoint"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("checkpoint: size 20, root "), "{out}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the key is its owner's only");
+    }
+    append(&store, 20, 30).await;
+    let (code, out, _) = audit(&url, &key, &["checkpoint"]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("size 30"), "{out}");
+    let (code, out, _) = audit(&url, &key, &["checkpoint"]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("size 30"), "nothing new, the last one: {out}");
+
+    // A new key: the old one is retired and still verifies its checkpoints.
+    let (code, out, err) = audit(&url, &key, &["rotate-key"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("is retired"), "{err}");
+    assert!(out.contains("has not grown"), "{out}");
+    append(&store, 30, 35).await;
+    let (code, out, _) = audit(&url, &key, &["checkpoint"]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("size 35"), "{out}");
+    let (code, out, _) = audit(&url, &key, &["checkpoints"]).await;
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("key ")).count(),
+        2,
+        "{out}"
+    );
+    assert_eq!(out.matches(", retired ").count(), 1, "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("checkpoint ")).count(),
+        3,
+        "{out}"
+    );
+    let (code, out, _) = audit(&url, &key, &["verify"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("chain intact: 35 events"), "{out}");
+    assert!(out.contains("3 signed checkpoints verify"), "{out}");
+
+    // A forged checkpoint (its root changed) is named.
+    db.raw(&format!(
+        "UPDATE checkpoints SET root = '{}' WHERE size = 20",
+        "ab".repeat(32)
+    ))
+    .await
+    .unwrap();
+    let (code, out, _) = audit(&url, &key, &["verify"]).await;
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("checkpoint BROKEN: the checkpoint at size 20: the signature"),
+        "{out}"
+    );
+    db.raw("DELETE FROM checkpoints WHERE size = 20")
+        .await
+        .unwrap();
+
+    // History rewritten by someone with the database's keys: event 5
+    // changed and every hash after it recomputed. The chain verifies; the
+    // checkpoints do not, and no new one is signed over it.
+    db.rewrite_history(&store, 5, "{\"n\":99}").await.unwrap();
+    let (code, out, _) = audit(&url, &key, &["verify"]).await;
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("chain intact: 35 events"), "{out}");
+    assert!(
+        out.contains(
+            "the checkpoint at size 30: the log's first 30 events are not those it signed"
+        ),
+        "{out}"
+    );
+    let (code, _, err) = audit(&url, &key, &["checkpoint"]).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("history was rewritten"), "{err}");
+    store.close().await;
+}
