@@ -104,6 +104,53 @@ impl From<lectern_store::RecordedEvent> for LogEvent {
     }
 }
 
+/// What `auditVerify` found: the hash chain recomputed, then every signed
+/// checkpoint checked against the log.
+#[derive(SimpleObject)]
+pub(crate) struct AuditReport {
+    /// The chain verifies and every checkpoint holds.
+    pub(crate) intact: bool,
+    /// Events whose hash verified.
+    pub(crate) events: u64,
+    pub(crate) head_position: Option<u64>,
+    /// Hex.
+    pub(crate) head_hash: Option<String>,
+    /// The first event that does not verify, and why.
+    pub(crate) broken_at: Option<u64>,
+    pub(crate) problem: Option<String>,
+    /// Signed checkpoints checked.
+    pub(crate) checkpoints: u64,
+    /// The first checkpoint that fails (its size), and why.
+    pub(crate) broken_checkpoint: Option<u64>,
+    pub(crate) checkpoint_problem: Option<String>,
+}
+
+/// A signed checkpoint of the log: its size, the RFC 6962 Merkle root over
+/// its events' chain hashes and its head hash, signed with the key
+/// `keyId` names (see `checkpointKeys`). The signed bytes are
+/// `lectern-checkpoint-v1`, size, root, headHash, signedAt (RFC 3339, UTC,
+/// microseconds) and keyId, each on its own line.
+#[derive(SimpleObject)]
+pub(crate) struct SignedCheckpoint {
+    pub(crate) size: u64,
+    pub(crate) root: String,
+    pub(crate) head_hash: String,
+    pub(crate) signed_at: String,
+    pub(crate) key_id: String,
+    /// Ed25519, hex.
+    pub(crate) signature: String,
+}
+
+/// A key the server signs checkpoints with (Ed25519, hex).
+#[derive(SimpleObject)]
+pub(crate) struct CheckpointKey {
+    pub(crate) key_id: String,
+    pub(crate) public_key: String,
+    pub(crate) created_at: String,
+    /// When it was rotated out; it still verifies what it signed.
+    pub(crate) retired_at: Option<String>,
+}
+
 #[derive(Default)]
 pub(crate) struct OpsQuery;
 
@@ -126,6 +173,79 @@ impl OpsQuery {
                 name: s.name.to_owned(),
                 position: s.position,
                 lag: s.lag,
+            })
+            .collect())
+    }
+
+    /// Recomputes the whole hash chain and checks every signed checkpoint
+    /// against the log (auditors and administrators; reads every event).
+    async fn audit_verify(&self, ctx: &Context<'_>) -> async_graphql::Result<AuditReport> {
+        let caller = access::caller(ctx)?;
+        if !matches!(
+            caller.principal,
+            Principal::Administrator | Principal::Auditor
+        ) {
+            return Err(access::denied(caller, "verify the log").into());
+        }
+        let api = ctx.data_unchecked::<Api>();
+        let audit = lectern_audit::checkpoints::audit(&api.store, api.db())
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let v = &audit.verification;
+        Ok(AuditReport {
+            intact: v.is_intact() && audit.bad_checkpoint.is_none(),
+            events: v.checked,
+            head_position: v.head.map(|(p, _)| p),
+            head_hash: v.head.map(|(_, h)| lectern_audit::checkpoints::hex(&h)),
+            broken_at: v.first_bad.as_ref().map(|b| b.position),
+            problem: v.first_bad.as_ref().map(ToString::to_string),
+            checkpoints: audit.checkpoints as u64,
+            broken_checkpoint: audit.bad_checkpoint.as_ref().map(|(s, _)| *s),
+            checkpoint_problem: audit.bad_checkpoint.map(|(_, why)| why),
+        })
+    }
+
+    /// The signed checkpoints of the log, oldest first (anyone signed in:
+    /// they are what a person contesting a record checks against).
+    async fn checkpoints(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SignedCheckpoint>> {
+        access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let list = lectern_audit::checkpoints::list(api.db())
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        Ok(list
+            .into_iter()
+            .map(|c| SignedCheckpoint {
+                size: c.size,
+                root: c.root,
+                head_hash: c.head_hash,
+                signed_at: c
+                    .signed_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                key_id: c.key_id,
+                signature: c.signature,
+            })
+            .collect())
+    }
+
+    /// The public keys checkpoints are signed with, retired ones included
+    /// (anyone signed in).
+    async fn checkpoint_keys(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<CheckpointKey>> {
+        access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let keys = lectern_audit::checkpoints::keys(api.db())
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        Ok(keys
+            .into_iter()
+            .map(|k| CheckpointKey {
+                key_id: k.key_id,
+                public_key: k.public_key,
+                created_at: k.created_at,
+                retired_at: k.retired_at,
             })
             .collect())
     }

@@ -157,7 +157,7 @@ async fn sign_checkpoints(
     loop {
         tick.tick().await;
         if signer.is_none() {
-            match crate::checkpoints::Signer::load_or_create(&key) {
+            match lectern_audit::checkpoints::Signer::load_or_create(&key) {
                 Ok(s) => signer = Some(s),
                 Err(e) => {
                     tracing::error!("cannot sign checkpoints: {e:#}");
@@ -166,7 +166,7 @@ async fn sign_checkpoints(
             }
         }
         if let Some(s) = &signer
-            && let Err(e) = crate::checkpoints::sign(&store, &db, s).await
+            && let Err(e) = lectern_audit::checkpoints::sign(&store, &db, s).await
         {
             tracing::error!("{e:#}");
         }

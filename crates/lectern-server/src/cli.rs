@@ -140,9 +140,13 @@ struct AuditArgs {
 impl AuditArgs {
     fn key_path(&self) -> anyhow::Result<std::path::PathBuf> {
         let file = self.db.file()?;
-        Ok(crate::checkpoints::key_path(
+        Ok(lectern_audit::checkpoints::key_path(
             self.checkpoint_key.clone().or(file.checkpoint_key),
-            self.db.data_dir.clone().or(file.data_dir),
+            self.db
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or_else(|| crate::config::DEFAULT_DATA_DIR.into()),
         ))
     }
 }
@@ -216,9 +220,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let url = args.db.url()?;
             let store = open(&url).await?;
             let read = read_db(&url).await?;
-            let audit = crate::checkpoints::audit(&store, &read).await.context(
-                "cannot read the event log (has `lectern migrate` run on this database?)",
-            )?;
+            let audit = lectern_audit::checkpoints::audit(&store, &read)
+                .await
+                .context(
+                    "cannot read the event log (has `lectern migrate` run on this database?)",
+                )?;
             let v = &audit.verification;
             let mut code = ExitCode::SUCCESS;
             match (&v.first_bad, v.head) {
@@ -253,8 +259,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = open(&url).await?;
             store.migrate().await?;
             let read = read_db(&url).await?;
-            let signer = crate::checkpoints::Signer::load_or_create(&args.key_path()?)?;
-            let c = crate::checkpoints::sign(&store, &read, &signer).await?;
+            let signer = lectern_audit::checkpoints::Signer::load_or_create(&args.key_path()?)?;
+            let c = lectern_audit::checkpoints::sign(&store, &read, &signer).await?;
             println!(
                 "checkpoint: size {}, root {}, head hash {}, signed {} with key {}",
                 c.size,
@@ -268,7 +274,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(AuditCommand::Checkpoints(args)) => {
             let url = args.db.url()?;
             let read = read_db(&url).await?;
-            for k in crate::checkpoints::keys(&read).await? {
+            for k in lectern_audit::checkpoints::keys(&read).await? {
                 println!(
                     "key {} {} published {}{}",
                     k.key_id,
@@ -278,7 +284,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         .map_or(String::new(), |r| format!(", retired {r}"))
                 );
             }
-            for c in crate::checkpoints::list(&read).await? {
+            for c in lectern_audit::checkpoints::list(&read).await? {
                 println!(
                     "checkpoint size {} root {} head {} signed {} key {}",
                     c.size,
@@ -296,20 +302,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             store.migrate().await?;
             let read = read_db(&url).await?;
             let path = args.key_path()?;
-            let old = crate::checkpoints::Signer::load_or_create(&path)?.key_id();
-            let signer = crate::checkpoints::Signer::create(&path)?;
-            crate::checkpoints::publish(&read, &signer).await?;
+            let old = lectern_audit::checkpoints::Signer::load_or_create(&path)?.key_id();
+            let signer = lectern_audit::checkpoints::Signer::create(&path)?;
+            lectern_audit::checkpoints::publish(&read, &signer).await?;
             eprintln!(
                 "new checkpoint key {} in {} (key {old} is retired)",
                 signer.key_id(),
                 path.display()
             );
-            match crate::checkpoints::sign(&store, &read, &signer).await {
+            match lectern_audit::checkpoints::sign(&store, &read, &signer).await {
                 Ok(c) if c.key_id == signer.key_id() => {
                     println!("checkpoint: size {} signed with key {}", c.size, c.key_id)
                 }
                 Ok(_) => println!("the log has not grown since the last checkpoint"),
-                Err(e) => println!("no checkpoint signed: {e:#}"),
+                Err(e) => println!("{e}"),
             }
             Ok(ExitCode::SUCCESS)
         }

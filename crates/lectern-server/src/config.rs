@@ -130,9 +130,13 @@ impl ServeArgs {
     /// Where the checkpoint key is (see `checkpoints::key_path`).
     pub fn checkpoint_key(&self) -> anyhow::Result<PathBuf> {
         let file = self.db.file()?;
-        Ok(crate::checkpoints::key_path(
+        Ok(lectern_audit::checkpoints::key_path(
             self.checkpoint_key.clone().or(file.checkpoint_key),
-            self.db.data_dir.clone().or(file.data_dir),
+            self.db
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
         ))
     }
 

@@ -19,7 +19,6 @@
 pub mod app;
 pub mod bench;
 pub mod bench_api;
-pub mod checkpoints;
 pub mod cli;
 pub mod config;
 pub mod graphiql;

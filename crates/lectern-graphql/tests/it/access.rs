@@ -304,6 +304,16 @@ async fn every_role_against_every_area(db: TestDb) {
             [FORBIDDEN, OK, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, OK],
         ),
         (
+            "{ auditVerify { intact events checkpoints } }",
+            json!({}),
+            [FORBIDDEN, OK, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, OK],
+        ),
+        (
+            "{ checkpoints { size root } checkpointKeys { keyId publicKey } }",
+            json!({}),
+            [OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, OK],
+        ),
+        (
             "mutation { registerKiosk(id: \"hall-a-1\", venue: \"hall-a\") { position } }",
             json!({}),
             [

@@ -5,6 +5,7 @@
 use lectern_store::testkit::TestDb;
 use lectern_store::{ExpectedVersion, NewEvent, Store};
 
+use crate::graphql::{Server, ok, token};
 use crate::lectern;
 
 both_backends!(checkpoints_catch_forgery_and_rewritten_history);
@@ -126,4 +127,60 @@ async fn checkpoints_catch_forgery_and_rewritten_history(db: TestDb) {
     assert_ne!(code, 0);
     assert!(err.contains("history was rewritten"), "{err}");
     store.close().await;
+
+    // The same through GraphQL: auditors see the report, anyone signed in
+    // sees the checkpoints and keys.
+    let server = Server::start(&url).await;
+    let auditor = token(&url, "auditor", "A0001").await;
+    let report = ok(
+        server.addr,
+        &auditor,
+        "{ auditVerify { intact events brokenAt checkpoints brokenCheckpoint checkpointProblem } }",
+        serde_json::json!({}),
+    )
+    .await;
+    let r = &report["auditVerify"];
+    assert_eq!(
+        (
+            &r["intact"],
+            &r["events"],
+            &r["brokenAt"],
+            &r["checkpoints"],
+            &r["brokenCheckpoint"]
+        ),
+        (
+            &serde_json::json!(false),
+            &serde_json::json!(35),
+            &serde_json::Value::Null,
+            &serde_json::json!(2),
+            &serde_json::json!(30)
+        ),
+        "{report}"
+    );
+    assert!(
+        r["checkpointProblem"]
+            .as_str()
+            .unwrap()
+            .contains("history was rewritten"),
+        "{report}"
+    );
+    let staff = token(&url, "staff", "S0001").await;
+    let published = ok(
+        server.addr,
+        &staff,
+        "{ checkpoints { size keyId signature } checkpointKeys { keyId publicKey retiredAt } }",
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(
+        published["checkpoints"].as_array().unwrap().len(),
+        2,
+        "{published}"
+    );
+    assert_eq!(
+        published["checkpointKeys"].as_array().unwrap().len(),
+        2,
+        "{published}"
+    );
+    server.stop().await;
 }

@@ -17,13 +17,14 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow, bail};
 use chrono::{DateTime, SecondsFormat, Utc};
 use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
 use lectern_projections::{ReadDb, Stmt, Val};
 use lectern_store::Store;
 use lectern_store::merkle::{self, Hash};
 use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
 
 /// The checkpoint key's file name in the data directory, by default.
 pub const KEY_FILE: &str = "checkpoint.key";
@@ -37,15 +38,19 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub fn unhex<const N: usize>(what: &str, text: &str) -> Result<[u8; N]> {
+pub fn unhex<const N: usize>(what: &'static str, text: &str) -> Result<[u8; N]> {
     let text = text.trim();
     if text.len() != 2 * N || !text.is_ascii() {
-        bail!("{what} is not {} hex digits: {text:?}", 2 * N);
+        return Err(Error::invalid(
+            what,
+            text,
+            format!("expected {} hex digits", 2 * N),
+        ));
     }
     let mut out = [0u8; N];
     for (i, b) in out.iter_mut().enumerate() {
         *b = u8::from_str_radix(&text[2 * i..2 * i + 2], 16)
-            .map_err(|_| anyhow!("{what} is not hexadecimal: {text:?}"))?;
+            .map_err(|_| Error::invalid(what, text, "not hexadecimal"))?;
     }
     Ok(out)
 }
@@ -61,30 +66,26 @@ impl Signer {
     pub fn load_or_create(path: &Path) -> Result<Signer> {
         match std::fs::read_to_string(path) {
             Ok(text) => Ok(Signer {
-                key: SigningKey::from_bytes(
-                    &unhex::<32>("the checkpoint key", &text)
-                        .with_context(|| format!("in {}", path.display()))?,
-                ),
+                key: SigningKey::from_bytes(&unhex::<32>("the checkpoint key file", &text)?),
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Signer::create(path),
-            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+            Err(e) => Err(Error::io(path, e)),
         }
     }
 
     /// Makes a new key at `path`, replacing any there.
     pub fn create(path: &Path) -> Result<Signer> {
         let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed).map_err(|e| anyhow!("no randomness for a key: {e}"))?;
+        getrandom::fill(&mut seed).map_err(|e| Error::Random(e.to_string()))?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
         let fresh = path.with_extension("key.new");
         let mut file = open_private(&fresh)?;
-        writeln!(file, "{}", hex(&seed))?;
-        file.sync_all()?;
-        std::fs::rename(&fresh, path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        writeln!(file, "{}", hex(&seed))
+            .and_then(|()| file.sync_all())
+            .map_err(|e| Error::io(&fresh, e))?;
+        std::fs::rename(&fresh, path).map_err(|e| Error::io(path, e))?;
         tracing::info!(path = %path.display(), "made a new checkpoint key");
         Ok(Signer {
             key: SigningKey::from_bytes(&seed),
@@ -109,12 +110,12 @@ fn open_private(path: &Path) -> Result<std::fs::File> {
         .truncate(true)
         .mode(0o600)
         .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))
+        .map_err(|e| Error::io(path, e))
 }
 
 #[cfg(not(unix))]
 fn open_private(path: &Path) -> Result<std::fs::File> {
-    std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))
+    std::fs::File::create(path).map_err(|e| Error::io(path, e))
 }
 
 /// A signed tree head of the log.
@@ -151,21 +152,21 @@ impl Checkpoint {
     pub fn verify(&self, public_key: &str) -> Result<()> {
         let public = unhex::<32>("the public key", public_key)?;
         if key_id(&public) != self.key_id {
-            bail!(
-                "checkpoint at size {} names key {}, not {}",
+            return Err(Error::BadSignature(format!(
+                "the checkpoint at size {} names key {}, not {}",
                 self.size,
                 self.key_id,
                 key_id(&public)
-            );
+            )));
         }
-        let key = VerifyingKey::from_bytes(&public).map_err(|e| anyhow!("bad public key: {e}"))?;
+        let key = VerifyingKey::from_bytes(&public)
+            .map_err(|e| Error::invalid("the public key", public_key, e.to_string()))?;
         let signature = Signature::from_bytes(&unhex::<64>("the signature", &self.signature)?);
         key.verify(&self.message(), &signature).map_err(|_| {
-            anyhow!(
+            Error::BadSignature(format!(
                 "the signature of the checkpoint at size {} does not verify under key {}",
-                self.size,
-                self.key_id
-            )
+                self.size, self.key_id
+            ))
         })
     }
 
@@ -191,7 +192,7 @@ pub async fn list(db: &ReadDb) -> Result<Vec<Checkpoint>> {
                 root: text(1),
                 head_hash: text(2),
                 signed_at: DateTime::parse_from_rfc3339(&text(3))
-                    .with_context(|| format!("checkpoint {} has a bad time", text(0)))?
+                    .map_err(|e| Error::invalid("a checkpoint's time", text(3), e.to_string()))?
                     .with_timezone(&Utc),
                 key_id: text(4),
                 signature: text(5),
@@ -265,28 +266,25 @@ pub async fn publish(db: &ReadDb, signer: &Signer) -> Result<()> {
 pub async fn sign(store: &Store, db: &ReadDb, signer: &Signer) -> Result<Checkpoint> {
     let (verification, leaves) = store.verify_tree().await?;
     if let Some(bad) = verification.first_bad {
-        bail!("no checkpoint signed: the hash chain is broken: {bad}");
+        return Err(Error::Refused(format!("the hash chain is broken: {bad}")));
     }
     let Some((size, head)) = verification.head else {
-        bail!("no checkpoint signed: the log is empty");
+        return Err(Error::Refused("the log is empty".into()));
     };
     let last = list(db).await?.pop();
     if let Some(last) = &last {
         if last.size > size {
-            bail!(
-                "no checkpoint signed: the log holds {size} events, fewer than the {} of the \
-                 checkpoint signed at {}",
-                last.size,
-                last.signed_at
-            );
+            return Err(Error::Refused(format!(
+                "the log holds {size} events, fewer than the {} of the checkpoint signed at {}",
+                last.size, last.signed_at
+            )));
         }
         if hex(&merkle::root(&leaves[..last.size as usize])) != last.root {
-            bail!(
-                "no checkpoint signed: the log's first {} events are not those of the checkpoint \
-                 signed at {} (history was rewritten)",
-                last.size,
-                last.signed_at
-            );
+            return Err(Error::Refused(format!(
+                "the log's first {} events are not those of the checkpoint signed at {} \
+                 (history was rewritten)",
+                last.size, last.signed_at
+            )));
         }
         if last.size == size {
             return Ok(last.clone());
@@ -373,10 +371,6 @@ pub async fn audit(store: &Store, db: &ReadDb) -> Result<Audit> {
 
 /// The checkpoint key's path: the setting, else `KEY_FILE` in the data
 /// directory.
-pub fn key_path(setting: Option<PathBuf>, data_dir: Option<PathBuf>) -> PathBuf {
-    setting.unwrap_or_else(|| {
-        data_dir
-            .unwrap_or_else(|| PathBuf::from(crate::config::DEFAULT_DATA_DIR))
-            .join(KEY_FILE)
-    })
+pub fn key_path(setting: Option<PathBuf>, data_dir: PathBuf) -> PathBuf {
+    setting.unwrap_or_else(|| data_dir.join(KEY_FILE))
 }

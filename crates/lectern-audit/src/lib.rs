@@ -1,0 +1,17 @@
+//! `lectern-audit`: what lets an auditor prove to both sides of a dispute
+//! that the log was not altered after the fact.
+//!
+//! - `checkpoints`: the server's Ed25519 checkpoint key, signed tree heads
+//!   of the log (size, RFC 6962 Merkle root over the chain hashes, head
+//!   hash), key rotation, and `audit`, which checks the chain and every
+//!   checkpoint against the log.
+//!
+//! # Invariants
+//! - A checkpoint is signed only over a log whose hash chain verifies and
+//!   which still begins with the log of the latest checkpoint.
+//! - Keys are never deleted: a retired key still verifies what it signed.
+
+pub mod checkpoints;
+mod error;
+
+pub use error::{Error, Result};
