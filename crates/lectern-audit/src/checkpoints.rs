@@ -374,3 +374,279 @@ pub async fn audit(store: &Store, db: &ReadDb) -> Result<Audit> {
 pub fn key_path(setting: Option<PathBuf>, data_dir: PathBuf) -> PathBuf {
     setting.unwrap_or_else(|| data_dir.join(KEY_FILE))
 }
+
+/// A proof that the event at `position` is in the log a checkpoint signed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct InclusionProof {
+    pub position: u64,
+    /// The checkpoint's size.
+    pub size: u64,
+    /// The event's chain hash (the Merkle leaf is `SHA-256(0x00 || it)`), hex.
+    pub chain_hash: String,
+    /// The audit path, nearest sibling first, hex.
+    pub path: Vec<String>,
+}
+
+impl InclusionProof {
+    /// Checks the proof against `checkpoint` (whose signature the caller
+    /// checks with `Checkpoint::verify`).
+    pub fn check(&self, checkpoint: &Checkpoint) -> Result<()> {
+        if self.size != checkpoint.size {
+            return Err(Error::BadSignature(format!(
+                "the proof is for a log of {} events, the checkpoint signs {}",
+                self.size, checkpoint.size
+            )));
+        }
+        let leaf = merkle::leaf_hash(&unhex::<32>("a chain hash", &self.chain_hash)?);
+        let path = self
+            .path
+            .iter()
+            .map(|h| unhex::<32>("a proof hash", h))
+            .collect::<Result<Vec<_>>>()?;
+        if self.position == 0
+            || !merkle::verify_inclusion(
+                self.position - 1,
+                self.size,
+                &leaf,
+                &path,
+                &checkpoint.root_hash()?,
+            )
+        {
+            return Err(Error::BadSignature(format!(
+                "the event at position {} with chain hash {} is not in the log of the \
+                 checkpoint at size {}",
+                self.position, self.chain_hash, self.size
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A proof that the log a checkpoint signed begins with the log an earlier
+/// one signed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ConsistencyProof {
+    pub from: u64,
+    pub to: u64,
+    pub path: Vec<String>,
+}
+
+impl ConsistencyProof {
+    pub fn check(&self, older: &Checkpoint, newer: &Checkpoint) -> Result<()> {
+        if (older.size, newer.size) != (self.from, self.to) {
+            return Err(Error::BadSignature(format!(
+                "the proof is from size {} to {}, the checkpoints are at {} and {}",
+                self.from, self.to, older.size, newer.size
+            )));
+        }
+        let path = self
+            .path
+            .iter()
+            .map(|h| unhex::<32>("a proof hash", h))
+            .collect::<Result<Vec<_>>>()?;
+        if !merkle::verify_consistency(
+            self.from,
+            self.to,
+            &older.root_hash()?,
+            &newer.root_hash()?,
+            &path,
+        ) {
+            return Err(Error::BadSignature(format!(
+                "the log of the checkpoint at size {} does not begin with the log of the one at \
+                 size {}",
+                self.to, self.from
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The checkpoint of exactly `size` events, or the latest.
+async fn checkpoint_at(db: &ReadDb, size: Option<u64>) -> Result<Checkpoint> {
+    let all = list(db).await?;
+    match size {
+        None => all.into_iter().last().ok_or_else(|| {
+            Error::Refused(
+                "no checkpoint is signed yet: `lectern audit checkpoint` signs one".into(),
+            )
+        }),
+        Some(s) => all.into_iter().find(|c| c.size == s).ok_or_else(|| {
+            Error::invalid(
+                "checkpoint size",
+                s.to_string(),
+                "no checkpoint has that size",
+            )
+        }),
+    }
+}
+
+/// The leaves of the log's first `size` events, checked against the chain.
+async fn leaves_upto(store: &Store, size: u64) -> Result<Vec<Hash>> {
+    let (verification, mut leaves) = store.verify_tree().await?;
+    if (leaves.len() as u64) < size {
+        return Err(Error::BadSignature(match verification.first_bad {
+            Some(bad) => format!("the log no longer verifies up to position {size}: {bad}"),
+            None => format!("the log holds {} events, fewer than {size}", leaves.len()),
+        }));
+    }
+    leaves.truncate(size as usize);
+    Ok(leaves)
+}
+
+/// Proves that the event at `position` is in the log of the checkpoint of
+/// `size` events (default: the latest); returns the proof and the
+/// checkpoint. Refuses when the log no longer matches the checkpoint.
+pub async fn prove_inclusion(
+    store: &Store,
+    db: &ReadDb,
+    position: u64,
+    size: Option<u64>,
+) -> Result<(InclusionProof, Checkpoint)> {
+    let checkpoint = checkpoint_at(db, size).await?;
+    if position == 0 || position > checkpoint.size {
+        return Err(Error::invalid(
+            "position",
+            position.to_string(),
+            format!(
+                "the checkpoint signs positions 1 to {}; sign a newer one for later events",
+                checkpoint.size
+            ),
+        ));
+    }
+    let leaves = leaves_upto(store, checkpoint.size).await?;
+    if hex(&merkle::root(&leaves)) != checkpoint.root {
+        return Err(Error::BadSignature(format!(
+            "the log's first {} events are not those the checkpoint signed (history was \
+             rewritten)",
+            checkpoint.size
+        )));
+    }
+    let event = store.read_all(position - 1, 1, None).await?;
+    let chain_hash = event
+        .first()
+        .map(|e| hex(&e.hash))
+        .ok_or_else(|| Error::invalid("position", position.to_string(), "no such event"))?;
+    let path = merkle::inclusion_proof(position as usize - 1, &leaves)
+        .iter()
+        .map(|h| hex(h))
+        .collect();
+    Ok((
+        InclusionProof {
+            position,
+            size: checkpoint.size,
+            chain_hash,
+            path,
+        },
+        checkpoint,
+    ))
+}
+
+/// Proves that the checkpoint of `to` events extends the one of `from`.
+pub async fn prove_consistency(
+    store: &Store,
+    db: &ReadDb,
+    from: u64,
+    to: u64,
+) -> Result<(ConsistencyProof, Checkpoint, Checkpoint)> {
+    let older = checkpoint_at(db, Some(from)).await?;
+    let newer = checkpoint_at(db, Some(to)).await?;
+    if from > to {
+        return Err(Error::invalid(
+            "from",
+            from.to_string(),
+            format!("must not be after to ({to})"),
+        ));
+    }
+    let leaves = leaves_upto(store, to).await?;
+    let path = merkle::consistency_proof(from as usize, &leaves)
+        .iter()
+        .map(|h| hex(h))
+        .collect();
+    let proof = ConsistencyProof { from, to, path };
+    // A proof from a log that no longer matches would not verify: say so.
+    proof.check(&older, &newer)?;
+    Ok((proof, older, newer))
+}
+
+/// A proof with what it is checked against, as `lectern audit prove`
+/// writes it: checkable with no database (`ProofFile::check`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ProofFile {
+    Inclusion {
+        proof: InclusionProof,
+        checkpoint: Checkpoint,
+        /// The checkpoint key, hex.
+        public_key: String,
+    },
+    Consistency {
+        proof: ConsistencyProof,
+        older: Checkpoint,
+        newer: Checkpoint,
+        older_key: String,
+        newer_key: String,
+    },
+}
+
+impl ProofFile {
+    /// Checks the signatures and the proof; `trusted`, if given, is the
+    /// only key accepted (hex, as published). Returns what was proved.
+    pub fn check(&self, trusted: Option<&str>) -> Result<String> {
+        let trust = |key: &str| match trusted {
+            Some(t) if !t.trim().eq_ignore_ascii_case(key.trim()) => Err(Error::BadSignature(
+                format!("the proof is signed with key {key}, not the trusted key {t}"),
+            )),
+            _ => Ok(()),
+        };
+        match self {
+            ProofFile::Inclusion {
+                proof,
+                checkpoint,
+                public_key,
+            } => {
+                trust(public_key)?;
+                checkpoint.verify(public_key)?;
+                proof.check(checkpoint)?;
+                Ok(format!(
+                    "the event at position {} (chain hash {}) is in the log of {} events signed \
+                     at {} with key {}",
+                    proof.position,
+                    proof.chain_hash,
+                    checkpoint.size,
+                    checkpoint.signed_at.to_rfc3339(),
+                    checkpoint.key_id
+                ))
+            }
+            ProofFile::Consistency {
+                proof,
+                older,
+                newer,
+                older_key,
+                newer_key,
+            } => {
+                trust(newer_key)?;
+                older.verify(older_key)?;
+                newer.verify(newer_key)?;
+                proof.check(older, newer)?;
+                Ok(format!(
+                    "the log of {} events signed at {} begins with the log of {} events signed \
+                     at {}",
+                    newer.size,
+                    newer.signed_at.to_rfc3339(),
+                    older.size,
+                    older.signed_at.to_rfc3339()
+                ))
+            }
+        }
+    }
+}
+
+/// The published key with this id.
+pub async fn public_key(db: &ReadDb, key_id: &str) -> Result<String> {
+    keys(db)
+        .await?
+        .into_iter()
+        .find(|k| k.key_id == key_id)
+        .map(|k| k.public_key)
+        .ok_or_else(|| Error::invalid("checkpoint key", key_id, "is not published"))
+}

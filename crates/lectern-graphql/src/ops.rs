@@ -228,6 +228,45 @@ impl OpsQuery {
             .collect())
     }
 
+    /// A proof that the event at `position` is in the log of the signed
+    /// checkpoint of `size` events (default: the latest), as JSON in the
+    /// format `lectern audit prove` writes, which `lectern audit
+    /// check-proof` checks with no database (auditors and administrators).
+    async fn inclusion_proof(
+        &self,
+        ctx: &Context<'_>,
+        position: u64,
+        size: Option<u64>,
+    ) -> async_graphql::Result<String> {
+        let caller = access::caller(ctx)?;
+        if !matches!(
+            caller.principal,
+            Principal::Administrator | Principal::Auditor
+        ) {
+            return Err(access::denied(caller, "prove events").into());
+        }
+        let api = ctx.data_unchecked::<Api>();
+        use lectern_audit::checkpoints::{self as cp, ProofFile};
+        let refused = |e: lectern_audit::Error| match e {
+            lectern_audit::Error::Invalid { .. } | lectern_audit::Error::Refused(_) => {
+                ApiError::bad_input(e.to_string())
+            }
+            other => ApiError::new(crate::error::Code::Conflict, other.to_string()),
+        };
+        let (proof, checkpoint) = cp::prove_inclusion(&api.store, api.db(), position, size)
+            .await
+            .map_err(refused)?;
+        let public_key = cp::public_key(api.db(), &checkpoint.key_id)
+            .await
+            .map_err(refused)?;
+        Ok(serde_json::to_string(&ProofFile::Inclusion {
+            proof,
+            checkpoint,
+            public_key,
+        })
+        .map_err(ApiError::internal)?)
+    }
+
     /// The public keys checkpoints are signed with, retired ones included
     /// (anyone signed in).
     async fn checkpoint_keys(

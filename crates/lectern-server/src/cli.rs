@@ -125,6 +125,36 @@ enum AuditCommand {
     /// Make a new checkpoint key, publish it and retire the old one (which
     /// still verifies what it signed); signs a checkpoint with the new key.
     RotateKey(AuditArgs),
+    /// Print (JSON) a proof that the event at --position is in the log of a
+    /// signed checkpoint, or with --from and --to that one checkpoint's log
+    /// begins with another's; `check-proof` checks it with no database.
+    Prove(ProveArgs),
+    /// Check a proof written by `prove`, offline.
+    CheckProof {
+        /// The proof file (`-`: stdin).
+        file: std::path::PathBuf,
+        /// Accept only this checkpoint key (hex, as published).
+        #[arg(long)]
+        key: Option<String>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct ProveArgs {
+    /// The event's log position.
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    position: Option<u64>,
+    /// The checkpoint (its size) to prove against; default the latest.
+    #[arg(long, requires = "position")]
+    size: Option<u64>,
+    /// The older checkpoint's size.
+    #[arg(long, requires = "to")]
+    from: Option<u64>,
+    /// The newer checkpoint's size.
+    #[arg(long, requires = "from")]
+    to: Option<u64>,
+    #[command(flatten)]
+    db: DbArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -318,6 +348,63 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Err(e) => println!("{e}"),
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit(AuditCommand::Prove(args)) => {
+            use lectern_audit::checkpoints::{self as cp, ProofFile};
+            let url = args.db.url()?;
+            let store = open(&url).await?;
+            let read = read_db(&url).await?;
+            let file = match (args.position, args.from, args.to) {
+                (Some(position), None, None) => {
+                    let (proof, checkpoint) =
+                        cp::prove_inclusion(&store, &read, position, args.size).await?;
+                    let public_key = cp::public_key(&read, &checkpoint.key_id).await?;
+                    ProofFile::Inclusion {
+                        proof,
+                        checkpoint,
+                        public_key,
+                    }
+                }
+                (None, Some(from), Some(to)) => {
+                    let (proof, older, newer) =
+                        cp::prove_consistency(&store, &read, from, to).await?;
+                    ProofFile::Consistency {
+                        proof,
+                        older_key: cp::public_key(&read, &older.key_id).await?,
+                        newer_key: cp::public_key(&read, &newer.key_id).await?,
+                        older,
+                        newer,
+                    }
+                }
+                _ => anyhow::bail!("give --position P, or --from A --to B (checkpoint sizes)"),
+            };
+            println!("{}", serde_json::to_string_pretty(&file)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit(AuditCommand::CheckProof { file, key }) => {
+            let text = if file.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                std::fs::read_to_string(&file)
+                    .with_context(|| format!("cannot read {}", file.display()))?
+            };
+            let proof: lectern_audit::checkpoints::ProofFile = serde_json::from_str(&text)
+                .with_context(|| {
+                    format!(
+                        "{} is not a proof from `lectern audit prove`",
+                        file.display()
+                    )
+                })?;
+            match proof.check(key.as_deref()) {
+                Ok(what) => {
+                    println!("proof holds: {what}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    println!("proof FAILS: {e}");
+                    Ok(ExitCode::from(2))
+                }
+            }
         }
         Command::Bench(BenchCommand::Store(args)) => {
             crate::bench::run(&args).await?;

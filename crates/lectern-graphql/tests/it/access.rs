@@ -18,6 +18,8 @@ type Expect = Option<&'static str>;
 const OK: Expect = None;
 const FORBIDDEN: Expect = Some("FORBIDDEN");
 const UNAUTHENTICATED: Expect = Some("UNAUTHENTICATED");
+/// Allowed, and refused for the input (no such record yet).
+const BAD_USER_INPUT: Expect = Some("BAD_USER_INPUT");
 
 async fn check(
     t: &TestApi,
@@ -307,6 +309,20 @@ async fn every_role_against_every_area(db: TestDb) {
             "{ auditVerify { intact events checkpoints } }",
             json!({}),
             [FORBIDDEN, OK, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, OK],
+        ),
+        (
+            // No checkpoint is signed in this test: a clear refusal for
+            // those allowed to ask.
+            "{ inclusionProof(position: 1) }",
+            json!({}),
+            [
+                FORBIDDEN,
+                BAD_USER_INPUT,
+                FORBIDDEN,
+                FORBIDDEN,
+                UNAUTHENTICATED,
+                BAD_USER_INPUT,
+            ],
         ),
         (
             "{ checkpoints { size root } checkpointKeys { keyId publicKey } }",

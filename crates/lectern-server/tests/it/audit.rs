@@ -5,7 +5,7 @@
 use lectern_store::testkit::TestDb;
 use lectern_store::{ExpectedVersion, NewEvent, Store};
 
-use crate::graphql::{Server, ok, token};
+use crate::graphql::{Server, gql, ok, token};
 use crate::lectern;
 
 both_backends!(checkpoints_catch_forgery_and_rewritten_history);
@@ -24,12 +24,10 @@ async fn append(store: &Store, from: u64, to: u64) {
 async fn audit(url: &str, key: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     let mut all: Vec<String> = vec!["audit".into()];
     all.extend(args.iter().map(|a| a.to_string()));
-    all.extend([
-        "--database-url".into(),
-        url.into(),
-        "--checkpoint-key".into(),
-        key.display().to_string(),
-    ]);
+    all.extend(["--database-url".into(), url.into()]);
+    if args[0] != "prove" {
+        all.extend(["--checkpoint-key".into(), key.display().to_string()]);
+    }
     tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = all.iter().map(String::as_str).collect();
         lectern(&args)
@@ -93,6 +91,92 @@ async fn checkpoints_catch_forgery_and_rewritten_history(db: TestDb) {
     assert!(out.contains("chain intact: 35 events"), "{out}");
     assert!(out.contains("3 signed checkpoints verify"), "{out}");
 
+    // Proofs: an event is in a signed log, and a later signed log begins
+    // with an earlier one; both check with no database, and an edited
+    // proof or another key fails.
+    let (code, proof, err) = audit(&url, &key, &["prove", "--position", "7"]).await;
+    assert_eq!(code, 0, "{err}");
+    let file = dir.path().join("proof.json");
+    std::fs::write(&file, &proof).unwrap();
+    let check = |args: Vec<String>| {
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            lectern(&args)
+        })
+    };
+    let path = file.display().to_string();
+    let (code, out, err) = check(vec!["audit".into(), "check-proof".into(), path.clone()])
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("proof holds: the event at position 7"),
+        "{out}"
+    );
+    assert!(out.contains("is in the log of 35 events"), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&proof).unwrap();
+    let published = v["public_key"].as_str().unwrap().to_owned();
+    let (code, out, _) = check(vec![
+        "audit".into(),
+        "check-proof".into(),
+        path.clone(),
+        "--key".into(),
+        published,
+    ])
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{out}");
+    let (code, out, _) = check(vec![
+        "audit".into(),
+        "check-proof".into(),
+        path.clone(),
+        "--key".into(),
+        "cd".repeat(32),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("not the trusted key"), "{out}");
+    let mut edited = v.clone();
+    edited["proof"]["chain_hash"] = serde_json::json!("00".repeat(32));
+    std::fs::write(&file, edited.to_string()).unwrap();
+    let (code, out, _) = check(vec!["audit".into(), "check-proof".into(), path.clone()])
+        .await
+        .unwrap();
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("proof FAILS: the event at position 7"),
+        "{out}"
+    );
+    let (code, between, err) = audit(&url, &key, &["prove", "--from", "20", "--to", "35"]).await;
+    assert_eq!(code, 0, "{err}");
+    std::fs::write(&file, &between).unwrap();
+    let (code, out, _) = check(vec!["audit".into(), "check-proof".into(), path.clone()])
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("the log of 35 events signed at"), "{out}");
+    let (code, _, err) = audit(&url, &key, &["prove", "--position", "36"]).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("signs positions 1 to 35"), "{err}");
+
+    // The API gives the same proof.
+    {
+        let server = Server::start(&url).await;
+        let auditor = token(&url, "auditor", "A0001").await;
+        let r = ok(
+            server.addr,
+            &auditor,
+            "{ inclusionProof(position: 7) }",
+            serde_json::json!({}),
+        )
+        .await;
+        let api: serde_json::Value =
+            serde_json::from_str(r["inclusionProof"].as_str().unwrap()).unwrap();
+        assert_eq!(api, v, "the API's proof is the CLI's");
+        server.stop().await;
+    }
+
     // A forged checkpoint (its root changed) is named.
     db.raw(&format!(
         "UPDATE checkpoints SET root = '{}' WHERE size = 20",
@@ -126,6 +210,15 @@ async fn checkpoints_catch_forgery_and_rewritten_history(db: TestDb) {
     let (code, _, err) = audit(&url, &key, &["checkpoint"]).await;
     assert_ne!(code, 0);
     assert!(err.contains("history was rewritten"), "{err}");
+    let (code, _, err) = audit(&url, &key, &["prove", "--position", "7"]).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("history was rewritten"), "{err}");
+    // The proof taken before still proves what the record was.
+    std::fs::write(&file, &proof).unwrap();
+    let (code, out, _) = check(vec!["audit".into(), "check-proof".into(), path.clone()])
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{out}");
     store.close().await;
 
     // The same through GraphQL: auditors see the report, anyone signed in
@@ -163,6 +256,24 @@ async fn checkpoints_catch_forgery_and_rewritten_history(db: TestDb) {
             .unwrap()
             .contains("history was rewritten"),
         "{report}"
+    );
+    let refused = gql(
+        server.addr,
+        &auditor,
+        "{ inclusionProof(position: 7) }",
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "CONFLICT",
+        "{refused}"
+    );
+    assert!(
+        refused["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("history was rewritten"),
+        "{refused}"
     );
     let staff = token(&url, "staff", "S0001").await;
     let published = ok(
