@@ -4,7 +4,9 @@
 //! - `checkpoints`: the server's Ed25519 checkpoint key, signed tree heads
 //!   of the log (size, RFC 6962 Merkle root over the chain hashes, head
 //!   hash), key rotation, and `audit`, which checks the chain and every
-//!   checkpoint against the log.
+//!   checkpoint against the log; inclusion and consistency proofs.
+//! - `replay`: a person's appraisal as the log stood at a moment (as it
+//!   happened, or as it was recorded), by the domain's folds.
 //!
 //! # Invariants
 //! - A checkpoint is signed only over a log whose hash chain verifies and
@@ -13,5 +15,6 @@
 
 pub mod checkpoints;
 mod error;
+pub mod replay;
 
 pub use error::{Error, Result};

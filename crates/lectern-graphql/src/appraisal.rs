@@ -241,15 +241,43 @@ impl AppraisalQuery {
         staff_no: String,
         year: i32,
         month: Option<u32>,
+        #[graphql(
+            desc = "Replay the log as it stood at this moment (by the domain's folds over \
+                    the streams, not the read models): what was true then, with everything \
+                    known now (events that occurred by then)."
+        )]
+        as_of: Option<chrono::DateTime<chrono::Utc>>,
+        #[graphql(
+            default = false,
+            desc = "With asOf: what the system showed then instead (events the log had \
+                    recorded by then; a later kiosk sync or correction is left out)."
+        )]
+        as_recorded: bool,
     ) -> async_graphql::Result<AppraisalView> {
         let api = ctx.data_unchecked::<Api>();
         let person = crate::people::PersonView::seen(ctx, &staff_no).await?;
         let no = StaffNo::parse(&person.staff_no)?;
         let period = period(year, month)?;
-        Ok(AppraisalView::new(
-            appraise(api, &no, &period).await?,
-            &period,
-        ))
+        let appraisal = match (as_of, as_recorded) {
+            (None, true) => {
+                return Err(
+                    ApiError::bad_input("asRecorded needs asOf: the moment to replay").into(),
+                );
+            }
+            (None, false) => appraise(api, &no, &period).await?,
+            (Some(t), recorded) => {
+                use lectern_audit::replay::{AsOf, replay_person};
+                let as_of = if recorded {
+                    AsOf::Recorded(t)
+                } else {
+                    AsOf::Occurred(t)
+                };
+                replay_person(&api.store, api.db(), &api.campus, &no, &period, as_of)
+                    .await
+                    .map_err(|e| ApiError::internal(e.to_string()))?
+            }
+        };
+        Ok(AppraisalView::new(appraisal, &period))
     }
 
     /// A unit's appraisal: base points less late monthly reports.

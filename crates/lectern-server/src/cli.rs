@@ -46,6 +46,29 @@ enum Command {
     /// Kiosks at the lecture halls.
     #[command(subcommand)]
     Kiosk(KioskCommand),
+    /// A person's appraisal replayed from the log (the domain's folds, not
+    /// the read models), now or as it stood at a moment, one line per point.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ReplayArgs {
+    /// The staff number.
+    #[arg(long)]
+    person: String,
+    #[arg(long)]
+    year: i32,
+    /// A month of the year (gains and losses only, no base points).
+    #[arg(long)]
+    month: Option<u32>,
+    /// The moment (RFC 3339): what was true then, with everything known now.
+    #[arg(long)]
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
+    /// With --as-of: what the system showed then (events recorded by then).
+    #[arg(long, requires = "as_of")]
+    as_recorded: bool,
+    #[command(flatten)]
+    db: DbArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -405,6 +428,52 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::from(2))
                 }
             }
+        }
+        Command::Replay(args) => {
+            use lectern_audit::replay::{AsOf, replay_person};
+            let url = args.db.url()?;
+            let store = open(&url).await?;
+            let read = read_db(&url).await?;
+            let person = lectern_domain::StaffNo::parse(&args.person)?;
+            let period = match args.month {
+                None => lectern_domain::Period::year(args.year)?,
+                Some(m) => lectern_domain::Period::month(args.year, m)?,
+            };
+            let as_of = match (args.as_of, args.as_recorded) {
+                (None, _) => AsOf::Now,
+                (Some(t), false) => AsOf::Occurred(t),
+                (Some(t), true) => AsOf::Recorded(t),
+            };
+            let campus = lectern_domain::Campus::default();
+            let a = replay_person(&store, &read, &campus, &person, &period, as_of).await?;
+            println!(
+                "{} {}–{}: {} points{}",
+                a.subject,
+                period.from,
+                period.until,
+                a.total,
+                match as_of {
+                    AsOf::Now => String::new(),
+                    AsOf::Occurred(t) => format!(" (as it happened by {})", t.to_rfc3339()),
+                    AsOf::Recorded(t) => format!(" (as recorded by {})", t.to_rfc3339()),
+                }
+            );
+            for l in &a.lines {
+                println!(
+                    "{:+5}  {}  {:<11} {:<4} {}  [positions {}]",
+                    l.points,
+                    l.date,
+                    l.rule,
+                    l.rule_version.map_or(String::new(), |v| format!("v{v}")),
+                    l.subject,
+                    l.positions
+                        .iter()
+                        .map(u64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Bench(BenchCommand::Store(args)) => {
             crate::bench::run(&args).await?;

@@ -542,6 +542,76 @@ async fn every_area_over_http(db: TestDb) {
             { "rule": "award", "points": 5 },
         ] })
     );
+    // Replayed from the log: as of now it is the same; as it stood (or was
+    // recorded) before anything was entered, there was nothing.
+    let now = chrono::Utc::now() + chrono::Duration::minutes(1);
+    let replayed = ok(
+        addr,
+        &staff,
+        "query($t: DateTime!) {
+           now: appraisal(staffNo: \"S0001\", year: 2007, asOf: $t) { total lines { rule points } }
+           shown: appraisal(staffNo: \"S0001\", year: 2007, asOf: $t, asRecorded: true) { total }
+           before: appraisal(staffNo: \"S0001\", year: 2007, asOf: \"2001-01-01T00:00:00Z\", asRecorded: true) { total lines { rule } }
+         }",
+        json!({ "t": now }),
+    )
+    .await;
+    assert_eq!(replayed["now"], appraisal["appraisal"], "{replayed}");
+    assert_eq!(replayed["shown"]["total"], 103, "{replayed}");
+    assert_eq!(
+        replayed["before"],
+        json!({ "total": 0, "lines": [] }),
+        "{replayed}"
+    );
+    let refused = gql(
+        addr,
+        &staff,
+        "{ appraisal(staffNo: \"S0001\", year: 2007, asRecorded: true) { total } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{refused}"
+    );
+    let args = [
+        "replay",
+        "--person",
+        "S0001",
+        "--year",
+        "2007",
+        "--database-url",
+        &url,
+    ];
+    let (code, out, err) = cli(args.iter().map(|a| a.to_string()).collect()).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("S0001 2007-01-01–2007-12-31: 103 points\n"),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("   -2  2007-03-06  late") && l.contains("[positions ")),
+        "{out}"
+    );
+    let args = [
+        "replay",
+        "--person",
+        "S0001",
+        "--year",
+        "2007",
+        "--as-of",
+        "2001-01-01T00:00:00Z",
+        "--as-recorded",
+        "--database-url",
+        &url,
+    ];
+    let (code, out, err) = cli(args.iter().map(|a| a.to_string()).collect()).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(": 0 points (as recorded by 2001-01-01"),
+        "{out}"
+    );
 
     // Disputes, kiosks, projections and the raw log, as an auditor sees them.
     let ops = ok(

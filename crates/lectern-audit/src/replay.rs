@@ -1,0 +1,155 @@
+//! Replay: a person's appraisal as the log stood at a moment, by the
+//! domain's folds over the streams themselves (not the read models).
+//!
+//! Two questions, two cut-offs:
+//! - `AsOf::Occurred(t)`: what was true at `t` with everything known now —
+//!   events that happened by `t`, however late they were recorded (a kiosk
+//!   that synced the next day, a correction dated back);
+//! - `AsOf::Recorded(t)`: what the system showed at `t` — events the log
+//!   held by `t`.
+//!
+//! Which streams to read comes from the read models (the sessions,
+//! tasks and award categories that ever named the person); what is in
+//! them comes from the log alone, so a read model that is wrong can leave a
+//! stream out but cannot change a line.
+
+use chrono::{DateTime, Duration, NaiveTime, Utc};
+use lectern_domain::{
+    APPRAISAL_STREAM, Appraisal, AppraisalEvent, AwardEvent, Campus, CategoryId, DomainEvent,
+    Histories, Period, Positioned, SessionEvent, StaffNo, StudyEvent, appraise_person,
+    award_stream, session_stream, task_stream,
+};
+use lectern_projections::{ReadDb, Val, decode};
+use lectern_store::{RecordedEvent, Store};
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+
+/// Which events count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsOf {
+    /// Everything in the log now.
+    Now,
+    /// Events that happened (`occurred_at`) by this moment.
+    Occurred(DateTime<Utc>),
+    /// Events the log held (`recorded_at`) by this moment.
+    Recorded(DateTime<Utc>),
+}
+
+impl AsOf {
+    fn admits(self, e: &RecordedEvent) -> bool {
+        match self {
+            AsOf::Now => true,
+            AsOf::Occurred(t) => e.occurred_at <= t,
+            AsOf::Recorded(t) => e.recorded_at <= t,
+        }
+    }
+}
+
+/// Reads `stream` from the log, the events `as_of` admits, decoded.
+async fn history<E: DomainEvent + DeserializeOwned>(
+    store: &Store,
+    stream: &str,
+    as_of: AsOf,
+) -> Result<Vec<Positioned<E>>> {
+    let mut out = Vec::new();
+    let mut from = 1;
+    loop {
+        let page = store.read_stream(stream, from, 1000).await?;
+        let Some(last) = page.last() else { break };
+        from = last.stream_version + 1;
+        for e in page.iter().filter(|e| as_of.admits(e)) {
+            out.push(Positioned {
+                position: e.position,
+                occurred_at: e.occurred_at,
+                event: decode(e)?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The ids in the first column of a query's rows.
+async fn column(db: &ReadDb, sql: &str, args: &[Val]) -> Result<Vec<String>> {
+    Ok(db
+        .fetch(sql, args)
+        .await?
+        .into_iter()
+        .filter_map(|r| r[0].as_str().map(str::to_owned))
+        .collect())
+}
+
+/// `person`'s appraisal over `period`, replayed from the log `as_of`.
+pub async fn replay_person(
+    store: &Store,
+    db: &ReadDb,
+    campus: &Campus,
+    person: &StaffNo,
+    period: &Period,
+    as_of: AsOf,
+) -> Result<Appraisal> {
+    // Sessions dated in the period (on the campus clock), with a day's
+    // margin for the time zone.
+    let from = campus
+        .at(period.from - Duration::days(1), NaiveTime::MIN)
+        .map_err(|e| Error::invalid("period", period.from.to_string(), e.to_string()))?;
+    let until = campus
+        .at(period.until + Duration::days(2), NaiveTime::MIN)
+        .map_err(|e| Error::invalid("period", period.until.to_string(), e.to_string()))?;
+    let who = Val::from(person.as_str());
+    let session_ids = column(
+        db,
+        "SELECT DISTINCT session_id FROM rm_attendance WHERE staff_no = $1 \
+         AND starts_at >= $2 AND starts_at < $3",
+        &[who.clone(), Val::from(from), Val::from(until)],
+    )
+    .await?;
+    let task_ids = column(
+        db,
+        "SELECT DISTINCT task_id FROM rm_task_people WHERE staff_no = $1",
+        std::slice::from_ref(&who),
+    )
+    .await?;
+    let categories = column(
+        db,
+        "SELECT DISTINCT category FROM rm_nominations WHERE nominee_kind = 'person' \
+         AND nominee = $1",
+        std::slice::from_ref(&who),
+    )
+    .await?;
+
+    let uuid = |what: &'static str, id: &str| {
+        Uuid::parse_str(id).map_err(|e| Error::invalid(what, id, e.to_string()))
+    };
+    let mut sessions = Vec::with_capacity(session_ids.len());
+    for id in &session_ids {
+        sessions.push(
+            history::<SessionEvent>(store, &session_stream(uuid("session id", id)?), as_of).await?,
+        );
+    }
+    let mut tasks = Vec::with_capacity(task_ids.len());
+    for id in &task_ids {
+        tasks.push(history::<StudyEvent>(store, &task_stream(uuid("task id", id)?), as_of).await?);
+    }
+    let mut awards = Vec::with_capacity(categories.len());
+    for c in &categories {
+        let category = CategoryId::parse(c)
+            .map_err(|e| Error::invalid("award category", c.as_str(), e.to_string()))?;
+        awards.push(history::<AwardEvent>(store, &award_stream(&category), as_of).await?);
+    }
+    let appraisal = history::<AppraisalEvent>(store, APPRAISAL_STREAM, as_of).await?;
+    appraise_person(
+        person,
+        period,
+        campus,
+        &Histories {
+            appraisal: &appraisal,
+            sessions: &sessions,
+            tasks: &tasks,
+            awards: &awards,
+            monthly: &[],
+        },
+    )
+    .map_err(|e| Error::invalid("replay", person.as_str(), e.to_string()))
+}
