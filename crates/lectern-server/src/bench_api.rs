@@ -8,7 +8,9 @@
 //! Prints `lectern <db> <case> <count> <seconds> <per second>` lines (the
 //! shared benchmark format) and, for the queries, a `#` line with latency
 //! percentiles. Targets: catch-up at least 20,000 events/s on SQLite; p99
-//! under 20 ms at 50 clients.
+//! under 20 ms at 50 clients. Between catch-up and the queries, `replay-year`
+//! folds 200 people's appraisal for a year from the log (target: each under
+//! 100 ms).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -78,6 +80,9 @@ async fn run_on(args: &ApiBenchArgs, target: &Target) -> anyhow::Result<()> {
         .wait_for(synth.events, Duration::from_secs(3600))
         .await?;
     line(label, "catchup", synth.events, t0.elapsed());
+
+    // Replay: a person's year folded from the streams it needs.
+    replay_years(label, &store, &read, &synth).await?;
     projections.stop().await;
     store.close().await;
 
@@ -144,6 +149,47 @@ async fn run_on(args: &ApiBenchArgs, target: &Target) -> anyhow::Result<()> {
     let _ = stop.send(());
     server.await??;
     read.close().await;
+    Ok(())
+}
+
+/// People whose year `replay-year` folds.
+const REPLAYS: usize = 200;
+
+/// `REPLAYS` people's appraisal for a year, replayed from the log one after
+/// another (`lectern_audit::replay`), with latency percentiles.
+async fn replay_years(
+    label: &str,
+    store: &lectern_store::Store,
+    read: &ReadDb,
+    synth: &Synth,
+) -> anyhow::Result<()> {
+    use lectern_audit::replay::{AsOf, replay_person};
+    let campus = lectern_domain::Campus::default();
+    let year = synth
+        .sessions
+        .get(synth.sessions.len() / 2)
+        .map_or(2007, |(_, _, day)| day.year());
+    let period = lectern_domain::Period::year(year)?;
+    let mut took = Vec::with_capacity(REPLAYS);
+    let mut lines = 0;
+    let t0 = Instant::now();
+    for i in 0..REPLAYS {
+        let person = pick(&synth.people, i);
+        let t = Instant::now();
+        let a = replay_person(store, read, &campus, person, &period, AsOf::Now).await?;
+        took.push(t.elapsed());
+        lines += a.lines.len();
+    }
+    line(label, "replay-year", REPLAYS as u64, t0.elapsed());
+    took.sort();
+    let pct = |p: f64| took[((took.len() - 1) as f64 * p) as usize].as_secs_f64() * 1e3;
+    println!(
+        "# replay-year: {year}, {lines} lines, p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        pct(0.5),
+        pct(0.9),
+        pct(0.99),
+        pct(1.0)
+    );
     Ok(())
 }
 

@@ -174,6 +174,7 @@ fn api_bench_runs_at_small_scale() {
         [
             "generate",
             "catchup",
+            "replay-year",
             "api-dashboard",
             "api-roster",
             "api-unit-month"
@@ -181,9 +182,11 @@ fn api_bench_runs_at_small_scale() {
         "{out}"
     );
     assert!(lines[0][3].parse::<u64>().unwrap() >= 6000, "{out}");
-    assert_eq!(lines[2][3], "12");
+    assert_eq!(lines[2][3], "200", "{out}");
+    assert_eq!(lines[3][3], "12");
     let percentiles = out.lines().filter(|l| l.starts_with("# api-")).count();
     assert_eq!(percentiles, 3, "{out}");
+    assert!(out.contains("# replay-year: "), "{out}");
 }
 
 #[test]
