@@ -2,8 +2,9 @@
 //! (administrators); a person's or a unit's appraisal for a year or a
 //! month, with one explanation line per point, computed by the domain's
 //! folds over the streams it needs; disputes filed by staff about lines and
-//! assigned to auditors. (Resolving a dispute, replay as of a moment and
-//! the proofs come with the audit issue.)
+//! assigned to auditors. With `asOf`, an appraisal is replayed from the log
+//! (`lectern_audit::replay`); a line's `taps` are the raw card taps behind
+//! it.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -31,6 +32,7 @@ pub(crate) const DISPUTE_WORKING_DAYS: u32 = 10;
 
 /// One point gained or lost, and why.
 #[derive(Debug, Clone, SimpleObject)]
+#[graphql(complex)]
 pub(crate) struct LineView {
     pub(crate) points: i32,
     /// base, absence, late, missed_task, award, adjustment or late_report.
@@ -42,6 +44,89 @@ pub(crate) struct LineView {
     pub(crate) subject: String,
     /// Log positions of the events behind the line.
     pub(crate) positions: Vec<u64>,
+}
+
+/// A card tap as the kiosk recorded and signed it: the raw evidence behind
+/// an attendance line.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct CardTapView {
+    /// The log position of the `CardTapped` event.
+    pub(crate) position: u64,
+    pub(crate) kiosk: String,
+    pub(crate) venue: String,
+    /// The card UID: whole for administrators, its last four digits for
+    /// everyone else (the signature covers the whole UID).
+    pub(crate) card: String,
+    /// The kiosk's clock when the card was read.
+    pub(crate) kiosk_time: String,
+    /// The kiosk's tap counter.
+    pub(crate) counter: u64,
+    /// The kiosk's Ed25519 signature over the tap (hex).
+    pub(crate) signature: String,
+    /// When the server recorded it.
+    pub(crate) recorded_at: String,
+}
+
+#[async_graphql::ComplexObject]
+impl LineView {
+    /// The card taps behind the line (for attendance taken by card): the
+    /// raw `CardTapped` events with the kiosk, its counter and signature.
+    async fn taps(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<CardTapView>> {
+        use lectern_domain::{KioskEvent, Method, SessionEvent};
+        let caller = access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let mut ids = Vec::new();
+        for &position in &self.positions {
+            let events = api
+                .store
+                .read_all(position.saturating_sub(1), 1, None)
+                .await
+                .map_err(ApiError::from)?;
+            for e in events
+                .iter()
+                .filter(|e| e.event_type == "AttendanceRecorded")
+            {
+                if let Ok(SessionEvent::AttendanceRecorded {
+                    method: Method::Card { tap, .. },
+                    ..
+                }) = decode::<SessionEvent>(e)
+                {
+                    ids.push(tap);
+                }
+            }
+        }
+        let taps = api.store.read_ids(&ids).await.map_err(ApiError::from)?;
+        Ok(taps
+            .iter()
+            .filter_map(|e| match decode::<KioskEvent>(e) {
+                Ok(KioskEvent::CardTapped {
+                    venue,
+                    card,
+                    kiosk_time,
+                    counter,
+                    signature,
+                    ..
+                }) => Some(CardTapView {
+                    position: e.position,
+                    kiosk: e
+                        .stream_id
+                        .strip_prefix("kiosk-")
+                        .unwrap_or(&e.stream_id)
+                        .to_owned(),
+                    venue: venue.as_str().to_owned(),
+                    card: match caller.principal {
+                        Principal::Administrator => card.as_str().to_owned(),
+                        _ => card.masked(),
+                    },
+                    kiosk_time: lectern_projections::timestamp(kiosk_time),
+                    counter,
+                    signature,
+                    recorded_at: lectern_projections::timestamp(e.recorded_at),
+                }),
+                _ => None,
+            })
+            .collect())
+    }
 }
 
 #[derive(Debug, Clone, SimpleObject)]

@@ -18,7 +18,8 @@ use crate::graphql::{Server, gql, ok, post_to, token};
 
 both_backends!(
     kiosk_endpoints_over_http,
-    malformed_input_gets_a_4xx_on_every_kiosk_endpoint
+    malformed_input_gets_a_4xx_on_every_kiosk_endpoint,
+    a_late_tap_explains_itself
 );
 
 /// An HTTP request; returns the status code and the body.
@@ -508,5 +509,96 @@ async fn malformed_input_gets_a_4xx_on_every_kiosk_endpoint(db: TestDb) {
     }
     let (status, _) = crate::get(addr, "/healthz").await;
     assert!(status.contains("200"), "{status}");
+    server.stop().await;
+}
+
+/// A tap after the grace period costs points, and the appraisal line says
+/// why down to the raw tap: kiosk, counter, time and signature.
+async fn a_late_tap_explains_itself(db: TestDb) {
+    let url = db.url.clone();
+    let server = Server::start(&url).await;
+    let addr = server.addr;
+    let admin = token(&url, "administrator", "A0001").await;
+    let started = Utc::now() - Duration::minutes(40);
+    ok(
+        addr,
+        &admin,
+        "mutation($id: UUID!, $starts: DateTime!, $ends: DateTime!) {
+           a: establishUnit(id: \"uni\", name: \"大学\", kind: \"university\") { position }
+           b: registerPerson(input: { staffNo: \"S0001\", name: \"王小明\", unit: \"uni\",
+             category: \"teacher\", birthDate: \"1980-03-04\", hireDate: \"2005-09-01\" }) { position }
+           c: issueCard(staffNo: \"S0001\", uid: \"04A1B2C3D4E501\") { position }
+           d: adoptScoringRules(input: { version: 1, effectiveFrom: \"2000-01-01\", basePoints: 100,
+             perAbsence: 5, perLate: 2, perMissedTask: 3, perLateReport: 10, reportDueDay: 5,
+             awardBonus: [] }) { position }
+           scheduleSession(input: { id: $id, kind: \"centralized_study\", title: \"集中学习\",
+             organiser: \"uni\", venue: \"hall-a\", audienceUnits: [\"uni\"],
+             startsAt: $starts, endsAt: $ends }) { position }
+         }",
+        json!({
+            "id": "0195f000-0000-7000-8000-00000000c33c",
+            "starts": started,
+            "ends": started + Duration::minutes(90),
+        }),
+    )
+    .await;
+    let kiosk = enrolled(addr, &admin, "hall-a-1").await;
+    let tap = kiosk.tap("04A1B2C3D4E501", 1);
+    let answer = kiosk.post_taps(std::slice::from_ref(&tap)).await;
+    assert_eq!(outcomes(&answer), [Some(Outcome::Late)]);
+
+    let query = "query($year: Int!) { appraisal(staffNo: \"S0001\", year: $year) {
+        lines { rule points taps { position kiosk venue card kioskTime counter signature } } } }";
+    let year = Utc::now().format("%Y").to_string().parse::<i32>().unwrap();
+    let r = ok(addr, &admin, query, json!({ "year": year })).await;
+    let late: Vec<&Value> = r["appraisal"]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["rule"] == "late")
+        .collect();
+    assert_eq!(late.len(), 1, "{r}");
+    assert_eq!(late[0]["points"], -2);
+    let taps = late[0]["taps"].as_array().unwrap();
+    assert_eq!(taps.len(), 1, "{r}");
+    assert_eq!(
+        (
+            &taps[0]["position"],
+            &taps[0]["kiosk"],
+            &taps[0]["venue"],
+            &taps[0]["card"],
+            &taps[0]["counter"]
+        ),
+        (
+            &json!(answer.results[0].position),
+            &json!("hall-a-1"),
+            &json!("hall-a"),
+            &json!("04A1B2C3D4E501"),
+            &json!(1)
+        ),
+        "{r}"
+    );
+    assert_eq!(taps[0]["signature"], tap.signature);
+    // Staff see their own evidence with the card masked.
+    let staff = token(&url, "staff", "S0001").await;
+    let mine = ok(addr, &staff, query, json!({ "year": year })).await;
+    let card = mine["appraisal"]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["rule"] == "late")
+        .unwrap()["taps"][0]["card"]
+        .clone();
+    assert_ne!(card, json!("04A1B2C3D4E501"), "{mine}");
+    // The base line has no taps.
+    assert!(
+        r["appraisal"]["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["rule"] == "base")
+            .all(|l| l["taps"] == json!([])),
+        "{r}"
+    );
     server.stop().await;
 }
