@@ -44,6 +44,14 @@ pub(crate) fn router() -> Router<AppState> {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
 }
 
+/// The JSON answer, or the refusal.
+fn respond<T: serde::Serialize>(result: Result<T, ApiError>) -> Response {
+    match result {
+        Ok(answer) => axum::Json(answer).into_response(),
+        Err(e) => refuse(e),
+    }
+}
+
 /// A refusal: the status for the error's code, and the message.
 fn refuse(e: ApiError) -> Response {
     let status = match e.code {
@@ -66,10 +74,7 @@ fn refuse(e: ApiError) -> Response {
 /// when it was registered. The code is used up; the answer names the
 /// venue the kiosk serves.
 async fn enrol(State(state): State<AppState>, body: Bytes) -> Response {
-    match enrol_kiosk(&state, &body).await {
-        Ok(answer) => axum::Json(answer).into_response(),
-        Err(e) => refuse(e),
-    }
+    respond(enrol_kiosk(&state, &body).await)
 }
 
 async fn enrol_kiosk(state: &AppState, body: &[u8]) -> Result<EnrolResponse, ApiError> {
@@ -244,10 +249,7 @@ async fn heartbeat(
         Ok::<_, ApiError>(HeartbeatResponse { server_time: now })
     }
     .await;
-    match result {
-        Ok(answer) => axum::Json(answer).into_response(),
-        Err(e) => refuse(e),
-    }
+    respond(result)
 }
 
 /// `POST /kiosk/v1/taps` (signed): a batch of queued taps, oldest first;
@@ -272,10 +274,7 @@ async fn taps(
             .await
     }
     .await;
-    match result {
-        Ok(answer) => axum::Json(answer).into_response(),
-        Err(e) => refuse(e),
-    }
+    respond(result)
 }
 
 /// `GET /kiosk/v1/roster[?since=N]` (signed, empty body): the people and
@@ -304,10 +303,7 @@ async fn roster(
         roster_for(&state, &by.venue, since).await
     }
     .await;
-    match result {
-        Ok(answer) => axum::Json(answer).into_response(),
-        Err(e) => refuse(e),
-    }
+    respond(result)
 }
 
 /// Sessions at a venue from this long ago …
