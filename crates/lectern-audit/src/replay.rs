@@ -1,5 +1,5 @@
-//! Replay: a person's appraisal as the log stood at a moment, by the
-//! domain's folds over the streams themselves (not the read models).
+//! Replay: a person's or a unit's appraisal as the log stood at a moment,
+//! by the domain's folds over the streams themselves (not the read models).
 //!
 //! Two questions, two cut-offs:
 //! - `AsOf::Occurred(t)`: what was true at `t` with everything known now —
@@ -13,11 +13,11 @@
 //! them comes from the log alone, so a read model that is wrong can leave a
 //! stream out but cannot change a line.
 
-use chrono::{DateTime, Duration, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveTime, Utc};
 use lectern_domain::{
     APPRAISAL_STREAM, Appraisal, AppraisalEvent, AwardEvent, Campus, CategoryId, DomainEvent,
-    Histories, Period, Positioned, SessionEvent, StaffNo, StudyEvent, appraise_person,
-    award_stream, session_stream, task_stream,
+    Histories, MonthlyEvent, Period, Positioned, SessionEvent, StaffNo, StudyEvent, UnitId,
+    appraise_person, appraise_unit, award_stream, session_stream, task_stream, unit_month_stream,
 };
 use lectern_projections::{ReadDb, Val, decode};
 use lectern_store::{RecordedEvent, Store};
@@ -152,4 +152,32 @@ pub async fn replay_person(
         },
     )
     .map_err(|e| Error::invalid("replay", person.as_str(), e.to_string()))
+}
+
+/// A unit's appraisal over `period` (base points less late monthly
+/// reports), replayed from the log `as_of`.
+pub async fn replay_unit(
+    store: &Store,
+    unit: &UnitId,
+    period: &Period,
+    as_of: AsOf,
+) -> Result<Appraisal> {
+    let mut monthly = Vec::new();
+    let mut month = period.from.with_day(1).expect("day 1 exists");
+    while month <= period.until {
+        let stream = unit_month_stream(unit, month.year(), month.month());
+        monthly.push(history::<MonthlyEvent>(store, &stream, as_of).await?);
+        month = month + chrono::Months::new(1);
+    }
+    let appraisal = history::<AppraisalEvent>(store, APPRAISAL_STREAM, as_of).await?;
+    appraise_unit(
+        unit,
+        period,
+        &Histories {
+            appraisal: &appraisal,
+            monthly: &monthly,
+            ..Histories::default()
+        },
+    )
+    .map_err(|e| Error::invalid("replay", unit.as_str(), e.to_string()))
 }

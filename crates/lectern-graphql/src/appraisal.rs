@@ -10,12 +10,11 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use lectern_domain::{
     APPRAISAL_STREAM, Appraisal, AppraisalCommand, AppraisalEvent, AwardLevel, Dispute,
-    DisputeCommand, Histories, MonthlyEvent, Period, Person, Positioned, RuleBook, ScoringRules,
-    StaffNo, UnitId, appraise_entries, appraise_unit, dispute_stream, filing_deadline,
-    person_stream, unit_month_stream,
+    DisputeCommand, Period, Person, Positioned, RuleBook, ScoringRules, StaffNo, UnitId,
+    appraise_entries, dispute_stream, filing_deadline, person_stream,
 };
 use lectern_projections::{Val, decode, load, person_entries, positioned};
 use lectern_store::Store;
@@ -241,26 +240,6 @@ pub(crate) async fn appraise(api: &Api, person: &StaffNo, period: &Period) -> Re
     Ok(appraise_entries(person, period, &appraisal, &entries)?)
 }
 
-async fn appraise_a_unit(api: &Api, unit: &UnitId, period: &Period) -> Result<Appraisal> {
-    let appraisal = api
-        .appraisal_log
-        .read(&api.store, api.projections.position())
-        .await?;
-    let mut monthly: Vec<Vec<lectern_domain::Positioned<MonthlyEvent>>> = Vec::new();
-    let mut month = period.from.with_day(1).expect("day 1 exists");
-    while month <= period.until {
-        let stream = unit_month_stream(unit, month.year(), month.month());
-        monthly.push(positioned(&api.store, &stream, u64::MAX).await?);
-        month = month + chrono::Months::new(1);
-    }
-    let histories = Histories {
-        appraisal: &appraisal,
-        monthly: &monthly,
-        ..Histories::default()
-    };
-    Ok(appraise_unit(unit, period, &histories)?)
-}
-
 #[derive(Debug, Clone, SimpleObject)]
 pub(crate) struct RulesView {
     pub(crate) version: u32,
@@ -372,6 +351,13 @@ impl AppraisalQuery {
         unit: String,
         year: i32,
         month: Option<u32>,
+        #[graphql(desc = "Replay the log as it stood at this moment (see `appraisal`).")]
+        as_of: Option<chrono::DateTime<chrono::Utc>>,
+        #[graphql(
+            default = false,
+            desc = "With asOf: what the system showed then (events recorded by then)."
+        )]
+        as_recorded: bool,
     ) -> async_graphql::Result<AppraisalView> {
         let caller = access::caller(ctx)?;
         let api = ctx.data_unchecked::<Api>();
@@ -387,10 +373,22 @@ impl AppraisalQuery {
             }
         }
         let period = period(year, month)?;
-        Ok(AppraisalView::new(
-            appraise_a_unit(api, &unit, &period).await?,
-            &period,
-        ))
+        use lectern_audit::replay::{AsOf, replay_unit};
+        // A unit's appraisal is always folded from its few monthly streams.
+        let as_of = match (as_of, as_recorded) {
+            (None, true) => {
+                return Err(
+                    ApiError::bad_input("asRecorded needs asOf: the moment to replay").into(),
+                );
+            }
+            (None, false) => AsOf::Now,
+            (Some(t), false) => AsOf::Occurred(t),
+            (Some(t), true) => AsOf::Recorded(t),
+        };
+        let appraisal = replay_unit(&api.store, &unit, &period, as_of)
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        Ok(AppraisalView::new(appraisal, &period))
     }
 
     /// The scoring rules, every version.

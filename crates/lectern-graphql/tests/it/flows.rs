@@ -86,6 +86,23 @@ async fn an_appraisal_explained_and_disputed(db: TestDb) {
         )
         .await;
     assert_eq!(unit["unitAppraisal"]["total"], 100);
+    // Replayed: the same now; nothing before the log held anything.
+    let replayed = t
+        .ok(
+            chair(),
+            "query($t: DateTime!) {
+               now: unitAppraisal(unit: \"school-cs\", year: 2007, asOf: $t) { total lines { rule points } }
+               then: unitAppraisal(unit: \"school-cs\", year: 2007, asOf: \"2001-01-01T00:00:00Z\", asRecorded: true) { total lines { rule } }
+             }",
+            json!({ "t": chrono::Utc::now() + chrono::Duration::minutes(1) }),
+        )
+        .await;
+    assert_eq!(replayed["now"]["total"], 100, "{replayed}");
+    assert_eq!(
+        replayed["then"],
+        json!({ "total": 0, "lines": [] }),
+        "{replayed}"
+    );
 
     // The year closes; staff dispute lines within ten working days.
     t.ok(
