@@ -243,9 +243,20 @@ pub async fn run(kiosk: Kiosk, mut reader: Reader, opts: RunOptions) -> Result<(
             }
         }
         if opts.until_synced {
-            while kiosk.queue.backlog().await? > 0 {
+            loop {
+                // Listen before looking, so a drain between the two is not
+                // missed.
+                let drained = kiosk.link.drained.notified();
+                tokio::pin!(drained);
+                drained.as_mut().enable();
+                if kiosk.queue.backlog().await? == 0 {
+                    break;
+                }
                 kiosk.wake.notify_one();
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                tokio::select! {
+                    () = drained => {}
+                    _ = tokio::signal::ctrl_c() => break,
+                }
             }
         }
         Ok::<_, anyhow::Error>(())

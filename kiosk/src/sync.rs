@@ -37,6 +37,8 @@ pub struct Link {
     /// An exchange with the server was tried (until then the screen says
     /// "connecting", not "offline").
     pub tried: AtomicBool,
+    /// Notified each time a round of sending ends with the queue sent.
+    pub drained: Notify,
     /// Server clock minus kiosk clock, milliseconds.
     pub offset_ms: AtomicI64,
 }
@@ -191,6 +193,7 @@ impl Sync {
             };
             let wait = match round.await {
                 Ok(()) => {
+                    self.link.drained.notify_waiters();
                     backoff = FIRST_BACKOFF;
                     next_refresh.saturating_duration_since(tokio::time::Instant::now())
                 }

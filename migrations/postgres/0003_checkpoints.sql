@@ -1,7 +1,7 @@
 -- Signed checkpoints of the log (postgres; the twin is in migrations/sqlite).
 -- A checkpoint signs the log's size, the Merkle root over its chain
 -- hashes and its head hash with the server's Ed25519 checkpoint key
--- (crates/lectern-server/src/checkpoints.rs). Kept beside the log: they
+-- (crates/lectern-audit/src/checkpoints.rs). Kept beside the log: they
 -- are statements about it, not campaign facts.
 CREATE TABLE checkpoint_keys (
     -- First 16 hex digits of the SHA-256 of the public key.

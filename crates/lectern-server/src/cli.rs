@@ -192,15 +192,7 @@ struct AuditArgs {
 
 impl AuditArgs {
     fn key_path(&self) -> anyhow::Result<std::path::PathBuf> {
-        let file = self.db.file()?;
-        Ok(lectern_audit::checkpoints::key_path(
-            self.checkpoint_key.clone().or(file.checkpoint_key),
-            self.db
-                .data_dir
-                .clone()
-                .or(file.data_dir)
-                .unwrap_or_else(|| crate::config::DEFAULT_DATA_DIR.into()),
-        ))
+        self.db.checkpoint_key(self.checkpoint_key.clone())
     }
 }
 

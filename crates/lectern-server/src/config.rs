@@ -72,6 +72,19 @@ impl DbArgs {
         }
     }
 
+    /// The checkpoint key's file: the flag (`flag`), else the file's
+    /// setting, else `checkpoint.key` in the data directory.
+    pub fn checkpoint_key(&self, flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+        let file = self.file()?;
+        Ok(lectern_audit::checkpoints::key_path(
+            flag.or(file.checkpoint_key),
+            self.data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+        ))
+    }
+
     /// The URL to connect to, creating the data directory for the default.
     pub fn url(&self) -> anyhow::Result<String> {
         let file = self.file()?;
@@ -129,15 +142,7 @@ impl ServeArgs {
 
     /// Where the checkpoint key is (see `checkpoints::key_path`).
     pub fn checkpoint_key(&self) -> anyhow::Result<PathBuf> {
-        let file = self.db.file()?;
-        Ok(lectern_audit::checkpoints::key_path(
-            self.checkpoint_key.clone().or(file.checkpoint_key),
-            self.db
-                .data_dir
-                .clone()
-                .or(file.data_dir)
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
-        ))
+        self.db.checkpoint_key(self.checkpoint_key.clone())
     }
 
     /// How often to sign a checkpoint; `None`: never.

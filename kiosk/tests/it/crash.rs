@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lectern_store::testkit::TestDb;
 use serde_json::Value;
@@ -143,9 +143,10 @@ fn lectern() -> PathBuf {
     path
 }
 
-/// `lectern serve` in a process of its own, answering at `addr`.
+/// `lectern serve` in a process of its own, answering at `addr` once it
+/// says so.
 async fn server_process(url: &str, addr: SocketAddr) -> Child {
-    let child = Command::new(lectern())
+    let mut child = Command::new(lectern())
         .args([
             "serve",
             "--database-url",
@@ -155,14 +156,25 @@ async fn server_process(url: &str, addr: SocketAddr) -> Child {
         ])
         .env("LECTERN_LOG", "error")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start lectern serve");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(Instant::now() < deadline, "lectern serve did not listen");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let stderr = child.stderr.take().unwrap();
+    tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        for line in lines.by_ref() {
+            let line = line.expect("lectern serve's stderr");
+            if line.contains("is serving on") {
+                // Keep the pipe drained while the server runs.
+                std::thread::spawn(move || lines.for_each(drop));
+                return;
+            }
+        }
+        panic!("lectern serve ended before it served");
+    })
+    .await
+    .unwrap();
     child
 }
 
