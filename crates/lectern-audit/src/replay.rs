@@ -47,27 +47,42 @@ impl AsOf {
     }
 }
 
-/// Reads `stream` from the log, the events `as_of` admits, decoded.
-async fn history<E: DomainEvent + DeserializeOwned>(
-    store: &Store,
-    stream: &str,
-    as_of: AsOf,
-) -> Result<Vec<Positioned<E>>> {
+/// Reads `stream` from the log, the events `as_of` admits, as stored.
+async fn raw_history(store: &Store, stream: &str, as_of: AsOf) -> Result<Vec<RecordedEvent>> {
     let mut out = Vec::new();
     let mut from = 1;
     loop {
         let page = store.read_stream(stream, from, 1000).await?;
         let Some(last) = page.last() else { break };
         from = last.stream_version + 1;
-        for e in page.iter().filter(|e| as_of.admits(e)) {
-            out.push(Positioned {
+        out.extend(page.into_iter().filter(|e| as_of.admits(e)));
+    }
+    Ok(out)
+}
+
+/// Decodes stored events as a stream's domain events.
+fn decoded<E: DomainEvent + DeserializeOwned>(
+    events: &[RecordedEvent],
+) -> Result<Vec<Positioned<E>>> {
+    events
+        .iter()
+        .map(|e| {
+            Ok(Positioned {
                 position: e.position,
                 occurred_at: e.occurred_at,
                 event: decode(e)?,
-            });
-        }
-    }
-    Ok(out)
+            })
+        })
+        .collect()
+}
+
+/// Reads `stream` from the log, the events `as_of` admits, decoded.
+async fn history<E: DomainEvent + DeserializeOwned>(
+    store: &Store,
+    stream: &str,
+    as_of: AsOf,
+) -> Result<Vec<Positioned<E>>> {
+    decoded(&raw_history(store, stream, as_of).await?)
 }
 
 /// The ids in the first column of a query's rows.
@@ -80,15 +95,31 @@ async fn column(db: &ReadDb, sql: &str, args: &[Val]) -> Result<Vec<String>> {
         .collect())
 }
 
-/// `person`'s appraisal over `period`, replayed from the log `as_of`.
-pub async fn replay_person(
+/// The stored events a person's appraisal is folded from, one list per
+/// stream (sessions, study tasks, award categories, the appraisal stream).
+#[derive(Debug, Clone, Default)]
+pub struct Evidence {
+    pub streams: Vec<Vec<RecordedEvent>>,
+}
+
+/// Events decided but not yet appended, folded as if they were last in
+/// their streams: what a resolution will make of an appraisal.
+#[derive(Debug, Clone, Default)]
+pub struct Pending {
+    pub sessions: Vec<(Uuid, Vec<SessionEvent>)>,
+    pub appraisal: Vec<AppraisalEvent>,
+}
+
+/// Reads the streams behind `person`'s appraisal over `period`, as the log
+/// stood `as_of`.
+pub async fn gather_person(
     store: &Store,
     db: &ReadDb,
     campus: &Campus,
     person: &StaffNo,
     period: &Period,
     as_of: AsOf,
-) -> Result<Appraisal> {
+) -> Result<Evidence> {
     // Sessions dated in the period (on the campus clock), with a day's
     // margin for the time zone.
     let from = campus
@@ -122,23 +153,80 @@ pub async fn replay_person(
     let uuid = |what: &'static str, id: &str| {
         Uuid::parse_str(id).map_err(|e| Error::invalid(what, id, e.to_string()))
     };
-    let mut sessions = Vec::with_capacity(session_ids.len());
+    let mut streams = Vec::new();
     for id in &session_ids {
-        sessions.push(
-            history::<SessionEvent>(store, &session_stream(uuid("session id", id)?), as_of).await?,
-        );
+        streams.push(session_stream(uuid("session id", id)?));
     }
-    let mut tasks = Vec::with_capacity(task_ids.len());
     for id in &task_ids {
-        tasks.push(history::<StudyEvent>(store, &task_stream(uuid("task id", id)?), as_of).await?);
+        streams.push(task_stream(uuid("task id", id)?));
     }
-    let mut awards = Vec::with_capacity(categories.len());
     for c in &categories {
         let category = CategoryId::parse(c)
             .map_err(|e| Error::invalid("award category", c.as_str(), e.to_string()))?;
-        awards.push(history::<AwardEvent>(store, &award_stream(&category), as_of).await?);
+        streams.push(award_stream(&category));
     }
-    let appraisal = history::<AppraisalEvent>(store, APPRAISAL_STREAM, as_of).await?;
+    streams.push(APPRAISAL_STREAM.to_owned());
+    let mut evidence = Evidence::default();
+    for stream in &streams {
+        evidence
+            .streams
+            .push(raw_history(store, stream, as_of).await?);
+    }
+    Ok(evidence)
+}
+
+/// Folds `person`'s appraisal over `period` from `evidence` (with
+/// `pending` after it), by the domain's rules: needs no database.
+pub fn fold_person(
+    person: &StaffNo,
+    period: &Period,
+    campus: &Campus,
+    evidence: &Evidence,
+    pending: &Pending,
+) -> Result<Appraisal> {
+    let mut appraisal = Vec::new();
+    let mut sessions: Vec<(Option<Uuid>, Vec<Positioned<SessionEvent>>)> = Vec::new();
+    let mut tasks = Vec::new();
+    let mut awards = Vec::new();
+    for stream in &evidence.streams {
+        let Some(name) = stream.first().map(|e| e.stream_id.as_str()) else {
+            continue;
+        };
+        if name == APPRAISAL_STREAM {
+            appraisal.extend(decoded::<AppraisalEvent>(stream)?);
+        } else if let Some(id) = name.strip_prefix("session-") {
+            sessions.push((Uuid::parse_str(id).ok(), decoded(stream)?));
+        } else if name.starts_with("task-") {
+            tasks.push(decoded::<StudyEvent>(stream)?);
+        } else if name.starts_with("award-") {
+            awards.push(decoded::<AwardEvent>(stream)?);
+        } else {
+            return Err(Error::invalid(
+                "evidence",
+                name,
+                "is not a session, study task, award or the appraisal stream",
+            ));
+        }
+    }
+    fn later<E>(event: E) -> Positioned<E> {
+        Positioned {
+            position: 0,
+            occurred_at: chrono::Utc::now(),
+            event,
+        }
+    }
+    for (id, events) in &pending.sessions {
+        let at = match sessions.iter().position(|(s, _)| s == &Some(*id)) {
+            Some(i) => i,
+            None => {
+                sessions.push((Some(*id), Vec::new()));
+                sessions.len() - 1
+            }
+        };
+        sessions[at].1.extend(events.iter().cloned().map(later));
+    }
+    appraisal.extend(pending.appraisal.iter().cloned().map(later));
+    let sessions: Vec<_> = sessions.into_iter().map(|(_, h)| h).collect();
     appraise_person(
         person,
         period,
@@ -152,6 +240,19 @@ pub async fn replay_person(
         },
     )
     .map_err(|e| Error::invalid("replay", person.as_str(), e.to_string()))
+}
+
+/// `person`'s appraisal over `period`, replayed from the log `as_of`.
+pub async fn replay_person(
+    store: &Store,
+    db: &ReadDb,
+    campus: &Campus,
+    person: &StaffNo,
+    period: &Period,
+    as_of: AsOf,
+) -> Result<Appraisal> {
+    let evidence = gather_person(store, db, campus, person, period, as_of).await?;
+    fold_person(person, period, campus, &evidence, &Pending::default())
 }
 
 /// A unit's appraisal over `period` (base points less late monthly

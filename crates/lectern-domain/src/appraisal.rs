@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::aggregate::{Aggregate, DomainEvent};
 use crate::award::{AwardEvent, AwardLevel, Nominee};
@@ -62,6 +63,9 @@ pub enum AppraisalEvent {
         reason: String,
         adjuster: StaffNo,
         on: NaiveDate,
+        /// The dispute whose upheld resolution made this adjustment.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dispute: Option<Uuid>,
     },
     AppraisalPeriodClosed {
         year: i32,
@@ -91,6 +95,9 @@ pub enum AppraisalCommand {
         reason: String,
         adjuster: StaffNo,
         on: NaiveDate,
+        /// The dispute being upheld: only a dispute's resolution adjusts a
+        /// closed year.
+        dispute: Option<Uuid>,
     },
     ClosePeriod {
         year: i32,
@@ -171,6 +178,7 @@ impl RuleBook {
                 reason,
                 adjuster,
                 on,
+                dispute,
             } => {
                 if *points == 0 {
                     return Err(DomainError::invalid(
@@ -186,8 +194,11 @@ impl RuleBook {
                         "must not be empty",
                     ));
                 }
-                if self.closed.contains_key(&on.year()) {
-                    return Err(DomainError::Refused(format!("{} is closed", on.year())));
+                if self.closed.contains_key(&on.year()) && dispute.is_none() {
+                    return Err(DomainError::Refused(format!(
+                        "{} is closed: only an upheld dispute changes its points",
+                        on.year()
+                    )));
                 }
                 Ok(vec![AppraisalEvent::PointsAdjusted {
                     person: person.clone(),
@@ -195,6 +206,7 @@ impl RuleBook {
                     reason: reason.trim().to_owned(),
                     adjuster: adjuster.clone(),
                     on: *on,
+                    dispute: *dispute,
                 }])
             }
             AppraisalCommand::ClosePeriod { year, results } => {

@@ -109,6 +109,22 @@ pub struct Dispute {
 }
 
 impl Dispute {
+    /// Refuses unless the dispute is assigned and not yet resolved: what a
+    /// resolution checks before it decides its corrections.
+    pub fn resolvable(&self) -> Result<()> {
+        if self.auditor.is_none() {
+            return Err(DomainError::Refused(
+                "the dispute is not assigned to an auditor".into(),
+            ));
+        }
+        if self.outcome.is_some() {
+            return Err(DomainError::Refused(
+                "the dispute is resolved already".into(),
+            ));
+        }
+        Ok(())
+    }
+
     pub fn decide(&self, command: &DisputeCommand) -> Result<Vec<DisputeEvent>> {
         match command {
             DisputeCommand::File {
@@ -182,16 +198,7 @@ impl Dispute {
                 total_before,
                 total_after,
             } => {
-                if self.auditor.is_none() {
-                    return Err(DomainError::Refused(
-                        "the dispute is not assigned to an auditor".into(),
-                    ));
-                }
-                if self.outcome.is_some() {
-                    return Err(DomainError::Refused(
-                        "the dispute is resolved already".into(),
-                    ));
-                }
+                self.resolvable()?;
                 if reasoning.trim().is_empty() {
                     return Err(DomainError::invalid(
                         "reasoning",

@@ -169,6 +169,9 @@ pub enum SessionEvent {
         to: AttendanceStatus,
         reason: String,
         corrector: StaffNo,
+        /// The dispute whose upheld resolution made this correction.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dispute: Option<Uuid>,
     },
 }
 
@@ -277,6 +280,8 @@ pub enum SessionCommand {
         to: AttendanceStatus,
         reason: String,
         corrector: StaffNo,
+        /// The dispute being upheld, when the correction resolves one.
+        dispute: Option<Uuid>,
     },
 }
 
@@ -589,6 +594,7 @@ impl Session {
                 to,
                 reason,
                 corrector,
+                dispute,
             } => {
                 let s = self.scheduled()?;
                 if self.cancelled {
@@ -617,6 +623,7 @@ impl Session {
                     to: *to,
                     reason: reason.trim().to_owned(),
                     corrector: corrector.clone(),
+                    dispute: *dispute,
                 }])
             }
         }

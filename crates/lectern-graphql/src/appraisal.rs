@@ -12,22 +12,17 @@ use std::sync::{Arc, Mutex};
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::NaiveDate;
 use lectern_domain::{
-    APPRAISAL_STREAM, Appraisal, AppraisalCommand, AppraisalEvent, AwardLevel, Dispute,
-    DisputeCommand, Period, Person, Positioned, RuleBook, ScoringRules, StaffNo, UnitId,
-    appraise_entries, dispute_stream, filing_deadline, person_stream,
+    APPRAISAL_STREAM, Appraisal, AppraisalCommand, AppraisalEvent, AwardLevel, Period, Positioned,
+    RuleBook, ScoringRules, StaffNo, UnitId, appraise_entries,
 };
-use lectern_projections::{Val, decode, load, person_entries, positioned};
+use lectern_projections::{decode, load, person_entries};
 use lectern_store::Store;
-use uuid::Uuid;
 
 use crate::access::{self, Scope};
-use crate::auth::{Caller, Principal};
+use crate::auth::Principal;
 use crate::error::{ApiError, Result};
-use crate::page::{Where, int, opt, text};
+use crate::page::text;
 use crate::schema::{Api, parse_enum};
-
-/// Working days after a year closes within which its disputes are filed.
-pub(crate) const DISPUTE_WORKING_DAYS: u32 = 10;
 
 /// One point gained or lost, and why.
 #[derive(Debug, Clone, SimpleObject)]
@@ -162,7 +157,7 @@ impl AppraisalView {
     }
 }
 
-fn period(year: i32, month: Option<u32>) -> Result<Period> {
+pub(crate) fn period(year: i32, month: Option<u32>) -> Result<Period> {
     Ok(match month {
         Some(m) => Period::month(year, m)?,
         None => Period::year(year)?,
@@ -252,44 +247,6 @@ pub(crate) struct RulesView {
     pub(crate) report_due_day: u32,
     /// Points an individual award adds, by level (JSON).
     pub(crate) award_bonus: String,
-}
-
-/// An appraisal dispute.
-#[derive(Debug, Clone, SimpleObject)]
-pub(crate) struct DisputeView {
-    pub(crate) id: String,
-    pub(crate) person: String,
-    pub(crate) year: i64,
-    /// The log positions of the contested lines.
-    pub(crate) positions: Vec<u64>,
-    pub(crate) claim: String,
-    pub(crate) filed_on: String,
-    pub(crate) auditor: Option<String>,
-    /// filed, assigned, upheld or rejected.
-    pub(crate) status: String,
-    pub(crate) reasoning: Option<String>,
-    pub(crate) total_before: Option<i64>,
-    pub(crate) total_after: Option<i64>,
-}
-
-const DISPUTES: &str = "SELECT d.id, d.person, d.year, d.positions, d.claim, d.filed_on, \
-     d.auditor, d.status, d.reasoning, d.total_before, d.total_after FROM rm_disputes d \
-     LEFT JOIN rm_people p ON p.staff_no = d.person";
-
-fn dispute(r: &[Val]) -> DisputeView {
-    DisputeView {
-        id: text(&r[0]),
-        person: text(&r[1]),
-        year: int(&r[2]),
-        positions: serde_json::from_str(&text(&r[3])).unwrap_or_default(),
-        claim: text(&r[4]),
-        filed_on: text(&r[5]),
-        auditor: opt(&r[6]),
-        status: text(&r[7]),
-        reasoning: opt(&r[8]),
-        total_before: r[9].as_i64(),
-        total_after: r[10].as_i64(),
-    }
 }
 
 #[derive(Default)]
@@ -415,38 +372,6 @@ impl AppraisalQuery {
             })
             .collect())
     }
-
-    /// Disputes in the caller's scope (staff: their own), newest first.
-    async fn disputes(
-        &self,
-        ctx: &Context<'_>,
-        status: Option<String>,
-    ) -> async_graphql::Result<Vec<DisputeView>> {
-        let caller = access::caller(ctx)?;
-        let api = ctx.data_unchecked::<Api>();
-        let mut filter = Where::default();
-        match Scope::of(caller) {
-            Scope::All => {}
-            Scope::Subtree(unit) => filter.and(
-                "p.unit IN (SELECT id FROM rm_units WHERE path LIKE ?)",
-                [Scope::subtree_pattern(&unit)],
-            ),
-            Scope::Own(no) => filter.and("d.person = ?", [Val::from(no.as_str())]),
-        }
-        if let Some(s) = status {
-            filter.and("d.status = ?", [Val::from(s)]);
-        }
-        let sql = format!(
-            "{DISPUTES}{} ORDER BY d.filed_on DESC, d.id LIMIT 1000",
-            filter.sql()
-        );
-        let rows = api
-            .db()
-            .fetch(&sql, &filter.args)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(rows.iter().map(|r| dispute(r)).collect())
-    }
 }
 
 /// A version of the scoring rules.
@@ -476,12 +401,6 @@ pub(crate) struct AppraisalPayload {
     pub(crate) position: u64,
 }
 
-#[derive(Debug, SimpleObject)]
-pub(crate) struct DisputePayload {
-    pub(crate) position: u64,
-    pub(crate) dispute: DisputeView,
-}
-
 async fn appraisal_decides(
     ctx: &Context<'_>,
     what: &str,
@@ -495,37 +414,6 @@ async fn appraisal_decides(
         .await?;
     Ok(AppraisalPayload {
         position: written.position,
-    })
-}
-
-async fn dispute_decides(
-    api: &Api,
-    caller: &Caller,
-    id: Uuid,
-    command: DisputeCommand,
-) -> Result<DisputePayload> {
-    let written = api
-        .execute::<Dispute>(
-            caller,
-            &dispute_stream(id),
-            |d| d.decide(&command),
-            |_| vec![],
-        )
-        .await?;
-    let rows = api
-        .db()
-        .fetch(
-            &format!("{DISPUTES} WHERE d.id = $1"),
-            &[Val::from(id.to_string())],
-        )
-        .await?;
-    let view = rows
-        .first()
-        .map(|r| dispute(r))
-        .ok_or_else(|| ApiError::not_found(format!("dispute {id} does not exist")))?;
-    Ok(DisputePayload {
-        position: written.position,
-        dispute: view,
     })
 }
 
@@ -582,6 +470,7 @@ impl AppraisalMutation {
             reason,
             adjuster: access::acting_person(caller)?,
             on,
+            dispute: None,
         };
         appraisal_decides(ctx, "adjust points", command).await
     }
@@ -613,122 +502,5 @@ impl AppraisalMutation {
             AppraisalCommand::ClosePeriod { year, results },
         )
         .await
-    }
-
-    /// Files a dispute about lines of one's own appraisal (by their log
-    /// positions); after a year closes, within ten working days.
-    async fn file_dispute(
-        &self,
-        ctx: &Context<'_>,
-        year: i32,
-        positions: Vec<u64>,
-        claim: String,
-        filed_on: NaiveDate,
-    ) -> async_graphql::Result<DisputePayload> {
-        let caller = access::caller(ctx)?;
-        let api = ctx.data_unchecked::<Api>();
-        let Principal::Staff { person } = &caller.principal else {
-            return Err(access::denied(caller, "file disputes (staff file their own)").into());
-        };
-        // The deadline runs from the campus date the year was closed.
-        let closes = positioned::<AppraisalEvent>(&api.store, APPRAISAL_STREAM, u64::MAX)
-            .await
-            .map_err(ApiError::from)?;
-        let deadline = closes.iter().find_map(|p| match &p.event {
-            AppraisalEvent::AppraisalPeriodClosed { year: y, .. } if *y == year => Some(
-                filing_deadline(api.campus.date(p.occurred_at), DISPUTE_WORKING_DAYS),
-            ),
-            _ => None,
-        });
-        let id = Uuid::now_v7();
-        let command = DisputeCommand::File {
-            dispute: id,
-            person: person.clone(),
-            year,
-            positions,
-            claim,
-            filed_on,
-            deadline,
-        };
-        Ok(dispute_decides(api, caller, id, command).await?)
-    }
-
-    /// Resolves a dispute: only its assigned auditor. Upheld names the
-    /// events (already in the log) that correct the record; the totals
-    /// before (at the year's close, if it is closed) and after (now) are
-    /// recorded. Rejected changes nothing.
-    async fn resolve_dispute(
-        &self,
-        ctx: &Context<'_>,
-        id: Uuid,
-        outcome: String,
-        reasoning: String,
-        #[graphql(default)] correcting_events: Vec<Uuid>,
-    ) -> async_graphql::Result<DisputePayload> {
-        let caller = access::caller(ctx)?;
-        if !matches!(caller.principal, Principal::Auditor) {
-            return Err(access::denied(caller, "resolve disputes").into());
-        }
-        let api = ctx.data_unchecked::<Api>();
-        let current = load::<Dispute>(&api.store, &dispute_stream(id), u64::MAX)
-            .await
-            .map_err(ApiError::from)?
-            .0;
-        let Some((_, person, year)) = current.filed.clone() else {
-            return Err(ApiError::not_found(format!("dispute {id} does not exist")).into());
-        };
-        let assigned = current.auditor.as_ref();
-        if caller.person.as_ref() != assigned {
-            return Err(access::denied(
-                caller,
-                &format!("resolve dispute {id} (only its assigned auditor)"),
-            )
-            .into());
-        }
-        let outcome: lectern_domain::Outcome = parse_enum("outcome", &outcome)?;
-        let now = appraise(api, &person, &Period::year(year)?).await?.total;
-        let book = load::<RuleBook>(&api.store, APPRAISAL_STREAM, u64::MAX)
-            .await
-            .map_err(ApiError::from)?
-            .0;
-        let before = match outcome {
-            lectern_domain::Outcome::Upheld => book
-                .closed
-                .get(&year)
-                .and_then(|r| r.get(&person))
-                .copied()
-                .unwrap_or(now),
-            lectern_domain::Outcome::Rejected => now,
-        };
-        let command = DisputeCommand::Resolve {
-            outcome,
-            reasoning,
-            correcting_events,
-            total_before: before,
-            total_after: now,
-        };
-        Ok(dispute_decides(api, caller, id, command).await?)
-    }
-
-    /// Assigns a dispute to an auditor (a person holding the auditor role,
-    /// not the filer).
-    async fn assign_dispute(
-        &self,
-        ctx: &Context<'_>,
-        id: Uuid,
-        auditor: String,
-    ) -> async_graphql::Result<DisputePayload> {
-        let caller = access::caller(ctx)?;
-        access::administrator(caller, "assign disputes")?;
-        let api = ctx.data_unchecked::<Api>();
-        let no = StaffNo::parse(&auditor)?;
-        let person = load::<Person>(&api.store, &person_stream(&no), u64::MAX)
-            .await
-            .map_err(ApiError::from)?
-            .0;
-        let command = DisputeCommand::Assign {
-            auditor: Box::new(person),
-        };
-        Ok(dispute_decides(api, caller, id, command).await?)
     }
 }

@@ -15,7 +15,7 @@
 //! - `auth`: principals and the token register.
 //! - `access`: scopes and refusals.
 //! - `org`, `people`, `sessions`, `programmes`, `study`, `awards`,
-//!   `monthly`, `appraisal` (with disputes): each area's queries and
+//!   `monthly`, `appraisal`, `disputes`: each area's queries and
 //!   mutations.
 //! - `ops`: projection status and the raw event log.
 //! - `live`: subscriptions (a session's attendance, the event feed).
@@ -27,6 +27,7 @@ mod appraisal;
 mod auth;
 mod awards;
 mod commands;
+mod disputes;
 mod error;
 mod live;
 mod monthly;
@@ -41,6 +42,7 @@ mod study;
 
 pub use auth::{Caller, Principal, TOKEN_TTL, TokenInfo, Tokens, parse_principal};
 pub use commands::{Written, execute as execute_command, settle};
+pub use disputes::DISPUTE_WORKING_DAYS;
 pub use error::{ApiError, Code};
 pub use page::{DEFAULT_PAGE, MAX_PAGE};
 pub use schema::{

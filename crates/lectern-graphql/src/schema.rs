@@ -13,6 +13,7 @@ use crate::appraisal::{AppraisalLog, AppraisalMutation, AppraisalQuery};
 use crate::auth::{Caller, Tokens};
 use crate::awards::{AwardMutation, AwardQuery};
 use crate::commands::{self, Written};
+use crate::disputes::{DISPUTE_WORKING_DAYS, DisputeMutation, DisputeQuery};
 use crate::error::{ApiError, Code, Result};
 use crate::live::LiveSubscription;
 use crate::monthly::{MonthlyMutation, MonthlyQuery};
@@ -40,6 +41,7 @@ pub struct Query(
     AwardQuery,
     MonthlyQuery,
     AppraisalQuery,
+    DisputeQuery,
     OpsQuery,
 );
 
@@ -53,6 +55,7 @@ pub struct Mutation(
     AwardMutation,
     MonthlyMutation,
     AppraisalMutation,
+    DisputeMutation,
     OpsMutation,
 );
 
@@ -68,6 +71,9 @@ pub struct Api {
     pub projections: Projections,
     pub tokens: Tokens,
     pub campus: Campus,
+    /// Working days after a year closes within which its disputes are
+    /// filed (`with_dispute_working_days`; ten by default).
+    pub dispute_working_days: u32,
     /// The appraisal stream, which every appraisal reads.
     pub(crate) appraisal_log: AppraisalLog,
 }
@@ -79,8 +85,15 @@ impl Api {
             projections,
             tokens,
             campus,
+            dispute_working_days: DISPUTE_WORKING_DAYS,
             appraisal_log: AppraisalLog::default(),
         }
+    }
+
+    /// Sets the working days within which a closed year's disputes are filed.
+    pub fn with_dispute_working_days(mut self, days: u32) -> Api {
+        self.dispute_working_days = days;
+        self
     }
 
     pub fn db(&self) -> &ReadDb {

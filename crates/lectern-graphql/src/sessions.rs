@@ -695,6 +695,7 @@ impl SessionMutation {
             to: parse_enum("attendance status", &to)?,
             reason,
             corrector: access::acting_person(caller)?,
+            dispute: None,
         };
         Ok(write(api, caller, id, command).await?)
     }

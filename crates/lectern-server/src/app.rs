@@ -72,7 +72,8 @@ impl Application {
             projections.clone(),
             tokens,
             Campus::default(),
-        );
+        )
+        .with_dispute_working_days(args.dispute_working_days()?);
         let schema = lectern_graphql::build_schema(api.clone());
         let metrics = crate::metrics::Metrics::default();
         let router = router()

@@ -32,6 +32,9 @@ pub struct FileConfig {
     pub checkpoint_key: Option<PathBuf>,
     /// Seconds between the checkpoints `lectern serve` signs (0: none).
     pub checkpoint_interval_seconds: Option<u64>,
+    /// Working days after a year closes within which its appraisal
+    /// disputes are filed (default 10).
+    pub dispute_working_days: Option<u32>,
 }
 
 impl FileConfig {
@@ -124,6 +127,10 @@ pub struct ServeArgs {
     /// none).
     #[arg(long, env = "LECTERN_CHECKPOINT_INTERVAL_SECONDS")]
     pub checkpoint_interval_seconds: Option<u64>,
+    /// Working days after a year closes within which its appraisal
+    /// disputes are filed (default 10)
+    #[arg(long, env = "LECTERN_DISPUTE_WORKING_DAYS")]
+    pub dispute_working_days: Option<u32>,
 }
 
 impl ServeArgs {
@@ -156,6 +163,18 @@ impl ServeArgs {
                 .unwrap_or(DEFAULT_CHECKPOINT_SECONDS),
         };
         Ok((seconds > 0).then(|| std::time::Duration::from_secs(seconds)))
+    }
+
+    /// The filing window for disputes, in working days.
+    pub fn dispute_working_days(&self) -> anyhow::Result<u32> {
+        Ok(match self.dispute_working_days {
+            Some(d) => d,
+            None => self
+                .db
+                .file()?
+                .dispute_working_days
+                .unwrap_or(lectern_graphql::DISPUTE_WORKING_DAYS),
+        })
     }
 
     pub fn token_cache(&self) -> anyhow::Result<std::time::Duration> {
@@ -213,6 +232,7 @@ mod tests {
                 token_cache_seconds: Some(5),
                 checkpoint_key: all.checkpoint_key.clone(),
                 checkpoint_interval_seconds: Some(3600),
+                dispute_working_days: Some(10),
             }
         );
         assert!(all.database_url.is_some() && all.data_dir.is_some() && all.listen.is_some());

@@ -169,6 +169,7 @@ fn a_year_is_explained_line_by_line() {
                 reason: "organised the ethics month seminar".into(),
                 adjuster: staff("2001001"),
                 on: date(2008, 9, 20),
+                dispute: None,
             },
         ),
     ];
@@ -213,6 +214,7 @@ fn a_year_is_explained_line_by_line() {
                     to: AttendanceStatus::Present,
                     reason: "reader was down".into(),
                     corrector: staff("2001001"),
+                    dispute: None,
                 },
             ],
         ),
@@ -334,17 +336,31 @@ fn rules_are_versioned_and_years_close() {
         year: 2008,
         results: BTreeMap::from([(me(), 99)]),
     };
+    let adjust = |dispute| AppraisalCommand::AdjustPoints {
+        person: me(),
+        points: 3,
+        reason: "late correction".into(),
+        adjuster: staff("2001001"),
+        on: date(2008, 12, 1),
+        dispute,
+    };
+    given::<RuleBook>([v1.clone(), closed.clone()])
+        .when(|b| b.decide(&adjust(None)))
+        .then_err(DomainError::Refused(
+            "2008 is closed: only an upheld dispute changes its points".into(),
+        ));
+    // An upheld dispute's resolution adjusts a closed year, naming itself.
+    let dispute = uuid::Uuid::from_u128(7);
     given::<RuleBook>([v1, closed])
-        .when(|b| {
-            b.decide(&AppraisalCommand::AdjustPoints {
-                person: me(),
-                points: 3,
-                reason: "late correction".into(),
-                adjuster: staff("2001001"),
-                on: date(2008, 12, 1),
-            })
-        })
-        .then_err(DomainError::Refused("2008 is closed".into()));
+        .when(|b| b.decide(&adjust(Some(dispute))))
+        .then(vec![AppraisalEvent::PointsAdjusted {
+            person: me(),
+            points: 3,
+            reason: "late correction".into(),
+            adjuster: staff("2001001"),
+            on: date(2008, 12, 1),
+            dispute: Some(dispute),
+        }]);
 }
 
 #[test]

@@ -88,7 +88,8 @@ fn session_command() -> impl Strategy<Value = SessionCommand> {
             person: staff(&p),
             to,
             reason: "r".into(),
-            corrector: staff("2001001")
+            corrector: staff("2001001"),
+            dispute: None
         }),
     ]
 }

@@ -69,6 +69,7 @@ fn programme_report_counts_held_sessions_and_distinct_participants() {
         to: Absent,
         reason: "left after ten minutes".into(),
         corrector: staff("2001001"),
+        dispute: None,
     });
     corrected.extend(closed());
     let sessions = vec![

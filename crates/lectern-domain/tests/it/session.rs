@@ -232,6 +232,7 @@ fn leave_before_the_session_excuses_and_closing_records_absences() {
                     to,
                     reason: reason.into(),
                     corrector: staff("2001001"),
+                    dispute: None,
                 },
                 &org,
             )

@@ -167,6 +167,121 @@ async fn an_appraisal_explained_and_disputed(db: TestDb) {
         )
         .await;
     assert_eq!(seen["disputes"], json!([{ "positions": [late_line] }]));
+
+    // Resolutions: only with corrections when upheld, none when rejected.
+    let resolve = "mutation($id: UUID!, $outcome: String!, $fix: [AttendanceFixInput!]! = [],
+                            $points: [PointsFixInput!]! = []) {
+        resolveDispute(id: $id, outcome: $outcome, reasoning: \"签到记录有误，教务处名单为准\",
+                       attendance: $fix, adjustments: $points) {
+          dispute { status reasoning totalBefore totalAfter correctingEvents } } }";
+    let fix = json!([{ "session": id, "to": "present" }]);
+    for (outcome, fix, code) in [
+        ("upheld", json!([]), "BAD_USER_INPUT"),
+        ("rejected", fix.clone(), "BAD_USER_INPUT"),
+        ("settled", json!([]), "BAD_USER_INPUT"),
+    ] {
+        let (c, message) = t
+            .err(
+                Some(auditor()),
+                resolve,
+                json!({ "id": d["id"], "outcome": outcome, "fix": fix }),
+            )
+            .await;
+        assert_eq!(c, code, "{outcome}: {message}");
+    }
+    let (code, message) = t
+        .err(
+            Some(staff()),
+            resolve,
+            json!({ "id": d["id"], "outcome": "upheld", "fix": fix }),
+        )
+        .await;
+    assert_eq!(code, "FORBIDDEN", "{message}");
+    // Upheld: the late check-in becomes present; the correction names the
+    // dispute and is appended with the resolution; the totals are the
+    // year's close (101) and the corrected year (103).
+    let upheld = t
+        .ok(
+            auditor(),
+            resolve,
+            json!({ "id": d["id"], "outcome": "upheld", "fix": fix }),
+        )
+        .await;
+    let r = &upheld["resolveDispute"]["dispute"];
+    assert_eq!(
+        (&r["status"], &r["totalBefore"], &r["totalAfter"]),
+        (&json!("upheld"), &json!(101), &json!(103)),
+        "{r}"
+    );
+    let ids: Vec<uuid::Uuid> = serde_json::from_value(r["correctingEvents"].clone()).unwrap();
+    let corrections = t.api.store.read_ids(&ids).await.unwrap();
+    assert_eq!(corrections.len(), 1, "{r}");
+    let payload: serde_json::Value = serde_json::from_str(&corrections[0].payload).unwrap();
+    assert_eq!(
+        (
+            &payload["type"],
+            &payload["dispute"],
+            &payload["to"],
+            &payload["corrector"]
+        ),
+        (
+            &json!("AttendanceCorrected"),
+            &d["id"],
+            &json!("present"),
+            &json!("M0001")
+        ),
+        "{payload}"
+    );
+    let after = t.ok(staff(), q, json!({ "who": "S0001" })).await;
+    assert_eq!(after["appraisal"]["total"], 103, "{after}");
+    let (code, message) = t
+        .err(
+            Some(auditor()),
+            resolve,
+            json!({ "id": d["id"], "outcome": "upheld", "fix": fix }),
+        )
+        .await;
+    assert_eq!(code, "CONFLICT", "{message}");
+    assert!(message.contains("resolved already"), "{message}");
+
+    // A second dispute is rejected: nothing changes, the reasoning stays.
+    let adjustment = lines[2]["positions"][0].as_u64().unwrap();
+    let filed = t
+        .ok(
+            staff(),
+            file,
+            json!({ "p": [adjustment], "on": today.to_string() }),
+        )
+        .await;
+    let second = filed["fileDispute"]["dispute"]["id"].clone();
+    t.ok(
+        admin(),
+        "mutation($id: UUID!) { assignDispute(id: $id, auditor: \"M0001\") { position } }",
+        json!({ "id": second }),
+    )
+    .await;
+    let rejected = t
+        .ok(
+            auditor(),
+            resolve,
+            json!({ "id": second, "outcome": "rejected" }),
+        )
+        .await;
+    assert_eq!(
+        rejected["resolveDispute"]["dispute"],
+        json!({ "status": "rejected", "reasoning": "签到记录有误，教务处名单为准",
+                "totalBefore": 103, "totalAfter": 103, "correctingEvents": [] })
+    );
+
+    // The filing window is configurable: with 60 working days, a filing
+    // 40 days after the close is in time.
+    let wide = t.api.clone().with_dispute_working_days(60);
+    let schema = lectern_graphql::build_schema(wide.clone());
+    let request = async_graphql::Request::new(file).variables(async_graphql::Variables::from_json(
+        json!({ "p": [late_line], "on": (today + chrono::Days::new(40)).to_string() }),
+    ));
+    let response = lectern_graphql::execute(&schema, &wide, request, Some(staff())).await;
+    assert!(response.errors.is_empty(), "{:?}", response.errors);
 }
 
 async fn a_unit_month_from_sessions_to_report(db: TestDb) {

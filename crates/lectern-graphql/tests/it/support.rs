@@ -23,7 +23,7 @@ pub fn chair() -> Caller {
 }
 
 pub fn auditor() -> Caller {
-    caller(Principal::Auditor, None)
+    caller(Principal::Auditor, Some("M0001"))
 }
 
 /// A teacher of cs-dept.

@@ -489,6 +489,7 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
                     to,
                     reason: "hand list".into(),
                     corrector: staff[0].clone(),
+                    dispute: None,
                 };
                 session(store, &org, id, cmd).await;
             }
