@@ -462,7 +462,7 @@ impl ConsistencyProof {
 }
 
 /// The checkpoint of exactly `size` events, or the latest.
-async fn checkpoint_at(db: &ReadDb, size: Option<u64>) -> Result<Checkpoint> {
+pub async fn checkpoint_at(db: &ReadDb, size: Option<u64>) -> Result<Checkpoint> {
     let all = list(db).await?;
     match size {
         None => all.into_iter().last().ok_or_else(|| {
@@ -503,7 +503,19 @@ pub async fn prove_inclusion(
     size: Option<u64>,
 ) -> Result<(InclusionProof, Checkpoint)> {
     let checkpoint = checkpoint_at(db, size).await?;
-    if position == 0 || position > checkpoint.size {
+    let mut proofs = prove_all(store, &checkpoint, &[position]).await?;
+    Ok((proofs.remove(0), checkpoint))
+}
+
+/// Proves that each event at `positions` is in the log `checkpoint`
+/// signed, reading the log once. Refuses when the log no longer matches
+/// the checkpoint or a position is not in it.
+pub async fn prove_all(
+    store: &Store,
+    checkpoint: &Checkpoint,
+    positions: &[u64],
+) -> Result<Vec<InclusionProof>> {
+    if let Some(&position) = positions.iter().find(|&&p| p == 0 || p > checkpoint.size) {
         return Err(Error::invalid(
             "position",
             position.to_string(),
@@ -521,24 +533,24 @@ pub async fn prove_inclusion(
             checkpoint.size
         )));
     }
-    let event = store.read_all(position - 1, 1, None).await?;
-    let chain_hash = event
-        .first()
-        .map(|e| hex(&e.hash))
-        .ok_or_else(|| Error::invalid("position", position.to_string(), "no such event"))?;
-    let path = merkle::inclusion_proof(position as usize - 1, &leaves)
-        .iter()
-        .map(|h| hex(h))
-        .collect();
-    Ok((
-        InclusionProof {
+    let mut proofs = Vec::with_capacity(positions.len());
+    for &position in positions {
+        let event = store.read_all(position - 1, 1, None).await?;
+        let chain_hash = event
+            .first()
+            .map(|e| hex(&e.hash))
+            .ok_or_else(|| Error::invalid("position", position.to_string(), "no such event"))?;
+        proofs.push(InclusionProof {
             position,
             size: checkpoint.size,
             chain_hash,
-            path,
-        },
-        checkpoint,
-    ))
+            path: merkle::inclusion_proof(position as usize - 1, &leaves)
+                .iter()
+                .map(|h| hex(h))
+                .collect(),
+        });
+    }
+    Ok(proofs)
 }
 
 /// Proves that the checkpoint of `to` events extends the one of `from`.

@@ -7,12 +7,16 @@
 //!   checkpoint against the log; inclusion and consistency proofs.
 //! - `replay`: a person's appraisal as the log stood at a moment (as it
 //!   happened, or as it was recorded), by the domain's folds.
+//! - `bundle`: a person's year with its events, their inclusion proofs, the
+//!   signed checkpoint and key, checkable offline (the lines are folded
+//!   again from the bundled events).
 //!
 //! # Invariants
 //! - A checkpoint is signed only over a log whose hash chain verifies and
 //!   which still begins with the log of the latest checkpoint.
 //! - Keys are never deleted: a retired key still verifies what it signed.
 
+pub mod bundle;
 pub mod checkpoints;
 mod error;
 pub mod replay;

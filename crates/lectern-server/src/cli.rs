@@ -160,6 +160,34 @@ enum AuditCommand {
         #[arg(long)]
         key: Option<String>,
     },
+    /// Write a person's appraisal for a year with its evidence (their
+    /// events, each with its inclusion proof, the signed checkpoint and its
+    /// key) as one JSON file; `check-bundle` checks it with no database.
+    Export(ExportArgs),
+    /// Check a bundle written by `export`, offline: signatures, every
+    /// event's hash and proof, and the lines folded again from the events.
+    CheckBundle {
+        /// The bundle file (`-`: stdin).
+        file: std::path::PathBuf,
+        /// Accept only this checkpoint key (hex, as published).
+        #[arg(long)]
+        key: Option<String>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct ExportArgs {
+    /// The staff number.
+    #[arg(long)]
+    person: String,
+    /// The appraisal year.
+    #[arg(long)]
+    period: i32,
+    /// Where to write the bundle (default: stdout).
+    #[arg(long, short)]
+    out: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    audit: AuditArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -397,12 +425,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit(AuditCommand::CheckProof { file, key }) => {
-            let text = if file.as_os_str() == "-" {
-                std::io::read_to_string(std::io::stdin())?
-            } else {
-                std::fs::read_to_string(&file)
-                    .with_context(|| format!("cannot read {}", file.display()))?
-            };
+            let text = read_input(&file)?;
             let proof: lectern_audit::checkpoints::ProofFile = serde_json::from_str(&text)
                 .with_context(|| {
                     format!(
@@ -417,6 +440,82 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 Err(e) => {
                     println!("proof FAILS: {e}");
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+        Command::Audit(AuditCommand::Export(args)) => {
+            let url = args.audit.db.url()?;
+            let store = open(&url).await?;
+            let read = read_db(&url).await?;
+            let person = lectern_domain::StaffNo::parse(&args.person)?;
+            let signer =
+                lectern_audit::checkpoints::Signer::load_or_create(&args.audit.key_path()?)?;
+            let campus = lectern_domain::Campus::default();
+            let bundle = lectern_audit::bundle::export(
+                &store,
+                &read,
+                &campus,
+                &person,
+                args.period,
+                Some(&signer),
+            )
+            .await?;
+            let text = serde_json::to_string_pretty(&bundle)?;
+            match &args.out {
+                None => println!("{text}"),
+                Some(path) => {
+                    std::fs::write(path, text + "\n")
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!(
+                        "wrote {}: {} {}, {} points in {} lines, {} events proven in the log of \
+                         {} events signed at {}",
+                        path.display(),
+                        bundle.person,
+                        bundle.year,
+                        bundle.total,
+                        bundle.lines.len(),
+                        bundle.events.len(),
+                        bundle.checkpoint.size,
+                        bundle.checkpoint.signed_at.to_rfc3339()
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit(AuditCommand::CheckBundle { file, key }) => {
+            let text = read_input(&file)?;
+            let bundle: lectern_audit::bundle::Bundle =
+                serde_json::from_str(&text).with_context(|| {
+                    format!(
+                        "{} is not a bundle from `lectern audit export`",
+                        file.display()
+                    )
+                })?;
+            match bundle.check(key.as_deref()) {
+                Ok(checked) => {
+                    println!(
+                        "bundle holds: {} {}, {} points; {} events, each in the log of {} events \
+                         signed at {} with key {}{}",
+                        bundle.person,
+                        bundle.year,
+                        checked.total,
+                        checked.events,
+                        bundle.checkpoint.size,
+                        bundle.checkpoint.signed_at.to_rfc3339(),
+                        bundle.checkpoint.key_id,
+                        if key.is_none() {
+                            " (the bundle's own key: compare it with the published one, or \
+                             pass --key)"
+                        } else {
+                            ""
+                        }
+                    );
+                    print_lines(&checked.lines);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    println!("bundle FAILS: {e}");
                     Ok(ExitCode::from(2))
                 }
             }
@@ -450,21 +549,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     AsOf::Recorded(t) => format!(" (as recorded by {})", t.to_rfc3339()),
                 }
             );
-            for l in &a.lines {
-                println!(
-                    "{:+5}  {}  {:<11} {:<4} {}  [positions {}]",
-                    l.points,
-                    l.date,
-                    l.rule,
-                    l.rule_version.map_or(String::new(), |v| format!("v{v}")),
-                    l.subject,
-                    l.positions
-                        .iter()
-                        .map(u64::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-            }
+            print_lines(&lectern_audit::bundle::lines_of(&a));
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(BenchCommand::Store(args)) => {
@@ -623,4 +708,32 @@ async fn open(url: &str) -> anyhow::Result<Store> {
 
 fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A file's text, or stdin's for `-`.
+fn read_input(file: &std::path::Path) -> anyhow::Result<String> {
+    if file.as_os_str() == "-" {
+        Ok(std::io::read_to_string(std::io::stdin())?)
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))
+    }
+}
+
+/// Prints explanation lines, one per line.
+fn print_lines(lines: &[lectern_audit::bundle::BundledLine]) {
+    for l in lines {
+        println!(
+            "{:+5}  {}  {:<11} {:<4} {}  [positions {}]",
+            l.points,
+            l.date,
+            l.rule,
+            l.rule_version.map_or(String::new(), |v| format!("v{v}")),
+            l.subject,
+            l.positions
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
 }

@@ -6,6 +6,8 @@
 extern crate lectern_store; // both_backends!
 
 use chrono::{NaiveDate, TimeZone, Utc};
+use lectern_audit::bundle::{self, Bundle};
+use lectern_audit::checkpoints::Signer;
 use lectern_audit::replay::{AsOf, replay_person};
 use lectern_domain::{APPRAISAL_STREAM, Campus, Period, appraise_entries};
 use lectern_projections::{Options, Projections, ReadDb, person_entries, positioned};
@@ -38,7 +40,10 @@ async fn replay_at_the_head_equals_the_read_models(db: TestDb) {
     let spring = Period::month(2007, 3).unwrap();
     let cutoff = Utc.with_ymd_and_hms(2007, 3, 15, 0, 0, 0).unwrap();
     let mut lines = 0;
-    for person in campus.people.iter().step_by(3) {
+    let keys = tempfile::tempdir().unwrap();
+    let signer = Signer::create(&keys.path().join("checkpoint.key")).unwrap();
+    let mut bundled = 0;
+    for (i, person) in campus.people.iter().step_by(3).enumerate() {
         for period in [&year, &spring] {
             let entries = person_entries(&read, &place, person, period).await.unwrap();
             let from_read_models = appraise_entries(person, period, &appraisal, &entries).unwrap();
@@ -95,7 +100,108 @@ async fn replay_at_the_head_equals_the_read_models(db: TestDb) {
         .await
         .unwrap();
         assert_eq!(recorded_now, full);
+        // A bundle of the year checks offline and gives the same lines,
+        // from the events about the person alone.
+        if i % 3 == 0 {
+            let b = bundle::export(&store, &read, &place, person, 2007, Some(&signer))
+                .await
+                .unwrap();
+            let checked = b.check(Some(&hex(&signer.public()))).unwrap();
+            assert_eq!(checked.lines, bundle::lines_of(&full), "{person}");
+            assert_eq!(checked.total, full.total);
+            assert!(
+                b.events.iter().all(|e| !e.payload.contains("\"person\"")
+                    || e.payload.contains(&format!("\"person\":\"{person}\""))),
+                "{person}: no one else's events"
+            );
+            bundled += 1;
+            if bundled == 1 {
+                edited_bundles_are_named(&b);
+            }
+        }
     }
+    assert!(bundled >= 3, "bundles checked ({bundled})");
     assert!(lines >= 20, "late and absence lines to compare ({lines})");
     projections.stop().await;
+}
+
+fn hex(b: &[u8]) -> String {
+    lectern_audit::checkpoints::hex(b)
+}
+
+/// Each edit of a good bundle fails its check, and the failure names it.
+fn edited_bundles_are_named(good: &Bundle) {
+    let fails = |what: &str, edit: &dyn Fn(&mut Bundle), needle: &str| {
+        let mut b = good.clone();
+        edit(&mut b);
+        let e = b.check(None).expect_err(what).to_string();
+        assert!(e.contains(needle), "{what}: {e}");
+    };
+    let scored = good
+        .lines
+        .iter()
+        .find(|l| l.rule != "base")
+        .expect("a line besides the base points");
+    let behind = scored.positions[0];
+    let at = good
+        .events
+        .iter()
+        .position(|e| e.position == behind)
+        .unwrap();
+    fails(
+        "an edited payload",
+        &|b| b.events[at].payload = b.events[at].payload.replacen('"', "\"edited\":1,\"", 1),
+        &format!("the event at position {behind} ("),
+    );
+    fails(
+        "an edited time",
+        &|b| b.events[at].occurred_at += chrono::Duration::seconds(1),
+        &format!("the event at position {behind} ("),
+    );
+    fails(
+        "an edited proof",
+        &|b| b.events[0].proof[0] = "00".repeat(32),
+        "is not as the log of the checkpoint holds it",
+    );
+    fails(
+        "a moved event",
+        &|b| b.events[at].position += 1,
+        "is not as the log of the checkpoint holds it",
+    );
+    fails(
+        "a dropped event",
+        &|b| {
+            b.events.remove(at);
+        },
+        "the bundled events give",
+    );
+    fails(
+        "an edited line",
+        &|b| {
+            let l = b.lines.iter_mut().find(|l| l.rule != "base").unwrap();
+            l.points = 0;
+        },
+        "the bundled events give",
+    );
+    fails(
+        "an edited total",
+        &|b| b.total += 5,
+        "the bundle states a total of",
+    );
+    fails(
+        "a forged checkpoint",
+        &|b| b.checkpoint.root = "11".repeat(32),
+        "signature",
+    );
+    let mut b = good.clone();
+    b.format = "something-else".into();
+    assert!(
+        b.check(None)
+            .unwrap_err()
+            .to_string()
+            .contains("bundle format")
+    );
+    let other = "22".repeat(32);
+    let e = good.check(Some(&other)).unwrap_err().to_string();
+    assert!(e.contains("not the trusted key"), "{e}");
 }

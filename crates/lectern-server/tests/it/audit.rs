@@ -1,6 +1,7 @@
 //! Signed checkpoints from the command line, on SQLite and PostgreSQL: they
 //! verify, survive a key rotation, and catch a forged checkpoint and a
-//! history rewritten with a recomputed hash chain.
+//! history rewritten with a recomputed hash chain; a person's bundle is
+//! exported and checked offline, and an edited one fails.
 
 use lectern_store::testkit::TestDb;
 use lectern_store::{ExpectedVersion, NewEvent, Store};
@@ -8,7 +9,10 @@ use lectern_store::{ExpectedVersion, NewEvent, Store};
 use crate::graphql::{Server, gql, ok, token};
 use crate::lectern;
 
-both_backends!(checkpoints_catch_forgery_and_rewritten_history);
+both_backends!(
+    checkpoints_catch_forgery_and_rewritten_history,
+    a_bundle_from_the_command_line
+);
 
 async fn append(store: &Store, from: u64, to: u64) {
     for n in from..to {
@@ -294,4 +298,95 @@ async fn checkpoints_catch_forgery_and_rewritten_history(db: TestDb) {
         "{published}"
     );
     server.stop().await;
+}
+
+/// Runs `lectern` with `args` off the runtime's threads.
+async fn run(args: Vec<String>) -> (i32, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        lectern(&args)
+    })
+    .await
+    .unwrap()
+}
+
+async fn a_bundle_from_the_command_line(db: TestDb) {
+    use lectern_projections::{Options, Projections, ReadDb};
+    let url = db.url.clone();
+    let store = db.store().await;
+    store.migrate().await.unwrap();
+    let campus = lectern_server::synth::generate(&store, 3_000, 5)
+        .await
+        .unwrap();
+    let read = ReadDb::connect(&url).await.unwrap();
+    let projections = Projections::start(store.clone(), read, Options::default())
+        .await
+        .unwrap();
+    projections
+        .wait_for(
+            store.head().await.unwrap(),
+            std::time::Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    projections.stop().await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("checkpoint.key");
+    let file = dir.path().join("bundle.json");
+    let person = campus.people[1].to_string();
+    let path = file.display().to_string();
+    let (code, out, err) = audit(
+        &url,
+        &key,
+        &[
+            "export", "--person", &person, "--period", "2007", "--out", &path,
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains(&format!("wrote {path}: {person} 2007")),
+        "{err}"
+    );
+    let check = |extra: &[&str]| {
+        let mut args = vec!["audit".to_owned(), "check-bundle".to_owned(), path.clone()];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        run(args)
+    };
+    let (code, out, err) = check(&[]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.starts_with(&format!("bundle holds: {person} 2007, ")),
+        "{out}"
+    );
+    assert!(out.contains("base"), "the lines are printed: {out}");
+    let bundle: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let key_hex = bundle["public_key"].as_str().unwrap().to_owned();
+    let (code, out, _) = check(&["--key", &key_hex]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("the bundle's own key"), "{out}");
+    // An edited event: the check fails and names it.
+    let mut edited = bundle.clone();
+    let last = edited["events"].as_array().unwrap().len() - 1;
+    let position = edited["events"][last]["position"].as_u64().unwrap();
+    let payload = edited["events"][last]["payload"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    edited["events"][last]["payload"] = serde_json::json!(format!("{payload} "));
+    std::fs::write(&file, edited.to_string()).unwrap();
+    let (code, out, _) = check(&[]).await;
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains(&format!("bundle FAILS: the event at position {position} (")),
+        "{out}"
+    );
+    std::fs::write(&file, "{}").unwrap();
+    let (code, _, err) = check(&[]).await;
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("is not a bundle from `lectern audit export`"),
+        "{err}"
+    );
 }
