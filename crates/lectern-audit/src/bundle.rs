@@ -26,7 +26,7 @@ use uuid::Uuid;
 
 use crate::checkpoints::{self, Checkpoint, InclusionProof, Signer, hex, unhex};
 use crate::error::{Error, Result};
-use crate::replay::{AsOf, Evidence, Pending, fold_person, gather_person};
+use crate::replay::{AsOf, Evidence, Pending, concerns, fold_person, gather_person};
 
 /// The format tag every bundle carries.
 pub const FORMAT: &str = "lectern-audit-bundle-v1";
@@ -103,22 +103,6 @@ pub fn lines_of(a: &Appraisal) -> Vec<BundledLine> {
         .collect()
 }
 
-/// Whether `event` belongs in `person`'s bundle: not an event about
-/// someone else (a top-level `person` naming another), and not a year's
-/// close (everyone's totals).
-fn about(person: &StaffNo, event: &RecordedEvent) -> bool {
-    if event.event_type == "AppraisalPeriodClosed" {
-        return false;
-    }
-    match serde_json::from_str::<serde_json::Value>(&event.payload) {
-        Ok(v) => match v.get("person").and_then(|p| p.as_str()) {
-            Some(who) => who == person.as_str(),
-            None => true,
-        },
-        Err(_) => true,
-    }
-}
-
 /// Writes `person`'s bundle for `year`: the events their appraisal is
 /// folded from, proven in the latest checkpoint's log. When that
 /// checkpoint does not cover the events, `signer` signs a new one (without
@@ -139,7 +123,7 @@ pub async fn export(
         .streams
         .iter()
         .flatten()
-        .filter(|e| about(person, e))
+        .filter(|e| concerns(person, e))
         .collect();
     events.sort_by_key(|e| e.position);
     if let Some(e) = events.iter().find(|e| e.computed_hash() != e.hash) {

@@ -15,9 +15,10 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveTime, Utc};
 use lectern_domain::{
-    APPRAISAL_STREAM, Appraisal, AppraisalEvent, AwardEvent, Campus, CategoryId, DomainEvent,
-    Histories, MonthlyEvent, Period, Positioned, SessionEvent, StaffNo, StudyEvent, UnitId,
-    appraise_person, appraise_unit, award_stream, session_stream, task_stream, unit_month_stream,
+    APPRAISAL_STREAM, Aggregate, Appraisal, AppraisalEvent, AttendanceStatus, AwardEvent, Campus,
+    CategoryId, DomainEvent, Histories, Leave, MonthlyEvent, Period, Positioned, Session,
+    SessionEvent, StaffNo, StudyEvent, UnitId, appraise_person, appraise_unit, award_stream,
+    person_stream, session_stream, task_stream, unit_month_stream,
 };
 use lectern_projections::{ReadDb, Val, decode};
 use lectern_store::{RecordedEvent, Store};
@@ -110,6 +111,39 @@ pub struct Pending {
     pub appraisal: Vec<AppraisalEvent>,
 }
 
+/// The sessions dated in `period` (on the campus clock) that know of
+/// `person` now, by the read models, oldest first.
+pub async fn sessions_of(
+    db: &ReadDb,
+    campus: &Campus,
+    person: &StaffNo,
+    period: &Period,
+) -> Result<Vec<Uuid>> {
+    // A day's margin either side for the time zone.
+    let from = campus
+        .at(period.from - Duration::days(1), NaiveTime::MIN)
+        .map_err(|e| Error::invalid("period", period.from.to_string(), e.to_string()))?;
+    let until = campus
+        .at(period.until + Duration::days(2), NaiveTime::MIN)
+        .map_err(|e| Error::invalid("period", period.until.to_string(), e.to_string()))?;
+    let rows = db
+        .fetch(
+            "SELECT session_id, MIN(starts_at) FROM rm_attendance WHERE staff_no = $1 \
+             AND starts_at >= $2 AND starts_at < $3 GROUP BY session_id \
+             ORDER BY MIN(starts_at), session_id",
+            &[
+                Val::from(person.as_str()),
+                Val::from(from),
+                Val::from(until),
+            ],
+        )
+        .await?;
+    rows.iter()
+        .filter_map(|r| r[0].as_str())
+        .map(|id| Uuid::parse_str(id).map_err(|e| Error::invalid("session id", id, e.to_string())))
+        .collect()
+}
+
 /// Reads the streams behind `person`'s appraisal over `period`, as the log
 /// stood `as_of`.
 pub async fn gather_person(
@@ -120,22 +154,8 @@ pub async fn gather_person(
     period: &Period,
     as_of: AsOf,
 ) -> Result<Evidence> {
-    // Sessions dated in the period (on the campus clock), with a day's
-    // margin for the time zone.
-    let from = campus
-        .at(period.from - Duration::days(1), NaiveTime::MIN)
-        .map_err(|e| Error::invalid("period", period.from.to_string(), e.to_string()))?;
-    let until = campus
-        .at(period.until + Duration::days(2), NaiveTime::MIN)
-        .map_err(|e| Error::invalid("period", period.until.to_string(), e.to_string()))?;
+    let session_ids = sessions_of(db, campus, person, period).await?;
     let who = Val::from(person.as_str());
-    let session_ids = column(
-        db,
-        "SELECT DISTINCT session_id FROM rm_attendance WHERE staff_no = $1 \
-         AND starts_at >= $2 AND starts_at < $3",
-        &[who.clone(), Val::from(from), Val::from(until)],
-    )
-    .await?;
     let task_ids = column(
         db,
         "SELECT DISTINCT task_id FROM rm_task_people WHERE staff_no = $1",
@@ -153,10 +173,7 @@ pub async fn gather_person(
     let uuid = |what: &'static str, id: &str| {
         Uuid::parse_str(id).map_err(|e| Error::invalid(what, id, e.to_string()))
     };
-    let mut streams = Vec::new();
-    for id in &session_ids {
-        streams.push(session_stream(uuid("session id", id)?));
-    }
+    let mut streams: Vec<String> = session_ids.iter().map(|&id| session_stream(id)).collect();
     for id in &task_ids {
         streams.push(task_stream(uuid("task id", id)?));
     }
@@ -253,6 +270,116 @@ pub async fn replay_person(
 ) -> Result<Appraisal> {
     let evidence = gather_person(store, db, campus, person, period, as_of).await?;
     fold_person(person, period, campus, &evidence, &Pending::default())
+}
+
+/// Whether `event` is part of `person`'s record: not an event about
+/// someone else (a top-level `person` naming another) and not a year's
+/// close (everyone's totals).
+pub fn concerns(person: &StaffNo, event: &RecordedEvent) -> bool {
+    if event.event_type == "AppraisalPeriodClosed" {
+        return false;
+    }
+    match serde_json::from_str::<serde_json::Value>(&event.payload) {
+        Ok(v) => match v.get("person").and_then(|p| p.as_str()) {
+            Some(who) => who == person.as_str(),
+            None => true,
+        },
+        Err(_) => true,
+    }
+}
+
+/// The events of `person`'s record for `period` as the log stood `as_of`,
+/// in log order: their own stream (registration, transfers, cards, roles)
+/// and, from the streams their appraisal is folded from, the events about
+/// them or about no one in particular (a session's schedule, the rules).
+pub async fn replay_history(
+    store: &Store,
+    db: &ReadDb,
+    campus: &Campus,
+    person: &StaffNo,
+    period: &Period,
+    as_of: AsOf,
+) -> Result<Vec<RecordedEvent>> {
+    let evidence = gather_person(store, db, campus, person, period, as_of).await?;
+    let mut events = raw_history(store, &person_stream(person), as_of).await?;
+    events.extend(
+        evidence
+            .streams
+            .into_iter()
+            .flatten()
+            .filter(|e| concerns(person, e)),
+    );
+    events.sort_by_key(|e| e.position);
+    Ok(events)
+}
+
+/// A person's record at one session, folded from its stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub session: Uuid,
+    pub title: String,
+    /// When it starts (as rescheduled, if it was).
+    pub starts_at: Option<DateTime<Utc>>,
+    pub cancelled: bool,
+    /// Present, late, excused or absent; none while not checked in.
+    pub status: Option<AttendanceStatus>,
+    pub leave: Option<Leave>,
+    /// When attendance was taken (the latest check-in).
+    pub checked_in_at: Option<DateTime<Utc>>,
+    /// Log positions of the events about the person at the session.
+    pub positions: Vec<u64>,
+}
+
+/// `person`'s attendance at `sessions`, each folded by the domain from its
+/// stream as the log stood `as_of`; a session the log did not hold then is
+/// left out.
+pub async fn replay_attendance(
+    store: &Store,
+    person: &StaffNo,
+    sessions: &[Uuid],
+    as_of: AsOf,
+) -> Result<Vec<SessionRecord>> {
+    let mut out = Vec::with_capacity(sessions.len());
+    for &id in sessions {
+        let history = history::<SessionEvent>(store, &session_stream(id), as_of).await?;
+        if history.is_empty() {
+            continue;
+        }
+        let state = Session::fold(history.iter().map(|p| &p.event))
+            .map_err(|e| Error::invalid("session", id.to_string(), e.to_string()))?;
+        let mut checked_in_at = None;
+        let mut positions = Vec::new();
+        for p in &history {
+            if let SessionEvent::AttendanceRecorded {
+                person: who, at, ..
+            } = &p.event
+                && who == person
+            {
+                checked_in_at = Some(*at);
+            }
+            if serde_json::to_value(&p.event)
+                .ok()
+                .and_then(|v| v.get("person").and_then(|w| w.as_str().map(str::to_owned)))
+                .is_some_and(|w| w == person.as_str())
+            {
+                positions.push(p.position);
+            }
+        }
+        out.push(SessionRecord {
+            session: id,
+            title: state
+                .schedule
+                .as_ref()
+                .map_or_else(String::new, |s| s.title.to_string()),
+            starts_at: state.schedule.as_ref().map(|s| s.window.start()),
+            cancelled: state.cancelled,
+            status: state.roster.get(person).copied(),
+            leave: state.leave.get(person).copied(),
+            checked_in_at,
+            positions,
+        });
+    }
+    Ok(out)
 }
 
 /// A unit's appraisal over `period` (base points less late monthly

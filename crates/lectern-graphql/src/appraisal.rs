@@ -18,6 +18,8 @@ use lectern_domain::{
 use lectern_projections::{decode, load, person_entries};
 use lectern_store::Store;
 
+use lectern_audit::replay::{AsOf, replay_person, replay_unit};
+
 use crate::access::{self, Scope};
 use crate::auth::Principal;
 use crate::error::{ApiError, Result};
@@ -157,6 +159,52 @@ impl AppraisalView {
     }
 }
 
+/// A payload with every card UID (`uid`, `card`) masked but its last four
+/// digits.
+fn mask_cards(payload: &str) -> String {
+    fn walk(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map.iter_mut() {
+                    match v {
+                        serde_json::Value::String(uid) if k == "uid" || k == "card" => {
+                            if let Ok(c) = lectern_domain::CardUid::parse(uid) {
+                                *uid = c.masked();
+                            }
+                        }
+                        other => walk(other),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    match serde_json::from_str::<serde_json::Value>(payload) {
+        Ok(mut v) => {
+            walk(&mut v);
+            v.to_string()
+        }
+        Err(_) => payload.to_owned(),
+    }
+}
+
+/// The cut-off `asOf` and `asRecorded` ask for.
+pub(crate) fn as_of(
+    at: Option<chrono::DateTime<chrono::Utc>>,
+    as_recorded: bool,
+) -> Result<lectern_audit::replay::AsOf> {
+    use lectern_audit::replay::AsOf;
+    match (at, as_recorded) {
+        (None, true) => Err(ApiError::bad_input(
+            "asRecorded needs asOf: the moment to replay",
+        )),
+        (None, false) => Ok(AsOf::Now),
+        (Some(t), false) => Ok(AsOf::Occurred(t)),
+        (Some(t), true) => Ok(AsOf::Recorded(t)),
+    }
+}
+
 pub(crate) fn period(year: i32, month: Option<u32>) -> Result<Period> {
     Ok(match month {
         Some(m) => Period::month(year, m)?,
@@ -263,11 +311,12 @@ impl AppraisalQuery {
         year: i32,
         month: Option<u32>,
         #[graphql(
+            name = "asOf",
             desc = "Replay the log as it stood at this moment (by the domain's folds over \
                     the streams, not the read models): what was true then, with everything \
                     known now (events that occurred by then)."
         )]
-        as_of: Option<chrono::DateTime<chrono::Utc>>,
+        at: Option<chrono::DateTime<chrono::Utc>>,
         #[graphql(
             default = false,
             desc = "With asOf: what the system showed then instead (events the log had \
@@ -279,26 +328,60 @@ impl AppraisalQuery {
         let person = crate::people::PersonView::seen(ctx, &staff_no).await?;
         let no = StaffNo::parse(&person.staff_no)?;
         let period = period(year, month)?;
-        let appraisal = match (as_of, as_recorded) {
-            (None, true) => {
-                return Err(
-                    ApiError::bad_input("asRecorded needs asOf: the moment to replay").into(),
-                );
-            }
-            (None, false) => appraise(api, &no, &period).await?,
-            (Some(t), recorded) => {
-                use lectern_audit::replay::{AsOf, replay_person};
-                let as_of = if recorded {
-                    AsOf::Recorded(t)
-                } else {
-                    AsOf::Occurred(t)
-                };
-                replay_person(&api.store, api.db(), &api.campus, &no, &period, as_of)
-                    .await
-                    .map_err(|e| ApiError::internal(e.to_string()))?
-            }
+        let appraisal = match as_of(at, as_recorded)? {
+            AsOf::Now => appraise(api, &no, &period).await?,
+            cut => replay_person(&api.store, api.db(), &api.campus, &no, &period, cut)
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))?,
         };
         Ok(AppraisalView::new(appraisal, &period))
+    }
+
+    /// The events of a person's record for a year, in log order: their own
+    /// stream (registration, transfers, cards, roles) and, from the streams
+    /// their appraisal is folded from, the events about them or about no
+    /// one in particular (a session's schedule, the scoring rules). Card
+    /// UIDs are masked except for administrators.
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        staff_no: String,
+        year: i32,
+        #[graphql(
+            name = "asOf",
+            desc = "Replay the log as it stood at this moment (see `appraisal`)."
+        )]
+        at: Option<chrono::DateTime<chrono::Utc>>,
+        #[graphql(
+            default = false,
+            desc = "With asOf: what the system showed then (events recorded by then)."
+        )]
+        as_recorded: bool,
+    ) -> async_graphql::Result<Vec<crate::ops::LogEvent>> {
+        let caller = access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let person = crate::people::PersonView::seen(ctx, &staff_no).await?;
+        let no = StaffNo::parse(&person.staff_no)?;
+        let events = lectern_audit::replay::replay_history(
+            &api.store,
+            api.db(),
+            &api.campus,
+            &no,
+            &Period::year(year)?,
+            as_of(at, as_recorded)?,
+        )
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+        let admin = matches!(caller.principal, Principal::Administrator);
+        Ok(events
+            .into_iter()
+            .map(|mut e| {
+                if !admin {
+                    e.payload = mask_cards(&e.payload);
+                }
+                e.into()
+            })
+            .collect())
     }
 
     /// A unit's appraisal: base points less late monthly reports.
@@ -308,8 +391,11 @@ impl AppraisalQuery {
         unit: String,
         year: i32,
         month: Option<u32>,
-        #[graphql(desc = "Replay the log as it stood at this moment (see `appraisal`).")]
-        as_of: Option<chrono::DateTime<chrono::Utc>>,
+        #[graphql(
+            name = "asOf",
+            desc = "Replay the log as it stood at this moment (see `appraisal`)."
+        )]
+        at: Option<chrono::DateTime<chrono::Utc>>,
         #[graphql(
             default = false,
             desc = "With asOf: what the system showed then (events recorded by then)."
@@ -330,18 +416,8 @@ impl AppraisalQuery {
             }
         }
         let period = period(year, month)?;
-        use lectern_audit::replay::{AsOf, replay_unit};
         // A unit's appraisal is always folded from its few monthly streams.
-        let as_of = match (as_of, as_recorded) {
-            (None, true) => {
-                return Err(
-                    ApiError::bad_input("asRecorded needs asOf: the moment to replay").into(),
-                );
-            }
-            (None, false) => AsOf::Now,
-            (Some(t), false) => AsOf::Occurred(t),
-            (Some(t), true) => AsOf::Recorded(t),
-        };
+        let as_of = as_of(at, as_recorded)?;
         let appraisal = replay_unit(&api.store, &unit, &period, as_of)
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?;

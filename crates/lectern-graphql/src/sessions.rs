@@ -244,13 +244,27 @@ impl SessionQuery {
     }
 
     /// A person's attendance, newest session first, within a time range.
+    /// With `asOf`, each status, leave and check-in is replayed from the
+    /// session's stream by the domain's fold (the session's description is
+    /// as it is now); sessions the log did not hold then are left out.
     async fn attendance(
         &self,
         ctx: &Context<'_>,
         staff_no: String,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
+        #[graphql(
+            desc = "Replay the log as it stood at this moment: what was true then, \
+                          with everything known now (events that occurred by then)."
+        )]
+        as_of: Option<DateTime<Utc>>,
+        #[graphql(
+            default = false,
+            desc = "With asOf: what the system showed then instead (events recorded by then)."
+        )]
+        as_recorded: bool,
     ) -> async_graphql::Result<Vec<AttendanceView>> {
+        let as_of = crate::appraisal::as_of(as_of, as_recorded)?;
         let api = ctx.data_unchecked::<Api>();
         // Reading the person checks that the caller may see their records.
         let person = crate::people::PersonView::seen(ctx, &staff_no).await?;
@@ -274,7 +288,7 @@ impl SessionQuery {
             .fetch(&sql, &filter.args)
             .await
             .map_err(ApiError::from)?;
-        Ok(rows
+        let mut records: Vec<AttendanceView> = rows
             .iter()
             .map(|r| AttendanceView {
                 session: SessionView::from_row(r),
@@ -282,7 +296,37 @@ impl SessionQuery {
                 leave: opt(&r[15]),
                 checked_in_at: opt(&r[16]),
             })
-            .collect())
+            .collect();
+        if as_of == lectern_audit::replay::AsOf::Now {
+            return Ok(records);
+        }
+        let person = StaffNo::parse(&person.staff_no)?;
+        let ids = records
+            .iter()
+            .map(|a| Uuid::parse_str(&a.session.id))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(ApiError::internal)?;
+        let replayed = lectern_audit::replay::replay_attendance(&api.store, &person, &ids, as_of)
+            .await
+            .map_err(ApiError::internal)?;
+        records.retain(|a| {
+            replayed
+                .iter()
+                .any(|r| r.session.to_string() == a.session.id)
+        });
+        for (a, r) in records.iter_mut().zip(&replayed) {
+            a.status = r.status.map(|s| enum_text(&s));
+            a.leave = r.leave.map(|l| {
+                match l {
+                    lectern_domain::Leave::Requested => "requested",
+                    lectern_domain::Leave::Approved => "approved",
+                    lectern_domain::Leave::Rejected => "rejected",
+                }
+                .to_owned()
+            });
+            a.checked_in_at = r.checked_in_at.map(lectern_projections::timestamp);
+        }
+        Ok(records)
     }
 }
 

@@ -67,8 +67,19 @@ struct ReplayArgs {
     /// With --as-of: what the system showed then (events recorded by then).
     #[arg(long, requires = "as_of")]
     as_recorded: bool,
+    /// What to replay: the appraisal with its lines, the attendance at
+    /// each session, or the history (the events of the person's record).
+    #[arg(long, value_enum, default_value_t = Show::Appraisal)]
+    show: Show,
     #[command(flatten)]
     db: DbArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Show {
+    Appraisal,
+    Attendance,
+    History,
 }
 
 #[derive(Debug, Subcommand)]
@@ -521,7 +532,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Replay(args) => {
-            use lectern_audit::replay::{AsOf, replay_person};
+            use lectern_audit::replay::{self, AsOf};
             let url = args.db.url()?;
             let store = open(&url).await?;
             let read = read_db(&url).await?;
@@ -536,18 +547,80 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 (Some(t), true) => AsOf::Recorded(t),
             };
             let campus = lectern_domain::Campus::default();
-            let a = replay_person(&store, &read, &campus, &person, &period, as_of).await?;
-            println!(
-                "{} {}–{}: {} points{}",
-                a.subject,
-                period.from,
-                period.until,
-                a.total,
-                match as_of {
-                    AsOf::Now => String::new(),
-                    AsOf::Occurred(t) => format!(" (as it happened by {})", t.to_rfc3339()),
-                    AsOf::Recorded(t) => format!(" (as recorded by {})", t.to_rfc3339()),
+            let when = match as_of {
+                AsOf::Now => String::new(),
+                AsOf::Occurred(t) => format!(" (as it happened by {})", t.to_rfc3339()),
+                AsOf::Recorded(t) => format!(" (as recorded by {})", t.to_rfc3339()),
+            };
+            match args.show {
+                Show::Appraisal => {}
+                Show::Attendance => {
+                    let ids = replay::sessions_of(&read, &campus, &person, &period).await?;
+                    let records = replay::replay_attendance(&store, &person, &ids, as_of).await?;
+                    println!(
+                        "{person} {}–{}: {} sessions{when}",
+                        period.from,
+                        period.until,
+                        records.len()
+                    );
+                    for r in &records {
+                        let status = match (r.cancelled, r.status) {
+                            (true, _) => "cancelled".to_owned(),
+                            (false, Some(s)) => format!("{s:?}").to_lowercase(),
+                            (false, None) => "-".to_owned(),
+                        };
+                        println!(
+                            "{}  {:<9} {:<9} {:<25} {}  [positions {}]",
+                            r.starts_at.map_or_else(String::new, |t| campus
+                                .local(t)
+                                .format("%F %R")
+                                .to_string()),
+                            status,
+                            r.leave.map_or_else(
+                                || "-".to_owned(),
+                                |l| format!("leave:{l:?}").to_lowercase()
+                            ),
+                            r.checked_in_at.map_or_else(
+                                || "-".to_owned(),
+                                |t| format!("in {}", campus.local(t).format("%F %T"))
+                            ),
+                            r.title,
+                            r.positions
+                                .iter()
+                                .map(u64::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        );
+                    }
+                    return Ok(ExitCode::SUCCESS);
                 }
+                Show::History => {
+                    let events =
+                        replay::replay_history(&store, &read, &campus, &person, &period, as_of)
+                            .await?;
+                    println!(
+                        "{person} {}–{}: {} events{when}",
+                        period.from,
+                        period.until,
+                        events.len()
+                    );
+                    for e in &events {
+                        println!(
+                            "{:>8}  {}  {:<22} {:<45} {}",
+                            e.position,
+                            e.occurred_at.to_rfc3339(),
+                            e.event_type,
+                            e.stream_id,
+                            e.payload
+                        );
+                    }
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
+            let a = replay::replay_person(&store, &read, &campus, &person, &period, as_of).await?;
+            println!(
+                "{} {}–{}: {} points{when}",
+                a.subject, period.from, period.until, a.total,
             );
             print_lines(&lectern_audit::bundle::lines_of(&a));
             Ok(ExitCode::SUCCESS)

@@ -8,9 +8,9 @@ extern crate lectern_store; // both_backends!
 use chrono::{NaiveDate, TimeZone, Utc};
 use lectern_audit::bundle::{self, Bundle};
 use lectern_audit::checkpoints::Signer;
-use lectern_audit::replay::{AsOf, replay_person};
+use lectern_audit::replay::{self, AsOf, replay_person};
 use lectern_domain::{APPRAISAL_STREAM, Campus, Period, appraise_entries};
-use lectern_projections::{Options, Projections, ReadDb, person_entries, positioned};
+use lectern_projections::{Options, Projections, ReadDb, Val, person_entries, positioned};
 use lectern_store::testkit::TestDb;
 
 both_backends!(replay_at_the_head_equals_the_read_models);
@@ -43,6 +43,7 @@ async fn replay_at_the_head_equals_the_read_models(db: TestDb) {
     let keys = tempfile::tempdir().unwrap();
     let signer = Signer::create(&keys.path().join("checkpoint.key")).unwrap();
     let mut bundled = 0;
+    let mut attendance = 0;
     for (i, person) in campus.people.iter().step_by(3).enumerate() {
         for period in [&year, &spring] {
             let entries = person_entries(&read, &place, person, period).await.unwrap();
@@ -100,6 +101,58 @@ async fn replay_at_the_head_equals_the_read_models(db: TestDb) {
         .await
         .unwrap();
         assert_eq!(recorded_now, full);
+        // Attendance replayed from the session streams equals the read
+        // model's; as the system showed before the log began: nothing.
+        let sessions = replay::sessions_of(&read, &place, person, &year)
+            .await
+            .unwrap();
+        let replayed = replay::replay_attendance(&store, person, &sessions, AsOf::Now)
+            .await
+            .unwrap();
+        assert_eq!(replayed.len(), sessions.len());
+        for r in &replayed {
+            let row = read
+                .fetch(
+                    "SELECT status, leave FROM rm_attendance WHERE staff_no = $1 \
+                     AND session_id = $2",
+                    &[Val::from(person.as_str()), Val::from(r.session.to_string())],
+                )
+                .await
+                .unwrap();
+            let text = |v: &Val| v.as_str().map(str::to_owned);
+            let status = r.status.map(|s| format!("{s:?}").to_lowercase());
+            let leave = r.leave.map(|l| format!("{l:?}").to_lowercase());
+            assert_eq!(
+                (status, leave),
+                (text(&row[0][0]), text(&row[0][1])),
+                "{person} at {}",
+                r.session
+            );
+            attendance += 1;
+        }
+        let early = replay::replay_attendance(
+            &store,
+            person,
+            &sessions,
+            AsOf::Recorded(Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap()),
+        )
+        .await
+        .unwrap();
+        assert!(early.is_empty(), "{person}: {early:?}");
+        // The history holds the events behind every line, and no one
+        // else's.
+        let history = replay::replay_history(&store, &read, &place, person, &year, AsOf::Now)
+            .await
+            .unwrap();
+        for l in &full.lines {
+            for p in &l.positions {
+                assert!(
+                    history.iter().any(|e| e.position == *p),
+                    "{person}: line {l:?}"
+                );
+            }
+        }
+        assert!(history.iter().all(|e| replay::concerns(person, e)));
         // A bundle of the year checks offline and gives the same lines,
         // from the events about the person alone.
         if i % 3 == 0 {
@@ -121,6 +174,7 @@ async fn replay_at_the_head_equals_the_read_models(db: TestDb) {
         }
     }
     assert!(bundled >= 3, "bundles checked ({bundled})");
+    assert!(attendance >= 50, "attendance compared ({attendance})");
     assert!(lines >= 20, "late and absence lines to compare ({lines})");
     projections.stop().await;
 }

@@ -197,6 +197,7 @@ async fn an_appraisal_explained_and_disputed(db: TestDb) {
         )
         .await;
     assert_eq!(code, "FORBIDDEN", "{message}");
+    let before_fix = chrono::Utc::now();
     // Upheld: the late check-in becomes present; the correction names the
     // dispute and is appended with the resolution; the totals are the
     // year's close (101) and the corrected year (103).
@@ -234,6 +235,46 @@ async fn an_appraisal_explained_and_disputed(db: TestDb) {
     );
     let after = t.ok(staff(), q, json!({ "who": "S0001" })).await;
     assert_eq!(after["appraisal"]["total"], 103, "{after}");
+    // Replayed: what the system showed before the fix, what is true now.
+    let seen = t
+        .ok(
+            staff(),
+            "query($t: DateTime!) {
+               then: attendance(staffNo: \"S0001\", asOf: $t, asRecorded: true) { status }
+               now: attendance(staffNo: \"S0001\") { status }
+               was: appraisal(staffNo: \"S0001\", year: 2007, asOf: $t, asRecorded: true) { total }
+               history(staffNo: \"S0001\", year: 2007) { eventType payload }
+               before: history(staffNo: \"S0001\", year: 2007, asOf: $t, asRecorded: true) { eventType }
+             }",
+            json!({ "t": before_fix }),
+        )
+        .await;
+    assert_eq!(seen["then"], json!([{ "status": "late" }]), "{seen}");
+    assert_eq!(seen["now"], json!([{ "status": "present" }]), "{seen}");
+    assert_eq!(seen["was"]["total"], 101, "{seen}");
+    let types = |h: &serde_json::Value| -> Vec<String> {
+        h.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["eventType"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(types(&seen["history"]).contains(&"AttendanceCorrected".to_owned()));
+    assert!(!types(&seen["before"]).contains(&"AttendanceCorrected".to_owned()));
+    assert!(
+        types(&seen["before"]).contains(&"PersonRegistered".to_owned()),
+        "{seen}"
+    );
+    let issued = seen["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["eventType"] == "CardIssued")
+        .expect("the card issued");
+    assert!(
+        issued["payload"].as_str().unwrap().contains("\"****B2C5\""),
+        "cards are masked for staff: {issued}"
+    );
     let (code, message) = t
         .err(
             Some(auditor()),
