@@ -361,16 +361,16 @@ pub(crate) struct DisputeMutation;
 
 #[Object]
 impl DisputeMutation {
-    /// Files a dispute about lines of one's own appraisal (by their log
-    /// positions); once the year is closed, within the configured number
-    /// of working days (ten unless configured otherwise).
+    /// Files a dispute, today, about lines of one's own appraisal (by their
+    /// log positions); once the year is closed, within the configured
+    /// number of working days after the close (ten unless configured
+    /// otherwise).
     async fn file_dispute(
         &self,
         ctx: &Context<'_>,
         year: i32,
         positions: Vec<u64>,
         claim: String,
-        filed_on: NaiveDate,
     ) -> async_graphql::Result<DisputePayload> {
         let caller = access::caller(ctx)?;
         let api = ctx.data_unchecked::<Api>();
@@ -387,6 +387,8 @@ impl DisputeMutation {
             ),
             _ => None,
         });
+        // Filed today, on the campus clock: a filing cannot be backdated.
+        let filed_on = api.campus.date(chrono::Utc::now());
         let id = Uuid::now_v7();
         let command = DisputeCommand::File {
             dispute: id,

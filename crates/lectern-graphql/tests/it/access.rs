@@ -266,7 +266,7 @@ async fn every_role_against_every_area(db: TestDb) {
             ],
         ),
         (
-            "mutation { fileDispute(year: 2006, positions: [1], claim: \"当天请假\", filedOn: \"2007-01-05\") { position } }",
+            "mutation { fileDispute(year: 2006, positions: [1], claim: \"当天请假\") { position } }",
             json!({}),
             [
                 FORBIDDEN,

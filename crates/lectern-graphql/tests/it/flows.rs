@@ -112,31 +112,54 @@ async fn an_appraisal_explained_and_disputed(db: TestDb) {
     )
     .await;
     let late_line = lines[1]["positions"][0].as_u64().unwrap();
-    let today = chrono::Utc::now().date_naive();
-    let file = "mutation($p: [Int!]!, $on: NaiveDate!) { fileDispute(year: 2007, positions: $p, claim: \"我那天在上课\", filedOn: $on) { dispute { id status person } } }";
+    let file = "mutation($p: [Int!]!, $year: Int! = 2007) { fileDispute(year: $year, positions: $p, claim: \"我那天在上课\") { dispute { id status person filedOn } } }";
+    // A year closed long ago: its filing window is over.
+    let closed_2006 = lectern_store::NewEvent::new(
+        "AppraisalPeriodClosed",
+        &json!({ "type": "AppraisalPeriodClosed", "year": 2006, "results": {} }),
+    )
+    .unwrap()
+    .occurred_at("2007-01-10T02:00:00Z".parse().unwrap());
+    t.api
+        .store
+        .append(
+            "appraisal",
+            lectern_store::ExpectedVersion::Any,
+            vec![closed_2006],
+        )
+        .await
+        .unwrap();
     let (code, message) = t
         .err(
             Some(staff()),
             file,
-            json!({ "p": [late_line], "on": (today + chrono::Days::new(40)).to_string() }),
+            json!({ "p": [late_line], "year": 2006 }),
         )
         .await;
     assert_eq!(code, "CONFLICT");
     assert!(
-        message.starts_with("disputes about 2007 had to be filed by"),
+        message.starts_with("disputes about 2006 had to be filed by 2007-01-24; it is "),
         "{message}"
     );
-    let filed = t
-        .ok(
-            staff(),
-            file,
-            json!({ "p": [late_line], "on": today.to_string() }),
-        )
-        .await;
+    // The window is configurable: with 10,000 working days it is open.
+    let wide = t.api.clone().with_dispute_working_days(10_000);
+    let schema = lectern_graphql::build_schema(wide.clone());
+    let request = async_graphql::Request::new(file).variables(async_graphql::Variables::from_json(
+        json!({ "p": [late_line], "year": 2006 }),
+    ));
+    let response = lectern_graphql::execute(&schema, &wide, request, Some(staff())).await;
+    assert!(response.errors.is_empty(), "{:?}", response.errors);
+    let today = chrono::Utc::now().date_naive();
+    let filed = t.ok(staff(), file, json!({ "p": [late_line] })).await;
     let d = &filed["fileDispute"]["dispute"];
     assert_eq!(
         (d["status"].as_str(), d["person"].as_str()),
         (Some("filed"), Some("S0001"))
+    );
+    let filed_on = d["filedOn"].as_str().unwrap();
+    assert!(
+        filed_on == today.to_string() || filed_on == today.succ_opt().unwrap().to_string(),
+        "filed today on the campus clock: {filed_on}"
     );
     let assigned = t
         .ok(admin(), "mutation($id: UUID!) { assignDispute(id: $id, auditor: \"M0001\") { dispute { status auditor } } }", json!({ "id": d["id"] }))
@@ -287,13 +310,7 @@ async fn an_appraisal_explained_and_disputed(db: TestDb) {
 
     // A second dispute is rejected: nothing changes, the reasoning stays.
     let adjustment = lines[2]["positions"][0].as_u64().unwrap();
-    let filed = t
-        .ok(
-            staff(),
-            file,
-            json!({ "p": [adjustment], "on": today.to_string() }),
-        )
-        .await;
+    let filed = t.ok(staff(), file, json!({ "p": [adjustment] })).await;
     let second = filed["fileDispute"]["dispute"]["id"].clone();
     t.ok(
         admin(),
@@ -313,16 +330,6 @@ async fn an_appraisal_explained_and_disputed(db: TestDb) {
         json!({ "status": "rejected", "reasoning": "签到记录有误，教务处名单为准",
                 "totalBefore": 103, "totalAfter": 103, "correctingEvents": [] })
     );
-
-    // The filing window is configurable: with 60 working days, a filing
-    // 40 days after the close is in time.
-    let wide = t.api.clone().with_dispute_working_days(60);
-    let schema = lectern_graphql::build_schema(wide.clone());
-    let request = async_graphql::Request::new(file).variables(async_graphql::Variables::from_json(
-        json!({ "p": [late_line], "on": (today + chrono::Days::new(40)).to_string() }),
-    ));
-    let response = lectern_graphql::execute(&schema, &wide, request, Some(staff())).await;
-    assert!(response.errors.is_empty(), "{:?}", response.errors);
 }
 
 async fn a_unit_month_from_sessions_to_report(db: TestDb) {
