@@ -6,7 +6,7 @@
 //! reasoning. A resolution records the totals before and after.
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use lectern_audit::replay::{AsOf, Pending, fold_person, gather_person};
 use lectern_domain::{
     APPRAISAL_STREAM, AppraisalCommand, AppraisalEvent, Dispute, DisputeCommand, ORG_STREAM,
@@ -259,6 +259,16 @@ async fn resolve_once(
                             fix.session
                         )));
                     }
+                    let day = s
+                        .schedule
+                        .as_ref()
+                        .map(|x| api.campus.date(x.window.start()));
+                    if let Some(day) = day.filter(|d| d.year() != year) {
+                        return Err(ApiError::bad_input(format!(
+                            "session {} was on {day}, not in {year}, the year disputed",
+                            fix.session
+                        )));
+                    }
                     sessions.push((fix.session, s, v, Vec::new()));
                     sessions.len() - 1
                 }
@@ -291,6 +301,12 @@ async fn resolve_once(
     if !r.adjustments.is_empty() {
         let mut out = Vec::new();
         for fix in r.adjustments {
+            if fix.on.year() != year {
+                return Err(ApiError::bad_input(format!(
+                    "an adjustment on {} is not in {year}, the year disputed",
+                    fix.on
+                )));
+            }
             let command = AppraisalCommand::AdjustPoints {
                 person: person.clone(),
                 points: fix.points,

@@ -200,6 +200,11 @@ async fn an_appraisal_explained_and_disputed(db: TestDb) {
     let fix = json!([{ "session": id, "to": "present" }]);
     for (outcome, fix, code) in [
         ("upheld", json!([]), "BAD_USER_INPUT"),
+        (
+            "upheld",
+            json!([{ "session": CS_SESSION, "to": "present" }]),
+            "BAD_USER_INPUT",
+        ),
         ("rejected", fix.clone(), "BAD_USER_INPUT"),
         ("settled", json!([]), "BAD_USER_INPUT"),
     ] {
