@@ -14,11 +14,14 @@
 //! stream out but cannot change a line.
 
 use chrono::{DateTime, Datelike, Duration, NaiveTime, Utc};
+use std::collections::BTreeSet;
+
 use lectern_domain::{
     APPRAISAL_STREAM, Aggregate, Appraisal, AppraisalEvent, AttendanceStatus, AwardEvent, Campus,
-    CategoryId, DomainEvent, Histories, Leave, MonthlyEvent, Period, Positioned, Session,
-    SessionEvent, StaffNo, StudyEvent, UnitId, appraise_person, appraise_unit, award_stream,
-    person_stream, session_stream, task_stream, unit_month_stream,
+    CategoryId, DomainEvent, Histories, Leave, MonthlyEvent, ORG_STREAM, Period, Positioned,
+    Session, SessionEvent, StaffNo, StudyEvent, UnitId, UnitMonthFigures, appraise_person,
+    appraise_unit, award_stream, person_stream, session_stream, task_stream, unit_month,
+    unit_month_stream,
 };
 use lectern_projections::{ReadDb, Val, decode};
 use lectern_store::{RecordedEvent, Store};
@@ -84,6 +87,19 @@ async fn history<E: DomainEvent + DeserializeOwned>(
     as_of: AsOf,
 ) -> Result<Vec<Positioned<E>>> {
     decoded(&raw_history(store, stream, as_of).await?)
+}
+
+/// Reads `stream` as `history` does, without the positions.
+async fn events<E: DomainEvent + DeserializeOwned>(
+    store: &Store,
+    stream: &str,
+    as_of: AsOf,
+) -> Result<Vec<E>> {
+    Ok(history::<E>(store, stream, as_of)
+        .await?
+        .into_iter()
+        .map(|p| p.event)
+        .collect())
 }
 
 /// The ids in the first column of a query's rows.
@@ -380,6 +396,88 @@ pub async fn replay_attendance(
         });
     }
     Ok(out)
+}
+
+/// A unit's monthly figures (sessions it held with their attendance,
+/// study tasks its members completed) for the month `period`, folded by
+/// the domain's `unit_month` from the streams as the log stood `as_of`.
+/// The sessions and tasks to read, and the members (the unit's people
+/// now), come from the read models.
+pub async fn replay_unit_month(
+    store: &Store,
+    db: &ReadDb,
+    campus: &Campus,
+    unit: &UnitId,
+    period: &Period,
+    as_of: AsOf,
+) -> Result<UnitMonthFigures> {
+    let from = campus
+        .at(period.from - Duration::days(1), NaiveTime::MIN)
+        .map_err(|e| Error::invalid("period", period.from.to_string(), e.to_string()))?;
+    let until = campus
+        .at(period.until + Duration::days(2), NaiveTime::MIN)
+        .map_err(|e| Error::invalid("period", period.until.to_string(), e.to_string()))?;
+    let who = Val::from(unit.as_str());
+    let session_ids = column(
+        db,
+        "SELECT id FROM rm_sessions WHERE organiser = $1 AND starts_at >= $2 AND starts_at < $3",
+        &[who.clone(), Val::from(from), Val::from(until)],
+    )
+    .await?;
+    let task_ids = column(
+        db,
+        "SELECT DISTINCT x.task_id FROM rm_task_people x JOIN rm_people p \
+         ON p.staff_no = x.staff_no WHERE p.unit = $1 AND x.done_on >= $2 AND x.done_on <= $3",
+        &[who.clone(), Val::from(period.from), Val::from(period.until)],
+    )
+    .await?;
+    let members = column(db, "SELECT staff_no FROM rm_people WHERE unit = $1", &[who])
+        .await?
+        .iter()
+        .map(|no| StaffNo::parse(no).map_err(|e| Error::invalid("staff number", no, e.to_string())))
+        .collect::<Result<BTreeSet<_>>>()?;
+    let uuid = |what: &'static str, id: &str| {
+        Uuid::parse_str(id).map_err(|e| Error::invalid(what, id, e.to_string()))
+    };
+    let mut sessions = Vec::with_capacity(session_ids.len());
+    for id in &session_ids {
+        let stream = session_stream(uuid("session id", id)?);
+        sessions.push(events::<SessionEvent>(store, &stream, as_of).await?);
+    }
+    let mut tasks = Vec::with_capacity(task_ids.len());
+    for id in &task_ids {
+        let stream = task_stream(uuid("task id", id)?);
+        tasks.push(events::<StudyEvent>(store, &stream, as_of).await?);
+    }
+    unit_month(unit, period, campus, &sessions, &tasks, &members)
+        .map_err(|e| Error::invalid("replay", unit.as_str(), e.to_string()))
+}
+
+/// The events of a unit's record for `year` as the log stood `as_of`, in
+/// log order: the organisation's events about it (established, renamed,
+/// moved, dissolved) and its monthly streams (study checks, the union
+/// chair's reports).
+pub async fn replay_unit_history(
+    store: &Store,
+    unit: &UnitId,
+    year: i32,
+    as_of: AsOf,
+) -> Result<Vec<RecordedEvent>> {
+    let mut events: Vec<RecordedEvent> = raw_history(store, ORG_STREAM, as_of)
+        .await?
+        .into_iter()
+        .filter(|e| {
+            serde_json::from_str::<serde_json::Value>(&e.payload)
+                .ok()
+                .and_then(|v| v.get("unit").and_then(|u| u.as_str().map(str::to_owned)))
+                .is_some_and(|u| u == unit.as_str())
+        })
+        .collect();
+    for month in 1..=12 {
+        events.extend(raw_history(store, &unit_month_stream(unit, year, month), as_of).await?);
+    }
+    events.sort_by_key(|e| e.position);
+    Ok(events)
 }
 
 /// A unit's appraisal over `period` (base points less late monthly

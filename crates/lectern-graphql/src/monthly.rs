@@ -123,22 +123,81 @@ pub(crate) struct MonthlyQuery;
 
 #[Object]
 impl MonthlyQuery {
+    /// The events of a unit's record for a year, in log order: the
+    /// organisation's events about it and its monthly streams (study
+    /// checks, reports), as the log stood `asOf` (administrators, auditors,
+    /// and chairs within their subtree).
+    async fn unit_history(
+        &self,
+        ctx: &Context<'_>,
+        unit: String,
+        year: i32,
+        #[graphql(name = "asOf", desc = "Replay the log as it stood at this moment.")] at: Option<
+            chrono::DateTime<chrono::Utc>,
+        >,
+        #[graphql(
+            default = false,
+            desc = "With asOf: what the system showed then (events recorded by then)."
+        )]
+        as_recorded: bool,
+    ) -> async_graphql::Result<Vec<crate::ops::LogEvent>> {
+        let caller = access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let unit = UnitId::parse(&unit)?;
+        check_unit(api, caller, &unit, "read the unit's history").await?;
+        crate::org::Unit::get(api, unit.as_str()).await?;
+        let events = lectern_audit::replay::replay_unit_history(
+            &api.store,
+            &unit,
+            year,
+            crate::appraisal::as_of(at, as_recorded)?,
+        )
+        .await
+        .map_err(ApiError::internal)?;
+        Ok(events.into_iter().map(Into::into).collect())
+    }
+
     /// A unit's month: live figures, study check and report
-    /// (administrators, auditors, and chairs within their subtree).
+    /// (administrators, auditors, and chairs within their subtree). With
+    /// `asOf`, the figures are replayed from the sessions' and tasks'
+    /// streams by the domain's fold as the log stood then.
     async fn unit_month(
         &self,
         ctx: &Context<'_>,
         unit: String,
         year: i32,
         month: u32,
+        #[graphql(
+            name = "asOf",
+            desc = "Replay the figures as the log stood at this moment (see `appraisal`)."
+        )]
+        at: Option<chrono::DateTime<chrono::Utc>>,
+        #[graphql(
+            default = false,
+            desc = "With asOf: what the system showed then (events recorded by then)."
+        )]
+        as_recorded: bool,
     ) -> async_graphql::Result<UnitMonth> {
+        let as_of = crate::appraisal::as_of(at, as_recorded)?;
         let caller = access::caller(ctx)?;
         let api = ctx.data_unchecked::<Api>();
         let unit = UnitId::parse(&unit)?;
         month_of(year, month)?;
         check_unit(api, caller, &unit, "read the monthly figures").await?;
         crate::org::Unit::get(api, unit.as_str()).await?;
-        let live = figures(api, &unit, year, month).await?;
+        let live = match as_of {
+            lectern_audit::replay::AsOf::Now => figures(api, &unit, year, month).await?,
+            cut => lectern_audit::replay::replay_unit_month(
+                &api.store,
+                api.db(),
+                &api.campus,
+                &unit,
+                &Period::month(year, month)?,
+                cut,
+            )
+            .await
+            .map_err(ApiError::internal)?,
+        };
         let rows = api
             .db()
             .fetch(

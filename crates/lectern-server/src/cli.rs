@@ -46,16 +46,21 @@ enum Command {
     /// Kiosks at the lecture halls.
     #[command(subcommand)]
     Kiosk(KioskCommand),
-    /// A person's appraisal replayed from the log (the domain's folds, not
-    /// the read models), now or as it stood at a moment, one line per point.
+    /// A person's or unit's appraisal (one line per point), attendance or
+    /// history, replayed from the log by the domain's folds (not the read
+    /// models), now or as it stood at a moment.
     Replay(ReplayArgs),
 }
 
 #[derive(Debug, clap::Args)]
 struct ReplayArgs {
     /// The staff number.
+    #[arg(long, required_unless_present = "unit", conflicts_with = "unit")]
+    person: Option<String>,
+    /// A unit instead: its appraisal, its monthly attendance figures, or
+    /// its history.
     #[arg(long)]
-    person: String,
+    unit: Option<String>,
     #[arg(long)]
     year: i32,
     /// A month of the year (gains and losses only, no base points).
@@ -536,7 +541,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let url = args.db.url()?;
             let store = open(&url).await?;
             let read = read_db(&url).await?;
-            let person = lectern_domain::StaffNo::parse(&args.person)?;
             let period = match args.month {
                 None => lectern_domain::Period::year(args.year)?,
                 Some(m) => lectern_domain::Period::month(args.year, m)?,
@@ -552,6 +556,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 AsOf::Occurred(t) => format!(" (as it happened by {})", t.to_rfc3339()),
                 AsOf::Recorded(t) => format!(" (as recorded by {})", t.to_rfc3339()),
             };
+            if let Some(unit) = &args.unit {
+                let unit = lectern_domain::UnitId::parse(unit)?;
+                return replay_unit(
+                    &store, &read, &campus, &unit, &period, as_of, args.show, &when,
+                )
+                .await;
+            }
+            let person =
+                lectern_domain::StaffNo::parse(args.person.as_deref().unwrap_or_default())?;
             match args.show {
                 Show::Appraisal => {}
                 Show::Attendance => {
@@ -604,16 +617,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         period.until,
                         events.len()
                     );
-                    for e in &events {
-                        println!(
-                            "{:>8}  {}  {:<22} {:<45} {}",
-                            e.position,
-                            e.occurred_at.to_rfc3339(),
-                            e.event_type,
-                            e.stream_id,
-                            e.payload
-                        );
-                    }
+                    print_events(&events);
                     return Ok(ExitCode::SUCCESS);
                 }
             }
@@ -807,6 +811,78 @@ fn print_lines(lines: &[lectern_audit::bundle::BundledLine]) {
                 .map(u64::to_string)
                 .collect::<Vec<_>>()
                 .join(", ")
+        );
+    }
+}
+
+/// `lectern replay --unit U`: the unit's appraisal, monthly figures or
+/// history, as the log stood `as_of`.
+#[allow(clippy::too_many_arguments)]
+async fn replay_unit(
+    store: &Store,
+    read: &ReadDb,
+    campus: &lectern_domain::Campus,
+    unit: &lectern_domain::UnitId,
+    period: &lectern_domain::Period,
+    as_of: lectern_audit::replay::AsOf,
+    show: Show,
+    when: &str,
+) -> anyhow::Result<ExitCode> {
+    use chrono::Datelike;
+    use lectern_audit::replay;
+    match show {
+        Show::Appraisal => {
+            let a = replay::replay_unit(store, unit, period, as_of).await?;
+            println!(
+                "{unit} {}–{}: {} points{when}",
+                period.from, period.until, a.total
+            );
+            print_lines(&lectern_audit::bundle::lines_of(&a));
+        }
+        Show::Attendance => {
+            println!("{unit} {}–{}{when}", period.from, period.until);
+            let mut month = period.from;
+            while month <= period.until {
+                let m = lectern_domain::Period::month(month.year(), month.month())?;
+                let f = replay::replay_unit_month(store, read, campus, unit, &m, as_of).await?;
+                println!(
+                    "{}: {} sessions held, present {}, late {}, absent {}, excused {}, \
+                     study tasks done {}",
+                    month.format("%Y-%m"),
+                    f.sessions_held,
+                    f.present,
+                    f.late,
+                    f.absent,
+                    f.excused,
+                    f.tasks_done
+                );
+                month = m.until + chrono::Days::new(1);
+            }
+        }
+        Show::History => {
+            let events =
+                replay::replay_unit_history(store, unit, period.from.year(), as_of).await?;
+            println!(
+                "{unit} {}: {} events{when}",
+                period.from.year(),
+                events.len()
+            );
+            print_events(&events);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints events one per line: position, time, type, stream, payload.
+fn print_events(events: &[lectern_store::RecordedEvent]) {
+    for e in events {
+        println!(
+            "{:>8}  {}  {:<22} {:<45} {}",
+            e.position,
+            e.occurred_at.to_rfc3339(),
+            e.event_type,
+            e.stream_id,
+            e.payload
         );
     }
 }

@@ -173,6 +173,43 @@ async fn replay_at_the_head_equals_the_read_models(db: TestDb) {
             }
         }
     }
+    // A unit's month replayed equals the read model's figures; as the
+    // system showed before the log began, nothing was held.
+    let mut held = 0;
+    for unit in &campus.units {
+        for month in [3, 9] {
+            let period = Period::month(2007, month).unwrap();
+            let replayed =
+                replay::replay_unit_month(&store, &read, &place, unit, &period, AsOf::Now)
+                    .await
+                    .unwrap();
+            let figures = lectern_projections::unit_month_figures(&read, &place, unit, &period)
+                .await
+                .unwrap();
+            assert_eq!(replayed, figures, "{unit} in 2007-{month:02}");
+            held += replayed.sessions_held;
+        }
+        let before = replay::replay_unit_month(
+            &store,
+            &read,
+            &place,
+            unit,
+            &spring,
+            AsOf::Recorded(Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(before, Default::default(), "{unit}");
+        let history = replay::replay_unit_history(&store, unit, 2007, AsOf::Now)
+            .await
+            .unwrap();
+        assert!(
+            history.iter().any(|e| e.event_type == "UnitEstablished"),
+            "{unit}: {} events",
+            history.len()
+        );
+    }
+    assert!(held > 10, "sessions held in the months compared ({held})");
     assert!(bundled >= 3, "bundles checked ({bundled})");
     assert!(attendance >= 50, "attendance compared ({attendance})");
     assert!(lines >= 20, "late and absence lines to compare ({lines})");

@@ -365,6 +365,35 @@ async fn a_unit_month_from_sessions_to_report(db: TestDb) {
                              "tasksDone": 0, "attendancePermille": 500 },
                 "studyCheck": null, "report": null })
     );
+    // Replayed from the streams: the same figures now; none before the
+    // log held anything. The unit's history holds its establishment.
+    let replayed = t
+        .ok(
+            chair(),
+            "query($t: DateTime!) {
+               now: unitMonth(unit: \"school-cs\", year: 2007, month: 3, asOf: $t) {
+                 figures { sessionsHeld present absent } }
+               then: unitMonth(unit: \"school-cs\", year: 2007, month: 3,
+                               asOf: \"2001-01-01T00:00:00Z\", asRecorded: true) {
+                 figures { sessionsHeld present } }
+               unitHistory(unit: \"school-cs\", year: 2007) { eventType }
+             }",
+            json!({ "t": chrono::Utc::now() + chrono::Duration::minutes(1) }),
+        )
+        .await;
+    assert_eq!(
+        replayed["now"]["figures"],
+        json!({ "sessionsHeld": 1, "present": 1, "absent": 1 }),
+        "{replayed}"
+    );
+    assert_eq!(
+        replayed["then"]["figures"],
+        json!({ "sessionsHeld": 0, "present": 0 })
+    );
+    assert_eq!(
+        replayed["unitHistory"],
+        json!([{ "eventType": "UnitEstablished" }])
+    );
     let (code, message) = t
         .err(
             Some(chair()),

@@ -612,6 +612,36 @@ async fn every_area_over_http(db: TestDb) {
         out.contains(": 0 points (as recorded by 2001-01-01"),
         "{out}"
     );
+    let replay = |extra: &[&str]| {
+        let mut args: Vec<String> = ["replay", "--year", "2007", "--database-url", &url]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        args.extend(extra.iter().map(|a| a.to_string()));
+        cli(args)
+    };
+    let (code, out, err) = replay(&["--person", "S0001", "--show", "attendance"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("S0001 2007-01-01–2007-12-31: 1 sessions\n"),
+        "{out}"
+    );
+    assert!(out.contains(" late "), "{out}");
+    let (code, out, err) = replay(&["--person", "S0001", "--show", "history"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("PersonRegistered"), "{out}");
+    assert!(out.contains("AttendanceRecorded"), "{out}");
+    let (code, out, err) = replay(&["--unit", "cs", "--show", "attendance"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(
+            "2007-03: 1 sessions held, present 0, late 1, absent 0, excused 0, study tasks done 1"
+        ),
+        "{out}"
+    );
+    let (code, _, err) = replay(&["--person", "S0001", "--unit", "cs"]).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("cannot be used with"), "{err}");
 
     // Disputes, kiosks, projections and the raw log, as an auditor sees them.
     let ops = ok(
