@@ -172,13 +172,19 @@ async fn command(cli: Cli) -> Result<ExitCode> {
         }
         Command::Sync => {
             let kiosk = Kiosk::open(queue.clone()).await?;
-            match kiosk.sync()?.drain().await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e @ CallError::Unreachable(_)) => {
-                    eprintln!("error: {e}; {} taps wait", queue.backlog().await?);
-                    ExitCode::from(3)
+            let sync = kiosk.sync()?;
+            // A line per batch the server answered, so an operator sees it
+            // move.
+            loop {
+                match sync.push().await {
+                    Ok(0) => break ExitCode::SUCCESS,
+                    Ok(n) => println!("sent {n} taps; {} wait", queue.backlog().await?),
+                    Err(e @ CallError::Unreachable(_)) => {
+                        eprintln!("error: {e}; {} taps wait", queue.backlog().await?);
+                        break ExitCode::from(3);
+                    }
+                    Err(e) => return Err(e.into()),
                 }
-                Err(e) => return Err(e.into()),
             }
         }
         Command::Status => {

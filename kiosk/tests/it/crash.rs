@@ -210,19 +210,42 @@ async fn a_killed_server_loses_no_tap_and_counts_none_twice(db: TestDb) {
     assert_eq!(code, 0, "{err}");
     assert_eq!(status(&data).await["backlog"], 600);
 
-    // The server is killed while the kiosk sends them, five times over.
+    // The server is killed while the kiosk sends them: first as soon as it
+    // has answered the first of the three batches, then four times at
+    // random moments.
+    let server = server_process(&url, addr).await;
+    let mut sync = kiosk_child(&data, &["sync"]);
+    let stdout = sync.stdout.take().unwrap();
+    let first = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let first = lines.next().map(|l| l.unwrap()).unwrap_or_default();
+        // Keep the pipe drained until the sync ends.
+        std::thread::spawn(move || lines.for_each(drop));
+        first
+    })
+    .await
+    .unwrap();
+    kill_after(server, Duration::ZERO).await;
+    assert!(first.starts_with("sent 200 taps; "), "{first}");
+    let out = tokio::task::spawn_blocking(move || sync.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "the server died under the sync");
     let mut moments = Moments(11);
-    let mut cut_off = 0;
-    for _ in 0..5 {
+    for _ in 0..4 {
         let server = server_process(&url, addr).await;
         let sync = kiosk_child(&data, &["sync"]);
         kill_after(server, moments.next(300)).await;
         let out = tokio::task::spawn_blocking(move || sync.wait_with_output().unwrap())
             .await
             .unwrap();
-        cut_off += usize::from(out.status.code() == Some(3));
+        assert!(
+            matches!(out.status.code(), Some(0 | 3)),
+            "sync ends done or cut off: {:?}",
+            out.status
+        );
     }
-    assert!(cut_off > 0, "the server died under at least one sync");
     let mut server = server_process(&url, addr).await;
     let (code, _, err) = kiosk(&data, &["sync"]).await;
     assert_eq!(code, 0, "{err}");
