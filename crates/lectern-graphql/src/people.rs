@@ -52,6 +52,20 @@ pub(crate) struct PersonView {
     pub(crate) roles: Vec<RoleView>,
 }
 
+/// A member of the leadership group, or a unit's union chair.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct Leader {
+    /// leadership_leader, leadership_deputy, leadership_member or
+    /// union_chair.
+    pub(crate) role: String,
+    /// The unit a union chair chairs.
+    pub(crate) of_unit: Option<String>,
+    pub(crate) staff_no: String,
+    pub(crate) name: String,
+    /// The unit the person belongs to.
+    pub(crate) unit: String,
+}
+
 const SELECT: &str = "SELECT staff_no, name, unit, category, birth_date, hire_date, left_on, \
                       card, roles FROM rm_people";
 
@@ -199,6 +213,53 @@ impl PeopleQuery {
             })
             .await?,
         )
+    }
+
+    /// The leadership group: the leader, the deputy leaders, the members,
+    /// then every unit's union chair by unit (current staff; anyone signed
+    /// in may read it).
+    async fn leadership_group(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Leader>> {
+        let caller = access::caller(ctx)?;
+        if matches!(caller.principal, Principal::Kiosk { .. }) {
+            return Err(access::denied(caller, "read the leadership group").into());
+        }
+        let api = ctx.data_unchecked::<Api>();
+        let rows = api
+            .db()
+            .fetch(
+                "SELECT staff_no, name, unit, roles FROM rm_people WHERE left_on IS NULL \
+                 AND (roles LIKE '%leadership_%' OR roles LIKE '%union_chair%')",
+                &[],
+            )
+            .await
+            .map_err(ApiError::from)?;
+        let rank = |role: &str| match role {
+            "leadership_leader" => 0,
+            "leadership_deputy" => 1,
+            "leadership_member" => 2,
+            _ => 3,
+        };
+        let mut group: Vec<Leader> = rows
+            .iter()
+            .flat_map(|r| {
+                let roles: Vec<Role> = serde_json::from_str(&text(&r[3])).unwrap_or_default();
+                roles.into_iter().filter_map(move |role| {
+                    let v = serde_json::to_value(&role).expect("roles serialize");
+                    let name = v["role"].as_str().unwrap_or_default().to_owned();
+                    (name.starts_with("leadership_") || name == "union_chair").then(|| Leader {
+                        role: name,
+                        of_unit: v["unit"].as_str().map(str::to_owned),
+                        staff_no: text(&r[0]),
+                        name: text(&r[1]),
+                        unit: text(&r[2]),
+                    })
+                })
+            })
+            .collect();
+        group.sort_by(|a, b| {
+            (rank(&a.role), &a.of_unit, &a.staff_no).cmp(&(rank(&b.role), &b.of_unit, &b.staff_no))
+        });
+        Ok(group)
     }
 
     async fn person(

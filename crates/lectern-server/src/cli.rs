@@ -50,6 +50,22 @@ enum Command {
     /// history, replayed from the log by the domain's folds (not the read
     /// models), now or as it stood at a moment.
     Replay(ReplayArgs),
+    /// Print a report (programme, unit month, appraisal, unit appraisal,
+    /// leadership group, awards register, a session's attendance), or write
+    /// it to a CSV file with --out.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ReportArgs {
+    #[command(subcommand)]
+    report: crate::reports::Report,
+    /// Write the report to this file instead: `.csv` (UTF-8 with a
+    /// byte-order mark, for spreadsheet programs).
+    #[arg(long, short, global = true)]
+    out: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    db: DbArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -627,6 +643,58 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 a.subject, period.from, period.until, a.total,
             );
             print_lines(&lectern_audit::bundle::lines_of(&a));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report(args) => {
+            let url = args.db.url()?;
+            let store = open(&url).await?;
+            let read = read_db(&url).await?;
+            let projections = lectern_projections::Projections::start(
+                store.clone(),
+                read.clone(),
+                lectern_projections::Options::default(),
+            )
+            .await?;
+            projections
+                .wait_for(store.head().await?, std::time::Duration::from_secs(600))
+                .await
+                .context("the read models did not catch up with the log")?;
+            let tokens = Tokens::open(read).await.map_err(api_error)?;
+            let api = lectern_graphql::Api::new(
+                store,
+                projections.clone(),
+                tokens,
+                lectern_domain::Campus::default(),
+            );
+            let schema = lectern_graphql::build_schema(api.clone());
+            let caller = lectern_graphql::Caller {
+                principal: lectern_graphql::Principal::Administrator,
+                person: None,
+                token_id: "cli".into(),
+            };
+            let table = crate::reports::run(&schema, &api, &caller, &args.report).await;
+            projections.stop().await;
+            let table = table?;
+            match &args.out {
+                None => print!("{}", table.render()),
+                Some(path) => {
+                    let bytes = match path.extension().and_then(|e| e.to_str()) {
+                        Some("csv") => table.csv(),
+                        _ => anyhow::bail!(
+                            "cannot write {}: give a file ending in .csv",
+                            path.display()
+                        ),
+                    };
+                    std::fs::write(path, bytes)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!(
+                        "wrote {}: {}, {} rows",
+                        path.display(),
+                        table.title,
+                        table.rows.len()
+                    );
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(BenchCommand::Store(args)) => {

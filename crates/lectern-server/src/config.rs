@@ -54,15 +54,20 @@ impl FileConfig {
 pub struct DbArgs {
     /// A TOML configuration file (see lectern.example.toml); flags and
     /// environment variables override it.
-    #[arg(long, env = "LECTERN_CONFIG")]
+    #[arg(long, env = "LECTERN_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// Database URL: `sqlite://PATH` or `postgres://USER@HOST/DB`. Default: a
     /// SQLite file `lectern.db` in the data directory.
-    #[arg(long, env = "LECTERN_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "LECTERN_DATABASE_URL",
+        hide_env_values = true,
+        global = true
+    )]
     pub database_url: Option<String>,
     /// Directory for the embedded SQLite database (created if missing);
     /// default `lectern-data`.
-    #[arg(long, env = "LECTERN_DATA_DIR")]
+    #[arg(long, env = "LECTERN_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
 }
 

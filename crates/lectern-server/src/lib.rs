@@ -13,6 +13,8 @@
 //! - `graphql`, `graphiql`: the API and its console.
 //! - `kiosk`: `/kiosk/v1`, the endpoints kiosks call.
 //! - `metrics`: `/metrics`.
+//! - `reports`: the everyday reports as tables (GraphQL queries run
+//!   in-process), printed or written as CSV.
 //! - `bench`: the event-store benchmark (workloads W1–W4 of the shared spec);
 //!   `synth` and `bench_api`: the API benchmark on a synthetic campus.
 
@@ -25,5 +27,6 @@ pub mod graphiql;
 pub mod graphql;
 pub mod kiosk;
 pub mod metrics;
+pub mod reports;
 pub mod synth;
 pub mod taps;

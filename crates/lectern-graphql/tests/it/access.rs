@@ -71,6 +71,11 @@ async fn every_role_against_every_area(db: TestDb) {
             [OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, OK],
         ),
         (
+            "{ leadershipGroup { role ofUnit staffNo } }",
+            json!({}),
+            [OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, OK],
+        ),
+        (
             "mutation($id: String!) { establishUnit(id: $id, name: $id, kind: \"office\", parent: \"uni\") { position } }",
             json!({ "id": "new-office" }),
             [

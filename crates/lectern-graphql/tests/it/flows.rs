@@ -394,6 +394,20 @@ async fn a_unit_month_from_sessions_to_report(db: TestDb) {
         replayed["unitHistory"],
         json!([{ "eventType": "UnitEstablished" }])
     );
+    let group = t
+        .ok(
+            staff(),
+            "{ leadershipGroup { role ofUnit staffNo name } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        group["leadershipGroup"],
+        json!([
+            { "role": "leadership_leader", "ofUnit": null, "staffNo": "A0001", "name": "管理员" },
+            { "role": "union_chair", "ofUnit": "school-cs", "staffNo": "C0001", "name": "陈主席" },
+        ])
+    );
     let (code, message) = t
         .err(
             Some(chair()),

@@ -643,6 +643,65 @@ async fn every_area_over_http(db: TestDb) {
     assert_ne!(code, 0);
     assert!(err.contains("cannot be used with"), "{err}");
 
+    // Reports: the same answers as the API, printed or written as CSV.
+    let report = |extra: &[&str]| {
+        let mut args: Vec<String> = vec!["report".into()];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        args.extend(["--database-url".to_owned(), url.clone()]);
+        cli(args)
+    };
+    let (code, out, err) = report(&["appraisal", "--person", "S0001", "--year", "2007"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("S0001 2007\ndate "), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("2007-03-06  late ") && l.contains("集中学习")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .last()
+            .unwrap()
+            .split_whitespace()
+            .eq(["total", "103"]),
+        "{out}"
+    );
+    let (code, out, err) = report(&["programme", "--programme", "ytnp"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("青年教师导航计划 (ytnp)\nyear"), "{out}");
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("session.csv");
+    let (code, _, err) =
+        report(&["session", "--id", id, "--out", &csv.display().to_string()]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("1 rows"), "{err}");
+    let bytes = std::fs::read(&csv).unwrap();
+    assert!(
+        bytes.starts_with(b"\xef\xbb\xbf"),
+        "a byte-order mark first"
+    );
+    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    assert_eq!(
+        text.lines().next(),
+        Some("staff no,name,status,leave,checked in at")
+    );
+    assert!(text.contains("S0001,王小明,late,"), "{text}");
+    let (code, _, err) = report(&[
+        "appraisal",
+        "--person",
+        "S0001",
+        "--year",
+        "2007",
+        "--out",
+        "x.pdf",
+    ])
+    .await;
+    assert_ne!(code, 0);
+    assert!(err.contains("give a file ending in .csv"), "{err}");
+    let (code, _, err) = report(&["appraisal", "--person", "NOBODY1", "--year", "2007"]).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("staff member NOBODY1 does not exist"), "{err}");
+
     // Disputes, kiosks, projections and the raw log, as an auditor sees them.
     let ops = ok(
         addr,

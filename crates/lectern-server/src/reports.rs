@@ -1,0 +1,442 @@
+//! Reports: the administrators' everyday tables. Each is a GraphQL query
+//! run in-process for a caller (so it answers exactly what the API answers,
+//! with the same access rules) and flattened into a `Table`, which is
+//! printed for a terminal or written as CSV (UTF-8 with a byte-order mark,
+//! so that spreadsheet programs read Chinese correctly).
+
+use std::fmt::Write as _;
+
+use anyhow::Context as _;
+use lectern_graphql::{Api, Caller, LecternSchema};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// A report's rows under its column headings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    pub title: String,
+    pub columns: Vec<String>,
+    /// Each cell a string, a number or null.
+    pub rows: Vec<Vec<Value>>,
+}
+
+/// The reports there are.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
+pub enum Report {
+    /// A programme's report: sessions held by kind and participants, per
+    /// year and in total.
+    Programme {
+        #[arg(long)]
+        programme: String,
+    },
+    /// A unit's month: sessions held, attendance, study tasks done, the
+    /// study check and the union chair's report.
+    UnitMonth {
+        #[arg(long)]
+        unit: String,
+        #[arg(long)]
+        year: i32,
+        #[arg(long)]
+        month: u32,
+    },
+    /// A person's year-end appraisal, one line per point.
+    Appraisal {
+        #[arg(long)]
+        person: String,
+        #[arg(long)]
+        year: i32,
+    },
+    /// A unit's year-end appraisal, one line per point.
+    UnitAppraisal {
+        #[arg(long)]
+        unit: String,
+        #[arg(long)]
+        year: i32,
+    },
+    /// The leadership group and every unit's union chair.
+    Leadership,
+    /// The awards register, by year and level.
+    Awards {
+        #[arg(long)]
+        year: Option<i32>,
+        /// national, provincial, city or university.
+        #[arg(long)]
+        level: Option<String>,
+    },
+    /// The attendance of one session.
+    Session {
+        #[arg(long)]
+        id: Uuid,
+    },
+}
+
+const PROGRAMME: &str = "query($id: String!) { programme(id: $id) { id title
+    report { year participants sessions { kind sessions } } } }";
+const UNIT_MONTH: &str = "query($unit: String!, $year: Int!, $month: Int!) {
+    unitMonth(unit: $unit, year: $year, month: $month) {
+      figures { sessionsHeld present late absent excused tasksDone attendancePermille }
+      studyCheck { checkedOn checker notes } report { chair submittedOn narrative } } }";
+const APPRAISAL: &str = "query($who: String!, $year: Int!) {
+    appraisal(staffNo: $who, year: $year) { subject total
+      lines { points rule ruleVersion date subject positions } } }";
+const UNIT_APPRAISAL: &str = "query($unit: String!, $year: Int!) {
+    unitAppraisal(unit: $unit, year: $year) { subject total
+      lines { points rule ruleVersion date subject positions } } }";
+const LEADERSHIP: &str = "{ leadershipGroup { role ofUnit staffNo name unit } }";
+const AWARDS: &str = "query($year: Int, $level: String) {
+    awardsRegister(year: $year, level: $level) { year level categoryTitle nomineeKind
+      nominee nomineeName ceremony conferredOn citation } }";
+const SESSION: &str = "query($id: UUID!, $after: String) { session(id: $id) { title startsAt
+    roster(first: 100, after: $after) { edges { node { staffNo name status leave checkedInAt } }
+      pageInfo { hasNextPage endCursor } } } }";
+
+fn columns(names: &[&str]) -> Vec<String> {
+    names.iter().map(|c| (*c).to_owned()).collect()
+}
+
+/// The cells of `fields` in `object`, in order.
+fn cells(object: &Value, fields: &[&str]) -> Vec<Value> {
+    fields.iter().map(|f| object[*f].clone()).collect()
+}
+
+fn appraisal_table(title: String, a: &Value) -> Table {
+    let mut rows: Vec<Vec<Value>> = a["lines"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| {
+            let positions = l["positions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let mut row = cells(l, &["date", "rule", "ruleVersion", "subject", "points"]);
+            row.push(Value::String(positions));
+            row
+        })
+        .collect();
+    rows.push(vec![
+        Value::Null,
+        json!("total"),
+        Value::Null,
+        Value::Null,
+        a["total"].clone(),
+        Value::Null,
+    ]);
+    Table {
+        title,
+        columns: columns(&[
+            "date",
+            "rule",
+            "version",
+            "subject",
+            "points",
+            "log positions",
+        ]),
+        rows,
+    }
+}
+
+impl Report {
+    /// The query and its variables (the session report's first page).
+    fn request(&self) -> (&'static str, Value) {
+        match self {
+            Report::Programme { programme } => (PROGRAMME, json!({ "id": programme })),
+            Report::UnitMonth { unit, year, month } => (
+                UNIT_MONTH,
+                json!({ "unit": unit, "year": year, "month": month }),
+            ),
+            Report::Appraisal { person, year } => {
+                (APPRAISAL, json!({ "who": person, "year": year }))
+            }
+            Report::UnitAppraisal { unit, year } => {
+                (UNIT_APPRAISAL, json!({ "unit": unit, "year": year }))
+            }
+            Report::Leadership => (LEADERSHIP, json!({})),
+            Report::Awards { year, level } => (AWARDS, json!({ "year": year, "level": level })),
+            Report::Session { id } => (SESSION, json!({ "id": id })),
+        }
+    }
+
+    /// A short name for files: `appraisal-T100042-2008`.
+    pub fn file_stem(&self) -> String {
+        match self {
+            Report::Programme { programme } => format!("programme-{programme}"),
+            Report::UnitMonth { unit, year, month } => {
+                format!("unit-month-{unit}-{year}-{month:02}")
+            }
+            Report::Appraisal { person, year } => format!("appraisal-{person}-{year}"),
+            Report::UnitAppraisal { unit, year } => format!("unit-appraisal-{unit}-{year}"),
+            Report::Leadership => "leadership".to_owned(),
+            Report::Awards { year, level } => format!(
+                "awards{}{}",
+                year.map_or(String::new(), |y| format!("-{y}")),
+                level.as_ref().map_or(String::new(), |l| format!("-{l}"))
+            ),
+            Report::Session { id } => format!("session-{id}"),
+        }
+    }
+
+    /// Flattens the query's `data` into the report's table.
+    fn table(&self, data: &Value) -> Table {
+        match self {
+            Report::Programme { .. } => {
+                let p = &data["programme"];
+                let report = p["report"].as_array().cloned().unwrap_or_default();
+                // One column per kind of session the programme held.
+                let mut kinds: Vec<String> = Vec::new();
+                for y in &report {
+                    for k in y["sessions"].as_array().into_iter().flatten() {
+                        let kind = k["kind"].as_str().unwrap_or_default().to_owned();
+                        if !kinds.contains(&kind) {
+                            kinds.push(kind);
+                        }
+                    }
+                }
+                let mut names = vec!["year".to_owned()];
+                names.extend(kinds.iter().cloned());
+                names.push("participants".to_owned());
+                let rows = report
+                    .iter()
+                    .map(|y| {
+                        let mut row = vec![if y["year"].is_null() {
+                            json!("total")
+                        } else {
+                            y["year"].clone()
+                        }];
+                        for kind in &kinds {
+                            let n = y["sessions"]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .find(|k| k["kind"] == kind.as_str())
+                                .map_or(json!(0), |k| k["sessions"].clone());
+                            row.push(n);
+                        }
+                        row.push(y["participants"].clone());
+                        row
+                    })
+                    .collect();
+                Table {
+                    title: format!(
+                        "{} ({})",
+                        p["title"].as_str().unwrap_or_default(),
+                        p["id"].as_str().unwrap_or_default()
+                    ),
+                    columns: names,
+                    rows,
+                }
+            }
+            Report::UnitMonth { unit, year, month } => {
+                let m = &data["unitMonth"];
+                let f = &m["figures"];
+                let mut row = cells(
+                    f,
+                    &[
+                        "sessionsHeld",
+                        "present",
+                        "late",
+                        "absent",
+                        "excused",
+                        "tasksDone",
+                    ],
+                );
+                row.push(
+                    f["attendancePermille"]
+                        .as_i64()
+                        .map_or(Value::Null, |p| json!(format!("{:.1}%", p as f64 / 10.0))),
+                );
+                row.push(m["studyCheck"]["checkedOn"].clone());
+                row.push(m["studyCheck"]["checker"].clone());
+                row.push(m["report"]["chair"].clone());
+                row.push(m["report"]["submittedOn"].clone());
+                Table {
+                    title: format!("{unit} {year}-{month:02}"),
+                    columns: columns(&[
+                        "sessions held",
+                        "present",
+                        "late",
+                        "absent",
+                        "excused",
+                        "study tasks done",
+                        "attendance",
+                        "study check on",
+                        "checker",
+                        "report by",
+                        "report submitted on",
+                    ]),
+                    rows: vec![row],
+                }
+            }
+            Report::Appraisal { person, year } => {
+                appraisal_table(format!("{person} {year}"), &data["appraisal"])
+            }
+            Report::UnitAppraisal { unit, year } => {
+                appraisal_table(format!("{unit} {year}"), &data["unitAppraisal"])
+            }
+            Report::Leadership => Table {
+                title: "leadership group".to_owned(),
+                columns: columns(&["role", "of unit", "staff no", "name", "unit"]),
+                rows: data["leadershipGroup"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|l| cells(l, &["role", "ofUnit", "staffNo", "name", "unit"]))
+                    .collect(),
+            },
+            Report::Awards { .. } => Table {
+                title: self.file_stem(),
+                columns: columns(&[
+                    "year",
+                    "level",
+                    "award",
+                    "nominee kind",
+                    "nominee",
+                    "name",
+                    "ceremony",
+                    "conferred on",
+                    "citation",
+                ]),
+                rows: data["awardsRegister"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|n| {
+                        cells(
+                            n,
+                            &[
+                                "year",
+                                "level",
+                                "categoryTitle",
+                                "nomineeKind",
+                                "nominee",
+                                "nomineeName",
+                                "ceremony",
+                                "conferredOn",
+                                "citation",
+                            ],
+                        )
+                    })
+                    .collect(),
+            },
+            Report::Session { .. } => {
+                let s = &data["session"];
+                Table {
+                    title: format!(
+                        "{} {}",
+                        s["title"].as_str().unwrap_or_default(),
+                        s["startsAt"].as_str().unwrap_or_default()
+                    ),
+                    columns: columns(&["staff no", "name", "status", "leave", "checked in at"]),
+                    rows: s["roster"]["edges"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|e| {
+                            cells(
+                                &e["node"],
+                                &["staffNo", "name", "status", "leave", "checkedInAt"],
+                            )
+                        })
+                        .collect(),
+                }
+            }
+        }
+    }
+}
+
+/// Runs `report` for `caller`: its query (every page of a session's
+/// roster), its table. A refusal or a bad argument is the API's message.
+pub async fn run(
+    schema: &LecternSchema,
+    api: &Api,
+    caller: &Caller,
+    report: &Report,
+) -> anyhow::Result<Table> {
+    let (query, mut variables) = report.request();
+    let mut table: Option<Table> = None;
+    loop {
+        let request = async_graphql::Request::new(query)
+            .variables(async_graphql::Variables::from_json(variables.clone()));
+        let response = lectern_graphql::execute(schema, api, request, Some(caller.clone())).await;
+        if let Some(e) = response.errors.first() {
+            anyhow::bail!("{}", e.message);
+        }
+        let data = response
+            .data
+            .into_json()
+            .context("the report's answer is not JSON")?;
+        let page = report.table(&data);
+        match table.as_mut() {
+            None => table = Some(page),
+            Some(t) => t.rows.extend(page.rows),
+        }
+        let info = &data["session"]["roster"]["pageInfo"];
+        if !matches!(report, Report::Session { .. }) || info["hasNextPage"] != true {
+            break;
+        }
+        variables["after"] = info["endCursor"].clone();
+    }
+    Ok(table.expect("one page at least"))
+}
+
+fn text(cell: &Value) -> String {
+    match cell {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl Table {
+    /// CSV (RFC 4180: fields with a comma, quote or line break quoted),
+    /// UTF-8 with a byte-order mark, CRLF line ends; a header row.
+    pub fn csv(&self) -> Vec<u8> {
+        fn field(s: &str) -> String {
+            if s.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            } else {
+                s.to_owned()
+            }
+        }
+        let mut out = String::from("\u{feff}");
+        let line =
+            |cells: Vec<String>| cells.iter().map(|c| field(c)).collect::<Vec<_>>().join(",");
+        out.push_str(&line(self.columns.clone()));
+        out.push_str("\r\n");
+        for row in &self.rows {
+            out.push_str(&line(row.iter().map(text).collect()));
+            out.push_str("\r\n");
+        }
+        out.into_bytes()
+    }
+
+    /// The table for a terminal: the title, then aligned columns (wide
+    /// characters count two).
+    pub fn render(&self) -> String {
+        fn width(s: &str) -> usize {
+            s.chars()
+                .map(|c| if (c as u32) >= 0x1100 { 2 } else { 1 })
+                .sum()
+        }
+        let cells: Vec<Vec<String>> = std::iter::once(self.columns.clone())
+            .chain(self.rows.iter().map(|r| r.iter().map(text).collect()))
+            .collect();
+        let widths: Vec<usize> = (0..self.columns.len())
+            .map(|i| cells.iter().map(|r| width(&r[i])).max().unwrap_or(0))
+            .collect();
+        let mut out = format!("{}\n", self.title);
+        for row in &cells {
+            let mut line = String::new();
+            for (i, c) in row.iter().enumerate() {
+                let pad = widths[i] - width(c);
+                let _ = write!(line, "{c}{}  ", " ".repeat(pad));
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
