@@ -52,7 +52,7 @@ enum Command {
     Replay(ReplayArgs),
     /// Print a report (programme, unit month, appraisal, unit appraisal,
     /// leadership group, awards register, a session's attendance), or write
-    /// it to a CSV file with --out.
+    /// it to a CSV or XLSX file with --out.
     Report(ReportArgs),
 }
 
@@ -61,7 +61,7 @@ struct ReportArgs {
     #[command(subcommand)]
     report: crate::reports::Report,
     /// Write the report to this file instead: `.csv` (UTF-8 with a
-    /// byte-order mark, for spreadsheet programs).
+    /// byte-order mark, for spreadsheet programs) or `.xlsx`.
     #[arg(long, short, global = true)]
     out: Option<std::path::PathBuf>,
     #[command(flatten)]
@@ -680,8 +680,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(path) => {
                     let bytes = match path.extension().and_then(|e| e.to_str()) {
                         Some("csv") => table.csv(),
+                        Some("xlsx") => table.xlsx()?,
                         _ => anyhow::bail!(
-                            "cannot write {}: give a file ending in .csv",
+                            "cannot write {}: give a file ending in .csv or .xlsx",
                             path.display()
                         ),
                     };

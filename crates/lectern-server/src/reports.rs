@@ -2,7 +2,7 @@
 //! run in-process for a caller (so it answers exactly what the API answers,
 //! with the same access rules) and flattened into a `Table`, which is
 //! printed for a terminal or written as CSV (UTF-8 with a byte-order mark,
-//! so that spreadsheet programs read Chinese correctly).
+//! so that spreadsheet programs read Chinese correctly) or XLSX.
 
 use std::fmt::Write as _;
 
@@ -382,6 +382,13 @@ pub async fn run(
     Ok(table.expect("one page at least"))
 }
 
+/// How many terminal columns `s` takes (CJK characters take two).
+fn display_width(s: &str) -> usize {
+    s.chars()
+        .map(|c| if (c as u32) >= 0x1100 { 2 } else { 1 })
+        .sum()
+}
+
 fn text(cell: &Value) -> String {
     match cell {
         Value::Null => String::new(),
@@ -413,14 +420,55 @@ impl Table {
         out.into_bytes()
     }
 
+    /// An Excel workbook of one sheet: the title in the first row, the
+    /// column headings in bold in the second (frozen, so they stay in view),
+    /// numbers as numbers, columns as wide as their contents.
+    pub fn xlsx(&self) -> anyhow::Result<Vec<u8>> {
+        use rust_xlsxwriter::{Format, Workbook};
+        let mut book = Workbook::new();
+        let sheet = book.add_worksheet();
+        // A sheet name: at most 31 characters, none of []:*?/\.
+        let name: String = self
+            .title
+            .chars()
+            .filter(|c| !"[]:*?/\\".contains(*c))
+            .take(31)
+            .collect();
+        if !name.trim().is_empty() {
+            sheet.set_name(name.trim())?;
+        }
+        let bold = Format::new().set_bold();
+        sheet.write_string_with_format(0, 0, &self.title, &bold)?;
+        let mut widths: Vec<usize> = self.columns.iter().map(|c| display_width(c)).collect();
+        for (col, heading) in self.columns.iter().enumerate() {
+            sheet.write_string_with_format(1, col as u16, heading, &bold)?;
+        }
+        for (r, row) in self.rows.iter().enumerate() {
+            let r = r as u32 + 2;
+            for (col, cell) in row.iter().enumerate() {
+                match cell {
+                    Value::Null => {}
+                    Value::Number(n) => {
+                        sheet.write_number(r, col as u16, n.as_f64().unwrap_or_default())?;
+                    }
+                    other => {
+                        sheet.write_string(r, col as u16, text(other))?;
+                    }
+                }
+                widths[col] = widths[col].max(display_width(&text(cell)));
+            }
+        }
+        for (col, w) in widths.iter().enumerate() {
+            sheet.set_column_width(col as u16, (*w as f64 + 2.0).min(80.0))?;
+        }
+        sheet.set_freeze_panes(2, 0)?;
+        Ok(book.save_to_buffer()?)
+    }
+
     /// The table for a terminal: the title, then aligned columns (wide
     /// characters count two).
     pub fn render(&self) -> String {
-        fn width(s: &str) -> usize {
-            s.chars()
-                .map(|c| if (c as u32) >= 0x1100 { 2 } else { 1 })
-                .sum()
-        }
+        let width = display_width;
         let cells: Vec<Vec<String>> = std::iter::once(self.columns.clone())
             .chain(self.rows.iter().map(|r| r.iter().map(text).collect()))
             .collect();

@@ -686,6 +686,35 @@ async fn every_area_over_http(db: TestDb) {
         Some("staff no,name,status,leave,checked in at")
     );
     assert!(text.contains("S0001,王小明,late,"), "{text}");
+    let xlsx = dir.path().join("appraisal.xlsx");
+    let (code, _, err) = report(&[
+        "appraisal",
+        "--person",
+        "S0001",
+        "--year",
+        "2007",
+        "--out",
+        &xlsx.display().to_string(),
+    ])
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let mut book = zip::ZipArchive::new(std::fs::File::open(&xlsx).unwrap()).unwrap();
+    let mut part = |name: &str| {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut book.by_name(name).unwrap(), &mut text).unwrap();
+        text
+    };
+    let strings = part("xl/sharedStrings.xml");
+    for s in ["S0001 2007", "log positions", "集中学习", "total"] {
+        assert!(strings.contains(s), "{s} in {strings}");
+    }
+    let sheet = part("xl/worksheets/sheet1.xml");
+    assert!(
+        sheet.contains("ySplit=\"2\"") && sheet.contains("state=\"frozen\""),
+        "{sheet}"
+    );
+    assert!(sheet.contains("<cols>"), "column widths: {sheet}");
+    assert!(sheet.contains("<v>-2</v>"), "points are numbers: {sheet}");
     let (code, _, err) = report(&[
         "appraisal",
         "--person",
@@ -697,7 +726,7 @@ async fn every_area_over_http(db: TestDb) {
     ])
     .await;
     assert_ne!(code, 0);
-    assert!(err.contains("give a file ending in .csv"), "{err}");
+    assert!(err.contains("give a file ending in .csv or .xlsx"), "{err}");
     let (code, _, err) = report(&["appraisal", "--person", "NOBODY1", "--year", "2007"]).await;
     assert_ne!(code, 0);
     assert!(err.contains("staff member NOBODY1 does not exist"), "{err}");
