@@ -54,6 +54,16 @@ enum Command {
     /// leadership group, awards register, a session's attendance), or write
     /// it to a CSV or XLSX file with --out.
     Report(ReportArgs),
+    /// Import units, people or cards from a CSV file: every row is checked
+    /// first and each bad one reported with its line; only a fully valid
+    /// file is applied, in one transaction; rows already true are left
+    /// alone, so importing the same file again changes nothing.
+    Import {
+        kind: crate::import::Kind,
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -697,6 +707,50 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Import { kind, file, db } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let text = String::from_utf8(bytes).map_err(|e| {
+                anyhow::anyhow!(
+                    "{} is not UTF-8 text (byte {}): save it as CSV UTF-8",
+                    file.display(),
+                    e.utf8_error().valid_up_to()
+                )
+            })?;
+            let url = db.url()?;
+            let store = open(&url).await?;
+            store
+                .migrate()
+                .await
+                .with_context(|| format!("cannot migrate {}", redact(&url)))?;
+            match crate::import::import(&store, kind, &text).await? {
+                Ok(done) => {
+                    println!(
+                        "{}: {} rows applied, {} already so{}",
+                        file.display(),
+                        done.applied,
+                        done.unchanged,
+                        if done.applied > 0 {
+                            format!(" (log position {})", done.position)
+                        } else {
+                            String::new()
+                        }
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(errors) => {
+                    for e in &errors {
+                        eprintln!("{}:{}: {}", file.display(), e.line, e.reason);
+                    }
+                    eprintln!(
+                        "{}: nothing imported: {} bad row(s); fix them and import the file again",
+                        file.display(),
+                        errors.len()
+                    );
+                    Ok(ExitCode::from(2))
+                }
+            }
         }
         Command::Bench(BenchCommand::Store(args)) => {
             crate::bench::run(&args).await?;

@@ -13,6 +13,7 @@
 //! - `graphql`, `graphiql`: the API and its console.
 //! - `kiosk`: `/kiosk/v1`, the endpoints kiosks call.
 //! - `metrics`: `/metrics`.
+//! - `import`: units, people and cards from CSV, all or nothing.
 //! - `reports`: the everyday reports as tables (GraphQL queries run
 //!   in-process), printed or written as CSV.
 //! - `bench`: the event-store benchmark (workloads W1–W4 of the shared spec);
@@ -25,6 +26,7 @@ pub mod cli;
 pub mod config;
 pub mod graphiql;
 pub mod graphql;
+pub mod import;
 pub mod kiosk;
 pub mod metrics;
 pub mod reports;

@@ -6,6 +6,7 @@ extern crate lectern_store; // both_backends!
 
 mod audit;
 mod graphql;
+mod import;
 mod kiosk;
 
 use std::process::Command;

@@ -1,0 +1,402 @@
+//! Imports: units, people and cards from a CSV file (UTF-8, a byte-order
+//! mark allowed; a header row naming the columns, in English or Chinese).
+//!
+//! Every row is checked and decided by the domain first, against the log
+//! and the rows before it; a file with any bad row changes nothing and each
+//! bad row is reported with its line number and reason. A valid file is
+//! appended in one transaction. A row that is already true (the same unit,
+//! person or card) is left alone, so importing the same file again changes
+//! nothing.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use lectern_domain::{
+    Aggregate, CARD_UID_KEY, CardUid, DomainEvent, KeyChange, Name, ORG_STREAM, OrgCommand,
+    OrgTree, Person, PersonCommand, Registration, StaffNo, UnitId, person_stream,
+};
+use lectern_projections::{encode, load};
+use lectern_store::{AppendRequest, ExpectedVersion, Metadata, NewEvent, Store, UniqueKey};
+use serde::de::DeserializeOwned;
+
+/// What a file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    /// id, name, kind, parent (单位编号, 单位名称, 类型, 上级单位).
+    Units,
+    /// staff_no, name, unit, category, birth_date, hire_date (工号, 姓名,
+    /// 单位, 类别, 出生日期, 入职日期).
+    People,
+    /// staff_no, card (工号, 卡号).
+    Cards,
+}
+
+impl Kind {
+    /// The columns, each with its accepted headings.
+    fn columns(self) -> &'static [&'static [&'static str]] {
+        match self {
+            Kind::Units => &[
+                &["id", "单位编号"],
+                &["name", "单位名称"],
+                &["kind", "类型"],
+                &["parent", "上级单位"],
+            ],
+            Kind::People => &[
+                &["staff_no", "工号"],
+                &["name", "姓名"],
+                &["unit", "单位"],
+                &["category", "类别"],
+                &["birth_date", "出生日期"],
+                &["hire_date", "入职日期"],
+            ],
+            Kind::Cards => &[&["staff_no", "工号"], &["card", "卡号"]],
+        }
+    }
+}
+
+/// A bad row: its line in the file and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    pub line: usize,
+    pub reason: String,
+}
+
+/// What an import did (or would do).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Rows that changed the record.
+    pub applied: usize,
+    /// Rows already true.
+    pub unchanged: usize,
+    /// The log position of the last event written (0 if none).
+    pub position: u64,
+}
+
+/// The records of a CSV text (RFC 4180), each with the line it starts on.
+pub fn parse_csv(text: &str) -> Result<Vec<(usize, Vec<String>)>, RowError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut records = Vec::new();
+    let mut record = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut line = 1;
+    let mut start = 1;
+    let mut chars = text.chars().peekable();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        any = true;
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => {
+                if c == '\n' {
+                    line += 1;
+                }
+                field.push(c);
+            }
+            (false, '"') if field.is_empty() => quoted = true,
+            (false, ',') => record.push(std::mem::take(&mut field)),
+            (false, '\r') if chars.peek() == Some(&'\n') => {}
+            (false, '\n') => {
+                record.push(std::mem::take(&mut field));
+                records.push((start, std::mem::take(&mut record)));
+                line += 1;
+                start = line;
+                any = false;
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    if quoted {
+        return Err(RowError {
+            line: start,
+            reason: "a quoted field is not closed".into(),
+        });
+    }
+    if any {
+        record.push(field);
+        records.push((start, record));
+    }
+    // Blank lines are not rows.
+    records.retain(|(_, r)| !(r.len() == 1 && r[0].trim().is_empty()));
+    Ok(records)
+}
+
+fn parse_enum<T: DeserializeOwned>(what: &str, value: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(value.trim().to_owned())).map_err(|e| {
+        let reason = e.to_string();
+        let accepted = reason
+            .split_once("expected ")
+            .map_or(reason.as_str(), |(_, a)| a);
+        format!("invalid {what} {value:?}: expected {accepted}")
+    })
+}
+
+fn date(what: &str, value: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("invalid {what} {value:?}: expected a date as 2006-09-01"))
+}
+
+/// The rows as maps from column to value, checked against the header.
+fn rows(
+    kind: Kind,
+    records: Vec<(usize, Vec<String>)>,
+) -> Result<Vec<(usize, Vec<String>)>, Vec<RowError>> {
+    let Some(((_, header), body)) = records.split_first() else {
+        return Err(vec![RowError {
+            line: 1,
+            reason: "the file is empty: it needs a header row".into(),
+        }]);
+    };
+    let mut at = Vec::new();
+    let mut missing = Vec::new();
+    for names in kind.columns() {
+        match header
+            .iter()
+            .position(|h| names.iter().any(|n| h.trim().eq_ignore_ascii_case(n)))
+        {
+            Some(i) => at.push(i),
+            None => missing.push(names.join(" / ")),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(vec![RowError {
+            line: 1,
+            reason: format!(
+                "the header lacks the column(s) {}; it has {}",
+                missing.join(", "),
+                header.join(", ")
+            ),
+        }]);
+    }
+    Ok(body
+        .iter()
+        .map(|(line, r)| {
+            (
+                *line,
+                at.iter()
+                    .map(|&i| r.get(i).map_or(String::new(), |v| v.trim().to_owned()))
+                    .collect(),
+            )
+        })
+        .collect())
+}
+
+fn append(
+    events: Vec<NewEvent>,
+    stream: String,
+    version: u64,
+    keys: &[KeyChange],
+) -> AppendRequest {
+    let expected = if version == 0 {
+        ExpectedVersion::NoStream
+    } else {
+        ExpectedVersion::Exact(version)
+    };
+    let mut request = AppendRequest::new(stream, expected, events);
+    for k in keys {
+        request = match k {
+            KeyChange::Claim { scope, key } => request.claim(UniqueKey::new(*scope, key.clone())),
+            KeyChange::Release { scope, key } => {
+                request.release(UniqueKey::new(*scope, key.clone()))
+            }
+        };
+    }
+    request
+}
+
+fn encoded<E: DomainEvent>(events: &[E], meta: &Metadata) -> Vec<NewEvent> {
+    events
+        .iter()
+        .map(|e| encode(e).with_metadata(meta))
+        .collect()
+}
+
+/// Checks every row of `text` as `kind` and, if all are good, appends
+/// them in one transaction. `Err` lists every bad row (nothing written).
+pub async fn import(
+    store: &Store,
+    kind: Kind,
+    text: &str,
+) -> anyhow::Result<Result<Outcome, Vec<RowError>>> {
+    let records = match parse_csv(text) {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(vec![e])),
+    };
+    let rows = match rows(kind, records) {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(e)),
+    };
+    let meta = Metadata {
+        actor: Some("cli:import".into()),
+        source: Some("import".into()),
+        ..Metadata::default()
+    };
+    let (mut org, org_version) = load::<OrgTree>(store, ORG_STREAM, u64::MAX).await?;
+    let mut errors = Vec::new();
+    let mut outcome = Outcome::default();
+    let mut requests = Vec::new();
+    let bad = |line: usize, reason: String| RowError { line, reason };
+    match kind {
+        Kind::Units => {
+            let mut events = Vec::new();
+            for (line, r) in &rows {
+                let command = (|| {
+                    Ok::<_, String>(OrgCommand::EstablishUnit {
+                        unit: UnitId::parse(&r[0]).map_err(|e| e.to_string())?,
+                        name: Name::parse(&r[1]).map_err(|e| e.to_string())?,
+                        kind: parse_enum("unit kind", &r[2])?,
+                        parent: match r[3].as_str() {
+                            "" => None,
+                            p => Some(UnitId::parse(p).map_err(|e| e.to_string())?),
+                        },
+                    })
+                })();
+                let command = match command {
+                    Ok(c) => c,
+                    Err(e) => {
+                        errors.push(bad(*line, e));
+                        continue;
+                    }
+                };
+                let OrgCommand::EstablishUnit {
+                    unit,
+                    name,
+                    kind,
+                    parent,
+                } = &command
+                else {
+                    unreachable!("built above")
+                };
+                if let Some(u) = org.unit(unit) {
+                    if (&u.name, &u.kind, &u.parent) == (name, kind, parent) {
+                        outcome.unchanged += 1;
+                    } else {
+                        errors.push(bad(
+                            *line,
+                            format!("unit {unit} exists as {} ({:?}, under {:?}); rename or move it through the API", u.name, u.kind, u.parent.as_ref().map(UnitId::as_str)),
+                        ));
+                    }
+                    continue;
+                }
+                match org.decide(&command) {
+                    Ok(new) => {
+                        for e in &new {
+                            org.apply(e)?;
+                        }
+                        events.extend(new);
+                        outcome.applied += 1;
+                    }
+                    Err(e) => errors.push(bad(*line, e.to_string())),
+                }
+            }
+            if !events.is_empty() {
+                requests.push(append(
+                    encoded(&events, &meta),
+                    ORG_STREAM.to_owned(),
+                    org_version,
+                    &[],
+                ));
+            }
+        }
+        Kind::People | Kind::Cards => {
+            let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+            let mut cards: BTreeMap<String, usize> = BTreeMap::new();
+            for (line, r) in &rows {
+                let no = match StaffNo::parse(&r[0]) {
+                    Ok(no) => no,
+                    Err(e) => {
+                        errors.push(bad(*line, e.to_string()));
+                        continue;
+                    }
+                };
+                if let Some(first) = seen.insert(no.as_str().to_owned(), *line) {
+                    errors.push(bad(
+                        *line,
+                        format!("staff number {no} is also on line {first}"),
+                    ));
+                    continue;
+                }
+                let command = (|| {
+                    Ok::<_, String>(match kind {
+                        Kind::People => PersonCommand::Register(Registration {
+                            staff_no: no.clone(),
+                            name: Name::parse(&r[1]).map_err(|e| e.to_string())?,
+                            unit: UnitId::parse(&r[2]).map_err(|e| e.to_string())?,
+                            category: parse_enum("staff category", &r[3])?,
+                            birth_date: date("birth date", &r[4])?,
+                            hire_date: date("hire date", &r[5])?,
+                        }),
+                        _ => PersonCommand::IssueCard {
+                            uid: CardUid::parse(&r[1]).map_err(|e| e.to_string())?,
+                        },
+                    })
+                })();
+                let command = match command {
+                    Ok(c) => c,
+                    Err(e) => {
+                        errors.push(bad(*line, e));
+                        continue;
+                    }
+                };
+                let (person, version) =
+                    load::<Person>(store, &person_stream(&no), u64::MAX).await?;
+                match (&command, &person.registered) {
+                    (PersonCommand::Register(new), Some(old)) => {
+                        if new == old {
+                            outcome.unchanged += 1;
+                        } else {
+                            errors.push(bad(*line, format!("staff number {no} is registered already, as {} of {}; change the record through the API", old.name, old.unit)));
+                        }
+                        continue;
+                    }
+                    (PersonCommand::IssueCard { uid }, _) => {
+                        if let Some(first) = cards.insert(uid.as_str().to_owned(), *line) {
+                            errors.push(bad(*line, format!("card {uid} is also on line {first}")));
+                            continue;
+                        }
+                        if person.card.as_ref() == Some(uid) {
+                            outcome.unchanged += 1;
+                            continue;
+                        }
+                        if let Some(holder) = store.key_owner(CARD_UID_KEY, uid.as_str()).await? {
+                            errors
+                                .push(bad(*line, format!("card {uid} is held already ({holder})")));
+                            continue;
+                        }
+                    }
+                    _ => {}
+                }
+                match person.decide(&command, &org) {
+                    Ok(events) => {
+                        let keys = Person::key_changes(&events);
+                        requests.push(append(
+                            encoded(&events, &meta),
+                            person_stream(&no),
+                            version,
+                            &keys,
+                        ));
+                        outcome.applied += 1;
+                    }
+                    Err(e) => errors.push(bad(*line, e.to_string())),
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    if !requests.is_empty() {
+        let appended = store.submit_all(requests).await.map_err(|e| match e {
+            lectern_store::Error::WrongExpectedVersion { .. } => anyhow::anyhow!(
+                "the records changed while the file was being checked; run the import again"
+            ),
+            e => e.into(),
+        })?;
+        outcome.position = appended.iter().map(|a| a.last_position).max().unwrap_or(0);
+    }
+    Ok(Ok(outcome))
+}
