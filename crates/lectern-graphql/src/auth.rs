@@ -203,13 +203,25 @@ impl Tokens {
         Ok(caller)
     }
 
+    /// The caller a token id stands for, if the token is not revoked (for
+    /// a signed download link, which names the token by its id).
+    pub async fn caller_by_id(&self, id: &str) -> Result<Caller> {
+        self.look_up_where("id", id).await
+    }
+
     async fn look_up(&self, hash: &str) -> Result<Caller> {
+        self.look_up_where("hash", hash).await
+    }
+
+    async fn look_up_where(&self, column: &str, value: &str) -> Result<Caller> {
         let rows = self
             .db
             .fetch(
-                "SELECT id, role, unit, person, kiosk FROM lectern_tokens \
-                 WHERE hash = $1 AND revoked_at IS NULL",
-                &[Val::from(hash)],
+                &format!(
+                    "SELECT id, role, unit, person, kiosk FROM lectern_tokens \
+                     WHERE {column} = $1 AND revoked_at IS NULL"
+                ),
+                &[Val::from(value)],
             )
             .await
             .map_err(ApiError::internal)?;

@@ -17,6 +17,7 @@
 //! - `org`, `people`, `sessions`, `programmes`, `study`, `awards`,
 //!   `monthly`, `appraisal`, `disputes`: each area's queries and
 //!   mutations.
+//! - `exports`: signed download links for reports (`exportLink`).
 //! - `ops`: projection status and the raw event log.
 //! - `live`: subscriptions (a session's attendance, the event feed).
 //! - `page`: filters and cursor pages.
@@ -29,6 +30,7 @@ mod awards;
 mod commands;
 mod disputes;
 mod error;
+mod exports;
 mod live;
 mod monthly;
 mod ops;
@@ -44,6 +46,7 @@ pub use auth::{Caller, Principal, TOKEN_TTL, TokenInfo, Tokens, parse_principal}
 pub use commands::{Written, execute as execute_command, settle};
 pub use disputes::DISPUTE_WORKING_DAYS;
 pub use error::{ApiError, Code};
+pub use exports::{FORMATS, REPORTS, check_link};
 pub use page::{DEFAULT_PAGE, MAX_PAGE};
 pub use schema::{
     Api, LecternSchema, MAX_COMPLEXITY, MAX_DEPTH, MAX_WAIT, Mutation, Query, Subscription,

@@ -42,6 +42,7 @@ pub struct Query(
     MonthlyQuery,
     AppraisalQuery,
     DisputeQuery,
+    crate::exports::ExportQuery,
     OpsQuery,
 );
 
@@ -74,6 +75,8 @@ pub struct Api {
     /// Working days after a year closes within which its disputes are
     /// filed (`with_dispute_working_days`; ten by default).
     pub dispute_working_days: u32,
+    /// Signs report download links (`exportLink`); new for each process.
+    pub link_key: std::sync::Arc<[u8; 32]>,
     /// The appraisal stream, which every appraisal reads.
     pub(crate) appraisal_log: AppraisalLog,
 }
@@ -86,6 +89,7 @@ impl Api {
             tokens,
             campus,
             dispute_working_days: DISPUTE_WORKING_DAYS,
+            link_key: std::sync::Arc::new(crate::exports::link_key()),
             appraisal_log: AppraisalLog::default(),
         }
     }

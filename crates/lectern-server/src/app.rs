@@ -183,6 +183,7 @@ fn router() -> Router<AppState> {
         .merge(crate::graphql::router())
         .merge(crate::kiosk::router())
         .merge(crate::graphiql::router())
+        .merge(crate::reports::router())
 }
 
 async fn index() -> &'static str {
@@ -192,7 +193,8 @@ async fn index() -> &'static str {
      GET /metrics  Prometheus metrics\n\
      POST /graphql the GraphQL API (Authorization: Bearer <token>)\n\
      GET /graphql/ws  GraphQL subscriptions over WebSocket (graphql-transport-ws)\n\
-     GET /graphiql the GraphQL console for administrators\n"
+     GET /graphiql the GraphQL console for administrators\n\
+     GET /export/REPORT.csv|xlsx?…  a report download link from the exportLink query\n"
 }
 
 async fn healthz() -> &'static str {

@@ -684,7 +684,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let table = crate::reports::run(&schema, &api, &caller, &args.report).await;
             projections.stop().await;
-            let table = table?;
+            let table = table.map_err(|e| anyhow::anyhow!("{}", e.message))?;
             match &args.out {
                 None => print!("{}", table.render()),
                 Some(path) => {

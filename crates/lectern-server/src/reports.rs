@@ -6,8 +6,7 @@
 
 use std::fmt::Write as _;
 
-use anyhow::Context as _;
-use lectern_graphql::{Api, Caller, LecternSchema};
+use lectern_graphql::{Api, ApiError, Caller, Code, LecternSchema};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -140,6 +139,53 @@ fn appraisal_table(title: String, a: &Value) -> Table {
 }
 
 impl Report {
+    /// The report a download link names (see `lectern_graphql::REPORTS`),
+    /// from its query parameters.
+    pub fn from_params(kind: &str, params: &[(String, String)]) -> Result<Report, String> {
+        let get = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .ok_or_else(|| format!("the {kind} report needs {name}"))
+        };
+        let int = |name: &str| -> Result<i64, String> {
+            let v = get(name)?;
+            v.parse()
+                .map_err(|_| format!("invalid {name} {v:?}: a whole number"))
+        };
+        let year = || int("year").and_then(|y| i32::try_from(y).map_err(|e| e.to_string()));
+        Ok(match kind {
+            "programme" => Report::Programme {
+                programme: get("programme")?,
+            },
+            "unit-month" => Report::UnitMonth {
+                unit: get("unit")?,
+                year: year()?,
+                month: u32::try_from(int("month")?).map_err(|e| e.to_string())?,
+            },
+            "appraisal" => Report::Appraisal {
+                person: get("person")?,
+                year: year()?,
+            },
+            "unit-appraisal" => Report::UnitAppraisal {
+                unit: get("unit")?,
+                year: year()?,
+            },
+            "leadership" => Report::Leadership,
+            "awards" => Report::Awards {
+                year: get("year").ok().map(|_| year()).transpose()?,
+                level: get("level").ok(),
+            },
+            "session" => Report::Session {
+                id: get("id")?
+                    .parse()
+                    .map_err(|e| format!("invalid session id: {e}"))?,
+            },
+            other => return Err(format!("unknown report {other:?}")),
+        })
+    }
+
     /// The query and its variables (the session report's first page).
     fn request(&self) -> (&'static str, Value) {
         match self {
@@ -348,13 +394,14 @@ impl Report {
 }
 
 /// Runs `report` for `caller`: its query (every page of a session's
-/// roster), its table. A refusal or a bad argument is the API's message.
+/// roster), its table. A refusal or a bad argument is the API's error,
+/// code and message.
 pub async fn run(
     schema: &LecternSchema,
     api: &Api,
     caller: &Caller,
     report: &Report,
-) -> anyhow::Result<Table> {
+) -> Result<Table, ApiError> {
     let (query, mut variables) = report.request();
     let mut table: Option<Table> = None;
     loop {
@@ -362,12 +409,23 @@ pub async fn run(
             .variables(async_graphql::Variables::from_json(variables.clone()));
         let response = lectern_graphql::execute(schema, api, request, Some(caller.clone())).await;
         if let Some(e) = response.errors.first() {
-            anyhow::bail!("{}", e.message);
+            let code = e
+                .extensions
+                .as_ref()
+                .and_then(|x| x.get("code"))
+                .map(|c| c.to_string().trim_matches('"').to_owned());
+            let code = match code.as_deref() {
+                Some("BAD_USER_INPUT") | None => Code::BadUserInput,
+                Some("UNAUTHENTICATED") => Code::Unauthenticated,
+                Some("FORBIDDEN") => Code::Forbidden,
+                Some("NOT_FOUND") => Code::NotFound,
+                Some("CONFLICT") => Code::Conflict,
+                Some("UNAVAILABLE") => Code::Unavailable,
+                Some(_) => Code::Internal,
+            };
+            return Err(ApiError::new(code, e.message.clone()));
         }
-        let data = response
-            .data
-            .into_json()
-            .context("the report's answer is not JSON")?;
+        let data = response.data.into_json().map_err(ApiError::internal)?;
         let page = report.table(&data);
         match table.as_mut() {
             None => table = Some(page),
@@ -486,5 +544,73 @@ impl Table {
             out.push('\n');
         }
         out
+    }
+}
+
+/// `GET /export/{report}.{csv|xlsx}?…`: a download link from the
+/// `exportLink` query, run for the token it names.
+pub(crate) fn router() -> axum::Router<crate::app::AppState> {
+    axum::Router::new().route("/export/{file}", axum::routing::get(download))
+}
+
+async fn download(
+    axum::extract::State(state): axum::extract::State<crate::app::AppState>,
+    axum::extract::Path(file): axum::extract::Path<String>,
+    axum::extract::Query(query): axum::extract::Query<Vec<(String, String)>>,
+) -> axum::response::Response {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    let answer = async {
+        let (kind, format) = file.rsplit_once('.').ok_or_else(|| {
+            ApiError::bad_input(format!("{file:?} is not REPORT.csv or REPORT.xlsx"))
+        })?;
+        let token = lectern_graphql::check_link(
+            &state.api.link_key,
+            kind,
+            format,
+            &query,
+            chrono::Utc::now(),
+        )?;
+        let caller = state.api.tokens.caller_by_id(&token).await?;
+        let report = Report::from_params(kind, &query).map_err(ApiError::bad_input)?;
+        let table = run(&state.schema, &state.api, &caller, &report).await?;
+        let (bytes, content_type) = match format {
+            "csv" => (table.csv(), "text/csv; charset=utf-8"),
+            _ => (
+                table.xlsx().map_err(ApiError::internal)?,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ),
+        };
+        Ok::<_, ApiError>((
+            bytes,
+            content_type,
+            format!("{}.{format}", report.file_stem()),
+        ))
+    }
+    .await;
+    match answer {
+        Ok((bytes, content_type, name)) => (
+            [
+                (header::CONTENT_TYPE, content_type.to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{name}\""),
+                ),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => {
+            let status = match e.code {
+                Code::BadUserInput => StatusCode::BAD_REQUEST,
+                Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+                Code::Forbidden => StatusCode::FORBIDDEN,
+                Code::NotFound => StatusCode::NOT_FOUND,
+                Code::Conflict => StatusCode::CONFLICT,
+                Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            (status, format!("{}\n", e.message)).into_response()
+        }
     }
 }

@@ -731,6 +731,80 @@ async fn every_area_over_http(db: TestDb) {
     assert_ne!(code, 0);
     assert!(err.contains("staff member NOBODY1 does not exist"), "{err}");
 
+    // Download links: signed, for the caller's own access, not alterable.
+    let link = |who: String, vars: serde_json::Value| async move {
+        let r = gql(
+            addr,
+            &who,
+            "query($report: String!, $format: String!, $params: ExportParams!) {
+               exportLink(report: $report, format: $format, params: $params) { url expiresAt } }",
+            vars,
+        )
+        .await;
+        r["data"]["exportLink"]["url"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or(r)
+    };
+    let own = link(
+        staff.clone(),
+        json!({ "report": "appraisal", "format": "csv", "params": { "person": "S0001", "year": 2007 } }),
+    )
+    .await
+    .unwrap();
+    assert!(own.starts_with("/export/appraisal.csv?"), "{own}");
+    let (status, body) = crate::get(addr, &own).await;
+    assert!(status.contains("200"), "{status} {body}");
+    assert!(
+        body.starts_with("\u{feff}date,rule,version,subject,points,log positions"),
+        "{body}"
+    );
+    assert!(body.contains(",total,,,103,"), "{body}");
+    let (status, body) = crate::get(addr, &own.replace("year=2007", "year=2006")).await;
+    assert!(status.contains("403"), "{status} {body}");
+    assert!(body.contains("signature does not match"), "{body}");
+    let theirs = link(
+        staff.clone(),
+        json!({ "report": "appraisal", "format": "xlsx", "params": { "person": "A0001", "year": 2007 } }),
+    )
+    .await
+    .unwrap();
+    let (status, body) = crate::get(addr, &theirs).await;
+    assert!(
+        status.contains("403"),
+        "staff read their own records only: {status} {body}"
+    );
+    let book = link(
+        admin.clone(),
+        json!({ "report": "leadership", "format": "xlsx", "params": {} }),
+    )
+    .await
+    .unwrap();
+    let (status, _) = crate::get(addr, &book).await;
+    assert!(status.contains("200"), "{status}");
+    for (vars, needle) in [
+        (
+            json!({ "report": "payroll", "format": "csv", "params": {} }),
+            "unknown report \"payroll\"",
+        ),
+        (
+            json!({ "report": "appraisal", "format": "pdf", "params": { "person": "S0001", "year": 2007 } }),
+            "unknown format \"pdf\"",
+        ),
+        (
+            json!({ "report": "appraisal", "format": "csv", "params": { "person": "S0001" } }),
+            "needs params.year",
+        ),
+        (
+            json!({ "report": "leadership", "format": "csv", "params": { "year": 2007 } }),
+            "takes no params.year",
+        ),
+    ] {
+        let r = link(staff.clone(), vars).await.unwrap_err();
+        let message = r["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(needle), "{needle}: {r}");
+    }
+
     // Disputes, kiosks, projections and the raw log, as an auditor sees them.
     let ops = ok(
         addr,

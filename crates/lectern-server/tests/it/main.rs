@@ -30,13 +30,15 @@ fn lectern(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-/// GET `path` over a plain TCP connection; returns status line and body.
+/// GET `path` over a plain TCP connection; returns status line and body
+/// (a binary body lossily as text).
 async fn get(addr: std::net::SocketAddr, path: &str) -> (String, String) {
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let buf = String::from_utf8_lossy(&raw).into_owned();
     let status = buf.lines().next().unwrap_or_default().to_owned();
     let body = buf
         .split_once("\r\n\r\n")
