@@ -54,7 +54,7 @@ enum Command {
     /// leadership group, awards register, a session's attendance), or write
     /// it to a CSV or XLSX file with --out.
     Report(ReportArgs),
-    /// Import units, people or cards from a CSV file: every row is checked
+    /// Import units, people or cards from a CSV or XLSX file: every row is checked
     /// first and each bad one reported with its line; only a fully valid
     /// file is applied, in one transaction; rows already true are left
     /// alone, so importing the same file again changes nothing.
@@ -711,20 +711,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import { kind, file, db } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let text = String::from_utf8(bytes).map_err(|e| {
-                anyhow::anyhow!(
-                    "{} is not UTF-8 text (byte {}): save it as CSV UTF-8",
-                    file.display(),
-                    e.utf8_error().valid_up_to()
-                )
-            })?;
             let url = db.url()?;
             let store = open(&url).await?;
             store
                 .migrate()
                 .await
                 .with_context(|| format!("cannot migrate {}", redact(&url)))?;
-            match crate::import::import(&store, kind, &text).await? {
+            match crate::import::import(&store, kind, &file.display().to_string(), &bytes).await? {
                 Ok(done) => {
                     println!(
                         "{}: {} rows applied, {} already so{}",

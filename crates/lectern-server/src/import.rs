@@ -1,5 +1,6 @@
 //! Imports: units, people and cards from a CSV file (UTF-8, a byte-order
-//! mark allowed; a header row naming the columns, in English or Chinese).
+//! mark allowed) or the first sheet of an XLSX workbook, with a header row
+//! naming the columns, in English or Chinese.
 //!
 //! Every row is checked and decided by the domain first, against the log
 //! and the rows before it; a file with any bad row changes nothing and each
@@ -215,14 +216,69 @@ fn encoded<E: DomainEvent>(events: &[E], meta: &Metadata) -> Vec<NewEvent> {
         .collect()
 }
 
-/// Checks every row of `text` as `kind` and, if all are good, appends
-/// them in one transaction. `Err` lists every bad row (nothing written).
+/// The rows of the first sheet of an XLSX workbook, each with its row
+/// number: text as text, whole numbers without a decimal point (a staff
+/// number typed as a number), dates as 2006-09-01.
+pub fn parse_xlsx(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>, RowError> {
+    use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
+    let unreadable = |e: String| RowError {
+        line: 1,
+        reason: format!("not a readable XLSX workbook: {e}"),
+    };
+    let mut book: Xlsx<std::io::Cursor<&[u8]>> = open_workbook_from_rs(std::io::Cursor::new(bytes))
+        .map_err(|e: calamine::XlsxError| unreadable(e.to_string()))?;
+    let range = book
+        .worksheet_range_at(0)
+        .ok_or_else(|| unreadable("it has no sheet".into()))?
+        .map_err(|e: calamine::XlsxError| unreadable(e.to_string()))?;
+    let first = range.start().map_or(0, |(row, _)| row as usize);
+    let epoch = NaiveDate::from_ymd_opt(1899, 12, 30).expect("a date");
+    let cell = |d: &Data| match d {
+        Data::Empty => String::new(),
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.trim().to_owned(),
+        Data::Int(i) => i.to_string(),
+        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+        Data::Float(f) => f.to_string(),
+        Data::Bool(b) => b.to_string(),
+        Data::DateTime(t) => (epoch + chrono::Days::new(t.as_f64().floor().max(0.0) as u64))
+            .format("%Y-%m-%d")
+            .to_string(),
+        Data::Error(e) => format!("#{e:?}"),
+    };
+    Ok(range
+        .rows()
+        .enumerate()
+        .map(|(i, row)| (first + i + 1, row.iter().map(cell).collect::<Vec<_>>()))
+        .filter(|(_, r)| r.iter().any(|c| !c.is_empty()))
+        .collect())
+}
+
+/// The records of a file: XLSX if its name ends in `.xlsx`, else CSV
+/// (UTF-8).
+pub fn parse_file(name: &str, bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>, RowError> {
+    if name.to_ascii_lowercase().ends_with(".xlsx") {
+        return parse_xlsx(bytes);
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| RowError {
+        line: 1 + bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count(),
+        reason: "not UTF-8 text: save the file as CSV UTF-8 (or as XLSX)".into(),
+    })?;
+    parse_csv(text)
+}
+
+/// Checks every row of the file `name` (`bytes`, CSV or XLSX) as `kind`
+/// and, if all are good, appends them in one transaction. `Err` lists
+/// every bad row (nothing written).
 pub async fn import(
     store: &Store,
     kind: Kind,
-    text: &str,
+    name: &str,
+    bytes: &[u8],
 ) -> anyhow::Result<Result<Outcome, Vec<RowError>>> {
-    let records = match parse_csv(text) {
+    let records = match parse_file(name, bytes) {
         Ok(r) => r,
         Err(e) => return Ok(Err(vec![e])),
     };

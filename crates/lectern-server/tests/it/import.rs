@@ -1,4 +1,4 @@
-//! Imports from CSV through the `lectern` binary, on SQLite and PostgreSQL:
+//! Imports from CSV and XLSX through the `lectern` binary, on SQLite and PostgreSQL:
 //! all or nothing, every bad row named with its line, idempotent.
 
 use lectern_store::testkit::TestDb;
@@ -6,6 +6,9 @@ use lectern_store::testkit::TestDb;
 use crate::lectern;
 
 both_backends!(imports_are_all_or_nothing_and_idempotent);
+
+/// A spreadsheet row: staff number, name, category, birth date.
+type Row<'a> = (&'a str, &'a str, &'a str, (u16, u8, u8));
 
 /// Runs `lectern import KIND FILE` on the database off the runtime's threads.
 async fn import(url: &str, kind: &str, file: &std::path::Path) -> (i32, String, String) {
@@ -117,6 +120,77 @@ async fn imports_are_all_or_nothing_and_idempotent(db: TestDb) {
     assert_eq!(code, 2);
     assert!(
         err.contains(":2: staff number T0002 is registered already, as 李四 of cs-se"),
+        "{err}"
+    );
+
+    // People from a spreadsheet: dates as dates, a heading row, a bad row
+    // named by its row number.
+    let workbook = |rows: &[Row]| {
+        use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+        let mut book = Workbook::new();
+        let sheet = book.add_worksheet();
+        let day = Format::new().set_num_format("yyyy-mm-dd");
+        for (c, h) in ["工号", "姓名", "单位", "类别", "出生日期", "入职日期"]
+            .iter()
+            .enumerate()
+        {
+            sheet.write_string(0, c as u16, *h).unwrap();
+        }
+        for (r, (no, name, category, (y, m, d))) in rows.iter().enumerate() {
+            let r = r as u32 + 1;
+            sheet.write_string(r, 0, *no).unwrap();
+            sheet.write_string(r, 1, *name).unwrap();
+            sheet.write_string(r, 2, "cs-se").unwrap();
+            sheet.write_string(r, 3, *category).unwrap();
+            let birth = ExcelDateTime::from_ymd(*y, *m, *d).unwrap();
+            sheet
+                .write_datetime_with_format(r, 4, &birth, &day)
+                .unwrap();
+            let hired = ExcelDateTime::from_ymd(2006, 9, 1).unwrap();
+            sheet
+                .write_datetime_with_format(r, 5, &hired, &day)
+                .unwrap();
+        }
+        book.save_to_buffer().unwrap()
+    };
+    let xlsx = dir.path().join("people.xlsx");
+    std::fs::write(
+        &xlsx,
+        workbook(&[
+            ("T0005", "周六", "teacher", (1985, 6, 30)),
+            ("T0006", "吴七", "intern", (1986, 1, 2)),
+        ]),
+    )
+    .unwrap();
+    let (code, _, err) = import(&url, "people", &xlsx).await;
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("people.xlsx:3: invalid staff category \"intern\""),
+        "{err}"
+    );
+    std::fs::write(
+        &xlsx,
+        workbook(&[("T0005", "周六", "teacher", (1985, 6, 30))]),
+    )
+    .unwrap();
+    let (code, out, err) = import(&url, "people", &xlsx).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("1 rows applied"), "{out}");
+    let (_, out, _) = import(&url, "people", &xlsx).await;
+    assert!(out.contains("0 rows applied, 1 already so"), "{out}");
+    let registered = store.read_stream("person-T0005", 1, 1).await.unwrap();
+    assert!(
+        registered[0]
+            .payload
+            .contains("\"birth_date\":\"1985-06-30\""),
+        "{}",
+        registered[0].payload
+    );
+    std::fs::write(&xlsx, b"not a workbook").unwrap();
+    let (code, _, err) = import(&url, "people", &xlsx).await;
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("people.xlsx:1: not a readable XLSX workbook"),
         "{err}"
     );
 
