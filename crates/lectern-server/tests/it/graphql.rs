@@ -774,6 +774,31 @@ async fn every_area_over_http(db: TestDb) {
         status.contains("403"),
         "staff read their own records only: {status} {body}"
     );
+    // A link stops working when its token is revoked.
+    let tokens =
+        lectern_graphql::Tokens::open(lectern_projections::ReadDb::connect(&url).await.unwrap())
+            .await
+            .unwrap();
+    let no = lectern_domain::StaffNo::parse("S0001").unwrap();
+    let (info, secret) = tokens
+        .create(
+            &lectern_graphql::Principal::Staff { person: no.clone() },
+            Some(&no),
+            "a link to revoke",
+        )
+        .await
+        .unwrap();
+    let doomed = link(
+        secret,
+        json!({ "report": "appraisal", "format": "csv", "params": { "person": "S0001", "year": 2007 } }),
+    )
+    .await
+    .unwrap();
+    let (status, _) = crate::get(addr, &doomed).await;
+    assert!(status.contains("200"), "{status}");
+    tokens.revoke(&info.id, chrono::Utc::now()).await.unwrap();
+    let (status, body) = crate::get(addr, &doomed).await;
+    assert!(status.contains("401"), "{status} {body}");
     let book = link(
         admin.clone(),
         json!({ "report": "leadership", "format": "xlsx", "params": {} }),
