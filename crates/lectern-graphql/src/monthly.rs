@@ -65,14 +65,54 @@ pub(crate) struct MonthlyReport {
 
 /// A unit's month.
 #[derive(Debug, Clone, SimpleObject)]
+#[graphql(complex)]
 pub(crate) struct UnitMonth {
     pub(crate) unit: String,
     pub(crate) year: i32,
     pub(crate) month: u32,
-    /// The figures from the log as it is now.
+    /// The figures from the log as it is now (or as of the moment asked).
     pub(crate) figures: Figures,
     pub(crate) study_check: Option<StudyCheck>,
     pub(crate) report: Option<MonthlyReport>,
+    #[graphql(skip)]
+    pub(crate) as_of: lectern_audit::replay::AsOf,
+}
+
+#[async_graphql::ComplexObject]
+impl UnitMonth {
+    /// Appraisal points the unit's members (its staff now) lost in the
+    /// month: the sum of their deduction lines (absences, late check-ins,
+    /// missed study tasks), as the figures are (now, or replayed).
+    async fn points_lost(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        use lectern_audit::replay::{AsOf, replay_person};
+        let api = ctx.data_unchecked::<Api>();
+        let period = Period::month(self.year, self.month)?;
+        let members = api
+            .db()
+            .fetch(
+                "SELECT staff_no FROM rm_people WHERE unit = $1 AND left_on IS NULL",
+                &[Val::from(self.unit.as_str())],
+            )
+            .await
+            .map_err(ApiError::from)?;
+        let mut lost = 0i64;
+        for r in &members {
+            let no = lectern_domain::StaffNo::parse(&text(&r[0]))?;
+            let a = match self.as_of {
+                AsOf::Now => crate::appraisal::appraise(api, &no, &period).await?,
+                cut => replay_person(&api.store, api.db(), &api.campus, &no, &period, cut)
+                    .await
+                    .map_err(ApiError::internal)?,
+            };
+            lost -= a
+                .lines
+                .iter()
+                .filter(|l| l.points < 0)
+                .map(|l| i64::from(l.points))
+                .sum::<i64>();
+        }
+        Ok(lost)
+    }
 }
 
 #[derive(Debug, Clone, SimpleObject)]
@@ -235,6 +275,7 @@ impl MonthlyQuery {
             figures: live.into(),
             study_check,
             report,
+            as_of,
         })
     }
 

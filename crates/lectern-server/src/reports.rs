@@ -74,7 +74,7 @@ const PROGRAMME: &str = "query($id: String!) { programme(id: $id) { id title
 const UNIT_MONTH: &str = "query($unit: String!, $year: Int!, $month: Int!) {
     unitMonth(unit: $unit, year: $year, month: $month) {
       figures { sessionsHeld present late absent excused tasksDone attendancePermille }
-      studyCheck { checkedOn checker notes } report { chair submittedOn narrative } } }";
+      pointsLost studyCheck { checkedOn checker notes } report { chair submittedOn narrative } } }";
 const APPRAISAL: &str = "query($who: String!, $year: Int!) {
     appraisal(staffNo: $who, year: $year) { subject total
       lines { points rule ruleVersion date subject positions } } }";
@@ -294,6 +294,7 @@ impl Report {
                         .as_i64()
                         .map_or(Value::Null, |p| json!(format!("{:.1}%", p as f64 / 10.0))),
                 );
+                row.push(m["pointsLost"].clone());
                 row.push(m["studyCheck"]["checkedOn"].clone());
                 row.push(m["studyCheck"]["checker"].clone());
                 row.push(m["report"]["chair"].clone());
@@ -308,6 +309,7 @@ impl Report {
                         "excused",
                         "study tasks done",
                         "attendance",
+                        "points lost",
                         "study check on",
                         "checker",
                         "report by",

@@ -666,6 +666,25 @@ async fn every_area_over_http(db: TestDb) {
             .eq(["total", "103"]),
         "{out}"
     );
+    let (code, out, err) = report(&[
+        "unit-month",
+        "--unit",
+        "cs",
+        "--year",
+        "2007",
+        "--month",
+        "3",
+    ])
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let mut lines = out.lines().skip(1);
+    let (head, row) = (lines.next().unwrap(), lines.next().unwrap());
+    let lost = head.find("points lost").expect("a points lost column");
+    assert_eq!(
+        row[lost..].split_whitespace().next(),
+        Some("2"),
+        "S0001 was late (-2): {out}"
+    );
     let (code, out, err) = report(&["programme", "--programme", "ytnp"]).await;
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("青年教师导航计划 (ytnp)\nyear"), "{out}");
