@@ -13,9 +13,9 @@ use lectern_domain::{
     OrgTree, Outcome, Period, Person, RuleBook, Session, SessionCommand, StaffNo, dispute_stream,
     filing_deadline, person_stream, session_stream,
 };
-use lectern_domain::{Aggregate, DomainEvent};
-use lectern_projections::{Val, encode, load, positioned};
-use lectern_store::{AppendRequest, ExpectedVersion, Metadata, NewEvent};
+use lectern_domain::{Aggregate, SessionEvent};
+use lectern_projections::{Val, append_request, load, positioned};
+use lectern_store::Metadata;
 use uuid::Uuid;
 
 use crate::access::{self, Scope};
@@ -174,28 +174,11 @@ async fn dispute_decides(
     })
 }
 
-fn expected(version: u64) -> ExpectedVersion {
-    if version == 0 {
-        ExpectedVersion::NoStream
-    } else {
-        ExpectedVersion::Exact(version)
-    }
-}
-
-/// Decides `command` on `state`, applying what it emits, and encodes the
-/// events with `meta`.
-fn decided<A: Aggregate>(
-    state: &mut A,
-    events: Vec<A::Event>,
-    meta: &Metadata,
-    out: &mut Vec<NewEvent>,
-) -> Result<Vec<A::Event>>
-where
-    A::Event: DomainEvent,
-{
+/// Applies a decision's `events` to `state` (so that the next decision
+/// sees them) and returns them.
+fn applied<A: Aggregate>(state: &mut A, events: Vec<A::Event>) -> Result<Vec<A::Event>> {
     for e in &events {
         state.apply(e)?;
-        out.push(encode(e).with_metadata(meta));
     }
     Ok(events)
 }
@@ -218,7 +201,7 @@ async fn resolve_once(
     auditor: &StaffNo,
     r: &Resolution<'_>,
 ) -> Result<Option<u64>> {
-    let (mut dispute, dispute_version) =
+    let (dispute, dispute_version) =
         load::<Dispute>(&api.store, &dispute_stream(r.id), u64::MAX).await?;
     let Some((_, person, year)) = dispute.filed.clone() else {
         return Err(ApiError::not_found(format!(
@@ -246,7 +229,7 @@ async fn resolve_once(
 
     if !r.attendance.is_empty() {
         let org = load::<OrgTree>(&api.store, ORG_STREAM, u64::MAX).await?.0;
-        let mut sessions: Vec<(Uuid, Session, u64, Vec<NewEvent>)> = Vec::new();
+        let mut sessions: Vec<(Uuid, Session, u64, Vec<SessionEvent>)> = Vec::new();
         for fix in r.attendance {
             let at = match sessions.iter().position(|s| s.0 == fix.session) {
                 Some(i) => i,
@@ -282,24 +265,21 @@ async fn resolve_once(
                 dispute: Some(r.id),
             };
             let events = state.decide(&command, &org)?;
-            let events = decided(state, events, &meta, out)?;
+            let events = applied(state, events)?;
+            out.extend(events.iter().cloned());
             match pending.sessions.iter_mut().find(|(s, _)| s == sid) {
                 Some((_, p)) => p.extend(events),
                 None => pending.sessions.push((*sid, events)),
             }
         }
         for (id, _, version, events) in sessions {
-            correcting.extend(events.iter().map(NewEvent::event_id));
-            requests.push(AppendRequest::new(
-                session_stream(id),
-                expected(version),
-                events,
-            ));
+            let request = append_request(&session_stream(id), version, &events, &[], &meta);
+            correcting.extend(request.event_ids());
+            requests.push(request);
         }
     }
-    let (mut book, book_version) = load::<RuleBook>(&api.store, APPRAISAL_STREAM, u64::MAX).await?;
     if !r.adjustments.is_empty() {
-        let mut out = Vec::new();
+        let (mut book, version) = load::<RuleBook>(&api.store, APPRAISAL_STREAM, u64::MAX).await?;
         for fix in r.adjustments {
             if fix.on.year() != year {
                 return Err(ApiError::bad_input(format!(
@@ -316,16 +296,12 @@ async fn resolve_once(
                 dispute: Some(r.id),
             };
             let events = book.decide(&command)?;
-            pending
-                .appraisal
-                .extend(decided(&mut book, events, &meta, &mut out)?);
+            let events = applied(&mut book, events)?;
+            pending.appraisal.extend(events);
         }
-        correcting.extend(out.iter().map(NewEvent::event_id));
-        requests.push(AppendRequest::new(
-            APPRAISAL_STREAM,
-            expected(book_version),
-            out,
-        ));
+        let request = append_request(APPRAISAL_STREAM, version, &pending.appraisal, &[], &meta);
+        correcting.extend(request.event_ids());
+        requests.push(request);
     }
 
     // The totals, folded by the domain from the log (and the corrections).
@@ -357,13 +333,13 @@ async fn resolve_once(
         total_before: before,
         total_after: after,
     };
-    let mut out = Vec::new();
     let events = dispute.decide(&command)?;
-    decided(&mut dispute, events, &meta, &mut out)?;
-    requests.push(AppendRequest::new(
-        dispute_stream(r.id),
-        expected(dispute_version),
-        out,
+    requests.push(append_request(
+        &dispute_stream(r.id),
+        dispute_version,
+        &events,
+        &[],
+        &meta,
     ));
     match api.store.submit_all(requests).await {
         Ok(appended) => Ok(appended.iter().map(|a| a.last_position).max()),

@@ -106,6 +106,20 @@ pub async fn commit<E: DomainEvent>(
     keys: &[KeyChange],
     meta: &Metadata,
 ) -> Result<Appended> {
+    Ok(store
+        .submit(append_request(stream, version, events, keys, meta))
+        .await?)
+}
+
+/// The request `commit` submits: for decisions that append to several
+/// streams in one transaction (`Store::submit_all`).
+pub fn append_request<E: DomainEvent>(
+    stream: &str,
+    version: u64,
+    events: &[E],
+    keys: &[KeyChange],
+    meta: &Metadata,
+) -> AppendRequest {
     let expected = if version == 0 {
         ExpectedVersion::NoStream
     } else {
@@ -124,5 +138,5 @@ pub async fn commit<E: DomainEvent>(
             }
         };
     }
-    Ok(store.submit(request).await?)
+    request
 }

@@ -38,7 +38,7 @@ mod projectors;
 mod runner;
 mod sql;
 
-pub use codec::{commit, decode, encode, history, load, positioned};
+pub use codec::{append_request, commit, decode, encode, history, load, positioned};
 pub use error::{Error, Result};
 pub use figures::unit_month_figures;
 pub use ledger::person_entries;

@@ -13,11 +13,11 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use lectern_domain::{
-    Aggregate, CARD_UID_KEY, CardUid, DomainEvent, KeyChange, Name, ORG_STREAM, OrgCommand,
-    OrgTree, Person, PersonCommand, Registration, StaffNo, UnitId, person_stream,
+    Aggregate, CARD_UID_KEY, CardUid, Name, ORG_STREAM, OrgCommand, OrgTree, Person, PersonCommand,
+    Registration, StaffNo, UnitId, person_stream,
 };
-use lectern_projections::{encode, load};
-use lectern_store::{AppendRequest, ExpectedVersion, Metadata, NewEvent, Store, UniqueKey};
+use lectern_projections::{append_request, load};
+use lectern_store::{Metadata, Store};
 use serde::de::DeserializeOwned;
 
 /// What a file holds.
@@ -186,36 +186,6 @@ fn rows(
         .collect())
 }
 
-fn append(
-    events: Vec<NewEvent>,
-    stream: String,
-    version: u64,
-    keys: &[KeyChange],
-) -> AppendRequest {
-    let expected = if version == 0 {
-        ExpectedVersion::NoStream
-    } else {
-        ExpectedVersion::Exact(version)
-    };
-    let mut request = AppendRequest::new(stream, expected, events);
-    for k in keys {
-        request = match k {
-            KeyChange::Claim { scope, key } => request.claim(UniqueKey::new(*scope, key.clone())),
-            KeyChange::Release { scope, key } => {
-                request.release(UniqueKey::new(*scope, key.clone()))
-            }
-        };
-    }
-    request
-}
-
-fn encoded<E: DomainEvent>(events: &[E], meta: &Metadata) -> Vec<NewEvent> {
-    events
-        .iter()
-        .map(|e| encode(e).with_metadata(meta))
-        .collect()
-}
-
 /// The rows of the first sheet of an XLSX workbook, each with its row
 /// number: text as text, whole numbers without a decimal point (a staff
 /// number typed as a number), dates as 2006-09-01.
@@ -350,12 +320,7 @@ pub async fn import(
                 }
             }
             if !events.is_empty() {
-                requests.push(append(
-                    encoded(&events, &meta),
-                    ORG_STREAM.to_owned(),
-                    org_version,
-                    &[],
-                ));
+                requests.push(append_request(ORG_STREAM, org_version, &events, &[], &meta));
             }
         }
         Kind::People | Kind::Cards => {
@@ -429,11 +394,12 @@ pub async fn import(
                 match person.decide(&command, &org) {
                     Ok(events) => {
                         let keys = Person::key_changes(&events);
-                        requests.push(append(
-                            encoded(&events, &meta),
-                            person_stream(&no),
+                        requests.push(append_request(
+                            &person_stream(&no),
                             version,
+                            &events,
                             &keys,
+                            &meta,
                         ));
                         outcome.applied += 1;
                     }

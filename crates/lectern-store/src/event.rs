@@ -154,6 +154,11 @@ impl AppendRequest {
         }
     }
 
+    /// The ids of the events the request appends, in order.
+    pub fn event_ids(&self) -> impl Iterator<Item = Uuid> + '_ {
+        self.events.iter().map(NewEvent::event_id)
+    }
+
     /// Claims a key that no other stream may hold (a staff number), in the
     /// same transaction as the events.
     pub fn claim(mut self, key: UniqueKey) -> Self {
