@@ -8,6 +8,7 @@ mod audit;
 mod graphql;
 mod import;
 mod kiosk;
+mod operations;
 
 use std::process::Command;
 
