@@ -6,8 +6,8 @@
 use lectern_store::testkit::TestDb;
 use lectern_store::{ExpectedVersion, NewEvent, Store};
 
+use crate::cli;
 use crate::graphql::{Server, gql, ok, token};
-use crate::lectern;
 
 both_backends!(
     checkpoints_catch_forgery_and_rewritten_history,
@@ -32,12 +32,7 @@ async fn audit(url: &str, key: &std::path::Path, args: &[&str]) -> (i32, String,
     if args[0] != "prove" {
         all.extend(["--checkpoint-key".into(), key.display().to_string()]);
     }
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = all.iter().map(String::as_str).collect();
-        lectern(&args)
-    })
-    .await
-    .unwrap()
+    cli(all).await
 }
 
 async fn checkpoints_catch_forgery_and_rewritten_history(db: TestDb) {
@@ -102,16 +97,9 @@ async fn checkpoints_catch_forgery_and_rewritten_history(db: TestDb) {
     assert_eq!(code, 0, "{err}");
     let file = dir.path().join("proof.json");
     std::fs::write(&file, &proof).unwrap();
-    let check = |args: Vec<String>| {
-        tokio::task::spawn_blocking(move || {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            lectern(&args)
-        })
-    };
+    let check = cli;
     let path = file.display().to_string();
-    let (code, out, err) = check(vec!["audit".into(), "check-proof".into(), path.clone()])
-        .await
-        .unwrap();
+    let (code, out, err) = check(vec!["audit".into(), "check-proof".into(), path.clone()]).await;
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.contains("proof holds: the event at position 7"),
@@ -127,8 +115,7 @@ async fn checkpoints_catch_forgery_and_rewritten_history(db: TestDb) {
         "--key".into(),
         published,
     ])
-    .await
-    .unwrap();
+    .await;
     assert_eq!(code, 0, "{out}");
     let (code, out, _) = check(vec![
         "audit".into(),
@@ -137,16 +124,13 @@ async fn checkpoints_catch_forgery_and_rewritten_history(db: TestDb) {
         "--key".into(),
         "cd".repeat(32),
     ])
-    .await
-    .unwrap();
+    .await;
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("not the trusted key"), "{out}");
     let mut edited = v.clone();
     edited["proof"]["chain_hash"] = serde_json::json!("00".repeat(32));
     std::fs::write(&file, edited.to_string()).unwrap();
-    let (code, out, _) = check(vec!["audit".into(), "check-proof".into(), path.clone()])
-        .await
-        .unwrap();
+    let (code, out, _) = check(vec!["audit".into(), "check-proof".into(), path.clone()]).await;
     assert_eq!(code, 2, "{out}");
     assert!(
         out.contains("proof FAILS: the event at position 7"),
@@ -155,9 +139,7 @@ async fn checkpoints_catch_forgery_and_rewritten_history(db: TestDb) {
     let (code, between, err) = audit(&url, &key, &["prove", "--from", "20", "--to", "35"]).await;
     assert_eq!(code, 0, "{err}");
     std::fs::write(&file, &between).unwrap();
-    let (code, out, _) = check(vec!["audit".into(), "check-proof".into(), path.clone()])
-        .await
-        .unwrap();
+    let (code, out, _) = check(vec!["audit".into(), "check-proof".into(), path.clone()]).await;
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("the log of 35 events signed at"), "{out}");
     let (code, _, err) = audit(&url, &key, &["prove", "--position", "36"]).await;
@@ -219,9 +201,7 @@ async fn checkpoints_catch_forgery_and_rewritten_history(db: TestDb) {
     assert!(err.contains("history was rewritten"), "{err}");
     // The proof taken before still proves what the record was.
     std::fs::write(&file, &proof).unwrap();
-    let (code, out, _) = check(vec!["audit".into(), "check-proof".into(), path.clone()])
-        .await
-        .unwrap();
+    let (code, out, _) = check(vec!["audit".into(), "check-proof".into(), path.clone()]).await;
     assert_eq!(code, 0, "{out}");
     store.close().await;
 
@@ -300,36 +280,9 @@ async fn checkpoints_catch_forgery_and_rewritten_history(db: TestDb) {
     server.stop().await;
 }
 
-/// Runs `lectern` with `args` off the runtime's threads.
-async fn run(args: Vec<String>) -> (i32, String, String) {
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        lectern(&args)
-    })
-    .await
-    .unwrap()
-}
-
 async fn a_bundle_from_the_command_line(db: TestDb) {
-    use lectern_projections::{Options, Projections, ReadDb};
     let url = db.url.clone();
-    let store = db.store().await;
-    store.migrate().await.unwrap();
-    let campus = lectern_server::synth::generate(&store, 3_000, 5)
-        .await
-        .unwrap();
-    let read = ReadDb::connect(&url).await.unwrap();
-    let projections = Projections::start(store.clone(), read, Options::default())
-        .await
-        .unwrap();
-    projections
-        .wait_for(
-            store.head().await.unwrap(),
-            std::time::Duration::from_secs(60),
-        )
-        .await
-        .unwrap();
-    projections.stop().await;
+    let campus = crate::campus_caught_up(&db, 3_000, 5).await;
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("checkpoint.key");
     let file = dir.path().join("bundle.json");
@@ -351,7 +304,7 @@ async fn a_bundle_from_the_command_line(db: TestDb) {
     let check = |extra: &[&str]| {
         let mut args = vec!["audit".to_owned(), "check-bundle".to_owned(), path.clone()];
         args.extend(extra.iter().map(|a| a.to_string()));
-        run(args)
+        cli(args)
     };
     let (code, out, err) = check(&[]).await;
     assert_eq!(code, 0, "{out}{err}");

@@ -10,7 +10,7 @@ use lectern_store::testkit::TestDb;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::{get, lectern};
+use crate::{cli, get};
 
 both_backends!(
     graphql_over_http,
@@ -100,16 +100,6 @@ pub(crate) async fn gql(addr: SocketAddr, token: &str, query: &str, variables: V
     let (status, body) = post(addr, Some(token), &body).await;
     assert!(status.contains("200"), "{status}: {body}");
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
-}
-
-/// Runs the CLI off the runtime's threads.
-pub(crate) async fn cli(args: Vec<String>) -> (i32, String, String) {
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        lectern(&args)
-    })
-    .await
-    .unwrap()
 }
 
 async fn graphql_over_http(db: TestDb) {

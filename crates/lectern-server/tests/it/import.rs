@@ -3,8 +3,6 @@
 
 use lectern_store::testkit::TestDb;
 
-use crate::lectern;
-
 both_backends!(imports_are_all_or_nothing_and_idempotent);
 
 /// A spreadsheet row: staff number, name, category, birth date.
@@ -19,12 +17,7 @@ async fn import(url: &str, kind: &str, file: &std::path::Path) -> (i32, String, 
         "--database-url".to_owned(),
         url.to_owned(),
     ];
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        lectern(&args)
-    })
-    .await
-    .unwrap()
+    crate::cli(args.to_vec()).await
 }
 
 async fn imports_are_all_or_nothing_and_idempotent(db: TestDb) {

@@ -31,6 +31,41 @@ fn lectern(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Runs the CLI off the runtime's threads.
+pub(crate) async fn cli(args: Vec<String>) -> (i32, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        lectern(&args)
+    })
+    .await
+    .unwrap()
+}
+
+/// A synthetic campus of about `events` events in `db`, with every read
+/// model caught up (for commands that read them).
+async fn campus_caught_up(db: &TestDb, events: u64, seed: u64) -> lectern_server::synth::Synth {
+    use lectern_projections::{Options, Projections, ReadDb};
+    let store = db.store().await;
+    store.migrate().await.unwrap();
+    let campus = lectern_server::synth::generate(&store, events, seed)
+        .await
+        .unwrap();
+    let read = ReadDb::connect(&db.url).await.unwrap();
+    let projections = Projections::start(store.clone(), read, Options::default())
+        .await
+        .unwrap();
+    projections
+        .wait_for(
+            store.head().await.unwrap(),
+            std::time::Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    projections.stop().await;
+    store.close().await;
+    campus
+}
+
 /// GET `path` over a plain TCP connection; returns status line and body
 /// (a binary body lossily as text).
 async fn get(addr: std::net::SocketAddr, path: &str) -> (String, String) {

@@ -4,20 +4,9 @@
 
 use std::process::Command;
 
-use lectern_projections::{Options, Projections, ReadDb};
 use lectern_store::testkit::TestDb;
 
-use crate::lectern;
-
-/// Runs `lectern` off the runtime's threads.
-async fn run(args: Vec<String>) -> (i32, String, String) {
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        lectern(&args)
-    })
-    .await
-    .unwrap()
-}
+use crate::cli;
 
 /// Runs a PostgreSQL client tool; panics with its output if it fails.
 fn tool(program: &str, args: &[&str]) {
@@ -38,24 +27,7 @@ async fn a_backup_restores_verifies_and_answers_the_same() {
     let (Some(source), Some(target)) = (TestDb::postgres().await, TestDb::postgres().await) else {
         return;
     };
-    let store = source.store().await;
-    store.migrate().await.unwrap();
-    let campus = lectern_server::synth::generate(&store, 4_000, 21)
-        .await
-        .unwrap();
-    let read = ReadDb::connect(&source.url).await.unwrap();
-    let projections = Projections::start(store.clone(), read, Options::default())
-        .await
-        .unwrap();
-    projections
-        .wait_for(
-            store.head().await.unwrap(),
-            std::time::Duration::from_secs(60),
-        )
-        .await
-        .unwrap();
-    projections.stop().await;
-    store.close().await;
+    let campus = crate::campus_caught_up(&source, 4_000, 21).await;
 
     // As deploy/README.md says: pg_dump, pg_restore into a new database.
     let dir = tempfile::tempdir().unwrap();
@@ -70,7 +42,7 @@ async fn a_backup_restores_verifies_and_answers_the_same() {
 
     // The restored log is the same chain; the read models rebuild from it.
     let verify = |url: &str| {
-        run(vec![
+        cli(vec![
             "audit".into(),
             "verify".into(),
             "--database-url".into(),
@@ -82,7 +54,7 @@ async fn a_backup_restores_verifies_and_answers_the_same() {
     let (code, restored, err) = verify(&target.url).await;
     assert_eq!(code, 0, "{restored}{err}");
     assert_eq!(restored, original, "the same count and head hash");
-    let (code, out, err) = run(vec![
+    let (code, out, err) = cli(vec![
         "rebuild".into(),
         "--database-url".into(),
         target.url.clone(),
@@ -111,7 +83,7 @@ async fn a_backup_restores_verifies_and_answers_the_same() {
             let mut args: Vec<String> = vec!["report".into()];
             args.extend(report.iter().map(|a| a.to_string()));
             args.extend(["--database-url".into(), url.to_owned()]);
-            run(args)
+            cli(args)
         };
         let (code, before, err) = ask(&source.url).await;
         assert_eq!(code, 0, "{err}");
