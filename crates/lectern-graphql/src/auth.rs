@@ -144,7 +144,13 @@ impl Tokens {
             uuid::Uuid::new_v4().simple(),
             uuid::Uuid::new_v4().simple()
         );
-        let id = uuid::Uuid::now_v7().simple().to_string()[..16].to_owned();
+        // Time-ordered (the v7 timestamp's milliseconds) and random (two
+        // tokens made in the same millisecond must not share an id).
+        let id = format!(
+            "{}{}",
+            &uuid::Uuid::now_v7().simple().to_string()[..10],
+            &uuid::Uuid::new_v4().simple().to_string()[..6]
+        );
         let person = person.map(|p| p.as_str().to_owned());
         let (unit, person, kiosk) = match principal {
             Principal::UnionChair { unit } => (Some(unit.as_str().to_owned()), person, None),

@@ -140,18 +140,18 @@ pub(crate) struct DisputePayload {
 /// An attendance correction an upheld resolution makes: the disputing
 /// person's status at a session.
 #[derive(Debug, InputObject)]
-pub(crate) struct AttendanceFixInput {
-    pub(crate) session: Uuid,
+pub struct AttendanceFixInput {
+    pub session: Uuid,
     /// present, late, excused or absent.
-    pub(crate) to: String,
+    pub to: String,
 }
 
 /// A points adjustment an upheld resolution makes for the disputing person.
 #[derive(Debug, InputObject)]
-pub(crate) struct PointsFixInput {
-    pub(crate) points: i32,
+pub struct PointsFixInput {
+    pub points: i32,
     /// The day the adjustment counts on (in the disputed year).
-    pub(crate) on: NaiveDate,
+    pub on: NaiveDate,
 }
 
 async fn dispute_decides(
@@ -184,12 +184,12 @@ fn applied<A: Aggregate>(state: &mut A, events: Vec<A::Event>) -> Result<Vec<A::
 }
 
 /// What a resolution is asked to do.
-struct Resolution<'a> {
-    id: Uuid,
-    outcome: Outcome,
-    reasoning: &'a str,
-    attendance: &'a [AttendanceFixInput],
-    adjustments: &'a [PointsFixInput],
+pub struct Resolution<'a> {
+    pub id: Uuid,
+    pub outcome: Outcome,
+    pub reasoning: &'a str,
+    pub attendance: &'a [AttendanceFixInput],
+    pub adjustments: &'a [PointsFixInput],
 }
 
 /// Decides a resolution against the current streams and appends the
@@ -201,6 +201,40 @@ async fn resolve_once(
     auditor: &StaffNo,
     r: &Resolution<'_>,
 ) -> Result<Option<u64>> {
+    let meta = Metadata {
+        actor: Some(caller.principal.actor(&caller.token_id)),
+        source: Some("graphql".into()),
+        correlation_id: Some(r.id),
+        causation_id: None,
+    };
+    let requests = resolution(api, auditor, &meta, r).await.map_err(|e| {
+        if e.code == crate::error::Code::Forbidden {
+            access::denied(
+                caller,
+                &format!("resolve dispute {} (only its assigned auditor)", r.id),
+            )
+        } else {
+            e
+        }
+    })?;
+    match api.store.submit_all(requests).await {
+        Ok(appended) => Ok(appended.iter().map(|a| a.last_position).max()),
+        Err(lectern_store::Error::WrongExpectedVersion { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The appends that resolve a dispute as `auditor` (its assigned auditor)
+/// decides, with `meta`: the corrections, each naming the dispute, and the
+/// resolution with the totals before and after, folded by the domain from
+/// the log. Submitted together (`Store::submit_all`); a
+/// `WrongExpectedVersion` means another writer moved a stream: decide again.
+pub async fn resolution(
+    api: &Api,
+    auditor: &StaffNo,
+    meta: &Metadata,
+    r: &Resolution<'_>,
+) -> Result<Vec<lectern_store::AppendRequest>> {
     let (dispute, dispute_version) =
         load::<Dispute>(&api.store, &dispute_stream(r.id), u64::MAX).await?;
     let Some((_, person, year)) = dispute.filed.clone() else {
@@ -210,18 +244,12 @@ async fn resolve_once(
         )));
     };
     if dispute.auditor.as_ref() != Some(auditor) {
-        return Err(access::denied(
-            caller,
-            &format!("resolve dispute {} (only its assigned auditor)", r.id),
-        ));
+        return Err(ApiError::forbidden(format!(
+            "dispute {} is not assigned to {auditor}",
+            r.id
+        )));
     }
     dispute.resolvable()?;
-    let meta = Metadata {
-        actor: Some(caller.principal.actor(&caller.token_id)),
-        source: Some("graphql".into()),
-        correlation_id: Some(r.id),
-        causation_id: None,
-    };
     let reason = format!("dispute {}: {}", r.id, r.reasoning.trim());
     let mut requests = Vec::new();
     let mut pending = Pending::default();
@@ -273,7 +301,7 @@ async fn resolve_once(
             }
         }
         for (id, _, version, events) in sessions {
-            let request = append_request(&session_stream(id), version, &events, &[], &meta);
+            let request = append_request(&session_stream(id), version, &events, &[], meta);
             correcting.extend(request.event_ids());
             requests.push(request);
         }
@@ -299,7 +327,7 @@ async fn resolve_once(
             let events = applied(&mut book, events)?;
             pending.appraisal.extend(events);
         }
-        let request = append_request(APPRAISAL_STREAM, version, &pending.appraisal, &[], &meta);
+        let request = append_request(APPRAISAL_STREAM, version, &pending.appraisal, &[], meta);
         correcting.extend(request.event_ids());
         requests.push(request);
     }
@@ -339,13 +367,9 @@ async fn resolve_once(
         dispute_version,
         &events,
         &[],
-        &meta,
+        meta,
     ));
-    match api.store.submit_all(requests).await {
-        Ok(appended) => Ok(appended.iter().map(|a| a.last_position).max()),
-        Err(lectern_store::Error::WrongExpectedVersion { .. }) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
+    Ok(requests)
 }
 
 #[derive(Default)]

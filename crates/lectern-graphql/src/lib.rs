@@ -44,7 +44,10 @@ mod study;
 
 pub use auth::{Caller, Principal, TOKEN_TTL, TokenInfo, Tokens, parse_principal};
 pub use commands::{Written, execute as execute_command, settle};
-pub use disputes::DISPUTE_WORKING_DAYS;
+pub use disputes::{
+    AttendanceFixInput, DISPUTE_WORKING_DAYS, PointsFixInput, Resolution,
+    resolution as dispute_resolution,
+};
 pub use error::{ApiError, Code};
 pub use exports::{FORMATS, REPORTS, check_link};
 pub use page::{DEFAULT_PAGE, MAX_PAGE};

@@ -54,6 +54,12 @@ enum Command {
     /// leadership group, awards register, a session's attendance), or write
     /// it to a CSV or XLSX file with --out.
     Report(ReportArgs),
+    /// Make a university of September 2005 to July 2009 (44 units, about
+    /// 3,000 staff, four years of study, training, awards and appraisal)
+    /// through the command path into an empty database, then serve it
+    /// and print how to query it. Run again on the same database, it
+    /// serves what it made.
+    Demo(DemoArgs),
     /// Import units, people or cards from a CSV or XLSX file: every row is checked
     /// first and each bad one reported with its line; only a fully valid
     /// file is applied, in one transaction; rows already true are left
@@ -64,6 +70,27 @@ enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct DemoArgs {
+    #[command(flatten)]
+    serve: ServeArgs,
+    /// Staff on the books in September 2005 (new teachers join each
+    /// September; the navigation programme needs about 1,500 at least).
+    #[arg(long, default_value_t = 3000)]
+    staff: u32,
+    /// Weekly study for only the first N staffed units (a smaller, faster
+    /// campus); all 35 by default.
+    #[arg(long, value_name = "N")]
+    study_units: Option<usize>,
+    /// The seed: the same seed makes the same campus.
+    #[arg(long, default_value_t = 2005)]
+    seed: u64,
+    /// Make the campus (or find it made), print the tokens and the example
+    /// queries, and exit instead of serving.
+    #[arg(long)]
+    no_serve: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -753,6 +780,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::bench_api::run(&args).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Demo(args) => demo(args).await,
         Command::Token(cmd) => token(cmd).await,
         Command::Kiosk(cmd) => kiosk(cmd).await,
         Command::Rebuild(args) => {
@@ -776,6 +804,152 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `lectern demo`: make the campus unless this database holds it, then
+/// print the tokens and example queries and serve.
+async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let url = args.serve.db.url()?;
+    let store = open(&url).await?;
+    store
+        .migrate()
+        .await
+        .with_context(|| format!("cannot migrate {}", redact(&url)))?;
+    let read = read_db(&url).await?;
+    match crate::demo::made_by_demo(&store).await? {
+        Some(true) => eprintln!("{} holds the demo campus already", redact(&url)),
+        Some(false) => anyhow::bail!(
+            "{} holds another event log ({} events); the demo needs an empty database: \
+             give it another with --data-dir DIR or --database-url URL",
+            redact(&url),
+            store.head().await?
+        ),
+        None => {
+            let projections = lectern_projections::Projections::start(
+                store.clone(),
+                read.clone(),
+                lectern_projections::Options::default(),
+            )
+            .await?;
+            let tokens = Tokens::open(read.clone()).await.map_err(api_error)?;
+            let options = crate::demo::Options {
+                staff: args.staff,
+                study_units: args.study_units,
+                seed: args.seed,
+            };
+            let progress = indicatif::ProgressBar::new(0).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{elapsed:>4} [{bar:40}] {pos}/{len} months  {msg}",
+                )
+                .expect("a valid template")
+                .progress_chars("=> "),
+            );
+            eprintln!(
+                "making the demo campus (September 2005 to July 2009) in {}",
+                redact(&url)
+            );
+            let made =
+                crate::demo::generate(&store, &projections, tokens, &options, &progress).await;
+            progress.finish_and_clear();
+            projections.stop().await;
+            let made = made?;
+            println!(
+                "made {} events: {} units, {} people, {} sessions, {} card taps",
+                made.events, made.units, made.people, made.sessions, made.taps
+            );
+            println!(
+                "generation rate: {:.0} events/s through the command path ({:.1} s, the read \
+                 models caught up)",
+                made.events as f64 / made.seconds,
+                made.seconds
+            );
+        }
+    }
+    let guide = crate::demo::guide(&read).await?;
+    let tokens = Tokens::open(read.clone()).await.map_err(api_error)?;
+    let (_, admin) = tokens
+        .create(
+            &lectern_graphql::Principal::Administrator,
+            Some(&lectern_domain::StaffNo::parse(&guide.administrator)?),
+            "demo administrator",
+        )
+        .await
+        .map_err(api_error)?;
+    let (_, auditor) = tokens
+        .create(
+            &lectern_graphql::Principal::Auditor,
+            Some(&lectern_domain::StaffNo::parse(&guide.auditor)?),
+            "demo auditor",
+        )
+        .await
+        .map_err(api_error)?;
+    let app = if args.no_serve {
+        None
+    } else {
+        Some(Application::build(&args.serve).await?)
+    };
+    let base = app.as_ref().map_or_else(
+        || "http://127.0.0.1:8080".to_owned(),
+        |a| format!("http://{}", a.local_addr()),
+    );
+    println!("{}", demo_instructions(&base, &guide, &admin, &auditor));
+    match app {
+        Some(app) => {
+            eprintln!("Lectern is serving the demo campus (Ctrl-C stops it)");
+            app.run_until_stopped().await?;
+        }
+        None => {
+            store.close().await;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What a newcomer reads once the demo serves: where, the tokens, and three
+/// queries to paste.
+fn demo_instructions(base: &str, guide: &crate::demo::Guide, admin: &str, auditor: &str) -> String {
+    let (a, u, unit, p, ytnp) = (
+        &guide.administrator,
+        &guide.auditor,
+        &guide.unit,
+        &guide.person,
+        crate::demo::YTNP,
+    );
+    [
+        String::new(),
+        format!("GraphiQL: {base}/graphiql"),
+        format!("Put a token in its Headers tab: {{ \"Authorization\": \"Bearer {admin}\" }}"),
+        format!("  administrator ({a}): {admin}"),
+        format!("  auditor ({u}):       {auditor}"),
+        String::new(),
+        "1. The Young Teacher Navigation Programme's report (24 lectures, 12 demonstration".into(),
+        "   classes, 4 teaching competitions, 480 teachers):".into(),
+        format!(
+            "{{ programme(id: \"{ytnp}\") {{ title report {{ year participants \
+             sessions {{ kind sessions }} }} }} }}"
+        ),
+        String::new(),
+        format!("2. A unit's monthly report (unit {unit}, November 2008):"),
+        format!(
+            "{{ unitMonth(unit: \"{unit}\", year: 2008, month: 11) {{ figures {{ sessionsHeld \
+             present late absent excused tasksDone attendancePermille }} pointsLost \
+             report {{ chair submittedOn narrative }} }} }}"
+        ),
+        String::new(),
+        format!("3. A person's 2008 appraisal, a reason for every point (staff member {p},"),
+        "   whose dispute about an absence was upheld):".into(),
+        format!(
+            "{{ appraisal(staffNo: \"{p}\", year: 2008) {{ total lines {{ points rule date \
+             subject positions }} }} }}"
+        ),
+        String::new(),
+        format!("The same as tables: lectern report programme --programme {ytnp}"),
+        format!(
+            "                    lectern report unit-month --unit {unit} --year 2008 --month 11"
+        ),
+        format!("                    lectern report appraisal --person {p} --year 2008"),
+    ]
+    .join("\n")
 }
 
 async fn tokens(db: &DbArgs) -> anyhow::Result<Tokens> {

@@ -14,6 +14,8 @@
 //! - `kiosk`: `/kiosk/v1`, the endpoints kiosks call.
 //! - `metrics`: `/metrics`.
 //! - `import`: units, people and cards from CSV, all or nothing.
+//! - `demo`: `lectern demo`, the campus of 2005–2009 through the command
+//!   path.
 //! - `reports`: the everyday reports as tables (GraphQL queries run
 //!   in-process), printed or written as CSV.
 //! - `bench`: the event-store benchmark (workloads W1–W4 of the shared spec);
@@ -24,6 +26,7 @@ pub mod bench;
 pub mod bench_api;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod graphiql;
 pub mod graphql;
 pub mod import;

@@ -1,5 +1,6 @@
-//! A synthetic campus, deterministic from a seed, for benchmarks (and, with
-//! the demo issue, for `lectern demo`): a unit tree, staff with cards,
+//! A synthetic campus, deterministic from a seed, for the benchmarks and
+//! the tests that need a big log fast (`lectern demo` makes the realistic
+//! one, through the tap ingestion): a unit tree, staff with cards,
 //! scoring rules, and every department's Tuesday-afternoon study week
 //! after week, with card taps at kiosks, leave, lateness and absences.
 //!
@@ -34,10 +35,10 @@ pub struct Synth {
 }
 
 /// xorshift64*, seeded.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -57,7 +58,7 @@ fn slug(s: &str) -> Slug {
 }
 
 /// Decides with `state`, applies what was decided, and returns the events.
-fn decided<A: Aggregate>(
+pub(crate) fn decided<A: Aggregate>(
     state: &mut A,
     decide: impl FnOnce(&A) -> lectern_domain::Result<Vec<A::Event>>,
 ) -> anyhow::Result<Vec<A::Event>> {

@@ -58,6 +58,8 @@ pub struct Ingest {
     projections: Projections,
     ledgers: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<Ledger>>>>>,
     refused: Arc<std::sync::atomic::AtomicU64>,
+    /// How long an answer waits for the read models (`None`: it does not).
+    settle: Option<std::time::Duration>,
 }
 
 /// A batch must be decided again: another writer moved one of its streams.
@@ -70,7 +72,16 @@ impl Ingest {
             projections,
             ledgers: Arc::default(),
             refused: Arc::default(),
+            settle: Some(SETTLE),
         }
+    }
+
+    /// Answers without waiting for the read models to show the taps: for a
+    /// loader that waits for them itself (`lectern demo`), not for kiosks,
+    /// whose next roster download should show their own check-ins.
+    pub fn without_settling(mut self) -> Ingest {
+        self.settle = None;
+        self
     }
 
     /// Taps refused since the process started (bad signature, another
@@ -366,7 +377,9 @@ impl Ingest {
         // kiosk's next roster download shows its own check-ins; the taps
         // are recorded whether or not they catch up in time.
         let last = appended.iter().map(|a| a.last_position).max().unwrap_or(0);
-        if let Err(e) = self.projections.wait_for(last, SETTLE).await {
+        if let Some(settle) = self.settle
+            && let Err(e) = self.projections.wait_for(last, settle).await
+        {
             tracing::warn!(
                 kiosk = kiosk.as_str(),
                 "taps recorded; read models behind: {e}"

@@ -159,6 +159,13 @@ impl AppendRequest {
         self.events.iter().map(NewEvent::event_id)
     }
 
+    /// Dates every event of the request at `at` (a loader writing past
+    /// facts, as `lectern demo` does).
+    pub fn occurred_at(mut self, at: DateTime<Utc>) -> Self {
+        self.events = self.events.into_iter().map(|e| e.occurred_at(at)).collect();
+        self
+    }
+
     /// Claims a key that no other stream may hold (a staff number), in the
     /// same transaction as the events.
     pub fn claim(mut self, key: UniqueKey) -> Self {

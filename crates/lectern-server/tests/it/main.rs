@@ -5,6 +5,7 @@
 extern crate lectern_store; // both_backends!
 
 mod audit;
+mod demo;
 mod graphql;
 mod import;
 mod kiosk;
