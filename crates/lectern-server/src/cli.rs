@@ -817,14 +817,19 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot migrate {}", redact(&url)))?;
     let read = read_db(&url).await?;
     match crate::demo::made_by_demo(&store).await? {
-        Some(true) => eprintln!("{} holds the demo campus already", redact(&url)),
-        Some(false) => anyhow::bail!(
+        crate::demo::Found::Campus => eprintln!("{} holds the demo campus already", redact(&url)),
+        crate::demo::Found::Unfinished => anyhow::bail!(
+            "{} holds a demo campus that was not finished (stopped while it was made?); \
+             delete the database and run `lectern demo` again",
+            redact(&url)
+        ),
+        crate::demo::Found::Other => anyhow::bail!(
             "{} holds another event log ({} events); the demo needs an empty database: \
              give it another with --data-dir DIR or --database-url URL",
             redact(&url),
             store.head().await?
         ),
-        None => {
+        crate::demo::Found::Nothing => {
             let projections = lectern_projections::Projections::start(
                 store.clone(),
                 read.clone(),
@@ -937,7 +942,7 @@ fn demo_instructions(base: &str, guide: &crate::demo::Guide, admin: &str, audito
         ),
         String::new(),
         format!("3. A person's 2008 appraisal, a reason for every point (staff member {p},"),
-        "   whose dispute about an absence was upheld):".into(),
+        "   whose dispute about a late arrival was rejected):".into(),
         format!(
             "{{ appraisal(staffNo: \"{p}\", year: 2008) {{ total lines {{ points rule date \
              subject positions }} }} }}"

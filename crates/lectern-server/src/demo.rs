@@ -102,7 +102,8 @@ pub struct Summary {
 pub struct Guide {
     pub administrator: String,
     pub auditor: String,
-    /// The person whose 2008 dispute was upheld, and their unit.
+    /// The person whose 2008 dispute (about a late arrival) was rejected,
+    /// and their unit.
     pub person: String,
     pub unit: String,
 }
@@ -116,7 +117,7 @@ pub async fn guide(db: &ReadDb) -> anyhow::Result<Guide> {
             .with_context(|| format!("this is not a demo campus: nothing answers {sql:?}"))
     };
     let person =
-        first("SELECT person FROM rm_disputes WHERE status = 'upheld' ORDER BY id").await?;
+        first("SELECT person FROM rm_disputes WHERE status = 'rejected' ORDER BY id").await?;
     let unit = db
         .fetch(
             "SELECT unit FROM rm_people WHERE staff_no = $1",
@@ -140,14 +141,34 @@ pub async fn guide(db: &ReadDb) -> anyhow::Result<Guide> {
     })
 }
 
-/// Whether the log was made by `lectern demo` (its first event is the
-/// demo's), or is empty (`None`).
-pub async fn made_by_demo(store: &Store) -> anyhow::Result<Option<bool>> {
-    Ok(store
-        .read_all(0, 1, None)
-        .await?
-        .first()
-        .map(|e| e.metadata().ok().and_then(|m| m.source).as_deref() == Some("demo")))
+/// What a database holds, for `lectern demo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// An empty log.
+    Nothing,
+    /// The whole demo campus: its last fact, the leadership group's
+    /// meeting of July 2009, is in the log.
+    Campus,
+    /// A demo campus stopped before it was finished.
+    Unfinished,
+    /// Another log.
+    Other,
+}
+
+/// What `store` holds.
+pub async fn made_by_demo(store: &Store) -> anyhow::Result<Found> {
+    let Some(first) = store.read_all(0, 1, None).await?.into_iter().next() else {
+        return Ok(Found::Nothing);
+    };
+    if first.metadata().ok().and_then(|m| m.source).as_deref() != Some("demo") {
+        return Ok(Found::Other);
+    }
+    let (leadership, _) = load::<Monthly>(store, LEADERSHIP_STREAM, u64::MAX).await?;
+    Ok(if leadership.meetings.contains(&LAST) {
+        Found::Campus
+    } else {
+        Found::Unfinished
+    })
 }
 
 /// The navigation programme's id.
@@ -1715,11 +1736,16 @@ impl Gen<'_> {
         Ok(())
     }
 
-    /// The leadership group's meeting of `month`, and the study checks and
-    /// union chairs' reports of the month before (its figures from the
-    /// read models, which show it by now).
+    /// The study checks and union chairs' reports of the month before `month`
+    /// (its figures from the read models, which show it by now), then the
+    /// leadership group's meeting of `month`.
     async fn monthly(&mut self, month: (i32, u32)) -> anyhow::Result<()> {
         let (y, m) = month;
+        let (py, pm) = prev_month(month);
+        if (py, pm) >= FIRST && !matches!(pm, 2 | 8) {
+            self.reports(py, pm, (y, m)).await?;
+        }
+        // Last: in July 2009, the demo's last fact (`made_by_demo`).
         if !matches!(m, 2 | 8) {
             let on = on_or_after(date(y, m, 1), Weekday::Thu);
             let cmd = MonthlyCommand::HoldMeeting {
@@ -1736,10 +1762,12 @@ impl Gen<'_> {
                 .stage(LEADERSHIP_STREAM, &mut self.leadership.1, &events, &[], at)
                 .await?;
         }
-        let (py, pm) = prev_month(month);
-        if (py, pm) < FIRST || matches!(pm, 2 | 8) {
-            return Ok(());
-        }
+        Ok(())
+    }
+
+    /// The study checks and union chairs' reports of `py`-`pm`, made in
+    /// `month`.
+    async fn reports(&mut self, py: i32, pm: u32, (y, m): (i32, u32)) -> anyhow::Result<()> {
         let studying = self
             .opts
             .study_units

@@ -211,4 +211,31 @@ async fn the_demo_campus_reports_what_the_source_document_does(db: TestDb) {
         err.contains("holds another event log (1 events); the demo needs an empty database"),
         "{err}"
     );
+
+    // A demo stopped while it was made is not served as if it were whole.
+    let stopped = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/lectern.db", stopped.path().display());
+    let store = lectern_store::Store::open(&url, lectern_store::StoreOptions::default())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let meta = lectern_store::Metadata {
+        source: Some("demo".into()),
+        ..Default::default()
+    };
+    let first = lectern_store::NewEvent::new("UnitEstablished", &serde_json::json!({}))
+        .unwrap()
+        .with_metadata(&meta);
+    store
+        .append("org", lectern_store::ExpectedVersion::NoStream, vec![first])
+        .await
+        .unwrap();
+    store.close().await;
+    let dir = stopped.path().display().to_string();
+    let (code, _, err) = crate::lectern(&["demo", "--no-serve", "--data-dir", &dir]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("holds a demo campus that was not finished"),
+        "{err}"
+    );
 }
