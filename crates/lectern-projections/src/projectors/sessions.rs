@@ -53,7 +53,8 @@ fn json_list(positions: &[u64]) -> String {
 
 #[derive(Debug, Default)]
 pub struct SessionsProjector {
-    /// By stream, loaded from the store on first use.
+    /// Open sessions by stream, loaded from the store on first use and
+    /// dropped when they close.
     sessions: HashMap<String, State>,
 }
 
@@ -195,10 +196,17 @@ impl Projector for SessionsProjector {
                 );
                 return Ok(());
             }
-            SessionEvent::SessionScheduled(_)
-            | SessionEvent::SessionCancelled { .. }
-            | SessionEvent::TapRejected { .. }
-            | SessionEvent::SessionClosed { .. } => return Ok(()),
+            SessionEvent::SessionScheduled(_) | SessionEvent::TapRejected { .. } => {
+                return Ok(());
+            }
+            SessionEvent::SessionCancelled { .. } | SessionEvent::SessionClosed { .. } => {
+                // A closed or cancelled session seldom changes again (a
+                // correction loads it anew): its state leaves the cache, so
+                // that memory holds the open sessions, not every session
+                // ever held.
+                self.sessions.remove(&event.stream_id);
+                return Ok(());
+            }
         };
         let leave = s.leave.get(person).map(|l| match l {
             Leave::Requested => "requested",
