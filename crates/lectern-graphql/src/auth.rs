@@ -92,6 +92,12 @@ const TABLE: &str = "CREATE TABLE IF NOT EXISTS lectern_tokens (
     revoked_at TEXT
 )";
 
+/// Secrets every server on the database shares: the download-link key.
+const SECRETS: &str = "CREATE TABLE IF NOT EXISTS lectern_secrets (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+)";
+
 /// How long a server trusts a token it has checked before it looks again.
 pub const TOKEN_TTL: Duration = Duration::from_secs(5);
 
@@ -114,7 +120,7 @@ fn hash(secret: &str) -> String {
 impl Tokens {
     /// Opens the register, creating its table if need be.
     pub async fn open(db: ReadDb) -> Result<Tokens> {
-        db.execute(&[TABLE.to_owned()])
+        db.execute(&[TABLE.to_owned(), SECRETS.to_owned()])
             .await
             .map_err(ApiError::internal)?;
         Ok(Tokens {
@@ -129,6 +135,52 @@ impl Tokens {
     pub fn with_ttl(mut self, ttl: Duration) -> Tokens {
         self.ttl = ttl;
         self
+    }
+
+    /// The key that signs report download links, the same for every server
+    /// on this database (so a link made by one is honoured by another);
+    /// made by the first server that asks. Deleting its row in
+    /// `lectern_secrets` replaces it at the next start, and links made
+    /// before stop working.
+    pub async fn link_key(&self) -> Result<[u8; 32]> {
+        let fresh = crate::exports::link_key();
+        let hex: String = fresh.iter().map(|b| format!("{b:02x}")).collect();
+        let insert = Stmt {
+            sql: Arc::from(
+                "INSERT INTO lectern_secrets (name, value) VALUES ('link_key', $1) \
+                 ON CONFLICT (name) DO NOTHING",
+            ),
+            args: vec![Val::from(hex.as_str())],
+        };
+        self.db
+            .transact(None, &[insert])
+            .await
+            .map_err(ApiError::internal)?;
+        let rows = self
+            .db
+            .fetch(
+                "SELECT value FROM lectern_secrets WHERE name = 'link_key'",
+                &[],
+            )
+            .await
+            .map_err(ApiError::internal)?;
+        let stored = rows
+            .first()
+            .and_then(|r| r[0].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let mut key = [0u8; 32];
+        if stored.len() != 64 || !stored.is_ascii() {
+            return Err(ApiError::internal(format!(
+                "lectern_secrets holds a link key of {} characters, not 64 hexadecimal digits",
+                stored.len()
+            )));
+        }
+        for (i, byte) in key.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&stored[2 * i..2 * i + 2], 16).map_err(|_| {
+                ApiError::internal("lectern_secrets holds a link key that is not hexadecimal")
+            })?;
+        }
+        Ok(key)
     }
 
     /// Creates a token for `principal` and returns it with its secret,

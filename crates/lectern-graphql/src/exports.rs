@@ -1,8 +1,9 @@
 //! Download links for reports: `exportLink` gives a URL that downloads a
 //! report as CSV or XLSX without a bearer header (so a browser can follow
 //! it), valid for `LINK_TTL`. The link names the report, its parameters,
-//! the caller's token id and its expiry, signed with the server's link key
-//! (HMAC-SHA256): the server (`/export/…`) checks the signature, that the
+//! the caller's token id and its expiry, signed with the database's link
+//! key (HMAC-SHA256; `Tokens::link_key`, shared by every server on it): a
+//! server (`/export/…`) checks the signature, that the
 //! token is still valid, and runs the report for that token's caller, with
 //! the same access rules as the API.
 
@@ -49,7 +50,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A random key for signing links, new for each server process.
+/// A random key for signing links (what `Tokens::link_key` stores).
 pub(crate) fn link_key() -> [u8; 32] {
     let mut key = [0u8; 32];
     key[..16].copy_from_slice(Uuid::new_v4().as_bytes());

@@ -75,7 +75,8 @@ pub struct Api {
     /// Working days after a year closes within which its disputes are
     /// filed (`with_dispute_working_days`; ten by default).
     pub dispute_working_days: u32,
-    /// Signs report download links (`exportLink`); new for each process.
+    /// Signs report download links (`exportLink`): new for each process
+    /// unless set with `with_link_key` (servers share `Tokens::link_key`).
     pub link_key: std::sync::Arc<[u8; 32]>,
     /// The appraisal stream, which every appraisal reads.
     pub(crate) appraisal_log: AppraisalLog,
@@ -97,6 +98,13 @@ impl Api {
     /// Sets the working days within which a closed year's disputes are filed.
     pub fn with_dispute_working_days(mut self, days: u32) -> Api {
         self.dispute_working_days = days;
+        self
+    }
+
+    /// Signs download links with `key` (`Tokens::link_key`, shared by the
+    /// servers on one database).
+    pub fn with_link_key(mut self, key: [u8; 32]) -> Api {
+        self.link_key = std::sync::Arc::new(key);
         self
     }
 

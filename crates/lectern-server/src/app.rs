@@ -67,13 +67,18 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the token register: {}", e.message))?
             .with_ttl(args.token_cache()?);
+        let link_key = tokens
+            .link_key()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot read the download-link key: {}", e.message))?;
         let api = Api::new(
             store.clone(),
             projections.clone(),
             tokens,
             Campus::default(),
         )
-        .with_dispute_working_days(args.dispute_working_days()?);
+        .with_dispute_working_days(args.dispute_working_days()?)
+        .with_link_key(link_key);
         let schema = lectern_graphql::build_schema(api.clone());
         let metrics = crate::metrics::Metrics::default();
         let router = router()

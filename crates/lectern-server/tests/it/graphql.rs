@@ -769,6 +769,13 @@ async fn every_area_over_http(db: TestDb) {
         "{body}"
     );
     assert!(body.contains(",total,,,103,"), "{body}");
+    // Another server on the same database honours the link: the key is
+    // the database's, not the process's.
+    let other = Server::start(&url).await;
+    let (status, body) = crate::get(other.addr, &own).await;
+    assert!(status.contains("200"), "{status} {body}");
+    assert!(body.contains(",total,,,103,"), "{body}");
+    other.stop().await;
     let (status, body) = crate::get(addr, &own.replace("year=2007", "year=2006")).await;
     assert!(status.contains("403"), "{status} {body}");
     assert!(body.contains("signature does not match"), "{body}");
