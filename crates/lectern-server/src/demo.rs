@@ -60,7 +60,7 @@ use lectern_projections::{
 use lectern_store::{AppendRequest, Metadata, Store};
 use uuid::Uuid;
 
-use crate::synth::{Rng, decided};
+use crate::synth::{Rng, Writer, decided};
 use crate::taps::Ingest;
 
 /// What to make.
@@ -353,13 +353,10 @@ struct Task {
     done: Vec<(NaiveDate, StaffNo)>,
 }
 
-/// Requests waiting to be appended together.
+/// Decisions waiting to be appended together.
 struct Batch<'a> {
-    store: &'a Store,
+    writer: Writer<'a>,
     meta: Metadata,
-    pending: Vec<AppendRequest>,
-    /// Events appended by this generator (taps included).
-    events: u64,
 }
 
 impl Batch<'_> {
@@ -376,25 +373,13 @@ impl Batch<'_> {
         if events.is_empty() {
             return Ok(());
         }
-        self.pending
-            .push(append_request(stream, *version, events, keys, &self.meta).occurred_at(at));
+        let request = append_request(stream, *version, events, keys, &self.meta).occurred_at(at);
         *version += events.len() as u64;
-        self.events += events.len() as u64;
-        if self.pending.len() >= 64 {
-            self.flush().await?;
-        }
-        Ok(())
+        self.writer.push(request, events.len()).await
     }
 
     async fn flush(&mut self) -> anyhow::Result<()> {
-        if !self.pending.is_empty() {
-            let batch = std::mem::take(&mut self.pending);
-            self.store
-                .submit_all(batch)
-                .await
-                .context("appending the demo campus")?;
-        }
-        Ok(())
+        self.writer.flush().await
     }
 }
 
@@ -708,14 +693,16 @@ pub async fn generate(
         opts: opts.clone(),
         rng: Rng(opts.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1),
         batch: Batch {
-            store,
+            writer: Writer {
+                store,
+                pending: Vec::new(),
+                events: 0,
+            },
             meta: Metadata {
                 actor: Some("demo".into()),
                 source: Some("demo".into()),
                 ..Metadata::default()
             },
-            pending: Vec::new(),
-            events: 0,
         },
         org: OrgTree::default(),
         people: BTreeMap::new(),
@@ -758,7 +745,7 @@ pub async fn generate(
     for month in months {
         progress.set_message(format!(
             "{}-{:02}, {} events",
-            month.0, month.1, g.batch.events
+            month.0, month.1, g.batch.writer.events
         ));
         if month != LAST {
             g.plan(next_month(month)).await?;
@@ -1615,7 +1602,7 @@ impl Gen<'_> {
         for task in sending {
             let (taps, events) = task.await??;
             self.taps += taps;
-            self.batch.events += events;
+            self.batch.writer.events += events;
         }
         for h in held {
             self.finish(h).await?;

@@ -78,15 +78,20 @@ fn new_events<E: DomainEvent>(events: &[(E, DateTime<Utc>)], meta: &Metadata) ->
         .collect()
 }
 
-/// Appends requests in transactions of `batch`.
-struct Writer<'a> {
-    store: &'a Store,
-    pending: Vec<AppendRequest>,
-    events: u64,
+/// Appends requests 40 to a transaction (`Store::submit_all`).
+pub(crate) struct Writer<'a> {
+    pub(crate) store: &'a Store,
+    pub(crate) pending: Vec<AppendRequest>,
+    /// Events pushed so far.
+    pub(crate) events: u64,
 }
 
 impl Writer<'_> {
-    async fn push(&mut self, request: AppendRequest, events: usize) -> anyhow::Result<()> {
+    pub(crate) async fn push(
+        &mut self,
+        request: AppendRequest,
+        events: usize,
+    ) -> anyhow::Result<()> {
         self.pending.push(request);
         self.events += events as u64;
         if self.pending.len() >= 40 {
@@ -95,13 +100,13 @@ impl Writer<'_> {
         Ok(())
     }
 
-    async fn flush(&mut self) -> anyhow::Result<()> {
+    pub(crate) async fn flush(&mut self) -> anyhow::Result<()> {
         if !self.pending.is_empty() {
             let batch = std::mem::take(&mut self.pending);
             self.store
                 .submit_all(batch)
                 .await
-                .context("appending the synthetic campus")?;
+                .context("appending a generated campus")?;
         }
         Ok(())
     }
