@@ -17,6 +17,9 @@ pub(crate) struct ProjectionStatus {
     pub(crate) position: u64,
     /// Events behind the head of the log.
     pub(crate) lag: u64,
+    /// Whether this server runs the projector; among servers sharing a
+    /// database one does, and the others follow its checkpoint.
+    pub(crate) leader: bool,
 }
 
 /// An event of the log, as stored.
@@ -173,6 +176,7 @@ impl OpsQuery {
                 name: s.name.to_owned(),
                 position: s.position,
                 lag: s.lag,
+                leader: s.leader,
             })
             .collect())
     }

@@ -80,6 +80,11 @@ pub struct Api {
     pub link_key: std::sync::Arc<[u8; 32]>,
     /// The appraisal stream, which every appraisal reads.
     pub(crate) appraisal_log: AppraisalLog,
+    /// A read-only replica of the database that answers queries
+    /// (`with_replica`).
+    replica: Option<ReadDb>,
+    /// Whether `db()` is the replica: set on the copy a query runs with.
+    on_replica: bool,
 }
 
 impl Api {
@@ -92,7 +97,16 @@ impl Api {
             dispute_working_days: DISPUTE_WORKING_DAYS,
             link_key: std::sync::Arc::new(crate::exports::link_key()),
             appraisal_log: AppraisalLog::default(),
+            replica: None,
+            on_replica: false,
         }
+    }
+
+    /// Answers queries (not mutations or subscriptions) from `replica`, a
+    /// read-only replica of the database (see `execute`).
+    pub fn with_replica(mut self, replica: ReadDb) -> Api {
+        self.replica = Some(replica);
+        self
     }
 
     /// Sets the working days within which a closed year's disputes are filed.
@@ -108,8 +122,21 @@ impl Api {
         self
     }
 
+    /// The read models: the replica's for a query when one is set, else
+    /// the primary's.
     pub fn db(&self) -> &ReadDb {
-        self.projections.db()
+        match (&self.replica, self.on_replica) {
+            (Some(replica), true) => replica,
+            _ => self.projections.db(),
+        }
+    }
+
+    /// This API reading from the replica.
+    fn on_replica(&self) -> Option<Api> {
+        self.replica.as_ref().map(|_| Api {
+            on_replica: true,
+            ..self.clone()
+        })
     }
 
     /// Runs a decision on `stream` for `caller` and waits until the read
@@ -175,6 +202,14 @@ pub fn sdl() -> String {
 /// may ask to read at least what the log held at a position, with the
 /// extension `{"waitForPosition": N}`: it waits (at most `MAX_WAIT`) until
 /// the read models reach it.
+///
+/// With a replica (`Api::with_replica`), a query is answered from it. A
+/// query that waits for a position is answered from the replica only once
+/// the replica has replayed the primary's write-ahead log as far as it
+/// stood when the primary's read models reached the position; a replica
+/// that cannot tell (it is not a hot standby) or does not get there within
+/// `REPLICA_WAIT` leaves the query to the primary. So a client that reads
+/// what it wrote, at the position its mutation returned, always sees it.
 pub async fn execute(
     schema: &LecternSchema,
     api: &Api,
@@ -194,6 +229,13 @@ pub async fn execute(
         if let Err(e) = api.projections.wait_for(position, MAX_WAIT).await {
             return error_response(e.into());
         }
+        if let Some(replica) = api.on_replica().filter(|_| is_query(&request))
+            && replica_caught_up(api).await
+        {
+            request = request.data(replica);
+        }
+    } else if let Some(replica) = api.on_replica().filter(|_| is_query(&request)) {
+        request = request.data(replica);
     }
     if let Some(c) = caller {
         request = request.data(c);
@@ -201,6 +243,84 @@ pub async fn execute(
     schema
         .execute(request.data(crate::people::RequestPeople::default()))
         .await
+}
+
+/// The longest a query waits for the replica to replay what the primary's
+/// read models hold, before the primary answers it.
+pub(crate) const REPLICA_WAIT: Duration = Duration::from_secs(2);
+
+/// Whether the request runs a query (not a mutation or subscription); a
+/// request that does not parse is left to the schema to refuse.
+fn is_query(request: &Request) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    let ty = match (&doc.operations, &request.operation_name) {
+        (DocumentOperations::Single(op), _) => op.node.ty,
+        (DocumentOperations::Multiple(ops), Some(name)) => match ops.get(name.as_str()) {
+            Some(op) => op.node.ty,
+            None => return false,
+        },
+        (DocumentOperations::Multiple(_), None) => return false,
+    };
+    ty == OperationType::Query
+}
+
+/// Waits (at most `REPLICA_WAIT`) until the replica has replayed the
+/// primary's write-ahead log as far as it is now; `false` when it does not
+/// get there, or is not a hot standby and so cannot tell.
+async fn replica_caught_up(api: &Api) -> bool {
+    let Some(replica) = &api.replica else {
+        return false;
+    };
+    let primary = match api
+        .projections
+        .db()
+        .fetch("SELECT pg_current_wal_lsn()::text", &[])
+        .await
+    {
+        Ok(rows) => rows
+            .first()
+            .and_then(|r| r.first())
+            .and_then(|v| v.as_str().map(str::to_owned)),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the primary's WAL position");
+            None
+        }
+    };
+    let Some(lsn) = primary else {
+        return false;
+    };
+    let deadline = tokio::time::Instant::now() + REPLICA_WAIT;
+    let mut wait = Duration::from_millis(1);
+    loop {
+        let replayed = replica
+            .fetch(
+                "SELECT CASE WHEN NOT pg_is_in_recovery() THEN -1 \
+                 WHEN pg_last_wal_replay_lsn() >= $1::pg_lsn THEN 1 ELSE 0 END",
+                &[lectern_projections::Val::from(lsn.as_str())],
+            )
+            .await;
+        match replayed
+            .as_deref()
+            .map(|r| r.first().and_then(|r| r.first()))
+        {
+            Ok(Some(v)) if v.as_i64() == Some(1) => return true,
+            Ok(Some(v)) if v.as_i64() == Some(0) => {}
+            Ok(_) => return false,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the replica's replay position");
+                return false;
+            }
+        }
+        if tokio::time::Instant::now() + wait > deadline {
+            tracing::info!(%lsn, "the replica is behind; the primary answers");
+            return false;
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_millis(50));
+    }
 }
 
 fn error_response(e: ApiError) -> Response {

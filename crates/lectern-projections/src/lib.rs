@@ -17,6 +17,9 @@
 //! - Readers query views (`rm_<table>`) of the live generation; a rebuild
 //!   writes a new generation beside it and swaps the views in one
 //!   transaction.
+//! - Among servers sharing a database, each projector runs in the one that
+//!   holds its lease; the others follow its checkpoint, so read-your-writes
+//!   holds in every server, and take over when it dies.
 //!
 //! # Layout
 //! - `sql`: the read-model database and the portable SQL dialect.
@@ -24,6 +27,8 @@
 //!   folding and appending a stream.
 //! - `projector`: the `Projector` trait, tables and the statement context.
 //! - `runner`: checkpoints, following the log, rebuilds, `Projections`.
+//! - `lease`: which of several servers on one database runs a projector
+//!   (or another job that must run once): PostgreSQL advisory locks.
 //! - `projectors`: the read models.
 //! - `ledger`, `figures`: appraisal entries and unit-month figures read
 //!   from them.
@@ -32,6 +37,7 @@
 mod codec;
 mod error;
 mod figures;
+mod lease;
 mod ledger;
 mod projector;
 mod projectors;
@@ -41,6 +47,7 @@ mod sql;
 pub use codec::{append_request, commit, decode, encode, history, load, positioned};
 pub use error::{Error, Result};
 pub use figures::unit_month_figures;
+pub use lease::{Lease, Leases};
 pub use ledger::person_entries;
 pub use projector::{Cx, Projector, Table};
 pub use projectors::{

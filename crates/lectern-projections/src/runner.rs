@@ -12,10 +12,17 @@
 //! live one, catches up with the head, then in one transaction moves the
 //! checkpoint to the new generation, points the readers' views at its
 //! tables and drops the old ones. Readers see the old tables until then.
+//!
+//! Several servers may share one PostgreSQL database. Each projector runs in
+//! one of them, the holder of its lease (`lease`); in the others it
+//! follows: it reads the checkpoint row the leader moves, so that
+//! `wait_for` (read-your-writes) works in every server, and tries the lease
+//! now and then, so that it takes over when the leader dies.
 
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,6 +31,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
+use crate::lease::{Lease, Leases};
 use crate::projector::{Cx, Names, Projector};
 use crate::sql::{ReadDb, Stmt, Val};
 
@@ -36,16 +44,23 @@ const CHECKPOINTS: &str = "CREATE TABLE IF NOT EXISTS lectern_projections (
     updated_at TEXT NOT NULL
 )";
 
-/// How the runners batch.
+/// How the runners batch and share the work with other servers.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Events applied per transaction.
     pub batch_size: usize,
+    /// How often a server that does not run a projector tries to take it
+    /// over, and how often the connection holding the leases is checked:
+    /// about the longest a projector stays unrun after its server dies.
+    pub lease_retry: Duration,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { batch_size: 2000 }
+        Options {
+            batch_size: 2000,
+            lease_retry: Duration::from_secs(1),
+        }
     }
 }
 
@@ -65,6 +80,9 @@ pub struct Status {
     pub position: u64,
     /// Events behind the head of the log.
     pub lag: u64,
+    /// Whether this process runs the projector (else another server does,
+    /// and this one follows its checkpoint).
+    pub leader: bool,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -72,7 +90,7 @@ type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 /// A projector with its type erased, so that all of them can be listed once.
 trait Entry: Send + Sync {
     fn name(&self) -> &'static str;
-    fn run(&self, shared: Shared, reached: watch::Sender<u64>) -> BoxFuture<()>;
+    fn run(&self, shared: Shared, track: Arc<Track>) -> BoxFuture<()>;
     fn rebuild(&self, shared: Shared) -> BoxFuture<Result<u64>>;
 }
 
@@ -82,8 +100,8 @@ impl<P: Projector> Entry for Typed<P> {
     fn name(&self) -> &'static str {
         P::NAME
     }
-    fn run(&self, shared: Shared, reached: watch::Sender<u64>) -> BoxFuture<()> {
-        Box::pin(run::<P>(shared, reached))
+    fn run(&self, shared: Shared, track: Arc<Track>) -> BoxFuture<()> {
+        Box::pin(run::<P>(shared, track))
     }
     fn rebuild(&self, shared: Shared) -> BoxFuture<Result<u64>> {
         Box::pin(async move { rebuild_one::<P>(&shared).await.map(|c| c.position) })
@@ -119,7 +137,17 @@ struct Shared {
     store: Store,
     db: ReadDb,
     opts: Options,
+    leases: Leases,
     stop: watch::Receiver<bool>,
+}
+
+/// Where one projector of this process stands.
+struct Track {
+    name: &'static str,
+    /// Every event up to here is in its tables.
+    reached: watch::Sender<u64>,
+    /// This process holds its lease.
+    leading: AtomicBool,
 }
 
 /// The running projectors of this process. Cheap to clone.
@@ -130,39 +158,53 @@ pub struct Projections {
 
 struct Inner {
     shared: Shared,
-    reached: Vec<(&'static str, watch::Receiver<u64>)>,
+    tracks: Vec<Arc<Track>>,
     stop: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Projections {
-    /// Creates the checkpoint table if need be and starts every projector:
-    /// each catches up from its checkpoint (building its tables first when
-    /// they are missing or of an older version), then follows the log.
+    /// Creates the checkpoint table if need be and starts every projector.
+    /// Where this process takes a projector's lease, it catches up from the
+    /// checkpoint (building its tables first when they are missing or of an
+    /// older version), then follows the log; elsewhere it follows the
+    /// leader's checkpoint.
     pub async fn start(store: Store, db: ReadDb, opts: Options) -> Result<Projections> {
         db.execute(&[CHECKPOINTS.to_owned()]).await?;
         let (stop_tx, stop_rx) = watch::channel(false);
+        let leases = Leases::new(&db);
         let shared = Shared {
             store,
             db,
             opts,
+            leases,
             stop: stop_rx,
         };
-        let mut reached = Vec::new();
-        let mut tasks = Vec::new();
+        let mut tracks = Vec::new();
+        let mut tasks = vec![tokio::spawn(check_leases(shared.clone()))];
         for entry in entries() {
-            let (tx, rx) = watch::channel(0);
-            reached.push((entry.name(), rx));
-            tasks.push(tokio::spawn(entry.run(shared.clone(), tx)));
+            let track = Arc::new(Track {
+                name: entry.name(),
+                reached: watch::channel(0).0,
+                leading: AtomicBool::new(false),
+            });
+            tracks.push(track.clone());
+            tasks.push(tokio::spawn(entry.run(shared.clone(), track)));
         }
         Ok(Projections {
             inner: Arc::new(Inner {
                 shared,
-                reached,
+                tracks,
                 stop: stop_tx,
                 tasks: Mutex::new(tasks),
             }),
         })
+    }
+
+    /// This process's leases, for other jobs that must run in one server
+    /// only (they are given up by `stop`).
+    pub fn leases(&self) -> &Leases {
+        &self.inner.shared.leases
     }
 
     pub fn db(&self) -> &ReadDb {
@@ -176,9 +218,9 @@ impl Projections {
     /// The position every read model has reached.
     pub fn position(&self) -> u64 {
         self.inner
-            .reached
+            .tracks
             .iter()
-            .map(|(_, rx)| *rx.borrow())
+            .map(|t| *t.reached.borrow())
             .min()
             .unwrap_or(0)
     }
@@ -187,8 +229,8 @@ impl Projections {
     /// `timeout`.
     pub async fn wait_for(&self, position: u64, timeout: Duration) -> Result<()> {
         let all = async {
-            for (_, rx) in &self.inner.reached {
-                let mut rx = rx.clone();
+            for t in &self.inner.tracks {
+                let mut rx = t.reached.subscribe();
                 rx.wait_for(|p| *p >= position)
                     .await
                     .map_err(|_| Error::Stopped)?;
@@ -210,35 +252,40 @@ impl Projections {
         let head = self.inner.shared.store.head().await?;
         Ok(self
             .inner
-            .reached
+            .tracks
             .iter()
-            .map(|(name, rx)| {
-                let position = *rx.borrow();
+            .map(|t| {
+                let position = *t.reached.borrow();
                 Status {
-                    name,
+                    name: t.name,
                     position,
                     lag: head.saturating_sub(position),
+                    leader: t.leading.load(Ordering::Relaxed),
                 }
             })
             .collect())
     }
 
-    /// Stops every projector and waits for them. A batch in flight is
-    /// rolled back; the next start resumes from the checkpoint.
+    /// Stops every projector and waits for them, then gives up the
+    /// leases. A batch in flight is rolled back; the next start (here or in
+    /// another server) resumes from the checkpoint.
     pub async fn stop(&self) {
         let _ = self.inner.stop.send(true);
         let tasks = std::mem::take(&mut *self.inner.tasks.lock().expect("tasks lock"));
         for t in tasks {
             let _ = t.await;
         }
+        self.inner.shared.leases.close().await;
     }
 
-    /// Kills every projector at once, wherever it is (tests use this to
-    /// stand in for a crash).
+    /// Kills every projector at once, wherever it is, and drops the
+    /// connection holding the leases (tests use this to stand in for a
+    /// crash).
     pub fn abort(&self) {
         for t in self.inner.tasks.lock().expect("tasks lock").iter() {
             t.abort();
         }
+        self.inner.shared.leases.abandon();
     }
 }
 
@@ -266,6 +313,8 @@ pub async fn rebuild(
         store: store.clone(),
         db: db.clone(),
         opts,
+        // A rebuild runs beside whoever leads: it needs no lease.
+        leases: Leases::new(db),
         stop,
     };
     let mut out = Vec::new();
@@ -278,28 +327,140 @@ pub async fn rebuild(
     Ok(out)
 }
 
-async fn run<P: Projector>(shared: Shared, reached: watch::Sender<u64>) {
-    let mut failures = 0u32;
+/// Checks the connection holding the leases every `lease_retry`, so that
+/// a lost lease is noticed even while its holder is idle.
+async fn check_leases(shared: Shared) {
     let mut stop = shared.stop.clone();
     loop {
-        let outcome = tokio::select! {
-            r = follow::<P>(&shared, &reached) => r,
+        tokio::select! {
+            () = tokio::time::sleep(shared.opts.lease_retry) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        shared.leases.check().await;
+    }
+}
+
+/// Runs projector `P` while this process holds its lease, follows the
+/// leader's checkpoint while it does not, until stopped.
+async fn run<P: Projector>(shared: Shared, track: Arc<Track>) {
+    let mut stop = shared.stop.clone();
+    let lease_name = format!("projector:{}", P::NAME);
+    loop {
+        let mut lease = tokio::select! {
+            lease = take_over::<P>(&shared, &track, &lease_name) => lease,
             _ = stop.wait_for(|s| *s) => return,
         };
-        match outcome {
+        track.leading.store(true, Ordering::Relaxed);
+        tracing::info!(
+            projector = P::NAME,
+            "running the projector (this server holds its lease)"
+        );
+        tokio::select! {
+            () = lead::<P>(&shared, &track.reached) => {}
+            () = lease.lost() => tracing::warn!(
+                projector = P::NAME,
+                "lost the projector's lease; following whoever takes it"
+            ),
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        track.leading.store(false, Ordering::Relaxed);
+    }
+}
+
+/// Retries after a failure, backing off, so a poisoned event or a database
+/// outage does not spin; the lag keeps growing and /readyz shows it.
+async fn back_off(failures: &mut u32) {
+    *failures += 1;
+    tokio::time::sleep(Duration::from_millis(200u64 << (*failures).min(7))).await;
+}
+
+/// Applies the log to the read model, for as long as it is polled.
+async fn lead<P: Projector>(shared: &Shared, reached: &watch::Sender<u64>) {
+    let mut failures = 0u32;
+    loop {
+        match follow::<P>(shared, reached).await {
             Ok(()) => failures = 0,
             Err(e) => {
-                failures += 1;
                 tracing::error!(projector = P::NAME, error = %e, "projection_failed");
-                // Back off, so a poisoned event or a database outage does
-                // not spin; the lag keeps growing and /readyz shows it.
-                let wait = Duration::from_millis(200u64 << failures.min(7));
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = stop.wait_for(|s| *s) => return,
+                back_off(&mut failures).await;
+            }
+        }
+    }
+}
+
+/// Takes the projector's lease, at once if it is free; until then follows
+/// the process that holds it and tries again every `lease_retry`.
+async fn take_over<P: Projector>(shared: &Shared, track: &Track, lease_name: &str) -> Lease {
+    let observing = observe::<P>(shared, &track.reached);
+    tokio::pin!(observing);
+    let mut announced = false;
+    loop {
+        match shared.leases.try_acquire(lease_name).await {
+            Ok(Some(lease)) => return lease,
+            Ok(None) if !announced => {
+                announced = true;
+                tracing::info!(
+                    projector = P::NAME,
+                    "another server runs the projector; following its checkpoint"
+                );
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(projector = P::NAME, error = %e, "cannot take the projector's lease")
+            }
+        }
+        tokio::select! {
+            () = &mut observing => {}
+            () = tokio::time::sleep(shared.opts.lease_retry) => {}
+        }
+    }
+}
+
+/// Follows another process's projector: `reached` moves as its checkpoint
+/// does, and past events of types the projector skips, for as long as it
+/// is polled.
+async fn observe<P: Projector>(shared: &Shared, reached: &watch::Sender<u64>) {
+    let mut failures = 0u32;
+    loop {
+        if let Err(e) = observe_once::<P>(shared, reached).await {
+            tracing::warn!(projector = P::NAME, error = %e, "cannot follow the projector's checkpoint");
+            back_off(&mut failures).await;
+        }
+    }
+}
+
+/// The leader's checkpoint is the last event of a batch it applied, so
+/// what a follower can vouch for is: the checkpoint, and beyond it every
+/// position up to the next event the projector applies. The follower reads
+/// the log with the projector's type filter to know where those are, and
+/// polls the checkpoint row (backing off from 2 ms to 200 ms) only while
+/// an event it has seen is not applied yet.
+async fn observe_once<P: Projector>(shared: &Shared, reached: &watch::Sender<u64>) -> Result<()> {
+    let mut applied = checkpoint::<P>(&shared.db).await?.position;
+    reached.send_if_modified(|r| advance(r, applied));
+    let types = P::EVENT_TYPES.iter().map(|t| (*t).to_owned()).collect();
+    let mut sub = shared.store.subscribe(applied, Some(types));
+    loop {
+        let batch = sub.next_batch(shared.opts.batch_size).await?;
+        if let Some(last) = batch.last().map(|e| e.position) {
+            let mut wait = Duration::from_millis(2);
+            while applied < last {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_millis(200));
+                let now = checkpoint::<P>(&shared.db).await?.position;
+                if now > applied {
+                    applied = now;
+                    wait = Duration::from_millis(2);
+                    reached.send_if_modified(|r| advance(r, applied));
                 }
             }
         }
+        let to = if sub.buffered() == 0 {
+            sub.checkpoint().max(applied)
+        } else {
+            applied
+        };
+        reached.send_if_modified(|r| advance(r, to));
     }
 }
 

@@ -162,6 +162,26 @@ impl ReadDb {
         }
     }
 
+    /// Connects to a read-only PostgreSQL replica of the database, to
+    /// answer queries from: every transaction on it is read-only, so
+    /// nothing can write there by mistake.
+    pub async fn connect_replica(url: &str) -> Result<ReadDb> {
+        if !(url.starts_with("postgres:") || url.starts_with("postgresql:")) {
+            return Err(Error::UnsupportedUrl(url.to_owned()));
+        }
+        let connect = PgConnectOptions::from_str(url)
+            .map_err(Error::db)?
+            .application_name("lectern-replica")
+            .options([("default_transaction_read_only", "on")]);
+        let pool = PgPoolOptions::new()
+            .test_before_acquire(false)
+            .max_connections(8)
+            .connect_with(connect)
+            .await
+            .map_err(Error::db)?;
+        Ok(ReadDb::Postgres(pool))
+    }
+
     pub fn backend(&self) -> &'static str {
         match self {
             ReadDb::Sqlite { .. } => "sqlite",

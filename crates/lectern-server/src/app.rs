@@ -71,7 +71,7 @@ impl Application {
             .link_key()
             .await
             .map_err(|e| anyhow::anyhow!("cannot read the download-link key: {}", e.message))?;
-        let api = Api::new(
+        let mut api = Api::new(
             store.clone(),
             projections.clone(),
             tokens,
@@ -79,6 +79,13 @@ impl Application {
         )
         .with_dispute_working_days(args.dispute_working_days()?)
         .with_link_key(link_key);
+        if let Some(replica) = args.replica_url()? {
+            let db = ReadDb::connect_replica(&replica)
+                .await
+                .with_context(|| format!("cannot open the replica at {}", redact(&replica)))?;
+            tracing::info!(replica = %redact(&replica), "queries are answered from the replica");
+            api = api.with_replica(db);
+        }
         let schema = lectern_graphql::build_schema(api.clone());
         let metrics = crate::metrics::Metrics::default();
         let router = router()
@@ -126,6 +133,7 @@ impl Application {
             tokio::spawn(sign_checkpoints(
                 self.store.clone(),
                 self.projections.db().clone(),
+                self.projections.leases().clone(),
                 key,
                 every,
             ))
@@ -151,17 +159,32 @@ impl Application {
 
 /// Signs a checkpoint of the log every `every` (the key is read, or made,
 /// at the first); a refusal — a broken or rewritten log — is logged as an
-/// error each time.
+/// error each time. Among servers sharing a database, the one holding the
+/// signer's lease signs; another takes the lease over when it dies.
 async fn sign_checkpoints(
     store: Store,
     db: ReadDb,
+    leases: lectern_projections::Leases,
     key: std::path::PathBuf,
     every: std::time::Duration,
 ) {
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     let mut signer = None;
+    let mut lease = None;
     loop {
         tick.tick().await;
+        if !lease.as_ref().is_some_and(lectern_projections::Lease::held) {
+            lease = match leases.try_acquire("checkpoint-signer").await {
+                Ok(lease) => lease,
+                Err(e) => {
+                    tracing::warn!("cannot take the checkpoint signer's lease: {e}");
+                    None
+                }
+            };
+            if lease.is_none() {
+                continue;
+            }
+        }
         if signer.is_none() {
             match lectern_audit::checkpoints::Signer::load_or_create(&key) {
                 Ok(s) => signer = Some(s),

@@ -35,6 +35,9 @@ pub struct FileConfig {
     /// Working days after a year closes within which its appraisal
     /// disputes are filed (default 10).
     pub dispute_working_days: Option<u32>,
+    /// A read-only PostgreSQL replica of `database_url` that answers
+    /// GraphQL queries (default: none).
+    pub replica_url: Option<String>,
 }
 
 impl FileConfig {
@@ -136,6 +139,11 @@ pub struct ServeArgs {
     /// disputes are filed (default 10)
     #[arg(long, env = "LECTERN_DISPUTE_WORKING_DAYS")]
     pub dispute_working_days: Option<u32>,
+    /// A read-only PostgreSQL replica (hot standby) of the database that
+    /// answers GraphQL queries; mutations, subscriptions, kiosks and the
+    /// projectors use the database itself (default: none)
+    #[arg(long, env = "LECTERN_REPLICA_URL", hide_env_values = true)]
+    pub replica_url: Option<String>,
 }
 
 impl ServeArgs {
@@ -180,6 +188,24 @@ impl ServeArgs {
                 .dispute_working_days
                 .unwrap_or(lectern_graphql::DISPUTE_WORKING_DAYS),
         })
+    }
+
+    /// The replica's URL, checked against the database's: both PostgreSQL.
+    pub fn replica_url(&self) -> anyhow::Result<Option<String>> {
+        let Some(replica) = self.replica_url.clone().or(self.db.file()?.replica_url) else {
+            return Ok(None);
+        };
+        let is_pg = |u: &str| u.starts_with("postgres:") || u.starts_with("postgresql:");
+        let url = self.db.url()?;
+        if !is_pg(&replica) || !is_pg(&url) {
+            anyhow::bail!(
+                "replica_url {:?} needs PostgreSQL for both it and the database ({}): \
+                 a replica is a hot standby of a PostgreSQL primary",
+                redact(&replica),
+                redact(&url)
+            );
+        }
+        Ok(Some(replica))
     }
 
     pub fn token_cache(&self) -> anyhow::Result<std::time::Duration> {
@@ -238,9 +264,11 @@ mod tests {
                 checkpoint_key: all.checkpoint_key.clone(),
                 checkpoint_interval_seconds: Some(3600),
                 dispute_working_days: Some(10),
+                replica_url: all.replica_url.clone(),
             }
         );
         assert!(all.database_url.is_some() && all.data_dir.is_some() && all.listen.is_some());
+        assert!(all.replica_url.is_some());
         assert!(all.checkpoint_key.is_some());
         let unknown = toml::from_str::<FileConfig>("listen = \"127.0.0.1:1\"\nport = 8080\n");
         assert!(

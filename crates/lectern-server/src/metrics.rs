@@ -144,6 +144,19 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
                 s.name, s.lag
             );
         }
+        out.push_str(
+            "# HELP lectern_projection_leader 1 where this server runs the projector, 0 where it \
+             follows the server that does.\n\
+             # TYPE lectern_projection_leader gauge\n",
+        );
+        for s in &status {
+            let _ = writeln!(
+                out,
+                "lectern_projection_leader{{projector=\"{}\"}} {}",
+                s.name,
+                u8::from(s.leader)
+            );
+        }
     }
     if let Ok(kiosks) = state
         .api

@@ -28,7 +28,11 @@ both_backends!(
 const WAIT: Duration = Duration::from_secs(60);
 
 async fn start(store: &Store, read: &ReadDb, batch_size: usize) -> Projections {
-    Projections::start(store.clone(), read.clone(), Options { batch_size })
+    let opts = Options {
+        batch_size,
+        ..Options::default()
+    };
+    Projections::start(store.clone(), read.clone(), opts)
         .await
         .expect("start projections")
 }
@@ -782,4 +786,69 @@ async fn assert_monthly_matches(read: &ReadDb, f: &Folds) {
             .map(|c| (c.to_owned(), row[0][2].as_str().unwrap().to_owned()));
         assert_eq!(got, report, "{stream} report");
     }
+}
+
+fn leaders(status: &[lectern_projections::Status]) -> Vec<&'static str> {
+    status.iter().filter(|s| s.leader).map(|s| s.name).collect()
+}
+
+/// Two servers on one PostgreSQL database: each projector runs in one of
+/// them (the first to take its lease), the other follows its checkpoint
+/// (read-your-writes holds in both), and takes over when the first dies.
+#[tokio::test]
+async fn two_servers_run_each_projector_once_and_fail_over() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let opts = Options {
+        batch_size: 50,
+        lease_retry: Duration::from_millis(50),
+    };
+    let (store_a, store_b) = (db.store().await, db.store().await);
+    let read_a = ReadDb::connect(&db.url).await.unwrap();
+    let read_b = ReadDb::connect(&db.url).await.unwrap();
+    generate(&store_a, 41, 20, 4, 200).await;
+    let a = Projections::start(store_a.clone(), read_a.clone(), opts.clone())
+        .await
+        .unwrap();
+    caught_up(&a, &store_a).await;
+    let all = projector_names();
+    assert_eq!(
+        leaders(&a.status().await.unwrap()),
+        all,
+        "alone, A runs all"
+    );
+
+    let b = Projections::start(store_b.clone(), read_b.clone(), opts)
+        .await
+        .unwrap();
+    // B writes; B's read models (A's work) show it once B has waited.
+    generate(&store_b, 42, 30, 4, 200).await;
+    caught_up(&b, &store_b).await;
+    assert_matches_folds(&read_b, &fold_all(&store_b).await).await;
+    assert_eq!(leaders(&b.status().await.unwrap()), Vec::<&str>::new());
+    assert_eq!(leaders(&a.status().await.unwrap()), all);
+    // A waited position that only some projectors' events reach is still
+    // reached by all of them in the follower.
+    let head = store_b.head().await.unwrap();
+    for s in b.status().await.unwrap() {
+        assert_eq!((s.position, s.lag), (head, 0), "{} in B", s.name);
+    }
+
+    // A dies: its connections drop and B takes every projector over.
+    a.abort();
+    read_a.close().await;
+    store_a.close().await;
+    generate(&store_b, 43, 35, 4, 200).await;
+    caught_up(&b, &store_b).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while leaders(&b.status().await.unwrap()) != all {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "B did not take over"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_matches_folds(&read_b, &fold_all(&store_b).await).await;
+    b.stop().await;
 }

@@ -277,10 +277,24 @@ async fn graphql_over_http(db: TestDb) {
         "lectern_log_head_position 3",
         "lectern_projection_lag{projector=\"people\"} 0",
         "lectern_projection_position{projector=\"sessions\"} 3",
+        // Alone on its database, the server runs every projector.
+        "lectern_projection_leader{projector=\"kiosks\"} 1",
         // No kiosk has tapped yet: the family is there, without samples.
         "# TYPE lectern_kiosk_taps_total counter\n# HELP lectern_kiosk_missing_taps",
     ] {
         assert!(metrics.contains(line), "{line:?} missing from\n{metrics}");
+    }
+    // Every metric is in the operators' table.
+    let documented = include_str!("../../../../deploy/README.md");
+    for family in metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+    {
+        assert!(
+            documented.contains(&format!("| `{family}")),
+            "{family} is not listed in deploy/README.md"
+        );
     }
 
     // Tokens can be listed and revoked from the CLI.
@@ -996,13 +1010,59 @@ async fn kiosks_register_and_enrol(db: TestDb) {
     server.stop().await;
 }
 
-/// A subscription over WebSocket (graphql-transport-ws), authenticated in
-/// `connection_init`, sees a mutation made over HTTP.
-async fn subscriptions_over_websocket(db: TestDb) {
-    use futures_util::{SinkExt, StreamExt};
+pub(crate) type WebSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens `/graphql/ws` (graphql-transport-ws), authenticated in
+/// `connection_init`, and subscribes to `query` as subscription "1".
+pub(crate) async fn subscribe(addr: SocketAddr, token: &str, query: &str) -> WebSocket {
+    use futures_util::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+    let mut request = format!("ws://{addr}/graphql/ws")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("upgrade");
+    let send = |v: Value| Message::Text(v.to_string().into());
+    ws.send(send(json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } })))
+        .await
+        .unwrap();
+    let ack = next_message(&mut ws).await;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    ws.send(send(
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": query } }),
+    ))
+    .await
+    .unwrap();
+    ws
+}
+
+/// The next text message on `ws` as JSON (at most 20 s away).
+pub(crate) async fn next_message(ws: &mut WebSocket) -> Value {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let m = tokio::time::timeout(std::time::Duration::from_secs(20), ws.next())
+            .await
+            .expect("a message within 20 s")
+            .expect("the socket is open")
+            .expect("a WebSocket message");
+        if let Message::Text(t) = m {
+            return serde_json::from_str::<Value>(&t).unwrap();
+        }
+    }
+}
+
+/// A subscription over WebSocket (graphql-transport-ws), authenticated in
+/// `connection_init`, sees a mutation made over HTTP.
+async fn subscriptions_over_websocket(db: TestDb) {
     let url = db.url.clone();
     let server = Server::start(&url).await;
     let addr = server.addr;
@@ -1026,46 +1086,15 @@ async fn subscriptions_over_websocket(db: TestDb) {
     ])
     .await;
 
-    let mut request = format!("ws://{addr}/graphql/ws")
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("upgrade");
-    let send = |v: Value| Message::Text(v.to_string().into());
-    ws.send(send(json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", token.trim()) } })))
-        .await
-        .unwrap();
-    let ack = loop {
-        let m = tokio::time::timeout(std::time::Duration::from_secs(20), ws.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        if let Message::Text(t) = m {
-            break serde_json::from_str::<Value>(&t).unwrap();
-        }
-    };
-    assert_eq!(ack["type"], "connection_ack", "{ack}");
-    ws.send(send(json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { events { position eventType } }" } })))
-        .await
-        .unwrap();
+    let mut ws = subscribe(
+        addr,
+        token.trim(),
+        "subscription { events { position eventType } }",
+    )
+    .await;
     let r = gql(addr, admin.trim(), "mutation { establishUnit(id: \"uni\", name: \"大学\", kind: \"university\") { position } }", json!({})).await;
     assert!(r.get("errors").is_none(), "{r}");
-    let m = loop {
-        let m = tokio::time::timeout(std::time::Duration::from_secs(20), ws.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        if let Message::Text(t) = m {
-            break serde_json::from_str::<Value>(&t).unwrap();
-        }
-    };
+    let m = next_message(&mut ws).await;
     assert_eq!(m["type"], "next", "{m}");
     assert_eq!(
         m["payload"]["data"]["events"],

@@ -61,8 +61,8 @@ async fn request(
 }
 
 /// A kiosk's side of the conversation: signs what it sends.
-struct Kiosk {
-    addr: SocketAddr,
+pub(crate) struct Kiosk {
+    pub(crate) addr: SocketAddr,
     id: String,
     key: KioskKey,
     /// How far the kiosk's clock is behind the server's.
@@ -85,7 +85,7 @@ impl Kiosk {
         request(self.addr, method, path, &headers, body).await
     }
 
-    fn tap(&self, card: &str, counter: u64) -> SignedTap {
+    pub(crate) fn tap(&self, card: &str, counter: u64) -> SignedTap {
         self.key.sign_tap(Tap::new(
             Slug::parse(&self.id).unwrap(),
             Slug::parse("hall-a").unwrap(),
@@ -95,7 +95,7 @@ impl Kiosk {
         ))
     }
 
-    async fn post_taps(&self, taps: &[SignedTap]) -> BatchResponse {
+    pub(crate) async fn post_taps(&self, taps: &[SignedTap]) -> BatchResponse {
         let body = serde_json::to_vec(&json!({ "taps": taps })).unwrap();
         let (code, answer) = self.send("POST", "/kiosk/v1/taps", &body).await;
         assert_eq!(code, 200, "{answer}");
@@ -113,7 +113,7 @@ impl Kiosk {
 }
 
 /// Registers and enrols kiosk `id` at hall-a.
-async fn enrolled(addr: SocketAddr, admin: &str, id: &str) -> Kiosk {
+pub(crate) async fn enrolled(addr: SocketAddr, admin: &str, id: &str) -> Kiosk {
     let r = ok(
         addr,
         admin,
@@ -137,7 +137,7 @@ async fn enrolled(addr: SocketAddr, admin: &str, id: &str) -> Kiosk {
     }
 }
 
-fn outcomes(r: &BatchResponse) -> Vec<Option<Outcome>> {
+pub(crate) fn outcomes(r: &BatchResponse) -> Vec<Option<Outcome>> {
     r.results.iter().map(|t| t.outcome).collect()
 }
 

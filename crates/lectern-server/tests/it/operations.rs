@@ -1,12 +1,16 @@
-//! Operations drills from deploy/README.md, run as tests: a PostgreSQL
+//! Operations drills from deploy/README.md, run as tests on PostgreSQL: a
 //! backup restored into a new database verifies, rebuilds and gives the
-//! same answers.
+//! same answers; two servers share one database and fail over.
 
 use std::process::Command;
 
+use lectern_kiosk_protocol::Outcome;
 use lectern_store::testkit::TestDb;
+use serde_json::json;
 
 use crate::cli;
+use crate::graphql::{gql, next_message, ok, post_to, subscribe, token};
+use crate::kiosk::{Kiosk, enrolled, outcomes};
 
 /// Runs a PostgreSQL client tool; panics with its output if it fails.
 fn tool(program: &str, args: &[&str]) {
@@ -92,4 +96,375 @@ async fn a_backup_restores_verifies_and_answers_the_same() {
         assert_eq!(after, before, "{report:?}");
         assert!(before.lines().count() > 2, "{report:?}: {before}");
     }
+}
+
+/// A `lectern serve` process, killed when dropped (a failing test leaves
+/// none behind).
+struct Serving(std::process::Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `lectern serve` in a process of its own on `url`, answering at `addr`
+/// once it says so.
+async fn server_process(url: &str, addr: std::net::SocketAddr) -> Serving {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lectern"))
+        .args([
+            "serve",
+            "--database-url",
+            url,
+            "--listen",
+            &addr.to_string(),
+        ])
+        .env_remove("LECTERN_DATABASE_URL")
+        .env("LECTERN_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start lectern serve");
+    let stderr = child.stderr.take().unwrap();
+    tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        for line in lines.by_ref() {
+            let line = line.expect("lectern serve's stderr");
+            if line.contains("is serving on") {
+                // Keep the pipe drained while the server runs.
+                std::thread::spawn(move || lines.for_each(drop));
+                return;
+            }
+        }
+        panic!("lectern serve ended before it served");
+    })
+    .await
+    .unwrap();
+    Serving(child)
+}
+
+fn free_port() -> std::net::SocketAddr {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    probe.local_addr().unwrap()
+}
+
+/// Which projectors each server runs, as `projections { name leader }`.
+async fn leaders(addr: std::net::SocketAddr, token: &str) -> Vec<String> {
+    let data = ok(addr, token, "{ projections { name leader } }", json!({})).await;
+    data["projections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["leader"] == true)
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Registers a teacher with a card through the server at `addr`, then taps
+/// the card at `kiosk`; the mutation waited for the read models, so the
+/// tap finds its holder whichever server runs the projectors.
+async fn teacher_taps_in(
+    addr: std::net::SocketAddr,
+    admin: &str,
+    kiosk: &Kiosk,
+    n: u64,
+) -> Option<Outcome> {
+    let staff = format!("S{n:04}");
+    let card = format!("04A1B2C3{n:06X}");
+    ok(
+        addr,
+        admin,
+        "mutation($staff: String!, $card: String!) {
+           registerPerson(input: { staffNo: $staff, name: \"王小明\", unit: \"cs\",
+             category: \"teacher\", birthDate: \"1980-03-04\", hireDate: \"2005-09-01\" }) { position }
+           issueCard(staffNo: $staff, uid: $card) { position }
+         }",
+        json!({ "staff": staff, "card": card }),
+    )
+    .await;
+    let answer = kiosk.post_taps(&[kiosk.tap(&card, n)]).await;
+    outcomes(&answer)[0]
+}
+
+/// What both servers must answer alike, read at log position `at` at least.
+const SAME_ANSWERS: &str = "{
+  units { id name parent }
+  people(first: 100) { edges { node { staffNo name unit card } } }
+  session(id: \"0195f000-0000-7000-8000-00000000a11a\") {
+    status present late absent roster(first: 100) { edges { node { staffNo status } } } }
+  kiosks { id taps lastCounter gaps missing }
+  projections { name position lag }
+}";
+
+/// The deploy/README.md drill for several servers: two `lectern serve`
+/// processes on one PostgreSQL database take GraphQL writes and kiosk taps
+/// at once; the log stays one chain, both subscriptions see every event,
+/// both answer alike; each projector runs in one of them, and the other
+/// takes over when that one is killed.
+#[tokio::test]
+async fn two_servers_share_one_database_and_fail_over() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let url = db.url.clone();
+    let admin = token(&url, "administrator", "A0001").await;
+    let auditor = token(&url, "auditor", "A0002").await;
+    let (addr_a, addr_b) = (free_port(), free_port());
+    let a = server_process(&url, addr_a).await;
+    let b = server_process(&url, addr_b).await;
+
+    // The log as each server's subscription sees it.
+    let feed = "subscription { events { position } }";
+    let mut ws_a = subscribe(addr_a, &auditor, feed).await;
+    let mut ws_b = subscribe(addr_b, &auditor, feed).await;
+
+    // A school and a study session at hall-a with check-in open, and a
+    // reader in the hall for each server.
+    let starts = chrono::Utc::now() + chrono::Duration::minutes(10);
+    ok(
+        addr_a,
+        &admin,
+        "mutation($starts: DateTime!, $ends: DateTime!) {
+           a: establishUnit(id: \"uni\", name: \"大学\", kind: \"university\") { position }
+           b: establishUnit(id: \"cs\", name: \"计算机学院\", kind: \"school\", parent: \"uni\") { position }
+           scheduleSession(input: { id: \"0195f000-0000-7000-8000-00000000a11a\",
+             kind: \"centralized_study\", title: \"集中学习\", organiser: \"cs\", venue: \"hall-a\",
+             audienceUnits: [\"cs\"], startsAt: $starts, endsAt: $ends }) { position }
+         }",
+        json!({ "starts": starts, "ends": starts + chrono::Duration::minutes(90) }),
+    )
+    .await;
+    let kiosk_a = enrolled(addr_a, &admin, "hall-a-1").await;
+    let kiosk_b = enrolled(addr_b, &admin, "hall-a-2").await;
+
+    // Both servers take writes at once: teachers and their taps.
+    let (on_a, on_b) = tokio::join!(
+        async {
+            let mut seen = Vec::new();
+            for n in 1..=15 {
+                seen.push(teacher_taps_in(addr_a, &admin, &kiosk_a, n).await);
+            }
+            seen
+        },
+        async {
+            let mut seen = Vec::new();
+            for n in 101..=115 {
+                seen.push(teacher_taps_in(addr_b, &admin, &kiosk_b, n).await);
+            }
+            seen
+        }
+    );
+    assert!(
+        on_a.iter()
+            .chain(&on_b)
+            .all(|o| *o == Some(Outcome::Present)),
+        "every teacher was found present: {on_a:?} {on_b:?}"
+    );
+
+    // One chain, every event in both feeds.
+    let store = lectern_store::Store::open(&url, lectern_store::StoreOptions::default())
+        .await
+        .unwrap();
+    let head = store.head().await.unwrap();
+    store.close().await;
+    assert!(head > 60, "{head}");
+    for ws in [&mut ws_a, &mut ws_b] {
+        let mut positions = Vec::new();
+        while positions.last() != Some(&head) {
+            let m = next_message(ws).await;
+            assert_eq!(m["type"], "next", "{m}");
+            positions.push(m["payload"]["data"]["events"]["position"].as_u64().unwrap());
+        }
+        assert_eq!(positions, (1..=head).collect::<Vec<_>>());
+    }
+    let verify = || {
+        cli(vec![
+            "audit".into(),
+            "verify".into(),
+            "--database-url".into(),
+            url.clone(),
+        ])
+    };
+    let (code, out, err) = verify().await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("chain intact: {head} events")),
+        "{out}"
+    );
+
+    // The same answers from both, and each projector run by one of them.
+    let admin_ref = admin.as_str();
+    let read_at = |addr| async move {
+        let body = json!({ "query": SAME_ANSWERS, "extensions": { "waitForPosition": head } });
+        let (status, answer) = post_to(
+            addr,
+            "/graphql",
+            Some(admin_ref),
+            body.to_string().as_bytes(),
+        )
+        .await;
+        assert!(status.contains("200"), "{status}: {answer}");
+        serde_json::from_str::<serde_json::Value>(&answer).unwrap()
+    };
+    let (from_a, from_b) = (read_at(addr_a).await, read_at(addr_b).await);
+    assert!(from_a.get("errors").is_none(), "{from_a}");
+    assert_eq!(from_a, from_b);
+    assert_eq!(from_a["data"]["session"]["present"], 30, "{from_a}");
+    let (led_by_a, led_by_b) = (leaders(addr_a, &admin).await, leaders(addr_b, &admin).await);
+    let mut all = led_by_a.clone();
+    all.extend(led_by_b.clone());
+    all.sort();
+    let mut names: Vec<String> = lectern_projections::projector_names()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    assert_eq!(
+        all, names,
+        "each projector runs once: A {led_by_a:?}, B {led_by_b:?}"
+    );
+
+    // Kill the server running the sessions projector; the other takes
+    // over, and its own writes and taps still show at once.
+    let (dead, _alive, survivor, kiosk) = if led_by_a.iter().any(|n| n == "sessions") {
+        (a, b, addr_b, kiosk_b)
+    } else {
+        (b, a, addr_a, kiosk_a)
+    };
+    drop(dead); // SIGKILL
+    assert_eq!(
+        teacher_taps_in(survivor, &admin, &kiosk, 200).await,
+        Some(Outcome::Present)
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while leaders(survivor, &admin).await.len() < names.len() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the survivor did not take over"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let after = ok(
+        survivor,
+        &admin,
+        "{ session(id: \"0195f000-0000-7000-8000-00000000a11a\") { present } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(after["session"]["present"], 31, "{after}");
+    let (code, out, err) = verify().await;
+    assert_eq!(code, 0, "{out}{err}");
+}
+
+/// `lectern serve --replica-url`: queries are answered from the replica
+/// (here a database restored from a dump of the primary stands in for a
+/// standby that lags), a query that waits for a position sees it (the
+/// stand-in cannot show it has replayed that far, so the primary answers),
+/// and writes go to the primary. Nothing is written through the replica.
+#[tokio::test]
+async fn queries_are_answered_from_a_replica() {
+    use lectern_server::app::Application;
+    use lectern_server::config::{DbArgs, ServeArgs};
+
+    let (Some(primary), Some(standin)) = (TestDb::postgres().await, TestDb::postgres().await)
+    else {
+        return;
+    };
+    let admin = token(&primary.url, "administrator", "A0001").await;
+    let serve = |replica: Option<String>| {
+        let args = ServeArgs {
+            db: DbArgs {
+                database_url: Some(primary.url.clone()),
+                ..DbArgs::default()
+            },
+            listen: Some("127.0.0.1:0".parse().unwrap()),
+            replica_url: replica,
+            ..ServeArgs::default()
+        };
+        async move {
+            let app = Application::build(&args).await.expect("build");
+            let addr = app.local_addr();
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let task = tokio::spawn(app.run_until(async {
+                let _ = stopped.await;
+            }));
+            (addr, stop, task)
+        }
+    };
+    let units = "{ units { id } }";
+    let ids = |data: &serde_json::Value| -> Vec<String> {
+        data["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    // The university, then a copy of the database as the replica.
+    let (addr, stop, task) = serve(None).await;
+    ok(addr, &admin, "mutation { establishUnit(id: \"uni\", name: \"大学\", kind: \"university\") { position } }", json!({})).await;
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("lectern.dump").display().to_string();
+    let (from, to) = (primary.url.clone(), standin.url.clone());
+    tokio::task::spawn_blocking(move || {
+        tool("pg_dump", &["--format=custom", "--file", &dump, &from]);
+        tool("pg_restore", &["--no-owner", "--dbname", &to, &dump]);
+    })
+    .await
+    .unwrap();
+
+    let (addr, stop, task) = serve(Some(standin.url.clone())).await;
+    let written = ok(addr, &admin, "mutation { establishUnit(id: \"cs\", name: \"计算机学院\", kind: \"school\", parent: \"uni\") { position } }", json!({})).await;
+    let at = written["establishUnit"]["position"].as_u64().unwrap();
+    // The replica has not seen the school...
+    assert_eq!(ids(&ok(addr, &admin, units, json!({})).await), ["uni"]);
+    // ...a query that waits for it sees it...
+    let body = json!({ "query": units, "extensions": { "waitForPosition": at } });
+    let (status, answer) =
+        post_to(addr, "/graphql", Some(&admin), body.to_string().as_bytes()).await;
+    assert!(status.contains("200"), "{status}: {answer}");
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(ids(&answer["data"]), ["uni", "cs"], "{answer}");
+    // ...and a mutation reads and writes the primary.
+    let again = gql(addr, &admin, "mutation { establishUnit(id: \"cs\", name: \"计算机学院\", kind: \"school\", parent: \"uni\") { position } }", json!({})).await;
+    assert_eq!(
+        again["errors"][0]["extensions"]["code"], "CONFLICT",
+        "{again}"
+    );
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+
+    let replica = lectern_projections::ReadDb::connect_replica(&standin.url)
+        .await
+        .unwrap();
+    let refused = replica
+        .execute(&["CREATE TABLE scribble (a BIGINT)".to_owned()])
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("read-only transaction"),
+        "{refused}"
+    );
+    replica.close().await;
+
+    // A replica needs PostgreSQL on both sides.
+    let (code, _, err) = cli(vec![
+        "serve".into(),
+        "--data-dir".into(),
+        dir.path().join("data").display().to_string(),
+        "--replica-url".into(),
+        "postgres://lectern:secret@replica/lectern".into(),
+    ])
+    .await;
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("replica_url \"postgres://lectern:***@replica/lectern\" needs PostgreSQL"),
+        "{err}"
+    );
 }
