@@ -852,3 +852,48 @@ async fn two_servers_run_each_projector_once_and_fail_over() {
     assert_matches_folds(&read_b, &fold_all(&store_b).await).await;
     b.stop().await;
 }
+
+/// A lease is held by one process at a time, is free again when its holder
+/// gives it up, and tells its holder when it is lost.
+#[tokio::test]
+async fn a_lease_has_one_holder_at_a_time() {
+    use lectern_projections::Leases;
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let read_a = ReadDb::connect(&db.url).await.unwrap();
+    let read_b = ReadDb::connect(&db.url).await.unwrap();
+    let (a, b) = (Leases::new(&read_a), Leases::new(&read_b));
+    let mut held = a.try_acquire("checkpoint-signer").await.unwrap().unwrap();
+    assert!(held.held());
+    assert!(b.try_acquire("checkpoint-signer").await.unwrap().is_none());
+    let other = b.try_acquire("projector:people").await.unwrap();
+    assert!(other.is_some_and(|l| l.held()), "another name is free");
+    a.check().await;
+    assert!(held.held(), "a healthy connection keeps its leases");
+
+    a.close().await;
+    assert!(!held.held());
+    held.lost().await;
+    let taken = b.try_acquire("checkpoint-signer").await.unwrap();
+    assert!(
+        taken.is_some_and(|l| l.held()),
+        "B takes it once A gives it up"
+    );
+    assert!(a.try_acquire("checkpoint-signer").await.unwrap().is_none());
+    b.close().await;
+
+    // On SQLite there is one server: every lease is granted.
+    let sqlite = TestDb::sqlite().await;
+    let read = ReadDb::connect(&sqlite.url).await.unwrap();
+    let local = Leases::new(&read);
+    for _ in 0..2 {
+        assert!(
+            local
+                .try_acquire("x")
+                .await
+                .unwrap()
+                .is_some_and(|l| l.held())
+        );
+    }
+}
