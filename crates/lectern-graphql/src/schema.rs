@@ -83,6 +83,9 @@ pub struct Api {
     /// A read-only replica of the database that answers queries
     /// (`with_replica`).
     replica: Option<ReadDb>,
+    /// Queries answered by the replica and by the primary since start,
+    /// when there is a replica (`replica_answers`).
+    answered: std::sync::Arc<[std::sync::atomic::AtomicU64; 2]>,
     /// Whether `db()` is the replica: set on the copy a query runs with.
     on_replica: bool,
 }
@@ -98,6 +101,7 @@ impl Api {
             link_key: std::sync::Arc::new(crate::exports::link_key()),
             appraisal_log: AppraisalLog::default(),
             replica: None,
+            answered: std::sync::Arc::default(),
             on_replica: false,
         }
     }
@@ -129,6 +133,23 @@ impl Api {
             (Some(replica), true) => replica,
             _ => self.projections.db(),
         }
+    }
+
+    /// With a replica: the queries it answered and those the primary
+    /// answered instead (they waited for a position the replica had not
+    /// replayed), since start.
+    pub fn replica_answers(&self) -> Option<(u64, u64)> {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.replica.as_ref().map(|_| {
+            (
+                self.answered[0].load(Relaxed),
+                self.answered[1].load(Relaxed),
+            )
+        })
+    }
+
+    fn count_answer(&self, by_replica: bool) {
+        self.answered[usize::from(!by_replica)].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// This API reading from the replica.
@@ -229,12 +250,15 @@ pub async fn execute(
         if let Err(e) = api.projections.wait_for(position, MAX_WAIT).await {
             return error_response(e.into());
         }
-        if let Some(replica) = api.on_replica().filter(|_| is_query(&request))
-            && replica_caught_up(api).await
-        {
-            request = request.data(replica);
+        if let Some(replica) = api.on_replica().filter(|_| is_query(&request)) {
+            let caught_up = replica_caught_up(api).await;
+            api.count_answer(caught_up);
+            if caught_up {
+                request = request.data(replica);
+            }
         }
     } else if let Some(replica) = api.on_replica().filter(|_| is_query(&request)) {
+        api.count_answer(true);
         request = request.data(replica);
     }
     if let Some(c) = caller {

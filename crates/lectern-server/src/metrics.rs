@@ -158,6 +158,17 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
             );
         }
     }
+    if let Some((replica, primary)) = state.api.replica_answers() {
+        let _ = writeln!(
+            out,
+            "# HELP lectern_replica_queries_total GraphQL queries since start, by who answered: \
+             the replica, or the primary for a query waiting for a position the replica had \
+             not replayed.\n\
+             # TYPE lectern_replica_queries_total counter\n\
+             lectern_replica_queries_total{{answered_by=\"replica\"}} {replica}\n\
+             lectern_replica_queries_total{{answered_by=\"primary\"}} {primary}"
+        );
+    }
     if let Ok(kiosks) = state
         .api
         .db()

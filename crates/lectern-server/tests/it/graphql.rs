@@ -39,7 +39,12 @@ impl Server {
             token_cache_seconds: Some(0),
             ..ServeArgs::default()
         };
-        let app = Application::build(&args).await.expect("build");
+        Server::start_with(&args).await
+    }
+
+    /// The real app with these settings.
+    pub(crate) async fn start_with(args: &ServeArgs) -> Server {
+        let app = Application::build(args).await.expect("build");
         let addr = app.local_addr();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until(async {

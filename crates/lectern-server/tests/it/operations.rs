@@ -1,23 +1,27 @@
 //! Operations drills from deploy/README.md, run as tests on PostgreSQL: a
 //! backup restored into a new database verifies, rebuilds and gives the
-//! same answers; two servers share one database and fail over.
+//! same answers; two servers share one database and fail over; queries are
+//! answered from a hot standby once it has replayed what they wait for.
 
 use std::process::Command;
 
 use lectern_kiosk_protocol::Outcome;
+use lectern_server::config::{DbArgs, ServeArgs};
 use lectern_store::testkit::TestDb;
 use serde_json::json;
 
 use crate::cli;
-use crate::graphql::{gql, next_message, ok, post_to, subscribe, token};
+use crate::graphql::{Server, gql, next_message, ok, post_to, subscribe, token};
 use crate::kiosk::{Kiosk, enrolled, outcomes};
 
 /// Runs a PostgreSQL client tool; panics with its output if it fails.
 fn tool(program: &str, args: &[&str]) {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program} (PostgreSQL's client tools) cannot run: {e}"));
+    succeeded(program, args, Command::new(program).args(args).output());
+}
+
+/// Panics, with its output, unless `program` ran and succeeded.
+fn succeeded(program: &str, args: &[&str], out: std::io::Result<std::process::Output>) {
+    let out = out.unwrap_or_else(|e| panic!("{program} (PostgreSQL's tools) cannot run: {e}"));
     assert!(
         out.status.success(),
         "{program} {args:?}: {}{}",
@@ -359,6 +363,19 @@ async fn two_servers_share_one_database_and_fail_over() {
     assert_eq!(code, 0, "{out}{err}");
 }
 
+/// `lectern serve` settings: the database at `url`, and the replica.
+fn replica_args(url: &str, replica: Option<String>) -> ServeArgs {
+    ServeArgs {
+        db: DbArgs {
+            database_url: Some(url.to_owned()),
+            ..DbArgs::default()
+        },
+        listen: Some("127.0.0.1:0".parse().unwrap()),
+        replica_url: replica,
+        ..ServeArgs::default()
+    }
+}
+
 /// `lectern serve --replica-url`: queries are answered from the replica
 /// (here a database restored from a dump of the primary stands in for a
 /// standby that lags), a query that waits for a position sees it (the
@@ -366,34 +383,11 @@ async fn two_servers_share_one_database_and_fail_over() {
 /// and writes go to the primary. Nothing is written through the replica.
 #[tokio::test]
 async fn queries_are_answered_from_a_replica() {
-    use lectern_server::app::Application;
-    use lectern_server::config::{DbArgs, ServeArgs};
-
     let (Some(primary), Some(standin)) = (TestDb::postgres().await, TestDb::postgres().await)
     else {
         return;
     };
     let admin = token(&primary.url, "administrator", "A0001").await;
-    let serve = |replica: Option<String>| {
-        let args = ServeArgs {
-            db: DbArgs {
-                database_url: Some(primary.url.clone()),
-                ..DbArgs::default()
-            },
-            listen: Some("127.0.0.1:0".parse().unwrap()),
-            replica_url: replica,
-            ..ServeArgs::default()
-        };
-        async move {
-            let app = Application::build(&args).await.expect("build");
-            let addr = app.local_addr();
-            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let task = tokio::spawn(app.run_until(async {
-                let _ = stopped.await;
-            }));
-            (addr, stop, task)
-        }
-    };
     let units = "{ units { id } }";
     let ids = |data: &serde_json::Value| -> Vec<String> {
         data["units"]
@@ -405,10 +399,9 @@ async fn queries_are_answered_from_a_replica() {
     };
 
     // The university, then a copy of the database as the replica.
-    let (addr, stop, task) = serve(None).await;
-    ok(addr, &admin, "mutation { establishUnit(id: \"uni\", name: \"大学\", kind: \"university\") { position } }", json!({})).await;
-    stop.send(()).unwrap();
-    task.await.unwrap().unwrap();
+    let server = Server::start_with(&replica_args(&primary.url, None)).await;
+    ok(server.addr, &admin, "mutation { establishUnit(id: \"uni\", name: \"大学\", kind: \"university\") { position } }", json!({})).await;
+    server.stop().await;
     let dir = tempfile::tempdir().unwrap();
     let dump = dir.path().join("lectern.dump").display().to_string();
     let (from, to) = (primary.url.clone(), standin.url.clone());
@@ -419,7 +412,8 @@ async fn queries_are_answered_from_a_replica() {
     .await
     .unwrap();
 
-    let (addr, stop, task) = serve(Some(standin.url.clone())).await;
+    let server = Server::start_with(&replica_args(&primary.url, Some(standin.url.clone()))).await;
+    let addr = server.addr;
     let written = ok(addr, &admin, "mutation { establishUnit(id: \"cs\", name: \"计算机学院\", kind: \"school\", parent: \"uni\") { position } }", json!({})).await;
     let at = written["establishUnit"]["position"].as_u64().unwrap();
     // The replica has not seen the school...
@@ -437,8 +431,7 @@ async fn queries_are_answered_from_a_replica() {
         again["errors"][0]["extensions"]["code"], "CONFLICT",
         "{again}"
     );
-    stop.send(()).unwrap();
-    task.await.unwrap().unwrap();
+    server.stop().await;
 
     let replica = lectern_projections::ReadDb::connect_replica(&standin.url)
         .await
@@ -467,4 +460,243 @@ async fn queries_are_answered_from_a_replica() {
         err.contains("replica_url \"postgres://lectern:***@replica/lectern\" needs PostgreSQL"),
         "{err}"
     );
+}
+
+/// A PostgreSQL primary and its hot standby (streaming replication), each
+/// a cluster of its own in a temporary directory on a free port, stopped
+/// and removed when dropped. Run as the `postgres` user when the tests run
+/// as root (PostgreSQL refuses root).
+struct StandbyPair {
+    dir: tempfile::TempDir,
+    bin: std::path::PathBuf,
+    primary: u16,
+    standby: u16,
+}
+
+impl StandbyPair {
+    fn pg(&self, program: &str, args: &[&str]) {
+        pg_tool(&self.bin, program, args);
+    }
+
+    async fn start() -> StandbyPair {
+        tokio::task::spawn_blocking(|| {
+            let bin = pg_bindir();
+            let dir = tempfile::tempdir().unwrap();
+            if is_root() {
+                tool("chown", &["postgres", &dir.path().display().to_string()]);
+            }
+            let pair = StandbyPair {
+                primary: free_port().port(),
+                standby: free_port().port(),
+                dir,
+                bin,
+            };
+            let path = |name: &str| pair.dir.path().join(name).display().to_string();
+            let start = |name: &str, port: u16| {
+                let options = format!(
+                    "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+                    pair.dir.path().display()
+                );
+                let log = path(&format!("{name}.log"));
+                pair.pg(
+                    "pg_ctl",
+                    &["-D", &path(name), "-o", &options, "-l", &log, "-w", "start"],
+                );
+            };
+            pair.pg(
+                "initdb",
+                &[
+                    "-D",
+                    &path("primary"),
+                    "--auth=trust",
+                    "-U",
+                    "postgres",
+                    "-N",
+                ],
+            );
+            start("primary", pair.primary);
+            let port = pair.primary.to_string();
+            pair.pg(
+                "pg_basebackup",
+                &[
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &port,
+                    "-U",
+                    "postgres",
+                    "-D",
+                    &path("standby"),
+                    "-R",
+                    "-X",
+                    "stream",
+                ],
+            );
+            start("standby", pair.standby);
+            pair
+        })
+        .await
+        .unwrap()
+    }
+
+    fn url(port: u16) -> String {
+        format!("postgres://postgres@127.0.0.1:{port}/postgres")
+    }
+}
+
+impl Drop for StandbyPair {
+    fn drop(&mut self) {
+        for name in ["standby", "primary"] {
+            let data = self.dir.path().join(name).display().to_string();
+            let _ = run_as_postgres(
+                &self.bin,
+                "pg_ctl",
+                &["-D", &data, "-m", "immediate", "stop"],
+            );
+        }
+    }
+}
+
+/// Where PostgreSQL's server programs are: `pg_config --bindir`, else
+/// the newest of Debian's `/usr/lib/postgresql/*/bin`.
+fn pg_bindir() -> std::path::PathBuf {
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output()
+        && out.status.success()
+    {
+        return std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    }
+    let mut found: Vec<std::path::PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|p| p.join("initdb").exists())
+        .collect();
+    found.sort();
+    found.pop().expect(
+        "PostgreSQL's server programs (initdb, pg_ctl, pg_basebackup) are not installed: \
+         pg_config is missing and /usr/lib/postgresql/*/bin has no initdb",
+    )
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
+
+/// Runs one of PostgreSQL's server programs, as `postgres` under root.
+fn run_as_postgres(
+    bin: &std::path::Path,
+    program: &str,
+    args: &[&str],
+) -> std::io::Result<std::process::Output> {
+    let program = bin.join(program);
+    if is_root() {
+        Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(&program)
+            .args(args)
+            .output()
+    } else {
+        Command::new(&program).args(args).output()
+    }
+}
+
+fn pg_tool(bin: &std::path::Path, program: &str, args: &[&str]) {
+    succeeded(program, args, run_as_postgres(bin, program, args));
+}
+
+/// The value of a counter in a /metrics page.
+fn metric(page: &str, name: &str) -> u64 {
+    page.lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing from\n{page}"))
+}
+
+/// `replica_url` pointing at a real hot standby: queries are answered from
+/// it; one that waits for its write is answered from it once it has
+/// replayed the write; while its replay is paused the primary answers, and
+/// /metrics counts who answered.
+#[tokio::test]
+async fn a_hot_standby_answers_queries_once_it_has_replayed() {
+    let pair = StandbyPair::start().await;
+    let (primary, standby) = (
+        StandbyPair::url(pair.primary),
+        StandbyPair::url(pair.standby),
+    );
+    let admin = token(&primary, "administrator", "A0001").await;
+    let admin = admin.as_str();
+    let server = Server::start_with(&replica_args(&primary, Some(standby.clone()))).await;
+    let addr = server.addr;
+    let units = "{ units { id } }";
+    let waiting = |at: u64| {
+        let body = json!({ "query": units, "extensions": { "waitForPosition": at } });
+        async move {
+            let (status, answer) =
+                post_to(addr, "/graphql", Some(admin), body.to_string().as_bytes()).await;
+            assert!(status.contains("200"), "{status}: {answer}");
+            let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+            answer["data"]["units"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{answer}"))
+                .iter()
+                .map(|u| u["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let answered = || async {
+        let (_, page) = crate::get(addr, "/metrics").await;
+        (
+            metric(
+                &page,
+                "lectern_replica_queries_total{answered_by=\"replica\"}",
+            ),
+            metric(
+                &page,
+                "lectern_replica_queries_total{answered_by=\"primary\"}",
+            ),
+        )
+    };
+    let establish = |id: &'static str, parent: Option<&'static str>| async move {
+        let data = ok(
+            addr,
+            admin,
+            "mutation($id: String!, $kind: String!, $parent: String) {
+               establishUnit(id: $id, name: \"单位\", kind: $kind, parent: $parent) { position } }",
+            json!({ "id": id, "parent": parent, "kind": if parent.is_some() { "school" } else { "university" } }),
+        )
+        .await;
+        data["establishUnit"]["position"].as_u64().unwrap()
+    };
+
+    // Replaying: a waiting query is answered by the standby, with the write.
+    let at = establish("uni", None).await;
+    assert_eq!(waiting(at).await, ["uni"]);
+    assert_eq!(answered().await, (1, 0));
+
+    // Replay paused: the standby lags; a query that does not wait reads it
+    // as it is, one that waits is answered by the primary after 2 s.
+    let sql = |q: &str| {
+        let (port, q) = (pair.standby.to_string(), q.to_owned());
+        tokio::task::spawn_blocking(move || {
+            tool(
+                "psql",
+                &["-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-Atc", &q],
+            );
+        })
+    };
+    sql("SELECT pg_wal_replay_pause()").await.unwrap();
+    let at = establish("cs", Some("uni")).await;
+    let stale = ok(addr, admin, units, json!({})).await;
+    assert_eq!(stale["units"], json!([{ "id": "uni" }]));
+    assert_eq!(waiting(at).await, ["uni", "cs"]);
+    assert_eq!(answered().await, (2, 1));
+
+    // Replay resumed: the standby answers again.
+    sql("SELECT pg_wal_replay_resume()").await.unwrap();
+    assert_eq!(waiting(at).await, ["uni", "cs"]);
+    assert_eq!(answered().await, (3, 1));
+    server.stop().await;
 }
