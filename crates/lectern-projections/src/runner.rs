@@ -447,7 +447,7 @@ async fn observe_once<P: Projector>(shared: &Shared, reached: &watch::Sender<u64
             while applied < last {
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_millis(200));
-                let now = checkpoint::<P>(&shared.db).await?.position;
+                let now = applied_position::<P>(&shared.db).await?;
                 if now > applied {
                     applied = now;
                     wait = Duration::from_millis(2);
@@ -561,6 +561,22 @@ async fn checkpoint<P: Projector>(db: &ReadDb) -> Result<Checkpoint> {
         version: int(1),
         position: u64::try_from(int(2)).unwrap_or(0),
     })
+}
+
+/// The checkpoint's position, read only (a follower polls it).
+async fn applied_position<P: Projector>(db: &ReadDb) -> Result<u64> {
+    let rows = db
+        .fetch(
+            "SELECT position FROM lectern_projections WHERE name = $1",
+            &[Val::from(P::NAME)],
+        )
+        .await?;
+    Ok(rows
+        .first()
+        .and_then(|r| r.first())
+        .and_then(Val::as_i64)
+        .and_then(|p| u64::try_from(p).ok())
+        .unwrap_or(0))
 }
 
 /// Claims a generation number no other rebuild (of any process) uses.
