@@ -351,10 +351,6 @@ async fn run<P: Projector>(shared: Shared, track: Arc<Track>) {
             _ = stop.wait_for(|s| *s) => return,
         };
         track.leading.store(true, Ordering::Relaxed);
-        tracing::info!(
-            projector = P::NAME,
-            "running the projector (this server holds its lease)"
-        );
         tokio::select! {
             () = lead::<P>(&shared, &track.reached) => {}
             () = lease.lost() => tracing::warn!(
@@ -396,7 +392,12 @@ async fn take_over<P: Projector>(shared: &Shared, track: &Track, lease_name: &st
     let mut announced = false;
     loop {
         match shared.leases.try_acquire(lease_name).await {
-            Ok(Some(lease)) => return lease,
+            Ok(Some(lease)) => {
+                if announced {
+                    tracing::info!(projector = P::NAME, "took the projector over");
+                }
+                return lease;
+            }
             Ok(None) if !announced => {
                 announced = true;
                 tracing::info!(

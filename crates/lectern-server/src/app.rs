@@ -44,6 +44,7 @@ impl Application {
     /// Opens the database, applies pending migrations and binds the listener.
     pub async fn build(args: &ServeArgs) -> anyhow::Result<Application> {
         let url = args.db.url()?;
+        let replica_url = args.replica_url()?;
         let store = Store::open(&url, StoreOptions::default())
             .await
             .with_context(|| format!("cannot open the event log at {}", redact(&url)))?;
@@ -79,7 +80,7 @@ impl Application {
         )
         .with_dispute_working_days(args.dispute_working_days()?)
         .with_link_key(link_key);
-        if let Some(replica) = args.replica_url()? {
+        if let Some(replica) = replica_url {
             let db = ReadDb::connect_replica(&replica)
                 .await
                 .with_context(|| format!("cannot open the replica at {}", redact(&replica)))?;
