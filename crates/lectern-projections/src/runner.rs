@@ -434,7 +434,7 @@ async fn observe<P: Projector>(shared: &Shared, reached: &watch::Sender<u64>) {
 /// what a follower can vouch for is: the checkpoint, and beyond it every
 /// position up to the next event the projector applies. The follower reads
 /// the log with the projector's type filter to know where those are, and
-/// polls the checkpoint row (backing off from 2 ms to 200 ms) only while
+/// polls the checkpoint row (backing off from 1 ms to 200 ms) only while
 /// an event it has seen is not applied yet.
 async fn observe_once<P: Projector>(shared: &Shared, reached: &watch::Sender<u64>) -> Result<()> {
     let mut applied = checkpoint::<P>(&shared.db).await?.position;
@@ -444,14 +444,14 @@ async fn observe_once<P: Projector>(shared: &Shared, reached: &watch::Sender<u64
     loop {
         let batch = sub.next_batch(shared.opts.batch_size).await?;
         if let Some(last) = batch.last().map(|e| e.position) {
-            let mut wait = Duration::from_millis(2);
+            let mut wait = Duration::from_millis(1);
             while applied < last {
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_millis(200));
                 let now = applied_position::<P>(&shared.db).await?;
                 if now > applied {
                     applied = now;
-                    wait = Duration::from_millis(2);
+                    wait = Duration::from_millis(1);
                     reached.send_if_modified(|r| advance(r, applied));
                 }
             }
