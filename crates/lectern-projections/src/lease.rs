@@ -179,7 +179,13 @@ impl Leases {
         let Inner::Postgres { conn, epoch, .. } = &*self.inner else {
             return;
         };
-        if let Some(c) = conn.lock().await.take() {
+        if let Some(mut c) = conn.lock().await.take() {
+            // Released before the connection ends, so that another server
+            // can take them at once (a closing backend lets go of its
+            // locks only as it exits).
+            let _ = sqlx::query("SELECT pg_advisory_unlock_all()")
+                .execute(&mut c)
+                .await;
             let _ = c.close().await;
         }
         epoch.send_modify(|e| *e += 1);
