@@ -110,7 +110,9 @@ impl From<lectern_projections::Error> for ApiError {
         use lectern_projections::Error as E;
         match e {
             E::Store(e) => e.into(),
-            E::Timeout { .. } => ApiError::new(Code::Unavailable, e.to_string()),
+            E::Timeout { .. } | E::NotLeading { .. } => {
+                ApiError::new(Code::Unavailable, e.to_string())
+            }
             E::UnknownProjector(..) => ApiError::bad_input(e.to_string()),
             E::Database(_)
             | E::Event { .. }

@@ -237,6 +237,7 @@ pub async fn execute(
     mut request: Request,
     caller: Option<Caller>,
 ) -> Response {
+    let waits = request.extensions.get("waitForPosition").is_some();
     if let Some(v) = request.extensions.get("waitForPosition") {
         let position = match v {
             async_graphql::Value::Number(n) => n.as_u64(),
@@ -250,16 +251,13 @@ pub async fn execute(
         if let Err(e) = api.projections.wait_for(position, MAX_WAIT).await {
             return error_response(e.into());
         }
-        if let Some(replica) = api.on_replica().filter(|_| is_query(&request)) {
-            let caught_up = replica_caught_up(api).await;
-            api.count_answer(caught_up);
-            if caught_up {
-                request = request.data(replica);
-            }
+    }
+    if let Some(replica) = api.on_replica().filter(|_| is_query(&request)) {
+        let by_replica = !waits || replica_caught_up(api).await;
+        api.count_answer(by_replica);
+        if by_replica {
+            request = request.data(replica);
         }
-    } else if let Some(replica) = api.on_replica().filter(|_| is_query(&request)) {
-        api.count_answer(true);
-        request = request.data(replica);
     }
     if let Some(c) = caller {
         request = request.data(c);

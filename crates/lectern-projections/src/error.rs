@@ -33,6 +33,9 @@ pub enum Error {
         reached: u64,
         waited_ms: u64,
     },
+    /// `wait_leading` gave up: another server still runs a projector.
+    #[error("another server still runs a projector after {waited_ms} ms")]
+    NotLeading { waited_ms: u64 },
     #[error("the projections have stopped")]
     Stopped,
     /// A read-model row that the code cannot read: rebuild the projector.

@@ -22,7 +22,6 @@
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -147,7 +146,7 @@ struct Track {
     /// Every event up to here is in its tables.
     reached: watch::Sender<u64>,
     /// This process holds its lease.
-    leading: AtomicBool,
+    leading: watch::Sender<bool>,
 }
 
 /// The running projectors of this process. Cheap to clone.
@@ -186,7 +185,7 @@ impl Projections {
             let track = Arc::new(Track {
                 name: entry.name(),
                 reached: watch::channel(0).0,
-                leading: AtomicBool::new(false),
+                leading: watch::channel(false).0,
             });
             tracks.push(track.clone());
             tasks.push(tokio::spawn(entry.run(shared.clone(), track)));
@@ -247,6 +246,23 @@ impl Projections {
         }
     }
 
+    /// Waits until this process runs every projector (it holds all their
+    /// leases: it is alone, or took them over), at most `timeout`.
+    pub async fn wait_leading(&self, timeout: Duration) -> Result<()> {
+        let all = async {
+            for t in &self.inner.tracks {
+                let mut rx = t.leading.subscribe();
+                rx.wait_for(|l| *l).await.map_err(|_| Error::Stopped)?;
+            }
+            Ok(())
+        };
+        tokio::time::timeout(timeout, all)
+            .await
+            .map_err(|_| Error::NotLeading {
+                waited_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            })?
+    }
+
     /// Every projector's position and lag behind the head of the log.
     pub async fn status(&self) -> Result<Vec<Status>> {
         let head = self.inner.shared.store.head().await?;
@@ -260,7 +276,7 @@ impl Projections {
                     name: t.name,
                     position,
                     lag: head.saturating_sub(position),
-                    leader: t.leading.load(Ordering::Relaxed),
+                    leader: *t.leading.borrow(),
                 }
             })
             .collect())
@@ -350,7 +366,7 @@ async fn run<P: Projector>(shared: Shared, track: Arc<Track>) {
             lease = take_over::<P>(&shared, &track, &lease_name) => lease,
             _ = stop.wait_for(|s| *s) => return,
         };
-        track.leading.store(true, Ordering::Relaxed);
+        track.leading.send_replace(true);
         tokio::select! {
             () = lead::<P>(&shared, &track.reached) => {}
             () = lease.lost() => tracing::warn!(
@@ -359,7 +375,7 @@ async fn run<P: Projector>(shared: Shared, track: Arc<Track>) {
             ),
             _ = stop.wait_for(|s| *s) => return,
         }
-        track.leading.store(false, Ordering::Relaxed);
+        track.leading.send_replace(false);
     }
 }
 

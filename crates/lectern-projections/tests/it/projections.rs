@@ -841,14 +841,10 @@ async fn two_servers_run_each_projector_once_and_fail_over() {
     store_a.close().await;
     generate(&store_b, 43, 35, 4, 200).await;
     caught_up(&b, &store_b).await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while leaders(&b.status().await.unwrap()) != all {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "B did not take over"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    b.wait_leading(WAIT)
+        .await
+        .expect("B takes every projector over");
+    assert_eq!(leaders(&b.status().await.unwrap()), all);
     assert_matches_folds(&read_b, &fold_all(&store_b).await).await;
     b.stop().await;
 }
