@@ -146,17 +146,11 @@ impl ReadDb {
                 .await
                 .map_err(Error::db)?;
             Ok(ReadDb::Sqlite { write, read })
-        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        } else if is_postgres(url) {
             let connect = PgConnectOptions::from_str(url)
                 .map_err(Error::db)?
                 .application_name("lectern-projections");
-            let pool = PgPoolOptions::new()
-                .test_before_acquire(false)
-                .max_connections(8)
-                .connect_with(connect)
-                .await
-                .map_err(Error::db)?;
-            Ok(ReadDb::Postgres(pool))
+            pg_pool(connect).await
         } else {
             Err(Error::UnsupportedUrl(url.to_owned()))
         }
@@ -166,20 +160,14 @@ impl ReadDb {
     /// answer queries from: every transaction on it is read-only, so
     /// nothing can write there by mistake.
     pub async fn connect_replica(url: &str) -> Result<ReadDb> {
-        if !(url.starts_with("postgres:") || url.starts_with("postgresql:")) {
+        if !is_postgres(url) {
             return Err(Error::UnsupportedUrl(url.to_owned()));
         }
         let connect = PgConnectOptions::from_str(url)
             .map_err(Error::db)?
             .application_name("lectern-replica")
             .options([("default_transaction_read_only", "on")]);
-        let pool = PgPoolOptions::new()
-            .test_before_acquire(false)
-            .max_connections(8)
-            .connect_with(connect)
-            .await
-            .map_err(Error::db)?;
-        Ok(ReadDb::Postgres(pool))
+        pg_pool(connect).await
     }
 
     pub fn backend(&self) -> &'static str {
@@ -280,6 +268,21 @@ impl ReadDb {
             .collect();
         self.transact(None, &stmts).await.map(|_| ())
     }
+}
+
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres:") || url.starts_with("postgresql:")
+}
+
+/// The read pool on PostgreSQL (the database serialises the writers).
+async fn pg_pool(connect: PgConnectOptions) -> Result<ReadDb> {
+    let pool = PgPoolOptions::new()
+        .test_before_acquire(false)
+        .max_connections(8)
+        .connect_with(connect)
+        .await
+        .map_err(Error::db)?;
+    Ok(ReadDb::Postgres(pool))
 }
 
 type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
