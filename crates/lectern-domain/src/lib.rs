@@ -25,6 +25,8 @@
 //! - `values`: validated newtypes (`StaffNo`, `CardUid`, `Name`, `Slug`,
 //!   `TimeWindow`).
 //! - `campus`: the campus time zone.
+//! - `clock`: the server's clock (`Clock::system`, or a manual one for
+//!   tests).
 //! - `aggregate`: `DomainEvent`, `Aggregate` and the given/when/then harness.
 //! - `org`: the unit tree (stream `org`).
 //! - `person`: people, their cards and roles (stream `person-<staff no>`).
@@ -54,6 +56,7 @@ mod aggregate;
 mod appraisal;
 mod award;
 mod campus;
+mod clock;
 mod dispute;
 mod error;
 mod kiosk;
@@ -76,6 +79,7 @@ pub use award::{
     Nomination, Nominee, award_stream,
 };
 pub use campus::Campus;
+pub use clock::Clock;
 pub use dispute::{
     Dispute, DisputeCommand, DisputeEvent, DisputeId, Outcome, dispute_stream, filing_deadline,
 };

@@ -404,7 +404,7 @@ impl DisputeMutation {
             _ => None,
         });
         // Filed today, on the campus clock: a filing cannot be backdated.
-        let filed_on = api.campus.date(chrono::Utc::now());
+        let filed_on = api.campus.date(api.clock.now());
         let id = Uuid::now_v7();
         let command = DisputeCommand::File {
             dispute: id,

@@ -428,7 +428,7 @@ impl OpsMutation {
         let venue = Slug::parse(&venue)?;
         let code = new_enrolment_code().map_err(ApiError::internal)?;
         let hash = enrolment_code_hash(&code);
-        let at = chrono::Utc::now();
+        let at = api.clock.now();
         let written = api
             .execute::<KioskLedger>(
                 caller,

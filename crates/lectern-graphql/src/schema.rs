@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use async_graphql::{MergedObject, MergedSubscription, Request, Response, Schema};
-use lectern_domain::{Aggregate, Campus, DomainError, KeyChange, ORG_STREAM, OrgTree};
+use lectern_domain::{Aggregate, Campus, Clock, DomainError, KeyChange, ORG_STREAM, OrgTree};
 use lectern_projections::{Projections, ReadDb, load};
 use lectern_store::{Metadata, Store};
 use serde::de::DeserializeOwned;
@@ -72,6 +72,9 @@ pub struct Api {
     pub projections: Projections,
     pub tokens: Tokens,
     pub campus: Campus,
+    /// The server's clock, which decides deadlines and defaults times a
+    /// caller leaves out (`with_clock`; the system clock by default).
+    pub clock: Clock,
     /// Working days after a year closes within which its disputes are
     /// filed (`with_dispute_working_days`; ten by default).
     pub dispute_working_days: u32,
@@ -82,7 +85,7 @@ pub struct Api {
     pub(crate) appraisal_log: AppraisalLog,
     /// A read-only replica of the database that answers queries
     /// (`with_replica`).
-    replica: Option<ReadDb>,
+    replica: Option<(ReadDb, Duration)>,
     /// Queries answered by the replica and by the primary since start,
     /// when there is a replica (`replica_answers`).
     answered: std::sync::Arc<[std::sync::atomic::AtomicU64; 2]>,
@@ -97,6 +100,7 @@ impl Api {
             projections,
             tokens,
             campus,
+            clock: Clock::system(),
             dispute_working_days: DISPUTE_WORKING_DAYS,
             link_key: std::sync::Arc::new(crate::exports::link_key()),
             appraisal_log: AppraisalLog::default(),
@@ -107,9 +111,17 @@ impl Api {
     }
 
     /// Answers queries (not mutations or subscriptions) from `replica`, a
-    /// read-only replica of the database (see `execute`).
-    pub fn with_replica(mut self, replica: ReadDb) -> Api {
-        self.replica = Some(replica);
+    /// read-only replica of the database; a query that waits for a
+    /// position waits up to `wait` for the replica to replay it (see
+    /// `execute`).
+    pub fn with_replica(mut self, replica: ReadDb, wait: Duration) -> Api {
+        self.replica = Some((replica, wait));
+        self
+    }
+
+    /// Runs on `clock` instead of the system clock.
+    pub fn with_clock(mut self, clock: Clock) -> Api {
+        self.clock = clock;
         self
     }
 
@@ -130,7 +142,7 @@ impl Api {
     /// the primary's.
     pub fn db(&self) -> &ReadDb {
         match (&self.replica, self.on_replica) {
-            (Some(replica), true) => replica,
+            (Some((replica, _)), true) => replica,
             _ => self.projections.db(),
         }
     }
@@ -229,7 +241,8 @@ pub fn sdl() -> String {
 /// the replica has replayed the primary's write-ahead log as far as it
 /// stood when the primary's read models reached the position; a replica
 /// that cannot tell (it is not a hot standby) or does not get there within
-/// `REPLICA_WAIT` leaves the query to the primary. So a client that reads
+/// the replica's wait (`REPLICA_WAIT` by default) leaves the query to the
+/// primary. So a client that reads
 /// what it wrote, at the position its mutation returned, always sees it.
 pub async fn execute(
     schema: &LecternSchema,
@@ -267,9 +280,9 @@ pub async fn execute(
         .await
 }
 
-/// The longest a query waits for the replica to replay what the primary's
-/// read models hold, before the primary answers it.
-pub(crate) const REPLICA_WAIT: Duration = Duration::from_secs(2);
+/// The longest a query waits, by default, for the replica to replay what
+/// the primary's read models hold, before the primary answers it.
+pub const REPLICA_WAIT: Duration = Duration::from_secs(2);
 
 /// Whether the request runs a query (not a mutation or subscription); a
 /// request that does not parse is left to the schema to refuse.
@@ -289,11 +302,11 @@ fn is_query(request: &Request) -> bool {
     ty == OperationType::Query
 }
 
-/// Waits (at most `REPLICA_WAIT`) until the replica has replayed the
+/// Waits (at most the replica's wait) until the replica has replayed the
 /// primary's write-ahead log as far as it is now; `false` when it does not
 /// get there, or is not a hot standby and so cannot tell.
 async fn replica_caught_up(api: &Api) -> bool {
-    let Some(replica) = &api.replica else {
+    let Some((replica, patience)) = &api.replica else {
         return false;
     };
     let primary = match api
@@ -314,7 +327,7 @@ async fn replica_caught_up(api: &Api) -> bool {
     let Some(lsn) = primary else {
         return false;
     };
-    let deadline = tokio::time::Instant::now() + REPLICA_WAIT;
+    let deadline = tokio::time::Instant::now() + *patience;
     let mut wait = Duration::from_millis(1);
     loop {
         let replayed = replica

@@ -633,7 +633,7 @@ impl SessionMutation {
         let command = SessionCommand::MarkByHand {
             person,
             marker,
-            at: at.unwrap_or_else(Utc::now),
+            at: at.unwrap_or_else(|| api.clock.now()),
         };
         Ok(write(api, caller, id, command).await?)
     }
@@ -671,7 +671,7 @@ impl SessionMutation {
         let command = SessionCommand::RequestLeave {
             person,
             reason,
-            at: Utc::now(),
+            at: api.clock.now(),
         };
         Ok(write(api, caller, id, command).await?)
     }
@@ -717,7 +717,7 @@ impl SessionMutation {
         let (caller, api) = manage(ctx, id, "close this session").await?;
         let session = current(api, id).await?;
         let command = SessionCommand::Close {
-            at: at.unwrap_or_else(Utc::now),
+            at: at.unwrap_or_else(|| api.clock.now()),
             audience: expected(api, &session).await?,
         };
         Ok(write(api, caller, id, command).await?)

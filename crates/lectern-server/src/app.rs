@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use lectern_domain::Campus;
+use lectern_domain::{Campus, Clock};
 use lectern_graphql::{Api, LecternSchema, Tokens};
 use lectern_projections::{Options, Projections, ReadDb};
 use lectern_store::{Store, StoreOptions};
@@ -43,6 +43,16 @@ pub struct Application {
 impl Application {
     /// Opens the database, applies pending migrations and binds the listener.
     pub async fn build(args: &ServeArgs) -> anyhow::Result<Application> {
+        Application::build_with_clock(args, Clock::system()).await
+    }
+
+    /// As `build`, with the server's decisions (check-in windows, deadlines,
+    /// the time a tap is placed at) taken by `clock`: tests move time with
+    /// a manual clock.
+    pub async fn build_with_clock(args: &ServeArgs, clock: Clock) -> anyhow::Result<Application> {
+        if clock.is_manual() {
+            tracing::warn!(now = %clock.now(), "the server runs on a manual clock");
+        }
         let url = args.db.url()?;
         let replica_url = args.replica_url()?;
         let store = Store::open(&url, StoreOptions::default())
@@ -78,6 +88,7 @@ impl Application {
             tokens,
             Campus::default(),
         )
+        .with_clock(clock.clone())
         .with_dispute_working_days(args.dispute_working_days()?)
         .with_link_key(link_key);
         if let Some(replica) = replica_url {
@@ -85,7 +96,7 @@ impl Application {
                 .await
                 .with_context(|| format!("cannot open the replica at {}", redact(&replica)))?;
             tracing::info!(replica = %redact(&replica), "queries are answered from the replica");
-            api = api.with_replica(db);
+            api = api.with_replica(db, args.replica_wait()?);
         }
         let schema = lectern_graphql::build_schema(api.clone());
         let metrics = crate::metrics::Metrics::default();
@@ -100,7 +111,7 @@ impl Application {
                 schema,
                 head_at_start,
                 metrics,
-                taps: crate::taps::Ingest::new(store.clone(), projections.clone()),
+                taps: crate::taps::Ingest::new(store.clone(), projections.clone(), clock),
             });
         let checkpoints = match args.checkpoint_interval()? {
             Some(every) => Some((args.checkpoint_key()?, every)),

@@ -43,7 +43,7 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Datelike, Days, Duration, NaiveDate, NaiveTime, Utc, Weekday};
 use lectern_domain::{
     APPRAISAL_STREAM, AppraisalCommand, AppraisalEvent, Attendee, Audience, Award, AwardCommand,
-    AwardKind, AwardLevel, Campus, CardUid, Channel, CheckInRules, Dispute, DisputeCommand,
+    AwardKind, AwardLevel, Campus, CardUid, Channel, CheckInRules, Clock, Dispute, DisputeCommand,
     DomainEvent, Eligibility, KeyChange, KioskLedger, LEADERSHIP_STREAM, Launch, Monthly,
     MonthlyCommand, Name, Nominee, ORG_STREAM, OrgCommand, OrgTree, Outcome, Period, Person,
     PersonCommand, Programme, ProgrammeCommand, ProgrammeKind, Registration, RevocationReason,
@@ -687,7 +687,7 @@ pub async fn generate(
     let mut g = Gen {
         store,
         projections,
-        ingest: Ingest::new(store.clone(), projections.clone()).without_settling(),
+        ingest: Ingest::new(store.clone(), projections.clone(), Clock::system()).without_settling(),
         api: Api::new(store.clone(), projections.clone(), tokens, campus),
         campus,
         opts: opts.clone(),

@@ -94,7 +94,7 @@ async fn enrol_kiosk(state: &AppState, body: &[u8]) -> Result<EnrolResponse, Api
         source: Some("kiosk".into()),
         ..Metadata::default()
     };
-    let at = Utc::now();
+    let at = state.api.clock.now();
     let written = execute_command::<KioskLedger>(
         &state.store,
         &stream,
@@ -113,7 +113,7 @@ async fn enrol_kiosk(state: &AppState, body: &[u8]) -> Result<EnrolResponse, Api
         venue: ledger
             .venue
             .ok_or_else(|| ApiError::internal(format!("enrolled kiosk {kiosk} has no venue")))?,
-        server_time: Utc::now(),
+        server_time: state.api.clock.now(),
     })
 }
 
@@ -127,9 +127,9 @@ struct SignedBy {
 }
 
 impl SignedBy {
-    /// Server clock minus kiosk clock, in milliseconds, now.
-    fn offset_ms(&self) -> i64 {
-        (Utc::now() - self.kiosk_time).num_milliseconds()
+    /// Server clock minus kiosk clock, in milliseconds, at `now`.
+    fn offset_ms(&self, now: DateTime<Utc>) -> i64 {
+        (now - self.kiosk_time).num_milliseconds()
     }
 }
 
@@ -224,8 +224,8 @@ async fn heartbeat(
                  clock_offset_ms): {e}"
             ))
         })?;
-        let now = Utc::now();
-        let offset = by.offset_ms();
+        let now = state.api.clock.now();
+        let offset = by.offset_ms(now);
         let upsert = Stmt {
             sql: std::sync::Arc::from(
                 "INSERT INTO kiosk_heartbeats (kiosk, seen_at, kiosk_time, clock_offset_ms, \
@@ -270,7 +270,12 @@ async fn taps(
         })?;
         state
             .taps
-            .ingest(&by.kiosk, &by.key, by.offset_ms(), batch)
+            .ingest(
+                &by.kiosk,
+                &by.key,
+                by.offset_ms(state.api.clock.now()),
+                batch,
+            )
             .await
     }
     .await;
@@ -346,7 +351,7 @@ async fn roster_for(
             active: r[3].as_str().is_none(),
         });
     }
-    let now = Utc::now();
+    let now = state.api.clock.now();
     let ids = db
         .fetch(
             "SELECT id FROM rm_sessions WHERE venue = $1 AND starts_at >= $2 AND starts_at <= $3 \
@@ -390,6 +395,6 @@ async fn roster_for(
         venue: venue.clone(),
         people,
         sessions,
-        server_time: Utc::now(),
+        server_time: state.api.clock.now(),
     })
 }

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use lectern_domain::{
-    Aggregate, Attendee, Audience, CardHolder, CardUid, KioskEvent, KioskLedger, ORG_STREAM,
+    Aggregate, Attendee, Audience, CardHolder, CardUid, Clock, KioskEvent, KioskLedger, ORG_STREAM,
     OrgTree, Programme, ProgrammeId, RejectReason, Session, SessionCommand, SessionId, Slug,
     StaffNo, TapDecision, TapOutcome, UnitId, kiosk_stream, pick_session, programme_stream,
     session_stream,
@@ -60,19 +60,22 @@ pub struct Ingest {
     refused: Arc<std::sync::atomic::AtomicU64>,
     /// How long an answer waits for the read models (`None`: it does not).
     settle: Option<std::time::Duration>,
+    /// The server's clock, whose time each answer carries.
+    clock: Clock,
 }
 
 /// A batch must be decided again: another writer moved one of its streams.
 struct Moved;
 
 impl Ingest {
-    pub fn new(store: Store, projections: Projections) -> Ingest {
+    pub fn new(store: Store, projections: Projections, clock: Clock) -> Ingest {
         Ingest {
             store,
             projections,
             ledgers: Arc::default(),
             refused: Arc::default(),
             settle: Some(SETTLE),
+            clock,
         }
     }
 
@@ -82,6 +85,17 @@ impl Ingest {
     pub fn without_settling(mut self) -> Ingest {
         self.settle = None;
         self
+    }
+
+    fn answer(&self, results: Vec<Option<TapResult>>, gaps: Vec<(u64, u64)>) -> BatchResponse {
+        BatchResponse {
+            server_time: self.clock.now(),
+            results: results
+                .into_iter()
+                .map(|r| r.expect("every tap has a result"))
+                .collect(),
+            gaps,
+        }
     }
 
     /// Taps refused since the process started (bad signature, another
@@ -222,7 +236,7 @@ impl Ingest {
         if fresh.is_empty() {
             let gaps = kiosk_ledger.gaps.clone();
             *ledger = Some((kiosk_ledger, version));
-            return Ok(Ok(answer(results, gaps)));
+            return Ok(Ok(self.answer(results, gaps)));
         }
 
         let offset = Duration::milliseconds(offset_ms);
@@ -355,7 +369,7 @@ impl Ingest {
         if tapped.is_empty() {
             let gaps = kiosk_ledger.gaps.clone();
             *ledger = Some((kiosk_ledger, version));
-            return Ok(Ok(answer(results, gaps)));
+            return Ok(Ok(self.answer(results, gaps)));
         }
 
         let count = tapped.len() as u64;
@@ -393,7 +407,7 @@ impl Ingest {
         }
         let gaps = kiosk_ledger.gaps.clone();
         *ledger = Some((kiosk_ledger, version + count));
-        Ok(Ok(answer(results, gaps)))
+        Ok(Ok(self.answer(results, gaps)))
     }
 
     /// The people holding `cards`, by card.
@@ -509,17 +523,6 @@ fn refused(tap: Uuid, reason: String) -> TapResult {
         session: None,
         position: 0,
         duplicate: false,
-    }
-}
-
-fn answer(results: Vec<Option<TapResult>>, gaps: Vec<(u64, u64)>) -> BatchResponse {
-    BatchResponse {
-        server_time: Utc::now(),
-        results: results
-            .into_iter()
-            .map(|r| r.expect("every tap has a result"))
-            .collect(),
-        gaps,
     }
 }
 

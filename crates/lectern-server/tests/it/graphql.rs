@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 
+use lectern_domain::Clock;
 use lectern_server::app::Application;
 use lectern_server::config::{DbArgs, ServeArgs};
 use lectern_store::testkit::TestDb;
@@ -28,6 +29,11 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) async fn start(url: &str) -> Server {
+        Server::start_at(url, Clock::system()).await
+    }
+
+    /// As `start`, with the server's decisions taken on `clock`.
+    pub(crate) async fn start_at(url: &str, clock: Clock) -> Server {
         let args = ServeArgs {
             db: DbArgs {
                 database_url: Some(url.to_owned()),
@@ -39,12 +45,18 @@ impl Server {
             token_cache_seconds: Some(0),
             ..ServeArgs::default()
         };
-        Server::start_with(&args).await
+        Server::start_with_clock(&args, clock).await
     }
 
     /// The real app with these settings.
     pub(crate) async fn start_with(args: &ServeArgs) -> Server {
-        let app = Application::build(args).await.expect("build");
+        Server::start_with_clock(args, Clock::system()).await
+    }
+
+    async fn start_with_clock(args: &ServeArgs, clock: Clock) -> Server {
+        let app = Application::build_with_clock(args, clock)
+            .await
+            .expect("build");
         let addr = app.local_addr();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until(async {

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use lectern_domain::{CardUid, Slug};
+use lectern_domain::{Campus, CardUid, Clock, Slug};
 use lectern_kiosk_protocol::{
     BatchResponse, HEADER_KIOSK, HEADER_SIGNATURE, HEADER_TIME, KioskKey, Outcome, Roster,
     SignedTap, Tap,
@@ -519,11 +519,22 @@ async fn malformed_input_gets_a_4xx_on_every_kiosk_endpoint(db: TestDb) {
 /// A tap after the grace period costs points, and the appraisal line says
 /// why down to the raw tap: kiosk, counter, time and signature.
 async fn a_late_tap_explains_itself(db: TestDb) {
+    // Tuesday 2 September 2008 on the campus clock: the session began at
+    // 14:30 and the server's clock says 15:10 when the tap arrives, so the
+    // tap is late (grace ends 14:40) whatever the kiosk's own clock shows.
+    let campus = Campus::default();
+    let day = chrono::NaiveDate::from_ymd_opt(2008, 9, 2).unwrap();
+    let at = |h, m| {
+        campus
+            .at(day, chrono::NaiveTime::from_hms_opt(h, m, 0).unwrap())
+            .unwrap()
+    };
+    let started = at(14, 30);
+    let clock = Clock::manual(at(15, 10));
     let url = db.url.clone();
-    let server = Server::start(&url).await;
+    let server = Server::start_at(&url, clock).await;
     let addr = server.addr;
     let admin = token(&url, "administrator", "A0001").await;
-    let started = Utc::now() - Duration::minutes(40);
     ok(
         addr,
         &admin,
@@ -553,7 +564,7 @@ async fn a_late_tap_explains_itself(db: TestDb) {
 
     let query = "query($year: Int!) { appraisal(staffNo: \"S0001\", year: $year) {
         lines { rule points taps { position kiosk venue card kioskTime counter signature } } } }";
-    let year = Utc::now().format("%Y").to_string().parse::<i32>().unwrap();
+    let year = 2008;
     let r = ok(addr, &admin, query, json!({ "year": year })).await;
     let late: Vec<&Value> = r["appraisal"]["lines"]
         .as_array()
