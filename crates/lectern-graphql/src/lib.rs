@@ -52,7 +52,7 @@ pub use error::{ApiError, Code};
 pub use exports::{FORMATS, REPORTS, check_link};
 pub use page::{DEFAULT_PAGE, MAX_PAGE};
 pub use schema::{
-    Api, LecternSchema, MAX_COMPLEXITY, MAX_DEPTH, MAX_WAIT, Mutation, Query, Subscription,
-    build_schema, execute, sdl,
+    Api, LecternSchema, MAX_COMPLEXITY, MAX_DEPTH, MAX_WAIT, Mutation, Query, REPLICA_WAIT,
+    Subscription, build_schema, execute, sdl,
 };
 pub use sessions::members_of;

@@ -38,6 +38,9 @@ pub struct FileConfig {
     /// A read-only PostgreSQL replica of `database_url` that answers
     /// GraphQL queries (default: none).
     pub replica_url: Option<String>,
+    /// Milliseconds a query that waits for a position waits for the replica
+    /// to replay it before the primary answers (default 2000).
+    pub replica_wait_ms: Option<u64>,
 }
 
 impl FileConfig {
@@ -144,6 +147,10 @@ pub struct ServeArgs {
     /// projectors use the database itself (default: none)
     #[arg(long, env = "LECTERN_REPLICA_URL", hide_env_values = true)]
     pub replica_url: Option<String>,
+    /// Milliseconds a query that waits for a position waits for the
+    /// replica to replay it before the primary answers (default 2000)
+    #[arg(long, env = "LECTERN_REPLICA_WAIT_MS")]
+    pub replica_wait_ms: Option<u64>,
 }
 
 impl ServeArgs {
@@ -208,6 +215,17 @@ impl ServeArgs {
         Ok(Some(replica))
     }
 
+    /// How long a waiting query waits for the replica.
+    pub fn replica_wait(&self) -> anyhow::Result<std::time::Duration> {
+        Ok(match self.replica_wait_ms {
+            Some(ms) => std::time::Duration::from_millis(ms),
+            None => self.db.file()?.replica_wait_ms.map_or(
+                lectern_graphql::REPLICA_WAIT,
+                std::time::Duration::from_millis,
+            ),
+        })
+    }
+
     pub fn token_cache(&self) -> anyhow::Result<std::time::Duration> {
         Ok(match self.token_cache_seconds {
             Some(s) => std::time::Duration::from_secs(s),
@@ -265,6 +283,7 @@ mod tests {
                 checkpoint_interval_seconds: Some(3600),
                 dispute_working_days: Some(10),
                 replica_url: all.replica_url.clone(),
+                replica_wait_ms: Some(2000),
             }
         );
         assert!(all.database_url.is_some() && all.data_dir.is_some() && all.listen.is_some());

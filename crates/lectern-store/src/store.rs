@@ -70,6 +70,8 @@ struct Inner {
     _head_rx: watch::Receiver<u64>,
     opts: StoreOptions,
     appended: std::sync::atomic::AtomicU64,
+    /// Subscriptions waiting for a commit notice now (`parked`).
+    parked: watch::Sender<usize>,
 }
 
 impl std::fmt::Debug for Store {
@@ -113,6 +115,7 @@ impl Store {
                 _head_rx: head_rx,
                 opts,
                 appended: std::sync::atomic::AtomicU64::new(0),
+                parked: watch::Sender::new(0),
             }),
         })
     }
@@ -287,6 +290,13 @@ impl Store {
         }
     }
 
+    /// How many subscriptions have read everything committed and wait for
+    /// a commit notice (or their poll interval) now. A test that must prove
+    /// a notice wakes a subscriber waits for this before it appends.
+    pub fn parked(&self) -> watch::Receiver<usize> {
+        self.inner.parked.subscribe()
+    }
+
     /// Recomputes the whole hash chain from the stored bytes and reports the
     /// first position that does not verify.
     pub async fn verify(&self) -> Result<Verification> {
@@ -408,7 +418,10 @@ impl Subscription {
             return Ok(());
         }
         // Nothing new: wait for a commit notice, or poll now and then for
-        // writers that cannot notify us (another process on SQLite).
+        // writers that cannot notify us (another process on SQLite). A
+        // commit from here on still wakes the wait: the head was marked
+        // seen before the read.
+        let _parked = Parked::new(&inner.parked);
         let _ = tokio::time::timeout(inner.opts.poll_interval, self.head_rx.changed()).await;
         Ok(())
     }
@@ -422,6 +435,23 @@ impl Subscription {
     /// Events read but not yet delivered.
     pub fn buffered(&self) -> usize {
         self.buf.len()
+    }
+}
+
+/// Counts a subscription as parked while it lives (also when the wait is
+/// cancelled).
+struct Parked<'a>(&'a watch::Sender<usize>);
+
+impl<'a> Parked<'a> {
+    fn new(count: &'a watch::Sender<usize>) -> Parked<'a> {
+        count.send_modify(|n| *n += 1);
+        Parked(count)
+    }
+}
+
+impl Drop for Parked<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
     }
 }
 

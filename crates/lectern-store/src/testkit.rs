@@ -5,10 +5,9 @@
 //! `TestDb::postgres()` a database of its own on the server named by
 //! `LECTERN_TEST_PG_URL` (default: the local service), dropped afterwards.
 //! `both_backends!` turns `async fn name(TestDb)` into `name::sqlite` and
-//! `name::postgres` tests. `LECTERN_TEST_PG=skip` skips PostgreSQL outside
-//! CI; with `CI=true` it never skips.
-
-#![allow(clippy::print_stderr)]
+//! `name::postgres` tests. Every test that needs PostgreSQL has `postgres`
+//! in its name, so `cargo test -- --skip postgres` leaves them all out and
+//! says how many it left ("N filtered out"); `.ci/run` never does.
 
 use sqlx::Connection;
 
@@ -40,19 +39,19 @@ impl TestDb {
         }
     }
 
-    /// A fresh PostgreSQL database, or `None` when the suite is switched off
-    /// with `LECTERN_TEST_PG=skip` (never in CI).
-    pub async fn postgres() -> Option<TestDb> {
-        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-        if !ci && std::env::var("LECTERN_TEST_PG").is_ok_and(|v| v == "skip") {
-            eprintln!("PostgreSQL suite skipped: LECTERN_TEST_PG=skip");
-            return None;
-        }
+    /// A fresh PostgreSQL database on the server at `LECTERN_TEST_PG_URL`.
+    ///
+    /// # Panics
+    /// When the server cannot be reached: the message says how to run the
+    /// SQLite half alone (`-- --skip postgres`, which cargo counts as
+    /// filtered out rather than passed).
+    pub async fn postgres() -> TestDb {
         let admin = std::env::var("LECTERN_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG.to_owned());
         let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
             panic!(
                 "PostgreSQL at {admin} is unreachable ({e}); start it, point LECTERN_TEST_PG_URL \
-                 at another server, or set LECTERN_TEST_PG=skip to run the SQLite suite alone"
+                 at another server, or leave the PostgreSQL tests out with \
+                 `cargo test --workspace -- --skip postgres`"
             )
         });
         let name = format!("lectern_test_{}", uuid::Uuid::new_v4().simple());
@@ -61,12 +60,12 @@ impl TestDb {
             .await
             .expect("create test database");
         let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-        Some(TestDb {
+        TestDb {
             url: format!("{base}/{name}"),
             backend: Backend::Postgres,
             _dir: None,
             pg_drop: Some((admin.clone(), name)),
-        })
+        }
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -187,9 +186,7 @@ macro_rules! both_backends {
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn postgres() {
-                if let Some(db) = $crate::testkit::TestDb::postgres().await {
-                    super::$name(db).await
-                }
+                super::$name($crate::testkit::TestDb::postgres().await).await
             }
         }
     )*};

@@ -796,10 +796,8 @@ fn leaders(status: &[lectern_projections::Status]) -> Vec<&'static str> {
 /// them (the first to take its lease), the other follows its checkpoint
 /// (read-your-writes holds in both), and takes over when the first dies.
 #[tokio::test]
-async fn two_servers_run_each_projector_once_and_fail_over() {
-    let Some(db) = TestDb::postgres().await else {
-        return;
-    };
+async fn two_servers_on_postgres_run_each_projector_once_and_fail_over() {
+    let db = TestDb::postgres().await;
     let opts = Options {
         batch_size: 50,
         lease_retry: Duration::from_millis(50),
@@ -852,11 +850,9 @@ async fn two_servers_run_each_projector_once_and_fail_over() {
 /// A lease is held by one process at a time, is free again when its holder
 /// gives it up, and tells its holder when it is lost.
 #[tokio::test]
-async fn a_lease_has_one_holder_at_a_time() {
+async fn a_postgres_lease_has_one_holder_at_a_time() {
     use lectern_projections::Leases;
-    let Some(db) = TestDb::postgres().await else {
-        return;
-    };
+    let db = TestDb::postgres().await;
     let read_a = ReadDb::connect(&db.url).await.unwrap();
     let read_b = ReadDb::connect(&db.url).await.unwrap();
     let (a, b) = (Leases::new(&read_a), Leases::new(&read_b));
@@ -878,8 +874,12 @@ async fn a_lease_has_one_holder_at_a_time() {
     );
     assert!(a.try_acquire("checkpoint-signer").await.unwrap().is_none());
     b.close().await;
+}
 
-    // On SQLite there is one server: every lease is granted.
+/// On SQLite there is one server: every lease is granted.
+#[tokio::test]
+async fn every_lease_is_granted_on_sqlite() {
+    use lectern_projections::Leases;
     let sqlite = TestDb::sqlite().await;
     let read = ReadDb::connect(&sqlite.url).await.unwrap();
     let local = Leases::new(&read);

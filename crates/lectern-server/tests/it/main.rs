@@ -136,9 +136,7 @@ fn migrate_then_verify_on_sqlite() {
 
 #[tokio::test]
 async fn migrate_and_verify_on_postgres() {
-    let Some(test_db) = TestDb::postgres().await else {
-        return;
-    };
+    let test_db = TestDb::postgres().await;
     let url = test_db.url.clone();
     let (code, out, err) = tokio::task::spawn_blocking({
         let url = url.clone();
