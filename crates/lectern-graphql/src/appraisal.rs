@@ -74,6 +74,7 @@ impl LineView {
         let mut ids = Vec::new();
         for &position in &self.positions {
             let events = api
+                .app
                 .store
                 .read_all(position.saturating_sub(1), 1, None)
                 .await
@@ -91,7 +92,7 @@ impl LineView {
                 }
             }
         }
-        let taps = api.store.read_ids(&ids).await.map_err(ApiError::from)?;
+        let taps = api.app.store.read_ids(&ids).await.map_err(ApiError::from)?;
         Ok(taps
             .iter()
             .filter_map(|e| match decode::<KioskEvent>(e) {
@@ -277,9 +278,9 @@ impl AppraisalLog {
 pub(crate) async fn appraise(api: &Api, person: &StaffNo, period: &Period) -> Result<Appraisal> {
     let appraisal = api
         .appraisal_log
-        .read(&api.store, api.projections.position())
+        .read(&api.app.store, api.app.projections.position())
         .await?;
-    let entries = person_entries(api.db(), &api.campus, person, period).await?;
+    let entries = person_entries(api.db(), &api.app.campus, person, period).await?;
     Ok(appraise_entries(person, period, &appraisal, &entries)?)
 }
 
@@ -330,7 +331,7 @@ impl AppraisalQuery {
         let period = period(year, month)?;
         let appraisal = match as_of(at, as_recorded)? {
             AsOf::Now => appraise(api, &no, &period).await?,
-            cut => replay_person(&api.store, api.db(), &api.campus, &no, &period, cut)
+            cut => replay_person(&api.app.store, api.db(), &api.app.campus, &no, &period, cut)
                 .await
                 .map_err(|e| ApiError::internal(e.to_string()))?,
         };
@@ -363,9 +364,9 @@ impl AppraisalQuery {
         let person = crate::people::PersonView::seen(ctx, &staff_no).await?;
         let no = StaffNo::parse(&person.staff_no)?;
         let events = lectern_audit::replay::replay_history(
-            &api.store,
+            &api.app.store,
             api.db(),
-            &api.campus,
+            &api.app.campus,
             &no,
             &Period::year(year)?,
             as_of(at, as_recorded)?,
@@ -418,7 +419,7 @@ impl AppraisalQuery {
         let period = period(year, month)?;
         // A unit's appraisal is always folded from its few monthly streams.
         let as_of = as_of(at, as_recorded)?;
-        let appraisal = replay_unit(&api.store, &unit, &period, as_of)
+        let appraisal = replay_unit(&api.app.store, &unit, &period, as_of)
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?;
         Ok(AppraisalView::new(appraisal, &period))
@@ -428,7 +429,7 @@ impl AppraisalQuery {
     async fn scoring_rules(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RulesView>> {
         access::caller(ctx)?;
         let api = ctx.data_unchecked::<Api>();
-        let book = load::<RuleBook>(&api.store, APPRAISAL_STREAM, u64::MAX)
+        let book = load::<RuleBook>(&api.app.store, APPRAISAL_STREAM, u64::MAX)
             .await
             .map_err(ApiError::from)?
             .0;
@@ -560,18 +561,21 @@ impl AppraisalMutation {
         let caller = access::caller(ctx)?;
         access::administrator(caller, "close appraisal years")?;
         let api = ctx.data_unchecked::<Api>();
-        let period = Period::year(year)?;
-        let people = api
+        let rows = api
             .db()
             .fetch("SELECT staff_no FROM rm_people ORDER BY staff_no", &[])
             .await
             .map_err(ApiError::from)?;
-        let mut results = BTreeMap::new();
-        for r in &people {
-            let no = StaffNo::parse(&text(&r[0]))?;
-            let total = appraise(api, &no, &period).await?.total;
-            results.insert(no, total);
-        }
+        let people = rows
+            .iter()
+            .map(|r| StaffNo::parse(&text(&r[0])))
+            .collect::<Result<Vec<_>, _>>()?;
+        let appraisal = api
+            .appraisal_log
+            .read(&api.app.store, api.app.projections.position())
+            .await?;
+        let results =
+            lectern_app::year_totals(api.db(), &api.app.campus, &appraisal, &people, year).await?;
         appraisal_decides(
             ctx,
             "close appraisal years",

@@ -16,7 +16,7 @@ use lectern_domain::{StaffNo, UnitId};
 use lectern_projections::{ReadDb, Stmt, Val};
 use sha2::{Digest, Sha256};
 
-use crate::error::{ApiError, Code, Result};
+use lectern_app::{Code, Error, Result};
 
 /// What a caller may do, by role (see the README's authorization table).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,7 +122,7 @@ impl Tokens {
     pub async fn open(db: ReadDb) -> Result<Tokens> {
         db.execute(&[TABLE.to_owned(), SECRETS.to_owned()])
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(Error::internal)?;
         Ok(Tokens {
             db: Arc::new(db),
             checked: Arc::default(),
@@ -155,7 +155,7 @@ impl Tokens {
         self.db
             .transact(None, &[insert])
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(Error::internal)?;
         let rows = self
             .db
             .fetch(
@@ -163,21 +163,21 @@ impl Tokens {
                 &[],
             )
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(Error::internal)?;
         let stored = rows
             .first()
             .and_then(|r| r[0].as_str().map(str::to_owned))
             .unwrap_or_default();
         let mut key = [0u8; 32];
         if stored.len() != 64 || !stored.is_ascii() {
-            return Err(ApiError::internal(format!(
+            return Err(Error::internal(format!(
                 "lectern_secrets holds a link key of {} characters, not 64 hexadecimal digits",
                 stored.len()
             )));
         }
         for (i, byte) in key.iter_mut().enumerate() {
             *byte = u8::from_str_radix(&stored[2 * i..2 * i + 2], 16).map_err(|_| {
-                ApiError::internal("lectern_secrets holds a link key that is not hexadecimal")
+                Error::internal("lectern_secrets holds a link key that is not hexadecimal")
             })?;
         }
         Ok(key)
@@ -230,7 +230,7 @@ impl Tokens {
         self.db
             .transact(None, &[insert])
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(Error::internal)?;
         let info = TokenInfo {
             id,
             role: principal.role().to_owned(),
@@ -282,9 +282,9 @@ impl Tokens {
                 &[Val::from(value)],
             )
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(Error::internal)?;
         let Some(row) = rows.first() else {
-            return Err(ApiError::new(
+            return Err(Error::new(
                 Code::Unauthenticated,
                 "the bearer token is not valid (unknown or revoked)",
             ));
@@ -311,7 +311,7 @@ impl Tokens {
                 &[],
             )
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(Error::internal)?;
         Ok(rows
             .iter()
             .map(|r| {
@@ -342,7 +342,7 @@ impl Tokens {
             .db
             .transact(Some(&revoke), &[])
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(Error::internal)?;
         if done {
             self.checked
                 .lock()
@@ -350,7 +350,7 @@ impl Tokens {
                 .retain(|_, (caller, _)| caller.token_id != id);
             Ok(())
         } else {
-            Err(ApiError::not_found(format!(
+            Err(Error::not_found(format!(
                 "no active token has the id {id:?}"
             )))
         }
@@ -366,7 +366,7 @@ pub fn parse_principal(
 ) -> Result<Principal> {
     let need = |what: &str, v: Option<&str>| {
         v.map(str::to_owned)
-            .ok_or_else(|| ApiError::bad_input(format!("the role {role:?} needs a {what}")))
+            .ok_or_else(|| Error::bad_input(format!("the role {role:?} needs a {what}")))
     };
     Ok(match role {
         "administrator" => Principal::Administrator,
@@ -381,7 +381,7 @@ pub fn parse_principal(
             kiosk: need("kiosk id", kiosk)?,
         },
         other => {
-            return Err(ApiError::bad_input(format!(
+            return Err(Error::bad_input(format!(
                 "unknown role {other:?}; the roles are administrator, union-chair, auditor, \
                  staff and kiosk"
             )));

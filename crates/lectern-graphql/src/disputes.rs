@@ -1,37 +1,25 @@
-//! Appraisal disputes: filed by staff about lines of their appraisal
-//! within a deadline after the year closes (`Api::dispute_working_days`),
-//! assigned to an auditor by an administrator, and resolved by that
-//! auditor — upheld, appending the correcting events (which name the
-//! dispute) in the same transaction as the resolution, or rejected with
-//! reasoning. A resolution records the totals before and after.
+//! Appraisal disputes over GraphQL: filed by staff about lines of their
+//! appraisal within a deadline after the year closes
+//! (`Api::dispute_working_days`), assigned to an auditor by an
+//! administrator, and resolved by that auditor through the write path
+//! (`lectern_app::resolve_dispute`).
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
-use chrono::{Datelike, NaiveDate};
-use lectern_audit::replay::{AsOf, Pending, fold_person, gather_person};
+use chrono::NaiveDate;
+use lectern_app::{AttendanceFix, PointsFix, Resolution};
 use lectern_domain::{
-    APPRAISAL_STREAM, AppraisalCommand, AppraisalEvent, Dispute, DisputeCommand, ORG_STREAM,
-    OrgTree, Outcome, Period, Person, RuleBook, Session, SessionCommand, StaffNo, dispute_stream,
-    filing_deadline, person_stream, session_stream,
+    APPRAISAL_STREAM, AppraisalEvent, Dispute, DisputeCommand, Outcome, Person, StaffNo,
+    dispute_stream, filing_deadline, person_stream,
 };
-use lectern_domain::{Aggregate, SessionEvent};
-use lectern_projections::{Val, append_request, load, positioned};
+use lectern_projections::{Val, load, positioned};
 use lectern_store::Metadata;
 use uuid::Uuid;
 
 use crate::access::{self, Scope};
 use crate::auth::{Caller, Principal};
-use crate::commands::settle;
-use crate::error::{ApiError, Result};
+use crate::error::{ApiError, Code, Result};
 use crate::page::{Where, int, opt, text};
-use crate::schema::{Api, parse_enum};
-
-/// Working days after a year closes within which its disputes are filed,
-/// unless the server is configured otherwise.
-pub const DISPUTE_WORKING_DAYS: u32 = 10;
-
-/// How often a resolution is decided again after a concurrent write to
-/// one of its streams.
-const ATTEMPTS: usize = 5;
+use crate::schema::{Api, meta, parse_enum};
 
 /// An appraisal dispute.
 #[derive(Debug, Clone, SimpleObject)]
@@ -174,204 +162,6 @@ async fn dispute_decides(
     })
 }
 
-/// Applies a decision's `events` to `state` (so that the next decision
-/// sees them) and returns them.
-fn applied<A: Aggregate>(state: &mut A, events: Vec<A::Event>) -> Result<Vec<A::Event>> {
-    for e in &events {
-        state.apply(e)?;
-    }
-    Ok(events)
-}
-
-/// What a resolution is asked to do.
-pub struct Resolution<'a> {
-    pub id: Uuid,
-    pub outcome: Outcome,
-    pub reasoning: &'a str,
-    pub attendance: &'a [AttendanceFixInput],
-    pub adjustments: &'a [PointsFixInput],
-}
-
-/// Decides a resolution against the current streams and appends the
-/// corrections and the resolution in one transaction. `Ok(None)`: another
-/// writer moved one of the streams; decide again.
-async fn resolve_once(
-    api: &Api,
-    caller: &Caller,
-    auditor: &StaffNo,
-    r: &Resolution<'_>,
-) -> Result<Option<u64>> {
-    let meta = Metadata {
-        actor: Some(caller.principal.actor(&caller.token_id)),
-        source: Some("graphql".into()),
-        correlation_id: Some(r.id),
-        causation_id: None,
-    };
-    let requests = resolution(api, auditor, &meta, r).await.map_err(|e| {
-        if e.code == crate::error::Code::Forbidden {
-            access::denied(
-                caller,
-                &format!("resolve dispute {} (only its assigned auditor)", r.id),
-            )
-        } else {
-            e
-        }
-    })?;
-    match api.store.submit_all(requests).await {
-        Ok(appended) => Ok(appended.iter().map(|a| a.last_position).max()),
-        Err(lectern_store::Error::WrongExpectedVersion { .. }) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// The appends that resolve a dispute as `auditor` (its assigned auditor)
-/// decides, with `meta`: the corrections, each naming the dispute, and the
-/// resolution with the totals before and after, folded by the domain from
-/// the log. Submitted together (`Store::submit_all`); a
-/// `WrongExpectedVersion` means another writer moved a stream: decide again.
-pub async fn resolution(
-    api: &Api,
-    auditor: &StaffNo,
-    meta: &Metadata,
-    r: &Resolution<'_>,
-) -> Result<Vec<lectern_store::AppendRequest>> {
-    let (dispute, dispute_version) =
-        load::<Dispute>(&api.store, &dispute_stream(r.id), u64::MAX).await?;
-    let Some((_, person, year)) = dispute.filed.clone() else {
-        return Err(ApiError::not_found(format!(
-            "dispute {} does not exist",
-            r.id
-        )));
-    };
-    if dispute.auditor.as_ref() != Some(auditor) {
-        return Err(ApiError::forbidden(format!(
-            "dispute {} is not assigned to {auditor}",
-            r.id
-        )));
-    }
-    dispute.resolvable()?;
-    let reason = format!("dispute {}: {}", r.id, r.reasoning.trim());
-    let mut requests = Vec::new();
-    let mut pending = Pending::default();
-    let mut correcting = Vec::new();
-
-    if !r.attendance.is_empty() {
-        let org = load::<OrgTree>(&api.store, ORG_STREAM, u64::MAX).await?.0;
-        let mut sessions: Vec<(Uuid, Session, u64, Vec<SessionEvent>)> = Vec::new();
-        for fix in r.attendance {
-            let at = match sessions.iter().position(|s| s.0 == fix.session) {
-                Some(i) => i,
-                None => {
-                    let (s, v) =
-                        load::<Session>(&api.store, &session_stream(fix.session), u64::MAX).await?;
-                    if v == 0 {
-                        return Err(ApiError::not_found(format!(
-                            "session {} does not exist",
-                            fix.session
-                        )));
-                    }
-                    let day = s
-                        .schedule
-                        .as_ref()
-                        .map(|x| api.campus.date(x.window.start()));
-                    if let Some(day) = day.filter(|d| d.year() != year) {
-                        return Err(ApiError::bad_input(format!(
-                            "session {} was on {day}, not in {year}, the year disputed",
-                            fix.session
-                        )));
-                    }
-                    sessions.push((fix.session, s, v, Vec::new()));
-                    sessions.len() - 1
-                }
-            };
-            let (sid, state, _, out) = &mut sessions[at];
-            let command = SessionCommand::Correct {
-                person: person.clone(),
-                to: parse_enum("attendance status", &fix.to)?,
-                reason: reason.clone(),
-                corrector: auditor.clone(),
-                dispute: Some(r.id),
-            };
-            let events = state.decide(&command, &org)?;
-            let events = applied(state, events)?;
-            out.extend(events.iter().cloned());
-            match pending.sessions.iter_mut().find(|(s, _)| s == sid) {
-                Some((_, p)) => p.extend(events),
-                None => pending.sessions.push((*sid, events)),
-            }
-        }
-        for (id, _, version, events) in sessions {
-            let request = append_request(&session_stream(id), version, &events, &[], meta);
-            correcting.extend(request.event_ids());
-            requests.push(request);
-        }
-    }
-    if !r.adjustments.is_empty() {
-        let (mut book, version) = load::<RuleBook>(&api.store, APPRAISAL_STREAM, u64::MAX).await?;
-        for fix in r.adjustments {
-            if fix.on.year() != year {
-                return Err(ApiError::bad_input(format!(
-                    "an adjustment on {} is not in {year}, the year disputed",
-                    fix.on
-                )));
-            }
-            let command = AppraisalCommand::AdjustPoints {
-                person: person.clone(),
-                points: fix.points,
-                reason: reason.clone(),
-                adjuster: auditor.clone(),
-                on: fix.on,
-                dispute: Some(r.id),
-            };
-            let events = book.decide(&command)?;
-            let events = applied(&mut book, events)?;
-            pending.appraisal.extend(events);
-        }
-        let request = append_request(APPRAISAL_STREAM, version, &pending.appraisal, &[], meta);
-        correcting.extend(request.event_ids());
-        requests.push(request);
-    }
-
-    // The totals, folded by the domain from the log (and the corrections).
-    let period = Period::year(year)?;
-    let evidence = gather_person(
-        &api.store,
-        api.db(),
-        &api.campus,
-        &person,
-        &period,
-        AsOf::Now,
-    )
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))?;
-    let fold = |pending: &Pending| {
-        fold_person(&person, &period, &api.campus, &evidence, pending)
-            .map(|a| a.total)
-            .map_err(|e| ApiError::internal(e.to_string()))
-    };
-    let before = fold(&Pending::default())?;
-    let after = match r.outcome {
-        Outcome::Upheld => fold(&pending)?,
-        Outcome::Rejected => before,
-    };
-    let command = DisputeCommand::Resolve {
-        outcome: r.outcome,
-        reasoning: r.reasoning.to_owned(),
-        correcting_events: correcting,
-        total_before: before,
-        total_after: after,
-    };
-    let events = dispute.decide(&command)?;
-    requests.push(append_request(
-        &dispute_stream(r.id),
-        dispute_version,
-        &events,
-        &[],
-        meta,
-    ));
-    Ok(requests)
-}
-
 #[derive(Default)]
 pub(crate) struct DisputeMutation;
 
@@ -394,17 +184,17 @@ impl DisputeMutation {
             return Err(access::denied(caller, "file disputes (staff file their own)").into());
         };
         // The deadline runs from the campus date the year was closed.
-        let closes = positioned::<AppraisalEvent>(&api.store, APPRAISAL_STREAM, u64::MAX)
+        let closes = positioned::<AppraisalEvent>(&api.app.store, APPRAISAL_STREAM, u64::MAX)
             .await
             .map_err(ApiError::from)?;
         let deadline = closes.iter().find_map(|p| match &p.event {
             AppraisalEvent::AppraisalPeriodClosed { year: y, .. } if *y == year => Some(
-                filing_deadline(api.campus.date(p.occurred_at), api.dispute_working_days),
+                filing_deadline(api.app.campus.date(p.occurred_at), api.dispute_working_days),
             ),
             _ => None,
         });
         // Filed today, on the campus clock: a filing cannot be backdated.
-        let filed_on = api.campus.date(api.clock.now());
+        let filed_on = api.app.campus.date(api.app.clock.now());
         let id = Uuid::now_v7();
         let command = DisputeCommand::File {
             dispute: id,
@@ -430,7 +220,7 @@ impl DisputeMutation {
         access::administrator(caller, "assign disputes")?;
         let api = ctx.data_unchecked::<Api>();
         let no = StaffNo::parse(&auditor)?;
-        let person = load::<Person>(&api.store, &person_stream(&no), u64::MAX)
+        let person = load::<Person>(&api.app.store, &person_stream(&no), u64::MAX)
             .await
             .map_err(ApiError::from)?
             .0;
@@ -482,6 +272,22 @@ impl DisputeMutation {
             }
             _ => {}
         }
+        let attendance = attendance
+            .iter()
+            .map(|fix| {
+                Ok(AttendanceFix {
+                    session: fix.session,
+                    to: parse_enum("attendance status", &fix.to)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let adjustments: Vec<PointsFix> = adjustments
+            .iter()
+            .map(|fix| PointsFix {
+                points: fix.points,
+                on: fix.on,
+            })
+            .collect();
         let resolution = Resolution {
             id,
             outcome,
@@ -489,21 +295,25 @@ impl DisputeMutation {
             attendance: &attendance,
             adjustments: &adjustments,
         };
-        for _ in 0..ATTEMPTS {
-            if let Some(position) = resolve_once(api, caller, auditor, &resolution).await? {
-                settle(&api.projections, position).await?;
-                return Ok(DisputePayload {
-                    position,
-                    dispute: view(api, id).await?,
-                });
-            }
-        }
-        Err(ApiError::new(
-            crate::error::Code::Conflict,
-            format!(
-                "dispute {id}: its records kept changing while it was being resolved; try again"
-            ),
-        )
-        .into())
+        let meta = Metadata {
+            correlation_id: Some(id),
+            ..meta(caller)
+        };
+        let position = lectern_app::resolve_dispute(&api.app, auditor, &meta, &resolution)
+            .await
+            .map_err(|e| {
+                if e.code == Code::Forbidden {
+                    access::denied(
+                        caller,
+                        &format!("resolve dispute {id} (only its assigned auditor)"),
+                    )
+                } else {
+                    e.into()
+                }
+            })?;
+        Ok(DisputePayload {
+            position,
+            dispute: view(api, id).await?,
+        })
     }
 }

@@ -1,130 +1,81 @@
-//! Errors as clients see them: a stable code in `extensions.code` and a
-//! message that names the offending value. Internal detail is logged once,
-//! here, and never sent.
+//! Errors as GraphQL clients see them: the write path's [`lectern_app::Error`]
+//! with its stable code in `extensions.code`.
+//!
+//! `ApiError` wraps it only because async-graphql's error type and the
+//! write path's are both foreign here: the conversion into
+//! `async_graphql::Error` (below, the one place the code is put in
+//! `extensions.code`) needs a type of this crate. It is deliberately not
+//! `Display`: async-graphql turns any `Display` into an error without a
+//! code.
 
 use async_graphql::ErrorExtensions;
 use lectern_domain::DomainError;
 
-/// The codes clients may rely on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Code {
-    BadUserInput,
-    Unauthenticated,
-    Forbidden,
-    NotFound,
-    Conflict,
-    /// The read models did not catch up in time; retrying is safe.
-    Unavailable,
-    Internal,
-}
+pub use lectern_app::Code;
 
-impl Code {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Code::BadUserInput => "BAD_USER_INPUT",
-            Code::Unauthenticated => "UNAUTHENTICATED",
-            Code::Forbidden => "FORBIDDEN",
-            Code::NotFound => "NOT_FOUND",
-            Code::Conflict => "CONFLICT",
-            Code::Unavailable => "UNAVAILABLE",
-            Code::Internal => "INTERNAL_SERVER_ERROR",
-        }
-    }
-}
-
-/// An error of the API. Deliberately not `Display`: async-graphql turns
-/// any `Display` into an error without a code, and every error of this API
-/// carries one (see the `From` impl below).
+/// An error of the API: the write path's error, for GraphQL.
 #[derive(Debug, Clone)]
-pub struct ApiError {
-    pub code: Code,
-    pub message: String,
-}
+pub struct ApiError(pub lectern_app::Error);
 
 pub(crate) type Result<T, E = ApiError> = std::result::Result<T, E>;
 
+impl std::ops::Deref for ApiError {
+    type Target = lectern_app::Error;
+
+    fn deref(&self) -> &lectern_app::Error {
+        &self.0
+    }
+}
+
 impl ApiError {
     pub fn new(code: Code, message: impl Into<String>) -> ApiError {
-        ApiError {
-            code,
-            message: message.into(),
-        }
+        ApiError(lectern_app::Error::new(code, message))
     }
 
     pub fn bad_input(message: impl Into<String>) -> ApiError {
-        ApiError::new(Code::BadUserInput, message)
+        ApiError(lectern_app::Error::bad_input(message))
     }
 
     pub fn forbidden(message: impl Into<String>) -> ApiError {
-        ApiError::new(Code::Forbidden, message)
+        ApiError(lectern_app::Error::forbidden(message))
     }
 
     pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError::new(Code::NotFound, message)
+        ApiError(lectern_app::Error::not_found(message))
     }
 
     /// Logs the detail and returns an error that does not leak it.
     pub fn internal(detail: impl std::fmt::Display) -> ApiError {
-        let id = uuid::Uuid::now_v7();
-        tracing::error!(error_id = %id, error = %detail, "internal error");
-        ApiError::new(
-            Code::Internal,
-            format!("internal error {id}; the server log has the details"),
-        )
+        ApiError(lectern_app::Error::internal(detail))
+    }
+}
+
+impl From<lectern_app::Error> for ApiError {
+    fn from(e: lectern_app::Error) -> ApiError {
+        ApiError(e)
     }
 }
 
 impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> ApiError {
-        let code = match &e {
-            DomainError::Invalid { .. } => Code::BadUserInput,
-            DomainError::NotFound { .. } => Code::NotFound,
-            DomainError::AlreadyExists { .. } | DomainError::Refused(_) => Code::Conflict,
-            DomainError::Fold { .. } => return ApiError::internal(e),
-        };
-        ApiError::new(code, e.to_string())
+        ApiError(e.into())
     }
 }
 
 impl From<lectern_store::Error> for ApiError {
     fn from(e: lectern_store::Error) -> ApiError {
-        use lectern_store::Error as E;
-        match &e {
-            E::KeyTaken { .. } | E::WrongExpectedVersion { .. } | E::EventIdReused { .. } => {
-                ApiError::new(Code::Conflict, e.to_string())
-            }
-            E::KeyNotHeld { .. }
-            | E::InvalidAppend(_)
-            | E::UnsupportedUrl(_)
-            | E::Corrupt { .. }
-            | E::Upcast { .. }
-            | E::WriterStopped
-            | E::Database(_)
-            | E::Migrate(_) => ApiError::internal(e),
-        }
+        ApiError(e.into())
     }
 }
 
 impl From<lectern_projections::Error> for ApiError {
     fn from(e: lectern_projections::Error) -> ApiError {
-        use lectern_projections::Error as E;
-        match e {
-            E::Store(e) => e.into(),
-            E::Timeout { .. } | E::NotLeading { .. } => {
-                ApiError::new(Code::Unavailable, e.to_string())
-            }
-            E::UnknownProjector(..) => ApiError::bad_input(e.to_string()),
-            E::Database(_)
-            | E::Event { .. }
-            | E::UnsupportedUrl(_)
-            | E::Stopped
-            | E::Corrupt(_) => ApiError::internal(e),
-        }
+        ApiError(e.into())
     }
 }
 
 impl From<ApiError> for async_graphql::Error {
-    fn from(e: ApiError) -> async_graphql::Error {
+    fn from(ApiError(e): ApiError) -> async_graphql::Error {
         async_graphql::Error::new(e.message).extend_with(|_, x| x.set("code", e.code.as_str()))
     }
 }

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::access;
-use crate::error::{ApiError, Result};
+use crate::error::ApiError;
 use crate::schema::Api;
 
 /// How long a download link is valid.
@@ -97,7 +97,7 @@ pub fn check_link(
     format: &str,
     query: &[(String, String)],
     now: DateTime<Utc>,
-) -> Result<String> {
+) -> lectern_app::Result<String> {
     let get = |name: &str| {
         query
             .iter()
@@ -105,13 +105,13 @@ pub fn check_link(
             .map(|(_, v)| v.as_str())
     };
     let (Some(token), Some(expires), Some(sig)) = (get("token"), get("expires"), get("sig")) else {
-        return Err(ApiError::bad_input(
+        return Err(lectern_app::Error::bad_input(
             "this is not a download link from exportLink (token, expires or sig is missing)",
         ));
     };
     let expires: i64 = expires
         .parse()
-        .map_err(|_| ApiError::bad_input(format!("invalid expiry {expires:?}")))?;
+        .map_err(|_| lectern_app::Error::bad_input(format!("invalid expiry {expires:?}")))?;
     let params: Vec<(String, String)> = query
         .iter()
         .filter(|(k, _)| !matches!(k.as_str(), "token" | "expires" | "sig"))
@@ -122,13 +122,13 @@ pub fn check_link(
         &canonical(report, format, &params, token, expires),
     ));
     if want != sig {
-        return Err(ApiError::forbidden(
+        return Err(lectern_app::Error::forbidden(
             "the download link's signature does not match: it was altered, or it was made by \
              another server process; ask exportLink for a new one",
         ));
     }
     if now.timestamp() > expires {
-        return Err(ApiError::forbidden(format!(
+        return Err(lectern_app::Error::forbidden(format!(
             "the download link expired at {}; ask exportLink for a new one",
             DateTime::from_timestamp(expires, 0)
                 .unwrap_or_default()

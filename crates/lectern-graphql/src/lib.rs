@@ -1,8 +1,7 @@
 //! `lectern-graphql` is Lectern's API as an async-graphql schema: queries
-//! over the read models (`lectern-projections`), mutations that run the
-//! domain's decisions (`lectern-domain`) and append to the log
-//! (`lectern-store`), authorization by role and unit scope, bearer tokens,
-//! limits and error codes.
+//! over the read models (`lectern-projections`), mutations through the
+//! write path (`lectern-app`), authorization by role and unit scope,
+//! bearer tokens and limits.
 //!
 //! It deliberately does not depend on a web framework: the server
 //! (`lectern-server`) authenticates the bearer token, passes the caller in
@@ -11,7 +10,6 @@
 //! # Layout
 //! - `schema`: the merged schema, its limits, `Api` (what resolvers reach)
 //!   and `execute` (read-your-writes via `extensions.waitForPosition`).
-//! - `commands`: load, decide, append, retry, wait for the read models.
 //! - `auth`: principals and the token register.
 //! - `access`: scopes and refusals.
 //! - `org`, `people`, `sessions`, `programmes`, `study`, `awards`,
@@ -27,7 +25,6 @@ mod access;
 mod appraisal;
 mod auth;
 mod awards;
-mod commands;
 mod disputes;
 mod error;
 mod exports;
@@ -43,11 +40,7 @@ mod sessions;
 mod study;
 
 pub use auth::{Caller, Principal, TOKEN_TTL, TokenInfo, Tokens, parse_principal};
-pub use commands::{Written, execute as execute_command, settle};
-pub use disputes::{
-    AttendanceFixInput, DISPUTE_WORKING_DAYS, PointsFixInput, Resolution,
-    resolution as dispute_resolution,
-};
+pub use disputes::{AttendanceFixInput, PointsFixInput};
 pub use error::{ApiError, Code};
 pub use exports::{FORMATS, REPORTS, check_link};
 pub use page::{DEFAULT_PAGE, MAX_PAGE};
@@ -55,4 +48,3 @@ pub use schema::{
     Api, LecternSchema, MAX_COMPLEXITY, MAX_DEPTH, MAX_WAIT, Mutation, Query, REPLICA_WAIT,
     Subscription, build_schema, execute, sdl,
 };
-pub use sessions::members_of;

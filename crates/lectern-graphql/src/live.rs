@@ -10,11 +10,11 @@ use uuid::Uuid;
 
 use crate::access;
 use crate::auth::Principal;
-use crate::commands::settle;
 use crate::ops::LogEvent;
 use crate::page::text;
 use crate::schema::Api;
 use crate::sessions::{RosterEntry, SessionView};
+use lectern_app::settle;
 
 /// Session events that change someone's line on the roster.
 const ROSTER_EVENTS: &[&str] = &[
@@ -52,13 +52,14 @@ impl LiveSubscription {
         let head = match after {
             Some(p) => p,
             None => api
+                .app
                 .store
                 .head()
                 .await
                 .map_err(crate::error::ApiError::from)?,
         };
         let types = ROSTER_EVENTS.iter().map(|t| (*t).to_owned()).collect();
-        let sub = api.store.subscribe(head, Some(types));
+        let sub = api.app.store.subscribe(head, Some(types));
         let stream = session_stream(id);
         Ok(futures_util::stream::unfold(
             (sub, api, stream, own),
@@ -76,7 +77,7 @@ impl LiveSubscription {
                     if own.as_ref().is_some_and(|o| *o != person) {
                         continue;
                     }
-                    settle(&api.projections, event.position).await.ok()?;
+                    settle(&api.app.projections, event.position).await.ok()?;
                     let rows = api
                         .db()
                         .fetch(
@@ -112,7 +113,7 @@ impl LiveSubscription {
             return Err(access::denied(caller, "follow the event log").into());
         }
         let api = ctx.data_unchecked::<Api>();
-        let sub = api.store.subscribe(after, None);
+        let sub = api.app.store.subscribe(after, None);
         Ok(futures_util::stream::unfold(sub, |mut sub| async move {
             let e = sub.next().await.ok()?;
             Some((LogEvent::from(e), sub))

@@ -100,7 +100,7 @@ impl UnitMonth {
             let no = lectern_domain::StaffNo::parse(&text(&r[0]))?;
             let a = match self.as_of {
                 AsOf::Now => crate::appraisal::appraise(api, &no, &period).await?,
-                cut => replay_person(&api.store, api.db(), &api.campus, &no, &period, cut)
+                cut => replay_person(&api.app.store, api.db(), &api.app.campus, &no, &period, cut)
                     .await
                     .map_err(ApiError::internal)?,
             };
@@ -133,7 +133,7 @@ pub(crate) async fn figures(
     month: u32,
 ) -> Result<UnitMonthFigures> {
     let period = Period::month(year, month)?;
-    Ok(unit_month_figures(api.db(), &api.campus, unit, &period).await?)
+    Ok(unit_month_figures(api.db(), &api.app.campus, unit, &period).await?)
 }
 
 /// Whether the caller may read or act for `unit`'s months.
@@ -187,7 +187,7 @@ impl MonthlyQuery {
         check_unit(api, caller, &unit, "read the unit's history").await?;
         crate::org::Unit::get(api, unit.as_str()).await?;
         let events = lectern_audit::replay::replay_unit_history(
-            &api.store,
+            &api.app.store,
             &unit,
             year,
             crate::appraisal::as_of(at, as_recorded)?,
@@ -228,9 +228,9 @@ impl MonthlyQuery {
         let live = match as_of {
             lectern_audit::replay::AsOf::Now => figures(api, &unit, year, month).await?,
             cut => lectern_audit::replay::replay_unit_month(
-                &api.store,
+                &api.app.store,
                 api.db(),
-                &api.campus,
+                &api.app.campus,
                 &unit,
                 &Period::month(year, month)?,
                 cut,
@@ -322,7 +322,7 @@ pub(crate) struct MonthlyPayload {
 /// The token's person, folded: the domain checks their roles.
 async fn acting(api: &Api, caller: &Caller) -> Result<Box<Person>> {
     let no = access::acting_person(caller)?;
-    let p = load::<Person>(&api.store, &person_stream(&no), u64::MAX)
+    let p = load::<Person>(&api.app.store, &person_stream(&no), u64::MAX)
         .await?
         .0;
     Ok(Box::new(p))

@@ -1,13 +1,12 @@
 //! Operations and audit: where the read models stand, and the raw log.
 
 use async_graphql::{Context, Object, SimpleObject};
-use lectern_domain::{KioskLedger, Slug, kiosk_stream};
-use lectern_kiosk_protocol::{enrolment_code_hash, new_enrolment_code};
+use lectern_domain::Slug;
 
 use crate::access::{self};
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::schema::Api;
+use crate::schema::{Api, meta};
 
 /// Where one read model stands.
 #[derive(Debug, SimpleObject)]
@@ -169,7 +168,7 @@ impl OpsQuery {
             return Err(access::denied(caller, "read the projections' status").into());
         }
         let api = ctx.data_unchecked::<Api>();
-        let status = api.projections.status().await.map_err(ApiError::from)?;
+        let status = api.app.projections.status().await.map_err(ApiError::from)?;
         Ok(status
             .into_iter()
             .map(|s| ProjectionStatus {
@@ -192,7 +191,7 @@ impl OpsQuery {
             return Err(access::denied(caller, "verify the log").into());
         }
         let api = ctx.data_unchecked::<Api>();
-        let audit = lectern_audit::checkpoints::audit(&api.store, api.db())
+        let audit = lectern_audit::checkpoints::audit(&api.app.store, api.db())
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?;
         let v = &audit.verification;
@@ -257,7 +256,7 @@ impl OpsQuery {
             }
             other => ApiError::new(crate::error::Code::Conflict, other.to_string()),
         };
-        let (proof, checkpoint) = cp::prove_inclusion(&api.store, api.db(), position, size)
+        let (proof, checkpoint) = cp::prove_inclusion(&api.app.store, api.db(), position, size)
             .await
             .map_err(refused)?;
         let public_key = cp::public_key(api.db(), &checkpoint.key_id)
@@ -369,6 +368,7 @@ impl OpsQuery {
                 let mut version = 0;
                 while out.len() < n {
                     let page = api
+                        .app
                         .store
                         .read_stream(&s, version + 1, 1000)
                         .await
@@ -387,6 +387,7 @@ impl OpsQuery {
                 out
             }
             None => api
+                .app
                 .store
                 .read_all(after, n, None)
                 .await
@@ -426,22 +427,16 @@ impl OpsMutation {
         let api = ctx.data_unchecked::<Api>();
         let kiosk = Slug::parse(&id)?;
         let venue = Slug::parse(&venue)?;
-        let code = new_enrolment_code().map_err(ApiError::internal)?;
-        let hash = enrolment_code_hash(&code);
-        let at = api.clock.now();
-        let written = api
-            .execute::<KioskLedger>(
-                caller,
-                &kiosk_stream(kiosk.as_str()),
-                |k| k.register(&venue, &hash, at),
-                |_| vec![],
-            )
-            .await?;
+        let at = api.app.clock.now();
+        let registered =
+            lectern_app::kiosks::register(&api.app.store, &meta(caller), &kiosk, &venue, at)
+                .await?;
+        lectern_app::settle(&api.app.projections, registered.position).await?;
         Ok(KioskRegistration {
             kiosk: kiosk.as_str().to_owned(),
             venue: venue.as_str().to_owned(),
-            code,
-            position: written.position,
+            code: registered.code,
+            position: registered.position,
         })
     }
 }

@@ -371,7 +371,7 @@ impl ProgrammeMutation {
     ) -> async_graphql::Result<ProgrammePayload> {
         let api = ctx.data_unchecked::<Api>();
         let no = StaffNo::parse(&staff_no)?;
-        let person = load::<Person>(&api.store, &person_stream(&no), u64::MAX)
+        let person = load::<Person>(&api.app.store, &person_stream(&no), u64::MAX)
             .await
             .map_err(ApiError::from)?
             .0;

@@ -4,16 +4,16 @@
 use std::time::Duration;
 
 use async_graphql::{MergedObject, MergedSubscription, Request, Response, Schema};
-use lectern_domain::{Aggregate, Campus, Clock, DomainError, KeyChange, ORG_STREAM, OrgTree};
-use lectern_projections::{Projections, ReadDb, load};
-use lectern_store::{Metadata, Store};
+use lectern_app::{App, Written};
+use lectern_domain::{Aggregate, DomainError, KeyChange, ORG_STREAM, OrgTree};
+use lectern_projections::{ReadDb, load};
+use lectern_store::Metadata;
 use serde::de::DeserializeOwned;
 
 use crate::appraisal::{AppraisalLog, AppraisalMutation, AppraisalQuery};
 use crate::auth::{Caller, Tokens};
 use crate::awards::{AwardMutation, AwardQuery};
-use crate::commands::{self, Written};
-use crate::disputes::{DISPUTE_WORKING_DAYS, DisputeMutation, DisputeQuery};
+use crate::disputes::{DisputeMutation, DisputeQuery};
 use crate::error::{ApiError, Code, Result};
 use crate::live::LiveSubscription;
 use crate::monthly::{MonthlyMutation, MonthlyQuery};
@@ -65,16 +65,12 @@ pub struct Subscription(LiveSubscription);
 
 pub type LecternSchema = Schema<Query, Mutation, Subscription>;
 
-/// What every resolver reaches: the log, the read models, the tokens.
+/// What every resolver reaches: the write path (the log, the read models,
+/// the campus calendar and the server's clock), the tokens.
 #[derive(Clone)]
 pub struct Api {
-    pub store: Store,
-    pub projections: Projections,
+    pub app: App,
     pub tokens: Tokens,
-    pub campus: Campus,
-    /// The server's clock, which decides deadlines and defaults times a
-    /// caller leaves out (`with_clock`; the system clock by default).
-    pub clock: Clock,
     /// Working days after a year closes within which its disputes are
     /// filed (`with_dispute_working_days`; ten by default).
     pub dispute_working_days: u32,
@@ -94,14 +90,11 @@ pub struct Api {
 }
 
 impl Api {
-    pub fn new(store: Store, projections: Projections, tokens: Tokens, campus: Campus) -> Api {
+    pub fn new(app: App, tokens: Tokens) -> Api {
         Api {
-            store,
-            projections,
+            app,
             tokens,
-            campus,
-            clock: Clock::system(),
-            dispute_working_days: DISPUTE_WORKING_DAYS,
+            dispute_working_days: lectern_app::DISPUTE_WORKING_DAYS,
             link_key: std::sync::Arc::new(crate::exports::link_key()),
             appraisal_log: AppraisalLog::default(),
             replica: None,
@@ -116,12 +109,6 @@ impl Api {
     /// `execute`).
     pub fn with_replica(mut self, replica: ReadDb, wait: Duration) -> Api {
         self.replica = Some((replica, wait));
-        self
-    }
-
-    /// Runs on `clock` instead of the system clock.
-    pub fn with_clock(mut self, clock: Clock) -> Api {
-        self.clock = clock;
         self
     }
 
@@ -143,7 +130,7 @@ impl Api {
     pub fn db(&self) -> &ReadDb {
         match (&self.replica, self.on_replica) {
             (Some((replica, _)), true) => replica,
-            _ => self.projections.db(),
+            _ => self.app.projections.db(),
         }
     }
 
@@ -181,13 +168,9 @@ impl Api {
         decide: impl Fn(&A) -> Result<Vec<A::Event>, DomainError>,
         keys: impl Fn(&[A::Event]) -> Vec<KeyChange>,
     ) -> Result<Written> {
-        let meta = Metadata {
-            actor: Some(caller.principal.actor(&caller.token_id)),
-            source: Some("graphql".into()),
-            ..Metadata::default()
-        };
-        let written = commands::execute::<A>(&self.store, stream, &meta, decide, keys).await?;
-        commands::settle(&self.projections, written.position).await?;
+        let written =
+            lectern_app::execute::<A>(&self.app.store, stream, &meta(caller), decide, keys).await?;
+        lectern_app::settle(&self.app.projections, written.position).await?;
         Ok(written)
     }
 }
@@ -201,9 +184,20 @@ impl Api {
         decide: impl Fn(&A, &OrgTree) -> Result<Vec<A::Event>, DomainError>,
         keys: impl Fn(&[A::Event]) -> Vec<KeyChange>,
     ) -> Result<Written> {
-        let org = load::<OrgTree>(&self.store, ORG_STREAM, u64::MAX).await?.0;
+        let org = load::<OrgTree>(&self.app.store, ORG_STREAM, u64::MAX)
+            .await?
+            .0;
         self.execute::<A>(caller, stream, |s| decide(s, &org), keys)
             .await
+    }
+}
+
+/// What the log records of a write by `caller` through this API.
+pub(crate) fn meta(caller: &Caller) -> Metadata {
+    Metadata {
+        actor: Some(caller.principal.actor(&caller.token_id)),
+        source: Some("graphql".into()),
+        ..Metadata::default()
     }
 }
 
@@ -261,7 +255,7 @@ pub async fn execute(
                 "extensions.waitForPosition must be a log position (a whole number ≥ 0), not {v}"
             )));
         };
-        if let Err(e) = api.projections.wait_for(position, MAX_WAIT).await {
+        if let Err(e) = api.app.projections.wait_for(position, MAX_WAIT).await {
             return error_response(e.into());
         }
     }
@@ -310,6 +304,7 @@ async fn replica_caught_up(api: &Api) -> bool {
         return false;
     };
     let primary = match api
+        .app
         .projections
         .db()
         .fetch("SELECT pg_current_wal_lsn()::text", &[])

@@ -6,9 +6,8 @@ use async_graphql::connection::Connection;
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use lectern_domain::{
-    Attendee, Audience, CheckInRules, Name, Programme, ProgrammeId, Schedule, Session,
-    SessionCommand, SessionId, SessionKind, Slug, StaffNo, TimeWindow, UnitId, programme_stream,
-    session_stream,
+    Attendee, Audience, CheckInRules, Name, ProgrammeId, Schedule, Session, SessionCommand,
+    SessionId, SessionKind, Slug, StaffNo, TimeWindow, UnitId, session_stream,
 };
 use lectern_projections::{Val, load};
 use uuid::Uuid;
@@ -306,9 +305,10 @@ impl SessionQuery {
             .map(|a| Uuid::parse_str(&a.session.id))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(ApiError::internal)?;
-        let replayed = lectern_audit::replay::replay_attendance(&api.store, &person, &ids, as_of)
-            .await
-            .map_err(ApiError::internal)?;
+        let replayed =
+            lectern_audit::replay::replay_attendance(&api.app.store, &person, &ids, as_of)
+                .await
+                .map_err(ApiError::internal)?;
         records.retain(|a| {
             replayed
                 .iter()
@@ -428,7 +428,7 @@ pub(crate) async fn attendee_of(api: &Api, no: &StaffNo, audience: &Audience) ->
         .ok_or_else(|| ApiError::not_found(format!("staff member {no} is not on the staff")))?;
     let mut programmes = Vec::new();
     if let Audience::Cohort { programme } = audience
-        && enrolled(api, programme).await?.contains(no)
+        && members_of(api, audience).await?.contains(no)
     {
         programmes.push(programme.clone());
     }
@@ -437,13 +437,6 @@ pub(crate) async fn attendee_of(api: &Api, no: &StaffNo, audience: &Audience) ->
         unit: UnitId::parse(&unit)?,
         programmes,
     })
-}
-
-async fn enrolled(api: &Api, programme: &ProgrammeId) -> Result<Vec<StaffNo>> {
-    let p = load::<Programme>(&api.store, &programme_stream(programme), u64::MAX)
-        .await?
-        .0;
-    Ok(p.participants.into_keys().collect())
 }
 
 /// Everyone a session expects: current staff of its audience units, or
@@ -455,32 +448,9 @@ async fn expected(api: &Api, session: &Session) -> Result<Vec<StaffNo>> {
     }
 }
 
-/// Everyone an audience names: current staff of its units (and the units
-/// below), or a programme's participants; nobody for an open audience.
-pub async fn members_of(api: &Api, audience: &Audience) -> Result<Vec<StaffNo>> {
-    match audience {
-        Audience::Open => Ok(vec![]),
-        Audience::Cohort { programme } => enrolled(api, programme).await,
-        Audience::Units { units } => {
-            let mut out = Vec::new();
-            for u in units {
-                let rows = api
-                    .db()
-                    .fetch(
-                        "SELECT staff_no FROM rm_people WHERE left_on IS NULL AND unit IN \
-                         (SELECT id FROM rm_units WHERE path LIKE $1)",
-                        &[Scope::subtree_pattern(u)],
-                    )
-                    .await?;
-                for r in rows {
-                    out.push(StaffNo::parse(&text(&r[0]))?);
-                }
-            }
-            out.sort();
-            out.dedup();
-            Ok(out)
-        }
-    }
+/// Everyone an audience names, as the write path reads it.
+pub(crate) async fn members_of(api: &Api, audience: &Audience) -> Result<Vec<StaffNo>> {
+    Ok(lectern_app::members_of(&api.app.store, api.db(), audience).await?)
 }
 
 /// Checks that the caller manages session `id`.
@@ -514,9 +484,11 @@ async fn write(
 }
 
 async fn current(api: &Api, id: SessionId) -> Result<Session> {
-    Ok(load::<Session>(&api.store, &session_stream(id), u64::MAX)
-        .await?
-        .0)
+    Ok(
+        load::<Session>(&api.app.store, &session_stream(id), u64::MAX)
+            .await?
+            .0,
+    )
 }
 
 #[Object]
@@ -633,7 +605,7 @@ impl SessionMutation {
         let command = SessionCommand::MarkByHand {
             person,
             marker,
-            at: at.unwrap_or_else(|| api.clock.now()),
+            at: at.unwrap_or_else(|| api.app.clock.now()),
         };
         Ok(write(api, caller, id, command).await?)
     }
@@ -671,7 +643,7 @@ impl SessionMutation {
         let command = SessionCommand::RequestLeave {
             person,
             reason,
-            at: api.clock.now(),
+            at: api.app.clock.now(),
         };
         Ok(write(api, caller, id, command).await?)
     }
@@ -717,7 +689,7 @@ impl SessionMutation {
         let (caller, api) = manage(ctx, id, "close this session").await?;
         let session = current(api, id).await?;
         let command = SessionCommand::Close {
-            at: at.unwrap_or_else(|| api.clock.now()),
+            at: at.unwrap_or_else(|| api.app.clock.now()),
             audience: expected(api, &session).await?,
         };
         Ok(write(api, caller, id, command).await?)

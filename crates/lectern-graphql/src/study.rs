@@ -253,7 +253,7 @@ async fn check_manages(api: &Api, caller: &Caller, audience: &Audience, what: &s
 }
 
 async fn current(api: &Api, id: TaskId) -> Result<StudyTask> {
-    let t = load::<StudyTask>(&api.store, &task_stream(id), u64::MAX)
+    let t = load::<StudyTask>(&api.app.store, &task_stream(id), u64::MAX)
         .await?
         .0;
     if t.assignment.is_none() {

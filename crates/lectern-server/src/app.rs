@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
+use lectern_app::{App, Ingest};
 use lectern_domain::{Campus, Clock};
 use lectern_graphql::{Api, LecternSchema, Tokens};
 use lectern_projections::{Options, Projections, ReadDb};
@@ -16,6 +17,12 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::config::{ServeArgs, redact};
+
+/// The HTTP status of an error's code: the one mapping of the write path's
+/// codes to HTTP, for every endpoint that is not GraphQL.
+pub fn status(code: lectern_app::Code) -> StatusCode {
+    StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -28,7 +35,7 @@ pub struct AppState {
     pub head_at_start: u64,
     pub metrics: crate::metrics::Metrics,
     /// Kiosks' tap batches (`/kiosk/v1/taps`).
-    pub taps: crate::taps::Ingest,
+    pub taps: Ingest,
 }
 
 pub struct Application {
@@ -76,21 +83,19 @@ impl Application {
             .context("cannot start the projections")?;
         let tokens = Tokens::open(read)
             .await
-            .map_err(|e| anyhow::anyhow!("cannot open the token register: {}", e.message))?
+            .context("cannot open the token register")?
             .with_ttl(args.token_cache()?);
         let link_key = tokens
             .link_key()
             .await
-            .map_err(|e| anyhow::anyhow!("cannot read the download-link key: {}", e.message))?;
-        let mut api = Api::new(
-            store.clone(),
-            projections.clone(),
-            tokens,
-            Campus::default(),
-        )
-        .with_clock(clock.clone())
-        .with_dispute_working_days(args.dispute_working_days()?)
-        .with_link_key(link_key);
+            .context("cannot read the download-link key")?;
+        let app = App {
+            clock,
+            ..App::new(store.clone(), projections.clone(), Campus::default())
+        };
+        let mut api = Api::new(app.clone(), tokens)
+            .with_dispute_working_days(args.dispute_working_days()?)
+            .with_link_key(link_key);
         if let Some(replica) = replica_url {
             let db = ReadDb::connect_replica(&replica)
                 .await
@@ -111,7 +116,7 @@ impl Application {
                 schema,
                 head_at_start,
                 metrics,
-                taps: crate::taps::Ingest::new(store.clone(), projections.clone(), clock),
+                taps: Ingest::new(store.clone(), projections.clone(), app.clock.clone()),
             });
         let checkpoints = match args.checkpoint_interval()? {
             Some(every) => Some((args.checkpoint_key()?, every)),
@@ -244,7 +249,7 @@ async fn healthz() -> &'static str {
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     match state.store.head().await {
         Ok(head) => {
-            let projected = state.api.projections.position();
+            let projected = state.api.app.projections.position();
             let ready = projected >= state.head_at_start;
             let status = if ready { "ready" } else { "catching up" };
             let code = if ready {

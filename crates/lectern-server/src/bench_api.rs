@@ -103,11 +103,9 @@ async fn run_on(args: &ApiBenchArgs, target: &Target) -> anyhow::Result<()> {
         let _ = stopped.await;
     }));
     let (_, token) = Tokens::open(read.clone())
-        .await
-        .map_err(|e| anyhow::anyhow!(e.message))?
+        .await?
         .create(&Principal::Administrator, None, "bench")
-        .await
-        .map_err(|e| anyhow::anyhow!(e.message))?;
+        .await?;
     let synth = Arc::new(synth);
     let last = synth.sessions.last().map(|s| s.2).context("no sessions")?;
     let year = last.year();

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use lectern_graphql::{ApiError, Tokens, parse_principal};
+use lectern_graphql::{Tokens, parse_principal};
 use lectern_projections::ReadDb;
 use lectern_store::{Store, StoreOptions};
 
@@ -696,13 +696,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .wait_for(store.head().await?, std::time::Duration::from_secs(600))
                 .await
                 .context("the read models did not catch up with the log")?;
-            let tokens = Tokens::open(read).await.map_err(api_error)?;
-            let api = lectern_graphql::Api::new(
+            let tokens = Tokens::open(read).await?;
+            let app = lectern_app::App::new(
                 store,
                 projections.clone(),
-                tokens,
                 lectern_domain::Campus::default(),
             );
+            let api = lectern_graphql::Api::new(app, tokens);
             let schema = lectern_graphql::build_schema(api.clone());
             let caller = lectern_graphql::Caller {
                 principal: lectern_graphql::Principal::Administrator,
@@ -711,7 +711,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let table = crate::reports::run(&schema, &api, &caller, &args.report).await;
             projections.stop().await;
-            let table = table.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            let table = table?;
             match &args.out {
                 None => print!("{}", table.render()),
                 Some(path) => {
@@ -836,7 +836,6 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
                 lectern_projections::Options::default(),
             )
             .await?;
-            let tokens = Tokens::open(read.clone()).await.map_err(api_error)?;
             let options = crate::demo::Options {
                 staff: args.staff,
                 study_units: args.study_units,
@@ -853,8 +852,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
                 "making the demo campus (September 2005 to July 2009) in {}",
                 redact(&url)
             );
-            let made =
-                crate::demo::generate(&store, &projections, tokens, &options, &progress).await;
+            let made = crate::demo::generate(&store, &projections, &options, &progress).await;
             progress.finish_and_clear();
             projections.stop().await;
             let made = made?;
@@ -871,23 +869,21 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let guide = crate::demo::guide(&read).await?;
-    let tokens = Tokens::open(read.clone()).await.map_err(api_error)?;
+    let tokens = Tokens::open(read.clone()).await?;
     let (_, admin) = tokens
         .create(
             &lectern_graphql::Principal::Administrator,
             Some(&lectern_domain::StaffNo::parse(&guide.administrator)?),
             "demo administrator",
         )
-        .await
-        .map_err(api_error)?;
+        .await?;
     let (_, auditor) = tokens
         .create(
             &lectern_graphql::Principal::Auditor,
             Some(&lectern_domain::StaffNo::parse(&guide.auditor)?),
             "demo auditor",
         )
-        .await
-        .map_err(api_error)?;
+        .await?;
     let app = if args.no_serve {
         None
     } else {
@@ -962,11 +958,7 @@ async fn tokens(db: &DbArgs) -> anyhow::Result<Tokens> {
     let read = ReadDb::connect(&url)
         .await
         .with_context(|| format!("cannot open {}", redact(&url)))?;
-    Tokens::open(read).await.map_err(api_error)
-}
-
-fn api_error(e: ApiError) -> anyhow::Error {
-    anyhow::anyhow!("{}", e.message)
+    Ok(Tokens::open(read).await?)
 }
 
 async fn kiosk(cmd: KioskCommand) -> anyhow::Result<ExitCode> {
@@ -977,30 +969,21 @@ async fn kiosk(cmd: KioskCommand) -> anyhow::Result<ExitCode> {
             let url = db.url()?;
             let store = open(&url).await?;
             store.migrate().await?;
-            let code = lectern_kiosk_protocol::new_enrolment_code()?;
-            let hash = lectern_kiosk_protocol::enrolment_code_hash(&code);
             let meta = lectern_store::Metadata {
                 actor: Some("cli".into()),
                 source: Some("lectern kiosk register".into()),
                 ..lectern_store::Metadata::default()
             };
-            let at = chrono::Utc::now();
-            let written = lectern_graphql::execute_command::<lectern_domain::KioskLedger>(
-                &store,
-                &lectern_domain::kiosk_stream(kiosk.as_str()),
-                &meta,
-                |k| k.register(&venue, &hash, at),
-                |_| vec![],
-            )
-            .await
-            .map_err(api_error)?;
+            let registered =
+                lectern_app::kiosks::register(&store, &meta, &kiosk, &venue, chrono::Utc::now())
+                    .await?;
             store.close().await;
             eprintln!(
                 "registered kiosk {kiosk} for venue {venue} (log position {}); its one-time \
                  enrolment code, shown once:",
-                written.position
+                registered.position
             );
-            println!("{code}");
+            println!("{}", registered.code);
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -1014,8 +997,7 @@ async fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
                 a.unit.as_deref(),
                 a.person.as_deref(),
                 a.kiosk.as_deref(),
-            )
-            .map_err(api_error)?;
+            )?;
             let person = a
                 .person
                 .as_deref()
@@ -1024,8 +1006,7 @@ async fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             let (info, secret) = tokens(&a.db)
                 .await?
                 .create(&principal, person.as_ref(), &a.label)
-                .await
-                .map_err(api_error)?;
+                .await?;
             eprintln!(
                 "created token {} ({}); it is shown once, keep it safe:",
                 info.id, info.role
@@ -1034,7 +1015,7 @@ async fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         TokenCommand::List(db) => {
-            let list = tokens(&db).await?.list().await.map_err(api_error)?;
+            let list = tokens(&db).await?.list().await?;
             println!("id\trole\tscope\tlabel\tcreated\trevoked");
             for t in list {
                 let scope = [t.unit, t.person, t.kiosk]
@@ -1055,11 +1036,7 @@ async fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         TokenCommand::Revoke { id, db } => {
-            tokens(&db)
-                .await?
-                .revoke(&id, chrono::Utc::now())
-                .await
-                .map_err(api_error)?;
+            tokens(&db).await?.revoke(&id, chrono::Utc::now()).await?;
             println!("revoked token {id}");
             Ok(ExitCode::SUCCESS)
         }

@@ -193,7 +193,7 @@ impl ServeArgs {
                 .db
                 .file()?
                 .dispute_working_days
-                .unwrap_or(lectern_graphql::DISPUTE_WORKING_DAYS),
+                .unwrap_or(lectern_app::DISPUTE_WORKING_DAYS),
         })
     }
 

@@ -41,6 +41,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Datelike, Days, Duration, NaiveDate, NaiveTime, Utc, Weekday};
+use lectern_app::{App, AttendanceFix, Ingest, Resolution};
 use lectern_domain::{
     APPRAISAL_STREAM, AppraisalCommand, AppraisalEvent, Attendee, Audience, Award, AwardCommand,
     AwardKind, AwardLevel, Campus, CardUid, Channel, CheckInRules, Clock, Dispute, DisputeCommand,
@@ -52,7 +53,6 @@ use lectern_domain::{
     appraise_entries, award_stream, dispute_stream, filing_deadline, kiosk_stream, person_stream,
     programme_stream, session_stream, task_stream, unit_month_stream,
 };
-use lectern_graphql::{Api, AttendanceFixInput, Resolution, Tokens};
 use lectern_kiosk_protocol::{KioskKey, MAX_BATCH, SignedTap, Tap, TapBatch, enrolment_code_hash};
 use lectern_projections::{
     Projections, ReadDb, Val, append_request, load, person_entries, positioned, unit_month_figures,
@@ -61,7 +61,6 @@ use lectern_store::{AppendRequest, Metadata, Store};
 use uuid::Uuid;
 
 use crate::synth::{Rng, Writer, decided};
-use crate::taps::Ingest;
 
 /// What to make.
 #[derive(Debug, Clone)]
@@ -603,7 +602,7 @@ async fn send(
                 },
             )
             .await
-            .map_err(|e| anyhow::anyhow!("kiosk {}: {}", kiosk.as_str(), e.message))?;
+            .with_context(|| format!("kiosk {}", kiosk.as_str()))?;
         if let Some(r) = answer.results.iter().find(|r| r.refused.is_some()) {
             bail!(
                 "kiosk {}: tap {} refused: {}",
@@ -632,7 +631,7 @@ struct Gen<'a> {
     store: &'a Store,
     projections: &'a Projections,
     ingest: Ingest,
-    api: Api,
+    app: App,
     campus: Campus,
     opts: Options,
     rng: Rng,
@@ -675,7 +674,6 @@ struct Gen<'a> {
 pub async fn generate(
     store: &Store,
     projections: &Projections,
-    tokens: Tokens,
     opts: &Options,
     progress: &indicatif::ProgressBar,
 ) -> anyhow::Result<Summary> {
@@ -688,7 +686,7 @@ pub async fn generate(
         store,
         projections,
         ingest: Ingest::new(store.clone(), projections.clone(), Clock::system()).without_settling(),
-        api: Api::new(store.clone(), projections.clone(), tokens, campus),
+        app: App::new(store.clone(), projections.clone(), campus),
         campus,
         opts: opts.clone(),
         rng: Rng(opts.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1),
@@ -1925,15 +1923,16 @@ impl Gen<'_> {
     /// Closes `year` on the first working day after 8 January: every
     /// person's total, appraised as the API does.
     async fn close_year(&mut self, year: i32) -> anyhow::Result<()> {
-        let period = Period::year(year)?;
         let appraisal =
             positioned::<AppraisalEvent>(self.store, APPRAISAL_STREAM, u64::MAX).await?;
-        let mut results = BTreeMap::new();
-        for no in self.people.keys() {
-            let entries = person_entries(self.projections.db(), &self.campus, no, &period).await?;
-            let a = appraise_entries(no, &period, &appraisal, &entries)?;
-            results.insert(no.clone(), a.total);
-        }
+        let results = lectern_app::year_totals(
+            self.projections.db(),
+            &self.campus,
+            &appraisal,
+            self.people.keys(),
+            year,
+        )
+        .await?;
         let on = on_or_after(date(year + 1, 1, 9), Weekday::Fri);
         let at = self.at(on, time(17, 0))?;
         let cmd = AppraisalCommand::ClosePeriod { year, results };
@@ -1959,7 +1958,7 @@ impl Gen<'_> {
                 _ => None,
             })
             .context("2008 is closed")?;
-        let deadline = filing_deadline(closed_on, lectern_graphql::DISPUTE_WORKING_DAYS);
+        let deadline = filing_deadline(closed_on, lectern_app::DISPUTE_WORKING_DAYS);
         let cases = [
             (
                 self.absent_2008.clone(),
@@ -2019,9 +2018,9 @@ impl Gen<'_> {
                 .stage(&dispute_stream(id), &mut dispute.1, &events, &[], at)
                 .await?;
             self.batch.flush().await?;
-            let fixes = [AttendanceFixInput {
+            let fixes = [AttendanceFix {
                 session,
-                to: "excused".into(),
+                to: lectern_domain::AttendanceStatus::Excused,
             }];
             let resolution = Resolution {
                 id,
@@ -2045,9 +2044,9 @@ impl Gen<'_> {
             };
             let resolved = self.at(filed_on + Days::new(7), time(15, 0))?;
             let requests =
-                lectern_graphql::dispute_resolution(&self.api, &self.auditor, &meta, &resolution)
+                lectern_app::dispute_resolution(&self.app, &self.auditor, &meta, &resolution)
                     .await
-                    .map_err(|e| anyhow::anyhow!("resolving dispute {id}: {}", e.message))?;
+                    .with_context(|| format!("resolving dispute {id}"))?;
             let requests: Vec<AppendRequest> = requests
                 .into_iter()
                 .map(|r| r.occurred_at(resolved))

@@ -10,7 +10,8 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use lectern_graphql::{ApiError, Caller, Code};
+use lectern_app::Error;
+use lectern_graphql::{ApiError, Caller};
 
 use crate::app::AppState;
 
@@ -62,8 +63,8 @@ async fn websocket(
         })
 }
 
-fn graphql_error(e: ApiError) -> async_graphql::Error {
-    e.into()
+fn graphql_error(e: Error) -> async_graphql::Error {
+    ApiError(e).into()
 }
 
 async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -74,13 +75,10 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     let request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
-            return error(ApiError::new(
-                Code::BadUserInput,
-                format!(
-                    "the body is not a GraphQL request (JSON with \"query\", optional \
+            return error(Error::bad_input(format!(
+                "the body is not a GraphQL request (JSON with \"query\", optional \
                      \"variables\" and \"operationName\"): {e}"
-                ),
-            ));
+            )));
         }
     };
     let response = lectern_graphql::execute(&state.schema, &state.api, request, caller).await;
@@ -89,7 +87,7 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
 
 /// The caller named by `Authorization: Bearer <token>`; no header means an
 /// anonymous request (which every field refuses with UNAUTHENTICATED).
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>, ApiError> {
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>, Error> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -98,16 +96,15 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Ca
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))
     else {
-        return Err(ApiError::new(
-            Code::Unauthenticated,
+        return Err(Error::unauthenticated(
             "the Authorization header must be `Bearer <token>`",
         ));
     };
     state.api.tokens.authenticate(token).await.map(Some)
 }
 
-fn error(e: ApiError) -> Response {
-    let err: async_graphql::Error = e.into();
+fn error(e: Error) -> Response {
+    let err = graphql_error(e);
     let response = async_graphql::Response::from_errors(vec![
         err.into_server_error(async_graphql::Pos::default()),
     ]);

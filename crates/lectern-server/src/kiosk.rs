@@ -13,21 +13,17 @@
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
-use lectern_domain::{
-    Audience, CardUid, KioskLedger, Session, Slug, StaffNo, kiosk_stream, session_stream,
-};
-use lectern_graphql::{ApiError, Code, execute_command, settle};
+use lectern_app::Error;
+use lectern_domain::Slug;
 use lectern_kiosk_protocol::{
     EnrolRequest, EnrolResponse, HEADER_KIOSK, HEADER_SIGNATURE, HEADER_TIME, Heartbeat,
-    HeartbeatResponse, PREFIX, PublicKey, Roster, RosterPerson, RosterSession, TapBatch,
-    enrolment_code_hash,
+    HeartbeatResponse, PREFIX, PublicKey, TapBatch,
 };
-use lectern_projections::{Stmt, Val, load};
-use lectern_store::Metadata;
+use lectern_projections::{Stmt, Val};
 use serde_json::json;
 
 use crate::app::AppState;
@@ -45,7 +41,7 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 /// The JSON answer, or the refusal.
-fn respond<T: serde::Serialize>(result: Result<T, ApiError>) -> Response {
+fn respond<T: serde::Serialize>(result: Result<T, Error>) -> Response {
     match result {
         Ok(answer) => axum::Json(answer).into_response(),
         Err(e) => refuse(e),
@@ -53,18 +49,9 @@ fn respond<T: serde::Serialize>(result: Result<T, ApiError>) -> Response {
 }
 
 /// A refusal: the status for the error's code, and the message.
-fn refuse(e: ApiError) -> Response {
-    let status = match e.code {
-        Code::BadUserInput => StatusCode::BAD_REQUEST,
-        Code::Unauthenticated => StatusCode::UNAUTHORIZED,
-        Code::Forbidden => StatusCode::FORBIDDEN,
-        Code::NotFound => StatusCode::NOT_FOUND,
-        Code::Conflict => StatusCode::CONFLICT,
-        Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-    };
+fn refuse(e: Error) -> Response {
     (
-        status,
+        crate::app::status(e.code),
         axum::Json(json!({ "error": e.message, "code": e.code.as_str() })),
     )
         .into_response()
@@ -77,44 +64,14 @@ async fn enrol(State(state): State<AppState>, body: Bytes) -> Response {
     respond(enrol_kiosk(&state, &body).await)
 }
 
-async fn enrol_kiosk(state: &AppState, body: &[u8]) -> Result<EnrolResponse, ApiError> {
+async fn enrol_kiosk(state: &AppState, body: &[u8]) -> Result<EnrolResponse, Error> {
     let request: EnrolRequest = serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_input(format!(
+        Error::bad_input(format!(
             "the body is not an enrolment request (JSON with kiosk, code, public_key and \
              version): {e}"
         ))
     })?;
-    let key =
-        PublicKey::from_hex(&request.public_key).map_err(|e| ApiError::bad_input(e.to_string()))?;
-    let kiosk = request.kiosk.as_str();
-    let stream = kiosk_stream(kiosk);
-    let hash = enrolment_code_hash(&request.code);
-    let meta = Metadata {
-        actor: Some(format!("kiosk:{kiosk}")),
-        source: Some("kiosk".into()),
-        ..Metadata::default()
-    };
-    let at = state.api.clock.now();
-    let written = execute_command::<KioskLedger>(
-        &state.store,
-        &stream,
-        &meta,
-        |k| k.enrol(kiosk, &hash, &key.to_hex(), &request.version, at),
-        |_| vec![],
-    )
-    .await?;
-    settle(&state.api.projections, written.position).await?;
-    let ledger = load::<KioskLedger>(&state.store, &stream, u64::MAX)
-        .await?
-        .0;
-    tracing::info!(kiosk, position = written.position, "kiosk enrolled");
-    Ok(EnrolResponse {
-        kiosk: request.kiosk.clone(),
-        venue: ledger
-            .venue
-            .ok_or_else(|| ApiError::internal(format!("enrolled kiosk {kiosk} has no venue")))?,
-        server_time: state.api.clock.now(),
-    })
+    lectern_app::kiosks::enrol(&state.api.app, &request).await
 }
 
 /// The enrolled kiosk a signed request comes from, its key and venue,
@@ -133,10 +90,6 @@ impl SignedBy {
     }
 }
 
-fn unauthenticated(message: impl Into<String>) -> ApiError {
-    ApiError::new(Code::Unauthenticated, message)
-}
-
 /// Checks a kiosk request's signature headers against the key the kiosk
 /// enrolled (from the kiosks read model, which enrolment waits for).
 async fn authenticate(
@@ -145,23 +98,21 @@ async fn authenticate(
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<SignedBy, ApiError> {
+) -> Result<SignedBy, Error> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let (Some(kiosk), Some(time), Some(signature)) = (
         header(HEADER_KIOSK),
         header(HEADER_TIME),
         header(HEADER_SIGNATURE),
     ) else {
-        return Err(unauthenticated(format!(
+        return Err(Error::unauthenticated(format!(
             "sign the request: headers {HEADER_KIOSK}, {HEADER_TIME} and {HEADER_SIGNATURE} \
              (see lectern-kiosk-protocol)"
         )));
     };
     let kiosk = Slug::parse(kiosk)?;
     let kiosk_time = DateTime::parse_from_rfc3339(time)
-        .map_err(|_| {
-            ApiError::bad_input(format!("{HEADER_TIME} is not an RFC 3339 time: {time:?}"))
-        })?
+        .map_err(|_| Error::bad_input(format!("{HEADER_TIME} is not an RFC 3339 time: {time:?}")))?
         .with_timezone(&Utc);
     let rows = state
         .api
@@ -178,31 +129,31 @@ async fn authenticate(
         .transpose()?;
     let key = match rows.first().map(|r| r[0].as_str()) {
         None => {
-            return Err(unauthenticated(format!(
+            return Err(Error::unauthenticated(format!(
                 "kiosk {:?} is not registered; an administrator registers it \
                  (registerKiosk or `lectern kiosk register`)",
                 kiosk.as_str()
             )));
         }
         Some(None) => {
-            return Err(unauthenticated(format!(
+            return Err(Error::unauthenticated(format!(
                 "kiosk {:?} is registered but not enrolled: enrol it with the code it was \
                  registered with",
                 kiosk.as_str()
             )));
         }
-        Some(Some(key)) => PublicKey::from_hex(key).map_err(ApiError::internal)?,
+        Some(Some(key)) => PublicKey::from_hex(key).map_err(Error::internal)?,
     };
     let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
     key.verify_request(method.as_str(), path, kiosk.as_str(), time, body, signature)
         .map_err(|e| {
             tracing::warn!(kiosk = kiosk.as_str(), path, "refused a kiosk request: {e}");
-            unauthenticated(e.to_string())
+            Error::unauthenticated(e.to_string())
         })?;
     Ok(SignedBy {
         kiosk,
         key,
-        venue: venue.ok_or_else(|| ApiError::internal("an enrolled kiosk has no venue"))?,
+        venue: venue.ok_or_else(|| Error::internal("an enrolled kiosk has no venue"))?,
         kiosk_time,
     })
 }
@@ -219,12 +170,12 @@ async fn heartbeat(
     let result = async {
         let by = authenticate(&state, &method, &uri, &headers, &body).await?;
         let beat: Heartbeat = serde_json::from_slice(&body).map_err(|e| {
-            ApiError::bad_input(format!(
+            Error::bad_input(format!(
                 "the body is not a heartbeat (JSON with version, backlog, last_tap and \
                  clock_offset_ms): {e}"
             ))
         })?;
-        let now = state.api.clock.now();
+        let now = state.api.app.clock.now();
         let offset = by.offset_ms(now);
         let upsert = Stmt {
             sql: std::sync::Arc::from(
@@ -246,7 +197,7 @@ async fn heartbeat(
             ],
         };
         state.api.db().transact(None, &[upsert]).await?;
-        Ok::<_, ApiError>(HeartbeatResponse { server_time: now })
+        Ok::<_, Error>(HeartbeatResponse { server_time: now })
     }
     .await;
     respond(result)
@@ -264,7 +215,7 @@ async fn taps(
     let result = async {
         let by = authenticate(&state, &method, &uri, &headers, &body).await?;
         let batch: TapBatch = serde_json::from_slice(&body).map_err(|e| {
-            ApiError::bad_input(format!(
+            Error::bad_input(format!(
                 "the body is not a tap batch (JSON {{\"taps\": [signed taps]}}): {e}"
             ))
         })?;
@@ -273,7 +224,7 @@ async fn taps(
             .ingest(
                 &by.kiosk,
                 &by.key,
-                by.offset_ms(state.api.clock.now()),
+                by.offset_ms(state.api.app.clock.now()),
                 batch,
             )
             .await
@@ -299,102 +250,14 @@ async fn roster(
                 q.strip_prefix("since=")
                     .and_then(|n| n.parse::<u64>().ok())
                     .ok_or_else(|| {
-                        ApiError::bad_input(format!(
+                        Error::bad_input(format!(
                             "the query must be since=N (a log position), not {q:?}"
                         ))
                     })?,
             ),
         };
-        roster_for(&state, &by.venue, since).await
+        lectern_app::kiosks::roster(&state.api.app, state.api.db(), &by.venue, since).await
     }
     .await;
     respond(result)
-}
-
-/// Sessions at a venue from this long ago …
-const ROSTER_PAST: chrono::Duration = chrono::Duration::days(1);
-/// … to this far ahead go to its kiosks.
-const ROSTER_AHEAD: chrono::Duration = chrono::Duration::days(3);
-
-async fn roster_for(
-    state: &AppState,
-    venue: &Slug,
-    since: Option<u64>,
-) -> Result<Roster, ApiError> {
-    // The position first: a row changed after it is sent now and again
-    // next time, never missed.
-    let as_of = state.api.projections.position();
-    let db = state.api.db();
-    let rows = match since {
-        None => {
-            db.fetch(
-                "SELECT staff_no, name, card, left_on FROM rm_people ORDER BY staff_no",
-                &[],
-            )
-            .await?
-        }
-        Some(p) => {
-            db.fetch(
-                "SELECT staff_no, name, card, left_on FROM rm_people WHERE position > $1 \
-                 ORDER BY staff_no",
-                &[Val::from(p)],
-            )
-            .await?
-        }
-    };
-    let mut people = Vec::with_capacity(rows.len());
-    for r in rows {
-        people.push(RosterPerson {
-            staff_no: StaffNo::parse(r[0].as_str().unwrap_or_default())?,
-            name: r[1].as_str().unwrap_or_default().to_owned(),
-            card: r[2].as_str().map(CardUid::parse).transpose()?,
-            active: r[3].as_str().is_none(),
-        });
-    }
-    let now = state.api.clock.now();
-    let ids = db
-        .fetch(
-            "SELECT id FROM rm_sessions WHERE venue = $1 AND starts_at >= $2 AND starts_at <= $3 \
-             ORDER BY starts_at",
-            &[
-                Val::from(venue.as_str()),
-                Val::from(now - ROSTER_PAST),
-                Val::from(now + ROSTER_AHEAD),
-            ],
-        )
-        .await?;
-    let mut sessions = Vec::with_capacity(ids.len());
-    for r in ids {
-        let id = r[0].as_str().unwrap_or_default();
-        let id = uuid::Uuid::parse_str(id)
-            .map_err(|_| ApiError::internal(format!("rm_sessions holds a bad id {id:?}")))?;
-        let session = load::<Session>(&state.store, &session_stream(id), u64::MAX)
-            .await?
-            .0;
-        let Some(s) = &session.schedule else { continue };
-        let open = matches!(s.audience, Audience::Open);
-        sessions.push(RosterSession {
-            id,
-            title: s.title.as_str().to_owned(),
-            starts_at: s.window.start(),
-            ends_at: s.window.end(),
-            check_in: s.check_in,
-            shut: session.cancelled || session.closed,
-            open,
-            expected: if open {
-                vec![]
-            } else {
-                lectern_graphql::members_of(&state.api, &s.audience).await?
-            },
-            checked_in: session.attended.keys().cloned().collect(),
-        });
-    }
-    Ok(Roster {
-        as_of,
-        full: since.is_none(),
-        venue: venue.clone(),
-        people,
-        sessions,
-        server_time: state.api.clock.now(),
-    })
 }

@@ -34,4 +34,3 @@ pub mod kiosk;
 pub mod metrics;
 pub mod reports;
 pub mod synth;
-pub mod taps;

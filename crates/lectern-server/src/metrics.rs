@@ -121,7 +121,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
              lectern_log_head_position {head}"
         );
     }
-    if let Ok(status) = state.api.projections.status().await {
+    if let Ok(status) = state.api.app.projections.status().await {
         out.push_str(
             "# HELP lectern_projection_position Log position a read model has reached.\n\
              # TYPE lectern_projection_position gauge\n",

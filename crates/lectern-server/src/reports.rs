@@ -6,7 +6,8 @@
 
 use std::fmt::Write as _;
 
-use lectern_graphql::{Api, ApiError, Caller, Code, LecternSchema};
+use lectern_app::{Code, Error};
+use lectern_graphql::{Api, Caller, LecternSchema};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -403,7 +404,7 @@ pub async fn run(
     api: &Api,
     caller: &Caller,
     report: &Report,
-) -> Result<Table, ApiError> {
+) -> Result<Table, Error> {
     let (query, mut variables) = report.request();
     let mut table: Option<Table> = None;
     loop {
@@ -417,17 +418,12 @@ pub async fn run(
                 .and_then(|x| x.get("code"))
                 .map(|c| c.to_string().trim_matches('"').to_owned());
             let code = match code.as_deref() {
-                Some("BAD_USER_INPUT") | None => Code::BadUserInput,
-                Some("UNAUTHENTICATED") => Code::Unauthenticated,
-                Some("FORBIDDEN") => Code::Forbidden,
-                Some("NOT_FOUND") => Code::NotFound,
-                Some("CONFLICT") => Code::Conflict,
-                Some("UNAVAILABLE") => Code::Unavailable,
-                Some(_) => Code::Internal,
+                None => Code::BadUserInput,
+                Some(name) => Code::parse(name).unwrap_or(Code::Internal),
             };
-            return Err(ApiError::new(code, e.message.clone()));
+            return Err(Error::new(code, e.message.clone()));
         }
-        let data = response.data.into_json().map_err(ApiError::internal)?;
+        let data = response.data.into_json().map_err(Error::internal)?;
         let page = report.table(&data);
         match table.as_mut() {
             None => table = Some(page),
@@ -560,30 +556,30 @@ async fn download(
     axum::extract::Path(file): axum::extract::Path<String>,
     axum::extract::Query(query): axum::extract::Query<Vec<(String, String)>>,
 ) -> axum::response::Response {
-    use axum::http::{StatusCode, header};
+    use axum::http::header;
     use axum::response::IntoResponse;
     let answer = async {
         let (kind, format) = file.rsplit_once('.').ok_or_else(|| {
-            ApiError::bad_input(format!("{file:?} is not REPORT.csv or REPORT.xlsx"))
+            Error::bad_input(format!("{file:?} is not REPORT.csv or REPORT.xlsx"))
         })?;
         let token = lectern_graphql::check_link(
             &state.api.link_key,
             kind,
             format,
             &query,
-            chrono::Utc::now(),
+            state.api.app.clock.now(),
         )?;
         let caller = state.api.tokens.caller_by_id(&token).await?;
-        let report = Report::from_params(kind, &query).map_err(ApiError::bad_input)?;
+        let report = Report::from_params(kind, &query).map_err(Error::bad_input)?;
         let table = run(&state.schema, &state.api, &caller, &report).await?;
         let (bytes, content_type) = match format {
             "csv" => (table.csv(), "text/csv; charset=utf-8"),
             _ => (
-                table.xlsx().map_err(ApiError::internal)?,
+                table.xlsx().map_err(Error::internal)?,
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             ),
         };
-        Ok::<_, ApiError>((
+        Ok::<_, Error>((
             bytes,
             content_type,
             format!("{}.{format}", report.file_stem()),
@@ -602,17 +598,6 @@ async fn download(
             bytes,
         )
             .into_response(),
-        Err(e) => {
-            let status = match e.code {
-                Code::BadUserInput => StatusCode::BAD_REQUEST,
-                Code::Unauthenticated => StatusCode::UNAUTHORIZED,
-                Code::Forbidden => StatusCode::FORBIDDEN,
-                Code::NotFound => StatusCode::NOT_FOUND,
-                Code::Conflict => StatusCode::CONFLICT,
-                Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-                Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            };
-            (status, format!("{}\n", e.message)).into_response()
-        }
+        Err(e) => (crate::app::status(e.code), format!("{}\n", e.message)).into_response(),
     }
 }

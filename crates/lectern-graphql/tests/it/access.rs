@@ -29,7 +29,7 @@ async fn check(
     vars: Value,
     expect: Expect,
 ) {
-    let head = t.api.store.head().await.unwrap();
+    let head = t.api.app.store.head().await.unwrap();
     let r = t.run(caller, query, vars).await;
     match expect {
         None => assert!(
@@ -42,7 +42,7 @@ async fn check(
                 "{who} should be refused {query}: {r}"
             );
             assert_eq!(
-                t.api.store.head().await.unwrap(),
+                t.api.app.store.head().await.unwrap(),
                 head,
                 "a refusal wrote nothing"
             );

@@ -121,6 +121,7 @@ async fn an_appraisal_explained_and_disputed(db: TestDb) {
     .unwrap()
     .occurred_at("2007-01-10T02:00:00Z".parse().unwrap());
     t.api
+        .app
         .store
         .append(
             "appraisal",
@@ -243,7 +244,7 @@ async fn an_appraisal_explained_and_disputed(db: TestDb) {
         "{r}"
     );
     let ids: Vec<uuid::Uuid> = serde_json::from_value(r["correctingEvents"].clone()).unwrap();
-    let corrections = t.api.store.read_ids(&ids).await.unwrap();
+    let corrections = t.api.app.store.read_ids(&ids).await.unwrap();
     assert_eq!(corrections.len(), 1, "{r}");
     let payload: serde_json::Value = serde_json::from_str(&corrections[0].payload).unwrap();
     assert_eq!(
@@ -930,7 +931,7 @@ async fn errors_name_the_offending_value(db: TestDb) {
 
 async fn limits_refuse_before_running(db: TestDb) {
     let t = TestApi::campus(db).await;
-    let head = t.api.store.head().await.unwrap();
+    let head = t.api.app.store.head().await.unwrap();
     let deep = "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } }";
     let r = t.run(Some(admin()), deep, json!({})).await;
     assert_eq!(
@@ -956,7 +957,7 @@ async fn limits_refuse_before_running(db: TestDb) {
         )
         .await;
     assert!(r["errors"][0]["message"].is_string(), "{r}");
-    assert_eq!(t.api.store.head().await.unwrap(), head);
+    assert_eq!(t.api.app.store.head().await.unwrap(), head);
 }
 
 async fn pages_and_read_your_writes(db: TestDb) {
@@ -1000,7 +1001,7 @@ async fn pages_and_read_your_writes(db: TestDb) {
         .await;
     let position = r["renameUnit"]["position"].as_u64().unwrap();
     assert_eq!(r["renameUnit"]["unit"]["name"], "计算机系");
-    assert_eq!(position, t.api.store.head().await.unwrap());
+    assert_eq!(position, t.api.app.store.head().await.unwrap());
     // A query may ask to read at least that position.
     let mut request = async_graphql::Request::new("{ unit(id: \"cs-dept\") { name } }");
     request.extensions.insert(
@@ -1099,7 +1100,7 @@ async fn tokens_are_stored_hashed_and_revocable(db: TestDb) {
 async fn subscriptions_follow_the_log(db: TestDb) {
     use futures_util::StreamExt;
     let t = TestApi::campus(db).await;
-    let head = t.api.store.head().await.unwrap();
+    let head = t.api.app.store.head().await.unwrap();
     let subscribe = |caller: Caller, q: &str| {
         t.schema
             .execute_stream(async_graphql::Request::new(q).data(caller))
@@ -1179,7 +1180,7 @@ async fn full_fold(t: &TestApi, who: &str, year: i32) -> serde_json::Value {
     use lectern_domain::*;
     use std::collections::BTreeMap;
     let mut streams: BTreeMap<String, Vec<lectern_store::RecordedEvent>> = BTreeMap::new();
-    for e in t.api.store.read_all(0, 1 << 20, None).await.unwrap() {
+    for e in t.api.app.store.read_all(0, 1 << 20, None).await.unwrap() {
         streams.entry(e.stream_id.clone()).or_default().push(e);
     }
     fn positioned<E: DomainEvent>(events: &[lectern_store::RecordedEvent]) -> Vec<Positioned<E>> {

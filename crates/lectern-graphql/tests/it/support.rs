@@ -67,7 +67,10 @@ impl TestApi {
             .await
             .unwrap();
         let tokens = Tokens::open(read).await.unwrap();
-        let api = Api::new(store, projections, tokens, Campus::default());
+        let api = Api::new(
+            lectern_app::App::new(store, projections, Campus::default()),
+            tokens,
+        );
         TestApi {
             schema: build_schema(api.clone()),
             api,

@@ -29,7 +29,6 @@ use lectern_domain::{
     StaffNo, TapDecision, TapOutcome, UnitId, kiosk_stream, pick_session, programme_stream,
     session_stream,
 };
-use lectern_graphql::ApiError;
 use lectern_kiosk_protocol::{
     BatchResponse, MAX_BATCH, Outcome, PublicKey, SignedTap, TapBatch, TapResult,
 };
@@ -37,9 +36,9 @@ use lectern_projections::{Projections, Val, encode, load, timestamp};
 use lectern_store::{AppendRequest, ExpectedVersion, Metadata, RecordedEvent, Store};
 use uuid::Uuid;
 
-/// How often a batch is decided again after another writer moved one of
-/// its streams.
-const ATTEMPTS: usize = 5;
+use crate::commands::Retry;
+use crate::error::{Error, Result};
+
 /// Check-in may open at most this long before a session starts (the
 /// domain's limit), so a tap can only belong to a session starting within
 /// this much after it.
@@ -63,9 +62,6 @@ pub struct Ingest {
     /// The server's clock, whose time each answer carries.
     clock: Clock,
 }
-
-/// A batch must be decided again: another writer moved one of its streams.
-struct Moved;
 
 impl Ingest {
     pub fn new(store: Store, projections: Projections, clock: Clock) -> Ingest {
@@ -112,17 +108,17 @@ impl Ingest {
         key: &PublicKey,
         offset_ms: i64,
         batch: TapBatch,
-    ) -> Result<BatchResponse, ApiError> {
+    ) -> Result<BatchResponse> {
         let taps = batch.taps;
         if taps.len() > MAX_BATCH {
-            return Err(ApiError::bad_input(format!(
+            return Err(Error::bad_input(format!(
                 "a batch holds at most {MAX_BATCH} taps, not {}",
                 taps.len()
             )));
         }
         let mut ids = HashSet::new();
         if let Some(t) = taps.iter().find(|t| !ids.insert(t.tap.id)) {
-            return Err(ApiError::bad_input(format!(
+            return Err(Error::bad_input(format!(
                 "tap {} appears twice in the batch",
                 t.tap.id
             )));
@@ -132,32 +128,18 @@ impl Ingest {
             all.entry(kiosk.as_str().to_owned()).or_default().clone()
         };
         let mut ledger = lock.lock().await;
-        let mut attempt = 0;
+        let mut tries = Retry::new(format!("the taps of kiosk {:?}", kiosk.as_str()));
         loop {
-            attempt += 1;
-            match self
+            let attempt = self
                 .try_ingest(&mut ledger, kiosk, key, offset_ms, &taps)
-                .await
-            {
-                Ok(Ok(answer)) => return Ok(answer),
-                Ok(Err(Moved)) if attempt < ATTEMPTS => {
-                    tracing::debug!(
-                        kiosk = kiosk.as_str(),
-                        attempt,
-                        "streams moved; deciding again"
-                    );
+                .await;
+            // Another writer moved a stream, or the batch failed: the
+            // ledger is read again from the log next time.
+            match attempt {
+                Ok(Some(answer)) => return Ok(answer),
+                Ok(None) => {
                     *ledger = None;
-                }
-                Ok(Err(Moved)) => {
-                    *ledger = None;
-                    return Err(ApiError::new(
-                        lectern_graphql::Code::Conflict,
-                        format!(
-                            "the taps of kiosk {:?} collided with other writes {ATTEMPTS} times; \
-                             send the batch again",
-                            kiosk.as_str()
-                        ),
-                    ));
+                    tries.moved()?;
                 }
                 Err(e) => {
                     *ledger = None;
@@ -174,7 +156,7 @@ impl Ingest {
         key: &PublicKey,
         offset_ms: i64,
         taps: &[SignedTap],
-    ) -> Result<Result<BatchResponse, Moved>, ApiError> {
+    ) -> Result<Option<BatchResponse>> {
         let stream = kiosk_stream(kiosk.as_str());
         let mut results: Vec<Option<TapResult>> = vec![None; taps.len()];
         let refuse = |i: usize, reason: String| {
@@ -236,7 +218,7 @@ impl Ingest {
         if fresh.is_empty() {
             let gaps = kiosk_ledger.gaps.clone();
             *ledger = Some((kiosk_ledger, version));
-            return Ok(Ok(self.answer(results, gaps)));
+            return Ok(Some(self.answer(results, gaps)));
         }
 
         let offset = Duration::milliseconds(offset_ms);
@@ -315,11 +297,11 @@ impl Ingest {
                     };
                     let (outcome, events) = session
                         .decide_tap(&command, &org)
-                        .map_err(|e| ApiError::internal(format!("deciding tap {}: {e}", t.id)))?;
+                        .map_err(|e| Error::internal(format!("deciding tap {}: {e}", t.id)))?;
                     for e in &events {
                         session
                             .apply(e)
-                            .map_err(|err| ApiError::internal(format!("tap {}: {err}", t.id)))?;
+                            .map_err(|err| Error::internal(format!("tap {}: {err}", t.id)))?;
                         session_events
                             .entry(id)
                             .or_default()
@@ -344,7 +326,7 @@ impl Ingest {
             }
             kiosk_ledger
                 .apply(&event)
-                .map_err(|e| ApiError::internal(format!("tap {}: {e}", t.id)))?;
+                .map_err(|e| Error::internal(format!("tap {}: {e}", t.id)))?;
             tapped.push((
                 i,
                 encode(&event)
@@ -369,7 +351,7 @@ impl Ingest {
         if tapped.is_empty() {
             let gaps = kiosk_ledger.gaps.clone();
             *ledger = Some((kiosk_ledger, version));
-            return Ok(Ok(self.answer(results, gaps)));
+            return Ok(Some(self.answer(results, gaps)));
         }
 
         let count = tapped.len() as u64;
@@ -384,7 +366,7 @@ impl Ingest {
         }
         let appended = match self.store.submit_all(requests).await {
             Ok(a) => a,
-            Err(lectern_store::Error::WrongExpectedVersion { .. }) => return Ok(Err(Moved)),
+            Err(lectern_store::Error::WrongExpectedVersion { .. }) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
         // The answer waits (briefly) for the read models, so that the
@@ -407,11 +389,11 @@ impl Ingest {
         }
         let gaps = kiosk_ledger.gaps.clone();
         *ledger = Some((kiosk_ledger, version + count));
-        Ok(Ok(self.answer(results, gaps)))
+        Ok(Some(self.answer(results, gaps)))
     }
 
     /// The people holding `cards`, by card.
-    async fn holders(&self, cards: &[&CardUid]) -> Result<HashMap<CardUid, Holder>, ApiError> {
+    async fn holders(&self, cards: &[&CardUid]) -> Result<HashMap<CardUid, Holder>> {
         let mut unique: Vec<&CardUid> = cards.to_vec();
         unique.sort();
         unique.dedup();
@@ -446,7 +428,7 @@ impl Ingest {
         venue: &Slug,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<BTreeMap<SessionId, (Session, u64)>, ApiError> {
+    ) -> Result<BTreeMap<SessionId, (Session, u64)>> {
         let rows = self
             .projections
             .db()
@@ -463,7 +445,7 @@ impl Ingest {
         for row in rows {
             let id = row[0].as_str().unwrap_or_default();
             let id = Uuid::parse_str(id)
-                .map_err(|_| ApiError::internal(format!("rm_sessions holds a bad id {id:?}")))?;
+                .map_err(|_| Error::internal(format!("rm_sessions holds a bad id {id:?}")))?;
             out.insert(
                 id,
                 load::<Session>(&self.store, &session_stream(id), u64::MAX).await?,
@@ -477,7 +459,7 @@ impl Ingest {
     async fn cohorts(
         &self,
         sessions: &BTreeMap<SessionId, (Session, u64)>,
-    ) -> Result<Vec<(ProgrammeId, HashSet<StaffNo>)>, ApiError> {
+    ) -> Result<Vec<(ProgrammeId, HashSet<StaffNo>)>> {
         let mut out: Vec<(ProgrammeId, HashSet<StaffNo>)> = Vec::new();
         for (s, _) in sessions.values() {
             let Some(Audience::Cohort { programme }) = s.schedule.as_ref().map(|x| &x.audience)

@@ -1,0 +1,43 @@
+//! Who a session or a study task expects.
+
+use lectern_domain::{Audience, Programme, ProgrammeId, StaffNo, programme_stream};
+use lectern_projections::{ReadDb, Val, load};
+use lectern_store::Store;
+
+use crate::error::Result;
+
+/// Everyone an audience names: current staff of its units (and the units
+/// below), read from `db` (the primary's read models or a replica's), or a
+/// programme's participants from the log; nobody for an open audience.
+pub async fn members_of(store: &Store, db: &ReadDb, audience: &Audience) -> Result<Vec<StaffNo>> {
+    match audience {
+        Audience::Open => Ok(vec![]),
+        Audience::Cohort { programme } => enrolled(store, programme).await,
+        Audience::Units { units } => {
+            let mut out = Vec::new();
+            for u in units {
+                let rows = db
+                    .fetch(
+                        "SELECT staff_no FROM rm_people WHERE left_on IS NULL AND unit IN \
+                         (SELECT id FROM rm_units WHERE path LIKE $1)",
+                        &[Val::from(format!("%/{}/%", u.as_str()))],
+                    )
+                    .await?;
+                for r in rows {
+                    out.push(StaffNo::parse(r[0].as_str().unwrap_or_default())?);
+                }
+            }
+            out.sort();
+            out.dedup();
+            Ok(out)
+        }
+    }
+}
+
+/// The participants of a programme.
+async fn enrolled(store: &Store, programme: &ProgrammeId) -> Result<Vec<StaffNo>> {
+    let p = load::<Programme>(store, &programme_stream(programme), u64::MAX)
+        .await?
+        .0;
+    Ok(p.participants.into_keys().collect())
+}
