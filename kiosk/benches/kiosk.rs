@@ -51,15 +51,9 @@ async fn main() -> Result<()> {
         let _ = stopped.await;
     }));
 
-    let tokens = lectern_graphql::Tokens::open(lectern_projections::ReadDb::connect(&url).await?)
-        .await
-        .map_err(|e| anyhow::anyhow!(e.message))?;
-    let admin = lectern_graphql::parse_principal("administrator", None, None, None)
-        .map_err(|e| anyhow::anyhow!(e.message))?;
-    let (_, token) = tokens
-        .create(&admin, None, "kiosk bench")
-        .await
-        .map_err(|e| anyhow::anyhow!(e.message))?;
+    let tokens = lectern_graphql::Tokens::new(lectern_projections::ReadDb::connect(&url).await?);
+    let admin = lectern_graphql::parse_principal("administrator", None, None, None)?;
+    let (_, token) = tokens.create(&admin, None, "kiosk bench").await?;
     let codes = campus(addr, &token).await?;
     let cards: Vec<CardUid> = (0..PEOPLE).map(card).collect::<Result<_>>()?;
 

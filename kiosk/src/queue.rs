@@ -20,23 +20,37 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use lectern_domain::{CardUid, Slug};
 use lectern_kiosk_protocol::{KioskKey, Roster, SignedTap, Tap, TapResult};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, SqlSafeStr, SqlitePool};
 
 use crate::decide::Local;
 
-const SCHEMA: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS identity (one INTEGER PRIMARY KEY CHECK (one = 1), \
-     kiosk TEXT NOT NULL, venue TEXT NOT NULL, server TEXT NOT NULL, secret TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS counter (one INTEGER PRIMARY KEY CHECK (one = 1), \
-     last INTEGER NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS queue (counter INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, \
-     signed TEXT NOT NULL, local TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS refused (counter INTEGER PRIMARY KEY, signed TEXT NOT NULL, \
-     reason TEXT NOT NULL, at TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS roster (one INTEGER PRIMARY KEY CHECK (one = 1), \
-     json TEXT NOT NULL)",
-];
+/// The kiosk database's migrations, compiled in: a kiosk database of an
+/// earlier version is brought forward when it is opened, its queued taps
+/// kept.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "identity, counter, queue, refused taps, roster",
+    include_str!("../migrations/0001_queue.sql"),
+)];
+
+fn migrator() -> Migrator {
+    Migrator::with_migrations(
+        MIGRATIONS
+            .iter()
+            .map(|(version, what, sql)| {
+                Migration::new(
+                    *version,
+                    (*what).into(),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    )
+}
 
 /// Who this kiosk is, from enrolment.
 #[derive(Debug, Clone)]
@@ -78,12 +92,12 @@ impl Queue {
             .connect_with(options)
             .await
             .with_context(|| format!("cannot open the kiosk database {}", path.display()))?;
-        for sql in SCHEMA {
-            sqlx::query(*sql).execute(&pool).await?;
-        }
-        sqlx::query("INSERT OR IGNORE INTO counter (one, last) VALUES (1, 0)")
-            .execute(&pool)
-            .await?;
+        migrator().run(&pool).await.with_context(|| {
+            format!(
+                "cannot bring the kiosk database {} up to this version",
+                path.display()
+            )
+        })?;
         Ok(Queue { pool })
     }
 
@@ -242,5 +256,60 @@ impl Queue {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lectern_kiosk_protocol::Outcome;
+
+    use super::*;
+
+    /// A kiosk database made before its schema was versioned (the same
+    /// tables, no migration record) opens, is brought forward, and keeps
+    /// its queued tap and its counter.
+    #[tokio::test]
+    async fn an_unversioned_kiosk_database_keeps_its_queued_taps() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kiosk.db");
+        let queue = Queue::open(&path).await.unwrap();
+        let id = Identity {
+            kiosk: Slug::parse("hall-a-1").unwrap(),
+            venue: Slug::parse("hall-a").unwrap(),
+            server: "http://127.0.0.1:8080".into(),
+        };
+        let key = KioskKey::generate().unwrap();
+        queue.set_identity(&id, &key).await.unwrap();
+        let local = Local {
+            outcome: Outcome::Present,
+            person: None,
+            name: None,
+            session: None,
+            title: None,
+        };
+        let card = CardUid::parse("04A1B2C3D4E5F6").unwrap();
+        let tap = queue
+            .record(&id, &key, card, Utc::now(), &local)
+            .await
+            .unwrap();
+        sqlx::query("DROP TABLE _sqlx_migrations")
+            .execute(&queue.pool)
+            .await
+            .unwrap();
+        queue.close().await;
+
+        let reopened = Queue::open(&path).await.unwrap();
+        assert_eq!(reopened.backlog().await.unwrap(), 1);
+        assert_eq!(
+            reopened.oldest(10).await.unwrap()[0].signed.tap.id,
+            tap.tap.id
+        );
+        assert_eq!(reopened.last_counter().await.unwrap(), 1);
+        let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
+            .fetch_all(&reopened.pool)
+            .await
+            .unwrap();
+        assert_eq!(versions, [1]);
+        reopened.close().await;
     }
 }

@@ -80,24 +80,6 @@ pub struct TokenInfo {
     pub revoked_at: Option<String>,
 }
 
-const TABLE: &str = "CREATE TABLE IF NOT EXISTS lectern_tokens (
-    id TEXT PRIMARY KEY,
-    hash TEXT NOT NULL UNIQUE,
-    role TEXT NOT NULL,
-    unit TEXT,
-    person TEXT,
-    kiosk TEXT,
-    label TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    revoked_at TEXT
-)";
-
-/// Secrets every server on the database shares: the download-link key.
-const SECRETS: &str = "CREATE TABLE IF NOT EXISTS lectern_secrets (
-    name TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-)";
-
 /// How long a server trusts a token it has checked before it looks again.
 pub const TOKEN_TTL: Duration = Duration::from_secs(5);
 
@@ -118,16 +100,14 @@ fn hash(secret: &str) -> String {
 }
 
 impl Tokens {
-    /// Opens the register, creating its table if need be.
-    pub async fn open(db: ReadDb) -> Result<Tokens> {
-        db.execute(&[TABLE.to_owned(), SECRETS.to_owned()])
-            .await
-            .map_err(Error::internal)?;
-        Ok(Tokens {
+    /// The register in `db`, a migrated database (its tables
+    /// `lectern_tokens` and `lectern_secrets` are made by a migration).
+    pub fn new(db: ReadDb) -> Tokens {
+        Tokens {
             db: Arc::new(db),
             checked: Arc::default(),
             ttl: TOKEN_TTL,
-        })
+        }
     }
 
     /// The same register trusting a checked token for `ttl` instead of

@@ -34,15 +34,6 @@ use crate::lease::{Lease, Leases};
 use crate::projector::{Cx, Names, Projector};
 use crate::sql::{ReadDb, Stmt, Val};
 
-const CHECKPOINTS: &str = "CREATE TABLE IF NOT EXISTS lectern_projections (
-    name TEXT PRIMARY KEY,
-    generation BIGINT NOT NULL,
-    last_generation BIGINT NOT NULL,
-    version BIGINT NOT NULL,
-    position BIGINT NOT NULL,
-    updated_at TEXT NOT NULL
-)";
-
 /// How the runners batch and share the work with other servers.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -163,13 +154,13 @@ struct Inner {
 }
 
 impl Projections {
-    /// Creates the checkpoint table if need be and starts every projector.
+    /// Starts every projector (the database is migrated: its checkpoint
+    /// table `lectern_projections` is made by a migration).
     /// Where this process takes a projector's lease, it catches up from the
     /// checkpoint (building its tables first when they are missing or of an
     /// older version), then follows the log; elsewhere it follows the
     /// leader's checkpoint.
     pub async fn start(store: Store, db: ReadDb, opts: Options) -> Result<Projections> {
-        db.execute(&[CHECKPOINTS.to_owned()]).await?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let leases = Leases::new(&db);
         let shared = Shared {
@@ -314,7 +305,6 @@ pub async fn rebuild(
     only: Option<&str>,
     opts: Options,
 ) -> Result<Vec<(&'static str, u64)>> {
-    db.execute(&[CHECKPOINTS.to_owned()]).await?;
     let entries = entries();
     if let Some(name) = only
         && !entries.iter().any(|e| e.name() == name)

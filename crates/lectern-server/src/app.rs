@@ -81,10 +81,7 @@ impl Application {
         let projections = Projections::start(store.clone(), read.clone(), Options::default())
             .await
             .context("cannot start the projections")?;
-        let tokens = Tokens::open(read)
-            .await
-            .context("cannot open the token register")?
-            .with_ttl(args.token_cache()?);
+        let tokens = Tokens::new(read).with_ttl(args.token_cache()?);
         let link_key = tokens
             .link_key()
             .await

@@ -102,8 +102,7 @@ async fn run_on(args: &ApiBenchArgs, target: &Target) -> anyhow::Result<()> {
     let server = tokio::spawn(app.run_until(async {
         let _ = stopped.await;
     }));
-    let (_, token) = Tokens::open(read.clone())
-        .await?
+    let (_, token) = Tokens::new(read.clone())
         .create(&Principal::Administrator, None, "bench")
         .await?;
     let synth = Arc::new(synth);

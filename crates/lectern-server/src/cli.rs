@@ -696,7 +696,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .wait_for(store.head().await?, std::time::Duration::from_secs(600))
                 .await
                 .context("the read models did not catch up with the log")?;
-            let tokens = Tokens::open(read).await?;
+            let tokens = Tokens::new(read);
             let app = lectern_app::App::new(
                 store,
                 projections.clone(),
@@ -869,7 +869,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let guide = crate::demo::guide(&read).await?;
-    let tokens = Tokens::open(read.clone()).await?;
+    let tokens = Tokens::new(read.clone());
     let (_, admin) = tokens
         .create(
             &lectern_graphql::Principal::Administrator,
@@ -953,12 +953,17 @@ fn demo_instructions(base: &str, guide: &crate::demo::Guide, admin: &str, audito
     .join("\n")
 }
 
+/// The token register of a migrated database (a token may be made before
+/// the first `lectern serve`).
 async fn tokens(db: &DbArgs) -> anyhow::Result<Tokens> {
     let url = db.url()?;
+    let store = open(&url).await?;
+    store.migrate().await?;
+    store.close().await;
     let read = ReadDb::connect(&url)
         .await
         .with_context(|| format!("cannot open {}", redact(&url)))?;
-    Ok(Tokens::open(read).await?)
+    Ok(Tokens::new(read))
 }
 
 async fn kiosk(cmd: KioskCommand) -> anyhow::Result<ExitCode> {

@@ -105,6 +105,11 @@ fn migrator(backend: &'static str) -> Migrator {
                 "checkpoints",
                 include_str!("../../../migrations/sqlite/0003_checkpoints.sql"),
             ),
+            (
+                4,
+                "tokens, secrets and projection checkpoints",
+                include_str!("../../../migrations/sqlite/0004_tokens_secrets_projections.sql"),
+            ),
         ],
         _ => &[
             (
@@ -121,6 +126,11 @@ fn migrator(backend: &'static str) -> Migrator {
                 3,
                 "checkpoints",
                 include_str!("../../../migrations/postgres/0003_checkpoints.sql"),
+            ),
+            (
+                4,
+                "tokens, secrets and projection checkpoints",
+                include_str!("../../../migrations/postgres/0004_tokens_secrets_projections.sql"),
             ),
         ],
     };

@@ -145,12 +145,16 @@ pub async fn campus(addr: SocketAddr, admin: &str) -> String {
     code.to_owned()
 }
 
-/// An administrator's token, made directly in the database.
+/// An administrator's token, made directly in the database (migrated
+/// first: a server may not have run on it yet).
 pub async fn admin_token(url: &str) -> String {
+    let store = lectern_store::Store::open(url, lectern_store::StoreOptions::default())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    store.close().await;
     let tokens =
-        lectern_graphql::Tokens::open(lectern_projections::ReadDb::connect(url).await.unwrap())
-            .await
-            .unwrap();
+        lectern_graphql::Tokens::new(lectern_projections::ReadDb::connect(url).await.unwrap());
     let principal = lectern_graphql::parse_principal("administrator", None, None, None).unwrap();
     tokens.create(&principal, None, "test").await.unwrap().1
 }

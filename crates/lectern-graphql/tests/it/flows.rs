@@ -1062,14 +1062,8 @@ async fn tokens_are_stored_hashed_and_revocable(db: TestDb) {
     // moment ago trusts it for its cache time (an hour here, so that a slow
     // machine cannot outlast it); one that looks every time does not; the
     // server that revoked it refuses it at once.
-    let elsewhere = Tokens::open(t.api.db().clone())
-        .await
-        .unwrap()
-        .with_ttl(std::time::Duration::from_secs(3600));
-    let strict = Tokens::open(t.api.db().clone())
-        .await
-        .unwrap()
-        .with_ttl(std::time::Duration::ZERO);
+    let elsewhere = Tokens::new(t.api.db().clone()).with_ttl(std::time::Duration::from_secs(3600));
+    let strict = Tokens::new(t.api.db().clone()).with_ttl(std::time::Duration::ZERO);
     elsewhere.authenticate(&secret).await.unwrap();
     strict.authenticate(&secret).await.unwrap();
     tokens.revoke(&info.id, chrono::Utc::now()).await.unwrap();

@@ -66,7 +66,7 @@ impl TestApi {
         let projections = Projections::start(store.clone(), read.clone(), Options::default())
             .await
             .unwrap();
-        let tokens = Tokens::open(read).await.unwrap();
+        let tokens = Tokens::new(read);
         let api = Api::new(
             lectern_app::App::new(store, projections, Campus::default()),
             tokens,

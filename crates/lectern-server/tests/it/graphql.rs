@@ -823,9 +823,7 @@ async fn every_area_over_http(db: TestDb) {
     );
     // A link stops working when its token is revoked.
     let tokens =
-        lectern_graphql::Tokens::open(lectern_projections::ReadDb::connect(&url).await.unwrap())
-            .await
-            .unwrap();
+        lectern_graphql::Tokens::new(lectern_projections::ReadDb::connect(&url).await.unwrap());
     let no = lectern_domain::StaffNo::parse("S0001").unwrap();
     let (info, secret) = tokens
         .create(
