@@ -29,6 +29,7 @@
 //!   tests).
 //! - `aggregate`: `DomainEvent`, `Aggregate` and the given/when/then harness.
 //! - `org`: the unit tree (stream `org`).
+//! - `period`: `Period`, a year or a month of campus dates.
 //! - `person`: people, their cards and roles (stream `person-<staff no>`).
 //! - `programme`: the campaign, the Young Teacher Navigation Programme (with
 //!   its eligibility rule) and the Ethics Month; plans, notices, enrolment
@@ -62,6 +63,7 @@ mod error;
 mod kiosk;
 mod monthly;
 mod org;
+mod period;
 mod person;
 mod programme;
 mod report;
@@ -71,7 +73,7 @@ mod values;
 
 pub use aggregate::{Aggregate, DomainEvent, Given, Then, given};
 pub use appraisal::{
-    APPRAISAL_STREAM, Appraisal, AppraisalCommand, AppraisalEvent, Entry, Histories, Line, Period,
+    APPRAISAL_STREAM, Appraisal, AppraisalCommand, AppraisalEvent, Entry, Histories, Line,
     Positioned, RuleBook, ScoringRules, appraise_entries, appraise_person, appraise_unit,
 };
 pub use award::{
@@ -87,6 +89,7 @@ pub use error::{DomainError, Result};
 pub use kiosk::{KioskEvent, KioskLedger, TapDecision, kiosk_stream, pick_session};
 pub use monthly::{LEADERSHIP_STREAM, Monthly, MonthlyCommand, MonthlyEvent, unit_month_stream};
 pub use org::{ORG_STREAM, OrgCommand, OrgEvent, OrgTree, Unit, UnitId, UnitKind};
+pub use period::Period;
 pub use person::{
     CARD_UID_KEY, KeyChange, Person, PersonCommand, PersonEvent, Registration, RevocationReason,
     Role, STAFF_NO_KEY, StaffCategory, person_stream,

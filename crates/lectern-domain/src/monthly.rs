@@ -7,9 +7,9 @@ use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{Aggregate, DomainEvent};
-use crate::appraisal::Period;
 use crate::error::{DomainError, Result};
 use crate::org::UnitId;
+use crate::period::Period;
 use crate::person::{Person, Role};
 use crate::report::UnitMonthFigures;
 use crate::values::StaffNo;

@@ -8,10 +8,10 @@ use chrono::Datelike;
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::Aggregate;
-use crate::appraisal::Period;
 use crate::campus::Campus;
 use crate::error::Result;
 use crate::org::UnitId;
+use crate::period::Period;
 use crate::session::{AttendanceStatus, ProgrammeId, Session, SessionEvent, SessionKind};
 use crate::study::StudyEvent;
 use crate::values::StaffNo;

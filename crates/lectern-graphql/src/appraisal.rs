@@ -7,24 +7,22 @@
 //! it.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::NaiveDate;
 use lectern_domain::{
-    APPRAISAL_STREAM, Appraisal, AppraisalCommand, AppraisalEvent, AwardLevel, Period, Positioned,
-    RuleBook, ScoringRules, StaffNo, UnitId, appraise_entries,
+    APPRAISAL_STREAM, Appraisal, AppraisalCommand, AwardLevel, Period, RuleBook, ScoringRules,
+    StaffNo, UnitId, appraise_entries,
 };
 use lectern_projections::{decode, load, person_entries};
-use lectern_store::Store;
 
 use lectern_audit::replay::{AsOf, replay_person, replay_unit};
 
 use crate::access::{self, Scope};
+use crate::api::{Api, parse_enum};
 use crate::auth::Principal;
 use crate::error::{ApiError, Result};
 use crate::page::text;
-use crate::schema::{Api, parse_enum};
 
 /// One point gained or lost, and why.
 #[derive(Debug, Clone, SimpleObject)]
@@ -213,64 +211,6 @@ pub(crate) fn period(year: i32, month: Option<u32>) -> Result<Period> {
     })
 }
 
-/// The appraisal stream (rules, adjustments, year closes) in memory: every
-/// appraisal needs all of it, and it only grows. It is topped up from the
-/// log when the read models have moved since it was last checked, so an
-/// appraisal is never older than the read models it is computed with.
-#[derive(Clone, Default)]
-pub(crate) struct AppraisalLog {
-    known: Arc<Mutex<Known>>,
-}
-
-#[derive(Default)]
-struct Known {
-    events: Arc<Vec<Positioned<AppraisalEvent>>>,
-    /// The read models' position when the log was last read.
-    checked_at: Option<u64>,
-}
-
-impl AppraisalLog {
-    /// The stream as the log holds it, at least up to `position` (the
-    /// read models' position now).
-    pub(crate) async fn read(
-        &self,
-        store: &Store,
-        position: u64,
-    ) -> Result<Arc<Vec<Positioned<AppraisalEvent>>>> {
-        let mut events = {
-            let known = self.known.lock().expect("not poisoned");
-            if known.checked_at.is_some_and(|c| c >= position) {
-                return Ok(known.events.clone());
-            }
-            known.events.clone()
-        };
-        loop {
-            let fresh = store
-                .read_stream(APPRAISAL_STREAM, events.len() as u64 + 1, 1000)
-                .await?;
-            if fresh.is_empty() {
-                break;
-            }
-            let mut grown = Vec::with_capacity(events.len() + fresh.len());
-            grown.extend(events.iter().cloned());
-            for e in &fresh {
-                grown.push(Positioned {
-                    position: e.position,
-                    occurred_at: e.occurred_at,
-                    event: decode(e)?,
-                });
-            }
-            events = Arc::new(grown);
-        }
-        let mut known = self.known.lock().expect("not poisoned");
-        if known.events.len() <= events.len() {
-            known.events = events.clone();
-            known.checked_at = known.checked_at.max(Some(position));
-        }
-        Ok(events)
-    }
-}
-
 /// A person's appraisal: the domain's `appraise_entries` over the
 /// appraisal stream and the person's ledger entries from the read models
 /// (`lectern_projections::person_entries`), which equal the entries the
@@ -445,7 +385,7 @@ impl AppraisalQuery {
                 per_missed_task: r.per_missed_task,
                 per_late_report: r.per_late_report,
                 report_due_day: r.report_due_day,
-                award_bonus: crate::schema::enum_text(&r.award_bonus),
+                award_bonus: crate::api::enum_text(&r.award_bonus),
             })
             .collect())
     }

@@ -13,10 +13,10 @@ use lectern_domain::{
 use lectern_projections::Val;
 
 use crate::access;
+use crate::api::{Api, enum_text, parse_enum};
 use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, Result};
 use crate::page::{Where, int, opt, text};
-use crate::schema::{Api, enum_text, parse_enum};
 
 #[derive(Debug, Clone, SimpleObject)]
 pub(crate) struct AwardCategory {

@@ -16,10 +16,10 @@ use lectern_store::Metadata;
 use uuid::Uuid;
 
 use crate::access::{self, Scope};
+use crate::api::{Api, meta, parse_enum};
 use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, Code, Result};
 use crate::page::{Where, int, opt, text};
-use crate::schema::{Api, meta, parse_enum};
 
 /// An appraisal dispute.
 #[derive(Debug, Clone, SimpleObject)]

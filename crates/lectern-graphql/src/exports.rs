@@ -13,8 +13,8 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::access;
+use crate::api::Api;
 use crate::error::ApiError;
-use crate::schema::Api;
 
 /// How long a download link is valid.
 pub(crate) const LINK_TTL: Duration = Duration::minutes(15);

@@ -8,8 +8,11 @@
 //! and serves the schema over HTTP.
 //!
 //! # Layout
-//! - `schema`: the merged schema, its limits, `Api` (what resolvers reach)
-//!   and `execute` (read-your-writes via `extensions.waitForPosition`).
+//! - `api`: `Api`, what resolvers reach (the write path, the tokens, the
+//!   replica), and helpers every area shares.
+//! - `schema`: the merged schema, its limits, and `execute`
+//!   (read-your-writes via `extensions.waitForPosition`).
+//! - `appraisal_log`: the appraisal stream in memory (`AppraisalLog`).
 //! - `auth`: principals and the token register.
 //! - `access`: scopes and refusals.
 //! - `org`, `people`, `sessions`, `programmes`, `study`, `awards`,
@@ -22,7 +25,9 @@
 //! - `error`: `ApiError` and the client codes.
 
 mod access;
+mod api;
 mod appraisal;
+mod appraisal_log;
 mod auth;
 mod awards;
 mod disputes;
@@ -39,12 +44,13 @@ mod schema;
 mod sessions;
 mod study;
 
+pub use api::{Api, REPLICA_WAIT};
 pub use auth::{Caller, Principal, TOKEN_TTL, TokenInfo, Tokens, parse_principal};
 pub use disputes::{AttendanceFixInput, PointsFixInput};
 pub use error::{ApiError, Code};
 pub use exports::{FORMATS, REPORTS, check_link};
 pub use page::{DEFAULT_PAGE, MAX_PAGE};
 pub use schema::{
-    Api, LecternSchema, MAX_COMPLEXITY, MAX_DEPTH, MAX_WAIT, Mutation, Query, REPLICA_WAIT,
-    Subscription, build_schema, execute, sdl,
+    LecternSchema, MAX_COMPLEXITY, MAX_DEPTH, MAX_WAIT, Mutation, Query, Subscription,
+    build_schema, execute, sdl,
 };

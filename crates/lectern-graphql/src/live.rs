@@ -9,10 +9,10 @@ use lectern_projections::Val;
 use uuid::Uuid;
 
 use crate::access;
+use crate::api::Api;
 use crate::auth::Principal;
 use crate::ops::LogEvent;
 use crate::page::text;
-use crate::schema::Api;
 use crate::sessions::{RosterEntry, SessionView};
 use lectern_app::settle;
 

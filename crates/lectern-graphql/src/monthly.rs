@@ -12,10 +12,10 @@ use lectern_domain::{
 use lectern_projections::{Val, load, unit_month_figures};
 
 use crate::access::{self, Scope};
+use crate::api::Api;
 use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, Result};
 use crate::page::{int, opt, text};
-use crate::schema::Api;
 
 /// A unit's figures for a month.
 #[derive(Debug, Clone, SimpleObject)]

@@ -4,9 +4,9 @@ use async_graphql::{Context, Object, SimpleObject};
 use lectern_domain::Slug;
 
 use crate::access::{self};
+use crate::api::{Api, meta};
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::schema::{Api, meta};
 
 /// Where one read model stands.
 #[derive(Debug, SimpleObject)]

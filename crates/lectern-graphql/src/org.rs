@@ -6,9 +6,9 @@ use lectern_domain::{Name, ORG_STREAM, OrgCommand, OrgTree, UnitId, UnitKind};
 use lectern_projections::Val;
 
 use crate::access::{self, Scope};
+use crate::api::{Api, parse_enum};
 use crate::error::{ApiError, Result};
 use crate::page::{Where, int, opt, text};
-use crate::schema::{Api, parse_enum};
 
 /// A unit of the university: school, department, office, union branch...
 #[derive(Debug, Clone, SimpleObject)]

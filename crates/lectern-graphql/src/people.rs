@@ -14,10 +14,10 @@ use lectern_domain::{
 use lectern_projections::Val;
 
 use crate::access::{self, Scope};
+use crate::api::{Api, parse_enum};
 use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, Result};
 use crate::page::{Where, fetch_page, opt, text};
-use crate::schema::{Api, parse_enum};
 
 /// The people a request has read (request data, see `PersonView::seen`).
 #[derive(Default)]
@@ -186,7 +186,7 @@ impl PeopleQuery {
         }
         if let Some(c) = category {
             let c: StaffCategory = parse_enum("staff category", &c)?;
-            filter.and("category = ?", [Val::from(crate::schema::enum_text(&c))]);
+            filter.and("category = ?", [Val::from(crate::api::enum_text(&c))]);
         }
         if let Some(p) = programme {
             filter.and(

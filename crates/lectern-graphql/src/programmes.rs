@@ -16,9 +16,9 @@ use lectern_domain::{
 use lectern_projections::{Val, load};
 
 use crate::access;
+use crate::api::{Api, parse_enum};
 use crate::error::{ApiError, Result};
 use crate::page::{Where, fetch_page, int, opt, text};
-use crate::schema::{Api, parse_enum};
 
 /// A programme of the campaign.
 #[derive(Debug, Clone, SimpleObject)]

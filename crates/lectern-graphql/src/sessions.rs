@@ -13,10 +13,10 @@ use lectern_projections::{Val, load};
 use uuid::Uuid;
 
 use crate::access::{self, Scope};
+use crate::api::{Api, enum_text, parse_enum};
 use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, Result};
 use crate::page::{Where, fetch_page, int, opt, text};
-use crate::schema::{Api, enum_text, parse_enum};
 
 /// A study session, lecture, class, competition, seminar or meeting.
 #[derive(Debug, Clone, SimpleObject)]

@@ -14,10 +14,10 @@ use lectern_projections::{Val, load};
 use uuid::Uuid;
 
 use crate::access;
+use crate::api::{Api, enum_text, parse_enum};
 use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, Result};
 use crate::page::{Where, fetch_page, int, opt, text};
-use crate::schema::{Api, enum_text, parse_enum};
 
 /// A study task: something to study by a due date.
 #[derive(Debug, Clone, SimpleObject)]
