@@ -27,7 +27,7 @@ use tokio::net::TcpStream;
 use crate::app::Application;
 use crate::bench::{Target, target};
 use crate::config::{DbArgs, ServeArgs};
-use crate::synth::{Synth, generate};
+use lectern_synth::bulk::{Synth, generate};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ApiBenchArgs {

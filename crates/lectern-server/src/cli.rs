@@ -816,27 +816,29 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("cannot migrate {}", redact(&url)))?;
     let read = read_db(&url).await?;
-    match crate::demo::made_by_demo(&store).await? {
-        crate::demo::Found::Campus => eprintln!("{} holds the demo campus already", redact(&url)),
-        crate::demo::Found::Unfinished => anyhow::bail!(
+    match lectern_synth::demo::made_by_demo(&store).await? {
+        lectern_synth::demo::Found::Campus => {
+            eprintln!("{} holds the demo campus already", redact(&url))
+        }
+        lectern_synth::demo::Found::Unfinished => anyhow::bail!(
             "{} holds a demo campus that was not finished (stopped while it was made?); \
              delete the database and run `lectern demo` again",
             redact(&url)
         ),
-        crate::demo::Found::Other => anyhow::bail!(
+        lectern_synth::demo::Found::Other => anyhow::bail!(
             "{} holds another event log ({} events); the demo needs an empty database: \
              give it another with --data-dir DIR or --database-url URL",
             redact(&url),
             store.head().await?
         ),
-        crate::demo::Found::Nothing => {
+        lectern_synth::demo::Found::Nothing => {
             let projections = lectern_projections::Projections::start(
                 store.clone(),
                 read.clone(),
                 lectern_projections::Options::default(),
             )
             .await?;
-            let options = crate::demo::Options {
+            let options = lectern_synth::demo::Options {
                 staff: args.staff,
                 study_units: args.study_units,
                 seed: args.seed,
@@ -852,7 +854,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
                 "making the demo campus (September 2005 to July 2009) in {}",
                 redact(&url)
             );
-            let made = crate::demo::generate(&store, &projections, &options, &progress).await;
+            let made =
+                lectern_synth::demo::generate(&store, &projections, &options, &progress).await;
             progress.finish_and_clear();
             projections.stop().await;
             let made = made?;
@@ -868,7 +871,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let guide = crate::demo::guide(&read).await?;
+    let guide = lectern_synth::demo::guide(&read).await?;
     let tokens = Tokens::new(read.clone());
     let (_, admin) = tokens
         .create(
@@ -908,13 +911,18 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
 /// What a newcomer reads once the demo serves: where, the tokens, and three
 /// queries to paste.
-fn demo_instructions(base: &str, guide: &crate::demo::Guide, admin: &str, auditor: &str) -> String {
+fn demo_instructions(
+    base: &str,
+    guide: &lectern_synth::demo::Guide,
+    admin: &str,
+    auditor: &str,
+) -> String {
     let (a, u, unit, p, ytnp) = (
         &guide.administrator,
         &guide.auditor,
         &guide.unit,
         &guide.person,
-        crate::demo::YTNP,
+        lectern_synth::demo::YTNP,
     );
     [
         String::new(),

@@ -14,23 +14,23 @@
 //! - `kiosk`: `/kiosk/v1`, the endpoints kiosks call.
 //! - `metrics`: `/metrics`.
 //! - `import`: units, people and cards from CSV, all or nothing.
-//! - `demo`: `lectern demo`, the campus of 2005–2009 through the command
-//!   path.
 //! - `reports`: the everyday reports as tables (GraphQL queries run
 //!   in-process), printed or written as CSV.
 //! - `bench`: the event-store benchmark (workloads W1–W4 of the shared spec);
-//!   `synth` and `bench_api`: the API benchmark on a synthetic campus.
+//!   `bench_api`: the API benchmark on a synthetic campus
+//!   (`lectern_synth::bulk`).
+//!
+//! `lectern demo` runs `lectern_synth::demo`, the campus of 2005–2009
+//! through the command path.
 
 pub mod app;
 pub mod bench;
 pub mod bench_api;
 pub mod cli;
 pub mod config;
-pub mod demo;
 pub mod graphiql;
 pub mod graphql;
 pub mod import;
 pub mod kiosk;
 pub mod metrics;
 pub mod reports;
-pub mod synth;

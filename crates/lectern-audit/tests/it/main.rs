@@ -18,7 +18,7 @@ both_backends!(replay_at_the_head_equals_the_read_models);
 async fn replay_at_the_head_equals_the_read_models(db: TestDb) {
     let store = db.store().await;
     store.migrate().await.unwrap();
-    let campus = lectern_server::synth::generate(&store, 15_000, 3)
+    let campus = lectern_synth::bulk::generate(&store, 15_000, 3)
         .await
         .unwrap();
     let read = ReadDb::connect(&db.url).await.unwrap();

@@ -6,5 +6,4 @@
 #[macro_use]
 extern crate lectern_store; // both_backends!
 
-mod campus;
 mod projections;

@@ -15,7 +15,7 @@ use lectern_projections::{
 use lectern_store::Store;
 use lectern_store::testkit::TestDb;
 
-use crate::campus::{Folds, fold_all, generate};
+use lectern_synth::history::{Folds, fold_all, generate};
 
 both_backends!(
     read_models_equal_the_folds,

@@ -44,11 +44,11 @@ pub(crate) async fn cli(args: Vec<String>) -> (i32, String, String) {
 
 /// A synthetic campus of about `events` events in `db`, with every read
 /// model caught up (for commands that read them).
-async fn campus_caught_up(db: &TestDb, events: u64, seed: u64) -> lectern_server::synth::Synth {
+async fn campus_caught_up(db: &TestDb, events: u64, seed: u64) -> lectern_synth::bulk::Synth {
     use lectern_projections::{Options, Projections, ReadDb};
     let store = db.store().await;
     store.migrate().await.unwrap();
-    let campus = lectern_server::synth::generate(&store, events, seed)
+    let campus = lectern_synth::bulk::generate(&store, events, seed)
         .await
         .unwrap();
     let read = ReadDb::connect(&db.url).await.unwrap();

@@ -5,7 +5,7 @@
 //! here as the command path would load it), appended with the expected
 //! version and unique keys `lectern_projections::append_request` gives, and
 //! dated when it happened. Card taps are signed by each hall's kiosk key
-//! and go through the server's own tap ingestion (`taps::Ingest`), which
+//! and go through the server's own tap ingestion (`lectern_app::Ingest`), which
 //! picks the session from the read models, so the read models are kept
 //! about one month behind the generator: each month's sessions, people and
 //! cards are written a month ahead, and a month's taps are ingested only
@@ -60,7 +60,8 @@ use lectern_projections::{
 use lectern_store::{AppendRequest, Metadata, Store};
 use uuid::Uuid;
 
-use crate::synth::{Rng, Writer, decided};
+use crate::bulk::{Writer, decided};
+use crate::rng::Rng;
 
 /// What to make.
 #[derive(Debug, Clone)]
@@ -179,18 +180,6 @@ const FIRST: (i32, u32) = (2005, 9);
 const LAST: (i32, u32) = (2009, 7);
 /// How long a month's taps wait for the read models of the month before.
 const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(600);
-
-const SURNAMES: &[&str] = &[
-    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "周", "吴", "徐", "孙", "胡", "朱", "高", "林",
-    "何", "郭", "马", "罗", "梁", "宋", "郑", "谢", "韩", "唐", "冯", "于", "董", "萧", "程", "曹",
-    "袁", "邓", "许", "傅", "沈", "曾", "彭", "吕", "欧阳", "司马",
-];
-const GIVEN: &[&str] = &[
-    "伟", "芳", "娜", "敏", "静", "磊", "洋", "勇", "艳", "杰", "军", "涛", "明", "超", "秀", "霞",
-    "平", "刚", "桂", "英", "华", "建", "国", "文", "辉", "红", "玉", "兰", "志", "强", "丽", "晓",
-    "海", "燕", "鹏", "宇", "婷", "雪", "琳", "浩", "凯", "欣", "悦", "晨", "思", "佳", "博", "昊",
-    "颖", "琦", "瑞", "峰", "斌", "倩", "蕾", "东", "亮", "春", "梅", "松",
-];
 
 /// Schools and their departments: (id, name, [(id, name)]).
 /// A unit's id and name.
@@ -689,7 +678,7 @@ pub async fn generate(
         app: App::new(store.clone(), projections.clone(), campus),
         campus,
         opts: opts.clone(),
-        rng: Rng(opts.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1),
+        rng: Rng::new(opts.seed),
         batch: Batch {
             writer: Writer {
                 store,
@@ -775,7 +764,7 @@ pub async fn generate(
 
 impl Gen<'_> {
     fn chance(&mut self, per_thousand: u64) -> bool {
-        self.rng.below(1000) < per_thousand
+        self.rng.chance(per_thousand)
     }
 
     fn next_id(&mut self) -> Uuid {
@@ -794,14 +783,7 @@ impl Gen<'_> {
     }
 
     fn chinese_name(&mut self) -> Name {
-        let s = SURNAMES[self.rng.below(SURNAMES.len() as u64) as usize];
-        let a = GIVEN[self.rng.below(GIVEN.len() as u64) as usize];
-        let b = if self.chance(600) {
-            GIVEN[self.rng.below(GIVEN.len() as u64) as usize]
-        } else {
-            ""
-        };
-        name(&format!("{s}{a}{b}"))
+        self.rng.chinese_name()
     }
 
     async fn setup(&mut self) -> anyhow::Result<()> {

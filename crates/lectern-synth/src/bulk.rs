@@ -24,6 +24,8 @@ use lectern_projections::encode;
 use lectern_store::{AppendRequest, ExpectedVersion, Metadata, NewEvent, Store, UniqueKey};
 use uuid::Uuid;
 
+use crate::rng::Rng;
+
 /// What was generated, for picking requests.
 #[derive(Debug, Default)]
 pub struct Synth {
@@ -34,31 +36,12 @@ pub struct Synth {
     pub events: u64,
 }
 
-/// xorshift64*, seeded.
-pub(crate) struct Rng(pub(crate) u64);
-
-impl Rng {
-    pub(crate) fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) % n.max(1)
-    }
-}
-
-const SURNAMES: &[&str] = &[
-    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "周", "吴", "徐", "孙",
-];
-const GIVEN: &[&str] = &[
-    "伟", "芳", "娜", "敏", "静", "磊", "洋", "勇", "艳", "杰", "军", "涛",
-];
-
 fn slug(s: &str) -> Slug {
     Slug::parse(s).expect("generated ids are valid")
 }
 
 /// Decides with `state`, applies what was decided, and returns the events.
-pub(crate) fn decided<A: Aggregate>(
+pub fn decided<A: Aggregate>(
     state: &mut A,
     decide: impl FnOnce(&A) -> lectern_domain::Result<Vec<A::Event>>,
 ) -> anyhow::Result<Vec<A::Event>> {
@@ -79,19 +62,15 @@ fn new_events<E: DomainEvent>(events: &[(E, DateTime<Utc>)], meta: &Metadata) ->
 }
 
 /// Appends requests 40 to a transaction (`Store::submit_all`).
-pub(crate) struct Writer<'a> {
-    pub(crate) store: &'a Store,
-    pub(crate) pending: Vec<AppendRequest>,
+pub struct Writer<'a> {
+    pub store: &'a Store,
+    pub pending: Vec<AppendRequest>,
     /// Events pushed so far.
-    pub(crate) events: u64,
+    pub events: u64,
 }
 
 impl Writer<'_> {
-    pub(crate) async fn push(
-        &mut self,
-        request: AppendRequest,
-        events: usize,
-    ) -> anyhow::Result<()> {
+    pub async fn push(&mut self, request: AppendRequest, events: usize) -> anyhow::Result<()> {
         self.pending.push(request);
         self.events += events as u64;
         if self.pending.len() >= 40 {
@@ -100,7 +79,7 @@ impl Writer<'_> {
         Ok(())
     }
 
-    pub(crate) async fn flush(&mut self) -> anyhow::Result<()> {
+    pub async fn flush(&mut self) -> anyhow::Result<()> {
         if !self.pending.is_empty() {
             let batch = std::mem::take(&mut self.pending);
             self.store
@@ -120,7 +99,7 @@ pub async fn generate(store: &Store, target: u64, seed: u64) -> anyhow::Result<S
         source: Some("synth".into()),
         ..Metadata::default()
     };
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = Rng::new(seed);
     let mut out = Synth::default();
     let mut w = Writer {
         store,
@@ -175,15 +154,9 @@ pub async fn generate(store: &Store, target: u64, seed: u64) -> anyhow::Result<S
     for i in 0..people_count {
         let no = StaffNo::parse(&format!("T{:06}", 100_000 + i))?;
         let unit = out.units[(i % out.units.len() as u64) as usize].clone();
-        let name = format!(
-            "{}{}{}",
-            SURNAMES[rng.below(SURNAMES.len() as u64) as usize],
-            GIVEN[rng.below(GIVEN.len() as u64) as usize],
-            GIVEN[rng.below(GIVEN.len() as u64) as usize]
-        );
         let registration = Registration {
             staff_no: no.clone(),
-            name: Name::parse(&name)?,
+            name: rng.chinese_name(),
             unit: unit.clone(),
             category: if i % 5 == 4 {
                 StaffCategory::Administrator

@@ -1,6 +1,8 @@
-//! A generated campus history: random commands, decided by the domain (a
-//! refused command is skipped, as a user's would be) and committed to the
-//! log, so every history is one the real command path could write.
+//! Generated campus histories for the read models' tests: random commands,
+//! decided by the domain (a refused command is skipped, as a user's would
+//! be) and committed to the log, so every history is one the real command
+//! path could write; and `fold_all`, the same history folded in memory,
+//! which the read models must equal.
 
 use std::collections::BTreeMap;
 
@@ -10,23 +12,7 @@ use lectern_projections::{commit, load};
 use lectern_store::{Metadata, Store};
 use uuid::Uuid;
 
-/// xorshift64*: small, seeded, good enough to pick commands.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    pub fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % n.max(1)
-    }
-    pub fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-}
+use crate::rng::Rng;
 
 pub fn slug(s: &str) -> Slug {
     Slug::parse(s).unwrap()
@@ -44,17 +30,6 @@ const UNITS: &[(&str, UnitKind, Option<&str>)] = &[
     ("se-dept", UnitKind::Department, Some("school-cs")),
     ("math-dept", UnitKind::Department, Some("school-math")),
     ("union-office", UnitKind::Office, Some("uni")),
-];
-
-const NAMES: &[&str] = &[
-    "王小明",
-    "李华",
-    "张伟",
-    "刘芳",
-    "陈静",
-    "杨磊",
-    "赵敏",
-    "黄强",
 ];
 
 /// Decides with the current state of `stream` and commits; a refused
@@ -126,13 +101,13 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
     let mut staff = Vec::new();
     for i in 0..people {
         let no = StaffNo::parse(&format!("S{:04}", 1000 + i)).unwrap();
-        let unit = slug(UNITS[1 + rng.below(UNITS.len() - 1)].0);
+        let unit = slug(UNITS[1 + rng.index(UNITS.len() - 1)].0);
         let r = Registration {
             staff_no: no.clone(),
-            name: Name::parse(NAMES[rng.below(NAMES.len())]).unwrap(),
+            name: rng.chinese_name(),
             unit,
-            category: [StaffCategory::Teacher, StaffCategory::Administrator][rng.below(2)],
-            birth_date: NaiveDate::from_ymd_opt(1955 + rng.below(26) as i32, 5, 4).unwrap(),
+            category: [StaffCategory::Teacher, StaffCategory::Administrator][rng.index(2)],
+            birth_date: NaiveDate::from_ymd_opt(1955 + rng.index(26) as i32, 5, 4).unwrap(),
             hire_date: NaiveDate::from_ymd_opt(2000, 9, 1).unwrap(),
         };
         person(store, &org, &no, PersonCommand::Register(r)).await;
@@ -153,14 +128,14 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
     for i in 0..sessions {
         let id = Uuid::from_u128(0x5e55_0000 + i as u128 + (seed as u128) * 1000);
         let start = at(1 + (i % 27) as u32, 6, 0);
-        let units = vec![slug(UNITS[1 + rng.below(UNITS.len() - 1)].0)];
+        let units = vec![slug(UNITS[1 + rng.index(UNITS.len() - 1)].0)];
         let schedule = Schedule {
             id,
-            kind: [SessionKind::CentralizedStudy, SessionKind::TrainingLecture][rng.below(2)],
+            kind: [SessionKind::CentralizedStudy, SessionKind::TrainingLecture][rng.index(2)],
             title: Name::parse(&format!("Study {i}")).unwrap(),
             programme: (i % 3 == 1).then(|| ytnp.clone()),
             organiser: units[0].clone(),
-            venue: slug(["hall-a", "hall-b"][rng.below(2)]),
+            venue: slug(["hall-a", "hall-b"][rng.index(2)]),
             window: TimeWindow::new(start, start + Duration::minutes(90)).unwrap(),
             check_in: CheckInRules::default(),
             audience: Audience::Units { units },
@@ -177,8 +152,13 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
             id,
             title: Name::parse(&format!("学习任务 {i}")).unwrap(),
             topic: [StudyTopic::PoliticalTheory, StudyTopic::JobSkills][i as usize % 2],
+            // The first task is the whole university's.
             audience: Audience::Units {
-                units: vec![slug(UNITS[1 + rng.below(UNITS.len() - 1)].0)],
+                units: vec![slug(if i == 0 {
+                    "uni"
+                } else {
+                    UNITS[1 + rng.index(UNITS.len() - 1)].0
+                })],
             },
             assigner: staff[0].clone(),
             assigned_on: NaiveDate::from_ymd_opt(2007, 3, 1).unwrap(),
@@ -375,10 +355,10 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
         }
     }
     for _ in 0..steps {
-        let no = staff[rng.below(staff.len())].clone();
-        let (id, start) = ids[rng.below(ids.len())];
-        let minute = Duration::minutes(rng.below(150) as i64 - 40);
-        match rng.below(12) {
+        let no = staff[rng.index(staff.len())].clone();
+        let (id, start) = ids[rng.index(ids.len())];
+        let minute = Duration::minutes(rng.index(150) as i64 - 40);
+        match rng.index(12) {
             0..=4 => {
                 let p = load::<Person>(store, &person_stream(&no), u64::MAX)
                     .await
@@ -415,7 +395,7 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
             }
             6 => {
                 let approver = staff[0].clone();
-                let cmd = if rng.chance(70) {
+                let cmd = if rng.chance(700) {
                     SessionCommand::ApproveLeave {
                         person: no,
                         approver,
@@ -430,7 +410,7 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
                 session(store, &org, id, cmd).await;
             }
             7 => {
-                let seat = format!("R{}", rng.below(30));
+                let seat = format!("R{}", rng.index(30));
                 session(
                     store,
                     &org,
@@ -447,10 +427,10 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
                 };
                 session(store, &org, id, cmd).await;
             }
-            9 if rng.chance(40) => {
-                let nominee = Nominee::Person(staff[rng.below(5.min(staff.len()))].clone());
+            9 if rng.chance(400) => {
+                let nominee = Nominee::Person(staff[rng.index(5.min(staff.len()))].clone());
                 let (year, category) = (2007, good.clone());
-                let cmd = match rng.below(8) {
+                let cmd = match rng.index(8) {
                     0..=3 => AwardCommand::Vote {
                         year,
                         voter: no,
@@ -483,7 +463,7 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
                 award(store, &org, &category, cmd).await;
             }
             9 => {
-                let to = [AttendanceStatus::Present, AttendanceStatus::Excused][rng.below(2)];
+                let to = [AttendanceStatus::Present, AttendanceStatus::Excused][rng.index(2)];
                 let cmd = SessionCommand::Correct {
                     person: no,
                     to,
@@ -493,13 +473,13 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
                 };
                 session(store, &org, id, cmd).await;
             }
-            10 if rng.chance(50) => {
-                let t = tasks[rng.below(tasks.len())];
-                let cmd = match rng.below(40) {
+            10 if rng.chance(500) => {
+                let t = tasks[rng.index(tasks.len())];
+                let cmd = match rng.index(40) {
                     0..=36 => {
                         // Someone the task applies to.
                         let members = task_audience(store, &org, t, &staff).await;
-                        let Some(no) = members.get(rng.below(members.len())).cloned() else {
+                        let Some(no) = members.get(rng.index(members.len())).cloned() else {
                             continue;
                         };
                         let p = load::<Person>(store, &person_stream(&no), u64::MAX)
@@ -514,7 +494,7 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
                                 programmes: vec![],
                             },
                             evidence: "读书笔记".into(),
-                            on: NaiveDate::from_ymd_opt(2007, 3, 5 + rng.below(10) as u32).unwrap(),
+                            on: NaiveDate::from_ymd_opt(2007, 3, 5 + rng.index(10) as u32).unwrap(),
                         }
                     }
                     37 | 38 => StudyCommand::Waive {
@@ -533,13 +513,13 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
                 task(store, &org, t, cmd).await;
             }
             10 => {
-                let cmd = match rng.below(4) {
+                let cmd = match rng.index(4) {
                     0 => PersonCommand::Transfer {
-                        to: slug(UNITS[1 + rng.below(UNITS.len() - 1)].0),
+                        to: slug(UNITS[1 + rng.index(UNITS.len() - 1)].0),
                         effective: NaiveDate::from_ymd_opt(2007, 2, 1).unwrap(),
                     },
                     1 => PersonCommand::IssueCard {
-                        uid: CardUid::parse(&format!("08B2{:010X}", rng.below(1 << 20))).unwrap(),
+                        uid: CardUid::parse(&format!("08B2{:010X}", rng.index(1 << 20))).unwrap(),
                     },
                     2 => PersonCommand::GrantRole {
                         role: Role::UnionChair {
@@ -554,7 +534,7 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
                 person(store, &org, &no, cmd).await;
             }
             _ => {
-                let cmd = if rng.chance(50) {
+                let cmd = if rng.chance(500) {
                     SessionCommand::Cancel {
                         reason: "holiday".into(),
                     }
@@ -565,11 +545,20 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
                         venue: slug("hall-c"),
                     }
                 };
-                if rng.chance(20) {
+                if rng.chance(200) {
                     session(store, &org, id, cmd).await;
                 }
             }
         }
+    }
+    // The term ends: every task still open is closed, naming who missed it.
+    for &t in &tasks {
+        let audience = task_audience(store, &org, t, &staff).await;
+        let close = StudyCommand::Close {
+            today: NaiveDate::from_ymd_opt(2007, 3, 31).unwrap(),
+            audience,
+        };
+        task(store, &org, t, close).await;
     }
 }
 
