@@ -716,7 +716,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => print!("{}", table.render()),
                 Some(path) => {
                     let bytes = match path.extension().and_then(|e| e.to_str()) {
-                        Some("csv") => table.csv(),
+                        Some("csv") => table.csv()?,
                         Some("xlsx") => table.xlsx()?,
                         _ => anyhow::bail!(
                             "cannot write {}: give a file ending in .csv or .xlsx",

@@ -73,56 +73,37 @@ pub struct Outcome {
     pub position: u64,
 }
 
-/// The records of a CSV text (RFC 4180), each with the line it starts on.
+/// The records of a CSV text (RFC 4180, read by the `csv` crate), each with
+/// the line it starts on; a byte-order mark is skipped and blank lines are
+/// not rows.
 pub fn parse_csv(text: &str) -> Result<Vec<(usize, Vec<String>)>, RowError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // Line ends as LF: the reader counts lines by LF, and would place a
+    // record after a CRLF on the line before.
+    let text = text.replace("\r\n", "\n");
+    let line_of = |p: Option<&csv::Position>| p.map_or(1, |p| p.line() as usize);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
     let mut records = Vec::new();
-    let mut record = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut line = 1;
-    let mut start = 1;
-    let mut chars = text.chars().peekable();
-    let mut any = false;
-    while let Some(c) = chars.next() {
-        any = true;
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, c) => {
-                if c == '\n' {
-                    line += 1;
-                }
-                field.push(c);
-            }
-            (false, '"') if field.is_empty() => quoted = true,
-            (false, ',') => record.push(std::mem::take(&mut field)),
-            (false, '\r') if chars.peek() == Some(&'\n') => {}
-            (false, '\n') => {
-                record.push(std::mem::take(&mut field));
-                records.push((start, std::mem::take(&mut record)));
-                line += 1;
-                start = line;
-                any = false;
-            }
-            (false, c) => field.push(c),
-        }
+    for record in reader.records() {
+        let record = record.map_err(|e| RowError {
+            line: line_of(e.position()),
+            reason: e.to_string(),
+        })?;
+        let fields = record.iter().map(str::to_owned).collect();
+        records.push((line_of(record.position()), fields));
     }
-    if quoted {
+    // Every quote of a well-formed file opens, closes or doubles one: an
+    // odd count leaves a field open to the end of the file.
+    if text.matches('"').count() % 2 == 1 {
         return Err(RowError {
-            line: start,
+            line: records.last().map_or(1, |r| r.0),
             reason: "a quoted field is not closed".into(),
         });
     }
-    if any {
-        record.push(field);
-        records.push((start, record));
-    }
-    // Blank lines are not rows.
-    records.retain(|(_, r)| !(r.len() == 1 && r[0].trim().is_empty()));
+    records.retain(|(_, r): &(usize, Vec<String>)| !(r.len() == 1 && r[0].trim().is_empty()));
     Ok(records)
 }
 
@@ -421,4 +402,26 @@ pub async fn import(
         outcome.position = appended.iter().map(|a| a.last_position).max().unwrap_or(0);
     }
     Ok(Ok(outcome))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_records_keep_their_line_and_a_broken_quote_is_named() {
+        let text =
+            "\u{feff}id,name\r\nA1,\"王, 小明\"\n\n  \nA2,\"two\nlines \"\"quoted\"\"\"\nA3,x\n";
+        let rows = parse_csv(text).unwrap();
+        let lines: Vec<usize> = rows.iter().map(|r| r.0).collect();
+        assert_eq!(lines, [1, 2, 5, 7]);
+        assert_eq!(rows[0].1, ["id", "name"]);
+        assert_eq!(rows[1].1, ["A1", "王, 小明"]);
+        assert_eq!(rows[2].1, ["A2", "two\nlines \"quoted\""]);
+        let err = parse_csv("id,name\nA1,\"open\nA2,x\n").unwrap_err();
+        assert_eq!(
+            (err.line, err.reason.as_str()),
+            (2, "a quoted field is not closed")
+        );
+    }
 }

@@ -454,26 +454,19 @@ fn text(cell: &Value) -> String {
 }
 
 impl Table {
-    /// CSV (RFC 4180: fields with a comma, quote or line break quoted),
-    /// UTF-8 with a byte-order mark, CRLF line ends; a header row.
-    pub fn csv(&self) -> Vec<u8> {
-        fn field(s: &str) -> String {
-            if s.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", s.replace('"', "\"\""))
-            } else {
-                s.to_owned()
-            }
-        }
-        let mut out = String::from("\u{feff}");
-        let line =
-            |cells: Vec<String>| cells.iter().map(|c| field(c)).collect::<Vec<_>>().join(",");
-        out.push_str(&line(self.columns.clone()));
-        out.push_str("\r\n");
+    /// CSV (RFC 4180, written by the `csv` crate: fields with a comma,
+    /// quote or line break quoted), UTF-8 with a byte-order mark, CRLF line
+    /// ends; a header row.
+    pub fn csv(&self) -> anyhow::Result<Vec<u8>> {
+        let mut out = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .flexible(true)
+            .from_writer("\u{feff}".as_bytes().to_vec());
+        out.write_record(&self.columns)?;
         for row in &self.rows {
-            out.push_str(&line(row.iter().map(text).collect()));
-            out.push_str("\r\n");
+            out.write_record(row.iter().map(text))?;
         }
-        out.into_bytes()
+        Ok(out.into_inner().map_err(|e| e.into_error())?)
     }
 
     /// An Excel workbook of one sheet: the title in the first row, the
@@ -573,7 +566,10 @@ async fn download(
         let report = Report::from_params(kind, &query).map_err(Error::bad_input)?;
         let table = run(&state.schema, &state.api, &caller, &report).await?;
         let (bytes, content_type) = match format {
-            "csv" => (table.csv(), "text/csv; charset=utf-8"),
+            "csv" => (
+                table.csv().map_err(Error::internal)?,
+                "text/csv; charset=utf-8",
+            ),
             _ => (
                 table.xlsx().map_err(Error::internal)?,
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
