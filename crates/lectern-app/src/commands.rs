@@ -73,6 +73,7 @@ pub struct Written {
 
 /// Decides against the current state of `stream` and appends the events.
 /// `keys` names the unique keys the events claim or release.
+#[tracing::instrument(name = "command", skip_all, fields(stream = %stream, actor = meta.actor.as_deref()))]
 pub async fn execute<A: Aggregate>(
     store: &Store,
     stream: &str,

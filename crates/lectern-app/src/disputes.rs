@@ -26,6 +26,7 @@ pub const DISPUTE_WORKING_DAYS: u32 = 10;
 /// Resolves a dispute as `auditor` decides, with `meta`, deciding again
 /// when another writer moves one of its streams, and waits for the read
 /// models; answers the position of the resolution.
+#[tracing::instrument(name = "dispute_resolution", skip_all, fields(dispute = %r.id, auditor = %auditor))]
 pub async fn resolve(
     app: &App,
     auditor: &StaffNo,

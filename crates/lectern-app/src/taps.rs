@@ -102,6 +102,7 @@ impl Ingest {
 
     /// Records `batch`, sent by `kiosk` (whose enrolled key is `key`) with
     /// its clock `offset_ms` behind the server's; answers per tap.
+    #[tracing::instrument(name = "tap_batch", skip_all, fields(kiosk = kiosk.as_str(), taps = batch.taps.len()))]
     pub async fn ingest(
         &self,
         kiosk: &Slug,

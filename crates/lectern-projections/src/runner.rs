@@ -28,6 +28,7 @@ use std::time::Duration;
 use lectern_store::Store;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::error::{Error, Result};
 use crate::lease::{Lease, Leases};
@@ -497,12 +498,23 @@ async fn follow<P: Projector>(shared: &Shared, reached: &watch::Sender<u64>) -> 
             reached.send_if_modified(|r| advance(r, skipped));
             continue;
         };
-        let mut cx = Cx::new(&shared.store, &mut names);
-        for e in &batch {
-            projector.apply(e, &mut cx).await?;
+        let span = tracing::debug_span!(
+            "projector_batch",
+            projector = P::NAME,
+            events = batch.len(),
+            to = last
+        );
+        let applied = async {
+            let mut cx = Cx::new(&shared.store, &mut names);
+            for e in &batch {
+                projector.apply(e, &mut cx).await?;
+            }
+            let guard = move_checkpoint::<P>(cp.generation, position, last);
+            shared.db.transact(Some(&guard), &cx.stmts).await
         }
-        let guard = move_checkpoint::<P>(cp.generation, position, last);
-        if !shared.db.transact(Some(&guard), &cx.stmts).await? {
+        .instrument(span)
+        .await?;
+        if !applied {
             tracing::info!(
                 projector = P::NAME,
                 "checkpoint moved by a rebuild or another process; reloading"

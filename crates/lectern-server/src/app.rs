@@ -102,19 +102,18 @@ impl Application {
         }
         let schema = lectern_graphql::build_schema(api.clone());
         let metrics = crate::metrics::Metrics::default();
-        let router = router()
-            .route_layer(axum::middleware::from_fn_with_state(
-                metrics.clone(),
-                crate::metrics::track,
-            ))
-            .with_state(AppState {
-                store: store.clone(),
-                api,
-                schema,
-                head_at_start,
-                metrics,
-                taps: Ingest::new(store.clone(), projections.clone(), app.clock.clone()),
-            });
+        let router = traced(router().route_layer(axum::middleware::from_fn_with_state(
+            metrics.clone(),
+            crate::metrics::track,
+        )))
+        .with_state(AppState {
+            store: store.clone(),
+            api,
+            schema,
+            head_at_start,
+            metrics,
+            taps: Ingest::new(store.clone(), projections.clone(), app.clock.clone()),
+        });
         let checkpoints = match args.checkpoint_interval()? {
             Some(every) => Some((args.checkpoint_key()?, every)),
             None => None,
@@ -214,6 +213,41 @@ async fn sign_checkpoints(
             tracing::error!("{e:#}");
         }
     }
+}
+
+/// The longest an HTTP request may take before it is answered 408 (a
+/// query waits at most `MAX_WAIT` for the read models; a WebSocket is
+/// handed over well within it).
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Every request gets an id (`x-request-id`, kept when the client or a
+/// proxy sent one, and echoed in the answer), a span in the log carrying
+/// it with the method and route, and a time limit.
+fn traced(router: Router<AppState>) -> Router<AppState> {
+    use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+    use tower_http::timeout::TimeoutLayer;
+    use tower_http::trace::TraceLayer;
+    let span = |request: &axum::http::Request<axum::body::Body>| {
+        let id = request
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        tracing::info_span!(
+            "request",
+            id,
+            method = %request.method(),
+            path = request.uri().path(),
+        )
+    };
+    router
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(TraceLayer::new_for_http().make_span_with(span))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
 fn router() -> Router<AppState> {

@@ -111,6 +111,24 @@ async fn serve_migrates_on_start_and_answers_health_checks() {
     let ready: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(ready["backend"], "sqlite");
     assert_eq!(ready["head"], 0);
+    // Every answer carries a request id: the one a proxy sent, else a new one.
+    let head = |id: &'static str| async move {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let req =
+            format!("GET /healthz HTTP/1.1\r\nHost: localhost\r\n{id}Connection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).await.unwrap();
+        String::from_utf8_lossy(&raw).to_lowercase()
+    };
+    let echoed = head("x-request-id: probe-42\r\n").await;
+    assert!(echoed.contains("x-request-id: probe-42\r\n"), "{echoed}");
+    let made = head("").await;
+    let id = made
+        .lines()
+        .find_map(|l| l.strip_prefix("x-request-id: "))
+        .unwrap_or_else(|| panic!("no request id: {made}"));
+    assert!(uuid::Uuid::parse_str(id.trim()).is_ok(), "{made}");
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
     assert!(
