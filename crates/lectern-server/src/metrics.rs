@@ -1,17 +1,21 @@
-//! `/metrics` in the Prometheus text format, and the middleware that
-//! counts requests. Metric names are `snake_case`, counters end in
-//! `_total`, and labels are low-cardinality (the matched route, never the
-//! raw path). deploy/README.md lists every metric.
+//! `/metrics` in the OpenMetrics text format, written by the official
+//! Prometheus client (`prometheus-client`), and the middleware that counts
+//! requests. Metric names are `snake_case`, counters end in `_total`, and
+//! labels are low-cardinality (the matched route, never the raw path).
+//! deploy/README.md lists every metric.
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 use crate::app::AppState;
 
@@ -20,70 +24,40 @@ const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 
-#[derive(Debug, Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+/// A metric's labels, by name.
+type Labels = Vec<(&'static str, String)>;
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
 }
 
 /// Request counts and latencies of this process.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Metrics {
-    inner: Arc<Mutex<Inner>>,
+    requests: Family<Labels, Counter>,
+    latency: Family<Labels, Histogram, fn() -> Histogram>,
 }
 
-#[derive(Debug, Default)]
-struct Inner {
-    requests: BTreeMap<(String, u16), u64>,
-    latency: BTreeMap<String, Histogram>,
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            requests: Family::default(),
+            latency: Family::new_with_constructor(latency_histogram),
+        }
+    }
 }
 
 impl Metrics {
     fn observe(&self, route: &str, status: u16, seconds: f64) {
-        let mut m = self.inner.lock().expect("metrics lock");
-        *m.requests.entry((route.to_owned(), status)).or_default() += 1;
-        let h = m.latency.entry(route.to_owned()).or_default();
-        h.count += 1;
-        h.sum += seconds;
-        for (i, le) in BUCKETS.iter().enumerate() {
-            if seconds <= *le {
-                h.counts[i] += 1;
-            }
-        }
-    }
-
-    fn render_http(&self, out: &mut String) {
-        let m = self.inner.lock().expect("metrics lock");
-        out.push_str(
-            "# HELP lectern_http_requests_total HTTP requests, by matched route and status.\n\
-             # TYPE lectern_http_requests_total counter\n",
-        );
-        for ((route, status), n) in &m.requests {
-            let _ = writeln!(
-                out,
-                "lectern_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
-            );
-        }
-        out.push_str(
-            "# HELP lectern_http_request_duration_seconds Time to answer an HTTP request.\n\
-             # TYPE lectern_http_request_duration_seconds histogram\n",
-        );
-        for (route, h) in &m.latency {
-            for (le, n) in BUCKETS.iter().zip(h.counts) {
-                let _ = writeln!(
-                    out,
-                    "lectern_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{le}\"}} {n}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "lectern_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}\n\
-                 lectern_http_request_duration_seconds_sum{{route=\"{route}\"}} {}\n\
-                 lectern_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
-                h.count, h.sum, h.count
-            );
-        }
+        self.requests
+            .get_or_create(&vec![
+                ("route", route.to_owned()),
+                ("status", status.to_string()),
+            ])
+            .inc();
+        self.latency
+            .get_or_create(&vec![("route", route.to_owned())])
+            .observe(seconds);
     }
 }
 
@@ -103,70 +77,81 @@ pub(crate) async fn track(State(metrics): State<Metrics>, req: Request, next: Ne
     response
 }
 
+/// A counter that reads `value` (a total kept elsewhere: the log, a read
+/// model, this process's tap ingestion).
+fn counter(value: u64) -> Counter {
+    let c = Counter::default();
+    c.inc_by(value);
+    c
+}
+
+fn gauge(value: u64) -> Gauge {
+    let g = Gauge::default();
+    g.set(i64::try_from(value).unwrap_or(i64::MAX));
+    g
+}
+
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
-    let mut out = String::new();
-    state.metrics.render_http(&mut out);
-    let _ = writeln!(
-        out,
-        "# HELP lectern_events_appended_total Events this process appended to the log.\n\
-         # TYPE lectern_events_appended_total counter\n\
-         lectern_events_appended_total {}",
-        state.store.appended_total()
+    let mut r = Registry::default();
+    r.register(
+        "lectern_http_requests",
+        "HTTP requests, by matched route and status",
+        state.metrics.requests.clone(),
+    );
+    r.register(
+        "lectern_http_request_duration_seconds",
+        "Time to answer an HTTP request",
+        state.metrics.latency.clone(),
+    );
+    r.register(
+        "lectern_events_appended",
+        "Events this process appended to the log",
+        counter(state.store.appended_total()),
     );
     if let Ok(head) = state.store.head().await {
-        let _ = writeln!(
-            out,
-            "# HELP lectern_log_head_position Position of the newest event in the log.\n\
-             # TYPE lectern_log_head_position gauge\n\
-             lectern_log_head_position {head}"
+        r.register(
+            "lectern_log_head_position",
+            "Position of the newest event in the log",
+            gauge(head),
         );
     }
     if let Ok(status) = state.api.app.projections.status().await {
-        out.push_str(
-            "# HELP lectern_projection_position Log position a read model has reached.\n\
-             # TYPE lectern_projection_position gauge\n",
+        let by_projector = |value: &dyn Fn(&lectern_projections::Status) -> u64| {
+            let f: Family<Labels, Gauge> = Family::default();
+            for s in &status {
+                f.get_or_create(&vec![("projector", s.name.to_string())])
+                    .set(i64::try_from(value(s)).unwrap_or(i64::MAX));
+            }
+            f
+        };
+        r.register(
+            "lectern_projection_position",
+            "Log position a read model has reached",
+            by_projector(&|s| s.position),
         );
-        for s in &status {
-            let _ = writeln!(
-                out,
-                "lectern_projection_position{{projector=\"{}\"}} {}",
-                s.name, s.position
-            );
-        }
-        out.push_str(
-            "# HELP lectern_projection_lag Events a read model is behind the head of the log.\n\
-             # TYPE lectern_projection_lag gauge\n",
+        r.register(
+            "lectern_projection_lag",
+            "Events a read model is behind the head of the log",
+            by_projector(&|s| s.lag),
         );
-        for s in &status {
-            let _ = writeln!(
-                out,
-                "lectern_projection_lag{{projector=\"{}\"}} {}",
-                s.name, s.lag
-            );
-        }
-        out.push_str(
-            "# HELP lectern_projection_leader 1 where this server runs the projector, 0 where it \
-             follows the server that does.\n\
-             # TYPE lectern_projection_leader gauge\n",
+        r.register(
+            "lectern_projection_leader",
+            "1 where this server runs the projector, 0 where it follows the server that does",
+            by_projector(&|s| u64::from(s.leader)),
         );
-        for s in &status {
-            let _ = writeln!(
-                out,
-                "lectern_projection_leader{{projector=\"{}\"}} {}",
-                s.name,
-                u8::from(s.leader)
-            );
-        }
     }
     if let Some((replica, primary)) = state.api.replica_answers() {
-        let _ = writeln!(
-            out,
-            "# HELP lectern_replica_queries_total GraphQL queries since start, by who answered: \
-             the replica, or the primary for a query waiting for a position the replica had \
-             not replayed.\n\
-             # TYPE lectern_replica_queries_total counter\n\
-             lectern_replica_queries_total{{answered_by=\"replica\"}} {replica}\n\
-             lectern_replica_queries_total{{answered_by=\"primary\"}} {primary}"
+        let answered: Family<Labels, Counter> = Family::default();
+        for (by, n) in [("replica", replica), ("primary", primary)] {
+            answered
+                .get_or_create(&vec![("answered_by", by.to_owned())])
+                .inc_by(n);
+        }
+        r.register(
+            "lectern_replica_queries",
+            "GraphQL queries since start, by who answered: the replica, or the primary for a \
+             query waiting for a position the replica had not replayed",
+            answered,
         );
     }
     if let Ok(kiosks) = state
@@ -175,38 +160,40 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         .fetch("SELECT id, taps, missing FROM rm_kiosks ORDER BY id", &[])
         .await
     {
-        out.push_str(
-            "# HELP lectern_kiosk_taps_total Card taps in the log, by kiosk.\n\
-             # TYPE lectern_kiosk_taps_total counter\n",
-        );
+        let (taps, missing): (Family<Labels, Counter>, Family<Labels, Gauge>) =
+            (Family::default(), Family::default());
         for k in &kiosks {
-            let _ = writeln!(
-                out,
-                "lectern_kiosk_taps_total{{kiosk=\"{}\"}} {}",
-                k[0].as_str().unwrap_or_default(),
-                k[1].as_i64().unwrap_or_default()
-            );
+            let id = vec![("kiosk", k[0].as_str().unwrap_or_default().to_owned())];
+            let count = u64::try_from(k[1].as_i64().unwrap_or_default()).unwrap_or(0);
+            taps.get_or_create(&id).inc_by(count);
+            missing
+                .get_or_create(&id)
+                .set(k[2].as_i64().unwrap_or_default());
         }
-        out.push_str(
-            "# HELP lectern_kiosk_missing_taps Taps missing from a kiosk's counter sequence.\n\
-             # TYPE lectern_kiosk_missing_taps gauge\n",
+        r.register("lectern_kiosk_taps", "Card taps in the log, by kiosk", taps);
+        r.register(
+            "lectern_kiosk_missing_taps",
+            "Taps missing from a kiosk's counter sequence",
+            missing,
         );
-        for k in &kiosks {
-            let _ = writeln!(
-                out,
-                "lectern_kiosk_missing_taps{{kiosk=\"{}\"}} {}",
-                k[0].as_str().unwrap_or_default(),
-                k[2].as_i64().unwrap_or_default()
-            );
-        }
     }
-    let _ = writeln!(
-        out,
-        "# HELP lectern_kiosk_taps_refused_total Taps refused since start (bad signature, \
-         another kiosk's tap, a counter that went backwards, a wrong venue).\n\
-         # TYPE lectern_kiosk_taps_refused_total counter\n\
-         lectern_kiosk_taps_refused_total {}",
-        state.taps.refused_total()
+    r.register(
+        "lectern_kiosk_taps_refused",
+        "Taps refused since start (bad signature, another kiosk's tap, a counter that went \
+         backwards, a wrong venue)",
+        counter(state.taps.refused_total()),
     );
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+    let mut out = String::new();
+    if let Err(e) = encode(&mut out, &r) {
+        tracing::error!(error = %e, "cannot write the metrics");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
 }
