@@ -586,9 +586,19 @@ async fn task_audience(
         .await
         .unwrap()
         .0;
-    let Some(a) = t.assignment else {
-        return vec![];
-    };
+    match t.assignment {
+        Some(a) => members(store, org, &a.audience, staff).await,
+        None => vec![],
+    }
+}
+
+/// Who of `staff` (still on the staff) `audience` names.
+async fn members(
+    store: &Store,
+    org: &OrgTree,
+    audience: &Audience,
+    staff: &[StaffNo],
+) -> Vec<StaffNo> {
     let mut out = Vec::new();
     for no in staff {
         let p = load::<Person>(store, &person_stream(no), u64::MAX)
@@ -601,7 +611,7 @@ async fn task_audience(
                 unit,
                 programmes: vec![],
             };
-            if a.audience.includes(&who, org) {
+            if audience.includes(&who, org) {
                 out.push(no.clone());
             }
         }
@@ -639,27 +649,10 @@ async fn audience_of(
         .await
         .unwrap()
         .0;
-    let Some(schedule) = s.schedule else {
-        return vec![];
-    };
-    let mut out = Vec::new();
-    for no in staff {
-        let p = load::<Person>(store, &person_stream(no), u64::MAX)
-            .await
-            .unwrap()
-            .0;
-        if let (Some(unit), None) = (p.unit, p.left_on) {
-            let a = Attendee {
-                staff_no: no.clone(),
-                unit,
-                programmes: vec![],
-            };
-            if schedule.audience.includes(&a, org) {
-                out.push(no.clone());
-            }
-        }
+    match s.schedule {
+        Some(schedule) => members(store, org, &schedule.audience, staff).await,
+        None => vec![],
     }
-    out
 }
 
 /// Every stream's events, folded in memory: what the read models must show.
