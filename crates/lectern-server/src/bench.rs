@@ -1,4 +1,5 @@
-//! `lectern bench store`: workloads W1–W4 of `shared/bench/SPEC.md`, run
+//! `lectern bench store`: workloads W1–W4 of the shared event-store
+//! benchmark specification, run
 //! through `lectern_store::Store` exactly as the application appends.
 //!
 //! Prints one line per workload: `lectern <db> <workload> <events> <seconds>

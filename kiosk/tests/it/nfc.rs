@@ -1,6 +1,7 @@
 //! The libnfc reader (feature `nfc`) through the real libnfc driver,
-//! answered by `../shared/tools/pn532emu` on a pseudo-terminal: taps read
-//! by the kiosk, one per presentation, recorded by the server.
+//! answered by a PN532 emulator on a pseudo-terminal (the one the build
+//! machine provides beside the repository): taps read by the kiosk, one
+//! per presentation, recorded by the server.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
