@@ -134,8 +134,8 @@ impl Ingest {
             let attempt = self
                 .try_ingest(&mut ledger, kiosk, key, offset_ms, &taps)
                 .await;
-            // Another writer moved a stream, or the batch failed: the
-            // ledger is read again from the log next time.
+            // When another writer moved a stream, or the batch failed, the
+            // ledger is read again from the log.
             match attempt {
                 Ok(Some(answer)) => return Ok(answer),
                 Ok(None) => {
@@ -150,6 +150,8 @@ impl Ingest {
         }
     }
 
+    /// Decides and appends the batch once: the answer, or `None` when
+    /// another writer moved one of its streams (decide again).
     async fn try_ingest(
         &self,
         ledger: &mut Ledger,

@@ -158,11 +158,10 @@ impl Api {
     /// primary's write-ahead log as far as it is now; `false` when it does not
     /// get there, or is not a hot standby and so cannot tell.
     pub(crate) async fn replica_caught_up(&self) -> bool {
-        let api = self;
-        let Some((replica, patience)) = &api.replica else {
+        let Some((replica, patience)) = &self.replica else {
             return false;
         };
-        let primary = match api
+        let primary = match self
             .app
             .projections
             .db()
