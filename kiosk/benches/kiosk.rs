@@ -169,8 +169,8 @@ async fn campus(addr: SocketAddr, token: &str) -> Result<Vec<String>> {
         addr,
         token,
         "mutation {
-           u: establishUnit(id: \"uni\", name: \"大学\", kind: \"university\") { position }
-           s: establishUnit(id: \"cs\", name: \"计算机学院\", kind: \"school\", parent: \"uni\") { position }
+           u: establishUnit(id: \"uni\", name: \"大学\", kind: university) { position }
+           s: establishUnit(id: \"cs\", name: \"计算机学院\", kind: school, parent: \"uni\") { position }
          }",
         json!({}),
     )
@@ -180,7 +180,7 @@ async fn campus(addr: SocketAddr, token: &str) -> Result<Vec<String>> {
         for &i in chunk {
             doc.push_str(&format!(
                 "p{i}: registerPerson(input: {{ staffNo: \"T{i:05}\", name: \"教师{i}\", unit: \"cs\",
-                   category: \"teacher\", birthDate: \"1980-01-01\", hireDate: \"2005-09-01\" }}) {{ position }}
+                   category: teacher, birthDate: \"1980-01-01\", hireDate: \"2005-09-01\" }}) {{ position }}
                  c{i}: issueCard(staffNo: \"T{i:05}\", uid: \"{}\") {{ position }}",
                 card(i)?.as_str()
             ));
@@ -194,7 +194,7 @@ async fn campus(addr: SocketAddr, token: &str) -> Result<Vec<String>> {
         token,
         "mutation($starts: DateTime!, $ends: DateTime!) {
            scheduleSession(input: { id: \"0195f000-0000-7000-8000-0000000be0c4\",
-             kind: \"centralized_study\", title: \"集中学习\", organiser: \"cs\", venue: \"hall-a\",
+             kind: centralized_study, title: \"集中学习\", organiser: \"cs\", venue: \"hall-a\",
              audienceUnits: [\"cs\"], startsAt: $starts, endsAt: $ends }) { position }
          }",
         json!({ "starts": starts, "ends": starts + chrono::Duration::minutes(90) }),

@@ -7,11 +7,10 @@ use lectern_app::{App, Written};
 use lectern_domain::{Aggregate, DomainError, KeyChange, ORG_STREAM, OrgTree};
 use lectern_projections::{ReadDb, load};
 use lectern_store::Metadata;
-use serde::de::DeserializeOwned;
 
 use crate::appraisal_log::AppraisalLog;
 use crate::auth::{Caller, Tokens};
-use crate::error::{ApiError, Code, Result};
+use crate::error::Result;
 
 /// The longest a query waits, by default, for the replica to replay what
 /// the primary's read models hold, before the primary answers it.
@@ -209,28 +208,5 @@ impl Api {
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(Duration::from_millis(50));
         }
-    }
-}
-
-/// Reads a domain enum from its stored name (`"department"`), naming the
-/// accepted values when it is not one.
-pub(crate) fn parse_enum<T: DeserializeOwned>(what: &str, value: &str) -> Result<T> {
-    serde_json::from_value(serde_json::Value::String(value.to_owned())).map_err(|e| {
-        let reason = e.to_string();
-        let accepted = reason
-            .split_once("expected ")
-            .map_or(reason.as_str(), |(_, a)| a);
-        ApiError::new(
-            Code::BadUserInput,
-            format!("invalid {what} {value:?}: expected {accepted}"),
-        )
-    })
-}
-
-/// The stored name of a domain enum value (`"teacher"`).
-pub(crate) fn enum_text<T: serde::Serialize>(value: &T) -> String {
-    match serde_json::to_value(value).expect("domain values serialize") {
-        serde_json::Value::String(s) => s,
-        other => other.to_string(),
     }
 }

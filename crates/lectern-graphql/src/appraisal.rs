@@ -11,16 +11,17 @@ use std::collections::BTreeMap;
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::NaiveDate;
 use lectern_domain::{
-    APPRAISAL_STREAM, Appraisal, AppraisalCommand, AwardLevel, Period, RuleBook, ScoringRules,
-    StaffNo, UnitId, appraise_entries,
+    APPRAISAL_STREAM, Appraisal, AppraisalCommand, Period, RuleBook, ScoringRules, StaffNo, UnitId,
+    appraise_entries,
 };
 use lectern_projections::{decode, load, person_entries};
 
 use lectern_audit::replay::{AsOf, replay_person, replay_unit};
 
 use crate::access::{self, Scope};
-use crate::api::{Api, parse_enum};
+use crate::api::Api;
 use crate::auth::Principal;
+use crate::enums::{AwardLevel, PointRule, name_of, named};
 use crate::error::{ApiError, Result};
 use crate::page::text;
 
@@ -29,8 +30,7 @@ use crate::page::text;
 #[graphql(complex)]
 pub(crate) struct LineView {
     pub(crate) points: i32,
-    /// base, absence, late, missed_task, award, adjustment or late_report.
-    pub(crate) rule: String,
+    pub(crate) rule: PointRule,
     /// The scoring rules' version applied (none for an adjustment).
     pub(crate) rule_version: Option<u32>,
     pub(crate) date: NaiveDate,
@@ -136,8 +136,8 @@ pub(crate) struct AppraisalView {
 }
 
 impl AppraisalView {
-    fn new(a: Appraisal, period: &Period) -> AppraisalView {
-        AppraisalView {
+    fn new(a: Appraisal, period: &Period) -> Result<AppraisalView> {
+        Ok(AppraisalView {
             subject: a.subject,
             from: period.from,
             until: period.until,
@@ -145,16 +145,18 @@ impl AppraisalView {
             lines: a
                 .lines
                 .into_iter()
-                .map(|l| LineView {
-                    points: l.points,
-                    rule: l.rule.to_owned(),
-                    rule_version: l.rule_version,
-                    date: l.date,
-                    subject: l.subject,
-                    positions: l.positions,
+                .map(|l| {
+                    Ok(LineView {
+                        points: l.points,
+                        rule: named("appraisal rule", l.rule)?,
+                        rule_version: l.rule_version,
+                        date: l.date,
+                        subject: l.subject,
+                        positions: l.positions,
+                    })
                 })
-                .collect(),
-        }
+                .collect::<Result<_>>()?,
+        })
     }
 }
 
@@ -275,7 +277,7 @@ impl AppraisalQuery {
                 .await
                 .map_err(|e| ApiError::internal(e.to_string()))?,
         };
-        Ok(AppraisalView::new(appraisal, &period))
+        Ok(AppraisalView::new(appraisal, &period)?)
     }
 
     /// The events of a person's record for a year, in log order: their own
@@ -362,7 +364,7 @@ impl AppraisalQuery {
         let appraisal = replay_unit(&api.app.store, &unit, &period, as_of)
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?;
-        Ok(AppraisalView::new(appraisal, &period))
+        Ok(AppraisalView::new(appraisal, &period)?)
     }
 
     /// The scoring rules, every version.
@@ -385,7 +387,7 @@ impl AppraisalQuery {
                 per_missed_task: r.per_missed_task,
                 per_late_report: r.per_late_report,
                 report_due_day: r.report_due_day,
-                award_bonus: crate::api::enum_text(&r.award_bonus),
+                award_bonus: name_of(&r.award_bonus),
             })
             .collect())
     }
@@ -408,8 +410,7 @@ pub(crate) struct ScoringRulesInput {
 
 #[derive(Debug, InputObject)]
 pub(crate) struct AwardBonusInput {
-    /// national, provincial, city or university.
-    pub(crate) level: String,
+    pub(crate) level: AwardLevel,
     pub(crate) points: i32,
 }
 
@@ -448,8 +449,8 @@ impl AppraisalMutation {
         let award_bonus = input
             .award_bonus
             .iter()
-            .map(|b| Ok((parse_enum::<AwardLevel>("award level", &b.level)?, b.points)))
-            .collect::<Result<BTreeMap<_, _>>>()?;
+            .map(|b| (b.level.into(), b.points))
+            .collect::<BTreeMap<lectern_domain::AwardLevel, _>>();
         let rules = ScoringRules {
             version: input.version,
             effective_from: input.effective_from,

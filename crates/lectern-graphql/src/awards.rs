@@ -7,14 +7,16 @@
 use async_graphql::{Context, Object, SimpleObject};
 use chrono::NaiveDate;
 use lectern_domain::{
-    Award, AwardCommand, AwardKind, AwardLevel, CategoryId, Name, Nominee, StaffNo, UnitId,
-    award_stream,
+    Award, AwardCommand, CategoryId, Name, Nominee, StaffNo, UnitId, award_stream,
 };
 use lectern_projections::Val;
 
 use crate::access;
-use crate::api::{Api, enum_text, parse_enum};
+use crate::api::Api;
 use crate::auth::{Caller, Principal};
+use crate::enums::{
+    AwardKind, AwardLevel, Channel, NominationStatus, NomineeKind, name_of, stored,
+};
 use crate::error::{ApiError, Result};
 use crate::page::{Where, int, opt, text};
 
@@ -22,10 +24,8 @@ use crate::page::{Where, int, opt, text};
 pub(crate) struct AwardCategory {
     pub(crate) id: String,
     pub(crate) title: String,
-    /// national, provincial, city or university.
-    pub(crate) level: String,
-    /// individual or collective.
-    pub(crate) kind: String,
+    pub(crate) level: AwardLevel,
+    pub(crate) kind: AwardKind,
     pub(crate) criteria: String,
     pub(crate) by_vote: bool,
 }
@@ -35,10 +35,9 @@ pub(crate) struct AwardCategory {
 pub(crate) struct NominationView {
     pub(crate) category: String,
     pub(crate) category_title: String,
-    pub(crate) level: String,
+    pub(crate) level: AwardLevel,
     pub(crate) year: i64,
-    /// person or unit.
-    pub(crate) nominee_kind: String,
+    pub(crate) nominee_kind: NomineeKind,
     /// A staff number or a unit id.
     pub(crate) nominee: String,
     /// The person's or unit's name.
@@ -46,8 +45,7 @@ pub(crate) struct NominationView {
     pub(crate) citation: String,
     pub(crate) endorsed: bool,
     pub(crate) votes: i64,
-    /// nominated, conferred or revoked.
-    pub(crate) status: String,
+    pub(crate) status: NominationStatus,
     pub(crate) ceremony: Option<String>,
     pub(crate) conferred_on: Option<String>,
     pub(crate) revoked_reason: Option<String>,
@@ -57,10 +55,9 @@ pub(crate) struct NominationView {
 pub(crate) struct Exemplar {
     pub(crate) category: String,
     pub(crate) year: i64,
-    pub(crate) nominee_kind: String,
+    pub(crate) nominee_kind: NomineeKind,
     pub(crate) nominee: String,
-    /// campus_web, campus_tv or newspaper.
-    pub(crate) channel: String,
+    pub(crate) channel: Channel,
     pub(crate) story: String,
     pub(crate) featured_on: String,
 }
@@ -72,30 +69,30 @@ const NOMINATIONS: &str = "SELECT n.category, c.title, c.level, n.year, n.nomine
      LEFT JOIN rm_people p ON n.nominee_kind = 'person' AND p.staff_no = n.nominee \
      LEFT JOIN rm_units u ON n.nominee_kind = 'unit' AND u.id = n.nominee";
 
-fn nomination(r: &[Val]) -> NominationView {
-    NominationView {
+fn nomination(r: &[Val]) -> Result<NominationView> {
+    Ok(NominationView {
         category: text(&r[0]),
         category_title: text(&r[1]),
-        level: text(&r[2]),
+        level: stored("award level", &r[2])?,
         year: int(&r[3]),
-        nominee_kind: text(&r[4]),
+        nominee_kind: stored("nominee kind", &r[4])?,
         nominee: text(&r[5]),
         nominee_name: opt(&r[6]),
         citation: text(&r[7]),
         endorsed: int(&r[8]) != 0,
         votes: int(&r[9]),
-        status: text(&r[10]),
+        status: stored("nomination status", &r[10])?,
         ceremony: opt(&r[11]),
         conferred_on: opt(&r[12]),
         revoked_reason: opt(&r[13]),
-    }
+    })
 }
 
 /// Nominations matching `filter`, in `order` (an ORDER BY clause).
 async fn nominations(api: &Api, filter: Where, order: &str) -> Result<Vec<NominationView>> {
     let sql = format!("{NOMINATIONS}{} ORDER BY {order}", filter.sql());
     let rows = api.db().fetch(&sql, &filter.args).await?;
-    Ok(rows.iter().map(|r| nomination(r)).collect())
+    rows.iter().map(|r| nomination(r)).collect()
 }
 
 #[derive(Default)]
@@ -120,15 +117,17 @@ impl AwardQuery {
             .map_err(ApiError::from)?;
         Ok(rows
             .iter()
-            .map(|r| AwardCategory {
-                id: text(&r[0]),
-                title: text(&r[1]),
-                level: text(&r[2]),
-                kind: text(&r[3]),
-                criteria: text(&r[4]),
-                by_vote: int(&r[5]) != 0,
+            .map(|r| {
+                Ok(AwardCategory {
+                    id: text(&r[0]),
+                    title: text(&r[1]),
+                    level: stored("award level", &r[2])?,
+                    kind: stored("award kind", &r[3])?,
+                    criteria: text(&r[4]),
+                    by_vote: int(&r[5]) != 0,
+                })
             })
-            .collect())
+            .collect::<Result<_>>()?)
     }
 
     /// Nominations of a category (or all), of a year (or all), most votes
@@ -160,7 +159,7 @@ impl AwardQuery {
         &self,
         ctx: &Context<'_>,
         year: Option<i32>,
-        level: Option<String>,
+        level: Option<AwardLevel>,
         #[graphql(default = false)] include_revoked: bool,
     ) -> async_graphql::Result<Vec<NominationView>> {
         access::caller(ctx)?;
@@ -174,8 +173,7 @@ impl AwardQuery {
             filter.and("n.year = ?", [Val::Int(i64::from(y))]);
         }
         if let Some(l) = level {
-            let l: AwardLevel = parse_enum("award level", &l)?;
-            filter.and("c.level = ?", [Val::from(enum_text(&l))]);
+            filter.and("c.level = ?", [Val::from(name_of(&l))]);
         }
         let order = "n.year, CASE c.level WHEN 'national' THEN 0 WHEN 'provincial' THEN 1 \
                      WHEN 'city' THEN 2 ELSE 3 END, n.category, n.nominee LIMIT 5000";
@@ -206,16 +204,18 @@ impl AwardQuery {
             .map_err(ApiError::from)?;
         Ok(rows
             .iter()
-            .map(|r| Exemplar {
-                category: text(&r[0]),
-                year: int(&r[1]),
-                nominee_kind: text(&r[2]),
-                nominee: text(&r[3]),
-                channel: text(&r[4]),
-                story: text(&r[5]),
-                featured_on: text(&r[6]),
+            .map(|r| {
+                Ok(Exemplar {
+                    category: text(&r[0]),
+                    year: int(&r[1]),
+                    nominee_kind: stored("nominee kind", &r[2])?,
+                    nominee: text(&r[3]),
+                    channel: stored("channel", &r[4])?,
+                    story: text(&r[5]),
+                    featured_on: text(&r[6]),
+                })
             })
-            .collect())
+            .collect::<Result<_>>()?)
     }
 }
 
@@ -281,8 +281,8 @@ impl AwardMutation {
         ctx: &Context<'_>,
         id: String,
         title: String,
-        level: String,
-        kind: String,
+        level: AwardLevel,
+        kind: AwardKind,
         criteria: String,
         #[graphql(default = false)] by_vote: bool,
     ) -> async_graphql::Result<AwardPayload> {
@@ -290,8 +290,8 @@ impl AwardMutation {
             Ok(AwardCommand::Define {
                 category: CategoryId::parse(&id)?,
                 title: Name::parse(&title)?,
-                level: parse_enum::<AwardLevel>("award level", &level)?,
-                kind: parse_enum::<AwardKind>("award kind", &kind)?,
+                level: level.into(),
+                kind: kind.into(),
                 criteria,
                 by_vote,
             })
@@ -430,7 +430,7 @@ impl AwardMutation {
         year: i32,
         nominee_staff_no: Option<String>,
         nominee_unit: Option<String>,
-        channel: String,
+        channel: Channel,
         story: String,
         on: NaiveDate,
     ) -> async_graphql::Result<AwardPayload> {
@@ -438,7 +438,7 @@ impl AwardMutation {
             Ok(AwardCommand::Feature {
                 year,
                 nominee: nominee(nominee_staff_no, nominee_unit)?,
-                channel: parse_enum("channel", &channel)?,
+                channel: channel.into(),
                 story,
                 on,
             })

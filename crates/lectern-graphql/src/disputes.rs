@@ -8,16 +8,17 @@ use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::NaiveDate;
 use lectern_app::{AttendanceFix, PointsFix, Resolution};
 use lectern_domain::{
-    APPRAISAL_STREAM, AppraisalEvent, Dispute, DisputeCommand, Outcome, Person, StaffNo,
-    dispute_stream, filing_deadline, person_stream,
+    APPRAISAL_STREAM, AppraisalEvent, Dispute, DisputeCommand, Person, StaffNo, dispute_stream,
+    filing_deadline, person_stream,
 };
 use lectern_projections::{Val, load, positioned};
 use lectern_store::Metadata;
 use uuid::Uuid;
 
 use crate::access::{self, Scope};
-use crate::api::{Api, meta, parse_enum};
+use crate::api::{Api, meta};
 use crate::auth::{Caller, Principal};
+use crate::enums::{AttendanceStatus, DisputeStatus, Outcome, name_of, stored};
 use crate::error::{ApiError, Code, Result};
 use crate::page::{Where, int, opt, text};
 
@@ -32,8 +33,7 @@ pub(crate) struct DisputeView {
     pub(crate) claim: String,
     pub(crate) filed_on: String,
     pub(crate) auditor: Option<String>,
-    /// filed, assigned, upheld or rejected.
-    pub(crate) status: String,
+    pub(crate) status: DisputeStatus,
     pub(crate) reasoning: Option<String>,
     /// The person's total for the year as the record stood when the
     /// dispute was resolved.
@@ -49,8 +49,8 @@ const DISPUTES: &str = "SELECT d.id, d.person, d.year, d.positions, d.claim, d.f
      d.auditor, d.status, d.reasoning, d.total_before, d.total_after, d.correcting_events \
      FROM rm_disputes d LEFT JOIN rm_people p ON p.staff_no = d.person";
 
-fn dispute(r: &[Val]) -> DisputeView {
-    DisputeView {
+fn dispute(r: &[Val]) -> Result<DisputeView> {
+    Ok(DisputeView {
         id: text(&r[0]),
         person: text(&r[1]),
         year: int(&r[2]),
@@ -58,14 +58,14 @@ fn dispute(r: &[Val]) -> DisputeView {
         claim: text(&r[4]),
         filed_on: text(&r[5]),
         auditor: opt(&r[6]),
-        status: text(&r[7]),
+        status: stored("dispute status", &r[7])?,
         reasoning: opt(&r[8]),
         total_before: r[9].as_i64(),
         total_after: r[10].as_i64(),
         correcting_events: opt(&r[11])
             .and_then(|j| serde_json::from_str(&j).ok())
             .unwrap_or_default(),
-    }
+    })
 }
 
 async fn view(api: &Api, id: Uuid) -> Result<DisputeView> {
@@ -76,9 +76,10 @@ async fn view(api: &Api, id: Uuid) -> Result<DisputeView> {
             &[Val::from(id.to_string())],
         )
         .await?;
-    rows.first()
-        .map(|r| dispute(r))
-        .ok_or_else(|| ApiError::not_found(format!("dispute {id} does not exist")))
+    let row = rows
+        .first()
+        .ok_or_else(|| ApiError::not_found(format!("dispute {id} does not exist")))?;
+    dispute(row)
 }
 
 #[derive(Default)]
@@ -90,7 +91,7 @@ impl DisputeQuery {
     async fn disputes(
         &self,
         ctx: &Context<'_>,
-        status: Option<String>,
+        status: Option<DisputeStatus>,
     ) -> async_graphql::Result<Vec<DisputeView>> {
         let caller = access::caller(ctx)?;
         let api = ctx.data_unchecked::<Api>();
@@ -104,7 +105,7 @@ impl DisputeQuery {
             Scope::Own(no) => filter.and("d.person = ?", [Val::from(no.as_str())]),
         }
         if let Some(s) = status {
-            filter.and("d.status = ?", [Val::from(s)]);
+            filter.and("d.status = ?", [Val::from(name_of(&s))]);
         }
         let sql = format!(
             "{DISPUTES}{} ORDER BY d.filed_on DESC, d.id LIMIT 1000",
@@ -115,7 +116,7 @@ impl DisputeQuery {
             .fetch(&sql, &filter.args)
             .await
             .map_err(ApiError::from)?;
-        Ok(rows.iter().map(|r| dispute(r)).collect())
+        Ok(rows.iter().map(|r| dispute(r)).collect::<Result<_>>()?)
     }
 }
 
@@ -128,18 +129,17 @@ pub(crate) struct DisputePayload {
 /// An attendance correction an upheld resolution makes: the disputing
 /// person's status at a session.
 #[derive(Debug, InputObject)]
-pub struct AttendanceFixInput {
-    pub session: Uuid,
-    /// present, late, excused or absent.
-    pub to: String,
+pub(crate) struct AttendanceFixInput {
+    pub(crate) session: Uuid,
+    pub(crate) to: AttendanceStatus,
 }
 
 /// A points adjustment an upheld resolution makes for the disputing person.
 #[derive(Debug, InputObject)]
-pub struct PointsFixInput {
-    pub points: i32,
+pub(crate) struct PointsFixInput {
+    pub(crate) points: i32,
     /// The day the adjustment counts on (in the disputed year).
-    pub on: NaiveDate,
+    pub(crate) on: NaiveDate,
 }
 
 async fn dispute_decides(
@@ -239,7 +239,7 @@ impl DisputeMutation {
         &self,
         ctx: &Context<'_>,
         id: Uuid,
-        #[graphql(desc = "upheld or rejected")] outcome: String,
+        outcome: Outcome,
         reasoning: String,
         #[graphql(default)] attendance: Vec<AttendanceFixInput>,
         #[graphql(default)] adjustments: Vec<PointsFixInput>,
@@ -254,7 +254,6 @@ impl DisputeMutation {
             .into());
         };
         let api = ctx.data_unchecked::<Api>();
-        let outcome: Outcome = parse_enum("outcome", &outcome)?;
         let fixes = attendance.len() + adjustments.len();
         match outcome {
             Outcome::Upheld if fixes == 0 => {
@@ -277,7 +276,7 @@ impl DisputeMutation {
             .map(|fix| {
                 Ok(AttendanceFix {
                     session: fix.session,
-                    to: parse_enum("attendance status", &fix.to)?,
+                    to: fix.to.into(),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -290,7 +289,7 @@ impl DisputeMutation {
             .collect();
         let resolution = Resolution {
             id,
-            outcome,
+            outcome: outcome.into(),
             reasoning: &reasoning,
             attendance: &attendance,
             adjustments: &adjustments,

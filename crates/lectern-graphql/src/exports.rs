@@ -7,13 +7,14 @@
 //! token is still valid, and runs the report for that token's caller, with
 //! the same access rules as the API.
 
-use async_graphql::{Context, InputObject, Object, SimpleObject};
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::access;
 use crate::api::Api;
+use crate::enums::Format;
 use crate::error::ApiError;
 
 /// How long a download link is valid.
@@ -29,6 +30,34 @@ pub const REPORTS: &[(&str, &[&str], &[&str])] = &[
     ("awards", &[], &["year", "level"]),
     ("session", &["id"], &[]),
 ];
+
+/// A report that downloads as a file (its name in the link: `unit-month`).
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(rename_items = "snake_case")]
+pub(crate) enum Report {
+    Programme,
+    UnitMonth,
+    Appraisal,
+    UnitAppraisal,
+    Leadership,
+    Awards,
+    Session,
+}
+
+impl Report {
+    /// The report's name in a download link.
+    fn name(self) -> &'static str {
+        match self {
+            Report::Programme => "programme",
+            Report::UnitMonth => "unit-month",
+            Report::Appraisal => "appraisal",
+            Report::UnitAppraisal => "unit-appraisal",
+            Report::Leadership => "leadership",
+            Report::Awards => "awards",
+            Report::Session => "session",
+        }
+    }
+}
 
 /// The formats a report downloads as.
 pub const FORMATS: &[&str] = &["csv", "xlsx"];
@@ -190,24 +219,17 @@ impl ExportQuery {
     async fn export_link(
         &self,
         ctx: &Context<'_>,
-        report: String,
-        #[graphql(desc = "csv or xlsx")] format: String,
+        report: Report,
+        format: Format,
         #[graphql(default)] params: ExportParams,
     ) -> async_graphql::Result<ExportLink> {
         let caller = access::caller(ctx)?;
         let api = ctx.data_unchecked::<Api>();
-        let Some((_, needs, may)) = REPORTS.iter().find(|(r, _, _)| *r == report) else {
-            return Err(ApiError::bad_input(format!(
-                "unknown report {report:?}: the reports are {}",
-                REPORTS.iter().map(|r| r.0).collect::<Vec<_>>().join(", ")
-            ))
-            .into());
-        };
-        if !FORMATS.contains(&format.as_str()) {
-            return Err(
-                ApiError::bad_input(format!("unknown format {format:?}: csv or xlsx")).into(),
-            );
-        }
+        let (report, format) = (report.name(), format.name());
+        let (_, needs, may) = REPORTS
+            .iter()
+            .find(|(r, _, _)| *r == report)
+            .expect("every report is in REPORTS");
         let pairs = params.pairs();
         if let Some(missing) = needs.iter().find(|n| !pairs.iter().any(|(k, _)| k == *n)) {
             return Err(
@@ -223,12 +245,12 @@ impl ExportQuery {
             ))
             .into());
         }
-        let expires_at = Utc::now() + LINK_TTL;
+        let expires_at = api.app.clock.now() + LINK_TTL;
         let expires = expires_at.timestamp();
         let token = &caller.token_id;
         let sig = hex(&hmac(
             &api.link_key,
-            &canonical(&report, &format, &pairs, token, expires),
+            &canonical(report, format, &pairs, token, expires),
         ));
         let mut query: Vec<String> = pairs
             .iter()
@@ -246,8 +268,16 @@ impl ExportQuery {
 
 #[cfg(test)]
 mod tests {
-    use super::{canonical, check_link, hex, hmac};
+    use super::{REPORTS, Report, canonical, check_link, hex, hmac};
+    use async_graphql::resolver_utils::EnumType;
     use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn every_report_of_the_api_is_served() {
+        let named: Vec<&str> = Report::items().iter().map(|i| i.value.name()).collect();
+        let served: Vec<&str> = REPORTS.iter().map(|r| r.0).collect();
+        assert_eq!(named, served);
+    }
 
     #[test]
     fn links_are_checked() {

@@ -31,6 +31,7 @@ mod appraisal_log;
 mod auth;
 mod awards;
 mod disputes;
+mod enums;
 mod error;
 mod exports;
 mod live;
@@ -46,7 +47,6 @@ mod study;
 
 pub use api::{Api, REPLICA_WAIT};
 pub use auth::{Caller, Principal, TOKEN_TTL, TokenInfo, Tokens, parse_principal};
-pub use disputes::{AttendanceFixInput, PointsFixInput};
 pub use error::{ApiError, Code};
 pub use exports::{FORMATS, REPORTS, check_link};
 pub use page::{DEFAULT_PAGE, MAX_PAGE};

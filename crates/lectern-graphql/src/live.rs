@@ -91,7 +91,8 @@ impl LiveSubscription {
                         .ok()?;
                     if let Some(r) = rows.first() {
                         debug_assert_eq!(text(&r[0]), person);
-                        return Some((RosterEntry::from_row(r), (sub, api, stream, own)));
+                        let entry = RosterEntry::from_row(r).ok()?;
+                        return Some((entry, (sub, api, stream, own)));
                     }
                 }
             },

@@ -2,11 +2,12 @@
 //! administrators.
 
 use async_graphql::{Context, Object, SimpleObject};
-use lectern_domain::{Name, ORG_STREAM, OrgCommand, OrgTree, UnitId, UnitKind};
+use lectern_domain::{Name, ORG_STREAM, OrgCommand, OrgTree, UnitId};
 use lectern_projections::Val;
 
 use crate::access::{self, Scope};
-use crate::api::{Api, parse_enum};
+use crate::api::Api;
+use crate::enums::{UnitKind, stored};
 use crate::error::{ApiError, Result};
 use crate::page::{Where, int, opt, text};
 
@@ -16,9 +17,7 @@ use crate::page::{Where, int, opt, text};
 pub(crate) struct Unit {
     pub(crate) id: String,
     pub(crate) name: String,
-    /// university, campus, school, department, office, union_branch or
-    /// learning_group.
-    pub(crate) kind: String,
+    pub(crate) kind: UnitKind,
     pub(crate) parent: Option<String>,
     pub(crate) dissolved: bool,
     /// Ids from the root down to this unit, as `/uni/school-cs/cs-dept/`.
@@ -29,16 +28,16 @@ pub(crate) struct Unit {
 const SELECT: &str = "SELECT id, name, kind, parent, dissolved, path, depth FROM rm_units";
 
 impl Unit {
-    fn from_row(r: &[Val]) -> Unit {
-        Unit {
+    fn from_row(r: &[Val]) -> Result<Unit> {
+        Ok(Unit {
             id: text(&r[0]),
             name: text(&r[1]),
-            kind: text(&r[2]),
+            kind: stored("unit kind", &r[2])?,
             parent: opt(&r[3]),
             dissolved: int(&r[4]) != 0,
             path: text(&r[5]),
             depth: int(&r[6]),
-        }
+        })
     }
 
     pub(crate) async fn get(api: &Api, id: &str) -> Result<Unit> {
@@ -46,9 +45,10 @@ impl Unit {
             .db()
             .fetch(&format!("{SELECT} WHERE id = $1"), &[Val::from(id)])
             .await?;
-        rows.first()
-            .map(|r| Unit::from_row(r))
-            .ok_or_else(|| ApiError::not_found(format!("unit {id:?} does not exist")))
+        let row = rows
+            .first()
+            .ok_or_else(|| ApiError::not_found(format!("unit {id:?} does not exist")))?;
+        Unit::from_row(row)
     }
 }
 
@@ -105,7 +105,10 @@ impl OrgQuery {
             .fetch(&sql, &filter.args)
             .await
             .map_err(ApiError::from)?;
-        Ok(rows.iter().map(|r| Unit::from_row(r)).collect())
+        Ok(rows
+            .iter()
+            .map(|r| Unit::from_row(r))
+            .collect::<Result<_>>()?)
     }
 
     async fn unit(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<Unit> {
@@ -153,14 +156,14 @@ impl OrgMutation {
         ctx: &Context<'_>,
         id: String,
         name: String,
-        kind: String,
+        kind: UnitKind,
         parent: Option<String>,
     ) -> async_graphql::Result<UnitPayload> {
         Self::change(ctx, &id, || {
             Ok(OrgCommand::EstablishUnit {
                 unit: UnitId::parse(&id)?,
                 name: Name::parse(&name)?,
-                kind: parse_enum::<UnitKind>("unit kind", &kind)?,
+                kind: kind.into(),
                 parent: parent.as_deref().map(UnitId::parse).transpose()?,
             })
         })

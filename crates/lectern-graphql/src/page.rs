@@ -68,7 +68,7 @@ pub(crate) async fn fetch_page<T: OutputType>(
     mut filter: Where,
     first: Option<i32>,
     after: Option<String>,
-    node: impl Fn(&[Val]) -> T,
+    node: impl Fn(&[Val]) -> Result<T>,
 ) -> Result<Connection<String, T>> {
     let n = page_size(first)?;
     if let Some(after) = &after {
@@ -79,7 +79,7 @@ pub(crate) async fn fetch_page<T: OutputType>(
     let mut page = Connection::new(after.is_some(), rows.len() > n);
     for row in rows.iter().take(n) {
         let cursor = row[0].as_str().unwrap_or_default().to_owned();
-        page.edges.push(Edge::new(cursor, node(row)));
+        page.edges.push(Edge::new(cursor, node(row)?));
     }
     Ok(page)
 }

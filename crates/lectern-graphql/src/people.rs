@@ -8,14 +8,14 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::NaiveDate;
 use lectern_domain::{
-    CardUid, Name, Person, PersonCommand, Registration, RevocationReason, Role, StaffCategory,
-    StaffNo, UnitId, person_stream,
+    CardUid, Name, Person, PersonCommand, Registration, Role, StaffNo, UnitId, person_stream,
 };
 use lectern_projections::Val;
 
 use crate::access::{self, Scope};
-use crate::api::{Api, parse_enum};
+use crate::api::Api;
 use crate::auth::{Caller, Principal};
+use crate::enums::{RevocationReason, RoleName, StaffCategory, name_of, stored};
 use crate::error::{ApiError, Result};
 use crate::page::{Where, fetch_page, opt, text};
 
@@ -27,9 +27,7 @@ pub(crate) struct RequestPeople(Mutex<HashMap<String, Arc<tokio::sync::OnceCell<
 #[derive(Debug, Clone, SimpleObject)]
 #[graphql(name = "RoleGrant")]
 pub(crate) struct RoleView {
-    /// administrator, auditor, union_chair, leadership_leader,
-    /// leadership_deputy or leadership_member.
-    pub(crate) role: String,
+    pub(crate) role: RoleName,
     /// The unit of a union chair.
     pub(crate) unit: Option<String>,
 }
@@ -41,8 +39,7 @@ pub(crate) struct PersonView {
     pub(crate) staff_no: String,
     pub(crate) name: String,
     pub(crate) unit: String,
-    /// teacher, administrator or worker.
-    pub(crate) category: String,
+    pub(crate) category: StaffCategory,
     pub(crate) birth_date: String,
     pub(crate) hire_date: String,
     pub(crate) left_on: Option<String>,
@@ -55,9 +52,8 @@ pub(crate) struct PersonView {
 /// A member of the leadership group, or a unit's union chair.
 #[derive(Debug, Clone, SimpleObject)]
 pub(crate) struct Leader {
-    /// leadership_leader, leadership_deputy, leadership_member or
-    /// union_chair.
-    pub(crate) role: String,
+    /// A leadership role or union_chair.
+    pub(crate) role: RoleName,
     /// The unit a union chair chairs.
     pub(crate) of_unit: Option<String>,
     pub(crate) staff_no: String,
@@ -70,17 +66,17 @@ const SELECT: &str = "SELECT staff_no, name, unit, category, birth_date, hire_da
                       card, roles FROM rm_people";
 
 impl PersonView {
-    fn from_row(r: &[Val], caller: &Caller) -> PersonView {
+    fn from_row(r: &[Val], caller: &Caller) -> Result<PersonView> {
         let card = opt(&r[7]).map(|uid| match caller.principal {
             Principal::Administrator => uid,
             _ => CardUid::parse(&uid).map_or_else(|_| "****".into(), |c| c.masked()),
         });
         let roles: Vec<Role> = serde_json::from_str(&text(&r[8])).unwrap_or_default();
-        PersonView {
+        Ok(PersonView {
             staff_no: text(&r[0]),
             name: text(&r[1]),
             unit: text(&r[2]),
-            category: text(&r[3]),
+            category: stored("staff category", &r[3])?,
             birth_date: text(&r[4]),
             hire_date: text(&r[5]),
             left_on: opt(&r[6]),
@@ -88,14 +84,11 @@ impl PersonView {
             roles: roles
                 .iter()
                 .map(|role| {
-                    let v = serde_json::to_value(role).expect("roles serialize");
-                    RoleView {
-                        role: v["role"].as_str().unwrap_or_default().to_owned(),
-                        unit: v["unit"].as_str().map(str::to_owned),
-                    }
+                    let (role, unit) = RoleName::of(role);
+                    RoleView { role, unit }
                 })
                 .collect(),
-        }
+        })
     }
 
     /// As `get`, reading each person once per request: root fields about
@@ -128,7 +121,7 @@ impl PersonView {
         let sql = format!("{SELECT}{}", filter.sql());
         let rows = api.db().fetch(&sql, &filter.args).await?;
         match rows.first() {
-            Some(r) => Ok(PersonView::from_row(r, caller)),
+            Some(r) => PersonView::from_row(r, caller),
             None if matches!(Scope::of(caller), Scope::All) => Err(ApiError::not_found(format!(
                 "staff member {no} does not exist"
             ))),
@@ -166,7 +159,7 @@ impl PeopleQuery {
         &self,
         ctx: &Context<'_>,
         unit: Option<String>,
-        category: Option<String>,
+        category: Option<StaffCategory>,
         programme: Option<String>,
         search: Option<String>,
         #[graphql(default = false)] include_former: bool,
@@ -185,8 +178,7 @@ impl PeopleQuery {
             );
         }
         if let Some(c) = category {
-            let c: StaffCategory = parse_enum("staff category", &c)?;
-            filter.and("category = ?", [Val::from(crate::api::enum_text(&c))]);
+            filter.and("category = ?", [Val::from(name_of(&c))]);
         }
         if let Some(p) = programme {
             filter.and(
@@ -233,10 +225,10 @@ impl PeopleQuery {
             )
             .await
             .map_err(ApiError::from)?;
-        let rank = |role: &str| match role {
-            "leadership_leader" => 0,
-            "leadership_deputy" => 1,
-            "leadership_member" => 2,
+        let rank = |role: RoleName| match role {
+            RoleName::LeadershipLeader => 0,
+            RoleName::LeadershipDeputy => 1,
+            RoleName::LeadershipMember => 2,
             _ => 3,
         };
         let mut group: Vec<Leader> = rows
@@ -244,11 +236,11 @@ impl PeopleQuery {
             .flat_map(|r| {
                 let roles: Vec<Role> = serde_json::from_str(&text(&r[3])).unwrap_or_default();
                 roles.into_iter().filter_map(move |role| {
-                    let v = serde_json::to_value(&role).expect("roles serialize");
-                    let name = v["role"].as_str().unwrap_or_default().to_owned();
-                    (name.starts_with("leadership_") || name == "union_chair").then(|| Leader {
-                        role: name,
-                        of_unit: v["unit"].as_str().map(str::to_owned),
+                    let (role, of_unit) = RoleName::of(&role);
+                    let leads = !matches!(role, RoleName::Administrator | RoleName::Auditor);
+                    leads.then(|| Leader {
+                        role,
+                        of_unit,
                         staff_no: text(&r[0]),
                         name: text(&r[1]),
                         unit: text(&r[2]),
@@ -257,7 +249,7 @@ impl PeopleQuery {
             })
             .collect();
         group.sort_by(|a, b| {
-            (rank(&a.role), &a.of_unit, &a.staff_no).cmp(&(rank(&b.role), &b.of_unit, &b.staff_no))
+            (rank(a.role), &a.of_unit, &a.staff_no).cmp(&(rank(b.role), &b.of_unit, &b.staff_no))
         });
         Ok(group)
     }
@@ -285,7 +277,10 @@ impl PeopleQuery {
             )
             .await
             .map_err(ApiError::from)?;
-        Ok(rows.first().map(|r| PersonView::from_row(r, caller)))
+        Ok(rows
+            .first()
+            .map(|r| PersonView::from_row(r, caller))
+            .transpose()?)
     }
 }
 
@@ -295,8 +290,7 @@ pub(crate) struct RegisterPersonInput {
     pub(crate) staff_no: String,
     pub(crate) name: String,
     pub(crate) unit: String,
-    /// teacher, administrator or worker.
-    pub(crate) category: String,
+    pub(crate) category: StaffCategory,
     pub(crate) birth_date: NaiveDate,
     pub(crate) hire_date: NaiveDate,
 }
@@ -337,20 +331,6 @@ impl PeopleMutation {
     }
 }
 
-fn role(role: &str, unit: Option<&str>) -> Result<Role> {
-    let mut v = serde_json::json!({ "role": role });
-    if let Some(u) = unit {
-        v["unit"] = serde_json::Value::String(u.to_owned());
-    }
-    serde_json::from_value(v).map_err(|e| {
-        ApiError::bad_input(format!(
-            "invalid role {role:?} (unit {unit:?}): {e}; the roles are administrator, auditor, \
-             union_chair (with a unit), leadership_leader, leadership_deputy and \
-             leadership_member"
-        ))
-    })
-}
-
 #[Object]
 impl PeopleMutation {
     async fn register_person(
@@ -363,7 +343,7 @@ impl PeopleMutation {
                 staff_no: StaffNo::parse(&input.staff_no)?,
                 name: Name::parse(&input.name)?,
                 unit: UnitId::parse(&input.unit)?,
-                category: parse_enum("staff category", &input.category)?,
+                category: input.category.into(),
                 birth_date: input.birth_date,
                 hire_date: input.hire_date,
             }))
@@ -426,12 +406,12 @@ impl PeopleMutation {
         ctx: &Context<'_>,
         staff_no: String,
         uid: String,
-        reason: String,
+        reason: RevocationReason,
     ) -> async_graphql::Result<PersonPayload> {
         Self::change(ctx, &staff_no, || {
             Ok(PersonCommand::RevokeCard {
                 uid: CardUid::parse(&uid)?,
-                reason: parse_enum::<RevocationReason>("revocation reason", &reason)?,
+                reason: reason.into(),
             })
         })
         .await
@@ -441,12 +421,12 @@ impl PeopleMutation {
         &self,
         ctx: &Context<'_>,
         staff_no: String,
-        role: String,
+        role: RoleName,
         unit: Option<String>,
     ) -> async_graphql::Result<PersonPayload> {
         Self::change(ctx, &staff_no, || {
             Ok(PersonCommand::GrantRole {
-                role: self::role(&role, unit.as_deref())?,
+                role: role.with_unit(unit.as_deref())?,
             })
         })
         .await
@@ -456,12 +436,12 @@ impl PeopleMutation {
         &self,
         ctx: &Context<'_>,
         staff_no: String,
-        role: String,
+        role: RoleName,
         unit: Option<String>,
     ) -> async_graphql::Result<PersonPayload> {
         Self::change(ctx, &staff_no, || {
             Ok(PersonCommand::RevokeRole {
-                role: self::role(&role, unit.as_deref())?,
+                role: role.with_unit(unit.as_deref())?,
             })
         })
         .await

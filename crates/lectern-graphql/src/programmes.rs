@@ -10,13 +10,14 @@ use async_graphql::connection::Connection;
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
 use chrono::NaiveDate;
 use lectern_domain::{
-    Eligibility, Launch, Name, Person, Programme, ProgrammeCommand, ProgrammeId, SessionKind,
-    StaffNo, person_stream, programme_stream,
+    Eligibility, Launch, Name, Person, Programme, ProgrammeCommand, ProgrammeId, StaffNo,
+    person_stream, programme_stream,
 };
 use lectern_projections::{Val, load};
 
 use crate::access;
-use crate::api::{Api, parse_enum};
+use crate::api::Api;
+use crate::enums::{ProgrammeKind, SessionKind, StaffCategory, named, stored};
 use crate::error::{ApiError, Result};
 use crate::page::{Where, fetch_page, int, opt, text};
 
@@ -25,8 +26,7 @@ use crate::page::{Where, fetch_page, int, opt, text};
 #[graphql(name = "Programme", complex)]
 pub(crate) struct ProgrammeView {
     pub(crate) id: String,
-    /// campaign, young_teacher_navigation or ethics_month.
-    pub(crate) kind: String,
+    pub(crate) kind: ProgrammeKind,
     pub(crate) title: String,
     pub(crate) launched_on: String,
     /// Who may enrol, as JSON (categories, max_age, hired_within_years).
@@ -37,7 +37,7 @@ pub(crate) struct ProgrammeView {
 #[derive(Debug, Clone, SimpleObject)]
 pub(crate) struct PlanTarget {
     pub(crate) year: i64,
-    pub(crate) kind: String,
+    pub(crate) kind: SessionKind,
     pub(crate) target: i64,
 }
 
@@ -59,7 +59,7 @@ pub(crate) struct Participant {
 /// Sessions held of one kind.
 #[derive(Debug, Clone, SimpleObject)]
 pub(crate) struct KindCount {
-    pub(crate) kind: String,
+    pub(crate) kind: SessionKind,
     pub(crate) sessions: i64,
 }
 
@@ -77,14 +77,14 @@ pub(crate) struct ProgrammeFiguresView {
 const SELECT: &str = "SELECT id, kind, title, launched_on, eligibility FROM rm_programmes";
 
 impl ProgrammeView {
-    fn from_row(r: &[Val]) -> ProgrammeView {
-        ProgrammeView {
+    fn from_row(r: &[Val]) -> Result<ProgrammeView> {
+        Ok(ProgrammeView {
             id: text(&r[0]),
-            kind: text(&r[1]),
+            kind: stored("programme kind", &r[1])?,
             title: text(&r[2]),
             launched_on: text(&r[3]),
             eligibility: opt(&r[4]),
-        }
+        })
     }
 
     async fn get(api: &Api, id: &str) -> Result<ProgrammeView> {
@@ -92,9 +92,10 @@ impl ProgrammeView {
             .db()
             .fetch(&format!("{SELECT} WHERE id = $1"), &[Val::from(id)])
             .await?;
-        rows.first()
-            .map(|r| ProgrammeView::from_row(r))
-            .ok_or_else(|| ApiError::not_found(format!("programme {id:?} does not exist")))
+        let row = rows
+            .first()
+            .ok_or_else(|| ApiError::not_found(format!("programme {id:?} does not exist")))?;
+        ProgrammeView::from_row(row)
     }
 }
 
@@ -113,12 +114,14 @@ impl ProgrammeView {
             .map_err(ApiError::from)?;
         Ok(rows
             .iter()
-            .map(|r| PlanTarget {
-                year: int(&r[0]),
-                kind: text(&r[1]),
-                target: int(&r[2]),
+            .map(|r| {
+                Ok(PlanTarget {
+                    year: int(&r[0]),
+                    kind: stored("session kind", &r[1])?,
+                    target: int(&r[2]),
+                })
             })
-            .collect())
+            .collect::<Result<_>>()?)
     }
 
     async fn notices(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Notice>> {
@@ -160,12 +163,12 @@ impl ProgrammeView {
                       LEFT JOIN rm_people p ON p.staff_no = x.staff_no";
         Ok(
             fetch_page(api.db(), select, "x.staff_no", filter, first, after, |r| {
-                Participant {
+                Ok(Participant {
                     staff_no: text(&r[0]),
                     name: opt(&r[1]),
                     unit: opt(&r[2]),
                     enrolled_on: text(&r[3]),
-                }
+                })
             })
             .await?,
         )
@@ -189,16 +192,21 @@ impl ProgrammeView {
             .map(|r| {
                 let sessions: BTreeMap<String, i64> =
                     serde_json::from_str(&text(&r[1])).unwrap_or_default();
-                ProgrammeFiguresView {
+                Ok(ProgrammeFiguresView {
                     year: Some(int(&r[0])).filter(|y| *y != 0),
                     sessions: sessions
                         .into_iter()
-                        .map(|(kind, sessions)| KindCount { kind, sessions })
-                        .collect(),
+                        .map(|(kind, sessions)| {
+                            Ok(KindCount {
+                                kind: named("session kind", &kind)?,
+                                sessions,
+                            })
+                        })
+                        .collect::<Result<_>>()?,
                     participants: int(&r[2]),
-                }
+                })
             })
-            .collect())
+            .collect::<Result<_>>()?)
     }
 }
 
@@ -215,7 +223,10 @@ impl ProgrammeQuery {
             .fetch(&format!("{SELECT} ORDER BY launched_on, id"), &[])
             .await
             .map_err(ApiError::from)?;
-        Ok(rows.iter().map(|r| ProgrammeView::from_row(r)).collect())
+        Ok(rows
+            .iter()
+            .map(|r| ProgrammeView::from_row(r))
+            .collect::<Result<_>>()?)
     }
 
     async fn programme(
@@ -232,13 +243,12 @@ impl ProgrammeQuery {
 #[derive(Debug, InputObject)]
 pub(crate) struct LaunchProgrammeInput {
     pub(crate) id: String,
-    /// campaign, young_teacher_navigation or ethics_month.
-    pub(crate) kind: String,
+    pub(crate) kind: ProgrammeKind,
     pub(crate) title: String,
     pub(crate) launched_on: NaiveDate,
     /// Enrolment rule; the navigation programme defaults to teachers aged
     /// 35 or under, or hired within 3 years.
-    pub(crate) eligible_categories: Option<Vec<String>>,
+    pub(crate) eligible_categories: Option<Vec<StaffCategory>>,
     pub(crate) max_age: Option<u32>,
     pub(crate) hired_within_years: Option<u32>,
 }
@@ -246,7 +256,7 @@ pub(crate) struct LaunchProgrammeInput {
 /// Sessions planned of one kind.
 #[derive(Debug, InputObject)]
 pub(crate) struct PlanTargetInput {
-    pub(crate) kind: String,
+    pub(crate) kind: SessionKind,
     pub(crate) target: u32,
 }
 
@@ -299,10 +309,7 @@ impl ProgrammeMutation {
                 let default = Eligibility::young_teachers();
                 Some(Eligibility {
                     categories: match categories {
-                        Some(c) => c
-                            .iter()
-                            .map(|c| parse_enum("staff category", c))
-                            .collect::<Result<_>>()?,
+                        Some(c) => c.iter().map(|c| (*c).into()).collect(),
                         None => default.categories,
                     },
                     max_age: max_age.unwrap_or(default.max_age),
@@ -312,7 +319,7 @@ impl ProgrammeMutation {
         };
         let launch = Launch {
             id: ProgrammeId::parse(&input.id)?,
-            kind: parse_enum("programme kind", &input.kind)?,
+            kind: input.kind.into(),
             title: Name::parse(&input.title)?,
             launched_on: input.launched_on,
             eligibility,
@@ -330,13 +337,8 @@ impl ProgrammeMutation {
     ) -> async_graphql::Result<ProgrammePayload> {
         let targets = targets
             .iter()
-            .map(|t| {
-                Ok((
-                    parse_enum::<SessionKind>("session kind", &t.kind)?,
-                    t.target,
-                ))
-            })
-            .collect::<Result<BTreeMap<_, _>>>()?;
+            .map(|t| (t.kind.into(), t.target))
+            .collect::<BTreeMap<lectern_domain::SessionKind, _>>();
         decide(
             ctx,
             &programme,

@@ -11,7 +11,7 @@ use crate::appraisal::{AppraisalMutation, AppraisalQuery};
 use crate::auth::Caller;
 use crate::awards::{AwardMutation, AwardQuery};
 use crate::disputes::{DisputeMutation, DisputeQuery};
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::live::LiveSubscription;
 use crate::monthly::{MonthlyMutation, MonthlyQuery};
 use crate::ops::{OpsMutation, OpsQuery};
@@ -130,9 +130,19 @@ pub async fn execute(
     if let Some(c) = caller {
         request = request.data(c);
     }
-    schema
+    let mut response = schema
         .execute(request.data(crate::people::RequestPeople::default()))
-        .await
+        .await;
+    // What the schema refuses before any resolver runs (a request that
+    // does not parse or validate: an unknown field, a value outside an
+    // enum) is the client's mistake, coded as such like every other.
+    for e in &mut response.errors {
+        let extensions = e.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", Code::BadUserInput.as_str());
+        }
+    }
+    response
 }
 
 /// Whether the request runs a query (not a mutation or subscription); a

@@ -7,14 +7,17 @@ use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use lectern_domain::{
     Attendee, Audience, CheckInRules, Name, ProgrammeId, Schedule, Session, SessionCommand,
-    SessionId, SessionKind, Slug, StaffNo, TimeWindow, UnitId, session_stream,
+    SessionId, Slug, StaffNo, TimeWindow, UnitId, session_stream,
 };
 use lectern_projections::{Val, load};
 use uuid::Uuid;
 
 use crate::access::{self, Scope};
-use crate::api::{Api, enum_text, parse_enum};
+use crate::api::Api;
 use crate::auth::{Caller, Principal};
+use crate::enums::{
+    AttendanceStatus, LeaveStatus, SessionKind, SessionStatus, name_of, stored, stored_opt,
+};
 use crate::error::{ApiError, Result};
 use crate::page::{Where, fetch_page, int, opt, text};
 
@@ -24,18 +27,14 @@ use crate::page::{Where, fetch_page, int, opt, text};
 #[graphql(complex)]
 pub(crate) struct SessionView {
     pub(crate) id: String,
-    /// centralized_study, training_lecture, demonstration_class,
-    /// teaching_competition, seminar, report_meeting, discussion,
-    /// monthly_meeting or ceremony.
-    pub(crate) kind: String,
+    pub(crate) kind: SessionKind,
     pub(crate) title: String,
     pub(crate) programme: Option<String>,
     pub(crate) organiser: String,
     pub(crate) venue: String,
     pub(crate) starts_at: String,
     pub(crate) ends_at: String,
-    /// scheduled, cancelled or closed.
-    pub(crate) status: String,
+    pub(crate) status: SessionStatus,
     /// Who is expected, as JSON (`{"kind":"units","units":[..]}`,
     /// `{"kind":"cohort","programme":..}` or `{"kind":"open"}`).
     pub(crate) audience: String,
@@ -49,23 +48,23 @@ const SELECT: &str = "SELECT id, kind, title, programme, organiser, venue, start
                       status, audience, present, late, excused, absent FROM rm_sessions";
 
 impl SessionView {
-    fn from_row(r: &[Val]) -> SessionView {
-        SessionView {
+    fn from_row(r: &[Val]) -> Result<SessionView> {
+        Ok(SessionView {
             id: text(&r[0]),
-            kind: text(&r[1]),
+            kind: stored("session kind", &r[1])?,
             title: text(&r[2]),
             programme: opt(&r[3]),
             organiser: text(&r[4]),
             venue: text(&r[5]),
             starts_at: text(&r[6]),
             ends_at: text(&r[7]),
-            status: text(&r[8]),
+            status: stored("session status", &r[8])?,
             audience: text(&r[9]),
             present: int(&r[10]),
             late: int(&r[11]),
             excused: int(&r[12]),
             absent: int(&r[13]),
-        }
+        })
     }
 
     pub(crate) async fn get(api: &Api, caller: &Caller, id: SessionId) -> Result<SessionView> {
@@ -77,7 +76,7 @@ impl SessionView {
             .fetch(&format!("{SELECT}{}", filter.sql()), &filter.args)
             .await?;
         match rows.first() {
-            Some(r) => Ok(SessionView::from_row(r)),
+            Some(r) => SessionView::from_row(r),
             None => {
                 let exists = api
                     .db()
@@ -121,10 +120,9 @@ pub(crate) struct RosterEntry {
     pub(crate) session_id: String,
     pub(crate) staff_no: String,
     pub(crate) name: Option<String>,
-    /// present, late, excused or absent; none while not checked in.
-    pub(crate) status: Option<String>,
-    /// requested, approved or rejected.
-    pub(crate) leave: Option<String>,
+    /// None while not checked in.
+    pub(crate) status: Option<AttendanceStatus>,
+    pub(crate) leave: Option<LeaveStatus>,
     pub(crate) seat: Option<String>,
     pub(crate) checked_in_at: Option<String>,
     /// How attendance was taken, as JSON (`{"by":"card",..}` or
@@ -137,17 +135,17 @@ pub(crate) const ROSTER: &str = "SELECT a.staff_no, a.session_id, p.name, a.stat
                       LEFT JOIN rm_people p ON p.staff_no = a.staff_no";
 
 impl RosterEntry {
-    pub(crate) fn from_row(r: &[Val]) -> RosterEntry {
-        RosterEntry {
+    pub(crate) fn from_row(r: &[Val]) -> Result<RosterEntry> {
+        Ok(RosterEntry {
             staff_no: text(&r[0]),
             session_id: text(&r[1]),
             name: opt(&r[2]),
-            status: opt(&r[3]),
-            leave: opt(&r[4]),
+            status: stored_opt("attendance status", &r[3])?,
+            leave: stored_opt("leave status", &r[4])?,
             seat: opt(&r[5]),
             checked_in_at: opt(&r[6]),
             method: opt(&r[7]),
-        }
+        })
     }
 }
 
@@ -193,7 +191,7 @@ impl SessionQuery {
         ctx: &Context<'_>,
         unit: Option<String>,
         venue: Option<String>,
-        kind: Option<String>,
+        kind: Option<SessionKind>,
         programme: Option<String>,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
@@ -214,8 +212,7 @@ impl SessionQuery {
             filter.and("venue = ?", [Val::from(Slug::parse(&v)?.as_str())]);
         }
         if let Some(k) = kind {
-            let k: SessionKind = parse_enum("session kind", &k)?;
-            filter.and("kind = ?", [Val::from(enum_text(&k))]);
+            filter.and("kind = ?", [Val::from(name_of(&k))]);
         }
         if let Some(p) = programme {
             filter.and("programme = ?", [Val::from(Slug::parse(&p)?.as_str())]);
@@ -287,15 +284,17 @@ impl SessionQuery {
             .fetch(&sql, &filter.args)
             .await
             .map_err(ApiError::from)?;
-        let mut records: Vec<AttendanceView> = rows
+        let mut records = rows
             .iter()
-            .map(|r| AttendanceView {
-                session: SessionView::from_row(r),
-                status: opt(&r[14]),
-                leave: opt(&r[15]),
-                checked_in_at: opt(&r[16]),
+            .map(|r| {
+                Ok(AttendanceView {
+                    session: SessionView::from_row(r)?,
+                    status: stored_opt("attendance status", &r[14])?,
+                    leave: stored_opt("leave status", &r[15])?,
+                    checked_in_at: opt(&r[16]),
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>>>()?;
         if as_of == lectern_audit::replay::AsOf::Now {
             return Ok(records);
         }
@@ -315,15 +314,8 @@ impl SessionQuery {
                 .any(|r| r.session.to_string() == a.session.id)
         });
         for (a, r) in records.iter_mut().zip(&replayed) {
-            a.status = r.status.map(|s| enum_text(&s));
-            a.leave = r.leave.map(|l| {
-                match l {
-                    lectern_domain::Leave::Requested => "requested",
-                    lectern_domain::Leave::Approved => "approved",
-                    lectern_domain::Leave::Rejected => "rejected",
-                }
-                .to_owned()
-            });
+            a.status = r.status.map(Into::into);
+            a.leave = r.leave.map(Into::into);
             a.checked_in_at = r.checked_in_at.map(lectern_projections::timestamp);
         }
         Ok(records)
@@ -335,8 +327,8 @@ impl SessionQuery {
 #[graphql(name = "AttendanceRecord")]
 pub(crate) struct AttendanceView {
     pub(crate) session: SessionView,
-    pub(crate) status: Option<String>,
-    pub(crate) leave: Option<String>,
+    pub(crate) status: Option<AttendanceStatus>,
+    pub(crate) leave: Option<LeaveStatus>,
     pub(crate) checked_in_at: Option<String>,
 }
 
@@ -345,7 +337,7 @@ pub(crate) struct AttendanceView {
 pub(crate) struct ScheduleSessionInput {
     /// Chosen by the client, so that a retried request is recognised.
     pub(crate) id: Option<Uuid>,
-    pub(crate) kind: String,
+    pub(crate) kind: SessionKind,
     pub(crate) title: String,
     pub(crate) programme: Option<String>,
     pub(crate) organiser: String,
@@ -525,7 +517,7 @@ impl SessionMutation {
         let id = input.id.unwrap_or_else(Uuid::now_v7);
         let schedule = Schedule {
             id,
-            kind: parse_enum("session kind", &input.kind)?,
+            kind: input.kind.into(),
             title: Name::parse(&input.title)?,
             programme: input
                 .programme
@@ -702,13 +694,13 @@ impl SessionMutation {
         ctx: &Context<'_>,
         id: Uuid,
         staff_no: String,
-        to: String,
+        to: AttendanceStatus,
         reason: String,
     ) -> async_graphql::Result<SessionPayload> {
         let (caller, api) = manage(ctx, id, "correct attendance at this session").await?;
         let command = SessionCommand::Correct {
             person: StaffNo::parse(&staff_no)?,
-            to: parse_enum("attendance status", &to)?,
+            to: to.into(),
             reason,
             corrector: access::acting_person(caller)?,
             dispute: None,

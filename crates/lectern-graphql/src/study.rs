@@ -7,15 +7,16 @@ use async_graphql::connection::Connection;
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
 use chrono::NaiveDate;
 use lectern_domain::{
-    Assignment, Audience, Name, ProgrammeId, StaffNo, StudyCommand, StudyTask, StudyTopic, TaskId,
-    UnitId, task_stream,
+    Assignment, Audience, Name, ProgrammeId, StaffNo, StudyCommand, StudyTask, TaskId, UnitId,
+    task_stream,
 };
 use lectern_projections::{Val, load};
 use uuid::Uuid;
 
 use crate::access;
-use crate::api::{Api, enum_text, parse_enum};
+use crate::api::Api;
 use crate::auth::{Caller, Principal};
+use crate::enums::{StudyTopic, TaskState, TaskStatus, name_of, stored};
 use crate::error::{ApiError, Result};
 use crate::page::{Where, fetch_page, int, opt, text};
 
@@ -25,15 +26,13 @@ use crate::page::{Where, fetch_page, int, opt, text};
 pub(crate) struct TaskView {
     pub(crate) id: String,
     pub(crate) title: String,
-    /// political_theory, professional_knowledge or job_skills.
-    pub(crate) topic: String,
+    pub(crate) topic: StudyTopic,
     /// Who must do it, as JSON (as a session's audience).
     pub(crate) audience: String,
     pub(crate) assigner: String,
     pub(crate) assigned_on: String,
     pub(crate) due: String,
-    /// open or closed.
-    pub(crate) status: String,
+    pub(crate) status: TaskStatus,
     pub(crate) completed: i64,
     pub(crate) waived: i64,
     /// Set when the task closes.
@@ -46,8 +45,7 @@ pub(crate) struct TaskRecord {
     pub(crate) task_id: String,
     pub(crate) staff_no: String,
     pub(crate) name: Option<String>,
-    /// completed, waived or missed.
-    pub(crate) state: String,
+    pub(crate) state: TaskState,
     /// The completion date (also of a completion after the due date).
     pub(crate) done_on: Option<String>,
     /// The evidence of a completion, or the reason for a waiver.
@@ -60,20 +58,20 @@ const RECORDS: &str = "SELECT x.staff_no, x.task_id, p.name, x.state, x.done_on,
                        FROM rm_task_people x LEFT JOIN rm_people p ON p.staff_no = x.staff_no";
 
 impl TaskView {
-    fn from_row(r: &[Val]) -> TaskView {
-        TaskView {
+    fn from_row(r: &[Val]) -> Result<TaskView> {
+        Ok(TaskView {
             id: text(&r[0]),
             title: text(&r[1]),
-            topic: text(&r[2]),
+            topic: stored("study topic", &r[2])?,
             audience: text(&r[3]),
             assigner: text(&r[4]),
             assigned_on: text(&r[5]),
             due: text(&r[6]),
-            status: text(&r[7]),
+            status: stored("task status", &r[7])?,
             completed: int(&r[8]),
             waived: int(&r[9]),
             missed: int(&r[10]),
-        }
+        })
     }
 
     async fn get(api: &Api, id: TaskId) -> Result<TaskView> {
@@ -84,21 +82,22 @@ impl TaskView {
                 &[Val::from(id.to_string())],
             )
             .await?;
-        rows.first()
-            .map(|r| TaskView::from_row(r))
-            .ok_or_else(|| ApiError::not_found(format!("study task {id} does not exist")))
+        let row = rows
+            .first()
+            .ok_or_else(|| ApiError::not_found(format!("study task {id} does not exist")))?;
+        TaskView::from_row(row)
     }
 }
 
-fn record(r: &[Val]) -> TaskRecord {
-    TaskRecord {
+fn record(r: &[Val]) -> Result<TaskRecord> {
+    Ok(TaskRecord {
         staff_no: text(&r[0]),
         task_id: text(&r[1]),
         name: opt(&r[2]),
-        state: text(&r[3]),
+        state: stored("task state", &r[3])?,
         done_on: opt(&r[4]),
         note: opt(&r[5]),
-    }
+    })
 }
 
 #[ComplexObject]
@@ -141,8 +140,8 @@ impl StudyQuery {
     async fn study_tasks(
         &self,
         ctx: &Context<'_>,
-        topic: Option<String>,
-        status: Option<String>,
+        topic: Option<StudyTopic>,
+        status: Option<TaskStatus>,
         due_from: Option<NaiveDate>,
         due_to: Option<NaiveDate>,
         first: Option<i32>,
@@ -152,17 +151,10 @@ impl StudyQuery {
         let api = ctx.data_unchecked::<Api>();
         let mut filter = Where::default();
         if let Some(t) = topic {
-            let t: StudyTopic = parse_enum("study topic", &t)?;
-            filter.and("topic = ?", [Val::from(enum_text(&t))]);
+            filter.and("topic = ?", [Val::from(name_of(&t))]);
         }
         if let Some(s) = status {
-            if s != "open" && s != "closed" {
-                return Err(ApiError::bad_input(format!(
-                    "invalid status {s:?}: expected `open` or `closed`"
-                ))
-                .into());
-            }
-            filter.and("status = ?", [Val::from(s)]);
+            filter.and("status = ?", [Val::from(name_of(&s))]);
         }
         if let Some(d) = due_from {
             filter.and("due >= ?", [Val::from(d)]);
@@ -204,7 +196,7 @@ impl StudyQuery {
             )
             .await
             .map_err(ApiError::from)?;
-        Ok(rows.iter().map(|r| record(r)).collect())
+        Ok(rows.iter().map(|r| record(r)).collect::<Result<_>>()?)
     }
 }
 
@@ -214,7 +206,7 @@ pub(crate) struct AssignStudyTaskInput {
     /// Chosen by the client, so that a retried request is recognised.
     pub(crate) id: Option<Uuid>,
     pub(crate) title: String,
-    pub(crate) topic: String,
+    pub(crate) topic: StudyTopic,
     /// Units whose people (and those below) must do it...
     pub(crate) audience_units: Option<Vec<String>>,
     /// ...or the participants of a programme.
@@ -319,7 +311,7 @@ impl StudyMutation {
         let assignment = Assignment {
             id,
             title: Name::parse(&input.title)?,
-            topic: parse_enum("study topic", &input.topic)?,
+            topic: input.topic.into(),
             audience,
             assigner: access::acting_person(caller)?,
             assigned_on: input.assigned_on,

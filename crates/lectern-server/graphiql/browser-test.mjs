@@ -19,7 +19,7 @@ const seed = await fetch(`${base}/graphql`, {
   method: 'POST',
   headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
   body: JSON.stringify({
-    query: 'mutation { establishUnit(id: "uni", name: "浏览器测试大学", kind: "university") { position } }',
+    query: 'mutation { establishUnit(id: "uni", name: "浏览器测试大学", kind: university) { position } }',
   }),
 }).then((r) => r.json());
 if (seed.errors) {

@@ -305,6 +305,7 @@ enum BenchCommand {
 /// Parses the arguments, runs the command and turns errors into a message
 /// and an exit status.
 pub fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     let cli = Cli::parse();
     init_tracing();
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -324,6 +325,21 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `lectern replay … | head`: when the reader of our output goes away,
+/// stop quietly (as a shell tool does on SIGPIPE) instead of reporting a
+/// failed print as a crash.
+fn quiet_on_broken_pipe() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if info.payload_as_str().is_some_and(|m| {
+            m.starts_with("failed printing to stdout") && m.contains("Broken pipe")
+        }) {
+            std::process::exit(141);
+        }
+        report(info)
+    }));
 }
 
 fn init_tracing() {

@@ -83,7 +83,7 @@ const UNIT_APPRAISAL: &str = "query($unit: String!, $year: Int!) {
     unitAppraisal(unit: $unit, year: $year) { subject total
       lines { points rule ruleVersion date subject positions } } }";
 const LEADERSHIP: &str = "{ leadershipGroup { role ofUnit staffNo name unit } }";
-const AWARDS: &str = "query($year: Int, $level: String) {
+const AWARDS: &str = "query($year: Int, $level: AwardLevel) {
     awardsRegister(year: $year, level: $level) { year level categoryTitle nomineeKind
       nominee nomineeName ceremony conferredOn citation } }";
 const SESSION: &str = "query($id: UUID!, $after: String) { session(id: $id) { title startsAt

@@ -76,7 +76,7 @@ async fn every_role_against_every_area(db: TestDb) {
             [OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, OK],
         ),
         (
-            "mutation($id: String!) { establishUnit(id: $id, name: $id, kind: \"office\", parent: \"uni\") { position } }",
+            "mutation($id: String!) { establishUnit(id: $id, name: $id, kind: office, parent: \"uni\") { position } }",
             json!({ "id": "new-office" }),
             [
                 FORBIDDEN,
@@ -104,7 +104,7 @@ async fn every_role_against_every_area(db: TestDb) {
             [OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, OK],
         ),
         (
-            "mutation { grantRole(staffNo: \"M0001\", role: \"leadership_member\") { position } }",
+            "mutation { grantRole(staffNo: \"M0001\", role: leadership_member) { position } }",
             json!({}),
             [
                 FORBIDDEN,
@@ -170,7 +170,7 @@ async fn every_role_against_every_area(db: TestDb) {
             [OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, OK],
         ),
         (
-            "mutation { launchProgramme(input: { id: \"ethics-2007\", kind: \"ethics_month\", title: \"师德建设教育月\", launchedOn: \"2007-09-01\" }) { position } }",
+            "mutation { launchProgramme(input: { id: \"ethics-2007\", kind: ethics_month, title: \"师德建设教育月\", launchedOn: \"2007-09-01\" }) { position } }",
             json!({}),
             [
                 FORBIDDEN,
@@ -188,12 +188,12 @@ async fn every_role_against_every_area(db: TestDb) {
             [OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, OK],
         ),
         (
-            "mutation { assignStudyTask(input: { title: \"学习十七大报告\", topic: \"political_theory\", audienceUnits: [\"cs-dept\"], assignedOn: \"2007-03-01\", due: \"2007-03-10\" }) { position } }",
+            "mutation { assignStudyTask(input: { title: \"学习十七大报告\", topic: political_theory, audienceUnits: [\"cs-dept\"], assignedOn: \"2007-03-01\", due: \"2007-03-10\" }) { position } }",
             json!({}),
             [OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, OK],
         ),
         (
-            "mutation { assignStudyTask(input: { title: \"数学教学法\", topic: \"job_skills\", audienceUnits: [\"math-dept\"], assignedOn: \"2007-03-01\", due: \"2007-03-10\" }) { position } }",
+            "mutation { assignStudyTask(input: { title: \"数学教学法\", topic: job_skills, audienceUnits: [\"math-dept\"], assignedOn: \"2007-03-01\", due: \"2007-03-10\" }) { position } }",
             json!({}),
             [
                 FORBIDDEN,
@@ -211,7 +211,7 @@ async fn every_role_against_every_area(db: TestDb) {
             [OK, OK, OK, FORBIDDEN, UNAUTHENTICATED, OK],
         ),
         (
-            "mutation($id: String!) { defineAwardCategory(id: $id, title: \"优秀教师\", level: \"city\", kind: \"individual\", criteria: \"师德\") { position } }",
+            "mutation($id: String!) { defineAwardCategory(id: $id, title: \"优秀教师\", level: city, kind: individual, criteria: \"师德\") { position } }",
             json!({ "id": "excellent-teacher" }),
             [
                 FORBIDDEN,
@@ -283,7 +283,7 @@ async fn every_role_against_every_area(db: TestDb) {
             ],
         ),
         (
-            "mutation { resolveDispute(id: \"0195f000-0000-7000-8000-00000000dddd\", outcome: \"rejected\", reasoning: \"x\") { position } }",
+            "mutation { resolveDispute(id: \"0195f000-0000-7000-8000-00000000dddd\", outcome: rejected, reasoning: \"x\") { position } }",
             json!({}),
             [
                 FORBIDDEN,

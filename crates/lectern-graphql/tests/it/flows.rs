@@ -29,14 +29,14 @@ async fn an_appraisal_explained_and_disputed(db: TestDb) {
         "mutation($id: UUID!) {
            adoptScoringRules(input: { version: 1, effectiveFrom: \"2007-01-01\", basePoints: 100,
              perAbsence: 5, perLate: 2, perMissedTask: 3, perLateReport: 10, reportDueDay: 5,
-             awardBonus: [{ level: \"university\", points: 5 }] }) { position }
-           scheduleSession(input: { id: $id, kind: \"centralized_study\", title: \"集中学习\",
+             awardBonus: [{ level: university, points: 5 }] }) { position }
+           scheduleSession(input: { id: $id, kind: centralized_study, title: \"集中学习\",
              organiser: \"school-cs\", venue: \"hall-a\", audienceUnits: [\"school-cs\"],
              startsAt: \"2007-03-06T06:00:00Z\", endsAt: \"2007-03-06T07:30:00Z\" }) { position }
            markByHand(id: $id, staffNo: \"S0001\", at: \"2007-03-06T06:20:00Z\") { position }
            closeSession(id: $id, at: \"2007-03-06T08:00:00Z\") { position }
            adjustPoints(staffNo: \"S0001\", points: 3, reason: \"优秀学习笔记\", on: \"2007-06-01\") { position }
-           grantRole(staffNo: \"M0001\", role: \"auditor\") { position }
+           grantRole(staffNo: \"M0001\", role: auditor) { position }
          }",
         json!({ "id": id }),
     )
@@ -186,14 +186,14 @@ async fn an_appraisal_explained_and_disputed(db: TestDb) {
     let seen = t
         .ok(
             auditor(),
-            "{ disputes(status: \"assigned\") { positions } }",
+            "{ disputes(status: assigned) { positions } }",
             json!({}),
         )
         .await;
     assert_eq!(seen["disputes"], json!([{ "positions": [late_line] }]));
 
     // Resolutions: only with corrections when upheld, none when rejected.
-    let resolve = "mutation($id: UUID!, $outcome: String!, $fix: [AttendanceFixInput!]! = [],
+    let resolve = "mutation($id: UUID!, $outcome: Outcome!, $fix: [AttendanceFixInput!]! = [],
                             $points: [PointsFixInput!]! = []) {
         resolveDispute(id: $id, outcome: $outcome, reasoning: \"签到记录有误，教务处名单为准\",
                        attendance: $fix, adjustments: $points) {
@@ -345,13 +345,13 @@ async fn a_unit_month_from_sessions_to_report(db: TestDb) {
     t.ok(
         admin(),
         "mutation($id: UUID!) {
-           scheduleSession(input: { id: $id, kind: \"centralized_study\", title: \"集中学习\",
+           scheduleSession(input: { id: $id, kind: centralized_study, title: \"集中学习\",
              organiser: \"school-cs\", venue: \"hall-a\", audienceUnits: [\"school-cs\"],
              startsAt: \"2007-03-06T06:00:00Z\", endsAt: \"2007-03-06T07:30:00Z\" }) { position }
            markByHand(id: $id, staffNo: \"S0001\", at: \"2007-03-06T06:05:00Z\") { position }
            closeSession(id: $id, at: \"2007-03-06T08:00:00Z\") { session { present absent } }
-           grantRole(staffNo: \"C0001\", role: \"union_chair\", unit: \"school-cs\") { position }
-           a: grantRole(staffNo: \"A0001\", role: \"leadership_leader\") { position }
+           grantRole(staffNo: \"C0001\", role: union_chair, unit: \"school-cs\") { position }
+           a: grantRole(staffNo: \"A0001\", role: leadership_leader) { position }
          }",
         json!({ "id": id }),
     )
@@ -464,7 +464,7 @@ async fn an_award_from_vote_to_register(db: TestDb) {
     t.ok(
         admin(),
         "mutation { defineAwardCategory(id: \"good-teacher\", title: \"我心目中的好老师\",
-           level: \"university\", kind: \"individual\", criteria: \"学生投票\", byVote: true) { position } }",
+           level: university, kind: individual, criteria: \"学生投票\", byVote: true) { position } }",
         json!({}),
     )
     .await;
@@ -499,7 +499,7 @@ async fn an_award_from_vote_to_register(db: TestDb) {
            conferAward(category: \"good-teacher\", year: 2007, nomineeStaffNo: \"S0001\",
              ceremony: \"教师节表彰大会\", on: \"2007-09-10\") { position }
            featureExemplar(category: \"good-teacher\", year: 2007, nomineeStaffNo: \"S0001\",
-             channel: \"campus_web\", story: \"扎根讲台\", on: \"2007-09-12\") { position }
+             channel: campus_web, story: \"扎根讲台\", on: \"2007-09-12\") { position }
          }",
         json!({}),
     )
@@ -547,7 +547,7 @@ async fn a_study_task_from_assignment_to_close(db: TestDb) {
         .ok(
             chair(),
             "mutation($id: UUID!) { assignStudyTask(input: { id: $id, title: \"学习十七大报告\",
-               topic: \"political_theory\", audienceUnits: [\"cs-dept\"],
+               topic: political_theory, audienceUnits: [\"cs-dept\"],
                assignedOn: \"2007-03-01\", due: \"2007-03-10\" }) { task { status assigner } } }",
             json!({ "id": id }),
         )
@@ -626,12 +626,12 @@ async fn a_programme_from_launch_to_report(db: TestDb) {
         .ok(
             admin(),
             "mutation {
-               launchProgramme(input: { id: \"ytnp\", kind: \"young_teacher_navigation\",
+               launchProgramme(input: { id: \"ytnp\", kind: young_teacher_navigation,
                  title: \"青年教师导航计划\", launchedOn: \"2005-09-01\" }) {
                  programme { id kind eligibility }
                }
                issueAnnualPlan(programme: \"ytnp\", year: 2007, targets: [
-                 { kind: \"training_lecture\", target: 6 }, { kind: \"teaching_competition\", target: 1 }
+                 { kind: training_lecture, target: 6 }, { kind: teaching_competition, target: 1 }
                ]) { position }
                issueNotice(programme: \"ytnp\", title: \"导航计划通知\", body: \"各学院……\", issuedOn: \"2007-02-20\") { position }
                a: enrolParticipant(programme: \"ytnp\", staffNo: \"S0001\", on: \"2007-03-01\") { position }
@@ -816,7 +816,7 @@ async fn a_session_from_schedule_to_correction(db: TestDb) {
         .ok(
             chair(),
             "mutation($id: UUID!) {
-               correctAttendance(id: $id, staffNo: \"S0001\", to: \"present\", reason: \"签到表\") {
+               correctAttendance(id: $id, staffNo: \"S0001\", to: present, reason: \"签到表\") {
                  session { present late absent }
                }
              }",
@@ -872,7 +872,7 @@ async fn errors_name_the_offending_value(db: TestDb) {
             "invalid staff number \"no!\"",
         ),
         (
-            "mutation { establishUnit(id: \"cs-dept\", name: \"x\", kind: \"department\", parent: \"uni\") { position } }",
+            "mutation { establishUnit(id: \"cs-dept\", name: \"x\", kind: department, parent: \"uni\") { position } }",
             "CONFLICT",
             "unit \"cs-dept\" already exists",
         ),
@@ -889,7 +889,7 @@ async fn errors_name_the_offending_value(db: TestDb) {
         (
             "mutation { registerPerson(input: { staffNo: \"N0001\", name: \"新人\", unit: \"cs-dept\", category: \"professor\", birthDate: \"1990-01-01\", hireDate: \"2015-01-01\" }) { position } }",
             "BAD_USER_INPUT",
-            "invalid staff category \"professor\": expected one of `teacher`, `administrator`, `worker`",
+            "Invalid value for argument \"input.category\", enumeration type \"StaffCategory\" does not contain the value \"professor\"",
         ),
         (
             "{ people(first: 500) { edges { cursor } } }",
@@ -952,7 +952,7 @@ async fn limits_refuse_before_running(db: TestDb) {
     let r = t
         .run(
             Some(admin()),
-            &format!("mutation {{ establishUnit(id: \"too-deep\", name: \"x\", kind: \"office\", parent: \"uni\") {{ position }} }} {deep}"),
+            &format!("mutation {{ establishUnit(id: \"too-deep\", name: \"x\", kind: office, parent: \"uni\") {{ position }} }} {deep}"),
             json!({}),
         )
         .await;

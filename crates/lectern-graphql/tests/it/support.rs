@@ -127,7 +127,7 @@ impl TestApi {
         ] {
             t.ok(
                 admin(),
-                "mutation($id: String!, $kind: String!, $parent: String) {
+                "mutation($id: String!, $kind: UnitKind!, $parent: String) {
                    establishUnit(id: $id, name: $id, kind: $kind, parent: $parent) { position }
                  }",
                 json!({ "id": id, "kind": kind, "parent": parent }),
@@ -144,7 +144,7 @@ impl TestApi {
                 admin(),
                 "mutation($no: String!, $name: String!, $unit: String!, $card: String!) {
                    registerPerson(input: { staffNo: $no, name: $name, unit: $unit,
-                     category: \"teacher\", birthDate: \"1980-03-04\", hireDate: \"2005-09-01\" })
+                     category: teacher, birthDate: \"1980-03-04\", hireDate: \"2005-09-01\" })
                    { position }
                    issueCard(staffNo: $no, uid: $card) { position }
                  }",

@@ -2,15 +2,18 @@
 
 use serde_json::{Value, json};
 
+use lectern_server::config::ServeArgs;
 use lectern_store::testkit::TestDb;
 
-use crate::{SESSION, admin_token, campus, enrol, every_tap_once, graphql, kiosk, serve, status};
+use super::{SESSION, campus, enrol, every_tap_once, status};
+use crate::{TestApp, admin_token, kiosk, ok};
 
 both_backends!(taps_made_while_the_server_is_down_are_recorded_once);
 
 async fn taps_made_while_the_server_is_down_are_recorded_once(db: TestDb) {
     let url = db.url.clone();
-    let (server, addr) = serve(&url, "127.0.0.1:0".parse().unwrap()).await;
+    let server = TestApp::start(&url).await;
+    let addr = server.addr;
     let admin = admin_token(&url).await;
     let code = campus(addr, &admin).await;
     let code = code.as_str();
@@ -93,14 +96,18 @@ async fn taps_made_while_the_server_is_down_are_recorded_once(db: TestDb) {
 
     // Back up (same address): every tap reaches the log exactly once, and
     // a second sync sends nothing.
-    let (server, _) = serve(&url, addr).await;
+    let server = TestApp::start_with(&ServeArgs {
+        listen: Some(addr),
+        ..TestApp::args(&url)
+    })
+    .await;
     let (status_code, _, err) = kiosk(&data, &["sync"]).await;
     assert_eq!(status_code, 0, "{err}");
     assert_eq!(status(&data).await["backlog"], 0);
     let (status_code, _, err) = kiosk(&data, &["sync"]).await;
     assert_eq!(status_code, 0, "{err}");
     assert_eq!(every_tap_once(&data, addr, &admin).await.len(), 501);
-    let shown = graphql(
+    let shown = ok(
         addr,
         &admin,
         "query($id: UUID!) { session(id: $id) { present } }",

@@ -6,8 +6,7 @@
 use lectern_store::testkit::TestDb;
 use lectern_store::{ExpectedVersion, NewEvent, Store};
 
-use crate::cli;
-use crate::graphql::{Server, gql, ok, token};
+use crate::{TestApp, cli, gql, ok, token};
 
 both_backends!(
     checkpoints_catch_forgery_and_rewritten_history,
@@ -148,7 +147,7 @@ async fn checkpoints_catch_forgery_and_rewritten_history(db: TestDb) {
 
     // The API gives the same proof.
     {
-        let server = Server::start(&url).await;
+        let server = TestApp::start(&url).await;
         let auditor = token(&url, "auditor", "A0001").await;
         let r = ok(
             server.addr,
@@ -207,7 +206,7 @@ async fn checkpoints_catch_forgery_and_rewritten_history(db: TestDb) {
 
     // The same through GraphQL: auditors see the report, anyone signed in
     // sees the checkpoints and keys.
-    let server = Server::start(&url).await;
+    let server = TestApp::start(&url).await;
     let auditor = token(&url, "auditor", "A0001").await;
     let report = ok(
         server.addr,

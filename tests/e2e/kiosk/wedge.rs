@@ -4,13 +4,15 @@
 use lectern_store::testkit::TestDb;
 use serde_json::Value;
 
-use crate::{admin_token, campus, enrol, every_tap_once, kiosk, kiosk_with_input, serve};
+use super::{campus, enrol, every_tap_once};
+use crate::{TestApp, admin_token, kiosk, kiosk_with_input};
 
 both_backends!(a_wedge_reader_types_cards_the_kiosk_records);
 
 async fn a_wedge_reader_types_cards_the_kiosk_records(db: TestDb) {
     let url = db.url.clone();
-    let (server, addr) = serve(&url, "127.0.0.1:0".parse().unwrap()).await;
+    let server = TestApp::start(&url).await;
+    let addr = server.addr;
     let admin = admin_token(&url).await;
     let code = campus(addr, &admin).await;
     let dir = tempfile::tempdir().unwrap();

@@ -12,9 +12,8 @@ use lectern_kiosk_protocol::{
 };
 use lectern_store::testkit::TestDb;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::graphql::{Server, gql, ok, post_to, token};
+use crate::{TestApp, get, gql, ok, post_to, send, token};
 
 both_backends!(
     kiosk_endpoints_over_http,
@@ -30,34 +29,9 @@ async fn request(
     headers: &[(&str, String)],
     body: &[u8],
 ) -> (u16, String) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes()).await.unwrap();
-    // The server may answer (413 for a body over the limit) and close
-    // without reading the whole body: the write then fails, and the answer
-    // is read all the same (a reset after it leaves what was read).
-    let _ = s.write_all(body).await;
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw).await;
-    let buf = String::from_utf8_lossy(&raw).into_owned();
-    let code = buf
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = buf
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (code, body)
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let a = send(addr, method, path, &headers, body).await;
+    (a.status.as_u16(), a.body)
 }
 
 /// A kiosk's side of the conversation: signs what it sends.
@@ -143,7 +117,7 @@ pub(crate) fn outcomes(r: &BatchResponse) -> Vec<Option<Outcome>> {
 
 async fn kiosk_endpoints_over_http(db: TestDb) {
     let url = db.url.clone();
-    let server = Server::start(&url).await;
+    let server = TestApp::start(&url).await;
     let addr = server.addr;
     let admin = token(&url, "administrator", "A0001").await;
 
@@ -155,21 +129,21 @@ async fn kiosk_endpoints_over_http(db: TestDb) {
         addr,
         &admin,
         "mutation($id: UUID!, $starts: DateTime!, $ends: DateTime!) {
-           a: establishUnit(id: \"uni\", name: \"大学\", kind: \"university\") { position }
-           b: establishUnit(id: \"cs\", name: \"计算机学院\", kind: \"school\", parent: \"uni\") { position }
-           c: establishUnit(id: \"law\", name: \"法学院\", kind: \"school\", parent: \"uni\") { position }
+           a: establishUnit(id: \"uni\", name: \"大学\", kind: university) { position }
+           b: establishUnit(id: \"cs\", name: \"计算机学院\", kind: school, parent: \"uni\") { position }
+           c: establishUnit(id: \"law\", name: \"法学院\", kind: school, parent: \"uni\") { position }
            d: registerPerson(input: { staffNo: \"S0001\", name: \"王小明\", unit: \"cs\",
-             category: \"teacher\", birthDate: \"1980-03-04\", hireDate: \"2005-09-01\" }) { position }
+             category: teacher, birthDate: \"1980-03-04\", hireDate: \"2005-09-01\" }) { position }
            e: registerPerson(input: { staffNo: \"S0002\", name: \"张伟\", unit: \"law\",
-             category: \"teacher\", birthDate: \"1981-03-04\", hireDate: \"2005-09-01\" }) { position }
+             category: teacher, birthDate: \"1981-03-04\", hireDate: \"2005-09-01\" }) { position }
            f: registerPerson(input: { staffNo: \"S0003\", name: \"刘芳\", unit: \"cs\",
-             category: \"teacher\", birthDate: \"1982-03-04\", hireDate: \"2005-09-01\" }) { position }
+             category: teacher, birthDate: \"1982-03-04\", hireDate: \"2005-09-01\" }) { position }
            g: registerPerson(input: { staffNo: \"S0004\", name: \"陈静\", unit: \"cs\",
-             category: \"teacher\", birthDate: \"1983-03-04\", hireDate: \"2005-09-01\" }) { position }
+             category: teacher, birthDate: \"1983-03-04\", hireDate: \"2005-09-01\" }) { position }
            h: issueCard(staffNo: \"S0001\", uid: \"04A1B2C3D4E501\") { position }
            i: issueCard(staffNo: \"S0002\", uid: \"04A1B2C3D4E502\") { position }
            j: issueCard(staffNo: \"S0004\", uid: \"04A1B2C3D4E504\") { position }
-           scheduleSession(input: { id: $id, kind: \"centralized_study\", title: \"集中学习\",
+           scheduleSession(input: { id: $id, kind: centralized_study, title: \"集中学习\",
              organiser: \"cs\", venue: \"hall-a\", audienceUnits: [\"cs\"],
              startsAt: $starts, endsAt: $ends }) { position }
          }",
@@ -435,7 +409,7 @@ async fn kiosk_endpoints_over_http(db: TestDb) {
     assert!(answer.contains("appears twice"), "{answer}");
     let r = gql(addr, &admin, "{ kiosks { id missing } }", json!({})).await;
     assert_eq!(r["data"]["kiosks"][0]["missing"], 2, "{r}");
-    let (_, metrics) = crate::get(addr, "/metrics").await;
+    let (_, metrics) = get(addr, "/metrics").await;
     assert!(
         metrics.contains("lectern_kiosk_taps_refused_total 4"),
         "two refused taps, twice: {metrics}"
@@ -452,7 +426,7 @@ async fn kiosk_endpoints_over_http(db: TestDb) {
 /// server keeps answering.
 async fn malformed_input_gets_a_4xx_on_every_kiosk_endpoint(db: TestDb) {
     let url = db.url.clone();
-    let server = Server::start(&url).await;
+    let server = TestApp::start(&url).await;
     let addr = server.addr;
     let admin = token(&url, "administrator", "A0001").await;
     let kiosk = enrolled(addr, &admin, "hall-a-1").await;
@@ -511,7 +485,7 @@ async fn malformed_input_gets_a_4xx_on_every_kiosk_endpoint(db: TestDb) {
             }
         }
     }
-    let (status, _) = crate::get(addr, "/healthz").await;
+    let (status, _) = get(addr, "/healthz").await;
     assert!(status.contains("200"), "{status}");
     server.stop().await;
 }
@@ -532,21 +506,21 @@ async fn a_late_tap_explains_itself(db: TestDb) {
     let started = at(14, 30);
     let clock = Clock::manual(at(15, 10));
     let url = db.url.clone();
-    let server = Server::start_at(&url, clock).await;
+    let server = TestApp::start_at(&url, clock).await;
     let addr = server.addr;
     let admin = token(&url, "administrator", "A0001").await;
     ok(
         addr,
         &admin,
         "mutation($id: UUID!, $starts: DateTime!, $ends: DateTime!) {
-           a: establishUnit(id: \"uni\", name: \"大学\", kind: \"university\") { position }
+           a: establishUnit(id: \"uni\", name: \"大学\", kind: university) { position }
            b: registerPerson(input: { staffNo: \"S0001\", name: \"王小明\", unit: \"uni\",
-             category: \"teacher\", birthDate: \"1980-03-04\", hireDate: \"2005-09-01\" }) { position }
+             category: teacher, birthDate: \"1980-03-04\", hireDate: \"2005-09-01\" }) { position }
            c: issueCard(staffNo: \"S0001\", uid: \"04A1B2C3D4E501\") { position }
            d: adoptScoringRules(input: { version: 1, effectiveFrom: \"2000-01-01\", basePoints: 100,
              perAbsence: 5, perLate: 2, perMissedTask: 3, perLateReport: 10, reportDueDay: 5,
              awardBonus: [] }) { position }
-           scheduleSession(input: { id: $id, kind: \"centralized_study\", title: \"集中学习\",
+           scheduleSession(input: { id: $id, kind: centralized_study, title: \"集中学习\",
              organiser: \"uni\", venue: \"hall-a\", audienceUnits: [\"uni\"],
              startsAt: $starts, endsAt: $ends }) { position }
          }",

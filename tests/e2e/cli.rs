@@ -1,88 +1,12 @@
-//! The `lectern` binary and its HTTP application, end to end.
-#![allow(unreachable_pub)] // a test binary exports nothing
-
-#[macro_use]
-extern crate lectern_store; // both_backends!
-
-mod audit;
-mod demo;
-mod graphql;
-mod import;
-mod kiosk;
-mod operations;
-
-use std::process::Command;
+//! The `lectern` command and a server it configures: migrations, health
+//! checks, request ids, audits, benchmarks, configuration files.
 
 use lectern_server::app::Application;
 use lectern_server::config::{DbArgs, ServeArgs};
 use lectern_store::testkit::TestDb;
 use lectern_store::{ExpectedVersion, NewEvent, Store, StoreOptions};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn lectern(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_lectern"))
-        .args(args)
-        .env_remove("LECTERN_DATABASE_URL")
-        .output()
-        .expect("run lectern");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// Runs the CLI off the runtime's threads.
-pub(crate) async fn cli(args: Vec<String>) -> (i32, String, String) {
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        lectern(&args)
-    })
-    .await
-    .unwrap()
-}
-
-/// A synthetic campus of about `events` events in `db`, with every read
-/// model caught up (for commands that read them).
-async fn campus_caught_up(db: &TestDb, events: u64, seed: u64) -> lectern_synth::bulk::Synth {
-    use lectern_projections::{Options, Projections, ReadDb};
-    let store = db.store().await;
-    store.migrate().await.unwrap();
-    let campus = lectern_synth::bulk::generate(&store, events, seed)
-        .await
-        .unwrap();
-    let read = ReadDb::connect(&db.url).await.unwrap();
-    let projections = Projections::start(store.clone(), read, Options::default())
-        .await
-        .unwrap();
-    projections
-        .wait_for(
-            store.head().await.unwrap(),
-            std::time::Duration::from_secs(60),
-        )
-        .await
-        .unwrap();
-    projections.stop().await;
-    store.close().await;
-    campus
-}
-
-/// GET `path` over a plain TCP connection; returns status line and body
-/// (a binary body lossily as text).
-async fn get(addr: std::net::SocketAddr, path: &str) -> (String, String) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).await.unwrap();
-    let buf = String::from_utf8_lossy(&raw).into_owned();
-    let status = buf.lines().next().unwrap_or_default().to_owned();
-    let body = buf
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
+use crate::{get, lectern, send};
 
 #[tokio::test]
 async fn serve_migrates_on_start_and_answers_health_checks() {
@@ -112,23 +36,18 @@ async fn serve_migrates_on_start_and_answers_health_checks() {
     assert_eq!(ready["backend"], "sqlite");
     assert_eq!(ready["head"], 0);
     // Every answer carries a request id: the one a proxy sent, else a new one.
-    let head = |id: &'static str| async move {
-        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let req =
-            format!("GET /healthz HTTP/1.1\r\nHost: localhost\r\n{id}Connection: close\r\n\r\n");
-        s.write_all(req.as_bytes()).await.unwrap();
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).await.unwrap();
-        String::from_utf8_lossy(&raw).to_lowercase()
-    };
-    let echoed = head("x-request-id: probe-42\r\n").await;
-    assert!(echoed.contains("x-request-id: probe-42\r\n"), "{echoed}");
-    let made = head("").await;
-    let id = made
-        .lines()
-        .find_map(|l| l.strip_prefix("x-request-id: "))
-        .unwrap_or_else(|| panic!("no request id: {made}"));
-    assert!(uuid::Uuid::parse_str(id.trim()).is_ok(), "{made}");
+    let echoed = send(
+        addr,
+        "GET",
+        "/healthz",
+        &[("x-request-id", "probe-42")],
+        b"",
+    )
+    .await;
+    assert_eq!(echoed.headers["x-request-id"], "probe-42");
+    let made = send(addr, "GET", "/healthz", &[], b"").await;
+    let id = made.headers["x-request-id"].to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
     assert!(

@@ -4,14 +4,10 @@
 
 use std::net::SocketAddr;
 
-use lectern_domain::Clock;
-use lectern_server::app::Application;
-use lectern_server::config::{DbArgs, ServeArgs};
 use lectern_store::testkit::TestDb;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::{cli, get};
+use crate::{TestApp, cli, get, gql, ok, post_to, token};
 
 both_backends!(
     graphql_over_http,
@@ -20,108 +16,14 @@ both_backends!(
     subscriptions_over_websocket
 );
 
-/// The real app on port 0 over `url`, stopped gracefully by `stop`.
-pub(crate) struct Server {
-    pub(crate) addr: SocketAddr,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-impl Server {
-    pub(crate) async fn start(url: &str) -> Server {
-        Server::start_at(url, Clock::system()).await
-    }
-
-    /// As `start`, with the server's decisions taken on `clock`.
-    pub(crate) async fn start_at(url: &str, clock: Clock) -> Server {
-        let args = ServeArgs {
-            db: DbArgs {
-                database_url: Some(url.to_owned()),
-                ..DbArgs::default()
-            },
-            listen: Some("127.0.0.1:0".parse().unwrap()),
-            // Look tokens up on every request: a revocation by the CLI
-            // shows at once.
-            token_cache_seconds: Some(0),
-            ..ServeArgs::default()
-        };
-        Server::start_with_clock(&args, clock).await
-    }
-
-    /// The real app with these settings.
-    pub(crate) async fn start_with(args: &ServeArgs) -> Server {
-        Server::start_with_clock(args, Clock::system()).await
-    }
-
-    async fn start_with_clock(args: &ServeArgs, clock: Clock) -> Server {
-        let app = Application::build_with_clock(args, clock)
-            .await
-            .expect("build");
-        let addr = app.local_addr();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(app.run_until(async {
-            let _ = stopped.await;
-        }));
-        Server { addr, stop, task }
-    }
-
-    pub(crate) async fn stop(self) {
-        self.stop.send(()).unwrap();
-        self.task.await.unwrap().unwrap();
-    }
-}
-
-/// POSTs `body` to `/graphql`; returns the status line and the body.
+/// POSTs `body` to `/graphql`; returns the status and the body.
 async fn post(addr: SocketAddr, token: Option<&str>, body: &[u8]) -> (String, String) {
     post_to(addr, "/graphql", token, body).await
 }
 
-/// POSTs `body` to `path`; returns the status line and the body.
-pub(crate) async fn post_to(
-    addr: SocketAddr,
-    path: &str,
-    token: Option<&str>,
-    body: &[u8],
-) -> (String, String) {
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    post_with(addr, path, &auth, body).await
-}
-
-/// POSTs `body` to `path` with `headers` (each line ending in CRLF).
-pub(crate) async fn post_with(
-    addr: SocketAddr,
-    path: &str,
-    auth: &str,
-    body: &[u8],
-) -> (String, String) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
-         Content-Type: application/json\r\n{auth}Content-Length: {}\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).await.unwrap();
-    s.write_all(body).await.unwrap();
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).await.unwrap();
-    let status = buf.lines().next().unwrap_or_default().to_owned();
-    let body = buf
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
-pub(crate) async fn gql(addr: SocketAddr, token: &str, query: &str, variables: Value) -> Value {
-    let body = serde_json::to_vec(&json!({ "query": query, "variables": variables })).unwrap();
-    let (status, body) = post(addr, Some(token), &body).await;
-    assert!(status.contains("200"), "{status}: {body}");
-    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
-}
-
 async fn graphql_over_http(db: TestDb) {
     let url = db.url.clone();
-    let server = Server::start(&url).await;
+    let server = TestApp::start(&url).await;
     let addr = server.addr;
 
     let s = |v: &str| v.to_owned();
@@ -159,10 +61,10 @@ async fn graphql_over_http(db: TestDb) {
         addr,
         &admin,
         "mutation {
-           a: establishUnit(id: \"uni\", name: \"大学\", kind: \"university\") { position }
-           b: establishUnit(id: \"cs\", name: \"计算机学院\", kind: \"school\", parent: \"uni\") { position }
+           a: establishUnit(id: \"uni\", name: \"大学\", kind: university) { position }
+           b: establishUnit(id: \"cs\", name: \"计算机学院\", kind: school, parent: \"uni\") { position }
            registerPerson(input: { staffNo: \"S0001\", name: \"王小明\", unit: \"cs\",
-             category: \"teacher\", birthDate: \"1980-03-04\", hireDate: \"2005-09-01\" }) {
+             category: teacher, birthDate: \"1980-03-04\", hireDate: \"2005-09-01\" }) {
              position person { name unit }
            }
          }",
@@ -305,7 +207,7 @@ async fn graphql_over_http(db: TestDb) {
     // No kiosk has tapped yet: no kiosk has samples.
     assert!(!metrics.contains("lectern_kiosk_taps_total{"), "{metrics}");
     // Every metric is in the operators' table.
-    let documented = include_str!("../../../../deploy/README.md");
+    let documented = include_str!("../../deploy/README.md");
     for family in metrics
         .lines()
         .filter_map(|l| l.strip_prefix("# TYPE "))
@@ -352,35 +254,11 @@ async fn graphql_over_http(db: TestDb) {
     server.stop().await;
 }
 
-/// A token from `lectern token create`.
-pub(crate) async fn token(url: &str, role: &str, person: &str) -> String {
-    let args = [
-        "token",
-        "create",
-        "--role",
-        role,
-        "--person",
-        person,
-        "--database-url",
-        url,
-    ];
-    let (code, out, err) = cli(args.iter().map(|a| a.to_string()).collect()).await;
-    assert_eq!(code, 0, "{err}");
-    out.trim().to_owned()
-}
-
-/// `gql` that fails the test on any GraphQL error; returns `data`.
-pub(crate) async fn ok(addr: SocketAddr, token: &str, query: &str, variables: Value) -> Value {
-    let r = gql(addr, token, query, variables).await;
-    assert!(r.get("errors").is_none(), "{query}: {r}");
-    r["data"].clone()
-}
-
 /// Each area of the API through the real server: a mutation and the query
 /// that shows it, from the unit tree to the raw events.
 async fn every_area_over_http(db: TestDb) {
     let url = db.url.clone();
-    let server = Server::start(&url).await;
+    let server = TestApp::start(&url).await;
     let addr = server.addr;
     let admin = token(&url, "administrator", "A0001").await;
     let staff = token(&url, "staff", "S0001").await;
@@ -391,16 +269,16 @@ async fn every_area_over_http(db: TestDb) {
         addr,
         &admin,
         "mutation {
-           a: establishUnit(id: \"uni\", name: \"大学\", kind: \"university\") { position }
-           b: establishUnit(id: \"cs\", name: \"计算机学院\", kind: \"school\", parent: \"uni\") { position }
+           a: establishUnit(id: \"uni\", name: \"大学\", kind: university) { position }
+           b: establishUnit(id: \"cs\", name: \"计算机学院\", kind: school, parent: \"uni\") { position }
            c: registerPerson(input: { staffNo: \"A0001\", name: \"李华\", unit: \"uni\",
-             category: \"administrator\", birthDate: \"1970-01-01\", hireDate: \"1995-09-01\" }) { position }
+             category: administrator, birthDate: \"1970-01-01\", hireDate: \"1995-09-01\" }) { position }
            d: registerPerson(input: { staffNo: \"S0001\", name: \"王小明\", unit: \"cs\",
-             category: \"teacher\", birthDate: \"1980-03-04\", hireDate: \"2005-09-01\" }) { position }
+             category: teacher, birthDate: \"1980-03-04\", hireDate: \"2005-09-01\" }) { position }
            issueCard(staffNo: \"S0001\", uid: \"04A1B2C3\") { position }
            adoptScoringRules(input: { version: 1, effectiveFrom: \"2007-01-01\", basePoints: 100,
              perAbsence: 5, perLate: 2, perMissedTask: 3, perLateReport: 10, reportDueDay: 5,
-             awardBonus: [{ level: \"university\", points: 5 }] }) { position }
+             awardBonus: [{ level: university, points: 5 }] }) { position }
          }",
         json!({}),
     )
@@ -425,7 +303,7 @@ async fn every_area_over_http(db: TestDb) {
         addr,
         &admin,
         "mutation($id: UUID!) {
-           scheduleSession(input: { id: $id, kind: \"centralized_study\", title: \"集中学习\",
+           scheduleSession(input: { id: $id, kind: centralized_study, title: \"集中学习\",
              organiser: \"cs\", venue: \"hall-a\", audienceUnits: [\"cs\"],
              startsAt: \"2007-03-06T06:00:00Z\", endsAt: \"2007-03-06T07:30:00Z\" }) { position }
            markByHand(id: $id, staffNo: \"S0001\", at: \"2007-03-06T06:20:00Z\") { position }
@@ -463,7 +341,7 @@ async fn every_area_over_http(db: TestDb) {
         addr,
         &admin,
         "mutation {
-           launchProgramme(input: { id: \"ytnp\", kind: \"young_teacher_navigation\",
+           launchProgramme(input: { id: \"ytnp\", kind: young_teacher_navigation,
              title: \"青年教师导航计划\", launchedOn: \"2005-09-01\" }) { position }
            enrolParticipant(programme: \"ytnp\", staffNo: \"S0001\", on: \"2007-03-01\") { position }
          }",
@@ -488,7 +366,7 @@ async fn every_area_over_http(db: TestDb) {
         addr,
         &admin,
         "mutation($id: UUID!) { assignStudyTask(input: { id: $id, title: \"学习十七大报告\",
-           topic: \"political_theory\", audienceUnits: [\"cs\"],
+           topic: political_theory, audienceUnits: [\"cs\"],
            assignedOn: \"2007-03-01\", due: \"2007-03-10\" }) { position } }",
         json!({ "id": task }),
     )
@@ -518,7 +396,7 @@ async fn every_area_over_http(db: TestDb) {
         &admin,
         "mutation {
            defineAwardCategory(id: \"good-teacher\", title: \"我心目中的好老师\",
-             level: \"university\", kind: \"individual\", criteria: \"学生投票\", byVote: false) { position }
+             level: university, kind: individual, criteria: \"学生投票\", byVote: false) { position }
            nominate(category: \"good-teacher\", year: 2007, nomineeStaffNo: \"S0001\", citation: \"教书育人\") { position }
            endorseNomination(category: \"good-teacher\", year: 2007, nomineeStaffNo: \"S0001\") { position }
            conferAward(category: \"good-teacher\", year: 2007, nomineeStaffNo: \"S0001\",
@@ -779,7 +657,7 @@ async fn every_area_over_http(db: TestDb) {
         let r = gql(
             addr,
             &who,
-            "query($report: String!, $format: String!, $params: ExportParams!) {
+            "query($report: Report!, $format: Format!, $params: ExportParams!) {
                exportLink(report: $report, format: $format, params: $params) { url expiresAt } }",
             vars,
         )
@@ -796,7 +674,7 @@ async fn every_area_over_http(db: TestDb) {
     .await
     .unwrap();
     assert!(own.starts_with("/export/appraisal.csv?"), "{own}");
-    let (status, body) = crate::get(addr, &own).await;
+    let (status, body) = get(addr, &own).await;
     assert!(status.contains("200"), "{status} {body}");
     assert!(
         body.starts_with("\u{feff}date,rule,version,subject,points,log positions"),
@@ -805,12 +683,12 @@ async fn every_area_over_http(db: TestDb) {
     assert!(body.contains(",total,,,103,"), "{body}");
     // Another server on the same database honours the link: the key is
     // the database's, not the process's.
-    let other = Server::start(&url).await;
-    let (status, body) = crate::get(other.addr, &own).await;
+    let other = TestApp::start(&url).await;
+    let (status, body) = get(other.addr, &own).await;
     assert!(status.contains("200"), "{status} {body}");
     assert!(body.contains(",total,,,103,"), "{body}");
     other.stop().await;
-    let (status, body) = crate::get(addr, &own.replace("year=2007", "year=2006")).await;
+    let (status, body) = get(addr, &own.replace("year=2007", "year=2006")).await;
     assert!(status.contains("403"), "{status} {body}");
     assert!(body.contains("signature does not match"), "{body}");
     let theirs = link(
@@ -819,7 +697,7 @@ async fn every_area_over_http(db: TestDb) {
     )
     .await
     .unwrap();
-    let (status, body) = crate::get(addr, &theirs).await;
+    let (status, body) = get(addr, &theirs).await;
     assert!(
         status.contains("403"),
         "staff read their own records only: {status} {body}"
@@ -842,10 +720,10 @@ async fn every_area_over_http(db: TestDb) {
     )
     .await
     .unwrap();
-    let (status, _) = crate::get(addr, &doomed).await;
+    let (status, _) = get(addr, &doomed).await;
     assert!(status.contains("200"), "{status}");
     tokens.revoke(&info.id, chrono::Utc::now()).await.unwrap();
-    let (status, body) = crate::get(addr, &doomed).await;
+    let (status, body) = get(addr, &doomed).await;
     assert!(status.contains("401"), "{status} {body}");
     let book = link(
         admin.clone(),
@@ -853,16 +731,16 @@ async fn every_area_over_http(db: TestDb) {
     )
     .await
     .unwrap();
-    let (status, _) = crate::get(addr, &book).await;
+    let (status, _) = get(addr, &book).await;
     assert!(status.contains("200"), "{status}");
     for (vars, needle) in [
         (
             json!({ "report": "payroll", "format": "csv", "params": {} }),
-            "unknown report \"payroll\"",
+            "enumeration type \"Report\" does not contain the value \"payroll\"",
         ),
         (
             json!({ "report": "appraisal", "format": "pdf", "params": { "person": "S0001", "year": 2007 } }),
-            "unknown format \"pdf\"",
+            "enumeration type \"Format\" does not contain the value \"pdf\"",
         ),
         (
             json!({ "report": "appraisal", "format": "csv", "params": { "person": "S0001" } }),
@@ -909,7 +787,7 @@ async fn every_area_over_http(db: TestDb) {
 async fn kiosks_register_and_enrol(db: TestDb) {
     use lectern_kiosk_protocol::KioskKey;
     let url = db.url.clone();
-    let server = Server::start(&url).await;
+    let server = TestApp::start(&url).await;
     let addr = server.addr;
     let admin = token(&url, "administrator", "A0001").await;
     let staff = token(&url, "staff", "S0001").await;
@@ -1082,7 +960,7 @@ pub(crate) async fn next_message(ws: &mut WebSocket) -> Value {
 /// `connection_init`, sees a mutation made over HTTP.
 async fn subscriptions_over_websocket(db: TestDb) {
     let url = db.url.clone();
-    let server = Server::start(&url).await;
+    let server = TestApp::start(&url).await;
     let addr = server.addr;
     let (code, token, err) = cli(vec![
         "token".into(),
@@ -1110,7 +988,13 @@ async fn subscriptions_over_websocket(db: TestDb) {
         "subscription { events { position eventType } }",
     )
     .await;
-    let r = gql(addr, admin.trim(), "mutation { establishUnit(id: \"uni\", name: \"大学\", kind: \"university\") { position } }", json!({})).await;
+    let r = gql(
+        addr,
+        admin.trim(),
+        "mutation { establishUnit(id: \"uni\", name: \"大学\", kind: university) { position } }",
+        json!({}),
+    )
+    .await;
     assert!(r.get("errors").is_none(), "{r}");
     let m = next_message(&mut ws).await;
     assert_eq!(m["type"], "next", "{m}");

@@ -10,13 +10,15 @@ use std::time::Duration;
 use lectern_store::testkit::TestDb;
 use serde_json::Value;
 
-use crate::{admin_token, campus, enrol, every_tap_once, kiosk, serve};
+use super::{campus, enrol, every_tap_once};
+use crate::{TestApp, admin_token, kiosk};
 
 both_backends!(cards_read_through_libnfc_are_recorded);
 
 async fn cards_read_through_libnfc_are_recorded(db: TestDb) {
     let url = db.url.clone();
-    let (server, addr) = serve(&url, "127.0.0.1:0".parse().unwrap()).await;
+    let server = TestApp::start(&url).await;
+    let addr = server.addr;
     let admin = admin_token(&url).await;
     let code = campus(addr, &admin).await;
     let dir = tempfile::tempdir().unwrap();
@@ -47,7 +49,7 @@ async fn cards_read_through_libnfc_are_recorded(db: TestDb) {
     let pty = pty.trim().to_owned();
     assert!(pty.starts_with("/dev/"), "pn532emu printed {pty:?}");
 
-    let mut reading = Command::new(env!("CARGO_BIN_EXE_lectern-kiosk"))
+    let mut reading = Command::new(crate::KIOSK)
         .arg("--data-dir")
         .arg(&data)
         .args([

@@ -6,13 +6,13 @@
 use std::process::Command;
 
 use lectern_kiosk_protocol::Outcome;
-use lectern_server::config::{DbArgs, ServeArgs};
+use lectern_server::config::ServeArgs;
 use lectern_store::testkit::TestDb;
 use serde_json::json;
 
-use crate::cli;
-use crate::graphql::{Server, gql, next_message, ok, post_to, subscribe, token};
-use crate::kiosk::{Kiosk, enrolled, outcomes};
+use crate::graphql::{next_message, subscribe};
+use crate::kiosk_api::{Kiosk, enrolled, outcomes};
+use crate::{ServerProcess, TestApp, cli, free_port, get, gql, ok, post_to, token};
 
 /// Runs a PostgreSQL client tool; panics with its output if it fails.
 fn tool(program: &str, args: &[&str]) {
@@ -100,59 +100,6 @@ async fn a_postgres_backup_restores_verifies_and_answers_the_same() {
     }
 }
 
-/// A `lectern serve` process, killed when dropped (a failing test leaves
-/// none behind).
-struct Serving(std::process::Child);
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `lectern serve` in a process of its own on `url`, answering at `addr`
-/// once it says so.
-async fn server_process(url: &str, addr: std::net::SocketAddr) -> Serving {
-    use std::process::Stdio;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lectern"))
-        .args([
-            "serve",
-            "--database-url",
-            url,
-            "--listen",
-            &addr.to_string(),
-        ])
-        .env_remove("LECTERN_DATABASE_URL")
-        .env("LECTERN_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start lectern serve");
-    let stderr = child.stderr.take().unwrap();
-    tokio::task::spawn_blocking(move || {
-        use std::io::BufRead;
-        let mut lines = std::io::BufReader::new(stderr).lines();
-        for line in lines.by_ref() {
-            let line = line.expect("lectern serve's stderr");
-            if line.contains("is serving on") {
-                // Keep the pipe drained while the server runs.
-                std::thread::spawn(move || lines.for_each(drop));
-                return;
-            }
-        }
-        panic!("lectern serve ended before it served");
-    })
-    .await
-    .unwrap();
-    Serving(child)
-}
-
-fn free_port() -> std::net::SocketAddr {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    probe.local_addr().unwrap()
-}
-
 /// Which projectors each server runs, as `projections { name leader }`.
 async fn leaders(addr: std::net::SocketAddr, token: &str) -> Vec<String> {
     let data = ok(addr, token, "{ projections { name leader } }", json!({})).await;
@@ -181,7 +128,7 @@ async fn teacher_taps_in(
         admin,
         "mutation($staff: String!, $card: String!) {
            registerPerson(input: { staffNo: $staff, name: \"王小明\", unit: \"cs\",
-             category: \"teacher\", birthDate: \"1980-03-04\", hireDate: \"2005-09-01\" }) { position }
+             category: teacher, birthDate: \"1980-03-04\", hireDate: \"2005-09-01\" }) { position }
            issueCard(staffNo: $staff, uid: $card) { position }
          }",
         json!({ "staff": staff, "card": card }),
@@ -213,8 +160,8 @@ async fn two_servers_share_one_postgres_database_and_fail_over() {
     let admin = token(&url, "administrator", "A0001").await;
     let auditor = token(&url, "auditor", "A0002").await;
     let (addr_a, addr_b) = (free_port(), free_port());
-    let a = server_process(&url, addr_a).await;
-    let b = server_process(&url, addr_b).await;
+    let a = ServerProcess::start(&url, addr_a).await;
+    let b = ServerProcess::start(&url, addr_b).await;
 
     // The log as each server's subscription sees it.
     let feed = "subscription { events { position } }";
@@ -228,10 +175,10 @@ async fn two_servers_share_one_postgres_database_and_fail_over() {
         addr_a,
         &admin,
         "mutation($starts: DateTime!, $ends: DateTime!) {
-           a: establishUnit(id: \"uni\", name: \"大学\", kind: \"university\") { position }
-           b: establishUnit(id: \"cs\", name: \"计算机学院\", kind: \"school\", parent: \"uni\") { position }
+           a: establishUnit(id: \"uni\", name: \"大学\", kind: university) { position }
+           b: establishUnit(id: \"cs\", name: \"计算机学院\", kind: school, parent: \"uni\") { position }
            scheduleSession(input: { id: \"0195f000-0000-7000-8000-00000000a11a\",
-             kind: \"centralized_study\", title: \"集中学习\", organiser: \"cs\", venue: \"hall-a\",
+             kind: centralized_study, title: \"集中学习\", organiser: \"cs\", venue: \"hall-a\",
              audienceUnits: [\"cs\"], startsAt: $starts, endsAt: $ends }) { position }
          }",
         json!({ "starts": starts, "ends": starts + chrono::Duration::minutes(90) }),
@@ -362,13 +309,8 @@ async fn two_servers_share_one_postgres_database_and_fail_over() {
 /// `lectern serve` settings: the database at `url`, and the replica.
 fn replica_args(url: &str, replica: Option<String>) -> ServeArgs {
     ServeArgs {
-        db: DbArgs {
-            database_url: Some(url.to_owned()),
-            ..DbArgs::default()
-        },
-        listen: Some("127.0.0.1:0".parse().unwrap()),
         replica_url: replica,
-        ..ServeArgs::default()
+        ..TestApp::args(url)
     }
 }
 
@@ -392,8 +334,14 @@ async fn postgres_queries_are_answered_from_a_replica() {
     };
 
     // The university, then a copy of the database as the replica.
-    let server = Server::start_with(&replica_args(&primary.url, None)).await;
-    ok(server.addr, &admin, "mutation { establishUnit(id: \"uni\", name: \"大学\", kind: \"university\") { position } }", json!({})).await;
+    let server = TestApp::start_with(&replica_args(&primary.url, None)).await;
+    ok(
+        server.addr,
+        &admin,
+        "mutation { establishUnit(id: \"uni\", name: \"大学\", kind: university) { position } }",
+        json!({}),
+    )
+    .await;
     server.stop().await;
     let dir = tempfile::tempdir().unwrap();
     let dump = dir.path().join("lectern.dump").display().to_string();
@@ -405,9 +353,9 @@ async fn postgres_queries_are_answered_from_a_replica() {
     .await
     .unwrap();
 
-    let server = Server::start_with(&replica_args(&primary.url, Some(standin.url.clone()))).await;
+    let server = TestApp::start_with(&replica_args(&primary.url, Some(standin.url.clone()))).await;
     let addr = server.addr;
-    let written = ok(addr, &admin, "mutation { establishUnit(id: \"cs\", name: \"计算机学院\", kind: \"school\", parent: \"uni\") { position } }", json!({})).await;
+    let written = ok(addr, &admin, "mutation { establishUnit(id: \"cs\", name: \"计算机学院\", kind: school, parent: \"uni\") { position } }", json!({})).await;
     let at = written["establishUnit"]["position"].as_u64().unwrap();
     // The replica has not seen the school...
     assert_eq!(ids(&ok(addr, &admin, units, json!({})).await), ["uni"]);
@@ -419,7 +367,7 @@ async fn postgres_queries_are_answered_from_a_replica() {
     let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
     assert_eq!(ids(&answer["data"]), ["uni", "cs"], "{answer}");
     // ...and a mutation reads and writes the primary.
-    let again = gql(addr, &admin, "mutation { establishUnit(id: \"cs\", name: \"计算机学院\", kind: \"school\", parent: \"uni\") { position } }", json!({})).await;
+    let again = gql(addr, &admin, "mutation { establishUnit(id: \"cs\", name: \"计算机学院\", kind: school, parent: \"uni\") { position } }", json!({})).await;
     assert_eq!(
         again["errors"][0]["extensions"]["code"], "CONFLICT",
         "{again}"
@@ -629,8 +577,8 @@ async fn a_postgres_hot_standby_answers_queries_once_it_has_replayed() {
         replica_wait_ms: Some(wait_ms),
         ..replica_args(&primary, Some(standby.clone()))
     };
-    let patient = Server::start_with(&on_standby(60_000)).await;
-    let hasty = Server::start_with(&on_standby(100)).await;
+    let patient = TestApp::start_with(&on_standby(60_000)).await;
+    let hasty = TestApp::start_with(&on_standby(100)).await;
     let addr = patient.addr;
     let units = "{ units { id } }";
     let waiting = |addr: std::net::SocketAddr, at: u64| {
@@ -649,7 +597,7 @@ async fn a_postgres_hot_standby_answers_queries_once_it_has_replayed() {
         }
     };
     let answered = |addr: std::net::SocketAddr| async move {
-        let (_, page) = crate::get(addr, "/metrics").await;
+        let (_, page) = get(addr, "/metrics").await;
         (
             metric(
                 &page,
@@ -665,7 +613,7 @@ async fn a_postgres_hot_standby_answers_queries_once_it_has_replayed() {
         let data = ok(
             addr,
             admin,
-            "mutation($id: String!, $kind: String!, $parent: String) {
+            "mutation($id: String!, $kind: UnitKind!, $parent: String) {
                establishUnit(id: $id, name: \"单位\", kind: $kind, parent: $parent) { position } }",
             json!({ "id": id, "parent": parent, "kind": if parent.is_some() { "school" } else { "university" } }),
         )

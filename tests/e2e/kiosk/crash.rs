@@ -4,15 +4,15 @@
 //! missing, and every tap the kiosk showed is among them.
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Child;
 use std::time::Duration;
 
 use lectern_store::testkit::TestDb;
 use serde_json::Value;
 
-use crate::{admin_token, campus, enrol, every_tap_once, kiosk, serve, status};
+use super::{campus, enrol, every_tap_once, status};
+use crate::{ServerProcess, TestApp, admin_token, free_port, kiosk, kiosk_child};
 
 both_backends!(
     a_killed_kiosk_loses_no_tap_and_counts_none_twice,
@@ -48,18 +48,6 @@ fn script(dir: &Path, name: &str, n: usize) -> String {
     format!("simulate:{}", path.display())
 }
 
-fn kiosk_child(data: &Path, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_lectern-kiosk"))
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .env("LECTERN_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start lectern-kiosk")
-}
-
 /// Kills `child` with SIGKILL after `after`; returns what it printed.
 async fn kill_after(mut child: Child, after: Duration) -> String {
     tokio::task::spawn_blocking(move || {
@@ -74,7 +62,8 @@ async fn kill_after(mut child: Child, after: Duration) -> String {
 
 async fn a_killed_kiosk_loses_no_tap_and_counts_none_twice(db: TestDb) {
     let url = db.url.clone();
-    let (server, addr) = serve(&url, "127.0.0.1:0".parse().unwrap()).await;
+    let server = TestApp::start(&url).await;
+    let addr = server.addr;
     let admin = admin_token(&url).await;
     let code = campus(addr, &admin).await;
     let dir = tempfile::tempdir().unwrap();
@@ -129,69 +118,16 @@ async fn a_killed_kiosk_loses_no_tap_and_counts_none_twice(db: TestDb) {
     server.stop().await;
 }
 
-/// The `lectern` binary, built beside `lectern-kiosk` by `cargo test
-/// --workspace` (lectern-server's own tests need it).
-fn lectern() -> PathBuf {
-    let path = Path::new(env!("CARGO_BIN_EXE_lectern-kiosk"))
-        .with_file_name(format!("lectern{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} is missing: this drill kills the real server; build it with \
-         `cargo build -p lectern-server` (as `cargo test --workspace` does)",
-        path.display()
-    );
-    path
-}
-
-/// `lectern serve` in a process of its own, answering at `addr` once it
-/// says so.
-async fn server_process(url: &str, addr: SocketAddr) -> Child {
-    let mut child = Command::new(lectern())
-        .args([
-            "serve",
-            "--database-url",
-            url,
-            "--listen",
-            &addr.to_string(),
-        ])
-        .env("LECTERN_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start lectern serve");
-    let stderr = child.stderr.take().unwrap();
-    tokio::task::spawn_blocking(move || {
-        use std::io::BufRead;
-        let mut lines = std::io::BufReader::new(stderr).lines();
-        for line in lines.by_ref() {
-            let line = line.expect("lectern serve's stderr");
-            if line.contains("is serving on") {
-                // Keep the pipe drained while the server runs.
-                std::thread::spawn(move || lines.for_each(drop));
-                return;
-            }
-        }
-        panic!("lectern serve ended before it served");
-    })
-    .await
-    .unwrap();
-    child
-}
-
 async fn a_killed_server_loses_no_tap_and_counts_none_twice(db: TestDb) {
     let url = db.url.clone();
-    let addr: SocketAddr = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap()
-    };
+    let addr = free_port();
     let admin = admin_token(&url).await;
-    let mut server = server_process(&url, addr).await;
+    let mut server = ServerProcess::start(&url, addr).await;
     let code = campus(addr, &admin).await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("kiosk");
     enrol(&data, addr, &code).await;
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
 
     // 600 taps queue up with the server down.
     let reader = script(dir.path(), "taps.txt", 600);
@@ -213,7 +149,7 @@ async fn a_killed_server_loses_no_tap_and_counts_none_twice(db: TestDb) {
     // The server is killed while the kiosk sends them: first as soon as it
     // has answered the first of the three batches, then four times at
     // random moments.
-    let server = server_process(&url, addr).await;
+    let server = ServerProcess::start(&url, addr).await;
     let mut sync = kiosk_child(&data, &["sync"]);
     let stdout = sync.stdout.take().unwrap();
     let first = tokio::task::spawn_blocking(move || {
@@ -226,7 +162,7 @@ async fn a_killed_server_loses_no_tap_and_counts_none_twice(db: TestDb) {
     })
     .await
     .unwrap();
-    kill_after(server, Duration::ZERO).await;
+    drop(server); // kill -9
     assert!(first.starts_with("sent 200 taps; "), "{first}");
     let out = tokio::task::spawn_blocking(move || sync.wait_with_output().unwrap())
         .await
@@ -234,9 +170,11 @@ async fn a_killed_server_loses_no_tap_and_counts_none_twice(db: TestDb) {
     assert_eq!(out.status.code(), Some(3), "the server died under the sync");
     let mut moments = Moments(11);
     for _ in 0..4 {
-        let server = server_process(&url, addr).await;
+        let server = ServerProcess::start(&url, addr).await;
         let sync = kiosk_child(&data, &["sync"]);
-        kill_after(server, moments.next(300)).await;
+        // Killed at a random moment of the sync.
+        tokio::time::sleep(moments.next(300)).await;
+        drop(server);
         let out = tokio::task::spawn_blocking(move || sync.wait_with_output().unwrap())
             .await
             .unwrap();
@@ -246,10 +184,9 @@ async fn a_killed_server_loses_no_tap_and_counts_none_twice(db: TestDb) {
             out.status
         );
     }
-    let mut server = server_process(&url, addr).await;
+    let mut server = ServerProcess::start(&url, addr).await;
     let (code, _, err) = kiosk(&data, &["sync"]).await;
     assert_eq!(code, 0, "{err}");
     assert_eq!(every_tap_once(&data, addr, &admin).await.len(), 600);
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
 }

@@ -1,0 +1,5 @@
+//! `lectern-kiosk` as the end-to-end suites run it.
+
+fn main() -> std::process::ExitCode {
+    lectern_kiosk::cli::main()
+}

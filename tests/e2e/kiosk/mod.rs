@@ -1,0 +1,129 @@
+//! The `lectern-kiosk` program against a real server, on SQLite and
+//! PostgreSQL: enrolment, taps with the server down, kill -9 of the kiosk
+//! and of the server; every tap recorded exactly once.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use chrono::{Duration, Utc};
+use serde_json::{Value, json};
+
+use crate::{kiosk, ok};
+
+mod crash;
+#[cfg(feature = "nfc")]
+mod nfc;
+mod offline;
+mod wedge;
+
+pub async fn status(data: &Path) -> Value {
+    let (code, out, err) = kiosk(data, &["status"]).await;
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+/// The study session this suite taps into (starts in ten minutes at
+/// hall-a, for the school's two teachers).
+pub const SESSION: &str = "0195f000-0000-7000-8000-00000000b22b";
+
+/// A school with two teachers and their cards, a session at hall-a that
+/// starts in ten minutes, and kiosk hall-a-1 registered there; returns its
+/// enrolment code.
+pub async fn campus(addr: SocketAddr, admin: &str) -> String {
+    let starts = Utc::now() + Duration::minutes(10);
+    let id = SESSION;
+    let setup = ok(
+        addr,
+        admin,
+        "mutation($id: UUID!, $starts: DateTime!, $ends: DateTime!) {
+           u: establishUnit(id: \"uni\", name: \"大学\", kind: university) { position }
+           a: establishUnit(id: \"cs\", name: \"计算机学院\", kind: school, parent: \"uni\") { position }
+           b: registerPerson(input: { staffNo: \"S0001\", name: \"王小明\", unit: \"cs\",
+             category: teacher, birthDate: \"1980-03-04\", hireDate: \"2005-09-01\" }) { position }
+           c: registerPerson(input: { staffNo: \"S0002\", name: \"刘芳\", unit: \"cs\",
+             category: teacher, birthDate: \"1982-03-04\", hireDate: \"2005-09-01\" }) { position }
+           d: issueCard(staffNo: \"S0001\", uid: \"04A1B2C3D4E501\") { position }
+           e: issueCard(staffNo: \"S0002\", uid: \"04A1B2C3D4E502\") { position }
+           scheduleSession(input: { id: $id, kind: centralized_study, title: \"集中学习\",
+             organiser: \"cs\", venue: \"hall-a\", audienceUnits: [\"cs\"],
+             startsAt: $starts, endsAt: $ends }) { position }
+           registerKiosk(id: \"hall-a-1\", venue: \"hall-a\") { code }
+         }",
+        json!({ "id": id, "starts": starts, "ends": starts + Duration::minutes(90) }),
+    )
+    .await;
+    let code = setup["registerKiosk"]["code"].as_str().unwrap();
+    code.to_owned()
+}
+
+/// Enrols the kiosk whose state is in `data` with the server at `addr`.
+pub async fn enrol(data: &Path, addr: SocketAddr, code: &str) {
+    let server = format!("http://{addr}");
+    let (status_code, _, err) = kiosk(
+        data,
+        &[
+            "enrol", "--server", &server, "--kiosk", "hall-a-1", "--code", code,
+        ],
+    )
+    .await;
+    assert_eq!(status_code, 0, "{err}");
+    assert!(
+        err.contains("enrolled kiosk hall-a-1 at venue hall-a"),
+        "{err}"
+    );
+}
+
+/// The ids of every tap in kiosk hall-a-1's stream, in log order.
+pub async fn logged_taps(addr: SocketAddr, admin: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = ok(
+            addr,
+            admin,
+            "query($after: Int!) { events(after: $after, first: 100, stream: \"kiosk-hall-a-1\") { position eventId eventType } }",
+            json!({ "after": after }),
+        )
+        .await;
+        let events = page["events"].as_array().unwrap().clone();
+        let Some(last) = events.last() else {
+            return ids;
+        };
+        after = last["position"].as_u64().unwrap();
+        ids.extend(
+            events
+                .iter()
+                .filter(|e| e["eventType"] == "CardTapped")
+                .map(|e| e["eventId"].as_str().unwrap().to_owned()),
+        );
+    }
+}
+
+/// Checks that the kiosk's queue is empty and that every tap it ever
+/// numbered is in the log exactly once, with no counter missing.
+pub async fn every_tap_once(data: &Path, addr: SocketAddr, admin: &str) -> Vec<String> {
+    let local = status(data).await;
+    assert_eq!(local["backlog"], 0, "{local}");
+    assert_eq!(local["refused"], json!([]), "{local}");
+    let numbered = local["last_counter"].as_u64().unwrap();
+    let logged = logged_taps(addr, admin).await;
+    let distinct: std::collections::HashSet<&String> = logged.iter().collect();
+    assert_eq!(distinct.len(), logged.len(), "a tap is in the log twice");
+    assert_eq!(
+        logged.len() as u64,
+        numbered,
+        "taps numbered and taps logged"
+    );
+    let shown = ok(
+        addr,
+        admin,
+        "{ kiosks { id taps missing lastCounter } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        shown["kiosks"],
+        json!([{ "id": "hall-a-1", "taps": numbered, "missing": 0, "lastCounter": numbered }])
+    );
+    logged
+}
