@@ -16,7 +16,8 @@ use lectern_store::{Store, StoreOptions};
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use crate::config::{ServeArgs, redact};
+use crate::config::ServeArgs;
+use lectern_store::redact;
 
 /// The HTTP status of an error's code: the one mapping of the write path's
 /// codes to HTTP, for every endpoint that is not GraphQL.

@@ -6,11 +6,10 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use lectern_graphql::{Tokens, parse_principal};
 use lectern_projections::ReadDb;
-use lectern_store::{Store, StoreOptions};
+use lectern_store::{Store, StoreOptions, redact};
 
 use crate::app::Application;
-use crate::bench::BenchArgs;
-use crate::config::{DbArgs, ServeArgs, redact};
+use crate::config::{DbArgs, ServeArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -296,10 +295,10 @@ impl AuditArgs {
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
     /// The event-store workloads W1–W4 of the shared benchmark spec.
-    Store(BenchArgs),
+    Store(lectern_bench::store::BenchArgs),
     /// A synthetic campus: projection catch-up, then GraphQL over HTTP
     /// from concurrent clients (dashboard, roster, unit month).
-    Api(crate::bench_api::ApiBenchArgs),
+    Api(lectern_bench::api::ApiBenchArgs),
 }
 
 /// Parses the arguments, runs the command and turns errors into a message
@@ -789,11 +788,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Bench(BenchCommand::Store(args)) => {
-            crate::bench::run(&args).await?;
+            lectern_bench::store::run(&args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(BenchCommand::Api(args)) => {
-            crate::bench_api::run(&args).await?;
+            lectern_bench::api::run(&args, serve_for_bench).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo(args) => demo(args).await,
@@ -1186,4 +1185,28 @@ fn print_events(events: &[lectern_store::RecordedEvent]) {
             e.payload
         );
     }
+}
+
+/// `lectern serve`'s application on `url` at a free loopback port, for
+/// `bench api` (its projectors resume where the benchmark left them).
+async fn serve_for_bench(url: String) -> anyhow::Result<lectern_bench::api::Serving> {
+    let args = ServeArgs {
+        db: DbArgs {
+            database_url: Some(url),
+            ..DbArgs::default()
+        },
+        listen: Some("127.0.0.1:0".parse().expect("an address")),
+        ..ServeArgs::default()
+    };
+    let app = Application::build(&args).await?;
+    let addr = app.local_addr();
+    let (stop, stopping) = tokio::sync::oneshot::channel::<()>();
+    let stopped = tokio::spawn(app.run_until(async {
+        let _ = stopping.await;
+    }));
+    Ok(lectern_bench::api::Serving {
+        addr,
+        stop,
+        stopped,
+    })
 }

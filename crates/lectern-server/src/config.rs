@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use lectern_store::redact;
 use serde::Deserialize;
 
 /// The default data directory for the embedded SQLite database.
@@ -238,23 +239,9 @@ impl ServeArgs {
     }
 }
 
-/// Describes a database URL without its password, for logs and output.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{FileConfig, redact};
+    use super::FileConfig;
 
     #[test]
     fn the_example_configuration_names_every_setting() {
@@ -295,22 +282,6 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("unknown field `port`")
-        );
-    }
-
-    #[test]
-    fn passwords_are_not_shown() {
-        assert_eq!(
-            redact("postgres://lectern:s3cret@db/lectern"),
-            "postgres://lectern:***@db/lectern"
-        );
-        assert_eq!(
-            redact("postgres://postgres@127.0.0.1/test"),
-            "postgres://postgres@127.0.0.1/test"
-        );
-        assert_eq!(
-            redact("sqlite://lectern-data/lectern.db"),
-            "sqlite://lectern-data/lectern.db"
         );
     }
 }

@@ -16,16 +16,14 @@
 //! - `import`: units, people and cards from CSV, all or nothing.
 //! - `reports`: the everyday reports as tables (GraphQL queries run
 //!   in-process), printed or written as CSV.
-//! - `bench`: the event-store benchmark (workloads W1–W4 of the shared spec);
-//!   `bench_api`: the API benchmark on a synthetic campus
-//!   (`lectern_synth::bulk`).
+//!
+//! `lectern bench` runs `lectern_bench` (the API benchmark against this
+//! crate's application).
 //!
 //! `lectern demo` runs `lectern_synth::demo`, the campus of 2005–2009
 //! through the command path.
 
 pub mod app;
-pub mod bench;
-pub mod bench_api;
 pub mod cli;
 pub mod config;
 pub mod graphiql;

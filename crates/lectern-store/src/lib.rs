@@ -39,6 +39,7 @@ mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 mod upcast;
+mod url;
 mod writer;
 
 pub use chain::{BadLink, GENESIS, Problem, Verification};
@@ -48,3 +49,4 @@ pub use event::{
 };
 pub use store::{Durability, Store, StoreOptions, Subscription};
 pub use upcast::Upcasters;
+pub use url::redact;

@@ -1,4 +1,4 @@
-//! `lectern bench store`: workloads W1–W4 of the shared event-store
+//! The event-store benchmark (`lectern bench store`): workloads W1–W4 of the shared event-store
 //! benchmark specification, run
 //! through `lectern_store::Store` exactly as the application appends.
 //!
@@ -150,7 +150,7 @@ impl Target {
             }
             Target::Postgres { admin } => {
                 let mut c = sqlx::PgConnection::connect(admin).await.with_context(|| {
-                    format!("cannot connect to {}", crate::config::redact(admin))
+                    format!("cannot connect to {}", lectern_store::redact(admin))
                 })?;
                 let db = format!("lectern_bench_{}", name.to_lowercase());
                 for sql in [

@@ -12,22 +12,32 @@
 //! folds 200 people's appraisal for a year from the log (target: each under
 //! 100 ms).
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use chrono::Datelike;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
 use lectern_graphql::{Principal, Tokens};
 use lectern_projections::{Options, Projections, ReadDb};
+use lectern_synth::bulk::{Synth, generate};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use crate::app::Application;
-use crate::bench::{Target, target};
-use crate::config::{DbArgs, ServeArgs};
-use lectern_synth::bulk::{Synth, generate};
+use crate::store::{Target, target};
+
+/// The server under test, started by the caller (`lectern bench api` starts
+/// `lectern serve`'s application in-process): where it answers, and how to
+/// stop it.
+pub struct Serving {
+    pub addr: SocketAddr,
+    pub stop: tokio::sync::oneshot::Sender<()>,
+    pub stopped: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ApiBenchArgs {
@@ -55,17 +65,26 @@ pub struct ApiBenchArgs {
     pub seed: u64,
 }
 
-pub async fn run(args: &ApiBenchArgs) -> anyhow::Result<()> {
+/// Runs the benchmark; `serve` starts the server on a database URL.
+pub async fn run<S, F>(args: &ApiBenchArgs, serve: S) -> anyhow::Result<()>
+where
+    S: FnOnce(String) -> F,
+    F: Future<Output = anyhow::Result<Serving>>,
+{
     if args.clients == 0 || args.requests == 0 {
         bail!("--clients and --requests must be at least 1");
     }
     let target = target(&args.db, &args.url, &args.sync)?;
-    let result = run_on(args, &target).await;
+    let result = run_on(args, &target, serve).await;
     target.clean_up();
     result
 }
 
-async fn run_on(args: &ApiBenchArgs, target: &Target) -> anyhow::Result<()> {
+async fn run_on<S, F>(args: &ApiBenchArgs, target: &Target, serve: S) -> anyhow::Result<()>
+where
+    S: FnOnce(String) -> F,
+    F: Future<Output = anyhow::Result<Serving>>,
+{
     let label = target.label();
     let (store, url) = target.fresh("api").await?;
     let t0 = Instant::now();
@@ -87,21 +106,8 @@ async fn run_on(args: &ApiBenchArgs, target: &Target) -> anyhow::Result<()> {
     store.close().await;
 
     // The server, on the same database (its projectors resume at the head).
-    let serve = ServeArgs {
-        db: DbArgs {
-            database_url: Some(url.clone()),
-            ..DbArgs::default()
-        },
-        listen: Some("127.0.0.1:0".parse().expect("an address")),
-        token_cache_seconds: None,
-        ..ServeArgs::default()
-    };
-    let app = Application::build(&serve).await?;
-    let addr = app.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until(async {
-        let _ = stopped.await;
-    }));
+    let server = serve(url).await?;
+    let addr = server.addr;
     let (_, token) = Tokens::new(read.clone())
         .create(&Principal::Administrator, None, "bench")
         .await?;
@@ -143,8 +149,8 @@ async fn run_on(args: &ApiBenchArgs, target: &Target) -> anyhow::Result<()> {
             pct(1.0)
         );
     }
-    let _ = stop.send(());
-    server.await??;
+    let _ = server.stop.send(());
+    server.stopped.await??;
     read.close().await;
     Ok(())
 }
@@ -287,57 +293,41 @@ struct Checked {
 
 struct Answer {
     errors: Option<serde::de::IgnoredAny>,
-    body: Vec<u8>,
+    body: Bytes,
 }
 
-/// A keep-alive HTTP/1.1 client for `/graphql`, enough for the benchmark.
+/// One keep-alive HTTP/1.1 connection posting to `/graphql`.
 struct Client {
-    stream: BufReader<TcpStream>,
-    token: String,
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    auth: String,
 }
 
 impl Client {
     async fn connect(addr: SocketAddr, token: String) -> anyhow::Result<Client> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(connection);
         Ok(Client {
-            stream: BufReader::new(stream),
-            token,
+            sender,
+            auth: format!("Bearer {token}"),
         })
     }
 
     async fn post(&mut self, body: &Value) -> anyhow::Result<Answer> {
-        let body = serde_json::to_vec(body)?;
-        let head = format!(
-            "POST /graphql HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n\
-             Authorization: Bearer {}\r\nContent-Length: {}\r\n\r\n",
-            self.token,
-            body.len()
-        );
-        let s = self.stream.get_mut();
-        s.write_all(head.as_bytes()).await?;
-        s.write_all(&body).await?;
-        let mut status = String::new();
-        self.stream.read_line(&mut status).await?;
-        if !status.starts_with("HTTP/1.1 200") {
-            bail!("HTTP status {status:?}");
+        let request = hyper::Request::post("/graphql")
+            .header("host", "bench")
+            .header("content-type", "application/json")
+            .header("authorization", &self.auth)
+            .body(Full::new(Bytes::from(serde_json::to_vec(body)?)))?;
+        self.sender.ready().await?;
+        let answer = self.sender.send_request(request).await?;
+        let status = answer.status();
+        if status != hyper::StatusCode::OK {
+            bail!("HTTP status {status}");
         }
-        let mut length = None;
-        loop {
-            let mut header = String::new();
-            self.stream.read_line(&mut header).await?;
-            let header = header.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = Some(value.trim().parse::<usize>()?);
-            }
-        }
-        let mut body = vec![0; length.context("a response without Content-Length")?];
-        self.stream.read_exact(&mut body).await?;
+        let body = answer.into_body().collect().await?.to_bytes();
         let Checked { errors, .. } = serde_json::from_slice(&body)?;
         Ok(Answer { errors, body })
     }
