@@ -24,7 +24,7 @@ pub async fn members_of(store: &Store, db: &ReadDb, audience: &Audience) -> Resu
                     )
                     .await?;
                 for r in rows {
-                    out.push(StaffNo::parse(r[0].as_str().unwrap_or_default())?);
+                    out.push(StaffNo::parse(&r.text("staff_no"))?);
                 }
             }
             out.sort();

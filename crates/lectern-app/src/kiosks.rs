@@ -121,10 +121,10 @@ pub async fn roster(app: &App, db: &ReadDb, venue: &Slug, since: Option<u64>) ->
     let mut people = Vec::with_capacity(rows.len());
     for r in rows {
         people.push(RosterPerson {
-            staff_no: StaffNo::parse(r[0].as_str().unwrap_or_default())?,
-            name: r[1].as_str().unwrap_or_default().to_owned(),
-            card: r[2].as_str().map(CardUid::parse).transpose()?,
-            active: r[3].as_str().is_none(),
+            staff_no: StaffNo::parse(&r.text("staff_no"))?,
+            name: r.text("name"),
+            card: r.opt("card").as_deref().map(CardUid::parse).transpose()?,
+            active: r.opt("left_on").is_none(),
         });
     }
     let now = app.clock.now();
@@ -141,8 +141,8 @@ pub async fn roster(app: &App, db: &ReadDb, venue: &Slug, since: Option<u64>) ->
         .await?;
     let mut sessions = Vec::with_capacity(ids.len());
     for r in ids {
-        let id = r[0].as_str().unwrap_or_default();
-        let id = uuid::Uuid::parse_str(id)
+        let id = r.text("id");
+        let id = uuid::Uuid::parse_str(&id)
             .map_err(|_| Error::internal(format!("rm_sessions holds a bad id {id:?}")))?;
         let session = load::<Session>(&app.store, &session_stream(id), u64::MAX)
             .await?

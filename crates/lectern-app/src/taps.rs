@@ -409,14 +409,13 @@ impl Ingest {
             );
             let args: Vec<Val> = chunk.iter().map(|c| Val::from(c.as_str())).collect();
             for row in self.projections.db().fetch(&sql, &args).await? {
-                let text = |i: usize| row[i].as_str().unwrap_or_default();
                 out.insert(
-                    CardUid::parse(text(0))?,
+                    CardUid::parse(&row.text("card"))?,
                     Holder {
-                        staff_no: StaffNo::parse(text(1))?,
-                        name: text(2).to_owned(),
-                        unit: UnitId::parse(text(3))?,
-                        active: row[4].as_str().is_none(),
+                        staff_no: StaffNo::parse(&row.text("staff_no"))?,
+                        name: row.text("name"),
+                        unit: UnitId::parse(&row.text("unit"))?,
+                        active: row.opt("left_on").is_none(),
                     },
                 );
             }
@@ -446,8 +445,8 @@ impl Ingest {
             .await?;
         let mut out = BTreeMap::new();
         for row in rows {
-            let id = row[0].as_str().unwrap_or_default();
-            let id = Uuid::parse_str(id)
+            let id = row.text("id");
+            let id = Uuid::parse_str(&id)
                 .map_err(|_| Error::internal(format!("rm_sessions holds a bad id {id:?}")))?;
             out.insert(
                 id,

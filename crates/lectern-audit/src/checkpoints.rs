@@ -186,16 +186,16 @@ pub async fn list(db: &ReadDb) -> Result<Vec<Checkpoint>> {
         .await?;
     rows.iter()
         .map(|r| {
-            let text = |i: usize| r[i].as_str().unwrap_or_default().to_owned();
+            let signed_at = r.text("signed_at");
             Ok(Checkpoint {
-                size: r[0].as_i64().unwrap_or_default() as u64,
-                root: text(1),
-                head_hash: text(2),
-                signed_at: DateTime::parse_from_rfc3339(&text(3))
-                    .map_err(|e| Error::invalid("a checkpoint's time", text(3), e.to_string()))?
+                size: r.int("size") as u64,
+                root: r.text("root"),
+                head_hash: r.text("head_hash"),
+                signed_at: DateTime::parse_from_rfc3339(&signed_at)
+                    .map_err(|e| Error::invalid("a checkpoint's time", &signed_at, e.to_string()))?
                     .with_timezone(&Utc),
-                key_id: text(4),
-                signature: text(5),
+                key_id: r.text("key_id"),
+                signature: r.text("signature"),
             })
         })
         .collect()
@@ -221,10 +221,10 @@ pub async fn keys(db: &ReadDb) -> Result<Vec<PublishedKey>> {
     Ok(rows
         .iter()
         .map(|r| PublishedKey {
-            key_id: r[0].as_str().unwrap_or_default().to_owned(),
-            public_key: r[1].as_str().unwrap_or_default().to_owned(),
-            created_at: r[2].as_str().unwrap_or_default().to_owned(),
-            retired_at: r[3].as_str().map(str::to_owned),
+            key_id: r.text("key_id"),
+            public_key: r.text("public_key"),
+            created_at: r.text("created_at"),
+            retired_at: r.opt("retired_at"),
         })
         .collect())
 }

@@ -102,13 +102,13 @@ async fn events<E: DomainEvent + DeserializeOwned>(
         .collect())
 }
 
-/// The ids in the first column of a query's rows.
-async fn column(db: &ReadDb, sql: &str, args: &[Val]) -> Result<Vec<String>> {
+/// The ids a query selects as `id`.
+async fn ids(db: &ReadDb, sql: &str, args: &[Val]) -> Result<Vec<String>> {
     Ok(db
         .fetch(sql, args)
         .await?
         .into_iter()
-        .filter_map(|r| r[0].as_str().map(str::to_owned))
+        .filter_map(|r| r.opt("id"))
         .collect())
 }
 
@@ -144,7 +144,7 @@ pub async fn sessions_of(
         .map_err(|e| Error::invalid("period", period.until.to_string(), e.to_string()))?;
     let rows = db
         .fetch(
-            "SELECT session_id, MIN(starts_at) FROM rm_attendance WHERE staff_no = $1 \
+            "SELECT session_id, MIN(starts_at) AS starts_at FROM rm_attendance WHERE staff_no = $1 \
              AND starts_at >= $2 AND starts_at < $3 GROUP BY session_id \
              ORDER BY MIN(starts_at), session_id",
             &[
@@ -155,7 +155,7 @@ pub async fn sessions_of(
         )
         .await?;
     rows.iter()
-        .filter_map(|r| r[0].as_str())
+        .filter_map(|r| r.get("session_id").as_str())
         .map(|id| Uuid::parse_str(id).map_err(|e| Error::invalid("session id", id, e.to_string())))
         .collect()
 }
@@ -172,15 +172,15 @@ pub async fn gather_person(
 ) -> Result<Evidence> {
     let session_ids = sessions_of(db, campus, person, period).await?;
     let who = Val::from(person.as_str());
-    let task_ids = column(
+    let task_ids = ids(
         db,
-        "SELECT DISTINCT task_id FROM rm_task_people WHERE staff_no = $1",
+        "SELECT DISTINCT task_id AS id FROM rm_task_people WHERE staff_no = $1",
         std::slice::from_ref(&who),
     )
     .await?;
-    let categories = column(
+    let categories = ids(
         db,
-        "SELECT DISTINCT category FROM rm_nominations WHERE nominee_kind = 'person' \
+        "SELECT DISTINCT category AS id FROM rm_nominations WHERE nominee_kind = 'person' \
          AND nominee = $1",
         std::slice::from_ref(&who),
     )
@@ -418,24 +418,28 @@ pub async fn replay_unit_month(
         .at(period.until + Duration::days(2), NaiveTime::MIN)
         .map_err(|e| Error::invalid("period", period.until.to_string(), e.to_string()))?;
     let who = Val::from(unit.as_str());
-    let session_ids = column(
+    let session_ids = ids(
         db,
         "SELECT id FROM rm_sessions WHERE organiser = $1 AND starts_at >= $2 AND starts_at < $3",
         &[who.clone(), Val::from(from), Val::from(until)],
     )
     .await?;
-    let task_ids = column(
+    let task_ids = ids(
         db,
-        "SELECT DISTINCT x.task_id FROM rm_task_people x JOIN rm_people p \
+        "SELECT DISTINCT x.task_id AS id FROM rm_task_people x JOIN rm_people p \
          ON p.staff_no = x.staff_no WHERE p.unit = $1 AND x.done_on >= $2 AND x.done_on <= $3",
         &[who.clone(), Val::from(period.from), Val::from(period.until)],
     )
     .await?;
-    let members = column(db, "SELECT staff_no FROM rm_people WHERE unit = $1", &[who])
-        .await?
-        .iter()
-        .map(|no| StaffNo::parse(no).map_err(|e| Error::invalid("staff number", no, e.to_string())))
-        .collect::<Result<BTreeSet<_>>>()?;
+    let members = ids(
+        db,
+        "SELECT staff_no AS id FROM rm_people WHERE unit = $1",
+        &[who],
+    )
+    .await?
+    .iter()
+    .map(|no| StaffNo::parse(no).map_err(|e| Error::invalid("staff number", no, e.to_string())))
+    .collect::<Result<BTreeSet<_>>>()?;
     let uuid = |what: &'static str, id: &str| {
         Uuid::parse_str(id).map_err(|e| Error::invalid(what, id, e.to_string()))
     };

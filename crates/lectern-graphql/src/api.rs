@@ -164,13 +164,10 @@ impl Api {
             .app
             .projections
             .db()
-            .fetch("SELECT pg_current_wal_lsn()::text", &[])
+            .fetch("SELECT pg_current_wal_lsn()::text AS lsn", &[])
             .await
         {
-            Ok(rows) => rows
-                .first()
-                .and_then(|r| r.first())
-                .and_then(|v| v.as_str().map(str::to_owned)),
+            Ok(rows) => rows.first().and_then(|r| r.opt("lsn")),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the primary's WAL position");
                 None
@@ -185,16 +182,16 @@ impl Api {
             let replayed = replica
                 .fetch(
                     "SELECT CASE WHEN NOT pg_is_in_recovery() THEN -1 \
-                     WHEN pg_last_wal_replay_lsn() >= $1::pg_lsn THEN 1 ELSE 0 END",
+                     WHEN pg_last_wal_replay_lsn() >= $1::pg_lsn THEN 1 ELSE 0 END AS replayed",
                     &[lectern_projections::Val::from(lsn.as_str())],
                 )
                 .await;
             match replayed
                 .as_deref()
-                .map(|r| r.first().and_then(|r| r.first()))
+                .map(|r| r.first().and_then(|r| r.int_opt("replayed")))
             {
-                Ok(Some(v)) if v.as_i64() == Some(1) => return true,
-                Ok(Some(v)) if v.as_i64() == Some(0) => {}
+                Ok(Some(1)) => return true,
+                Ok(Some(0)) => {}
                 Ok(_) => return false,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot read the replica's replay position");

@@ -23,7 +23,6 @@ use crate::api::Api;
 use crate::auth::Principal;
 use crate::enums::{AwardLevel, PointRule, name_of, named};
 use crate::error::{ApiError, Result};
-use crate::page::text;
 
 /// One point gained or lost, and why.
 #[derive(Debug, Clone, SimpleObject)]
@@ -509,7 +508,7 @@ impl AppraisalMutation {
             .map_err(ApiError::from)?;
         let people = rows
             .iter()
-            .map(|r| StaffNo::parse(&text(&r[0])))
+            .map(|r| StaffNo::parse(&r.text("staff_no")))
             .collect::<Result<Vec<_>, _>>()?;
         let appraisal = api
             .appraisal_log

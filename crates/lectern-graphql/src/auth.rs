@@ -146,7 +146,7 @@ impl Tokens {
             .map_err(Error::internal)?;
         let stored = rows
             .first()
-            .and_then(|r| r[0].as_str().map(str::to_owned))
+            .and_then(|r| r.opt("value"))
             .unwrap_or_default();
         let mut key = [0u8; 32];
         if stored.len() != 64 || !stored.is_ascii() {
@@ -269,16 +269,17 @@ impl Tokens {
                 "the bearer token is not valid (unknown or revoked)",
             ));
         };
-        let s = |i: usize| row[i].as_str().unwrap_or_default().to_owned();
-        let principal = parse_principal(&s(1), row[2].as_str(), row[3].as_str(), row[4].as_str())?;
-        let person = match row[3].as_str() {
-            Some(p) => Some(StaffNo::parse(p)?),
-            None => None,
-        };
+        let (unit, person, kiosk) = (row.opt("unit"), row.opt("person"), row.opt("kiosk"));
+        let principal = parse_principal(
+            &row.text("role"),
+            unit.as_deref(),
+            person.as_deref(),
+            kiosk.as_deref(),
+        )?;
         Ok(Caller {
             principal,
-            person,
-            token_id: s(0),
+            person: person.as_deref().map(StaffNo::parse).transpose()?,
+            token_id: row.text("id"),
         })
     }
 
@@ -294,18 +295,15 @@ impl Tokens {
             .map_err(Error::internal)?;
         Ok(rows
             .iter()
-            .map(|r| {
-                let opt = |i: usize| r[i].as_str().map(str::to_owned);
-                TokenInfo {
-                    id: opt(0).unwrap_or_default(),
-                    role: opt(1).unwrap_or_default(),
-                    unit: opt(2),
-                    person: opt(3),
-                    kiosk: opt(4),
-                    label: opt(5).unwrap_or_default(),
-                    created_at: opt(6).unwrap_or_default(),
-                    revoked_at: opt(7),
-                }
+            .map(|r| TokenInfo {
+                id: r.text("id"),
+                role: r.text("role"),
+                unit: r.opt("unit"),
+                person: r.opt("person"),
+                kiosk: r.opt("kiosk"),
+                label: r.text("label"),
+                created_at: r.text("created_at"),
+                revoked_at: r.opt("revoked_at"),
             })
             .collect())
     }

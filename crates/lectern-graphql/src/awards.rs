@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use lectern_domain::{
     Award, AwardCommand, CategoryId, Name, Nominee, StaffNo, UnitId, award_stream,
 };
-use lectern_projections::Val;
+use lectern_projections::{Row, Val};
 
 use crate::access;
 use crate::api::Api;
@@ -18,7 +18,7 @@ use crate::enums::{
     AwardKind, AwardLevel, Channel, NominationStatus, NomineeKind, name_of, stored,
 };
 use crate::error::{ApiError, Result};
-use crate::page::{Where, int, opt, text};
+use crate::page::Where;
 
 #[derive(Debug, Clone, SimpleObject)]
 pub(crate) struct AwardCategory {
@@ -62,29 +62,29 @@ pub(crate) struct Exemplar {
     pub(crate) featured_on: String,
 }
 
-const NOMINATIONS: &str = "SELECT n.category, c.title, c.level, n.year, n.nominee_kind, n.nominee, \
-     COALESCE(p.name, u.name), n.citation, n.endorsed, n.votes, n.status, n.ceremony, \
-     n.conferred_on, n.revoked_reason FROM rm_nominations n \
+const NOMINATIONS: &str = "SELECT n.category, c.title AS category_title, c.level, n.year, \
+     n.nominee_kind, n.nominee, COALESCE(p.name, u.name) AS nominee_name, n.citation, \
+     n.endorsed, n.votes, n.status, n.ceremony, n.conferred_on, n.revoked_reason FROM rm_nominations n \
      JOIN rm_award_categories c ON c.id = n.category \
      LEFT JOIN rm_people p ON n.nominee_kind = 'person' AND p.staff_no = n.nominee \
      LEFT JOIN rm_units u ON n.nominee_kind = 'unit' AND u.id = n.nominee";
 
-fn nomination(r: &[Val]) -> Result<NominationView> {
+fn nomination(r: &Row) -> Result<NominationView> {
     Ok(NominationView {
-        category: text(&r[0]),
-        category_title: text(&r[1]),
-        level: stored("award level", &r[2])?,
-        year: int(&r[3]),
-        nominee_kind: stored("nominee kind", &r[4])?,
-        nominee: text(&r[5]),
-        nominee_name: opt(&r[6]),
-        citation: text(&r[7]),
-        endorsed: int(&r[8]) != 0,
-        votes: int(&r[9]),
-        status: stored("nomination status", &r[10])?,
-        ceremony: opt(&r[11]),
-        conferred_on: opt(&r[12]),
-        revoked_reason: opt(&r[13]),
+        category: r.text("category"),
+        category_title: r.text("category_title"),
+        level: stored("award level", r.get("level"))?,
+        year: r.int("year"),
+        nominee_kind: stored("nominee kind", r.get("nominee_kind"))?,
+        nominee: r.text("nominee"),
+        nominee_name: r.opt("nominee_name"),
+        citation: r.text("citation"),
+        endorsed: r.int("endorsed") != 0,
+        votes: r.int("votes"),
+        status: stored("nomination status", r.get("status"))?,
+        ceremony: r.opt("ceremony"),
+        conferred_on: r.opt("conferred_on"),
+        revoked_reason: r.opt("revoked_reason"),
     })
 }
 
@@ -92,7 +92,7 @@ fn nomination(r: &[Val]) -> Result<NominationView> {
 async fn nominations(api: &Api, filter: Where, order: &str) -> Result<Vec<NominationView>> {
     let sql = format!("{NOMINATIONS}{} ORDER BY {order}", filter.sql());
     let rows = api.db().fetch(&sql, &filter.args).await?;
-    rows.iter().map(|r| nomination(r)).collect()
+    rows.iter().map(nomination).collect()
 }
 
 #[derive(Default)]
@@ -119,12 +119,12 @@ impl AwardQuery {
             .iter()
             .map(|r| {
                 Ok(AwardCategory {
-                    id: text(&r[0]),
-                    title: text(&r[1]),
-                    level: stored("award level", &r[2])?,
-                    kind: stored("award kind", &r[3])?,
-                    criteria: text(&r[4]),
-                    by_vote: int(&r[5]) != 0,
+                    id: r.text("id"),
+                    title: r.text("title"),
+                    level: stored("award level", r.get("level"))?,
+                    kind: stored("award kind", r.get("kind"))?,
+                    criteria: r.text("criteria"),
+                    by_vote: r.int("by_vote") != 0,
                 })
             })
             .collect::<Result<_>>()?)
@@ -206,13 +206,13 @@ impl AwardQuery {
             .iter()
             .map(|r| {
                 Ok(Exemplar {
-                    category: text(&r[0]),
-                    year: int(&r[1]),
-                    nominee_kind: stored("nominee kind", &r[2])?,
-                    nominee: text(&r[3]),
-                    channel: stored("channel", &r[4])?,
-                    story: text(&r[5]),
-                    featured_on: text(&r[6]),
+                    category: r.text("category"),
+                    year: r.int("year"),
+                    nominee_kind: stored("nominee kind", r.get("nominee_kind"))?,
+                    nominee: r.text("nominee"),
+                    channel: stored("channel", r.get("channel"))?,
+                    story: r.text("story"),
+                    featured_on: r.text("featured_on"),
                 })
             })
             .collect::<Result<_>>()?)

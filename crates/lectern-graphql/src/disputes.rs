@@ -11,7 +11,7 @@ use lectern_domain::{
     APPRAISAL_STREAM, AppraisalEvent, Dispute, DisputeCommand, Person, StaffNo, dispute_stream,
     filing_deadline, person_stream,
 };
-use lectern_projections::{Val, load, positioned};
+use lectern_projections::{Row, Val, load, positioned};
 use lectern_store::Metadata;
 use uuid::Uuid;
 
@@ -20,7 +20,7 @@ use crate::api::{Api, meta};
 use crate::auth::{Caller, Principal};
 use crate::enums::{AttendanceStatus, DisputeStatus, Outcome, name_of, stored};
 use crate::error::{ApiError, Code, Result};
-use crate::page::{Where, int, opt, text};
+use crate::page::Where;
 
 /// An appraisal dispute.
 #[derive(Debug, Clone, SimpleObject)]
@@ -49,20 +49,21 @@ const DISPUTES: &str = "SELECT d.id, d.person, d.year, d.positions, d.claim, d.f
      d.auditor, d.status, d.reasoning, d.total_before, d.total_after, d.correcting_events \
      FROM rm_disputes d LEFT JOIN rm_people p ON p.staff_no = d.person";
 
-fn dispute(r: &[Val]) -> Result<DisputeView> {
+fn dispute(r: &Row) -> Result<DisputeView> {
     Ok(DisputeView {
-        id: text(&r[0]),
-        person: text(&r[1]),
-        year: int(&r[2]),
-        positions: serde_json::from_str(&text(&r[3])).unwrap_or_default(),
-        claim: text(&r[4]),
-        filed_on: text(&r[5]),
-        auditor: opt(&r[6]),
-        status: stored("dispute status", &r[7])?,
-        reasoning: opt(&r[8]),
-        total_before: r[9].as_i64(),
-        total_after: r[10].as_i64(),
-        correcting_events: opt(&r[11])
+        id: r.text("id"),
+        person: r.text("person"),
+        year: r.int("year"),
+        positions: serde_json::from_str(&r.text("positions")).unwrap_or_default(),
+        claim: r.text("claim"),
+        filed_on: r.text("filed_on"),
+        auditor: r.opt("auditor"),
+        status: stored("dispute status", r.get("status"))?,
+        reasoning: r.opt("reasoning"),
+        total_before: r.int_opt("total_before"),
+        total_after: r.int_opt("total_after"),
+        correcting_events: r
+            .opt("correcting_events")
             .and_then(|j| serde_json::from_str(&j).ok())
             .unwrap_or_default(),
     })
@@ -116,7 +117,7 @@ impl DisputeQuery {
             .fetch(&sql, &filter.args)
             .await
             .map_err(ApiError::from)?;
-        Ok(rows.iter().map(|r| dispute(r)).collect::<Result<_>>()?)
+        Ok(rows.iter().map(dispute).collect::<Result<_>>()?)
     }
 }
 

@@ -12,7 +12,6 @@ use crate::access;
 use crate::api::Api;
 use crate::auth::Principal;
 use crate::ops::LogEvent;
-use crate::page::text;
 use crate::sessions::{RosterEntry, SessionView};
 use lectern_app::settle;
 
@@ -90,7 +89,7 @@ impl LiveSubscription {
                         .await
                         .ok()?;
                     if let Some(r) = rows.first() {
-                        debug_assert_eq!(text(&r[0]), person);
+                        debug_assert_eq!(r.text("staff_no"), person);
                         let entry = RosterEntry::from_row(r).ok()?;
                         return Some((entry, (sub, api, stream, own)));
                     }

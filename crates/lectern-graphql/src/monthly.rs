@@ -15,7 +15,6 @@ use crate::access::{self, Scope};
 use crate::api::Api;
 use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, Result};
-use crate::page::{int, opt, text};
 
 /// A unit's figures for a month.
 #[derive(Debug, Clone, SimpleObject)]
@@ -97,7 +96,7 @@ impl UnitMonth {
             .map_err(ApiError::from)?;
         let mut lost = 0i64;
         for r in &members {
-            let no = lectern_domain::StaffNo::parse(&text(&r[0]))?;
+            let no = lectern_domain::StaffNo::parse(&r.text("staff_no"))?;
             let a = match self.as_of {
                 AsOf::Now => crate::appraisal::appraise(api, &no, &period).await?,
                 cut => replay_person(&api.app.store, api.db(), &api.app.campus, &no, &period, cut)
@@ -241,8 +240,9 @@ impl MonthlyQuery {
         let rows = api
             .db()
             .fetch(
-                "SELECT checked_on, checker, check_notes, report_chair, narrative, figures, \
-                 submitted_on FROM rm_unit_months WHERE unit = $1 AND year = $2 AND month = $3",
+                "SELECT checked_on, checker, check_notes AS notes, report_chair AS chair, \
+                 narrative, figures, submitted_on FROM rm_unit_months \
+                 WHERE unit = $1 AND year = $2 AND month = $3",
                 &[
                     Val::from(unit.as_str()),
                     Val::Int(i64::from(year)),
@@ -254,18 +254,18 @@ impl MonthlyQuery {
         let row = rows.first();
         let study_check = row.and_then(|r| {
             Some(StudyCheck {
-                checked_on: opt(&r[0])?,
-                checker: text(&r[1]),
-                notes: text(&r[2]),
+                checked_on: r.opt("checked_on")?,
+                checker: r.text("checker"),
+                notes: r.text("notes"),
             })
         });
         let report = row.and_then(|r| {
-            let figures: UnitMonthFigures = serde_json::from_str(&opt(&r[5])?).ok()?;
+            let figures: UnitMonthFigures = serde_json::from_str(&r.opt("figures")?).ok()?;
             Some(MonthlyReport {
-                chair: opt(&r[3])?,
-                narrative: text(&r[4]),
+                chair: r.opt("chair")?,
+                narrative: r.text("narrative"),
                 figures: figures.into(),
-                submitted_on: text(&r[6]),
+                submitted_on: r.text("submitted_on"),
             })
         });
         Ok(UnitMonth {
@@ -303,12 +303,12 @@ impl MonthlyQuery {
         Ok(rows
             .iter()
             .map(|r| LeadershipMeeting {
-                year: int(&r[0]),
-                month: int(&r[1]),
-                held_on: text(&r[2]),
-                chair: text(&r[3]),
-                attendees: serde_json::from_str(&text(&r[4])).unwrap_or_default(),
-                minutes: text(&r[5]),
+                year: r.int("year"),
+                month: r.int("month"),
+                held_on: r.text("held_on"),
+                chair: r.text("chair"),
+                attendees: serde_json::from_str(&r.text("attendees")).unwrap_or_default(),
+                minutes: r.text("minutes"),
             })
             .collect())
     }

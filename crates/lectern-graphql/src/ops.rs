@@ -307,36 +307,36 @@ impl OpsQuery {
             .fetch(
                 "SELECT k.id, k.venue, k.taps, k.last_counter, k.gaps, k.missing, k.last_tap_at, \
                  k.last_seen, k.clock_skew_ms, k.registered_at, k.public_key, k.version, \
-                 h.seen_at, h.kiosk_time, h.clock_offset_ms, h.version, h.backlog, h.last_tap \
+                 h.seen_at, h.kiosk_time, h.clock_offset_ms, h.version AS beat_version, h.backlog, \
+                 h.last_tap \
                  FROM rm_kiosks k LEFT JOIN kiosk_heartbeats h ON h.kiosk = k.id ORDER BY k.id",
                 &[],
             )
             .await
             .map_err(ApiError::from)?;
-        use crate::page::{int, opt, text};
         Ok(rows
             .iter()
             .map(|r| KioskStatus {
-                id: text(&r[0]),
-                venue: text(&r[1]),
-                taps: int(&r[2]),
-                last_counter: r[3].as_i64(),
-                gaps: text(&r[4]),
-                missing: int(&r[5]),
-                last_tap_at: opt(&r[6]),
-                last_seen: opt(&r[7]),
-                clock_skew_ms: r[8].as_i64(),
-                registered_at: opt(&r[9]),
-                enrolled: r[10].as_str().is_some(),
-                public_key: opt(&r[10]),
-                version: opt(&r[11]),
-                heartbeat: opt(&r[12]).map(|seen_at| KioskHeartbeat {
+                id: r.text("id"),
+                venue: r.text("venue"),
+                taps: r.int("taps"),
+                last_counter: r.int_opt("last_counter"),
+                gaps: r.text("gaps"),
+                missing: r.int("missing"),
+                last_tap_at: r.opt("last_tap_at"),
+                last_seen: r.opt("last_seen"),
+                clock_skew_ms: r.int_opt("clock_skew_ms"),
+                registered_at: r.opt("registered_at"),
+                enrolled: r.opt("public_key").is_some(),
+                public_key: r.opt("public_key"),
+                version: r.opt("version"),
+                heartbeat: r.opt("seen_at").map(|seen_at| KioskHeartbeat {
                     seen_at,
-                    kiosk_time: text(&r[13]),
-                    clock_offset_ms: int(&r[14]),
-                    version: text(&r[15]),
-                    backlog: int(&r[16]),
-                    last_tap: opt(&r[17]),
+                    kiosk_time: r.text("kiosk_time"),
+                    clock_offset_ms: r.int("clock_offset_ms"),
+                    version: r.text("beat_version"),
+                    backlog: r.int("backlog"),
+                    last_tap: r.opt("last_tap"),
                 }),
             })
             .collect())

@@ -3,13 +3,13 @@
 
 use async_graphql::{Context, Object, SimpleObject};
 use lectern_domain::{Name, ORG_STREAM, OrgCommand, OrgTree, UnitId};
-use lectern_projections::Val;
+use lectern_projections::{Row, Val};
 
 use crate::access::{self, Scope};
 use crate::api::Api;
 use crate::enums::{UnitKind, stored};
 use crate::error::{ApiError, Result};
-use crate::page::{Where, int, opt, text};
+use crate::page::Where;
 
 /// A unit of the university: school, department, office, union branch...
 #[derive(Debug, Clone, SimpleObject)]
@@ -28,15 +28,15 @@ pub(crate) struct Unit {
 const SELECT: &str = "SELECT id, name, kind, parent, dissolved, path, depth FROM rm_units";
 
 impl Unit {
-    fn from_row(r: &[Val]) -> Result<Unit> {
+    fn from_row(r: &Row) -> Result<Unit> {
         Ok(Unit {
-            id: text(&r[0]),
-            name: text(&r[1]),
-            kind: stored("unit kind", &r[2])?,
-            parent: opt(&r[3]),
-            dissolved: int(&r[4]) != 0,
-            path: text(&r[5]),
-            depth: int(&r[6]),
+            id: r.text("id"),
+            name: r.text("name"),
+            kind: stored("unit kind", r.get("kind"))?,
+            parent: r.opt("parent"),
+            dissolved: r.int("dissolved") != 0,
+            path: r.text("path"),
+            depth: r.int("depth"),
         })
     }
 
@@ -60,13 +60,13 @@ impl Unit {
         let rows = api
             .db()
             .fetch(
-                "SELECT COUNT(*) FROM rm_people WHERE left_on IS NULL AND unit IN \
+                "SELECT COUNT(*) AS n FROM rm_people WHERE left_on IS NULL AND unit IN \
                  (SELECT id FROM rm_units WHERE path LIKE $1)",
                 &[Val::from(format!("{}%", self.path))],
             )
             .await
             .map_err(ApiError::from)?;
-        Ok(rows.first().map_or(0, |r| int(&r[0])))
+        Ok(rows.first().map_or(0, |r| r.int("n")))
     }
 }
 
@@ -105,10 +105,7 @@ impl OrgQuery {
             .fetch(&sql, &filter.args)
             .await
             .map_err(ApiError::from)?;
-        Ok(rows
-            .iter()
-            .map(|r| Unit::from_row(r))
-            .collect::<Result<_>>()?)
+        Ok(rows.iter().map(Unit::from_row).collect::<Result<_>>()?)
     }
 
     async fn unit(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<Unit> {

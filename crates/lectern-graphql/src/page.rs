@@ -2,7 +2,7 @@
 
 use async_graphql::OutputType;
 use async_graphql::connection::{Connection, Edge};
-use lectern_projections::{ReadDb, Val};
+use lectern_projections::{ReadDb, Row, Val};
 
 use crate::error::{ApiError, Result};
 
@@ -59,8 +59,9 @@ pub(crate) fn page_size(first: Option<i32>) -> Result<usize> {
     Ok(n as usize)
 }
 
-/// Runs a keyset-paginated query: `sql` selects rows whose column `key`
-/// (selected first) orders them; `after` is the last key already seen.
+/// Runs a keyset-paginated query: `select` (a `SELECT ... FROM ...`)
+/// gives the rows, ordered by the expression `key`, which is each row's
+/// cursor; `after` is the last cursor already seen.
 pub(crate) async fn fetch_page<T: OutputType>(
     db: &ReadDb,
     select: &str,
@@ -68,30 +69,19 @@ pub(crate) async fn fetch_page<T: OutputType>(
     mut filter: Where,
     first: Option<i32>,
     after: Option<String>,
-    node: impl Fn(&[Val]) -> Result<T>,
+    node: impl Fn(&Row) -> Result<T>,
 ) -> Result<Connection<String, T>> {
     let n = page_size(first)?;
     if let Some(after) = &after {
         filter.and(&format!("{key} > ?"), [Val::from(after.as_str())]);
     }
+    let select = select.replacen("SELECT ", &format!("SELECT {key} AS cursor, "), 1);
     let sql = format!("{select}{} ORDER BY {key} LIMIT {}", filter.sql(), n + 1);
     let rows = db.fetch(&sql, &filter.args).await.map_err(ApiError::from)?;
     let mut page = Connection::new(after.is_some(), rows.len() > n);
     for row in rows.iter().take(n) {
-        let cursor = row[0].as_str().unwrap_or_default().to_owned();
+        let cursor = row.text("cursor");
         page.edges.push(Edge::new(cursor, node(row)?));
     }
     Ok(page)
-}
-
-pub(crate) fn text(v: &Val) -> String {
-    v.as_str().unwrap_or_default().to_owned()
-}
-
-pub(crate) fn opt(v: &Val) -> Option<String> {
-    v.as_str().map(str::to_owned)
-}
-
-pub(crate) fn int(v: &Val) -> i64 {
-    v.as_i64().unwrap_or_default()
 }

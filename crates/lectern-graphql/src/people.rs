@@ -10,14 +10,14 @@ use chrono::NaiveDate;
 use lectern_domain::{
     CardUid, Name, Person, PersonCommand, Registration, Role, StaffNo, UnitId, person_stream,
 };
-use lectern_projections::Val;
+use lectern_projections::{Row, Val};
 
 use crate::access::{self, Scope};
 use crate::api::Api;
 use crate::auth::{Caller, Principal};
 use crate::enums::{RevocationReason, RoleName, StaffCategory, name_of, stored};
 use crate::error::{ApiError, Result};
-use crate::page::{Where, fetch_page, opt, text};
+use crate::page::{Where, fetch_page};
 
 /// The people a request has read (request data, see `PersonView::seen`).
 #[derive(Default)]
@@ -66,20 +66,20 @@ const SELECT: &str = "SELECT staff_no, name, unit, category, birth_date, hire_da
                       card, roles FROM rm_people";
 
 impl PersonView {
-    fn from_row(r: &[Val], caller: &Caller) -> Result<PersonView> {
-        let card = opt(&r[7]).map(|uid| match caller.principal {
+    fn from_row(r: &Row, caller: &Caller) -> Result<PersonView> {
+        let card = r.opt("card").map(|uid| match caller.principal {
             Principal::Administrator => uid,
             _ => CardUid::parse(&uid).map_or_else(|_| "****".into(), |c| c.masked()),
         });
-        let roles: Vec<Role> = serde_json::from_str(&text(&r[8])).unwrap_or_default();
+        let roles: Vec<Role> = serde_json::from_str(&r.text("roles")).unwrap_or_default();
         Ok(PersonView {
-            staff_no: text(&r[0]),
-            name: text(&r[1]),
-            unit: text(&r[2]),
-            category: stored("staff category", &r[3])?,
-            birth_date: text(&r[4]),
-            hire_date: text(&r[5]),
-            left_on: opt(&r[6]),
+            staff_no: r.text("staff_no"),
+            name: r.text("name"),
+            unit: r.text("unit"),
+            category: stored("staff category", r.get("category"))?,
+            birth_date: r.text("birth_date"),
+            hire_date: r.text("hire_date"),
+            left_on: r.opt("left_on"),
             card,
             roles: roles
                 .iter()
@@ -234,16 +234,16 @@ impl PeopleQuery {
         let mut group: Vec<Leader> = rows
             .iter()
             .flat_map(|r| {
-                let roles: Vec<Role> = serde_json::from_str(&text(&r[3])).unwrap_or_default();
+                let roles: Vec<Role> = serde_json::from_str(&r.text("roles")).unwrap_or_default();
                 roles.into_iter().filter_map(move |role| {
                     let (role, of_unit) = RoleName::of(&role);
                     let leads = !matches!(role, RoleName::Administrator | RoleName::Auditor);
                     leads.then(|| Leader {
                         role,
                         of_unit,
-                        staff_no: text(&r[0]),
-                        name: text(&r[1]),
-                        unit: text(&r[2]),
+                        staff_no: r.text("staff_no"),
+                        name: r.text("name"),
+                        unit: r.text("unit"),
                     })
                 })
             })

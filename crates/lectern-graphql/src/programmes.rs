@@ -13,13 +13,13 @@ use lectern_domain::{
     Eligibility, Launch, Name, Person, Programme, ProgrammeCommand, ProgrammeId, StaffNo,
     person_stream, programme_stream,
 };
-use lectern_projections::{Val, load};
+use lectern_projections::{Row, Val, load};
 
 use crate::access;
 use crate::api::Api;
 use crate::enums::{ProgrammeKind, SessionKind, StaffCategory, named, stored};
 use crate::error::{ApiError, Result};
-use crate::page::{Where, fetch_page, int, opt, text};
+use crate::page::{Where, fetch_page};
 
 /// A programme of the campaign.
 #[derive(Debug, Clone, SimpleObject)]
@@ -77,13 +77,13 @@ pub(crate) struct ProgrammeFiguresView {
 const SELECT: &str = "SELECT id, kind, title, launched_on, eligibility FROM rm_programmes";
 
 impl ProgrammeView {
-    fn from_row(r: &[Val]) -> Result<ProgrammeView> {
+    fn from_row(r: &Row) -> Result<ProgrammeView> {
         Ok(ProgrammeView {
-            id: text(&r[0]),
-            kind: stored("programme kind", &r[1])?,
-            title: text(&r[2]),
-            launched_on: text(&r[3]),
-            eligibility: opt(&r[4]),
+            id: r.text("id"),
+            kind: stored("programme kind", r.get("kind"))?,
+            title: r.text("title"),
+            launched_on: r.text("launched_on"),
+            eligibility: r.opt("eligibility"),
         })
     }
 
@@ -116,9 +116,9 @@ impl ProgrammeView {
             .iter()
             .map(|r| {
                 Ok(PlanTarget {
-                    year: int(&r[0]),
-                    kind: stored("session kind", &r[1])?,
-                    target: int(&r[2]),
+                    year: r.int("year"),
+                    kind: stored("session kind", r.get("kind"))?,
+                    target: r.int("target"),
                 })
             })
             .collect::<Result<_>>()?)
@@ -138,9 +138,9 @@ impl ProgrammeView {
         Ok(rows
             .iter()
             .map(|r| Notice {
-                title: text(&r[0]),
-                body: text(&r[1]),
-                issued_on: text(&r[2]),
+                title: r.text("title"),
+                body: r.text("body"),
+                issued_on: r.text("issued_on"),
             })
             .collect())
     }
@@ -164,10 +164,10 @@ impl ProgrammeView {
         Ok(
             fetch_page(api.db(), select, "x.staff_no", filter, first, after, |r| {
                 Ok(Participant {
-                    staff_no: text(&r[0]),
-                    name: opt(&r[1]),
-                    unit: opt(&r[2]),
-                    enrolled_on: text(&r[3]),
+                    staff_no: r.text("staff_no"),
+                    name: r.opt("name"),
+                    unit: r.opt("unit"),
+                    enrolled_on: r.text("enrolled_on"),
                 })
             })
             .await?,
@@ -191,9 +191,9 @@ impl ProgrammeView {
             .iter()
             .map(|r| {
                 let sessions: BTreeMap<String, i64> =
-                    serde_json::from_str(&text(&r[1])).unwrap_or_default();
+                    serde_json::from_str(&r.text("sessions")).unwrap_or_default();
                 Ok(ProgrammeFiguresView {
-                    year: Some(int(&r[0])).filter(|y| *y != 0),
+                    year: Some(r.int("year")).filter(|y| *y != 0),
                     sessions: sessions
                         .into_iter()
                         .map(|(kind, sessions)| {
@@ -203,7 +203,7 @@ impl ProgrammeView {
                             })
                         })
                         .collect::<Result<_>>()?,
-                    participants: int(&r[2]),
+                    participants: r.int("participants"),
                 })
             })
             .collect::<Result<_>>()?)
@@ -225,7 +225,7 @@ impl ProgrammeQuery {
             .map_err(ApiError::from)?;
         Ok(rows
             .iter()
-            .map(|r| ProgrammeView::from_row(r))
+            .map(ProgrammeView::from_row)
             .collect::<Result<_>>()?)
     }
 

@@ -9,7 +9,7 @@ use lectern_domain::{
     Attendee, Audience, CheckInRules, Name, ProgrammeId, Schedule, Session, SessionCommand,
     SessionId, Slug, StaffNo, TimeWindow, UnitId, session_stream,
 };
-use lectern_projections::{Val, load};
+use lectern_projections::{Row, Val, load};
 use uuid::Uuid;
 
 use crate::access::{self, Scope};
@@ -19,7 +19,7 @@ use crate::enums::{
     AttendanceStatus, LeaveStatus, SessionKind, SessionStatus, name_of, stored, stored_opt,
 };
 use crate::error::{ApiError, Result};
-use crate::page::{Where, fetch_page, int, opt, text};
+use crate::page::{Where, fetch_page};
 
 /// A study session, lecture, class, competition, seminar or meeting.
 #[derive(Debug, Clone, SimpleObject)]
@@ -48,22 +48,22 @@ const SELECT: &str = "SELECT id, kind, title, programme, organiser, venue, start
                       status, audience, present, late, excused, absent FROM rm_sessions";
 
 impl SessionView {
-    fn from_row(r: &[Val]) -> Result<SessionView> {
+    fn from_row(r: &Row) -> Result<SessionView> {
         Ok(SessionView {
-            id: text(&r[0]),
-            kind: stored("session kind", &r[1])?,
-            title: text(&r[2]),
-            programme: opt(&r[3]),
-            organiser: text(&r[4]),
-            venue: text(&r[5]),
-            starts_at: text(&r[6]),
-            ends_at: text(&r[7]),
-            status: stored("session status", &r[8])?,
-            audience: text(&r[9]),
-            present: int(&r[10]),
-            late: int(&r[11]),
-            excused: int(&r[12]),
-            absent: int(&r[13]),
+            id: r.text("id"),
+            kind: stored("session kind", r.get("kind"))?,
+            title: r.text("title"),
+            programme: r.opt("programme"),
+            organiser: r.text("organiser"),
+            venue: r.text("venue"),
+            starts_at: r.text("starts_at"),
+            ends_at: r.text("ends_at"),
+            status: stored("session status", r.get("status"))?,
+            audience: r.text("audience"),
+            present: r.int("present"),
+            late: r.int("late"),
+            excused: r.int("excused"),
+            absent: r.int("absent"),
         })
     }
 
@@ -135,16 +135,16 @@ pub(crate) const ROSTER: &str = "SELECT a.staff_no, a.session_id, p.name, a.stat
                       LEFT JOIN rm_people p ON p.staff_no = a.staff_no";
 
 impl RosterEntry {
-    pub(crate) fn from_row(r: &[Val]) -> Result<RosterEntry> {
+    pub(crate) fn from_row(r: &Row) -> Result<RosterEntry> {
         Ok(RosterEntry {
-            staff_no: text(&r[0]),
-            session_id: text(&r[1]),
-            name: opt(&r[2]),
-            status: stored_opt("attendance status", &r[3])?,
-            leave: stored_opt("leave status", &r[4])?,
-            seat: opt(&r[5]),
-            checked_in_at: opt(&r[6]),
-            method: opt(&r[7]),
+            staff_no: r.text("staff_no"),
+            session_id: r.text("session_id"),
+            name: r.opt("name"),
+            status: stored_opt("attendance status", r.get("status"))?,
+            leave: stored_opt("leave status", r.get("leave"))?,
+            seat: r.opt("seat"),
+            checked_in_at: r.opt("checked_in_at"),
+            method: r.opt("method"),
         })
     }
 }
@@ -226,9 +226,8 @@ impl SessionQuery {
         // The cursor is start time and id, so that sessions starting at the
         // same moment page stably.
         const KEY: &str = "starts_at || '|' || id";
-        let select = SELECT.replacen("SELECT id,", "SELECT starts_at || '|' || id, id,", 1);
-        let page = fetch_page(api.db(), &select, KEY, filter, first, after, |r| {
-            SessionView::from_row(&r[1..])
+        let page = fetch_page(api.db(), SELECT, KEY, filter, first, after, |r| {
+            SessionView::from_row(r)
         })
         .await?;
         Ok(page)
@@ -275,7 +274,7 @@ impl SessionQuery {
         let sql = format!(
             "SELECT s.id, s.kind, s.title, s.programme, s.organiser, s.venue, s.starts_at, \
              s.ends_at, s.status, s.audience, s.present, s.late, s.excused, s.absent, \
-             a.status, a.leave, a.checked_in_at FROM rm_attendance a \
+             a.status AS attendance_status, a.leave, a.checked_in_at FROM rm_attendance a \
              JOIN rm_sessions s ON s.id = a.session_id{} ORDER BY a.starts_at DESC LIMIT 1000",
             filter.sql()
         );
@@ -289,9 +288,9 @@ impl SessionQuery {
             .map(|r| {
                 Ok(AttendanceView {
                     session: SessionView::from_row(r)?,
-                    status: stored_opt("attendance status", &r[14])?,
-                    leave: stored_opt("leave status", &r[15])?,
-                    checked_in_at: opt(&r[16]),
+                    status: stored_opt("attendance status", r.get("attendance_status"))?,
+                    leave: stored_opt("leave status", r.get("leave"))?,
+                    checked_in_at: r.opt("checked_in_at"),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -392,7 +391,7 @@ async fn organiser_of(api: &Api, id: SessionId) -> Result<String> {
         )
         .await?;
     rows.first()
-        .map(|r| text(&r[0]))
+        .map(|r| r.text("organiser"))
         .ok_or_else(|| ApiError::not_found(format!("session {id} does not exist")))
 }
 
@@ -416,7 +415,7 @@ pub(crate) async fn attendee_of(api: &Api, no: &StaffNo, audience: &Audience) ->
         .await?;
     let unit = rows
         .first()
-        .map(|r| text(&r[0]))
+        .map(|r| r.text("unit"))
         .ok_or_else(|| ApiError::not_found(format!("staff member {no} is not on the staff")))?;
     let mut programmes = Vec::new();
     if let Audience::Cohort { programme } = audience

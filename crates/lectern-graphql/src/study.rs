@@ -10,7 +10,7 @@ use lectern_domain::{
     Assignment, Audience, Name, ProgrammeId, StaffNo, StudyCommand, StudyTask, TaskId, UnitId,
     task_stream,
 };
-use lectern_projections::{Val, load};
+use lectern_projections::{Row, Val, load};
 use uuid::Uuid;
 
 use crate::access;
@@ -18,7 +18,7 @@ use crate::api::Api;
 use crate::auth::{Caller, Principal};
 use crate::enums::{StudyTopic, TaskState, TaskStatus, name_of, stored};
 use crate::error::{ApiError, Result};
-use crate::page::{Where, fetch_page, int, opt, text};
+use crate::page::{Where, fetch_page};
 
 /// A study task: something to study by a due date.
 #[derive(Debug, Clone, SimpleObject)]
@@ -58,19 +58,19 @@ const RECORDS: &str = "SELECT x.staff_no, x.task_id, p.name, x.state, x.done_on,
                        FROM rm_task_people x LEFT JOIN rm_people p ON p.staff_no = x.staff_no";
 
 impl TaskView {
-    fn from_row(r: &[Val]) -> Result<TaskView> {
+    fn from_row(r: &Row) -> Result<TaskView> {
         Ok(TaskView {
-            id: text(&r[0]),
-            title: text(&r[1]),
-            topic: stored("study topic", &r[2])?,
-            audience: text(&r[3]),
-            assigner: text(&r[4]),
-            assigned_on: text(&r[5]),
-            due: text(&r[6]),
-            status: stored("task status", &r[7])?,
-            completed: int(&r[8]),
-            waived: int(&r[9]),
-            missed: int(&r[10]),
+            id: r.text("id"),
+            title: r.text("title"),
+            topic: stored("study topic", r.get("topic"))?,
+            audience: r.text("audience"),
+            assigner: r.text("assigner"),
+            assigned_on: r.text("assigned_on"),
+            due: r.text("due"),
+            status: stored("task status", r.get("status"))?,
+            completed: r.int("completed"),
+            waived: r.int("waived"),
+            missed: r.int("missed"),
         })
     }
 
@@ -89,14 +89,14 @@ impl TaskView {
     }
 }
 
-fn record(r: &[Val]) -> Result<TaskRecord> {
+fn record(r: &Row) -> Result<TaskRecord> {
     Ok(TaskRecord {
-        staff_no: text(&r[0]),
-        task_id: text(&r[1]),
-        name: opt(&r[2]),
-        state: stored("task state", &r[3])?,
-        done_on: opt(&r[4]),
-        note: opt(&r[5]),
+        staff_no: r.text("staff_no"),
+        task_id: r.text("task_id"),
+        name: r.opt("name"),
+        state: stored("task state", r.get("state"))?,
+        done_on: r.opt("done_on"),
+        note: r.opt("note"),
     })
 }
 
@@ -163,10 +163,9 @@ impl StudyQuery {
             filter.and("due <= ?", [Val::from(d)]);
         }
         const KEY: &str = "due || '|' || id";
-        let select = SELECT.replacen("SELECT id,", "SELECT due || '|' || id, id,", 1);
         Ok(
-            fetch_page(api.db(), &select, KEY, filter, first, after, |r| {
-                TaskView::from_row(&r[1..])
+            fetch_page(api.db(), SELECT, KEY, filter, first, after, |r| {
+                TaskView::from_row(r)
             })
             .await?,
         )
@@ -196,7 +195,7 @@ impl StudyQuery {
             )
             .await
             .map_err(ApiError::from)?;
-        Ok(rows.iter().map(|r| record(r)).collect::<Result<_>>()?)
+        Ok(rows.iter().map(record).collect::<Result<_>>()?)
     }
 }
 

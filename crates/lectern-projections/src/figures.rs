@@ -11,11 +11,12 @@ use crate::error::{Error, Result};
 use crate::sql::{ReadDb, Val};
 
 const FIGURES: &str = "\
-    SELECT COUNT(*), CAST(COALESCE(SUM(present), 0) AS BIGINT), \
-           CAST(COALESCE(SUM(late), 0) AS BIGINT), CAST(COALESCE(SUM(absent), 0) AS BIGINT), \
-           CAST(COALESCE(SUM(excused), 0) AS BIGINT), \
+    SELECT COUNT(*) AS held, CAST(COALESCE(SUM(present), 0) AS BIGINT) AS present, \
+           CAST(COALESCE(SUM(late), 0) AS BIGINT) AS late, \
+           CAST(COALESCE(SUM(absent), 0) AS BIGINT) AS absent, \
+           CAST(COALESCE(SUM(excused), 0) AS BIGINT) AS excused, \
            (SELECT COUNT(*) FROM rm_task_people x JOIN rm_people p ON p.staff_no = x.staff_no \
-            WHERE p.unit = $1 AND x.done_on >= $4 AND x.done_on <= $5) \
+            WHERE p.unit = $1 AND x.done_on >= $4 AND x.done_on <= $5) AS tasks_done \
     FROM rm_sessions \
     WHERE organiser = $1 AND status = 'closed' AND starts_at >= $2 AND starts_at < $3";
 
@@ -45,18 +46,18 @@ pub async fn unit_month_figures(
             ],
         )
         .await?;
-    let n = |i: usize| {
+    let n = |column: &str| {
         rows.first()
-            .and_then(|r| r[i].as_i64())
+            .and_then(|r| r.int_opt(column))
             .and_then(|v| u32::try_from(v).ok())
             .unwrap_or(0)
     };
     Ok(UnitMonthFigures {
-        sessions_held: n(0),
-        present: n(1),
-        late: n(2),
-        absent: n(3),
-        excused: n(4),
-        tasks_done: n(5),
+        sessions_held: n("held"),
+        present: n("present"),
+        late: n("late"),
+        absent: n("absent"),
+        excused: n("excused"),
+        tasks_done: n("tasks_done"),
     })
 }

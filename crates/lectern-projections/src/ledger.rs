@@ -12,13 +12,15 @@ use chrono::{DateTime, NaiveDate, Utc};
 use lectern_domain::{AttendanceStatus, AwardLevel, Campus, Entry, Period, StaffNo};
 
 use crate::error::{Error, Result};
-use crate::sql::{ReadDb, Val, Values};
+use crate::sql::{ReadDb, Row, Val};
 
-/// One row per entry: kind, date (a timestamp for sessions), title,
-/// status or level, JSON positions, two positions and a year.
+/// One row per entry: its kind, date (a timestamp for sessions), title,
+/// status or level (`what`), JSON positions, the positions a task was
+/// assigned and closed at (or an award conferred at) and an award's year.
 const ENTRIES: &str = "\
-    SELECT 'session', s.starts_at, s.title, a.status, a.positions, \
-           CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT) \
+    SELECT 'session' AS kind, s.starts_at AS date, s.title AS title, a.status AS what, \
+           a.positions AS positions, CAST(NULL AS BIGINT) AS assigned, \
+           CAST(NULL AS BIGINT) AS closed, CAST(NULL AS BIGINT) AS year \
     FROM rm_attendance a JOIN rm_sessions s ON s.id = a.session_id \
     WHERE a.staff_no = $1 AND a.starts_at >= $2 AND a.starts_at < $3 \
       AND a.status IN ('late', 'absent') AND s.status <> 'cancelled' \
@@ -60,50 +62,51 @@ pub async fn person_entries(
     rows.iter().map(|r| entry(r, campus)).collect()
 }
 
-fn entry(r: &Values, campus: &Campus) -> Result<Entry> {
-    let text = |i: usize| r[i].as_str().unwrap_or_default();
+fn entry(r: &Row, campus: &Campus) -> Result<Entry> {
     let bad = |what: &str| Error::Corrupt(format!("ledger row {r:?}: {what}"));
-    let position = |i: usize| {
-        r[i].as_i64()
+    let position = |column: &str| {
+        r.int_opt(column)
             .and_then(|p| u64::try_from(p).ok())
             .ok_or_else(|| bad("a position is missing"))
     };
-    let date = |i: usize| {
-        NaiveDate::parse_from_str(text(i), "%Y-%m-%d").map_err(|_| bad("a date is not a date"))
+    let date = || {
+        NaiveDate::parse_from_str(&r.text("date"), "%Y-%m-%d")
+            .map_err(|_| bad("a date is not a date"))
     };
-    let named = |i: usize| serde_json::Value::String(text(i).to_owned());
-    Ok(match text(0) {
+    let what = || serde_json::Value::String(r.text("what"));
+    Ok(match r.text("kind").as_str() {
         "session" => {
-            let starts: DateTime<Utc> = DateTime::parse_from_rfc3339(text(1))
+            let starts: DateTime<Utc> = DateTime::parse_from_rfc3339(&r.text("date"))
                 .map_err(|_| bad("a start is not a timestamp"))?
                 .with_timezone(&Utc);
             let status: AttendanceStatus =
-                serde_json::from_value(named(3)).map_err(|_| bad("an unknown status"))?;
+                serde_json::from_value(what()).map_err(|_| bad("an unknown status"))?;
             Entry::Attendance {
                 status,
                 date: campus.date(starts),
-                title: text(2).to_owned(),
-                positions: serde_json::from_str(text(4)).map_err(|_| bad("bad positions"))?,
+                title: r.text("title"),
+                positions: serde_json::from_str(&r.text("positions"))
+                    .map_err(|_| bad("bad positions"))?,
             }
         }
         "task" => Entry::MissedTask {
-            due: date(1)?,
-            title: text(2).to_owned(),
-            assigned: position(5)?,
-            closed: position(6)?,
+            due: date()?,
+            title: r.text("title"),
+            assigned: position("assigned")?,
+            closed: position("closed")?,
         },
         _ => {
             let level: AwardLevel =
-                serde_json::from_value(named(3)).map_err(|_| bad("an unknown award level"))?;
+                serde_json::from_value(what()).map_err(|_| bad("an unknown award level"))?;
             Entry::Award {
                 level,
-                title: text(2).to_owned(),
-                year: r[7]
-                    .as_i64()
+                title: r.text("title"),
+                year: r
+                    .int_opt("year")
                     .and_then(|y| i32::try_from(y).ok())
                     .ok_or_else(|| bad("a year is missing"))?,
-                on: date(1)?,
-                position: position(5)?,
+                on: date()?,
+                position: position("assigned")?,
             }
         }
     })

@@ -55,4 +55,4 @@ pub use projectors::{
     PeopleProjector, ProgrammesProjector, SessionsProjector, StudyProjector,
 };
 pub use runner::{Checkpoint, Options, Projections, Status, projector_names, rebuild};
-pub use sql::{ReadDb, Stmt, Val, Values, timestamp};
+pub use sql::{ReadDb, Row, Stmt, Val, timestamp};

@@ -574,11 +574,10 @@ async fn checkpoint<P: Projector>(db: &ReadDb) -> Result<Checkpoint> {
         )
         .await?;
     let row = rows.first().ok_or(Error::Stopped)?;
-    let int = |i: usize| row.get(i).and_then(|v| v.as_i64()).unwrap_or(0);
     Ok(Checkpoint {
-        generation: int(0),
-        version: int(1),
-        position: u64::try_from(int(2)).unwrap_or(0),
+        generation: row.int("generation"),
+        version: row.int("version"),
+        position: u64::try_from(row.int("position")).unwrap_or(0),
     })
 }
 
@@ -592,9 +591,7 @@ async fn applied_position<P: Projector>(db: &ReadDb) -> Result<u64> {
         .await?;
     Ok(rows
         .first()
-        .and_then(|r| r.first())
-        .and_then(Val::as_i64)
-        .and_then(|p| u64::try_from(p).ok())
+        .and_then(|r| u64::try_from(r.int("position")).ok())
         .unwrap_or(0))
 }
 
@@ -607,11 +604,7 @@ async fn claim_generation<P: Projector>(db: &ReadDb) -> Result<i64> {
                 &[Val::from(P::NAME)],
             )
             .await?;
-        let last = rows
-            .first()
-            .and_then(|r| r.first())
-            .and_then(Val::as_i64)
-            .unwrap_or(0);
+        let last = rows.first().map_or(0, |r| r.int("last_generation"));
         let claim = Stmt {
             sql: Arc::from(
                 "UPDATE lectern_projections SET last_generation = $1 \

@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, Column, Row, TypeInfo, ValueRef};
+use sqlx::{AssertSqlSafe, Column, Row as _, TypeInfo, ValueRef};
 
 use crate::error::{Error, Result};
 
@@ -92,9 +92,55 @@ pub fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-/// One row of a query (write `CAST(SUM(..) AS BIGINT)`: PostgreSQL sums
-/// integers to NUMERIC, which is not read here), columns in select order.
-pub type Values = Vec<Val>;
+/// One row of a query, read by column name: the name a column has in the
+/// statement (`staff_no` for `a.staff_no`; give an expression a name with
+/// `AS`). Write `CAST(SUM(..) AS BIGINT)`: PostgreSQL sums integers to
+/// NUMERIC, which is not read here.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    columns: Arc<[String]>,
+    values: Vec<Val>,
+}
+
+impl Row {
+    /// The value of `column`. Asking for a column the statement does not
+    /// select is a mistake in the code that wrote both, like indexing past
+    /// the end of a slice, and panics naming the columns there are.
+    pub fn get(&self, column: &str) -> &Val {
+        match self.columns.iter().position(|c| c == column) {
+            Some(i) => &self.values[i],
+            None => panic!(
+                "the statement selects no column {column:?}; it selects {:?}",
+                self.columns
+            ),
+        }
+    }
+
+    /// A text column (empty when null or a number).
+    pub fn text(&self, column: &str) -> String {
+        self.get(column).as_str().unwrap_or_default().to_owned()
+    }
+
+    /// A text column that may be null.
+    pub fn opt(&self, column: &str) -> Option<String> {
+        self.get(column).as_str().map(str::to_owned)
+    }
+
+    /// An integer column (0 when null or text).
+    pub fn int(&self, column: &str) -> i64 {
+        self.get(column).as_i64().unwrap_or_default()
+    }
+
+    /// An integer column that may be null.
+    pub fn int_opt(&self, column: &str) -> Option<i64> {
+        self.get(column).as_i64()
+    }
+
+    /// The values in select order (for code that handles any row alike).
+    pub fn values(&self) -> &[Val] {
+        &self.values
+    }
+}
 
 /// One statement with its arguments, run later in a projector's batch.
 #[derive(Debug, Clone)]
@@ -188,21 +234,37 @@ impl ReadDb {
     }
 
     /// Runs a query and returns every row.
-    pub async fn fetch(&self, sql: &str, args: &[Val]) -> Result<Vec<Values>> {
+    pub async fn fetch(&self, sql: &str, args: &[Val]) -> Result<Vec<Row>> {
         match self {
             ReadDb::Sqlite { read, .. } => {
                 let rows = bind_sqlite(sqlx::query(AssertSqlSafe(sql.to_owned())), args)
                     .fetch_all(read)
                     .await
                     .map_err(Error::db)?;
-                rows.iter().map(sqlite_values).collect()
+                let columns = rows.first().map(column_names).unwrap_or_default();
+                rows.iter()
+                    .map(|r| {
+                        Ok(Row {
+                            columns: columns.clone(),
+                            values: sqlite_values(r)?,
+                        })
+                    })
+                    .collect()
             }
             ReadDb::Postgres(pool) => {
                 let rows = bind_pg(sqlx::query(AssertSqlSafe(sql.to_owned())), args)
                     .fetch_all(pool)
                     .await
                     .map_err(Error::db)?;
-                rows.iter().map(pg_values).collect()
+                let columns = rows.first().map(column_names).unwrap_or_default();
+                rows.iter()
+                    .map(|r| {
+                        Ok(Row {
+                            columns: columns.clone(),
+                            values: pg_values(r)?,
+                        })
+                    })
+                    .collect()
             }
         }
     }
@@ -313,7 +375,12 @@ fn bind_pg<'q>(mut q: PgQuery<'q>, args: &[Val]) -> PgQuery<'q> {
     q
 }
 
-fn sqlite_values(row: &sqlx::sqlite::SqliteRow) -> Result<Values> {
+/// The names of a statement's columns, shared by its rows.
+fn column_names(row: &impl sqlx::Row) -> Arc<[String]> {
+    row.columns().iter().map(|c| c.name().to_owned()).collect()
+}
+
+fn sqlite_values(row: &sqlx::sqlite::SqliteRow) -> Result<Vec<Val>> {
     (0..row.columns().len())
         .map(|i| {
             let raw = row.try_get_raw(i).map_err(Error::db)?;
@@ -330,7 +397,7 @@ fn sqlite_values(row: &sqlx::sqlite::SqliteRow) -> Result<Values> {
         .collect()
 }
 
-fn pg_values(row: &sqlx::postgres::PgRow) -> Result<Values> {
+fn pg_values(row: &sqlx::postgres::PgRow) -> Result<Vec<Val>> {
     row.columns()
         .iter()
         .map(|c| {

@@ -124,10 +124,10 @@ async fn authenticate(
         .await?;
     let venue = rows
         .first()
-        .and_then(|r| r[1].as_str())
-        .map(Slug::parse)
+        .and_then(|r| r.opt("venue"))
+        .map(|v| Slug::parse(&v))
         .transpose()?;
-    let key = match rows.first().map(|r| r[0].as_str()) {
+    let key = match rows.first().map(|r| r.opt("public_key")) {
         None => {
             return Err(Error::unauthenticated(format!(
                 "kiosk {:?} is not registered; an administrator registers it \
@@ -142,7 +142,7 @@ async fn authenticate(
                 kiosk.as_str()
             )));
         }
-        Some(Some(key)) => PublicKey::from_hex(key).map_err(Error::internal)?,
+        Some(Some(key)) => PublicKey::from_hex(&key).map_err(Error::internal)?,
     };
     let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
     key.verify_request(method.as_str(), path, kiosk.as_str(), time, body, signature)

@@ -163,12 +163,10 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         let (taps, missing): (Family<Labels, Counter>, Family<Labels, Gauge>) =
             (Family::default(), Family::default());
         for k in &kiosks {
-            let id = vec![("kiosk", k[0].as_str().unwrap_or_default().to_owned())];
-            let count = u64::try_from(k[1].as_i64().unwrap_or_default()).unwrap_or(0);
+            let id = vec![("kiosk", k.text("id"))];
+            let count = u64::try_from(k.int("taps")).unwrap_or(0);
             taps.get_or_create(&id).inc_by(count);
-            missing
-                .get_or_create(&id)
-                .set(k[2].as_i64().unwrap_or_default());
+            missing.get_or_create(&id).set(k.int("missing"));
         }
         r.register("lectern_kiosk_taps", "Card taps in the log, by kiosk", taps);
         r.register(

@@ -110,14 +110,16 @@ pub struct Guide {
 
 /// The guide to a demo campus, from its read models.
 pub async fn guide(db: &ReadDb) -> anyhow::Result<Guide> {
+    // The staff number a query selects as `staff_no`, in its first row.
     let first = |sql: &'static str| async move {
         let rows = db.fetch(sql, &[]).await?;
         rows.first()
-            .and_then(|r| r[0].as_str().map(str::to_owned))
+            .and_then(|r| r.opt("staff_no"))
             .with_context(|| format!("this is not a demo campus: nothing answers {sql:?}"))
     };
     let person =
-        first("SELECT person FROM rm_disputes WHERE status = 'rejected' ORDER BY id").await?;
+        first("SELECT person AS staff_no FROM rm_disputes WHERE status = 'rejected' ORDER BY id")
+            .await?;
     let unit = db
         .fetch(
             "SELECT unit FROM rm_people WHERE staff_no = $1",
@@ -125,7 +127,7 @@ pub async fn guide(db: &ReadDb) -> anyhow::Result<Guide> {
         )
         .await?
         .first()
-        .and_then(|r| r[0].as_str().map(str::to_owned))
+        .and_then(|r| r.opt("unit"))
         .context("the disputing person is not in rm_people")?;
     Ok(Guide {
         administrator: first(

@@ -119,12 +119,11 @@ async fn replay_at_the_head_equals_the_read_models(db: TestDb) {
                 )
                 .await
                 .unwrap();
-            let text = |v: &Val| v.as_str().map(str::to_owned);
             let status = r.status.map(|s| format!("{s:?}").to_lowercase());
             let leave = r.leave.map(|l| format!("{l:?}").to_lowercase());
             assert_eq!(
                 (status, leave),
-                (text(&row[0][0]), text(&row[0][1])),
+                (row[0].opt("status"), row[0].opt("leave")),
                 "{person} at {}",
                 r.session
             );
