@@ -11,8 +11,8 @@ use std::time::Duration;
 use lectern_store::testkit::TestDb;
 use serde_json::Value;
 
-use super::{campus, enrol, every_tap_once, status};
-use crate::{ServerProcess, TestApp, admin_token, free_port, kiosk, kiosk_child};
+use super::{Hall, campus, enrol, every_tap_once, hall, status};
+use crate::{ServerProcess, admin_token, free_port, kiosk, kiosk_child};
 
 both_backends!(
     a_killed_kiosk_loses_no_tap_and_counts_none_twice,
@@ -62,13 +62,14 @@ async fn kill_after(mut child: Child, after: Duration) -> String {
 
 async fn a_killed_kiosk_loses_no_tap_and_counts_none_twice(db: TestDb) {
     let url = db.url.clone();
-    let server = TestApp::start(&url).await;
-    let addr = server.addr;
-    let admin = admin_token(&url).await;
-    let code = campus(addr, &admin).await;
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("kiosk");
-    enrol(&data, addr, &code).await;
+    let Hall {
+        server,
+        addr,
+        admin,
+        dir,
+        data,
+        ..
+    } = hall(&url).await;
     let reader = script(dir.path(), "taps.txt", 30);
 
     let mut moments = Moments(7);

@@ -3,12 +3,12 @@
 //! and of the server; every tap recorded exactly once.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 
-use crate::{kiosk, ok};
+use crate::{TestApp, admin_token, kiosk, ok};
 
 mod crash;
 #[cfg(feature = "nfc")]
@@ -54,6 +54,37 @@ pub async fn campus(addr: SocketAddr, admin: &str) -> String {
     .await;
     let code = setup["registerKiosk"]["code"].as_str().unwrap();
     code.to_owned()
+}
+
+/// A server with `campus`, and kiosk hall-a-1 enrolled with it from a
+/// fresh data directory.
+pub struct Hall {
+    pub server: TestApp,
+    pub addr: SocketAddr,
+    pub admin: String,
+    /// The enrolment code (used once).
+    pub code: String,
+    /// Holds the kiosk's data directory (and any scripts) until dropped.
+    pub dir: tempfile::TempDir,
+    pub data: PathBuf,
+}
+
+pub async fn hall(url: &str) -> Hall {
+    let server = TestApp::start(url).await;
+    let addr = server.addr;
+    let admin = admin_token(url).await;
+    let code = campus(addr, &admin).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("kiosk");
+    enrol(&data, addr, &code).await;
+    Hall {
+        server,
+        addr,
+        admin,
+        code,
+        dir,
+        data,
+    }
 }
 
 /// Enrols the kiosk whose state is in `data` with the server at `addr`.

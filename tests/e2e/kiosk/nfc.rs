@@ -10,20 +10,21 @@ use std::time::Duration;
 use lectern_store::testkit::TestDb;
 use serde_json::Value;
 
-use super::{campus, enrol, every_tap_once};
-use crate::{TestApp, admin_token, kiosk};
+use super::{Hall, every_tap_once, hall};
+use crate::kiosk;
 
 both_backends!(cards_read_through_libnfc_are_recorded);
 
 async fn cards_read_through_libnfc_are_recorded(db: TestDb) {
     let url = db.url.clone();
-    let server = TestApp::start(&url).await;
-    let addr = server.addr;
-    let admin = admin_token(&url).await;
-    let code = campus(addr, &admin).await;
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("kiosk");
-    enrol(&data, addr, &code).await;
+    let Hall {
+        server,
+        addr,
+        admin,
+        dir,
+        data,
+        ..
+    } = hall(&url).await;
     // The roster, so that the kiosk names the teachers.
     let script = dir.path().join("none.txt");
     std::fs::write(&script, "").unwrap();

@@ -5,22 +5,22 @@ use serde_json::{Value, json};
 use lectern_server::config::ServeArgs;
 use lectern_store::testkit::TestDb;
 
-use super::{SESSION, campus, enrol, every_tap_once, status};
-use crate::{TestApp, admin_token, kiosk, ok};
+use super::{Hall, SESSION, every_tap_once, hall, status};
+use crate::{TestApp, kiosk, ok};
 
 both_backends!(taps_made_while_the_server_is_down_are_recorded_once);
 
 async fn taps_made_while_the_server_is_down_are_recorded_once(db: TestDb) {
     let url = db.url.clone();
-    let server = TestApp::start(&url).await;
-    let addr = server.addr;
-    let admin = admin_token(&url).await;
-    let code = campus(addr, &admin).await;
+    let Hall {
+        server,
+        addr,
+        admin,
+        code,
+        dir,
+        data,
+    } = hall(&url).await;
     let code = code.as_str();
-
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("kiosk");
-    enrol(&data, addr, code).await;
     let server_url = format!("http://{addr}");
     let (status_code, _, err) = kiosk(
         &data,

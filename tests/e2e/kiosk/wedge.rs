@@ -4,20 +4,21 @@
 use lectern_store::testkit::TestDb;
 use serde_json::Value;
 
-use super::{campus, enrol, every_tap_once};
-use crate::{TestApp, admin_token, kiosk, kiosk_with_input};
+use super::{Hall, every_tap_once, hall};
+use crate::{kiosk, kiosk_with_input};
 
 both_backends!(a_wedge_reader_types_cards_the_kiosk_records);
 
 async fn a_wedge_reader_types_cards_the_kiosk_records(db: TestDb) {
     let url = db.url.clone();
-    let server = TestApp::start(&url).await;
-    let addr = server.addr;
-    let admin = admin_token(&url).await;
-    let code = campus(addr, &admin).await;
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("kiosk");
-    enrol(&data, addr, &code).await;
+    let Hall {
+        server,
+        addr,
+        admin,
+        dir: _dir, // the kiosk's data lives in it until the test ends
+        data,
+        ..
+    } = hall(&url).await;
 
     // 04A1B2C3D4E501 typed least significant byte first, as many cheap
     // readers do; then something that is not a card; then 04A1B2C3D4E502.
