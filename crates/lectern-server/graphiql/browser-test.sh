@@ -9,7 +9,9 @@ root="$(cd "$here/../../.." && pwd)"
 bin="${LECTERN_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/lectern}"
 data="$(mktemp -d)"
 log="$data/serve.log"
-trap 'kill "${pid:-0}" 2>/dev/null || true; rm -rf "$data"' EXIT
+# (Only the server, and only once started: `kill 0` would be our own group.)
+trap '[ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; rm -rf "$data"' EXIT
+[ -x "$bin" ] || { echo "no lectern binary at $bin: cargo build -p lectern-server"; exit 1; }
 
 token="$("$bin" token create --role administrator --label browser-test --data-dir "$data" 2>/dev/null)"
 LECTERN_LOG=warn "$bin" serve --listen 127.0.0.1:0 --data-dir "$data" 2>"$log" &
