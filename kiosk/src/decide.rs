@@ -27,7 +27,8 @@ pub struct Local {
 pub struct Book {
     pub roster: Option<Roster>,
     people: HashMap<StaffNo, RosterPerson>,
-    cards: HashMap<CardUid, StaffNo>,
+    /// Whose each card is, and whether it is their current one.
+    cards: HashMap<CardUid, (StaffNo, bool)>,
     /// Checked in, by session: from the roster and from this kiosk's taps.
     checked_in: HashMap<Uuid, HashSet<StaffNo>>,
 }
@@ -42,11 +43,17 @@ impl Book {
         for p in &roster.people {
             self.people.insert(p.staff_no.clone(), p.clone());
         }
-        self.cards = self
+        // Revoked cards first: a card issued again is its new holder's.
+        let revoked = self.people.values().flat_map(|p| {
+            p.revoked_cards
+                .iter()
+                .map(|c| (c.clone(), (p.staff_no.clone(), false)))
+        });
+        let current = self
             .people
             .values()
-            .filter_map(|p| p.card.clone().map(|c| (c, p.staff_no.clone())))
-            .collect();
+            .filter_map(|p| p.card.clone().map(|c| (c, (p.staff_no.clone(), true))));
+        self.cards = revoked.chain(current).collect();
         for s in &roster.sessions {
             self.checked_in
                 .entry(s.id)
@@ -100,6 +107,15 @@ impl Book {
             .min_by_key(|s| (s.starts_at - at).num_seconds().abs())
     }
 
+    /// The session that ended most recently before `at`, not long since
+    /// (`lectern_domain::OVER_FOR`): a tap then is told it is over.
+    pub fn ended_before(&self, at: DateTime<Utc>) -> Option<&RosterSession> {
+        self.sessions()
+            .iter()
+            .filter(|s| lectern_domain::recently_over(s.ends_at, at))
+            .max_by_key(|s| s.ends_at)
+    }
+
     /// People checked in at `session` and how many are expected.
     pub fn counts(&self, session: &RosterSession) -> (usize, usize) {
         let checked = self.checked_in.get(&session.id).map_or(0, HashSet::len);
@@ -109,7 +125,8 @@ impl Book {
     /// Decides a tap of `card` at `at` (the kiosk's clock corrected by its
     /// last measured offset).
     pub fn decide(&self, card: &CardUid, at: DateTime<Utc>) -> Local {
-        let person = self.cards.get(card).and_then(|no| self.people.get(no));
+        let held = self.cards.get(card);
+        let person = held.and_then(|(no, _)| self.people.get(no));
         let mut local = Local {
             outcome: Outcome::UnknownCard,
             person: person.map(|p| p.staff_no.clone()),
@@ -120,12 +137,19 @@ impl Book {
         let Some(person) = person else {
             return local;
         };
-        if !person.active {
+        if !person.active || held.is_some_and(|(_, current)| !current) {
             local.outcome = Outcome::RevokedCard;
             return local;
         }
         let Some(session) = self.session_at(at) else {
-            local.outcome = Outcome::NoSessionNow;
+            local.outcome = match self.ended_before(at) {
+                Some(over) => {
+                    local.session = Some(over.id);
+                    local.title = Some(over.title.clone());
+                    Outcome::SessionOver
+                }
+                None => Outcome::NoSessionNow,
+            };
             return local;
         };
         local.session = Some(session.id);
@@ -158,4 +182,74 @@ impl Book {
 fn accepts(s: &RosterSession, at: DateTime<Utc>) -> bool {
     lectern_domain::TimeWindow::new(s.starts_at, s.ends_at)
         .is_ok_and(|w| tap_status(&w, s.check_in, at).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use lectern_domain::{CardUid, CheckInRules, Slug, StaffNo};
+    use lectern_kiosk_protocol::{Outcome, Roster, RosterPerson, RosterSession};
+    use uuid::Uuid;
+
+    use super::Book;
+
+    /// 王小明 holds card …02 and held …01 (lost); a session 06:30-09:00 UTC.
+    fn book() -> Book {
+        let at = |h, m| Utc.with_ymd_and_hms(2008, 9, 2, h, m, 0).unwrap();
+        let mut book = Book::default();
+        book.update(Roster {
+            as_of: 1,
+            full: true,
+            venue: Slug::parse("hall-a").unwrap(),
+            people: vec![RosterPerson {
+                staff_no: StaffNo::parse("S0001").unwrap(),
+                name: "王小明".into(),
+                card: Some(CardUid::parse("04A1B2C3D4E502").unwrap()),
+                active: true,
+                revoked_cards: vec![CardUid::parse("04A1B2C3D4E501").unwrap()],
+            }],
+            sessions: vec![RosterSession {
+                id: Uuid::from_u128(1),
+                title: "集中学习".into(),
+                starts_at: at(6, 30),
+                ends_at: at(9, 0),
+                check_in: CheckInRules::default(),
+                shut: false,
+                open: true,
+                expected: vec![],
+                checked_in: vec![],
+            }],
+            server_time: at(6, 0),
+        });
+        book
+    }
+
+    #[test]
+    fn a_revoked_card_is_refused_naming_its_holder() {
+        let at = Utc.with_ymd_and_hms(2008, 9, 2, 6, 35, 0).unwrap();
+        let lost = book().decide(&CardUid::parse("04A1B2C3D4E501").unwrap(), at);
+        assert_eq!(lost.outcome, Outcome::RevokedCard);
+        assert_eq!(lost.name.as_deref(), Some("王小明"));
+        let current = book().decide(&CardUid::parse("04A1B2C3D4E502").unwrap(), at);
+        assert_eq!(current.outcome, Outcome::Present);
+    }
+
+    #[test]
+    fn a_tap_after_the_session_ended_is_told_it_is_over() {
+        let card = CardUid::parse("04A1B2C3D4E502").unwrap();
+        let at = |h, m| Utc.with_ymd_and_hms(2008, 9, 2, h, m, 0).unwrap();
+        let over = book().decide(&card, at(9, 1));
+        assert_eq!(over.outcome, Outcome::SessionOver);
+        assert_eq!(over.title.as_deref(), Some("集中学习"));
+        // Four hours after it ended, there is just no session.
+        assert_eq!(
+            book().decide(&card, at(13, 1)).outcome,
+            Outcome::NoSessionNow
+        );
+        // Before check-in opens (an hour before the start) neither.
+        assert_eq!(
+            book().decide(&card, at(5, 0)).outcome,
+            Outcome::NoSessionNow
+        );
+    }
 }

@@ -18,7 +18,8 @@ use crate::{TestApp, get, gql, ok, post_to, send, token};
 both_backends!(
     kiosk_endpoints_over_http,
     malformed_input_gets_a_4xx_on_every_kiosk_endpoint,
-    a_late_tap_explains_itself
+    a_late_tap_explains_itself,
+    a_replaced_card_and_an_ended_session_say_what_happened
 );
 
 /// An HTTP request; returns the status code and the body.
@@ -589,5 +590,76 @@ async fn a_late_tap_explains_itself(db: TestDb) {
             .all(|l| l["taps"] == json!([])),
         "{r}"
     );
+    server.stop().await;
+}
+
+/// A replaced card is answered as revoked, naming whose it was, and a tap
+/// after the session ended is told the session is over; the kiosk's roster
+/// carries the revoked card so it answers the same offline.
+async fn a_replaced_card_and_an_ended_session_say_what_happened(db: TestDb) {
+    // Tuesday 2 September 2008, campus time; the study runs 14:30-16:00.
+    let campus = Campus::default();
+    let day = chrono::NaiveDate::from_ymd_opt(2008, 9, 2).unwrap();
+    let at = |h, m| {
+        campus
+            .at(day, chrono::NaiveTime::from_hms_opt(h, m, 0).unwrap())
+            .unwrap()
+    };
+    let clock = Clock::manual(at(14, 35));
+    let url = db.url.clone();
+    let server = TestApp::start_at(&url, clock.clone()).await;
+    let addr = server.addr;
+    let admin = token(&url, "administrator", "A0001").await;
+    ok(
+        addr,
+        &admin,
+        "mutation($id: UUID!, $starts: DateTime!, $ends: DateTime!) {
+           a: establishUnit(id: \"uni\", name: \"大学\", kind: university) { position }
+           b: registerPerson(input: { staffNo: \"S0001\", name: \"王小明\", unit: \"uni\",
+             category: teacher, birthDate: \"1980-03-04\", hireDate: \"2005-09-01\" }) { position }
+           c: issueCard(staffNo: \"S0001\", uid: \"04A1B2C3D4E501\") { position }
+           d: issueCard(staffNo: \"S0001\", uid: \"04A1B2C3D4E502\") { position }
+           scheduleSession(input: { id: $id, kind: centralized_study, title: \"集中学习\",
+             organiser: \"uni\", venue: \"hall-a\", audienceUnits: [\"uni\"],
+             startsAt: $starts, endsAt: $ends }) { position }
+         }",
+        json!({
+            "id": "0195f000-0000-7000-8000-00000000c44c",
+            "starts": at(14, 30),
+            "ends": at(16, 0),
+        }),
+    )
+    .await;
+    let kiosk = enrolled(addr, &admin, "hall-a-1").await;
+    let roster = kiosk.roster(None).await;
+    assert_eq!(
+        roster.people[0].revoked_cards,
+        [CardUid::parse("04A1B2C3D4E501").unwrap()],
+        "the replaced card travels with its holder"
+    );
+
+    // 14:35: the old card is refused as revoked, naming 王小明; the new
+    // one checks him in (present: grace runs to 14:40).
+    let answer = kiosk
+        .post_taps(&[
+            kiosk.tap("04A1B2C3D4E501", 1),
+            kiosk.tap("04A1B2C3D4E502", 2),
+        ])
+        .await;
+    assert_eq!(
+        outcomes(&answer),
+        [Some(Outcome::RevokedCard), Some(Outcome::Present)]
+    );
+    assert_eq!(answer.results[0].person.as_deref(), Some("S0001"));
+    assert_eq!(answer.results[0].name.as_deref(), Some("王小明"));
+
+    // 16:20, twenty minutes after the end: the session is over; at 20:01,
+    // four hours and a minute after, there is simply no session.
+    clock.set(at(16, 20));
+    let answer = kiosk.post_taps(&[kiosk.tap("04A1B2C3D4E502", 3)]).await;
+    assert_eq!(outcomes(&answer), [Some(Outcome::SessionOver)]);
+    clock.set(at(20, 1));
+    let answer = kiosk.post_taps(&[kiosk.tap("04A1B2C3D4E502", 4)]).await;
+    assert_eq!(outcomes(&answer), [Some(Outcome::NoSessionNow)]);
     server.stop().await;
 }

@@ -2,6 +2,8 @@
 //! enrolment with that code and the kiosk's key, and the roster a kiosk
 //! decides taps from while offline.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use lectern_domain::{
     Audience, CardUid, KioskLedger, Session, Slug, StaffNo, kiosk_stream, session_stream,
@@ -118,10 +120,27 @@ pub async fn roster(app: &App, db: &ReadDb, venue: &Slug, since: Option<u64>) ->
             .await?
         }
     };
+    // The cards each of them held before, revoked.
+    let mut revoked: HashMap<String, Vec<CardUid>> = HashMap::new();
+    for r in db
+        .fetch(
+            "SELECT uid, staff_no FROM rm_cards WHERE revoked IS NOT NULL \
+             AND staff_no IN (SELECT staff_no FROM rm_people WHERE position > $1) ORDER BY uid",
+            &[Val::from(since.unwrap_or(0))],
+        )
+        .await?
+    {
+        revoked
+            .entry(r.text("staff_no"))
+            .or_default()
+            .push(CardUid::parse(&r.text("uid"))?);
+    }
     let mut people = Vec::with_capacity(rows.len());
     for r in rows {
+        let staff_no = r.text("staff_no");
         people.push(RosterPerson {
-            staff_no: StaffNo::parse(&r.text("staff_no"))?,
+            revoked_cards: revoked.remove(&staff_no).unwrap_or_default(),
+            staff_no: StaffNo::parse(&staff_no)?,
             name: r.text("name"),
             card: r.opt("card").as_deref().map(CardUid::parse).transpose()?,
             active: r.opt("left_on").is_none(),

@@ -25,9 +25,9 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, Utc};
 use lectern_domain::{
     Aggregate, Attendee, Audience, CardHolder, CardUid, Clock, KioskEvent, KioskLedger, ORG_STREAM,
-    OrgTree, Programme, ProgrammeId, RejectReason, Session, SessionCommand, SessionId, Slug,
-    StaffNo, TapDecision, TapOutcome, UnitId, kiosk_stream, pick_session, programme_stream,
-    session_stream,
+    OVER_FOR, OrgTree, Programme, ProgrammeId, RejectReason, Session, SessionCommand, SessionId,
+    Slug, StaffNo, TapDecision, TapOutcome, UnitId, ended_session, kiosk_stream, pick_session,
+    programme_stream, session_stream,
 };
 use lectern_kiosk_protocol::{
     BatchResponse, MAX_BATCH, Outcome, PublicKey, SignedTap, TapBatch, TapResult,
@@ -287,7 +287,14 @@ impl Ingest {
                 None => match &holder {
                     CardHolder::Unknown => TapOutcome::Rejected(RejectReason::UnknownCard),
                     CardHolder::Revoked { .. } => TapOutcome::Rejected(RejectReason::RevokedCard),
-                    CardHolder::Active(_) => TapOutcome::Rejected(RejectReason::NoSessionNow),
+                    CardHolder::Active(_) => {
+                        let over = ended_session(sessions.values().map(|(s, _)| s), &t.venue, at);
+                        TapOutcome::Rejected(if over.is_some() {
+                            RejectReason::SessionOver
+                        } else {
+                            RejectReason::NoSessionNow
+                        })
+                    }
                 },
                 Some(id) => {
                     let (session, _) = sessions.get_mut(&id).expect("picked from these");
@@ -395,7 +402,7 @@ impl Ingest {
         Ok(Some(self.answer(results, gaps)))
     }
 
-    /// The people holding `cards`, by card.
+    /// Whose `cards` are (or were, for a revoked card), by card.
     async fn holders(&self, cards: &[&CardUid]) -> Result<HashMap<CardUid, Holder>> {
         let mut unique: Vec<&CardUid> = cards.to_vec();
         unique.sort();
@@ -404,18 +411,21 @@ impl Ingest {
         for chunk in unique.chunks(500) {
             let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
-                "SELECT card, staff_no, name, unit, left_on FROM rm_people WHERE card IN ({})",
+                "SELECT c.uid, c.revoked, p.staff_no, p.name, p.unit, p.left_on FROM rm_cards c \
+                 JOIN rm_people p ON p.staff_no = c.staff_no WHERE c.uid IN ({})",
                 marks.join(", ")
             );
             let args: Vec<Val> = chunk.iter().map(|c| Val::from(c.as_str())).collect();
             for row in self.projections.db().fetch(&sql, &args).await? {
                 out.insert(
-                    CardUid::parse(&row.text("card"))?,
+                    CardUid::parse(&row.text("uid"))?,
                     Holder {
                         staff_no: StaffNo::parse(&row.text("staff_no"))?,
                         name: row.text("name"),
                         unit: UnitId::parse(&row.text("unit"))?,
-                        active: row.opt("left_on").is_none(),
+                        // A card lost, replaced or taken back, or its
+                        // holder gone: answered as revoked, naming them.
+                        active: row.opt("revoked").is_none() && row.opt("left_on").is_none(),
                     },
                 );
             }
@@ -424,7 +434,8 @@ impl Ingest {
     }
 
     /// The sessions at `venue` a tap between `from` and `to` may belong
-    /// to, folded from the log, with their stream versions.
+    /// to, or that ended not long before (`OVER_FOR`), folded from the log,
+    /// with their stream versions.
     async fn sessions(
         &self,
         venue: &Slug,
@@ -439,7 +450,7 @@ impl Ingest {
                 &[
                     Val::from(venue.as_str()),
                     Val::from(timestamp(to + LONGEST_OPENING)),
-                    Val::from(timestamp(from)),
+                    Val::from(timestamp(from - OVER_FOR)),
                 ],
             )
             .await?;
@@ -485,7 +496,8 @@ struct Holder {
     staff_no: StaffNo,
     name: String,
     unit: UnitId,
-    /// Still on the staff.
+    /// The card is the holder's current one and they are still on the
+    /// staff.
     active: bool,
 }
 

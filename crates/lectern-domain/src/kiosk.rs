@@ -13,7 +13,7 @@
 //! kiosk again (a replaced device) issues a new code and voids the old
 //! key until the kiosk enrols again.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -253,4 +253,29 @@ pub fn pick_session<'a>(
             let start = s.schedule.as_ref().expect("filtered").window.start();
             (start - at).num_seconds().abs()
         })
+}
+
+/// How long after a session ends a tap at its venue with no session open is
+/// answered "the session is over" rather than "no session now".
+pub const OVER_FOR: Duration = Duration::hours(4);
+
+/// Whether a session that ended at `ended` is over, not long since, at `at`.
+pub fn recently_over(ended: DateTime<Utc>, at: DateTime<Utc>) -> bool {
+    ended < at && at - ended <= OVER_FOR
+}
+
+/// The session at `venue` that ended most recently before `at`, within
+/// `OVER_FOR`: for a tap no session takes, what to answer.
+pub fn ended_session<'a>(
+    sessions: impl IntoIterator<Item = &'a Session>,
+    venue: &VenueId,
+    at: DateTime<Utc>,
+) -> Option<&'a Session> {
+    sessions
+        .into_iter()
+        .filter(|s| !s.cancelled)
+        .filter_map(|s| s.schedule.as_ref().map(|x| (s, x)))
+        .filter(|(_, x)| &x.venue == venue && recently_over(x.window.end(), at))
+        .max_by_key(|(_, x)| x.window.end())
+        .map(|(s, _)| s)
 }

@@ -86,7 +86,10 @@ pub use dispute::{
     Dispute, DisputeCommand, DisputeEvent, DisputeId, Outcome, dispute_stream, filing_deadline,
 };
 pub use error::{DomainError, Result};
-pub use kiosk::{KioskEvent, KioskLedger, TapDecision, kiosk_stream, pick_session};
+pub use kiosk::{
+    KioskEvent, KioskLedger, OVER_FOR, TapDecision, ended_session, kiosk_stream, pick_session,
+    recently_over,
+};
 pub use monthly::{LEADERSHIP_STREAM, Monthly, MonthlyCommand, MonthlyEvent, unit_month_stream};
 pub use org::{ORG_STREAM, OrgCommand, OrgEvent, OrgTree, Unit, UnitId, UnitKind};
 pub use period::Period;

@@ -196,6 +196,11 @@ pub struct RosterPerson {
     pub card: Option<CardUid>,
     /// Still on the staff (a leaver's card is refused as revoked).
     pub active: bool,
+    /// Cards they held before (lost, replaced, damaged or taken back): a
+    /// tap of one is refused as revoked, naming them. Absent from a server
+    /// that does not send it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revoked_cards: Vec<CardUid>,
 }
 
 /// A session at the kiosk's venue.

@@ -108,6 +108,29 @@ fn a_tap_goes_to_the_session_open_at_its_venue() {
         "no session now"
     );
     assert_eq!(pick_session(&all, &slug("hall-5"), at(14, 20)), None);
+    // A tap no session takes is told the session is over for four hours
+    // after one ended at its venue (the most recent), else "no session".
+    assert_eq!(
+        ended_session(&all, &slug("hall-3"), at(17, 30)),
+        Some(&tuesday),
+        "the 14:30-17:00 study is over"
+    );
+    assert_eq!(
+        ended_session(&all, &slug("hall-3"), at(21, 0)),
+        Some(&tuesday),
+        "at 21:00 sharp the evening session has not ended"
+    );
+    assert_eq!(
+        ended_session(&all, &slug("hall-3"), at(21, 1)),
+        Some(&evening)
+    );
+    assert_eq!(ended_session(&all, &slug("hall-3"), at(14, 20)), None);
+    assert_eq!(
+        ended_session(&all, &slug("hall-3"), local(2008, 9, 3, 1, 1)),
+        None,
+        "four hours and a minute after the evening ended"
+    );
+    assert_eq!(ended_session(&all, &slug("hall-5"), at(17, 30)), None);
 }
 
 fn registered(code: char) -> KioskEvent {

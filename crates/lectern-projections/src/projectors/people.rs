@@ -1,7 +1,9 @@
 //! `people`: one row per person with their current unit, card and roles,
 //! and the log position of the last event that changed the row (kiosks
-//! fetch the people changed since a position). The card UID is stored
-//! whole; the API masks it for everyone but administrators.
+//! fetch the people changed since a position); and `cards`, every card
+//! ever issued with its holder and why it was revoked, so that a tap of a
+//! lost or replaced card names whose it was. Card UIDs are stored whole;
+//! the API masks them for everyone but administrators.
 
 use lectern_domain::{Person, PersonEvent};
 use lectern_store::RecordedEvent;
@@ -17,14 +19,21 @@ pub struct PeopleProjector {
 
 impl Projector for PeopleProjector {
     const NAME: &'static str = "people";
-    const VERSION: i64 = 2;
-    const TABLES: &'static [Table] = &[Table {
-        name: "people",
-        columns: "staff_no TEXT PRIMARY KEY, name TEXT NOT NULL, unit TEXT NOT NULL, \
-                  category TEXT NOT NULL, birth_date TEXT NOT NULL, hire_date TEXT NOT NULL, \
-                  left_on TEXT, card TEXT, roles TEXT NOT NULL, position BIGINT NOT NULL",
-        indexes: &["unit", "name", "card", "position"],
-    }];
+    const VERSION: i64 = 3;
+    const TABLES: &'static [Table] = &[
+        Table {
+            name: "people",
+            columns: "staff_no TEXT PRIMARY KEY, name TEXT NOT NULL, unit TEXT NOT NULL, \
+                      category TEXT NOT NULL, birth_date TEXT NOT NULL, hire_date TEXT NOT NULL, \
+                      left_on TEXT, card TEXT, roles TEXT NOT NULL, position BIGINT NOT NULL",
+            indexes: &["unit", "name", "card", "position"],
+        },
+        Table {
+            name: "cards",
+            columns: "uid TEXT PRIMARY KEY, staff_no TEXT NOT NULL, revoked TEXT",
+            indexes: &["staff_no"],
+        },
+    ];
     const EVENT_TYPES: &'static [&'static str] = &[
         "PersonRegistered",
         "PersonTransferred",
@@ -70,6 +79,18 @@ impl Projector for PeopleProjector {
                  WHERE staff_no = $1",
                 args,
             );
+        }
+        match e {
+            PersonEvent::CardIssued { uid } => cx.exec(
+                "INSERT INTO {cards} (uid, staff_no, revoked) VALUES ($1, $2, NULL) \
+                 ON CONFLICT (uid) DO UPDATE SET staff_no = excluded.staff_no, revoked = NULL",
+                vec![uid.as_str().into(), r.staff_no.as_str().into()],
+            ),
+            PersonEvent::CardRevoked { uid, reason } => cx.exec(
+                "UPDATE {cards} SET revoked = $2 WHERE uid = $1",
+                vec![uid.as_str().into(), text(&reason).into()],
+            ),
+            _ => {}
         }
         Ok(())
     }
