@@ -307,7 +307,7 @@ async fn every_area_over_http(db: TestDb) {
              organiser: \"cs\", venue: \"hall-a\", audienceUnits: [\"cs\"],
              startsAt: \"2007-03-06T06:00:00Z\", endsAt: \"2007-03-06T07:30:00Z\" }) { position }
            markByHand(id: $id, staffNo: \"S0001\", at: \"2007-03-06T06:20:00Z\") { position }
-           closeSession(id: $id, at: \"2007-03-06T08:00:00Z\") { position }
+           closeSession(id: $id) { position }
          }",
         json!({ "id": id }),
     )
@@ -544,6 +544,19 @@ async fn every_area_over_http(db: TestDb) {
     let (code, _, err) = replay(&["--person", "S0001", "--unit", "cs"]).await;
     assert_ne!(code, 0);
     assert!(err.contains("cannot be used with"), "{err}");
+    // Nobody by that number or name: refused, not a 100-point year.
+    let (code, out, err) = replay(&["--person", "NOBODY1"]).await;
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
+    assert!(
+        err.contains("staff member NOBODY1 does not exist in the log"),
+        "{err}"
+    );
+    let (code, _, err) = replay(&["--unit", "nowhere", "--show", "attendance"]).await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("unit nowhere does not exist in the log"),
+        "{err}"
+    );
 
     // Reports: the same answers as the API, printed or written as CSV.
     let report = |extra: &[&str]| {

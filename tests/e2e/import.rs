@@ -32,11 +32,12 @@ async fn imports_are_all_or_nothing_and_idempotent(db: TestDb) {
     };
 
     // Units, as a spreadsheet program saves CSV: a byte-order mark,
-    // Chinese headings, CRLF, a quoted name with a comma.
+    // Chinese headings, CRLF, a quoted name with a comma, kinds in either
+    // language.
     let units = write(
         "units.csv",
-        "\u{feff}单位编号,单位名称,类型,上级单位\r\nuni,某某大学,university,\r\n\
-         cs,\"计算机学院, 软件学院\",school,uni\r\ncs-se,软件工程系,department,cs\r\n",
+        "\u{feff}单位编号,单位名称,类型,上级单位\r\nuni,某某大学,大学,\r\n\
+         cs,\"计算机学院, 软件学院\",学院,uni\r\ncs-se,软件工程系,department,cs\r\n",
     );
     let (code, out, err) = import(&url, "units", &units).await;
     assert_eq!(code, 0, "{out}{err}");

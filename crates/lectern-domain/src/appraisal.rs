@@ -100,9 +100,12 @@ pub enum AppraisalCommand {
         /// closed year.
         dispute: Option<Uuid>,
     },
+    /// Records the year's results; only once the year has ended on the
+    /// campus calendar (`today`, the server's date).
     ClosePeriod {
         year: i32,
         results: BTreeMap<StaffNo, i32>,
+        today: NaiveDate,
     },
 }
 
@@ -210,9 +213,20 @@ impl RuleBook {
                     dispute: *dispute,
                 }])
             }
-            AppraisalCommand::ClosePeriod { year, results } => {
+            AppraisalCommand::ClosePeriod {
+                year,
+                results,
+                today,
+            } => {
                 if self.closed.contains_key(year) {
                     return Err(DomainError::Refused(format!("{year} is closed already")));
+                }
+                if today.year() <= *year {
+                    return Err(DomainError::Refused(format!(
+                        "the {year} appraisal year ends on {year}-12-31 and can be closed from \
+                         {}-01-01; today is {today}",
+                        year + 1
+                    )));
                 }
                 Ok(vec![AppraisalEvent::AppraisalPeriodClosed {
                     year: *year,

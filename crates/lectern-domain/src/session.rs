@@ -250,10 +250,14 @@ pub enum SessionCommand {
         holder: CardHolder,
         at: DateTime<Utc>,
     },
+    /// A hand mark: `at` is the arrival the marker claims, `now` the
+    /// server's time; a claim in the future is refused, one outside the
+    /// check-in window too.
     MarkByHand {
         person: Attendee,
         marker: StaffNo,
         at: DateTime<Utc>,
+        now: DateTime<Utc>,
     },
     RequestLeave {
         person: StaffNo,
@@ -478,8 +482,20 @@ impl Session {
                 }])
             }
             SessionCommand::RecordTap { .. } => Ok(self.decide_tap(command, org)?.1),
-            SessionCommand::MarkByHand { person, marker, at } => {
+            SessionCommand::MarkByHand {
+                person,
+                marker,
+                at,
+                now,
+            } => {
                 let s = self.open()?;
+                if at > now {
+                    return Err(DomainError::Refused(format!(
+                        "an arrival at {} is in the future (the server's time is {})",
+                        at.to_rfc3339(),
+                        now.to_rfc3339()
+                    )));
+                }
                 if !s.audience.includes(person, org) {
                     return Err(DomainError::Refused(format!(
                         "{} is not in the audience of session {}",

@@ -492,7 +492,8 @@ impl AppraisalMutation {
         appraisal_decides(ctx, "adjust points", command).await
     }
 
-    /// Closes a year: every current member of staff's total is recorded.
+    /// Closes a year once it has ended on the server's clock: every current
+    /// member of staff's total is recorded.
     async fn close_appraisal_year(
         &self,
         ctx: &Context<'_>,
@@ -519,7 +520,11 @@ impl AppraisalMutation {
         appraisal_decides(
             ctx,
             "close appraisal years",
-            AppraisalCommand::ClosePeriod { year, results },
+            AppraisalCommand::ClosePeriod {
+                year,
+                results,
+                today: api.app.campus.date(api.app.clock.now()),
+            },
         )
         .await
     }

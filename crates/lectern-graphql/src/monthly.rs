@@ -408,7 +408,8 @@ impl MonthlyMutation {
     }
 
     /// Submits the union chair's report for a month that has ended, with
-    /// the figures as the log shows them now.
+    /// the figures as the log shows them now. It is dated by the server's
+    /// clock (the campus date), which decides whether it is late.
     async fn submit_monthly_report(
         &self,
         ctx: &Context<'_>,
@@ -416,7 +417,6 @@ impl MonthlyMutation {
         year: i32,
         month: u32,
         narrative: String,
-        submitted_on: NaiveDate,
     ) -> async_graphql::Result<MonthlyPayload> {
         let caller = access::caller(ctx)?;
         let api = ctx.data_unchecked::<Api>();
@@ -436,7 +436,7 @@ impl MonthlyMutation {
             chair: acting(api, caller).await?,
             narrative,
             figures: figures(api, &unit, year, month).await?,
-            submitted_on,
+            submitted_on: api.app.campus.date(api.app.clock.now()),
         };
         Ok(decide(api, caller, &unit_month_stream(&unit, year, month), command).await?)
     }

@@ -581,7 +581,9 @@ impl SessionMutation {
     }
 
     /// Marks a person present (or late) by hand, for a forgotten card; the
-    /// marker is the token's person.
+    /// marker is the token's person. `at` is the arrival the marker claims
+    /// (now by default), recorded as theirs: it must lie in the check-in
+    /// window and not after the server's time.
     async fn mark_by_hand(
         &self,
         ctx: &Context<'_>,
@@ -597,6 +599,7 @@ impl SessionMutation {
             person,
             marker,
             at: at.unwrap_or_else(|| api.app.clock.now()),
+            now: api.app.clock.now(),
         };
         Ok(write(api, caller, id, command).await?)
     }
@@ -669,18 +672,17 @@ impl SessionMutation {
         Ok(write(api, caller, id, command).await?)
     }
 
-    /// Closes a session after it ends: everyone expected who neither came
-    /// nor had leave approved is recorded absent.
+    /// Closes a session once it has ended on the server's clock: everyone
+    /// expected who neither came nor had leave approved is recorded absent.
     async fn close_session(
         &self,
         ctx: &Context<'_>,
         id: Uuid,
-        at: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<SessionPayload> {
         let (caller, api) = manage(ctx, id, "close this session").await?;
         let session = current(api, id).await?;
         let command = SessionCommand::Close {
-            at: at.unwrap_or_else(|| api.app.clock.now()),
+            at: api.app.clock.now(),
             audience: expected(api, &session).await?,
         };
         Ok(write(api, caller, id, command).await?)

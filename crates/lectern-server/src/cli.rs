@@ -626,6 +626,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             if let Some(unit) = &args.unit {
                 let unit = lectern_domain::UnitId::parse(unit)?;
+                let org = lectern_projections::load::<lectern_domain::OrgTree>(
+                    &store,
+                    lectern_domain::ORG_STREAM,
+                    u64::MAX,
+                )
+                .await?
+                .0;
+                anyhow::ensure!(
+                    org.unit(&unit).is_some(),
+                    "unit {unit} does not exist in the log"
+                );
                 return replay_unit(
                     &store, &read, &campus, &unit, &period, as_of, args.show, &when,
                 )
@@ -633,6 +644,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let person =
                 lectern_domain::StaffNo::parse(args.person.as_deref().unwrap_or_default())?;
+            let (known, _) = lectern_projections::load::<lectern_domain::Person>(
+                &store,
+                &lectern_domain::person_stream(&person),
+                u64::MAX,
+            )
+            .await?;
+            anyhow::ensure!(
+                known.registered.is_some(),
+                "staff member {person} does not exist in the log"
+            );
             match args.show {
                 Show::Appraisal => {}
                 Show::Attendance => {

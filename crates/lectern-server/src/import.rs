@@ -107,13 +107,52 @@ pub fn parse_csv(text: &str) -> Result<Vec<(usize, Vec<String>)>, RowError> {
     Ok(records)
 }
 
-fn parse_enum<T: DeserializeOwned>(what: &str, value: &str) -> Result<T, String> {
-    serde_json::from_value(serde_json::Value::String(value.trim().to_owned())).map_err(|e| {
+/// Unit kinds by their Chinese names, as a personnel office's sheet
+/// writes them.
+const UNIT_KINDS: &[(&str, &str)] = &[
+    ("大学", "university"),
+    ("学校", "university"),
+    ("校区", "campus"),
+    ("学院", "school"),
+    ("系", "department"),
+    ("教研室", "department"),
+    ("科室", "office"),
+    ("处室", "office"),
+    ("工会分会", "union_branch"),
+    ("学习小组", "learning_group"),
+];
+
+/// Staff categories by their Chinese names.
+const STAFF_CATEGORIES: &[(&str, &str)] = &[
+    ("教师", "teacher"),
+    ("管理", "administrator"),
+    ("管理人员", "administrator"),
+    ("工人", "worker"),
+    ("工勤", "worker"),
+];
+
+/// A closed set's value, by its stored name (`department`) or a Chinese
+/// name from `chinese` (`系`); a bad value is named with what is accepted.
+fn parse_enum<T: DeserializeOwned>(
+    what: &str,
+    chinese: &[(&str, &str)],
+    value: &str,
+) -> Result<T, String> {
+    let value = value.trim();
+    let name = chinese
+        .iter()
+        .find(|(zh, _)| *zh == value)
+        .map_or(value, |(_, en)| en);
+    serde_json::from_value(serde_json::Value::String(name.to_owned())).map_err(|e| {
         let reason = e.to_string();
         let accepted = reason
             .split_once("expected ")
             .map_or(reason.as_str(), |(_, a)| a);
-        format!("invalid {what} {value:?}: expected {accepted}")
+        let zh: Vec<&str> = chinese.iter().map(|(zh, _)| *zh).collect();
+        format!(
+            "invalid {what} {value:?}: expected {accepted}, or in Chinese {}",
+            zh.join(", ")
+        )
     })
 }
 
@@ -255,7 +294,7 @@ pub async fn import(
                     Ok::<_, String>(OrgCommand::EstablishUnit {
                         unit: UnitId::parse(&r[0]).map_err(|e| e.to_string())?,
                         name: Name::parse(&r[1]).map_err(|e| e.to_string())?,
-                        kind: parse_enum("unit kind", &r[2])?,
+                        kind: parse_enum("unit kind", UNIT_KINDS, &r[2])?,
                         parent: match r[3].as_str() {
                             "" => None,
                             p => Some(UnitId::parse(p).map_err(|e| e.to_string())?),
@@ -328,7 +367,7 @@ pub async fn import(
                             staff_no: no.clone(),
                             name: Name::parse(&r[1]).map_err(|e| e.to_string())?,
                             unit: UnitId::parse(&r[2]).map_err(|e| e.to_string())?,
-                            category: parse_enum("staff category", &r[3])?,
+                            category: parse_enum("staff category", STAFF_CATEGORIES, &r[3])?,
                             birth_date: date("birth date", &r[4])?,
                             hire_date: date("hire date", &r[5])?,
                         }),
@@ -407,6 +446,25 @@ pub async fn import(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_are_read_in_english_or_chinese() {
+        use lectern_domain::{StaffCategory, UnitKind};
+        let kind = |v| parse_enum::<UnitKind>("unit kind", UNIT_KINDS, v);
+        assert_eq!(kind("学院"), Ok(UnitKind::School));
+        assert_eq!(kind(" 科室 "), Ok(UnitKind::Office));
+        assert_eq!(kind("department"), Ok(UnitKind::Department));
+        let err = kind("研究所").unwrap_err();
+        assert!(
+            err.starts_with("invalid unit kind \"研究所\": expected one of `university`")
+                && err.ends_with("or in Chinese 大学, 学校, 校区, 学院, 系, 教研室, 科室, 处室, 工会分会, 学习小组"),
+            "{err}"
+        );
+        let category = |v| parse_enum::<StaffCategory>("staff category", STAFF_CATEGORIES, v);
+        assert_eq!(category("教师"), Ok(StaffCategory::Teacher));
+        assert_eq!(category("管理人员"), Ok(StaffCategory::Administrator));
+        assert_eq!(category("worker"), Ok(StaffCategory::Worker));
+    }
 
     #[test]
     fn csv_records_keep_their_line_and_a_broken_quote_is_named() {

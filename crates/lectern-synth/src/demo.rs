@@ -1919,7 +1919,11 @@ impl Gen<'_> {
         .await?;
         let on = on_or_after(date(year + 1, 1, 9), Weekday::Fri);
         let at = self.at(on, time(17, 0))?;
-        let cmd = AppraisalCommand::ClosePeriod { year, results };
+        let cmd = AppraisalCommand::ClosePeriod {
+            year,
+            results,
+            today: on,
+        };
         let events = decided(&mut self.book.0, |b| b.decide(&cmd))?;
         self.batch
             .stage(APPRAISAL_STREAM, &mut self.book.1, &events, &[], at)

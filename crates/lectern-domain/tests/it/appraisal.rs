@@ -364,6 +364,32 @@ fn rules_are_versioned_and_years_close() {
 }
 
 #[test]
+fn a_year_closes_only_once_it_has_ended() {
+    let close = |today| AppraisalCommand::ClosePeriod {
+        year: 2008,
+        results: BTreeMap::from([(me(), 99)]),
+        today,
+    };
+    // On its last day the year is still running (the server's date decides).
+    given::<RuleBook>([])
+        .when(|b| b.decide(&close(date(2008, 12, 31))))
+        .then_err(DomainError::Refused(
+            "the 2008 appraisal year ends on 2008-12-31 and can be closed from 2009-01-01; \
+             today is 2008-12-31"
+                .into(),
+        ));
+    given::<RuleBook>([])
+        .when(|b| b.decide(&close(date(2007, 6, 1))))
+        .then_err_containing("today is 2007-06-01");
+    given::<RuleBook>([])
+        .when(|b| b.decide(&close(date(2009, 1, 1))))
+        .then(vec![AppraisalEvent::AppraisalPeriodClosed {
+            year: 2008,
+            results: BTreeMap::from([(me(), 99)]),
+        }]);
+}
+
+#[test]
 fn periods() {
     let feb = Period::month(2008, 2).unwrap();
     assert_eq!(feb.until, date(2008, 2, 29));

@@ -70,7 +70,8 @@ fn session_command() -> impl Strategy<Value = SessionCommand> {
         (person(), minute()).prop_map(|(p, at)| SessionCommand::MarkByHand {
             person: member(&p),
             marker: staff("2001001"),
-            at
+            at,
+            now: at
         }),
         (person(), minute()).prop_map(|(p, at)| SessionCommand::RequestLeave {
             person: staff(&p),

@@ -371,3 +371,33 @@ fn tuesday_series_skip_holidays() {
             .contains("ends before it starts")
     );
 }
+
+#[test]
+fn a_hand_mark_claims_an_arrival_in_the_window_and_not_in_the_future() {
+    let mark = |h, m, now| SessionCommand::MarkByHand {
+        person: member("2004001"),
+        marker: staff("2001001"),
+        at: local(2008, 9, 2, h, m),
+        now,
+    };
+    // 15:00 is after start + grace (14:40): late, as the claim says, with
+    // who claimed it.
+    given::<Session>([scheduled()])
+        .when(|s| s.decide(&mark(15, 0, local(2008, 9, 2, 15, 5)), &org()))
+        .then(vec![SessionEvent::AttendanceRecorded {
+            person: staff("2004001"),
+            status: AttendanceStatus::Late,
+            at: local(2008, 9, 2, 15, 0),
+            method: Method::Hand {
+                marker: staff("2001001"),
+            },
+        }]);
+    // A claim the server's clock has not reached is refused...
+    given::<Session>([scheduled()])
+        .when(|s| s.decide(&mark(14, 35, local(2008, 9, 2, 14, 20)), &org()))
+        .then_err_containing("is in the future (the server's time is 2008-09-02T06:20:00+00:00)");
+    // ...and so is one outside the check-in window (opens 14:00, ends 17:00).
+    given::<Session>([scheduled()])
+        .when(|s| s.decide(&mark(17, 30, local(2008, 9, 2, 18, 0)), &org()))
+        .then_err_containing("cannot be taken: SessionOver");
+}

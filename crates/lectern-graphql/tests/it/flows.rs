@@ -34,7 +34,7 @@ async fn an_appraisal_explained_and_disputed(db: TestDb) {
              organiser: \"school-cs\", venue: \"hall-a\", audienceUnits: [\"school-cs\"],
              startsAt: \"2007-03-06T06:00:00Z\", endsAt: \"2007-03-06T07:30:00Z\" }) { position }
            markByHand(id: $id, staffNo: \"S0001\", at: \"2007-03-06T06:20:00Z\") { position }
-           closeSession(id: $id, at: \"2007-03-06T08:00:00Z\") { position }
+           closeSession(id: $id) { position }
            adjustPoints(staffNo: \"S0001\", points: 3, reason: \"优秀学习笔记\", on: \"2007-06-01\") { position }
            grantRole(staffNo: \"M0001\", role: auditor) { position }
          }",
@@ -349,7 +349,7 @@ async fn a_unit_month_from_sessions_to_report(db: TestDb) {
              organiser: \"school-cs\", venue: \"hall-a\", audienceUnits: [\"school-cs\"],
              startsAt: \"2007-03-06T06:00:00Z\", endsAt: \"2007-03-06T07:30:00Z\" }) { position }
            markByHand(id: $id, staffNo: \"S0001\", at: \"2007-03-06T06:05:00Z\") { position }
-           closeSession(id: $id, at: \"2007-03-06T08:00:00Z\") { session { present absent } }
+           closeSession(id: $id) { session { present absent } }
            grantRole(staffNo: \"C0001\", role: union_chair, unit: \"school-cs\") { position }
            a: grantRole(staffNo: \"A0001\", role: leadership_leader) { position }
          }",
@@ -409,10 +409,13 @@ async fn a_unit_month_from_sessions_to_report(db: TestDb) {
             { "role": "union_chair", "ofUnit": "school-cs", "staffNo": "C0001", "name": "陈主席" },
         ])
     );
+    // The server's date decides: on 30 March the month has not ended.
+    let day = |d| chrono::NaiveDate::from_ymd_opt(2007, 3, d).unwrap();
+    t.set_clock(day(30), 17, 0);
     let (code, message) = t
         .err(
             Some(chair()),
-            "mutation { submitMonthlyReport(unit: \"school-cs\", year: 2007, month: 3, narrative: \"x\", submittedOn: \"2007-03-30\") { position } }",
+            "mutation { submitMonthlyReport(unit: \"school-cs\", year: 2007, month: 3, narrative: \"x\") { position } }",
             json!({}),
         )
         .await;
@@ -421,11 +424,12 @@ async fn a_unit_month_from_sessions_to_report(db: TestDb) {
         message.contains("after the month ends on 2007-03-31"),
         "{message}"
     );
+    t.set_clock(day(31) + chrono::Days::new(2), 9, 30);
     t.ok(
         chair(),
         "mutation {
            completeStudyCheck(unit: \"school-cs\", year: 2007, month: 3, on: \"2007-03-31\", notes: \"笔记齐全\") { position }
-           submitMonthlyReport(unit: \"school-cs\", year: 2007, month: 3, narrative: \"本月集中学习一次\", submittedOn: \"2007-04-02\") { position }
+           submitMonthlyReport(unit: \"school-cs\", year: 2007, month: 3, narrative: \"本月集中学习一次\") { position }
          }",
         json!({}),
     )

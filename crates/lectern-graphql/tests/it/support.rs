@@ -1,6 +1,7 @@
 //! A small campus behind the schema, and callers of every role.
 
-use lectern_domain::{Campus, StaffNo, UnitId};
+use chrono::NaiveDate;
+use lectern_domain::{Campus, Clock, StaffNo, UnitId};
 use lectern_graphql::{Api, Caller, LecternSchema, Principal, Tokens, build_schema};
 use lectern_projections::{Options, Projections, ReadDb};
 use lectern_store::testkit::TestDb;
@@ -9,6 +10,8 @@ use serde_json::{Value, json};
 pub struct TestApi {
     pub api: Api,
     pub schema: LecternSchema,
+    /// The server's clock: it reads the real time until a test sets it.
+    pub clock: Clock,
     _db: TestDb,
 }
 
@@ -67,15 +70,29 @@ impl TestApi {
             .await
             .unwrap();
         let tokens = Tokens::new(read);
-        let api = Api::new(
-            lectern_app::App::new(store, projections, Campus::default()),
-            tokens,
-        );
+        let clock = Clock::manual(chrono::Utc::now());
+        let app = lectern_app::App {
+            clock: clock.clone(),
+            ..lectern_app::App::new(store, projections, Campus::default())
+        };
+        let api = Api::new(app, tokens);
         TestApi {
             schema: build_schema(api.clone()),
             api,
+            clock,
             _db: db,
         }
+    }
+
+    /// Sets the server's clock to `hour:minute` campus time on `day`.
+    pub fn set_clock(&self, day: NaiveDate, hour: u32, minute: u32) {
+        let at = Campus::default()
+            .at(
+                day,
+                chrono::NaiveTime::from_hms_opt(hour, minute, 0).unwrap(),
+            )
+            .unwrap();
+        self.clock.set(at);
     }
 
     /// Runs a request; returns the whole response as JSON.
