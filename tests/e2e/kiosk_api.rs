@@ -493,17 +493,19 @@ async fn malformed_input_gets_a_4xx_on_every_kiosk_endpoint(db: TestDb) {
 
 /// A tap after the grace period costs points, and the appraisal line says
 /// why down to the raw tap: kiosk, counter, time and signature.
+/// `h:m` campus time on Tuesday 2 September 2008.
+fn tuesday(h: u32, m: u32) -> DateTime<Utc> {
+    let day = chrono::NaiveDate::from_ymd_opt(2008, 9, 2).unwrap();
+    Campus::default()
+        .at(day, chrono::NaiveTime::from_hms_opt(h, m, 0).unwrap())
+        .unwrap()
+}
+
 async fn a_late_tap_explains_itself(db: TestDb) {
     // Tuesday 2 September 2008 on the campus clock: the session began at
     // 14:30 and the server's clock says 15:10 when the tap arrives, so the
     // tap is late (grace ends 14:40) whatever the kiosk's own clock shows.
-    let campus = Campus::default();
-    let day = chrono::NaiveDate::from_ymd_opt(2008, 9, 2).unwrap();
-    let at = |h, m| {
-        campus
-            .at(day, chrono::NaiveTime::from_hms_opt(h, m, 0).unwrap())
-            .unwrap()
-    };
+    let at = tuesday;
     let started = at(14, 30);
     let clock = Clock::manual(at(15, 10));
     let url = db.url.clone();
@@ -598,13 +600,7 @@ async fn a_late_tap_explains_itself(db: TestDb) {
 /// carries the revoked card so it answers the same offline.
 async fn a_replaced_card_and_an_ended_session_say_what_happened(db: TestDb) {
     // Tuesday 2 September 2008, campus time; the study runs 14:30-16:00.
-    let campus = Campus::default();
-    let day = chrono::NaiveDate::from_ymd_opt(2008, 9, 2).unwrap();
-    let at = |h, m| {
-        campus
-            .at(day, chrono::NaiveTime::from_hms_opt(h, m, 0).unwrap())
-            .unwrap()
-    };
+    let at = tuesday;
     let clock = Clock::manual(at(14, 35));
     let url = db.url.clone();
     let server = TestApp::start_at(&url, clock.clone()).await;
