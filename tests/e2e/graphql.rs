@@ -258,7 +258,9 @@ async fn graphql_over_http(db: TestDb) {
 /// that shows it, from the unit tree to the raw events.
 async fn every_area_over_http(db: TestDb) {
     let url = db.url.clone();
-    let server = TestApp::start(&url).await;
+    // The server's clock reads the real time except where a step sets it.
+    let clock = lectern_domain::Clock::manual(chrono::Utc::now());
+    let server = TestApp::start_at(&url, clock.clone()).await;
     let addr = server.addr;
     let admin = token(&url, "administrator", "A0001").await;
     let staff = token(&url, "staff", "S0001").await;
@@ -371,13 +373,23 @@ async fn every_area_over_http(db: TestDb) {
         json!({ "id": task }),
     )
     .await;
+    // Completed on 5 March 2007 by the server's clock, in time.
+    clock.set(
+        lectern_domain::Campus::default()
+            .at(
+                chrono::NaiveDate::from_ymd_opt(2007, 3, 5).unwrap(),
+                chrono::NaiveTime::from_hms_opt(20, 0, 0).unwrap(),
+            )
+            .unwrap(),
+    );
     ok(
         addr,
         &staff,
-        "mutation($id: UUID!) { completeStudyTask(id: $id, evidence: \"读书笔记\", on: \"2007-03-05\") { position } }",
+        "mutation($id: UUID!) { completeStudyTask(id: $id, evidence: \"读书笔记\") { position } }",
         json!({ "id": task }),
     )
     .await;
+    clock.set(chrono::Utc::now());
     let record = ok(
         addr,
         &staff,

@@ -1,15 +1,23 @@
 //! Who a session or a study task expects.
 
+use chrono::NaiveDate;
 use lectern_domain::{Audience, Programme, ProgrammeId, StaffNo, programme_stream};
 use lectern_projections::{ReadDb, Val, load};
 use lectern_store::Store;
 
 use crate::error::Result;
 
-/// Everyone an audience names: current staff of its units (and the units
-/// below), read from `db` (the primary's read models or a replica's), or a
-/// programme's participants from the log; nobody for an open audience.
-pub async fn members_of(store: &Store, db: &ReadDb, audience: &Audience) -> Result<Vec<StaffNo>> {
+/// Everyone an audience names on the campus date `on`: the staff of its
+/// units (and the units below) that day, hired by then, not yet gone, in
+/// the unit they belonged to then (read from `db`, the primary's read
+/// models or a replica's); or a programme's participants from the log;
+/// nobody for an open audience.
+pub async fn members_of(
+    store: &Store,
+    db: &ReadDb,
+    audience: &Audience,
+    on: NaiveDate,
+) -> Result<Vec<StaffNo>> {
     match audience {
         Audience::Open => Ok(vec![]),
         Audience::Cohort { programme } => enrolled(store, programme).await,
@@ -18,9 +26,10 @@ pub async fn members_of(store: &Store, db: &ReadDb, audience: &Audience) -> Resu
             for u in units {
                 let rows = db
                     .fetch(
-                        "SELECT staff_no FROM rm_people WHERE left_on IS NULL AND unit IN \
+                        "SELECT staff_no FROM rm_memberships WHERE since <= $2 \
+                         AND (until IS NULL OR until > $2) AND unit IN \
                          (SELECT id FROM rm_units WHERE path LIKE $1)",
-                        &[Val::from(format!("%/{}/%", u.as_str()))],
+                        &[Val::from(format!("%/{}/%", u.as_str())), Val::from(on)],
                     )
                     .await?;
                 for r in rows {

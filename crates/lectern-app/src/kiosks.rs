@@ -179,7 +179,8 @@ pub async fn roster(app: &App, db: &ReadDb, venue: &Slug, since: Option<u64>) ->
             expected: if open {
                 vec![]
             } else {
-                members_of(&app.store, db, &s.audience).await?
+                let on = app.campus.date(s.window.start());
+                members_of(&app.store, db, &s.audience, on).await?
             },
             checked_in: session.attended.keys().cloned().collect(),
         });

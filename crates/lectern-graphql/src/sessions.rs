@@ -418,8 +418,9 @@ pub(crate) async fn attendee_of(api: &Api, no: &StaffNo, audience: &Audience) ->
         .map(|r| r.text("unit"))
         .ok_or_else(|| ApiError::not_found(format!("staff member {no} is not on the staff")))?;
     let mut programmes = Vec::new();
+    let today = api.app.campus.date(api.app.clock.now());
     if let Audience::Cohort { programme } = audience
-        && members_of(api, audience).await?.contains(no)
+        && members_of(api, audience, today).await?.contains(no)
     {
         programmes.push(programme.clone());
     }
@@ -430,18 +431,26 @@ pub(crate) async fn attendee_of(api: &Api, no: &StaffNo, audience: &Audience) ->
     })
 }
 
-/// Everyone a session expects: current staff of its audience units, or
-/// its programme's participants.
+/// Everyone a session expects: the staff of its audience units on the
+/// session's day (not on the day it is closed), or its programme's
+/// participants.
 async fn expected(api: &Api, session: &Session) -> Result<Vec<StaffNo>> {
     match &session.schedule {
-        Some(schedule) => members_of(api, &schedule.audience).await,
+        Some(schedule) => {
+            let on = api.app.campus.date(schedule.window.start());
+            members_of(api, &schedule.audience, on).await
+        }
         None => Ok(vec![]),
     }
 }
 
-/// Everyone an audience names, as the write path reads it.
-pub(crate) async fn members_of(api: &Api, audience: &Audience) -> Result<Vec<StaffNo>> {
-    Ok(lectern_app::members_of(&api.app.store, api.db(), audience).await?)
+/// Everyone an audience names on `on`, as the write path reads it.
+pub(crate) async fn members_of(
+    api: &Api,
+    audience: &Audience,
+    on: chrono::NaiveDate,
+) -> Result<Vec<StaffNo>> {
+    Ok(lectern_app::members_of(&api.app.store, api.db(), audience, on).await?)
 }
 
 /// Checks that the caller manages session `id`.

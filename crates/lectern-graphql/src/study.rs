@@ -320,14 +320,14 @@ impl StudyMutation {
     }
 
     /// Records a completion with its evidence: staff for themselves,
-    /// administrators and chairs for people they manage.
+    /// administrators and chairs for people they manage. It is dated by the
+    /// server (the campus date), which decides whether it was in time.
     async fn complete_study_task(
         &self,
         ctx: &Context<'_>,
         id: Uuid,
         staff_no: Option<String>,
         evidence: String,
-        on: NaiveDate,
     ) -> async_graphql::Result<StudyTaskPayload> {
         let caller = access::caller(ctx)?;
         let api = ctx.data_unchecked::<Api>();
@@ -353,7 +353,7 @@ impl StudyMutation {
         let command = StudyCommand::Complete {
             person,
             evidence,
-            on,
+            on: api.app.campus.date(api.app.clock.now()),
         };
         Ok(write(api, caller, id, command).await?)
     }
@@ -385,16 +385,18 @@ impl StudyMutation {
         &self,
         ctx: &Context<'_>,
         id: Uuid,
-        today: NaiveDate,
     ) -> async_graphql::Result<StudyTaskPayload> {
         let caller = access::caller(ctx)?;
         let api = ctx.data_unchecked::<Api>();
         let task = current(api, id).await?;
-        let audience = &task.assignment.as_ref().expect("checked").audience;
-        check_manages(api, caller, audience, "close this task").await?;
+        let assignment = task.assignment.as_ref().expect("checked");
+        check_manages(api, caller, &assignment.audience, "close this task").await?;
+        // Who it applies to: the staff of its units on its due date.
+        let audience =
+            crate::sessions::members_of(api, &assignment.audience, assignment.due).await?;
         let command = StudyCommand::Close {
-            today,
-            audience: crate::sessions::members_of(api, audience).await?,
+            today: api.app.campus.date(api.app.clock.now()),
+            audience,
         };
         Ok(write(api, caller, id, command).await?)
     }

@@ -19,6 +19,7 @@ both_backends!(
     an_award_from_vote_to_register,
     a_unit_month_from_sessions_to_report,
     an_appraisal_explained_and_disputed,
+    a_session_expects_its_units_staff_as_of_its_day,
 );
 
 async fn an_appraisal_explained_and_disputed(db: TestDb) {
@@ -560,34 +561,39 @@ async fn a_study_task_from_assignment_to_close(db: TestDb) {
         assigned["assignStudyTask"]["task"],
         json!({ "status": "open", "assigner": "C0001" })
     );
+    // The server's date dates a completion and decides when a task closes.
+    let march = |d| chrono::NaiveDate::from_ymd_opt(2007, 3, d).unwrap();
+    t.set_clock(march(5), 20, 0);
     t.ok(
         staff(),
-        "mutation($id: UUID!) { completeStudyTask(id: $id, evidence: \"读书笔记三篇\", on: \"2007-03-05\") { position } }",
+        "mutation($id: UUID!) { completeStudyTask(id: $id, evidence: \"读书笔记三篇\") { position } }",
         json!({ "id": id }),
     )
     .await;
     let (code, message) = t
         .err(
             Some(other_staff()),
-            "mutation($id: UUID!) { completeStudyTask(id: $id, evidence: \"x\", on: \"2007-03-05\") { position } }",
+            "mutation($id: UUID!) { completeStudyTask(id: $id, evidence: \"x\") { position } }",
             json!({ "id": id }),
         )
         .await;
     assert_eq!(code, "CONFLICT");
     assert!(message.contains("is not assigned to M0001"), "{message}");
+    t.set_clock(march(9), 17, 0);
     let (code, message) = t
         .err(
             Some(chair()),
-            "mutation($id: UUID!) { closeStudyTask(id: $id, today: \"2007-03-09\") { position } }",
+            "mutation($id: UUID!) { closeStudyTask(id: $id) { position } }",
             json!({ "id": id }),
         )
         .await;
     assert_eq!(code, "CONFLICT");
     assert!(message.contains("is due on 2007-03-10"), "{message}");
+    t.set_clock(march(11), 9, 0);
     let closed = t
         .ok(
             chair(),
-            "mutation($id: UUID!) { closeStudyTask(id: $id, today: \"2007-03-11\") {
+            "mutation($id: UUID!) { closeStudyTask(id: $id) {
                task { status completed missed records { edges { node { staffNo state doneOn note } } } }
              } }",
             json!({ "id": id }),
@@ -1224,4 +1230,91 @@ async fn full_fold(t: &TestApi, who: &str, year: i32) -> serde_json::Value {
         .map(|l| json!({ "points": l.points, "rule": l.rule, "ruleVersion": l.rule_version, "date": l.date.to_string(), "subject": l.subject, "positions": l.positions }))
         .collect();
     json!(lines)
+}
+
+/// Who a session expects is the staff of its units on its day, not on the
+/// day it is closed (the seed: strict attendance at each unit's Tuesday
+/// study; absences cost points). Tuesday 6 March 2007, school-cs, closed
+/// weeks later:
+/// - C0001 (cs-dept since 2005) did not come: absent;
+/// - S0001 (cs-dept) marked by hand at 14:20, after the 10-minute grace: late;
+/// - T0002 was in cs-dept until a transfer effective 20 March: absent;
+/// - T0001 was in math-dept until the same transfer into cs-dept: not expected;
+/// - N0001, hired on 1 April into cs-dept: not expected;
+/// - L0001 left on 1 March: not expected.
+///
+/// So present 0, late 1, absent 2; T0002 loses 5 points, nobody else one
+/// for this session.
+async fn a_session_expects_its_units_staff_as_of_its_day(db: TestDb) {
+    let t = TestApi::campus(db).await;
+    let id = "0195f000-0000-7000-8000-0000000d0d0d";
+    for (no, unit, hired) in [
+        ("T0001", "math-dept", "2005-09-01"),
+        ("T0002", "cs-dept", "2005-09-01"),
+        ("N0001", "cs-dept", "2007-04-01"),
+        ("L0001", "cs-dept", "2005-09-01"),
+    ] {
+        t.ok(
+            admin(),
+            "mutation($no: String!, $unit: String!, $hired: NaiveDate!) {
+               registerPerson(input: { staffNo: $no, name: $no, unit: $unit,
+                 category: teacher, birthDate: \"1980-03-04\", hireDate: $hired }) { position }
+             }",
+            json!({ "no": no, "unit": unit, "hired": hired }),
+        )
+        .await;
+    }
+    t.ok(
+        admin(),
+        "mutation($id: UUID!) {
+           a: transferPerson(staffNo: \"T0001\", to: \"cs-dept\", effective: \"2007-03-20\") { position }
+           b: transferPerson(staffNo: \"T0002\", to: \"math-dept\", effective: \"2007-03-20\") { position }
+           c: recordLeaving(staffNo: \"L0001\", on: \"2007-03-01\", reason: \"调离\") { position }
+           adoptScoringRules(input: { version: 1, effectiveFrom: \"2007-01-01\", basePoints: 100,
+             perAbsence: 5, perLate: 2, perMissedTask: 3, perLateReport: 10, reportDueDay: 5,
+             awardBonus: [] }) { position }
+           scheduleSession(input: { id: $id, kind: centralized_study, title: \"集中学习\",
+             organiser: \"school-cs\", venue: \"hall-a\", audienceUnits: [\"school-cs\"],
+             startsAt: \"2007-03-06T06:00:00Z\", endsAt: \"2007-03-06T07:30:00Z\" }) { position }
+           markByHand(id: $id, staffNo: \"S0001\", at: \"2007-03-06T06:20:00Z\") { position }
+         }",
+        json!({ "id": id }),
+    )
+    .await;
+    // Closed on 2 April, after the transfers, the leaving and the hire.
+    t.set_clock(chrono::NaiveDate::from_ymd_opt(2007, 4, 2).unwrap(), 9, 0);
+    let closed = t
+        .ok(
+            admin(),
+            "mutation($id: UUID!) { closeSession(id: $id) { session { present late absent
+               roster { edges { node { staffNo status } } } } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    let session = &closed["closeSession"]["session"];
+    assert_eq!(
+        (&session["present"], &session["late"], &session["absent"]),
+        (&json!(0), &json!(1), &json!(2)),
+        "{session}"
+    );
+    assert_eq!(
+        session["roster"]["edges"],
+        json!([
+            { "node": { "staffNo": "C0001", "status": "absent" } },
+            { "node": { "staffNo": "S0001", "status": "late" } },
+            { "node": { "staffNo": "T0002", "status": "absent" } },
+        ])
+    );
+    let q =
+        "query($who: String!) { appraisal(staffNo: $who, year: 2007) { total lines { rule } } }";
+    let t2 = t.ok(admin(), q, json!({ "who": "T0002" })).await;
+    assert_eq!(t2["appraisal"]["total"], 95, "{t2}");
+    for who in ["T0001", "N0001"] {
+        let a = t.ok(admin(), q, json!({ "who": who })).await;
+        assert_eq!(
+            a["appraisal"]["lines"],
+            json!([{ "rule": "base" }]),
+            "{who} was not expected: {a}"
+        );
+    }
 }

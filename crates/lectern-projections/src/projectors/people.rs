@@ -1,9 +1,12 @@
 //! `people`: one row per person with their current unit, card and roles,
 //! and the log position of the last event that changed the row (kiosks
-//! fetch the people changed since a position); and `cards`, every card
-//! ever issued with its holder and why it was revoked, so that a tap of a
-//! lost or replaced card names whose it was. Card UIDs are stored whole;
-//! the API masks them for everyone but administrators.
+//! fetch the people changed since a position); `cards`, every card ever
+//! issued with its holder and why it was revoked, so that a tap of a lost
+//! or replaced card names whose it was; and `memberships`, who belonged to
+//! which unit from when (inclusive) until when (exclusive): from the hire
+//! date, across transfers, until leaving, so that a session expects the
+//! staff of its units as of its day. Card UIDs are stored whole; the API
+//! masks them for everyone but administrators.
 
 use lectern_domain::{Person, PersonEvent};
 use lectern_store::RecordedEvent;
@@ -19,7 +22,7 @@ pub struct PeopleProjector {
 
 impl Projector for PeopleProjector {
     const NAME: &'static str = "people";
-    const VERSION: i64 = 3;
+    const VERSION: i64 = 4;
     const TABLES: &'static [Table] = &[
         Table {
             name: "people",
@@ -32,6 +35,12 @@ impl Projector for PeopleProjector {
             name: "cards",
             columns: "uid TEXT PRIMARY KEY, staff_no TEXT NOT NULL, revoked TEXT",
             indexes: &["staff_no"],
+        },
+        Table {
+            name: "memberships",
+            columns: "staff_no TEXT NOT NULL, unit TEXT NOT NULL, since TEXT NOT NULL, \
+                      until TEXT, PRIMARY KEY (staff_no, since)",
+            indexes: &["unit, since"],
         },
     ];
     const EVENT_TYPES: &'static [&'static str] = &[
@@ -81,6 +90,34 @@ impl Projector for PeopleProjector {
             );
         }
         match e {
+            PersonEvent::PersonRegistered(_) => cx.exec(
+                "INSERT INTO {memberships} (staff_no, unit, since, until) VALUES ($1, $2, $3, NULL)",
+                vec![
+                    r.staff_no.as_str().into(),
+                    unit.as_str().into(),
+                    r.hire_date.into(),
+                ],
+            ),
+            PersonEvent::PersonTransferred { to, effective, .. } => {
+                cx.exec(
+                    "UPDATE {memberships} SET until = $2 WHERE staff_no = $1 AND until IS NULL",
+                    vec![r.staff_no.as_str().into(), effective.into()],
+                );
+                cx.exec(
+                    "INSERT INTO {memberships} (staff_no, unit, since, until) \
+                     VALUES ($1, $2, $3, NULL) ON CONFLICT (staff_no, since) \
+                     DO UPDATE SET unit = excluded.unit, until = NULL",
+                    vec![
+                        r.staff_no.as_str().into(),
+                        to.as_str().into(),
+                        effective.into(),
+                    ],
+                );
+            }
+            PersonEvent::PersonLeft { on, .. } => cx.exec(
+                "UPDATE {memberships} SET until = $2 WHERE staff_no = $1 AND until IS NULL",
+                vec![r.staff_no.as_str().into(), on.into()],
+            ),
             PersonEvent::CardIssued { uid } => cx.exec(
                 "INSERT INTO {cards} (uid, staff_no, revoked) VALUES ($1, $2, NULL) \
                  ON CONFLICT (uid) DO UPDATE SET staff_no = excluded.staff_no, revoked = NULL",
