@@ -676,6 +676,18 @@ async fn every_area_over_http(db: TestDb) {
     let (code, _, err) = report(&["appraisal", "--person", "NOBODY1", "--year", "2007"]).await;
     assert_ne!(code, 0);
     assert!(err.contains("staff member NOBODY1 does not exist"), "{err}");
+    let unknown_unit = [
+        "unit-month",
+        "--unit",
+        "nowhere",
+        "--year",
+        "2007",
+        "--month",
+        "3",
+    ];
+    let (code, _, err) = report(&unknown_unit).await;
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("unit \"nowhere\" does not exist"), "{err}");
 
     // Download links: signed, for the caller's own access, not alterable.
     let link = |who: String, vars: serde_json::Value| async move {

@@ -137,17 +137,18 @@ pub(crate) async fn figures(
 
 /// Whether the caller may read or act for `unit`'s months.
 async fn check_unit(api: &Api, caller: &Caller, unit: &UnitId, what: &str) -> Result<()> {
-    match Scope::of(caller) {
-        Scope::All => Ok(()),
-        Scope::Subtree(own) => {
-            let path = crate::org::Unit::get(api, unit.as_str()).await?.path;
-            if path.contains(&format!("/{own}/")) {
-                Ok(())
-            } else {
-                Err(access::denied(caller, &format!("{what} of {unit}")))
-            }
+    let scope = Scope::of(caller);
+    if let Scope::Own(_) = scope {
+        return Err(access::denied(caller, &format!("{what} of {unit}")));
+    }
+    // A unit nobody established has no month to show (not a month of
+    // zeros), whoever asks.
+    let path = crate::org::Unit::get(api, unit.as_str()).await?.path;
+    match scope {
+        Scope::Subtree(own) if !path.contains(&format!("/{own}/")) => {
+            Err(access::denied(caller, &format!("{what} of {unit}")))
         }
-        Scope::Own(_) => Err(access::denied(caller, &format!("{what} of {unit}"))),
+        _ => Ok(()),
     }
 }
 
