@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::NaiveDate;
 use lectern_domain::{
-    APPRAISAL_STREAM, Appraisal, AppraisalCommand, Period, RuleBook, ScoringRules, StaffNo, UnitId,
-    appraise_entries,
+    APPRAISAL_STREAM, Appraisal, AppraisalCommand, AppraisalEvent, Period, RuleBook, ScoringRules,
+    StaffNo, UnitId, appraise_entries,
 };
 use lectern_projections::{decode, load, person_entries};
 
@@ -22,7 +22,7 @@ use crate::access::{self, Scope};
 use crate::api::Api;
 use crate::auth::Principal;
 use crate::enums::{AwardLevel, PointRule, name_of, named};
-use crate::error::{ApiError, Result};
+use crate::error::{ApiError, Code, Result};
 
 /// One point gained or lost, and why.
 #[derive(Debug, Clone, SimpleObject)]
@@ -528,4 +528,27 @@ impl AppraisalMutation {
         )
         .await
     }
+}
+
+/// Refuses `what` when it would change the points of `year` and that
+/// appraisal year is closed: once a year's results are recorded, only a
+/// dispute's resolution changes them.
+pub(crate) async fn year_open(api: &Api, year: i32, what: &str) -> Result<()> {
+    let appraisal = api
+        .appraisal_log
+        .read(&api.app.store, api.app.projections.position())
+        .await?;
+    let closed = appraisal.iter().any(
+        |p| matches!(&p.event, AppraisalEvent::AppraisalPeriodClosed { year: y, .. } if *y == year),
+    );
+    if closed {
+        return Err(ApiError::new(
+            Code::Conflict,
+            format!(
+                "the {year} appraisal year is closed, so {what} would change recorded points: \
+                 the person files a dispute (fileDispute) and an auditor resolves it"
+            ),
+        ));
+    }
+    Ok(())
 }

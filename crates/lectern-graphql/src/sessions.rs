@@ -4,7 +4,7 @@
 
 use async_graphql::connection::Connection;
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use lectern_domain::{
     Attendee, Audience, CheckInRules, Name, ProgrammeId, Schedule, Session, SessionCommand,
     SessionId, Slug, StaffNo, TimeWindow, UnitId, session_stream,
@@ -483,6 +483,17 @@ async fn write(
     })
 }
 
+/// Refuses `what` at a session of a closed appraisal year.
+async fn session_year_open(api: &Api, session: &Session, what: &str) -> Result<()> {
+    match &session.schedule {
+        Some(s) => {
+            let year = api.app.campus.date(s.window.start()).year();
+            crate::appraisal::year_open(api, year, what).await
+        }
+        None => Ok(()),
+    }
+}
+
 async fn current(api: &Api, id: SessionId) -> Result<Session> {
     Ok(
         load::<Session>(&api.app.store, &session_stream(id), u64::MAX)
@@ -603,6 +614,7 @@ impl SessionMutation {
         let (caller, api) = manage(ctx, id, "take attendance at this session").await?;
         let marker = access::acting_person(caller)?;
         let session = current(api, id).await?;
+        session_year_open(api, &session, "a hand mark").await?;
         let person = attendee(api, &session, &StaffNo::parse(&staff_no)?).await?;
         let command = SessionCommand::MarkByHand {
             person,
@@ -690,6 +702,7 @@ impl SessionMutation {
     ) -> async_graphql::Result<SessionPayload> {
         let (caller, api) = manage(ctx, id, "close this session").await?;
         let session = current(api, id).await?;
+        session_year_open(api, &session, "closing this session").await?;
         let command = SessionCommand::Close {
             at: api.app.clock.now(),
             audience: expected(api, &session).await?,
@@ -708,6 +721,7 @@ impl SessionMutation {
         reason: String,
     ) -> async_graphql::Result<SessionPayload> {
         let (caller, api) = manage(ctx, id, "correct attendance at this session").await?;
+        session_year_open(api, &current(api, id).await?, "a correction").await?;
         let command = SessionCommand::Correct {
             person: StaffNo::parse(&staff_no)?,
             to: to.into(),

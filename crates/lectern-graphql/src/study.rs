@@ -5,7 +5,7 @@
 
 use async_graphql::connection::Connection;
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use lectern_domain::{
     Assignment, Audience, Name, ProgrammeId, StaffNo, StudyCommand, StudyTask, TaskId, UnitId,
     task_stream,
@@ -369,8 +369,15 @@ impl StudyMutation {
         let caller = access::caller(ctx)?;
         let api = ctx.data_unchecked::<Api>();
         let task = current(api, id).await?;
-        let audience = &task.assignment.as_ref().expect("checked").audience;
-        check_manages(api, caller, audience, "excuse people from this task").await?;
+        let assignment = task.assignment.as_ref().expect("checked");
+        check_manages(
+            api,
+            caller,
+            &assignment.audience,
+            "excuse people from this task",
+        )
+        .await?;
+        crate::appraisal::year_open(api, assignment.due.year(), "a waiver").await?;
         let command = StudyCommand::Waive {
             person: StaffNo::parse(&staff_no)?,
             reason,
@@ -391,6 +398,7 @@ impl StudyMutation {
         let task = current(api, id).await?;
         let assignment = task.assignment.as_ref().expect("checked");
         check_manages(api, caller, &assignment.audience, "close this task").await?;
+        crate::appraisal::year_open(api, assignment.due.year(), "closing this task").await?;
         // Who it applies to: the staff of its units on its due date.
         let audience =
             crate::sessions::members_of(api, &assignment.audience, assignment.due).await?;

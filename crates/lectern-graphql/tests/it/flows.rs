@@ -112,6 +112,24 @@ async fn an_appraisal_explained_and_disputed(db: TestDb) {
         json!({}),
     )
     .await;
+    // A closed year is frozen: a correction would move S0001's recorded
+    // 101 points, so only a dispute may change them.
+    let (code, message) = t
+        .err(
+            Some(admin()),
+            "mutation($id: UUID!) { correctAttendance(id: $id, staffNo: \"S0001\", to: present,
+               reason: \"忘记带卡\") { position } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(code, "CONFLICT");
+    assert_eq!(
+        message,
+        "the 2007 appraisal year is closed, so a correction would change recorded points: \
+         the person files a dispute (fileDispute) and an auditor resolves it"
+    );
+    let still = t.ok(staff(), q, json!({ "who": "S0001" })).await;
+    assert_eq!(still["appraisal"]["total"], 101, "{still}");
     let late_line = lines[1]["positions"][0].as_u64().unwrap();
     let file = "mutation($p: [Int!]!, $year: Int! = 2007) { fileDispute(year: $year, positions: $p, claim: \"我那天在上课\") { dispute { id status person filedOn } } }";
     // A year closed long ago: its filing window is over.
