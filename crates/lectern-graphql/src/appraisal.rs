@@ -14,7 +14,7 @@ use lectern_domain::{
     APPRAISAL_STREAM, Appraisal, AppraisalCommand, AppraisalEvent, Period, RuleBook, ScoringRules,
     StaffNo, UnitId, appraise_entries,
 };
-use lectern_projections::{decode, load, person_entries};
+use lectern_projections::{Val, decode, load, person_entries};
 
 use lectern_audit::replay::{AsOf, replay_person, replay_unit};
 
@@ -239,11 +239,101 @@ pub(crate) struct RulesView {
     pub(crate) award_bonus: String,
 }
 
+/// What closing a year recorded, beside what the log gives now.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct YearEndRecord {
+    pub(crate) year: i32,
+    /// Whether the year was closed (`closeAppraisalYear`); when not, there
+    /// is no record yet and `people` is empty.
+    pub(crate) closed: bool,
+    pub(crate) people: Vec<YearEndLine>,
+}
+
+/// One person's recorded total and live total for a closed year.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct YearEndLine {
+    pub(crate) staff_no: String,
+    pub(crate) name: Option<String>,
+    /// The total recorded when the year closed.
+    pub(crate) recorded: i32,
+    /// The total the log gives now (a dispute's resolution moves it).
+    pub(crate) live: i32,
+}
+
 #[derive(Default)]
 pub(crate) struct AppraisalQuery;
 
 #[Object]
 impl AppraisalQuery {
+    /// What `closeAppraisalYear` recorded for each person, beside the live
+    /// total, within the caller's scope (staff: their own line), by staff
+    /// number: where a dispute starts.
+    async fn year_end_record(
+        &self,
+        ctx: &Context<'_>,
+        year: i32,
+    ) -> async_graphql::Result<YearEndRecord> {
+        let caller = access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let period = Period::year(year)?;
+        let appraisal = api
+            .appraisal_log
+            .read(&api.app.store, api.app.projections.position())
+            .await?;
+        let recorded = appraisal.iter().find_map(|p| match &p.event {
+            AppraisalEvent::AppraisalPeriodClosed { year: y, results } if *y == year => {
+                Some(results.clone())
+            }
+            _ => None,
+        });
+        let Some(recorded) = recorded else {
+            return Ok(YearEndRecord {
+                year,
+                closed: false,
+                people: vec![],
+            });
+        };
+        // The people the caller may see, with their names.
+        let mut filter = crate::page::Where::default();
+        match Scope::of(caller) {
+            Scope::All => {}
+            Scope::Subtree(unit) => filter.and(
+                "unit IN (SELECT id FROM rm_units WHERE path LIKE ?)",
+                [Scope::subtree_pattern(&unit)],
+            ),
+            Scope::Own(no) => filter.and("staff_no = ?", [Val::from(no.as_str())]),
+        }
+        let rows = api
+            .db()
+            .fetch(
+                &format!("SELECT staff_no, name FROM rm_people{}", filter.sql()),
+                &filter.args,
+            )
+            .await
+            .map_err(ApiError::from)?;
+        let names: BTreeMap<String, String> = rows
+            .iter()
+            .map(|r| (r.text("staff_no"), r.text("name")))
+            .collect();
+        let mut people = Vec::new();
+        for (no, total) in &recorded {
+            let Some(name) = names.get(no.as_str()) else {
+                continue;
+            };
+            people.push(YearEndLine {
+                staff_no: no.as_str().to_owned(),
+                name: Some(name.clone()),
+                recorded: *total,
+                live: appraise(api, no, &period).await?.total,
+            });
+        }
+        Ok(YearEndRecord {
+            year,
+            closed: true,
+            people,
+        })
+    }
+
     /// A person's appraisal for a year (with the base points) or a month
     /// (gains and losses only), one line per point.
     async fn appraisal(

@@ -283,6 +283,34 @@ async fn an_appraisal_explained_and_disputed(db: TestDb) {
     );
     let after = t.ok(staff(), q, json!({ "who": "S0001" })).await;
     assert_eq!(after["appraisal"]["total"], 103, "{after}");
+    // The year-end record keeps what the close recorded (101) beside what
+    // the log gives now (103, after the upheld dispute); staff see their
+    // own line, and a year not closed has no record.
+    let record = "query($year: Int!) { yearEndRecord(year: $year) { closed
+        people { staffNo name recorded live } } }";
+    let mine = t.ok(staff(), record, json!({ "year": 2007 })).await;
+    assert_eq!(
+        mine["yearEndRecord"],
+        json!({ "closed": true, "people": [
+            { "staffNo": "S0001", "name": "王小明", "recorded": 101, "live": 103 }
+        ] })
+    );
+    let all = t.ok(admin(), record, json!({ "year": 2007 })).await;
+    let people = all["yearEndRecord"]["people"].as_array().unwrap();
+    assert_eq!(people.len(), 4, "everyone on the staff at the close: {all}");
+    let theirs = t.ok(chair(), record, json!({ "year": 2007 })).await;
+    let numbers: Vec<&str> = theirs["yearEndRecord"]["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["staffNo"].as_str().unwrap())
+        .collect();
+    assert_eq!(numbers, ["C0001", "S0001"], "the chair's subtree: {theirs}");
+    let open = t.ok(admin(), record, json!({ "year": 2008 })).await;
+    assert_eq!(
+        open["yearEndRecord"],
+        json!({ "closed": false, "people": [] })
+    );
     // Replayed: what the system showed before the fix, what is true now.
     let seen = t
         .ok(
