@@ -14,7 +14,7 @@ use lectern_domain::{
     APPRAISAL_STREAM, Appraisal, AppraisalCommand, AppraisalEvent, Period, RuleBook, ScoringRules,
     StaffNo, UnitId, appraise_entries,
 };
-use lectern_projections::{Val, decode, load, person_entries};
+use lectern_projections::{decode, load, person_entries};
 
 use lectern_audit::replay::{AsOf, replay_person, replay_unit};
 
@@ -253,7 +253,7 @@ pub(crate) struct YearEndRecord {
 #[derive(Debug, Clone, SimpleObject)]
 pub(crate) struct YearEndLine {
     pub(crate) staff_no: String,
-    pub(crate) name: Option<String>,
+    pub(crate) name: String,
     /// The total recorded when the year closed.
     pub(crate) recorded: i32,
     /// The total the log gives now (a dispute's resolution moves it).
@@ -295,14 +295,7 @@ impl AppraisalQuery {
         };
         // The people the caller may see, with their names.
         let mut filter = crate::page::Where::default();
-        match Scope::of(caller) {
-            Scope::All => {}
-            Scope::Subtree(unit) => filter.and(
-                "unit IN (SELECT id FROM rm_units WHERE path LIKE ?)",
-                [Scope::subtree_pattern(&unit)],
-            ),
-            Scope::Own(no) => filter.and("staff_no = ?", [Val::from(no.as_str())]),
-        }
+        crate::people::scope_filter(&mut filter, caller, "read the year-end record")?;
         let rows = api
             .db()
             .fetch(
@@ -322,7 +315,7 @@ impl AppraisalQuery {
             };
             people.push(YearEndLine {
                 staff_no: no.as_str().to_owned(),
-                name: Some(name.clone()),
+                name: name.clone(),
                 recorded: *total,
                 live: appraise(api, no, &period).await?.total,
             });
