@@ -19,7 +19,8 @@ both_backends!(
     kiosk_endpoints_over_http,
     malformed_input_gets_a_4xx_on_every_kiosk_endpoint,
     a_late_tap_explains_itself,
-    a_replaced_card_and_an_ended_session_say_what_happened
+    a_replaced_card_and_an_ended_session_say_what_happened,
+    a_tap_read_in_time_counts_when_it_arrives_after_the_close
 );
 
 /// An HTTP request; returns the status code and the body.
@@ -61,13 +62,27 @@ impl Kiosk {
     }
 
     pub(crate) fn tap(&self, card: &str, counter: u64) -> SignedTap {
+        self.tap_ago(card, counter, Duration::zero())
+    }
+
+    /// A tap the kiosk read `ago` before now, and held (offline) since.
+    fn tap_ago(&self, card: &str, counter: u64, ago: Duration) -> SignedTap {
         self.key.sign_tap(Tap::new(
             Slug::parse(&self.id).unwrap(),
             Slug::parse("hall-a").unwrap(),
             CardUid::parse(card).unwrap(),
             counter,
-            self.now(),
+            self.now() - ago,
         ))
+    }
+
+    async fn heartbeat(&self, backlog: u64) {
+        let beat = serde_json::to_vec(&json!({
+            "version": "0.1.0", "backlog": backlog, "last_tap": null, "clock_offset_ms": 0
+        }))
+        .unwrap();
+        let (code, answer) = self.send("POST", "/kiosk/v1/heartbeat", &beat).await;
+        assert_eq!(code, 200, "{answer}");
     }
 
     pub(crate) async fn post_taps(&self, taps: &[SignedTap]) -> BatchResponse {
@@ -657,5 +672,209 @@ async fn a_replaced_card_and_an_ended_session_say_what_happened(db: TestDb) {
     clock.set(at(20, 1));
     let answer = kiosk.post_taps(&[kiosk.tap("04A1B2C3D4E502", 4)]).await;
     assert_eq!(outcomes(&answer), [Some(Outcome::NoSessionNow)]);
+    server.stop().await;
+}
+
+/// Worked by hand: the study runs 14:30-16:00 on Tuesday 2 September 2008
+/// for the three staff of the university (rules v1: 5 points per absence, 2
+/// per late arrival). 王一 taps at 14:35 on hall-a-1 (present, grace to
+/// 14:40). Hall-a-1 then loses its link and reads 王二 at 14:50 (late);
+/// hall-a-2 is never heard from. The chair closes at 16:30: 王二 and 王三
+/// are absent (1 present, 0 late, 2 absent), and the close names both
+/// kiosks as behind. 王二's tap arrives at 16:40: read in the window, it
+/// counts as late and replaces the absence (1 present, 1 late, 1 absent;
+/// 王二 100 - 2 = 98, not 95). The 2008 year closes on 2 January 2009; a
+/// tap of 王三 read at 14:45 arriving after that is held for the auditors:
+/// 王三 stays absent at 95, the recorded total.
+async fn a_tap_read_in_time_counts_when_it_arrives_after_the_close(db: TestDb) {
+    let at = tuesday;
+    let clock = Clock::manual(at(14, 35));
+    let url = db.url.clone();
+    let server = TestApp::start_at(&url, clock.clone()).await;
+    let addr = server.addr;
+    let admin = token(&url, "administrator", "A0001").await;
+    let session = "0195f000-0000-7000-8000-00000000c10e";
+    ok(
+        addr,
+        &admin,
+        "mutation($id: UUID!, $starts: DateTime!, $ends: DateTime!) {
+           a: establishUnit(id: \"uni\", name: \"大学\", kind: university) { position }
+           b1: registerPerson(input: { staffNo: \"S0001\", name: \"王一\", unit: \"uni\",
+             category: teacher, birthDate: \"1980-03-04\", hireDate: \"2005-09-01\" }) { position }
+           b2: registerPerson(input: { staffNo: \"S0002\", name: \"王二\", unit: \"uni\",
+             category: teacher, birthDate: \"1981-03-04\", hireDate: \"2005-09-01\" }) { position }
+           b3: registerPerson(input: { staffNo: \"S0003\", name: \"王三\", unit: \"uni\",
+             category: teacher, birthDate: \"1982-03-04\", hireDate: \"2005-09-01\" }) { position }
+           c1: issueCard(staffNo: \"S0001\", uid: \"04A1B2C3D4E501\") { position }
+           c2: issueCard(staffNo: \"S0002\", uid: \"04A1B2C3D4E502\") { position }
+           c3: issueCard(staffNo: \"S0003\", uid: \"04A1B2C3D4E503\") { position }
+           d: adoptScoringRules(input: { version: 1, effectiveFrom: \"2000-01-01\", basePoints: 100,
+             perAbsence: 5, perLate: 2, perMissedTask: 3, perLateReport: 10, reportDueDay: 5,
+             awardBonus: [] }) { position }
+           scheduleSession(input: { id: $id, kind: centralized_study, title: \"集中学习\",
+             organiser: \"uni\", venue: \"hall-a\", audienceUnits: [\"uni\"],
+             startsAt: $starts, endsAt: $ends }) { position }
+         }",
+        json!({ "id": session, "starts": at(14, 30), "ends": at(16, 0) }),
+    )
+    .await;
+    let hall1 = enrolled(addr, &admin, "hall-a-1").await;
+    let _hall2 = enrolled(addr, &admin, "hall-a-2").await;
+    let answer = hall1.post_taps(&[hall1.tap("04A1B2C3D4E501", 1)]).await;
+    assert_eq!(outcomes(&answer), [Some(Outcome::Present)]);
+
+    // 16:30: hall-a-1 reports one tap waiting; the chair closes.
+    clock.set(at(16, 30));
+    hall1.heartbeat(1).await;
+    let closed = ok(
+        addr,
+        &admin,
+        "mutation($id: UUID!) { closeSession(id: $id) { session {
+           present late absent kiosksBehind { kiosk backlog lastHeard } } } }",
+        json!({ "id": session }),
+    )
+    .await;
+    let s = &closed["closeSession"]["session"];
+    assert_eq!(
+        (&s["present"], &s["late"], &s["absent"]),
+        (&json!(1), &json!(0), &json!(2)),
+        "{s}"
+    );
+    assert_eq!(
+        s["kiosksBehind"],
+        json!([
+            { "kiosk": "hall-a-1", "backlog": 1, "lastHeard": "2008-09-02T08:30:00+00:00" },
+            { "kiosk": "hall-a-2", "backlog": 0, "lastHeard": null },
+        ]),
+        "{s}"
+    );
+
+    // 16:40: the tap read at 14:50 arrives.
+    clock.set(at(16, 40));
+    let answer = hall1
+        .post_taps(&[hall1.tap_ago("04A1B2C3D4E502", 2, Duration::minutes(110))])
+        .await;
+    assert_eq!(outcomes(&answer), [Some(Outcome::Late)], "{answer:?}");
+    let figures = "query($id: UUID!) { session(id: $id) { present late absent } }";
+    let r = ok(addr, &admin, figures, json!({ "id": session })).await;
+    assert_eq!(
+        r["session"],
+        json!({ "present": 1, "late": 1, "absent": 1 }),
+        "{r}"
+    );
+    let total = "query($no: String!) { appraisal(staffNo: $no, year: 2008) {
+                   total lines { rule points } } }";
+    let r = ok(addr, &admin, total, json!({ "no": "S0002" })).await;
+    assert_eq!(
+        r["appraisal"],
+        json!({ "total": 98, "lines": [
+            { "rule": "base", "points": 100 }, { "rule": "late", "points": -2 }
+        ] }),
+        "{r}"
+    );
+    let events = ok(
+        addr,
+        &admin,
+        "query($stream: String!) { events(stream: $stream) { eventType payload } }",
+        json!({ "stream": format!("session-{session}") }),
+    )
+    .await;
+    let replaced = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["eventType"] == "AttendanceRecorded")
+        .map(|e| serde_json::from_str::<Value>(e["payload"].as_str().unwrap()).unwrap())
+        .find(|p| p["person"] == "S0002")
+        .expect("the late tap's attendance");
+    assert_eq!(replaced["replaces"], "absent", "{replaced}");
+    assert_eq!(
+        replaced["method"]["tap"],
+        json!(answer.results[0].tap),
+        "the attendance names the tap"
+    );
+
+    // 2 January 2009: the year closes; then 王三's tap, read at 14:45.
+    let jan2 = Campus::default()
+        .at(
+            chrono::NaiveDate::from_ymd_opt(2009, 1, 2).unwrap(),
+            chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+        )
+        .unwrap();
+    clock.set(jan2);
+    ok(
+        addr,
+        &admin,
+        "mutation { closeAppraisalYear(year: 2008) { position } }",
+        json!({}),
+    )
+    .await;
+    let answer = hall1
+        .post_taps(&[hall1.tap_ago("04A1B2C3D4E503", 3, jan2 - at(14, 45))])
+        .await;
+    assert_eq!(
+        outcomes(&answer),
+        [Some(Outcome::SessionOver)],
+        "{answer:?}"
+    );
+    let r = ok(addr, &admin, total, json!({ "no": "S0003" })).await;
+    assert_eq!(r["appraisal"]["total"], 95, "{r}");
+    let held = ok(
+        addr,
+        &admin,
+        "{ heldTaps(year: 2008) { tap session staffNo readAt position } }",
+        json!({}),
+    )
+    .await;
+    let taps = held["heldTaps"].as_array().unwrap();
+    assert_eq!(taps.len(), 1, "{held}");
+    assert_eq!(
+        (&taps[0]["tap"], &taps[0]["session"], &taps[0]["staffNo"]),
+        (
+            &json!(answer.results[0].tap),
+            &json!(session),
+            &json!("S0003")
+        ),
+        "{held}"
+    );
+    let auditor = token(&url, "auditor", "A0001").await;
+    ok(
+        addr,
+        &auditor,
+        "{ heldTaps(year: 2008) { tap } }",
+        json!({}),
+    )
+    .await;
+    let staff = token(&url, "staff", "S0003").await;
+    let refused = gql(addr, &staff, "{ heldTaps(year: 2008) { tap } }", json!({})).await;
+    assert!(refused["errors"].is_array(), "{refused}");
+
+    // The year-end record, as a report: recorded and live agree (the held
+    // tap changed nothing).
+    let args = [
+        "report",
+        "year-end",
+        "--year",
+        "2008",
+        "--database-url",
+        &url,
+    ];
+    let (code, out, err) = crate::cli(args.iter().map(|a| a.to_string()).collect()).await;
+    assert_eq!(code, 0, "{err}");
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .skip(2)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(out.lines().next(), Some("2008 year-end record"), "{out}");
+    assert_eq!(
+        rows,
+        [
+            ["S0001", "王一", "100", "100", "0"],
+            ["S0002", "王二", "98", "98", "0"],
+            ["S0003", "王三", "95", "95", "0"],
+        ],
+        "{out}"
+    );
     server.stop().await;
 }

@@ -194,3 +194,39 @@ pub async fn roster(app: &App, db: &ReadDb, venue: &Slug, since: Option<u64>) ->
         server_time: app.clock.now(),
     })
 }
+
+/// The kiosks at `venue` that may still hold taps of a session that began
+/// at `began`: those whose last heartbeat reported taps waiting, and those
+/// whose last heartbeat (on the server's clock; a connected kiosk sends one
+/// with every roster refresh, every 30 seconds) is older than the start. Closing the session records
+/// them, so the chair knows late taps may yet arrive.
+pub async fn behind_at(
+    db: &ReadDb,
+    venue: &Slug,
+    began: DateTime<Utc>,
+) -> Result<Vec<lectern_domain::KioskBehind>> {
+    let rows = db
+        .fetch(
+            "SELECT k.id, h.seen_at, h.backlog FROM rm_kiosks k \
+             LEFT JOIN kiosk_heartbeats h ON h.kiosk = k.id WHERE k.venue = $1 ORDER BY k.id",
+            &[Val::from(venue.as_str())],
+        )
+        .await?;
+    let when = |v: Option<String>| {
+        v.and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&Utc))
+    };
+    let mut out = Vec::new();
+    for row in rows {
+        let last_heard = when(row.opt("seen_at"));
+        let backlog = row.int_opt("backlog").unwrap_or(0).max(0) as u64;
+        if backlog > 0 || last_heard.is_none_or(|t| t < began) {
+            out.push(lectern_domain::KioskBehind {
+                kiosk: row.text("id"),
+                backlog,
+                last_heard,
+            });
+        }
+    }
+    Ok(out)
+}

@@ -19,15 +19,15 @@
 //! - One batch of a kiosk at a time (per process): a kiosk retrying while
 //!   its previous request still runs waits for it.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use lectern_domain::{
-    Aggregate, Attendee, Audience, CardHolder, CardUid, Clock, KioskEvent, KioskLedger, ORG_STREAM,
-    OVER_FOR, OrgTree, Programme, ProgrammeId, RejectReason, Session, SessionCommand, SessionId,
-    Slug, StaffNo, TapDecision, TapOutcome, UnitId, ended_session, kiosk_stream, pick_session,
-    programme_stream, session_stream,
+    APPRAISAL_STREAM, Aggregate, Attendee, Audience, Campus, CardHolder, CardUid, Clock,
+    KioskEvent, KioskLedger, ORG_STREAM, OVER_FOR, OrgTree, Programme, ProgrammeId, RejectReason,
+    RuleBook, Session, SessionCommand, SessionId, Slug, StaffNo, TapDecision, TapOutcome, UnitId,
+    ended_session, kiosk_stream, pick_session, programme_stream, session_stream,
 };
 use lectern_kiosk_protocol::{
     BatchResponse, MAX_BATCH, Outcome, PublicKey, SignedTap, TapBatch, TapResult,
@@ -36,6 +36,7 @@ use lectern_projections::{Projections, Val, encode, load, timestamp};
 use lectern_store::{AppendRequest, ExpectedVersion, Metadata, RecordedEvent, Store};
 use uuid::Uuid;
 
+use crate::App;
 use crate::commands::Retry;
 use crate::error::{Error, Result};
 
@@ -61,17 +62,21 @@ pub struct Ingest {
     settle: Option<std::time::Duration>,
     /// The server's clock, whose time each answer carries.
     clock: Clock,
+    /// The campus calendar, whose dates say a session's appraisal year.
+    campus: Campus,
 }
 
 impl Ingest {
-    pub fn new(store: Store, projections: Projections, clock: Clock) -> Ingest {
+    /// Takes taps into `app`'s log, on its clock.
+    pub fn new(app: &App) -> Ingest {
         Ingest {
-            store,
-            projections,
+            store: app.store.clone(),
+            projections: app.projections.clone(),
             ledgers: Arc::default(),
             refused: Arc::default(),
             settle: Some(SETTLE),
-            clock,
+            clock: app.clock.clone(),
+            campus: app.campus,
         }
     }
 
@@ -241,6 +246,7 @@ impl Ingest {
             load::<OrgTree>(&self.store, ORG_STREAM, u64::MAX).await?.0
         };
         let cohorts = self.cohorts(&sessions).await?;
+        let closed_years = self.closed_years(&sessions).await?;
 
         let meta = |tap: Uuid| Metadata {
             actor: Some(format!("kiosk:{}", kiosk.as_str())),
@@ -304,6 +310,9 @@ impl Ingest {
                         kiosk: kiosk.as_str().to_owned(),
                         holder: holder.clone(),
                         at,
+                        year_closed: session.schedule.as_ref().is_some_and(|s| {
+                            closed_years.contains(&self.campus.date(s.window.start()).year())
+                        }),
                     };
                     let (outcome, events) = session
                         .decide_tap(&command, &org)
@@ -465,6 +474,25 @@ impl Ingest {
             );
         }
         Ok(out)
+    }
+
+    /// The appraisal years closed, when one of `sessions` lies in a year
+    /// that has ended (only those can be closed).
+    async fn closed_years(
+        &self,
+        sessions: &BTreeMap<SessionId, (Session, u64)>,
+    ) -> Result<BTreeSet<i32>> {
+        let this_year = self.campus.date(self.clock.now()).year();
+        let past = sessions.values().any(|(s, _)| {
+            s.schedule
+                .as_ref()
+                .is_some_and(|x| self.campus.date(x.window.start()).year() < this_year)
+        });
+        if !past {
+            return Ok(BTreeSet::new());
+        }
+        let (book, _) = load::<RuleBook>(&self.store, APPRAISAL_STREAM, u64::MAX).await?;
+        Ok(book.closed.into_keys().collect())
     }
 
     /// The participants of the programmes whose cohorts these sessions

@@ -13,17 +13,16 @@
 //! them comes from the log alone, so a read model that is wrong can leave a
 //! stream out but cannot change a line.
 
-use chrono::{DateTime, Datelike, Duration, NaiveTime, Utc};
-use std::collections::BTreeSet;
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 
 use lectern_domain::{
     APPRAISAL_STREAM, Aggregate, Appraisal, AppraisalEvent, AttendanceStatus, AwardEvent, Campus,
-    CategoryId, DomainEvent, Histories, Leave, MonthlyEvent, ORG_STREAM, Period, Positioned,
-    Session, SessionEvent, StaffNo, StudyEvent, UnitId, UnitMonthFigures, appraise_person,
-    appraise_unit, award_stream, person_stream, session_stream, task_stream, unit_month,
-    unit_month_stream,
+    CategoryId, DomainEvent, Histories, Leave, MonthlyEvent, ORG_STREAM, OrgEvent, Period,
+    Positioned, Session, SessionEvent, StaffNo, StudyEvent, UnitFacts, UnitId, UnitMonthFigures,
+    appraise_entries, appraise_person, appraise_unit, award_stream, person_stream, session_stream,
+    task_stream, unit_month, unit_month_stream,
 };
-use lectern_projections::{ReadDb, Val, decode};
+use lectern_projections::{ReadDb, Val, decode, person_entries, unit_people};
 use lectern_store::{RecordedEvent, Store};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -398,11 +397,9 @@ pub async fn replay_attendance(
     Ok(out)
 }
 
-/// A unit's monthly figures (sessions it held with their attendance,
-/// study tasks its members completed) for the month `period`, folded by
-/// the domain's `unit_month` from the streams as the log stood `as_of`.
-/// The sessions and tasks to read, and the members (the unit's people
-/// now), come from the read models.
+/// A unit's figures for a month (see `lectern_domain::unit_month`),
+/// replayed from the log `as_of`. Which sessions and tasks to read, and the
+/// unit's people over time, come from the read models.
 pub async fn replay_unit_month(
     store: &Store,
     db: &ReadDb,
@@ -418,28 +415,36 @@ pub async fn replay_unit_month(
         .at(period.until + Duration::days(2), NaiveTime::MIN)
         .map_err(|e| Error::invalid("period", period.until.to_string(), e.to_string()))?;
     let who = Val::from(unit.as_str());
+    let subtree = Val::from(format!("%/{}/%", unit.as_str()));
+    // The unit's people (ever), with the pattern as parameter `$n`.
+    let people_of = |n: usize| {
+        format!(
+            "SELECT m.staff_no FROM rm_memberships m JOIN rm_units u ON u.id = m.unit \
+             WHERE u.path LIKE ${n}"
+        )
+    };
     let session_ids = ids(
         db,
-        "SELECT id FROM rm_sessions WHERE organiser = $1 AND starts_at >= $2 AND starts_at < $3",
-        &[who.clone(), Val::from(from), Val::from(until)],
+        &format!(
+            "SELECT id FROM rm_sessions WHERE organiser = $1 AND starts_at >= $2 \
+             AND starts_at < $3 UNION SELECT session_id AS id FROM rm_attendance \
+             WHERE starts_at >= $2 AND starts_at < $3 AND staff_no IN ({})",
+            people_of(4)
+        ),
+        &[who, Val::from(from), Val::from(until), subtree.clone()],
     )
     .await?;
     let task_ids = ids(
         db,
-        "SELECT DISTINCT x.task_id AS id FROM rm_task_people x JOIN rm_people p \
-         ON p.staff_no = x.staff_no WHERE p.unit = $1 AND x.done_on >= $2 AND x.done_on <= $3",
-        &[who.clone(), Val::from(period.from), Val::from(period.until)],
+        &format!(
+            "SELECT DISTINCT task_id AS id FROM rm_task_people WHERE done_on >= $1 \
+             AND done_on <= $2 AND staff_no IN ({})",
+            people_of(3)
+        ),
+        &[Val::from(period.from), Val::from(period.until), subtree],
     )
     .await?;
-    let members = ids(
-        db,
-        "SELECT staff_no AS id FROM rm_people WHERE unit = $1",
-        &[who],
-    )
-    .await?
-    .iter()
-    .map(|no| StaffNo::parse(no).map_err(|e| Error::invalid("staff number", no, e.to_string())))
-    .collect::<Result<BTreeSet<_>>>()?;
+    let people = unit_people(db, unit).await?;
     let uuid = |what: &'static str, id: &str| {
         Uuid::parse_str(id).map_err(|e| Error::invalid(what, id, e.to_string()))
     };
@@ -453,7 +458,7 @@ pub async fn replay_unit_month(
         let stream = task_stream(uuid("task id", id)?);
         tasks.push(events::<StudyEvent>(store, &stream, as_of).await?);
     }
-    unit_month(unit, period, campus, &sessions, &tasks, &members)
+    unit_month(unit, period, campus, &sessions, &tasks, &people)
         .map_err(|e| Error::invalid("replay", unit.as_str(), e.to_string()))
 }
 
@@ -484,29 +489,81 @@ pub async fn replay_unit_history(
     Ok(events)
 }
 
-/// A unit's appraisal over `period` (base points less late monthly
-/// reports), replayed from the log `as_of`.
+/// A unit's appraisal over `period` (see `lectern_domain::appraise_unit`)
+/// replayed from the log `as_of`, on the campus date `today` (a report
+/// never submitted costs points once its due day is before it; a unit the
+/// log did not hold yet has no lines): its
+/// monthly streams, the appraisal stream, the award categories, and the
+/// appraisals of its people over the period (from the read models' ledger
+/// at head, else each replayed the same way). The unit's people over time
+/// come from the read models.
 pub async fn replay_unit(
     store: &Store,
+    db: &ReadDb,
+    campus: &Campus,
     unit: &UnitId,
     period: &Period,
     as_of: AsOf,
+    today: NaiveDate,
 ) -> Result<Appraisal> {
+    let established = history::<OrgEvent>(store, ORG_STREAM, as_of)
+        .await?
+        .into_iter()
+        .find_map(|p| match &p.event {
+            OrgEvent::UnitEstablished { unit: u, .. } if u == unit => {
+                Some(campus.date(p.occurred_at))
+            }
+            _ => None,
+        });
+    // A unit the log did not hold yet had no appraisal.
+    let Some(established) = established else {
+        return Ok(Appraisal {
+            subject: unit.to_string(),
+            total: 0,
+            lines: vec![],
+        });
+    };
     let mut monthly = Vec::new();
-    let mut month = period.from.with_day(1).expect("day 1 exists");
+    // From the month whose report falls due at the period's start.
+    let mut month = period.from.with_day(1).expect("day 1 exists") - chrono::Months::new(1);
     while month <= period.until {
         let stream = unit_month_stream(unit, month.year(), month.month());
         monthly.push(history::<MonthlyEvent>(store, &stream, as_of).await?);
         month = month + chrono::Months::new(1);
     }
     let appraisal = history::<AppraisalEvent>(store, APPRAISAL_STREAM, as_of).await?;
+    let mut awards = Vec::new();
+    for id in ids(db, "SELECT id FROM rm_award_categories", &[]).await? {
+        let category = CategoryId::parse(&id)
+            .map_err(|e| Error::invalid("award category", &id, e.to_string()))?;
+        awards.push(history::<AwardEvent>(store, &award_stream(&category), as_of).await?);
+    }
+    let people = unit_people(db, unit).await?;
+    let mut members = Vec::new();
+    for person in people.during(period) {
+        members.push(match as_of {
+            AsOf::Now => {
+                let entries = person_entries(db, campus, &person, period).await?;
+                appraise_entries(&person, period, &appraisal, &entries)
+                    .map_err(|e| Error::invalid("replay", person.as_str(), e.to_string()))?
+            }
+            cut => replay_person(store, db, campus, &person, period, cut).await?,
+        });
+    }
     appraise_unit(
         unit,
         period,
         &Histories {
             appraisal: &appraisal,
             monthly: &monthly,
+            awards: &awards,
             ..Histories::default()
+        },
+        &UnitFacts {
+            today,
+            established,
+            people: &people,
+            members: &members,
         },
     )
     .map_err(|e| Error::invalid("replay", unit.as_str(), e.to_string()))

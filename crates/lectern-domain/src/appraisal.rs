@@ -42,6 +42,38 @@ pub struct ScoringRules {
     pub per_late_report: i32,
     /// A month's report is due by this day of the following month.
     pub report_due_day: u32,
+    /// What a unit gains and loses besides late reports (none under rules
+    /// adopted before these existed).
+    #[serde(default, skip_serializing_if = "UnitRules::is_none")]
+    pub unit: UnitRules,
+}
+
+/// The seed's rule for a unit (科室): it loses study points when its
+/// people miss study or leave study tasks unfinished, and when its monthly
+/// report is late or missing; a collective award adds points. A unit's
+/// people are the staff of the unit and the units below it on the day of
+/// each fact (the people its monthly figures count).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitRules {
+    /// Points a unit loses for each absence of one of its people.
+    #[serde(default)]
+    pub per_member_absence: i32,
+    /// Points a unit loses for each study task one of its people missed.
+    #[serde(default)]
+    pub per_member_missed_task: i32,
+    /// Points a unit loses for a month whose report was never submitted,
+    /// once its due day has passed.
+    #[serde(default)]
+    pub per_missing_report: i32,
+    /// Points a collective award at each level adds to the unit.
+    #[serde(default)]
+    pub award_bonus: BTreeMap<AwardLevel, i32>,
+}
+
+impl UnitRules {
+    fn is_none(&self) -> bool {
+        self == &UnitRules::default()
+    }
 }
 
 /// An event as the log holds it: where and when.
@@ -163,6 +195,12 @@ impl RuleBook {
                     ("late deduction", rules.per_late),
                     ("missed-task deduction", rules.per_missed_task),
                     ("late-report deduction", rules.per_late_report),
+                    ("unit absence deduction", rules.unit.per_member_absence),
+                    (
+                        "unit missed-task deduction",
+                        rules.unit.per_member_missed_task,
+                    ),
+                    ("missing-report deduction", rules.unit.per_missing_report),
                 ] {
                     if v < 0 {
                         return Err(DomainError::invalid(
@@ -269,7 +307,8 @@ impl Aggregate for RuleBook {
 pub struct Line {
     pub points: i32,
     /// `base`, `absence`, `late`, `missed_task`, `award`, `adjustment` or
-    /// (for units) `late_report`.
+    /// (for units) `late_report`, `missing_report`, `member_absence`,
+    /// `member_missed_task`, `collective_award`.
     pub rule: &'static str,
     /// The version of the scoring rules applied (none for a manual adjustment).
     pub rule_version: Option<u32>,
@@ -465,58 +504,195 @@ pub fn appraise_entries(
     })
 }
 
-/// Appraises a unit over `period`: base points for a year, less the
-/// deduction for every monthly report submitted after its due day.
+/// What a unit's appraisal reads besides the streams.
+#[derive(Debug, Clone, Copy)]
+pub struct UnitFacts<'a> {
+    /// The server's campus date: a report never submitted costs points
+    /// once its due day is before it.
+    pub today: NaiveDate,
+    /// The first campus date the unit existed (no report is due for a
+    /// month that ended before it).
+    pub established: NaiveDate,
+    /// The unit's people over time (the unit and the units below it).
+    pub people: &'a UnitPeople,
+    /// The appraisals over the period of everyone who was one of its
+    /// people during it (`subject` is the staff number).
+    pub members: &'a [Appraisal],
+}
+
+/// Appraises a unit over `period` (the seed's rule, see `UnitRules`): base
+/// points for a year; for each monthly report submitted after its due day
+/// (`late_report`) or never submitted by a due day now past
+/// (`missing_report`); for each absence (`member_absence`) and missed study
+/// task (`member_missed_task`) of someone who was one of the unit's people
+/// on its day; and for each collective award conferred on the unit
+/// (`collective_award`).
 pub fn appraise_unit(
     unit: &UnitId,
     period: &Period,
     histories: &Histories<'_>,
+    facts: &UnitFacts<'_>,
 ) -> Result<Appraisal> {
     let book = RuleBook::fold(histories.appraisal.iter().map(|p| &p.event))?;
+    let adopted = |version: u32| {
+        histories.appraisal.iter().find_map(|p| match &p.event {
+            AppraisalEvent::ScoringRulesAdopted { rules } if rules.version == version => {
+                Some(p.position)
+            }
+            _ => None,
+        })
+    };
     let mut lines: Vec<Line> = base_line(period, &book, histories.appraisal)
         .into_iter()
         .collect();
+    let mut submitted: BTreeMap<(i32, u32), (NaiveDate, u64)> = BTreeMap::new();
     for history in histories.monthly {
         for p in history {
-            let MonthlyEvent::MonthlyReportSubmitted {
+            if let MonthlyEvent::MonthlyReportSubmitted {
                 unit: u,
                 year,
                 month,
                 submitted_on,
                 ..
             } = &p.event
-            else {
-                continue;
-            };
-            let Ok(m) = Period::month(*year, *month) else {
-                continue;
-            };
-            if u != unit || !period.contains(m.until) {
-                continue;
-            }
-            let Some(rules) = book.rules_on(m.until) else {
-                continue;
-            };
-            let Some(due) = (m.until + chrono::Days::new(1)).with_day(rules.report_due_day) else {
-                continue;
-            };
-            if *submitted_on > due && rules.per_late_report != 0 {
-                lines.push(Line {
-                    points: -rules.per_late_report,
-                    rule: "late_report",
-                    rule_version: Some(rules.version),
-                    date: *submitted_on,
-                    subject: format!("monthly report for {year}-{month:02}, due {due}"),
-                    positions: vec![p.position],
-                });
+                && u == unit
+            {
+                submitted.insert((*year, *month), (*submitted_on, p.position));
             }
         }
     }
+    // Every month whose report falls due in the period.
+    let mut first = period.from.with_day(1).expect("day 1 exists") - chrono::Months::new(1);
+    while first <= period.until {
+        let m = Period::month(first.year(), first.month())?;
+        first = first + chrono::Months::new(1);
+        if m.until < facts.established {
+            continue;
+        }
+        let Some(rules) = book.rules_on(m.until) else {
+            continue;
+        };
+        let Some(due) = (m.until + chrono::Days::new(1)).with_day(rules.report_due_day) else {
+            continue;
+        };
+        let label = format!("{}-{:02}", m.from.year(), m.from.month());
+        match submitted.get(&(m.from.year(), m.from.month())) {
+            Some((on, position)) if *on > due && period.contains(*on) => lines.push(Line {
+                points: -rules.per_late_report,
+                rule: "late_report",
+                rule_version: Some(rules.version),
+                date: *on,
+                subject: format!("monthly report for {label}, due {due}"),
+                positions: vec![*position],
+            }),
+            None if due < facts.today && period.contains(due) => lines.push(Line {
+                points: -rules.unit.per_missing_report,
+                rule: "missing_report",
+                rule_version: Some(rules.version),
+                date: due,
+                subject: format!("monthly report for {label}, due {due}, not submitted"),
+                positions: adopted(rules.version).into_iter().collect(),
+            }),
+            _ => {}
+        }
+    }
+    for member in facts.members {
+        let Ok(no) = StaffNo::parse(&member.subject) else {
+            continue;
+        };
+        for l in &member.lines {
+            if !period.contains(l.date) || !facts.people.on(&no, l.date) {
+                continue;
+            }
+            let Some(rules) = book.rules_on(l.date) else {
+                continue;
+            };
+            let (points, rule) = match l.rule {
+                "absence" => (rules.unit.per_member_absence, "member_absence"),
+                "missed_task" => (rules.unit.per_member_missed_task, "member_missed_task"),
+                _ => continue,
+            };
+            lines.push(Line {
+                points: -points,
+                rule,
+                rule_version: Some(rules.version),
+                date: l.date,
+                subject: format!("{no}: {}", l.subject),
+                positions: l.positions.clone(),
+            });
+        }
+    }
+    let me = Nominee::Unit(unit.clone());
+    for history in histories.awards {
+        for entry in awards_of(&me, history) {
+            let Entry::Award {
+                level,
+                title,
+                year,
+                on,
+                position,
+            } = entry
+            else {
+                continue;
+            };
+            let Some(rules) = book.rules_on(on).filter(|_| period.contains(on)) else {
+                continue;
+            };
+            lines.push(Line {
+                points: rules.unit.award_bonus.get(&level).copied().unwrap_or(0),
+                rule: "collective_award",
+                rule_version: Some(rules.version),
+                date: on,
+                subject: format!("{title} ({year})"),
+                positions: vec![position],
+            });
+        }
+    }
+    // A rule worth nothing (older rules, or a deduction set to 0) adds no
+    // line, as for a person.
+    lines.retain(|l| l.points != 0 || l.rule == "base");
     Ok(Appraisal {
         subject: unit.to_string(),
         total: lines.iter().map(|l| l.points).sum(),
         lines: sorted(lines),
     })
+}
+
+/// The people of a unit and of the units below it over time: each
+/// person's spans of belonging, `[since, until)` on the campus calendar.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnitPeople {
+    spans: BTreeMap<StaffNo, Vec<(NaiveDate, Option<NaiveDate>)>>,
+}
+
+impl UnitPeople {
+    /// Adds a span: `person` belonged from `since` until the day before
+    /// `until` (`None`: still).
+    pub fn insert(&mut self, person: StaffNo, since: NaiveDate, until: Option<NaiveDate>) {
+        self.spans.entry(person).or_default().push((since, until));
+    }
+
+    /// Whether `person` was one of the unit's people on `date`.
+    pub fn on(&self, person: &StaffNo, date: NaiveDate) -> bool {
+        self.spans.get(person).is_some_and(|spans| {
+            spans
+                .iter()
+                .any(|(since, until)| *since <= date && until.is_none_or(|u| date < u))
+        })
+    }
+
+    /// Everyone who was one of the unit's people at some time in `period`.
+    pub fn during(&self, period: &Period) -> Vec<StaffNo> {
+        self.spans
+            .iter()
+            .filter(|(_, spans)| {
+                spans.iter().any(|(since, until)| {
+                    *since <= period.until && until.is_none_or(|u| u > period.from)
+                })
+            })
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
 }
 
 fn sorted(mut lines: Vec<Line>) -> Vec<Line> {
@@ -558,22 +734,27 @@ fn base_line(
 /// The awards of a category's stream that `person` holds: one entry per
 /// year conferred and not revoked since.
 fn award_entries(person: &StaffNo, history: &[Positioned<AwardEvent>]) -> Vec<Entry> {
+    awards_of(&Nominee::Person(person.clone()), history)
+}
+
+/// The awards of a category's stream that `me` (a person or a unit)
+/// holds: one entry per year conferred and not revoked since.
+fn awards_of(me: &Nominee, history: &[Positioned<AwardEvent>]) -> Vec<Entry> {
     let Some((level, title)) = history.iter().find_map(|p| match &p.event {
         AwardEvent::AwardCategoryDefined { level, title, .. } => Some((*level, title.to_string())),
         _ => None,
     }) else {
         return Vec::new();
     };
-    let me = Nominee::Person(person.clone());
     let mut held: BTreeMap<i32, (u64, NaiveDate)> = BTreeMap::new();
     for p in history {
         match &p.event {
             AwardEvent::AwardConferred {
                 year, nominee, on, ..
-            } if *nominee == me => {
+            } if nominee == me => {
                 held.insert(*year, (p.position, *on));
             }
-            AwardEvent::AwardRevoked { year, nominee, .. } if *nominee == me => {
+            AwardEvent::AwardRevoked { year, nominee, .. } if nominee == me => {
                 held.remove(year);
             }
             _ => {}

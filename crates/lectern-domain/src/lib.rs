@@ -74,7 +74,8 @@ mod values;
 pub use aggregate::{Aggregate, DomainEvent, Given, Then, given};
 pub use appraisal::{
     APPRAISAL_STREAM, Appraisal, AppraisalCommand, AppraisalEvent, Entry, Histories, Line,
-    Positioned, RuleBook, ScoringRules, appraise_entries, appraise_person, appraise_unit,
+    Positioned, RuleBook, ScoringRules, UnitFacts, UnitPeople, UnitRules, appraise_entries,
+    appraise_person, appraise_unit,
 };
 pub use award::{
     Award, AwardCommand, AwardEvent, AwardKind, AwardLevel, Category, CategoryId, Channel,
@@ -95,7 +96,7 @@ pub use org::{ORG_STREAM, OrgCommand, OrgEvent, OrgTree, Unit, UnitId, UnitKind}
 pub use period::Period;
 pub use person::{
     CARD_UID_KEY, KeyChange, Person, PersonCommand, PersonEvent, Registration, RevocationReason,
-    Role, STAFF_NO_KEY, StaffCategory, person_stream,
+    Role, STAFF_NO_KEY, StaffCategory, memberships, person_stream,
 };
 pub use programme::{
     Eligibility, Launch, Programme, ProgrammeCommand, ProgrammeEvent, ProgrammeKind,
@@ -105,9 +106,12 @@ pub use report::{
     ProgrammeFigures, ProgrammeReport, UnitMonthFigures, programme_report, unit_month,
 };
 pub use session::{
-    AttendanceStatus, Attendee, Audience, CardHolder, CheckInRules, Leave, Method, ProgrammeId,
-    Recurrence, RejectReason, Schedule, Session, SessionCommand, SessionEvent, SessionId,
-    SessionKind, Speaker, TapOutcome, VenueId, session_stream, tap_status,
+    AttendanceStatus, Attendee, Audience, CardHolder, CheckInRules, KioskBehind, Leave, Method,
+    ProgrammeId, Recurrence, RejectReason, Schedule, Session, SessionCommand, SessionEvent,
+    SessionId, SessionKind, Speaker, TapOutcome, VenueId, session_stream, tap_status,
 };
-pub use study::{Assignment, StudyCommand, StudyEvent, StudyTask, StudyTopic, TaskId, task_stream};
+pub use study::{
+    Assignment, StudyCommand, StudyEvent, StudyTask, StudyTopic, TaskCounts, TaskId, TaskState,
+    task_stream,
+};
 pub use values::{ByteOrder, CardUid, Name, Slug, StaffNo, TimeWindow, WedgeFormat};

@@ -369,3 +369,30 @@ impl Aggregate for Person {
         Ok(())
     }
 }
+
+/// A person's units over time, from their stream: `(unit, since, until)`
+/// with `until` exclusive (`None`: still there). Registration starts the
+/// first on the hire date; a transfer ends one and starts the next on its
+/// effective date; leaving ends the last.
+pub fn memberships(history: &[PersonEvent]) -> Vec<(UnitId, NaiveDate, Option<NaiveDate>)> {
+    let mut spans: Vec<(UnitId, NaiveDate, Option<NaiveDate>)> = Vec::new();
+    let close = |spans: &mut Vec<(UnitId, NaiveDate, Option<NaiveDate>)>, on: NaiveDate| {
+        if let Some(last) = spans.last_mut().filter(|s| s.2.is_none()) {
+            last.2 = Some(on);
+        }
+    };
+    for e in history {
+        match e {
+            PersonEvent::PersonRegistered(r) => spans.push((r.unit.clone(), r.hire_date, None)),
+            PersonEvent::PersonTransferred { to, effective, .. } => {
+                close(&mut spans, *effective);
+                // A transfer effective the day another began replaces it.
+                spans.retain(|s| s.1 != *effective);
+                spans.push((to.clone(), *effective, None));
+            }
+            PersonEvent::PersonLeft { on, .. } => close(&mut spans, *on),
+            _ => {}
+        }
+    }
+    spans
+}

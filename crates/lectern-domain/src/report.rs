@@ -8,6 +8,7 @@ use chrono::Datelike;
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::Aggregate;
+use crate::appraisal::UnitPeople;
 use crate::campus::Campus;
 use crate::error::Result;
 use crate::org::UnitId;
@@ -71,11 +72,13 @@ pub fn programme_report(
 pub struct UnitMonthFigures {
     /// Sessions the unit organised and held in the month.
     pub sessions_held: u32,
+    /// The statuses of the unit's people (the unit and the units below it,
+    /// on the day) at the sessions closed in the month.
     pub present: u32,
     pub late: u32,
     pub absent: u32,
     pub excused: u32,
-    /// Study tasks completed in the month by the unit's members.
+    /// Study tasks completed in the month by the unit's people.
     pub tasks_done: u32,
 }
 
@@ -88,15 +91,19 @@ impl UnitMonthFigures {
     }
 }
 
-/// The figures of `unit` for `month` (see `Period::month`); `members` are
-/// the unit's people in that month.
+/// The figures of `unit` for `month` (see `Period::month`): the sessions
+/// it organised and closed in the month, and what its `people` (the unit
+/// and the units below it, on each day) did: their statuses at every
+/// session closed in the month, whoever organised it, and the study tasks
+/// they completed in it. `sessions` and `tasks` may hold streams that do
+/// not concern the unit.
 pub fn unit_month(
     unit: &UnitId,
     month: &Period,
     campus: &Campus,
     sessions: &[Vec<SessionEvent>],
     tasks: &[Vec<StudyEvent>],
-    members: &BTreeSet<StaffNo>,
+    people: &UnitPeople,
 ) -> Result<UnitMonthFigures> {
     let mut f = UnitMonthFigures::default();
     for history in sessions {
@@ -104,15 +111,17 @@ pub fn unit_month(
         let Some(schedule) = s.schedule.as_ref() else {
             continue;
         };
-        if &schedule.organiser != unit
-            || s.cancelled
-            || !s.closed
-            || !month.contains(campus.date(schedule.window.start()))
-        {
+        let day = campus.date(schedule.window.start());
+        if s.cancelled || !s.closed || !month.contains(day) {
             continue;
         }
-        f.sessions_held += 1;
-        for status in s.roster.values() {
+        if &schedule.organiser == unit {
+            f.sessions_held += 1;
+        }
+        for (who, status) in &s.roster {
+            if !people.on(who, day) {
+                continue;
+            }
             match status {
                 AttendanceStatus::Present => f.present += 1,
                 AttendanceStatus::Late => f.late += 1,
@@ -124,7 +133,7 @@ pub fn unit_month(
     for history in tasks {
         for e in history {
             if let StudyEvent::StudyTaskCompleted { person, on, .. } = e
-                && members.contains(person)
+                && people.on(person, *on)
                 && month.contains(*on)
             {
                 f.tasks_done += 1;

@@ -6,6 +6,14 @@
 //! the grace period (10 minutes by default) is *present*; after that until
 //! the end it is *late*; after the end it is refused. A second tap by the
 //! same person changes nothing.
+//!
+//! A tap counts by the moment it was read, whenever it reaches the server:
+//! one read in the check-in window of a session closed since (an offline
+//! kiosk) is recorded against the closed session and replaces the absence
+//! the close recorded (`AttendanceRecorded { replaces }`), unless a
+//! correction has decided the person's status since, or the session's
+//! appraisal year is closed (then it is kept as `TapRejected` with
+//! `YearClosed`, for the auditors, and changes no points).
 
 use std::collections::BTreeMap;
 
@@ -99,6 +107,9 @@ pub enum RejectReason {
     /// The session has ended.
     SessionOver,
     NotInAudience,
+    /// Read in time, but the session's appraisal year was closed before
+    /// the tap reached the server: recorded for the auditors, not applied.
+    YearClosed,
 }
 
 /// How attendance was taken.
@@ -135,6 +146,10 @@ pub enum SessionEvent {
         status: AttendanceStatus,
         at: DateTime<Utc>,
         method: Method,
+        /// For a tap that reached the server after the session closed: the
+        /// status recorded at the close (or since) that it replaces.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replaces: Option<AttendanceStatus>,
     },
     TapRejected {
         tap: Uuid,
@@ -162,6 +177,11 @@ pub enum SessionEvent {
     },
     SessionClosed {
         at: DateTime<Utc>,
+        /// Kiosks at the venue that, at the close, had taps waiting or had
+        /// not been heard from since the session began: taps they hold
+        /// may still arrive and count.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        kiosks_behind: Vec<KioskBehind>,
     },
     AttendanceCorrected {
         person: StaffNo,
@@ -209,6 +229,17 @@ impl DomainEvent for SessionEvent {
     }
 }
 
+/// A kiosk at a session's venue that may still hold taps when the session
+/// closes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KioskBehind {
+    pub kiosk: String,
+    /// Taps waiting in its queue at its last heartbeat.
+    pub backlog: u64,
+    /// Its last heartbeat (none: never heard from).
+    pub last_heard: Option<DateTime<Utc>>,
+}
+
 /// What the card registry knows of a tapped card.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CardHolder {
@@ -249,6 +280,9 @@ pub enum SessionCommand {
         kiosk: String,
         holder: CardHolder,
         at: DateTime<Utc>,
+        /// The session's appraisal year is closed: the tap is kept for the
+        /// auditors and changes nothing.
+        year_closed: bool,
     },
     /// A hand mark: `at` is the arrival the marker claims, `now` the
     /// server's time; a claim in the future is refused, one outside the
@@ -278,6 +312,8 @@ pub enum SessionCommand {
     Close {
         at: DateTime<Utc>,
         audience: Vec<StaffNo>,
+        /// Kiosks at the venue behind at the close (recorded with it).
+        kiosks_behind: Vec<KioskBehind>,
     },
     Correct {
         person: StaffNo,
@@ -336,6 +372,10 @@ pub struct Session {
     pub leave: BTreeMap<StaffNo, Leave>,
     /// People whose attendance was taken (by card or by hand).
     pub attended: BTreeMap<StaffNo, AttendanceStatus>,
+    /// People whose status a correction decided.
+    pub corrected: std::collections::BTreeSet<StaffNo>,
+    /// The kiosks behind when the session closed.
+    pub kiosks_behind: Vec<KioskBehind>,
 }
 
 impl Audience {
@@ -393,9 +433,11 @@ impl Session {
 
     /// Whether a tap at `at` falls in this session's check-in span (from
     /// check-in opening to the end), so that a kiosk at its venue may
-    /// attribute the tap to it.
+    /// attribute the tap to it. A closed session still takes the taps read
+    /// in its window (they may reach the server late); a cancelled one
+    /// takes none.
     pub fn accepts_taps_at(&self, at: DateTime<Utc>) -> bool {
-        match (&self.schedule, self.cancelled || self.closed) {
+        match (&self.schedule, self.cancelled) {
             (Some(s), false) => tap_status(&s.window, s.check_in, at).is_ok(),
             _ => false,
         }
@@ -522,6 +564,7 @@ impl Session {
                     method: Method::Hand {
                         marker: marker.clone(),
                     },
+                    replaces: None,
                 }])
             }
             SessionCommand::RequestLeave { person, reason, at } => {
@@ -580,7 +623,11 @@ impl Session {
                     },
                 }])
             }
-            SessionCommand::Close { at, audience } => {
+            SessionCommand::Close {
+                at,
+                audience,
+                kiosks_behind,
+            } => {
                 let s = self.open()?;
                 if *at < s.window.end() {
                     return Err(DomainError::Refused(format!(
@@ -602,7 +649,10 @@ impl Session {
                         }
                     }
                 }
-                events.push(SessionEvent::SessionClosed { at: *at });
+                events.push(SessionEvent::SessionClosed {
+                    at: *at,
+                    kiosks_behind: kiosks_behind.clone(),
+                });
                 Ok(events)
             }
             SessionCommand::Correct {
@@ -658,11 +708,18 @@ impl Session {
             kiosk,
             holder,
             at,
+            year_closed,
         } = command
         else {
             return Err(DomainError::Refused("not a tap".into()));
         };
-        let s = self.open()?;
+        let s = self.scheduled()?;
+        if self.cancelled {
+            return Err(DomainError::Refused(format!(
+                "session {} was cancelled",
+                s.id
+            )));
+        }
         let reject = |reason: RejectReason, person: Option<&StaffNo>| {
             (
                 TapOutcome::Rejected(reason),
@@ -692,6 +749,20 @@ impl Session {
         if !s.audience.includes(person, org) {
             return Ok(reject(RejectReason::NotInAudience, Some(&person.staff_no)));
         }
+        if *year_closed {
+            return Ok(reject(RejectReason::YearClosed, Some(&person.staff_no)));
+        }
+        let mut replaces = None;
+        if self.closed {
+            // A correction made after the close is a person's decision
+            // about this very attendance; the tap does not undo it.
+            if self.corrected.contains(&person.staff_no)
+                && let Some(decided) = self.roster.get(&person.staff_no)
+            {
+                return Ok((TapOutcome::AlreadyCheckedIn(*decided), vec![]));
+            }
+            replaces = self.roster.get(&person.staff_no).copied();
+        }
         Ok((
             TapOutcome::Recorded(status),
             vec![SessionEvent::AttendanceRecorded {
@@ -703,6 +774,7 @@ impl Session {
                     card: card.clone(),
                     kiosk: kiosk.clone(),
                 },
+                replaces,
             }],
         ))
     }
@@ -758,9 +830,13 @@ impl Aggregate for Session {
             SessionEvent::AbsenceRecorded { person } => {
                 self.roster.insert(person.clone(), AttendanceStatus::Absent);
             }
-            SessionEvent::SessionClosed { .. } => self.closed = true,
+            SessionEvent::SessionClosed { kiosks_behind, .. } => {
+                self.closed = true;
+                self.kiosks_behind = kiosks_behind.clone();
+            }
             SessionEvent::AttendanceCorrected { person, to, .. } => {
                 self.roster.insert(person.clone(), *to);
+                self.corrected.insert(person.clone());
             }
         }
         Ok(())

@@ -2,6 +2,14 @@
 //! to an audience with a due date, completed with evidence or waived, and
 //! closed at the due date, which names everyone who missed it (the
 //! appraisal deducts for each).
+//!
+//! Each person the task applies to ends in exactly one state: completed in
+//! time (on or before the due date), completed late (after it, before the
+//! close), waived, or missed (neither). A task unfinished at its due date
+//! is the seed's 未完成学习任务, so the close names the late completers
+//! among those who missed it and the appraisal deducts for them too; the
+//! counts keep them apart (`completed_late`), so they add up to the
+//! audience.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -158,6 +166,12 @@ impl StudyTask {
                         a.id
                     )));
                 }
+                if self.waived.contains(&person.staff_no) {
+                    return Err(DomainError::Refused(format!(
+                        "{who} was excused from study task {}",
+                        a.id
+                    )));
+                }
                 if evidence.trim().is_empty() {
                     return Err(DomainError::invalid(
                         "evidence",
@@ -216,6 +230,68 @@ impl StudyTask {
             }
         }
     }
+}
+
+/// How many people a study task's audience holds in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TaskCounts {
+    pub completed: u64,
+    pub completed_late: u64,
+    pub waived: u64,
+    /// Set once the task closes: those who never completed it.
+    pub missed: u64,
+}
+
+impl StudyTask {
+    /// The state of `person` on this task, if they have one yet.
+    pub fn state_of(&self, person: &StaffNo) -> Option<TaskState> {
+        let a = self.assignment.as_ref()?;
+        if let Some(on) = self.completed.get(person) {
+            return Some(if *on <= a.due {
+                TaskState::Completed
+            } else {
+                TaskState::CompletedLate
+            });
+        }
+        if self.waived.contains(person) {
+            return Some(TaskState::Waived);
+        }
+        self.missed
+            .as_ref()
+            .filter(|m| m.contains(person))
+            .map(|_| TaskState::Missed)
+    }
+
+    /// The task's counts: every person it applies to in one state.
+    pub fn counts(&self) -> TaskCounts {
+        let mut c = TaskCounts::default();
+        let people = self
+            .completed
+            .keys()
+            .chain(&self.waived)
+            .chain(self.missed.iter().flatten())
+            .collect::<BTreeSet<_>>();
+        for p in people {
+            match self.state_of(p) {
+                Some(TaskState::Completed) => c.completed += 1,
+                Some(TaskState::CompletedLate) => c.completed_late += 1,
+                Some(TaskState::Waived) => c.waived += 1,
+                Some(TaskState::Missed) => c.missed += 1,
+                None => {}
+            }
+        }
+        c
+    }
+}
+
+/// Where a person ends on a study task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskState {
+    Completed,
+    CompletedLate,
+    Waived,
+    Missed,
 }
 
 impl Aggregate for StudyTask {

@@ -237,6 +237,14 @@ pub(crate) struct RulesView {
     pub(crate) report_due_day: u32,
     /// Points an individual award adds, by level (JSON).
     pub(crate) award_bonus: String,
+    /// Points a unit loses per absence of one of its people.
+    pub(crate) unit_per_member_absence: i32,
+    /// Points a unit loses per study task one of its people missed.
+    pub(crate) unit_per_member_missed_task: i32,
+    /// Points a unit loses per monthly report never submitted.
+    pub(crate) per_missing_report: i32,
+    /// Points a collective award adds to its unit, by level (JSON).
+    pub(crate) unit_award_bonus: String,
 }
 
 /// What closing a year recorded, beside what the log gives now.
@@ -409,7 +417,11 @@ impl AppraisalQuery {
             .collect())
     }
 
-    /// A unit's appraisal: base points less late monthly reports.
+    /// A unit's appraisal (the seed's rule for a 科室): base points, less
+    /// each monthly report submitted late or never submitted by a past due
+    /// day, less each absence and missed study task of its people (the
+    /// unit and the units below it, on the day), plus collective awards;
+    /// each line under the scoring rules in force on its date.
     async fn unit_appraisal(
         &self,
         ctx: &Context<'_>,
@@ -441,11 +453,23 @@ impl AppraisalQuery {
             }
         }
         let period = period(year, month)?;
-        // A unit's appraisal is always folded from its few monthly streams.
+        // A unit's appraisal is folded from its monthly streams and its
+        // people's appraisals; a report's due day is judged on the
+        // server's date (or the moment replayed, if earlier).
         let as_of = as_of(at, as_recorded)?;
-        let appraisal = replay_unit(&api.app.store, &unit, &period, as_of)
-            .await
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let now = api.app.clock.now();
+        let today = api.app.campus.date(at.map_or(now, |t| t.min(now)));
+        let appraisal = replay_unit(
+            &api.app.store,
+            api.db(),
+            &api.app.campus,
+            &unit,
+            &period,
+            as_of,
+            today,
+        )
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
         Ok(AppraisalView::new(appraisal, &period)?)
     }
 
@@ -470,6 +494,10 @@ impl AppraisalQuery {
                 per_late_report: r.per_late_report,
                 report_due_day: r.report_due_day,
                 award_bonus: name_of(&r.award_bonus),
+                unit_per_member_absence: r.unit.per_member_absence,
+                unit_per_member_missed_task: r.unit.per_member_missed_task,
+                per_missing_report: r.unit.per_missing_report,
+                unit_award_bonus: name_of(&r.unit.award_bonus),
             })
             .collect())
     }
@@ -488,6 +516,20 @@ pub(crate) struct ScoringRulesInput {
     pub(crate) report_due_day: u32,
     /// Points an individual award adds at each level.
     pub(crate) award_bonus: Vec<AwardBonusInput>,
+    /// Points a unit loses for each absence of one of its people (the unit
+    /// and the units below it, on the day).
+    #[graphql(default)]
+    pub(crate) unit_per_member_absence: i32,
+    /// Points a unit loses for each study task one of its people missed.
+    #[graphql(default)]
+    pub(crate) unit_per_member_missed_task: i32,
+    /// Points a unit loses for a monthly report never submitted, once its
+    /// due day has passed.
+    #[graphql(default)]
+    pub(crate) per_missing_report: i32,
+    /// Points a collective award adds to its unit at each level.
+    #[graphql(default)]
+    pub(crate) unit_award_bonus: Vec<AwardBonusInput>,
 }
 
 #[derive(Debug, InputObject)]
@@ -528,11 +570,12 @@ impl AppraisalMutation {
         ctx: &Context<'_>,
         input: ScoringRulesInput,
     ) -> async_graphql::Result<AppraisalPayload> {
-        let award_bonus = input
-            .award_bonus
-            .iter()
-            .map(|b| (b.level.into(), b.points))
-            .collect::<BTreeMap<lectern_domain::AwardLevel, _>>();
+        let bonus = |list: &[AwardBonusInput]| {
+            list.iter()
+                .map(|b| (b.level.into(), b.points))
+                .collect::<BTreeMap<lectern_domain::AwardLevel, _>>()
+        };
+        let award_bonus = bonus(&input.award_bonus);
         let rules = ScoringRules {
             version: input.version,
             effective_from: input.effective_from,
@@ -543,6 +586,12 @@ impl AppraisalMutation {
             award_bonus,
             per_late_report: input.per_late_report,
             report_due_day: input.report_due_day,
+            unit: lectern_domain::UnitRules {
+                per_member_absence: input.unit_per_member_absence,
+                per_member_missed_task: input.unit_per_member_missed_task,
+                per_missing_report: input.per_missing_report,
+                award_bonus: bonus(&input.unit_award_bonus),
+            },
         };
         appraisal_decides(
             ctx,

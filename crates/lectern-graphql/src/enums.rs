@@ -267,7 +267,7 @@ states! {
     /// Where a study task is.
     TaskStatus { Open, Closed }
     /// How a person's line on a study task ended.
-    TaskState { Completed, Waived, Missed }
+    TaskState { Completed, CompletedLate, Waived, Missed }
     /// Who is nominated for an award.
     NomineeKind { Person, Unit }
     /// Where a nomination is.
@@ -275,7 +275,10 @@ states! {
     /// Where a dispute is.
     DisputeStatus { Filed, Assigned, Upheld, Rejected }
     /// The rule an appraisal line follows.
-    PointRule { Base, Absence, Late, MissedTask, Award, Adjustment, LateReport }
+    PointRule {
+        Base, Absence, Late, MissedTask, Award, Adjustment, LateReport, MissingReport,
+        MemberAbsence, MemberMissedTask, CollectiveAward,
+    }
 }
 
 /// `stored` for a column that may be empty.

@@ -29,6 +29,7 @@ pub const REPORTS: &[(&str, &[&str], &[&str])] = &[
     ("leadership", &[], &[]),
     ("awards", &[], &["year", "level"]),
     ("session", &["id"], &[]),
+    ("year-end", &["year"], &[]),
 ];
 
 /// A report that downloads as a file (its name in the link: `unit-month`).
@@ -42,6 +43,7 @@ pub(crate) enum Report {
     Leadership,
     Awards,
     Session,
+    YearEnd,
 }
 
 impl Report {
@@ -55,6 +57,7 @@ impl Report {
             Report::Leadership => "leadership",
             Report::Awards => "awards",
             Report::Session => "session",
+            Report::YearEnd => "year-end",
         }
     }
 }

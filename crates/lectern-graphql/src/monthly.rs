@@ -21,12 +21,15 @@ use crate::error::{ApiError, Result};
 pub(crate) struct Figures {
     /// Sessions the unit organised and held (closed, not cancelled).
     pub(crate) sessions_held: u32,
+    /// The statuses of the unit's people (the staff of the unit and the
+    /// units below it, on the session's day) at the sessions closed in the
+    /// month, whoever organised them; `pointsLost` counts the same people.
     pub(crate) present: u32,
     pub(crate) late: u32,
     pub(crate) absent: u32,
     /// On approved leave.
     pub(crate) excused: u32,
-    /// Study tasks completed in the month by the unit's members.
+    /// Study tasks completed in the month by the unit's people.
     pub(crate) tasks_done: u32,
     /// Present or late per thousand expected; null when nobody was expected.
     pub(crate) attendance_permille: Option<u32>,
@@ -79,24 +82,21 @@ pub(crate) struct UnitMonth {
 
 #[async_graphql::ComplexObject]
 impl UnitMonth {
-    /// Appraisal points the unit's members (its staff now) lost in the
-    /// month: the sum of their deduction lines (absences, late check-ins,
-    /// missed study tasks), as the figures are (now, or replayed).
+    /// Appraisal points the unit's people lost in the month: the sum of
+    /// their deduction lines (absences, late check-ins, missed study tasks,
+    /// adjustments) dated on days they belonged to the unit or a unit below
+    /// it: the same people the figures count, as the figures are (now, or
+    /// replayed).
     async fn points_lost(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
         use lectern_audit::replay::{AsOf, replay_person};
         let api = ctx.data_unchecked::<Api>();
         let period = Period::month(self.year, self.month)?;
-        let members = api
-            .db()
-            .fetch(
-                "SELECT staff_no FROM rm_people WHERE unit = $1 AND left_on IS NULL",
-                &[Val::from(self.unit.as_str())],
-            )
+        let unit = UnitId::parse(&self.unit)?;
+        let people = lectern_projections::unit_people(api.db(), &unit)
             .await
             .map_err(ApiError::from)?;
         let mut lost = 0i64;
-        for r in &members {
-            let no = lectern_domain::StaffNo::parse(&r.text("staff_no"))?;
+        for no in people.during(&period) {
             let a = match self.as_of {
                 AsOf::Now => crate::appraisal::appraise(api, &no, &period).await?,
                 cut => replay_person(&api.app.store, api.db(), &api.app.campus, &no, &period, cut)
@@ -106,7 +106,7 @@ impl UnitMonth {
             lost -= a
                 .lines
                 .iter()
-                .filter(|l| l.points < 0)
+                .filter(|l| l.points < 0 && people.on(&no, l.date))
                 .map(|l| i64::from(l.points))
                 .sum::<i64>();
         }

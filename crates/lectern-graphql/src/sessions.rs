@@ -42,10 +42,41 @@ pub(crate) struct SessionView {
     pub(crate) late: i64,
     pub(crate) excused: i64,
     pub(crate) absent: i64,
+    /// Kiosks at the venue that, when the session closed, had taps
+    /// waiting or had not been heard from since it began: taps they hold
+    /// count when they arrive (empty while open, or when none was behind).
+    pub(crate) kiosks_behind: Vec<KioskBehindView>,
+}
+
+/// A tap kept from a closed appraisal year (see `heldTaps`).
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct HeldTap {
+    tap: String,
+    session: String,
+    title: String,
+    starts_at: String,
+    /// The card's holder.
+    staff_no: Option<String>,
+    /// When the kiosk read it (server time).
+    read_at: String,
+    /// Its `TapRejected` event's log position.
+    position: i64,
+}
+
+/// A kiosk that may still hold a session's taps at its close.
+#[derive(Debug, Clone, SimpleObject, serde::Deserialize)]
+#[graphql(name = "KioskBehind")]
+pub(crate) struct KioskBehindView {
+    kiosk: String,
+    /// Taps waiting in its queue at its last heartbeat.
+    backlog: u64,
+    /// Its last heartbeat (none: never heard from).
+    last_heard: Option<DateTime<Utc>>,
 }
 
 const SELECT: &str = "SELECT id, kind, title, programme, organiser, venue, starts_at, ends_at, \
-                      status, audience, present, late, excused, absent FROM rm_sessions";
+                      status, audience, present, late, excused, absent, kiosks_behind \
+                      FROM rm_sessions";
 
 impl SessionView {
     fn from_row(r: &Row) -> Result<SessionView> {
@@ -64,6 +95,12 @@ impl SessionView {
             late: r.int("late"),
             excused: r.int("excused"),
             absent: r.int("absent"),
+            kiosks_behind: match r.opt("kiosks_behind") {
+                Some(json) => serde_json::from_str(&json).map_err(|e| {
+                    ApiError::internal(format!("rm_sessions holds bad kiosks_behind {json:?}: {e}"))
+                })?,
+                None => vec![],
+            },
         })
     }
 
@@ -238,6 +275,49 @@ impl SessionQuery {
         Ok(SessionView::get(ctx.data_unchecked::<Api>(), caller, id).await?)
     }
 
+    /// Taps read in time for sessions of a closed appraisal year that
+    /// reached the server only after the year closed: recorded in the log,
+    /// not applied to anyone's points (a dispute's resolution can), by
+    /// session start (administrators and auditors).
+    async fn held_taps(&self, ctx: &Context<'_>, year: i32) -> async_graphql::Result<Vec<HeldTap>> {
+        let caller = access::caller(ctx)?;
+        if !matches!(
+            caller.principal,
+            Principal::Administrator | Principal::Auditor
+        ) {
+            return Err(access::denied(caller, "read the held taps").into());
+        }
+        let api = ctx.data_unchecked::<Api>();
+        let period = lectern_domain::Period::year(year)?;
+        let midnight = chrono::NaiveTime::MIN;
+        let from = api.app.campus.at(period.from, midnight)?;
+        let to = api
+            .app
+            .campus
+            .at(period.until + chrono::Days::new(1), midnight)?;
+        let rows = api
+            .db()
+            .fetch(
+                "SELECT h.tap, h.session_id, s.title, s.starts_at, h.staff_no, h.read_at, \
+                 h.position FROM rm_held_taps h JOIN rm_sessions s ON s.id = h.session_id \
+                 WHERE s.starts_at >= $1 AND s.starts_at < $2 ORDER BY s.starts_at, h.position",
+                &[Val::from(from), Val::from(to)],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| HeldTap {
+                tap: r.text("tap"),
+                session: r.text("session_id"),
+                title: r.text("title"),
+                starts_at: r.text("starts_at"),
+                staff_no: r.opt("staff_no"),
+                read_at: r.text("read_at"),
+                position: r.int("position"),
+            })
+            .collect())
+    }
+
     /// A person's attendance, newest session first, within a time range.
     /// With `asOf`, each status, leave and check-in is replayed from the
     /// session's stream by the domain's fold (the session's description is
@@ -273,7 +353,7 @@ impl SessionQuery {
         }
         let sql = format!(
             "SELECT s.id, s.kind, s.title, s.programme, s.organiser, s.venue, s.starts_at, \
-             s.ends_at, s.status, s.audience, s.present, s.late, s.excused, s.absent, \
+             s.ends_at, s.status, s.audience, s.present, s.late, s.excused, s.absent, s.kiosks_behind, \
              a.status AS attendance_status, a.leave, a.checked_in_at FROM rm_attendance a \
              JOIN rm_sessions s ON s.id = a.session_id{} ORDER BY a.starts_at DESC LIMIT 1000",
             filter.sql()
@@ -695,6 +775,10 @@ impl SessionMutation {
 
     /// Closes a session once it has ended on the server's clock: everyone
     /// expected who neither came nor had leave approved is recorded absent.
+    /// Kiosks at the venue with taps waiting, or not heard from since the
+    /// session began, are recorded with the close (`kiosksBehind`): the
+    /// close goes ahead, and their taps read in time count when they
+    /// arrive, replacing the absence.
     async fn close_session(
         &self,
         ctx: &Context<'_>,
@@ -703,9 +787,14 @@ impl SessionMutation {
         let (caller, api) = manage(ctx, id, "close this session").await?;
         let session = current(api, id).await?;
         session_year_open(api, &session, "closing this session").await?;
+        let kiosks_behind = match &session.schedule {
+            Some(s) => lectern_app::kiosks::behind_at(api.db(), &s.venue, s.window.start()).await?,
+            None => vec![],
+        };
         let command = SessionCommand::Close {
             at: api.app.clock.now(),
             audience: expected(api, &session).await?,
+            kiosks_behind,
         };
         Ok(write(api, caller, id, command).await?)
     }

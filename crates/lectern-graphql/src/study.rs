@@ -33,9 +33,15 @@ pub(crate) struct TaskView {
     pub(crate) assigned_on: String,
     pub(crate) due: String,
     pub(crate) status: TaskStatus,
+    /// Completed on or before the due date.
     pub(crate) completed: i64,
+    /// Completed after the due date (before the close): the task was
+    /// unfinished at its deadline, so the appraisal deducts as for a
+    /// missed task, but these are not counted in `missed`.
+    pub(crate) completed_late: i64,
     pub(crate) waived: i64,
-    /// Set when the task closes.
+    /// Never completed nor waived; set when the task closes. The four
+    /// counts add up to the people the task applied to.
     pub(crate) missed: i64,
 }
 
@@ -53,7 +59,7 @@ pub(crate) struct TaskRecord {
 }
 
 const SELECT: &str = "SELECT id, title, topic, audience, assigner, assigned_on, due, status, \
-                      completed, waived, missed FROM rm_tasks";
+                      completed, completed_late, waived, missed FROM rm_tasks";
 const RECORDS: &str = "SELECT x.staff_no, x.task_id, p.name, x.state, x.done_on, x.note \
                        FROM rm_task_people x LEFT JOIN rm_people p ON p.staff_no = x.staff_no";
 
@@ -69,6 +75,7 @@ impl TaskView {
             due: r.text("due"),
             status: stored("task status", r.get("status"))?,
             completed: r.int("completed"),
+            completed_late: r.int("completed_late"),
             waived: r.int("waived"),
             missed: r.int("missed"),
         })

@@ -131,7 +131,9 @@ impl From<&TapOutcome> for Outcome {
                 RejectReason::UnknownCard => Outcome::UnknownCard,
                 RejectReason::RevokedCard => Outcome::RevokedCard,
                 RejectReason::NoSessionNow => Outcome::NoSessionNow,
-                RejectReason::SessionOver => Outcome::SessionOver,
+                // The kiosk showed its own answer long before; for it, a
+                // session whose year has closed is over.
+                RejectReason::SessionOver | RejectReason::YearClosed => Outcome::SessionOver,
                 RejectReason::NotInAudience => Outcome::NotOnList,
             },
         }

@@ -1,27 +1,50 @@
-//! A unit's monthly figures from the read models, in one query: the
-//! sessions it organised and held in the month with their roster counts
-//! (`sessions`), and the study tasks its members completed (`study`,
-//! `people`). The same figures as the domain's `unit_month` fold over the
-//! streams; a test compares the two on generated histories.
+//! A unit's monthly figures from the read models: the sessions it
+//! organised and held in the month (`sessions`), and what its people (the
+//! staff of the unit and the units below it on each day, `people`'s
+//! memberships) did: their statuses at the sessions closed in the month,
+//! and the study tasks they completed (`study`). The same figures as the
+//! domain's `unit_month` fold over the streams; a test compares the two on
+//! generated histories.
 
-use chrono::NaiveTime;
-use lectern_domain::{Campus, Period, UnitId, UnitMonthFigures};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use lectern_domain::{
+    AttendanceStatus, Campus, Period, StaffNo, UnitId, UnitMonthFigures, UnitPeople,
+};
 
 use crate::error::{Error, Result};
 use crate::sql::{ReadDb, Val};
 
-const FIGURES: &str = "\
-    SELECT COUNT(*) AS held, CAST(COALESCE(SUM(present), 0) AS BIGINT) AS present, \
-           CAST(COALESCE(SUM(late), 0) AS BIGINT) AS late, \
-           CAST(COALESCE(SUM(absent), 0) AS BIGINT) AS absent, \
-           CAST(COALESCE(SUM(excused), 0) AS BIGINT) AS excused, \
-           (SELECT COUNT(*) FROM rm_task_people x JOIN rm_people p ON p.staff_no = x.staff_no \
-            WHERE p.unit = $1 AND x.done_on >= $4 AND x.done_on <= $5) AS tasks_done \
-    FROM rm_sessions \
-    WHERE organiser = $1 AND status = 'closed' AND starts_at >= $2 AND starts_at < $3";
+/// Who belonged to `unit` or a unit below it, and when (from the people
+/// area's memberships).
+pub async fn unit_people(db: &ReadDb, unit: &UnitId) -> Result<UnitPeople> {
+    let rows = db
+        .fetch(
+            "SELECT m.staff_no, m.since, m.until FROM rm_memberships m \
+             JOIN rm_units u ON u.id = m.unit WHERE u.path LIKE $1",
+            &[Val::from(format!("%/{}/%", unit.as_str()))],
+        )
+        .await?;
+    let date = |v: Option<String>| -> Result<Option<NaiveDate>> {
+        v.map(|d| {
+            NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+                .map_err(|_| Error::Corrupt(format!("rm_memberships holds a bad date {d:?}")))
+        })
+        .transpose()
+    };
+    let mut people = UnitPeople::default();
+    for r in rows {
+        let no = r.text("staff_no");
+        let person = StaffNo::parse(&no).map_err(|_| {
+            Error::Corrupt(format!("rm_memberships holds a bad staff number {no:?}"))
+        })?;
+        let since = date(r.opt("since"))?
+            .ok_or_else(|| Error::Corrupt(format!("a membership of {no} has no start")))?;
+        people.insert(person, since, date(r.opt("until"))?);
+    }
+    Ok(people)
+}
 
-/// The figures of `unit` for the month `period` (see `Period::month`); the
-/// unit's members are its people now.
+/// The figures of `unit` for the month `period` (see `Period::month`).
 pub async fn unit_month_figures(
     db: &ReadDb,
     campus: &Campus,
@@ -34,30 +57,71 @@ pub async fn unit_month_figures(
             .at(d, midnight)
             .map_err(|e| Error::Corrupt(format!("campus time of {d}: {e}")))
     };
-    let rows = db
+    let (from, until) = (at(period.from)?, at(period.until + chrono::Days::new(1))?);
+    let people = unit_people(db, unit).await?;
+    let mut f = UnitMonthFigures::default();
+    let held = db
         .fetch(
-            FIGURES,
-            &[
-                Val::from(unit.as_str()),
-                Val::from(at(period.from)?),
-                Val::from(at(period.until + chrono::Days::new(1))?),
-                Val::from(period.from),
-                Val::from(period.until),
-            ],
+            "SELECT COUNT(*) AS held FROM rm_sessions WHERE organiser = $1 AND status = 'closed' \
+             AND starts_at >= $2 AND starts_at < $3",
+            &[Val::from(unit.as_str()), Val::from(from), Val::from(until)],
         )
         .await?;
-    let n = |column: &str| {
-        rows.first()
-            .and_then(|r| r.int_opt(column))
-            .and_then(|v| u32::try_from(v).ok())
-            .unwrap_or(0)
-    };
-    Ok(UnitMonthFigures {
-        sessions_held: n("held"),
-        present: n("present"),
-        late: n("late"),
-        absent: n("absent"),
-        excused: n("excused"),
-        tasks_done: n("tasks_done"),
-    })
+    f.sessions_held = held
+        .first()
+        .and_then(|r| r.int_opt("held"))
+        .and_then(|v| u32::try_from(v).ok())
+        .unwrap_or(0);
+    let subtree = Val::from(format!("%/{}/%", unit.as_str()));
+    let rows = db
+        .fetch(
+            "SELECT a.staff_no, a.status, a.starts_at FROM rm_attendance a \
+             JOIN rm_sessions s ON s.id = a.session_id \
+             WHERE s.status = 'closed' AND a.starts_at >= $1 AND a.starts_at < $2 \
+             AND a.status IS NOT NULL AND a.staff_no IN (SELECT m.staff_no FROM rm_memberships m \
+             JOIN rm_units u ON u.id = m.unit WHERE u.path LIKE $3)",
+            &[Val::from(from), Val::from(until), subtree.clone()],
+        )
+        .await?;
+    for r in rows {
+        let Ok(person) = StaffNo::parse(&r.text("staff_no")) else {
+            continue;
+        };
+        let starts = DateTime::parse_from_rfc3339(&r.text("starts_at"))
+            .map_err(|_| Error::Corrupt(format!("rm_attendance holds a bad start {r:?}")))?
+            .with_timezone(&Utc);
+        if !people.on(&person, campus.date(starts)) {
+            continue;
+        }
+        let status: AttendanceStatus =
+            serde_json::from_value(serde_json::Value::String(r.text("status")))
+                .map_err(|_| Error::Corrupt(format!("rm_attendance holds a bad status {r:?}")))?;
+        match status {
+            AttendanceStatus::Present => f.present += 1,
+            AttendanceStatus::Late => f.late += 1,
+            AttendanceStatus::Absent => f.absent += 1,
+            AttendanceStatus::Excused => f.excused += 1,
+        }
+    }
+    let done = db
+        .fetch(
+            "SELECT x.staff_no, x.done_on FROM rm_task_people x \
+             WHERE x.done_on >= $1 AND x.done_on <= $2 AND x.staff_no IN \
+             (SELECT m.staff_no FROM rm_memberships m JOIN rm_units u ON u.id = m.unit \
+             WHERE u.path LIKE $3)",
+            &[Val::from(period.from), Val::from(period.until), subtree],
+        )
+        .await?;
+    for r in done {
+        let (Ok(person), Ok(on)) = (
+            StaffNo::parse(&r.text("staff_no")),
+            NaiveDate::parse_from_str(&r.text("done_on"), "%Y-%m-%d"),
+        ) else {
+            continue;
+        };
+        if people.on(&person, on) {
+            f.tasks_done += 1;
+        }
+    }
+    Ok(f)
 }

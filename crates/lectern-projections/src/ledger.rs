@@ -28,7 +28,7 @@ const ENTRIES: &str = "\
     SELECT 'task', t.due, t.title, NULL, NULL, t.assigned_position, t.closed_position, \
            CAST(NULL AS BIGINT) \
     FROM rm_task_people x JOIN rm_tasks t ON t.id = x.task_id \
-    WHERE x.staff_no = $1 AND x.state = 'missed' AND t.due >= $4 AND t.due <= $5 \
+    WHERE x.staff_no = $1 AND x.named_missing = 1 AND t.due >= $4 AND t.due <= $5 \
     UNION ALL \
     SELECT 'award', n.conferred_on, c.title, c.level, NULL, n.conferred_position, \
            CAST(NULL AS BIGINT), n.year \

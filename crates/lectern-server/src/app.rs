@@ -113,7 +113,7 @@ impl Application {
             schema,
             head_at_start,
             metrics,
-            taps: Ingest::new(store.clone(), projections.clone(), app.clock.clone()),
+            taps: Ingest::new(&app),
         });
         let checkpoints = match args.checkpoint_interval()? {
             Some(every) => Some((args.checkpoint_key()?, every)),

@@ -1153,7 +1153,13 @@ async fn replay_unit(
     use lectern_audit::replay;
     match show {
         Show::Appraisal => {
-            let a = replay::replay_unit(store, unit, period, as_of).await?;
+            // Reports are due by the day the replay stands at.
+            let now = chrono::Utc::now();
+            let today = campus.date(match as_of {
+                replay::AsOf::Now => now,
+                replay::AsOf::Occurred(t) | replay::AsOf::Recorded(t) => t.min(now),
+            });
+            let a = replay::replay_unit(store, read, campus, unit, period, as_of, today).await?;
             println!(
                 "{unit} {}–{}: {} points{when}",
                 period.from, period.until, a.total

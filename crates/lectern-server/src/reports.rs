@@ -68,6 +68,12 @@ pub enum Report {
         #[arg(long)]
         id: Uuid,
     },
+    /// What closing an appraisal year recorded for each person, beside the
+    /// total the log gives now: where a dispute starts.
+    YearEnd {
+        #[arg(long)]
+        year: i32,
+    },
 }
 
 const PROGRAMME: &str = "query($id: String!) { programme(id: $id) { id title
@@ -86,6 +92,8 @@ const LEADERSHIP: &str = "{ leadershipGroup { role ofUnit staffNo name unit } }"
 const AWARDS: &str = "query($year: Int, $level: AwardLevel) {
     awardsRegister(year: $year, level: $level) { year level categoryTitle nomineeKind
       nominee nomineeName ceremony conferredOn citation } }";
+const YEAR_END: &str = "query($year: Int!) { yearEndRecord(year: $year) { year closed
+    people { staffNo name recorded live } } }";
 const SESSION: &str = "query($id: UUID!, $after: String) { session(id: $id) { title startsAt
     roster(first: 100, after: $after) { edges { node { staffNo name status leave checkedInAt } }
       pageInfo { hasNextPage endCursor } } } }";
@@ -183,6 +191,7 @@ impl Report {
                     .parse()
                     .map_err(|e| format!("invalid session id: {e}"))?,
             },
+            "year-end" => Report::YearEnd { year: year()? },
             other => return Err(format!("unknown report {other:?}")),
         })
     }
@@ -204,6 +213,7 @@ impl Report {
             Report::Leadership => (LEADERSHIP, json!({})),
             Report::Awards { year, level } => (AWARDS, json!({ "year": year, "level": level })),
             Report::Session { id } => (SESSION, json!({ "id": id })),
+            Report::YearEnd { year } => (YEAR_END, json!({ "year": year })),
         }
     }
 
@@ -223,6 +233,7 @@ impl Report {
                 level.as_ref().map_or(String::new(), |l| format!("-{l}"))
             ),
             Report::Session { id } => format!("session-{id}"),
+            Report::YearEnd { year } => format!("year-end-{year}"),
         }
     }
 
@@ -324,6 +335,28 @@ impl Report {
             }
             Report::UnitAppraisal { unit, year } => {
                 appraisal_table(format!("{unit} {year}"), &data["unitAppraisal"])
+            }
+            Report::YearEnd { year } => {
+                let r = &data["yearEndRecord"];
+                Table {
+                    title: if r["closed"] == true {
+                        format!("{year} year-end record")
+                    } else {
+                        format!("{year} year-end record: the year is not closed yet")
+                    },
+                    columns: columns(&["staff no", "name", "recorded", "live", "difference"]),
+                    rows: r["people"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|p| {
+                            let mut row = cells(p, &["staffNo", "name", "recorded", "live"]);
+                            let n = |k: &str| p[k].as_i64().unwrap_or(0);
+                            row.push(json!(n("live") - n("recorded")));
+                            row
+                        })
+                        .collect(),
+                }
             }
             Report::Leadership => Table {
                 title: "leadership group".to_owned(),

@@ -207,6 +207,7 @@ pub async fn generate(store: &Store, target: u64, seed: u64) -> anyhow::Result<S
             .collect(),
         per_late_report: 10,
         report_due_day: 5,
+        unit: Default::default(),
     };
     let events = decided(&mut book, |b| {
         b.decide(&AppraisalCommand::AdoptRules { rules })
@@ -321,6 +322,7 @@ pub async fn generate(store: &Store, target: u64, seed: u64) -> anyhow::Result<S
                         programmes: vec![],
                     }),
                     at,
+                    year_closed: false,
                 };
                 let (_, recorded) = session
                     .decide_tap(&cmd, &org)
@@ -336,6 +338,7 @@ pub async fn generate(store: &Store, target: u64, seed: u64) -> anyhow::Result<S
             let close = SessionCommand::Close {
                 at: closes,
                 audience: staff.clone(),
+                kiosks_behind: vec![],
             };
             for e in decided(&mut session, |s| s.decide(&close, &org))? {
                 events.push((e, closes));

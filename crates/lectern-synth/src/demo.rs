@@ -44,7 +44,7 @@ use chrono::{DateTime, Datelike, Days, Duration, NaiveDate, NaiveTime, Utc, Week
 use lectern_app::{App, AttendanceFix, Ingest, Resolution};
 use lectern_domain::{
     APPRAISAL_STREAM, AppraisalCommand, AppraisalEvent, Attendee, Audience, Award, AwardCommand,
-    AwardKind, AwardLevel, Campus, CardUid, Channel, CheckInRules, Clock, Dispute, DisputeCommand,
+    AwardKind, AwardLevel, Campus, CardUid, Channel, CheckInRules, Dispute, DisputeCommand,
     DomainEvent, Eligibility, KeyChange, KioskLedger, LEADERSHIP_STREAM, Launch, Monthly,
     MonthlyCommand, Name, Nominee, ORG_STREAM, OrgCommand, OrgTree, Outcome, Period, Person,
     PersonCommand, Programme, ProgrammeCommand, ProgrammeKind, Registration, RevocationReason,
@@ -673,11 +673,12 @@ pub async fn generate(
     }
     let started = Instant::now();
     let campus = Campus::default();
+    let app = App::new(store.clone(), projections.clone(), campus);
     let mut g = Gen {
         store,
         projections,
-        ingest: Ingest::new(store.clone(), projections.clone(), Clock::system()).without_settling(),
-        app: App::new(store.clone(), projections.clone(), campus),
+        ingest: Ingest::new(&app).without_settling(),
+        app,
         campus,
         opts: opts.clone(),
         rng: Rng::new(opts.seed),
@@ -947,6 +948,7 @@ impl Gen<'_> {
             .collect(),
             per_late_report: 10,
             report_due_day: 5,
+            unit: Default::default(),
         };
         let cmd = AppraisalCommand::AdoptRules { rules };
         let events = decided(&mut self.book.0, |b| b.decide(&cmd))?;
@@ -1616,6 +1618,7 @@ impl Gen<'_> {
         let close = SessionCommand::Close {
             at: ends + Duration::minutes(10),
             audience: expected,
+            kiosks_behind: vec![],
         };
         let events = decided(&mut state, |s| s.decide(&close, &self.org))?;
         let closed = ends + Duration::minutes(10);

@@ -382,6 +382,7 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
                     kiosk: "kiosk-a".into(),
                     holder,
                     at: start + minute,
+                    year_closed: false,
                 };
                 session(store, &org, id, cmd).await;
             }
@@ -424,6 +425,7 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
                 let cmd = SessionCommand::Close {
                     at: start + Duration::minutes(100),
                     audience,
+                    kiosks_behind: vec![],
                 };
                 session(store, &org, id, cmd).await;
             }
@@ -659,6 +661,8 @@ async fn audience_of(
 pub struct Folds {
     pub org: OrgTree,
     pub people: BTreeMap<String, Person>,
+    /// Each person's units over time (`lectern_domain::memberships`).
+    pub memberships: BTreeMap<String, Vec<(UnitId, NaiveDate, Option<NaiveDate>)>>,
     pub sessions: BTreeMap<String, Session>,
     pub session_histories: Vec<Vec<SessionEvent>>,
     pub programmes: BTreeMap<String, Programme>,
@@ -726,6 +730,10 @@ pub async fn fold_all(store: &Store) -> Folds {
     }
     Folds {
         org: OrgTree::fold(&org).unwrap(),
+        memberships: people
+            .iter()
+            .map(|(k, v)| (k.clone(), lectern_domain::memberships(v)))
+            .collect(),
         people: people
             .into_iter()
             .map(|(k, v)| (k, Person::fold(&v).unwrap()))

@@ -16,6 +16,7 @@ fn rules(version: u32, from: chrono::NaiveDate, absence: i32) -> ScoringRules {
         award_bonus: BTreeMap::from([(AwardLevel::Provincial, 6), (AwardLevel::University, 2)]),
         per_late_report: 5,
         report_due_day: 5,
+        unit: Default::default(),
     }
 }
 
@@ -180,6 +181,7 @@ fn a_year_is_explained_line_by_line() {
         method: Method::Hand {
             marker: staff("2001001"),
         },
+        replaces: None,
     };
     let sessions = vec![
         // March: absent under v1 (-2).

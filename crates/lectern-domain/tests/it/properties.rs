@@ -66,6 +66,7 @@ fn session_command() -> impl Strategy<Value = SessionCommand> {
                 _ => CardHolder::Active(member(&p)),
             },
             at,
+            year_closed: false,
         }),
         (person(), minute()).prop_map(|(p, at)| SessionCommand::MarkByHand {
             person: member(&p),
@@ -84,7 +85,8 @@ fn session_command() -> impl Strategy<Value = SessionCommand> {
         }),
         minute().prop_map(|at| SessionCommand::Close {
             at,
-            audience: PEOPLE.iter().map(|p| staff(p)).collect()
+            audience: PEOPLE.iter().map(|p| staff(p)).collect(),
+            kiosks_behind: vec![],
         }),
         (person(), status).prop_map(|(p, to)| SessionCommand::Correct {
             person: staff(&p),
@@ -251,7 +253,7 @@ proptest! {
             position: 1,
             occurred_at: local(2008, 1, 1, 0, 0),
             event: AppraisalEvent::ScoringRulesAdopted {
-                rules: ScoringRules { version: 1, effective_from: date(2008, 1, 1), base_points: 100, per_absence, per_late, per_missed_task: 2, award_bonus: Default::default(), per_late_report: 5, report_due_day: 5 },
+                rules: ScoringRules { version: 1, effective_from: date(2008, 1, 1), base_points: 100, per_absence, per_late, per_missed_task: 2, award_bonus: Default::default(), per_late_report: 5, report_due_day: 5, unit: Default::default() },
             },
         }];
         for p in PEOPLE {

@@ -1,4 +1,4 @@
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use lectern_domain::*;
 use uuid::Uuid;
@@ -37,6 +37,7 @@ fn held(
                 method: Method::Hand {
                     marker: staff("2001001"),
                 },
+                replaces: None,
             },
         });
     }
@@ -47,6 +48,7 @@ fn held(
 fn closed() -> Option<SessionEvent> {
     Some(SessionEvent::SessionClosed {
         at: local(2009, 1, 1, 0, 0),
+        kiosks_behind: vec![],
     })
 }
 
@@ -194,7 +196,14 @@ fn unit_month_figures() {
             on: date(2008, 9, 12),
         },
     ]];
-    let members: BTreeSet<StaffNo> = (1..=4).map(|i| staff(&format!("200400{i}"))).collect();
+    // cs-dept's people: 2004001-2004004 all year, except 2004002, who
+    // moved to another unit on 2 September (the session's day): his late
+    // arrival and 2009999's task count elsewhere.
+    let mut members = UnitPeople::default();
+    for i in [1, 3, 4] {
+        members.insert(staff(&format!("200400{i}")), date(2008, 1, 1), None);
+    }
+    members.insert(staff("2004002"), date(2008, 1, 1), Some(date(2008, 9, 2)));
     let f = unit_month(
         &slug("cs-dept"),
         &Period::month(2008, 9).unwrap(),
@@ -209,11 +218,12 @@ fn unit_month_figures() {
         UnitMonthFigures {
             sessions_held: 1,
             present: 1,
-            late: 1,
+            late: 0,
             absent: 1,
             excused: 1,
             tasks_done: 1,
         }
     );
-    assert_eq!(f.attendance_permille(), Some(500));
+    // (present 1 + late 0) / expected 3 = 333 per thousand.
+    assert_eq!(f.attendance_permille(), Some(333));
 }

@@ -46,6 +46,7 @@ fn tap(holder: CardHolder, h: u32, m: u32) -> SessionCommand {
         kiosk: "kiosk-3".into(),
         holder,
         at: local(2008, 9, 2, h, m),
+        year_closed: false,
     }
 }
 
@@ -94,6 +95,7 @@ fn a_second_tap_changes_nothing() {
                 card: card("04A1B2C3"),
                 kiosk: "kiosk-3".into(),
             },
+            replaces: None,
         }]);
     let (again, events) = first
         .decide_tap(&tap(CardHolder::Active(member("2004001")), 15, 0), &org())
@@ -163,6 +165,7 @@ fn leave_before_the_session_excuses_and_closing_records_absences() {
             method: Method::Hand {
                 marker: staff("2001001"),
             },
+            replaces: None,
         },
     ];
     given::<Session>(history.clone())
@@ -183,6 +186,7 @@ fn leave_before_the_session_excuses_and_closing_records_absences() {
                 &SessionCommand::Close {
                     at: local(2008, 9, 2, 16, 0),
                     audience: vec![],
+                    kiosks_behind: vec![],
                 },
                 &org,
             )
@@ -199,6 +203,7 @@ fn leave_before_the_session_excuses_and_closing_records_absences() {
                         staff("2004003"),
                         staff("2004003"),
                     ],
+                    kiosks_behind: vec![],
                 },
                 &org,
             )
@@ -209,15 +214,18 @@ fn leave_before_the_session_excuses_and_closing_records_absences() {
             },
             SessionEvent::SessionClosed {
                 at: local(2008, 9, 2, 17, 5),
+                kiosks_behind: vec![],
             },
         ]);
     assert_eq!(closed.roster[&staff("2004001")], AttendanceStatus::Late);
     assert_eq!(closed.roster[&staff("2004002")], AttendanceStatus::Excused);
     assert_eq!(closed.roster[&staff("2004003")], AttendanceStatus::Absent);
-    let err = closed
+    // A tap read at 16:00 (late) reaching the server after the close
+    // still counts, replacing the absence.
+    let (outcome, _) = closed
         .decide_tap(&tap(CardHolder::Active(member("2004003")), 16, 0), &org)
-        .unwrap_err();
-    assert!(err.to_string().contains("is closed"), "{err}");
+        .unwrap();
+    assert_eq!(outcome, TapOutcome::Recorded(AttendanceStatus::Late));
 
     // Corrections name the old status; a later one supersedes an earlier one.
     let mut s = closed;
@@ -391,6 +399,7 @@ fn a_hand_mark_claims_an_arrival_in_the_window_and_not_in_the_future() {
             method: Method::Hand {
                 marker: staff("2001001"),
             },
+            replaces: None,
         }]);
     // A claim the server's clock has not reached is refused...
     given::<Session>([scheduled()])
@@ -400,4 +409,95 @@ fn a_hand_mark_claims_an_arrival_in_the_window_and_not_in_the_future() {
     given::<Session>([scheduled()])
         .when(|s| s.decide(&mark(17, 30, local(2008, 9, 2, 18, 0)), &org()))
         .then_err_containing("cannot be taken: SessionOver");
+}
+
+/// An offline kiosk's tap reaches the server after the close: read at 14:50
+/// (after start 14:30 + grace 10 min), it is late, and it replaces the
+/// absence the close recorded at 17:30; a correction made since the close
+/// stands; once the year is closed the tap is kept for the auditors only.
+#[test]
+fn a_tap_read_in_time_counts_after_the_close() {
+    let closed = vec![
+        scheduled(),
+        SessionEvent::AbsenceRecorded {
+            person: staff("2004001"),
+        },
+        SessionEvent::SessionClosed {
+            at: local(2008, 9, 2, 17, 30),
+            kiosks_behind: vec![],
+        },
+    ];
+    let late_tap = tap(CardHolder::Active(member("2004001")), 14, 50);
+    let (o, e) = outcome(closed.clone(), &late_tap);
+    assert_eq!(o, TapOutcome::Recorded(AttendanceStatus::Late));
+    assert_eq!(
+        e,
+        vec![SessionEvent::AttendanceRecorded {
+            person: staff("2004001"),
+            status: AttendanceStatus::Late,
+            at: local(2008, 9, 2, 14, 50),
+            method: Method::Card {
+                tap: Uuid::from_u128(1450),
+                card: card("04A1B2C3"),
+                kiosk: "kiosk-3".into(),
+            },
+            replaces: Some(AttendanceStatus::Absent),
+        }]
+    );
+    let mut after = closed.clone();
+    after.extend(e);
+    let s = Session::fold(&after).unwrap();
+    assert_eq!(s.roster[&staff("2004001")], AttendanceStatus::Late);
+
+    // A tap read after the end (17:05) is still over, closed or not.
+    let (o, _) = outcome(
+        closed.clone(),
+        &tap(CardHolder::Active(member("2004001")), 17, 5),
+    );
+    assert_eq!(o, TapOutcome::Rejected(RejectReason::SessionOver));
+
+    // The chair corrected the absence to excused before the tap arrived:
+    // the correction stands and the tap records nothing.
+    let mut corrected = closed.clone();
+    corrected.push(SessionEvent::AttendanceCorrected {
+        person: staff("2004001"),
+        from: Some(AttendanceStatus::Absent),
+        to: AttendanceStatus::Excused,
+        reason: "at a training".into(),
+        corrector: staff("2001001"),
+        dispute: None,
+    });
+    let (o, e) = outcome(corrected, &late_tap);
+    assert_eq!(o, TapOutcome::AlreadyCheckedIn(AttendanceStatus::Excused));
+    assert!(e.is_empty());
+
+    // The year closed before the tap arrived: recorded, not applied.
+    let SessionCommand::RecordTap {
+        tap: id,
+        card: c,
+        kiosk,
+        holder,
+        at,
+        ..
+    } = late_tap
+    else {
+        unreachable!()
+    };
+    let frozen = SessionCommand::RecordTap {
+        tap: id,
+        card: c,
+        kiosk,
+        holder,
+        at,
+        year_closed: true,
+    };
+    let (o, e) = outcome(closed, &frozen);
+    assert_eq!(o, TapOutcome::Rejected(RejectReason::YearClosed));
+    assert!(matches!(
+        &e[..],
+        [SessionEvent::TapRejected {
+            reason: RejectReason::YearClosed,
+            ..
+        }]
+    ));
 }

@@ -64,6 +64,7 @@ fn session_events() {
             card: card("04A1B2C3"),
             kiosk: "kiosk-3".into(),
         },
+        replaces: None,
     };
     assert_eq!(
         json(&e),
@@ -101,6 +102,7 @@ fn study_appraisal_award_dispute_and_monthly_events() {
                     award_bonus: BTreeMap::from([(AwardLevel::National, 10)]),
                     per_late_report: 5,
                     report_due_day: 5,
+                    unit: Default::default(),
                 },
             }),
             r#"{"type":"ScoringRulesAdopted","rules":{"version":2,"effective_from":"2008-09-01","base_points":100,"per_absence":3,"per_late":1,"per_missed_task":2,"award_bonus":{"national":10},"per_late_report":5,"report_due_day":5}}"#,

@@ -65,7 +65,7 @@ fn closing_names_who_missed_it() {
             evidence: "notes".into(),
             on: date(2008, 9, 20),
         },
-        // Completed after the due date: still missed.
+        // Completed after the due date: unfinished at the deadline.
         StudyEvent::StudyTaskCompleted {
             person: staff("2004002"),
             evidence: "notes".into(),
@@ -102,6 +102,24 @@ fn closing_names_who_missed_it() {
         .then(vec![StudyEvent::StudyTaskClosed {
             missed: vec![staff("2004002"), staff("2004004")],
         }]);
+    // Four people, one state each: 2004001 in time (20 Sep), 2004002 late
+    // (2 Oct, after the 30 Sep due date: unfinished at the deadline, so
+    // named by the close and deducted, but counted as completed late),
+    // 2004003 waived, 2004004 never.
+    assert_eq!(
+        closed.counts(),
+        TaskCounts {
+            completed: 1,
+            completed_late: 1,
+            waived: 1,
+            missed: 1
+        }
+    );
+    assert_eq!(
+        closed.state_of(&staff("2004002")),
+        Some(TaskState::CompletedLate)
+    );
+    assert_eq!(closed.state_of(&staff("2004004")), Some(TaskState::Missed));
     let err = closed
         .decide(
             &StudyCommand::Waive {
@@ -113,4 +131,31 @@ fn closing_names_who_missed_it() {
         )
         .unwrap_err();
     assert!(err.to_string().contains("is closed"), "{err}");
+}
+
+#[test]
+fn a_person_excused_from_a_task_does_not_also_complete_it() {
+    given::<StudyTask>(vec![
+        assigned(),
+        StudyEvent::StudyTaskWaived {
+            person: staff("2004003"),
+            reason: "on sick leave".into(),
+            waiver: staff("2001001"),
+        },
+    ])
+    .when(|t| {
+        t.decide(
+            &StudyCommand::Complete {
+                person: Attendee {
+                    staff_no: staff("2004003"),
+                    unit: slug("cs-dept"),
+                    programmes: vec![],
+                },
+                evidence: "notes".into(),
+                on: date(2008, 9, 20),
+            },
+            &org(),
+        )
+    })
+    .then_err_containing("2004003 was excused from study task");
 }

@@ -1318,7 +1318,8 @@ async fn a_session_expects_its_units_staff_as_of_its_day(db: TestDb) {
            c: recordLeaving(staffNo: \"L0001\", on: \"2007-03-01\", reason: \"调离\") { position }
            adoptScoringRules(input: { version: 1, effectiveFrom: \"2007-01-01\", basePoints: 100,
              perAbsence: 5, perLate: 2, perMissedTask: 3, perLateReport: 10, reportDueDay: 5,
-             awardBonus: [] }) { position }
+             awardBonus: [], unitPerMemberAbsence: 2, unitPerMemberMissedTask: 1,
+             perMissingReport: 10 }) { position }
            scheduleSession(input: { id: $id, kind: centralized_study, title: \"集中学习\",
              organiser: \"school-cs\", venue: \"hall-a\", audienceUnits: [\"school-cs\"],
              startsAt: \"2007-03-06T06:00:00Z\", endsAt: \"2007-03-06T07:30:00Z\" }) { position }
@@ -1363,4 +1364,46 @@ async fn a_session_expects_its_units_staff_as_of_its_day(db: TestDb) {
             "{who} was not expected: {a}"
         );
     }
+
+    // A unit's month counts its people (the unit and those below it) as of
+    // the session's day, and pointsLost the same people's deductions:
+    // cs-dept had C0001 (absent, -5), S0001 (late, -2) and T0002 (absent,
+    // -5, transferred away only on 20 March): late 1, absent 2, 12 lost;
+    // school-cs above it the same; math-dept none of them (T0002 arrived
+    // after the session). No unit organised it but school-cs.
+    let month = "query($unit: String!) { unitMonth(unit: $unit, year: 2007, month: 3) {
+                   figures { sessionsHeld present late absent } pointsLost } }";
+    for (unit, held, late, absent, lost) in [
+        ("cs-dept", 0, 1, 2, 12),
+        ("school-cs", 1, 1, 2, 12),
+        ("math-dept", 0, 0, 0, 0),
+    ] {
+        let m = t.ok(admin(), month, json!({ "unit": unit })).await;
+        assert_eq!(
+            m["unitMonth"],
+            json!({ "figures": { "sessionsHeld": held, "present": 0, "late": late,
+                    "absent": absent }, "pointsLost": lost }),
+            "{unit}"
+        );
+    }
+    // The unit's appraisal (rules v1: 2 per absence of its people): the
+    // absences of C0001 and T0002 on 6 March cost cs-dept and school-cs 4
+    // each; math-dept nothing. Reports: the units were set up today, so
+    // none was due in 2007.
+    let unit = "query($unit: String!) { unitAppraisal(unit: $unit, year: 2007) {
+                  total lines { rule points subject } } }";
+    for (u, total) in [("cs-dept", 96), ("school-cs", 96), ("math-dept", 100)] {
+        let a = t.ok(admin(), unit, json!({ "unit": u })).await;
+        assert_eq!(a["unitAppraisal"]["total"], total, "{u}: {a}");
+    }
+    let a = t.ok(admin(), unit, json!({ "unit": "cs-dept" })).await;
+    assert_eq!(
+        a["unitAppraisal"]["lines"],
+        json!([
+            { "rule": "base", "points": 100, "subject": "base points for 2007" },
+            { "rule": "member_absence", "points": -2, "subject": "C0001: 集中学习" },
+            { "rule": "member_absence", "points": -2, "subject": "T0002: 集中学习" },
+        ]),
+        "{a}"
+    );
 }

@@ -206,7 +206,11 @@ impl ProgrammesProjector {
             SessionEvent::SessionClosed { .. } | SessionEvent::SessionCancelled { .. } => {
                 self.report(&programme, event.position, cx).await
             }
-            SessionEvent::AttendanceCorrected { .. } if closed => {
+            // A correction, or a tap that reached the server after the
+            // close, changes a closed session's figures.
+            SessionEvent::AttendanceCorrected { .. } | SessionEvent::AttendanceRecorded { .. }
+                if closed =>
+            {
                 self.report(&programme, event.position, cx).await
             }
             _ => Ok(()),

@@ -4,10 +4,13 @@
 //! row also keeps the log positions of the events that set their status
 //! (`SessionEvent::status_of`): with the session's date and title, that is
 //! their appraisal ledger entry for the session (`crate::ledger`).
+//! `held_taps` lists the taps a closed appraisal year kept from applying.
 
 use std::collections::HashMap;
 
-use lectern_domain::{Aggregate, AttendanceStatus, Leave, Method, Session, SessionEvent, StaffNo};
+use lectern_domain::{
+    Aggregate, AttendanceStatus, Leave, Method, RejectReason, Session, SessionEvent, StaffNo,
+};
 use lectern_store::RecordedEvent;
 
 use super::text;
@@ -90,7 +93,7 @@ impl SessionsProjector {
 
 impl Projector for SessionsProjector {
     const NAME: &'static str = "sessions";
-    const VERSION: i64 = 3;
+    const VERSION: i64 = 4;
     const TABLES: &'static [Table] = &[
         Table {
             name: "sessions",
@@ -99,7 +102,8 @@ impl Projector for SessionsProjector {
                       starts_at TEXT NOT NULL, ends_at TEXT NOT NULL, status TEXT NOT NULL, \
                       series TEXT, audience TEXT NOT NULL, speakers TEXT NOT NULL, \
                       present BIGINT NOT NULL, late BIGINT NOT NULL, \
-                      excused BIGINT NOT NULL, absent BIGINT NOT NULL",
+                      excused BIGINT NOT NULL, absent BIGINT NOT NULL, \
+                      kiosks_behind TEXT",
             indexes: &[
                 "starts_at",
                 "venue, starts_at",
@@ -116,6 +120,15 @@ impl Projector for SessionsProjector {
             // A person's sessions by time: attendance and ledger queries.
             indexes: &["staff_no, starts_at"],
         },
+        Table {
+            // Taps read in time for a session whose appraisal year was
+            // closed before they arrived: recorded, not applied, listed
+            // for the auditors.
+            name: "held_taps",
+            columns: "tap TEXT PRIMARY KEY, session_id TEXT NOT NULL, staff_no TEXT, \
+                      read_at TEXT NOT NULL, position BIGINT NOT NULL",
+            indexes: &["session_id"],
+        },
     ];
     const EVENT_TYPES: &'static [&'static str] = &[
         "SessionScheduled",
@@ -129,10 +142,36 @@ impl Projector for SessionsProjector {
         "AbsenceRecorded",
         "SessionClosed",
         "AttendanceCorrected",
+        "TapRejected",
     ];
 
     async fn apply(&mut self, event: &RecordedEvent, cx: &mut Cx<'_>) -> Result<()> {
         if !event.stream_id.starts_with("session-") {
+            return Ok(());
+        }
+        if event.event_type == "TapRejected" {
+            // A rejection changes no roster; only the held ones are kept.
+            if let SessionEvent::TapRejected {
+                tap,
+                person,
+                at,
+                reason: RejectReason::YearClosed,
+                ..
+            } = codec::decode(event)?
+            {
+                let session = event.stream_id.trim_start_matches("session-").to_owned();
+                cx.exec(
+                    "INSERT INTO {held_taps} (tap, session_id, staff_no, read_at, position) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tap) DO NOTHING",
+                    vec![
+                        tap.to_string().into(),
+                        session.into(),
+                        person.map(|p| p.as_str().to_owned()).into(),
+                        at.into(),
+                        event.position.into(),
+                    ],
+                );
+            }
             return Ok(());
         }
         let (state, e) = self.apply_state(event, cx).await?;
@@ -152,14 +191,16 @@ impl Projector for SessionsProjector {
         cx.exec_keyed(
             id.clone(),
             "INSERT INTO {sessions} (id, kind, title, programme, organiser, venue, starts_at, \
-             ends_at, status, series, audience, speakers, present, late, excused, absent) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+             ends_at, status, series, audience, speakers, present, late, excused, absent, \
+             kiosks_behind) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
              ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, title = excluded.title, \
              programme = excluded.programme, organiser = excluded.organiser, \
              venue = excluded.venue, starts_at = excluded.starts_at, ends_at = excluded.ends_at, \
              status = excluded.status, series = excluded.series, audience = excluded.audience, \
              speakers = excluded.speakers, present = excluded.present, late = excluded.late, \
-             excused = excluded.excused, absent = excluded.absent",
+             excused = excluded.excused, absent = excluded.absent, \
+             kiosks_behind = excluded.kiosks_behind",
             vec![
                 id.clone().into(),
                 text(&schedule.kind).into(),
@@ -177,6 +218,7 @@ impl Projector for SessionsProjector {
                 count(AttendanceStatus::Late).into(),
                 count(AttendanceStatus::Excused).into(),
                 count(AttendanceStatus::Absent).into(),
+                s.closed.then(|| text(&s.kiosks_behind)).into(),
             ],
         );
         let (person, checked_in): (&StaffNo, Option<(_, &Method)>) = match &e {

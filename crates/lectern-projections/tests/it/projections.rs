@@ -344,6 +344,7 @@ fn rules(version: u32, from: (i32, u32, u32), per_late: i32) -> AppraisalEvent {
             .collect(),
             per_late_report: 10,
             report_due_day: 5,
+            unit: Default::default(),
         },
     }
 }
@@ -458,12 +459,16 @@ async fn ledgers_and_figures_equal_the_folds(db: TestDb) {
         .collect();
     let mut held = 0;
     for unit in folds.org.units().map(|u| &u.id) {
-        let members: std::collections::BTreeSet<StaffNo> = folds
-            .people
-            .iter()
-            .filter(|(_, p)| p.unit.as_ref() == Some(unit))
-            .map(|(no, _)| StaffNo::parse(no).unwrap())
-            .collect();
+        // The unit's people over time, from the person streams: the unit
+        // and the units below it.
+        let mut members = UnitPeople::default();
+        for (no, spans) in &folds.memberships {
+            for (u, since, until) in spans {
+                if folds.org.is_within(u, unit) {
+                    members.insert(StaffNo::parse(no).unwrap(), *since, *until);
+                }
+            }
+        }
         for month in 2..=4 {
             let period = Period::month(2007, month).unwrap();
             let fold = unit_month(
@@ -677,7 +682,7 @@ async fn assert_programmes_match(read: &ReadDb, f: &Folds) {
 async fn assert_tasks_match(read: &ReadDb, f: &Folds) {
     let tasks = rows(
         read,
-        "SELECT id, status, completed, waived, missed FROM rm_tasks ORDER BY id",
+        "SELECT id, status, completed, completed_late, waived, missed FROM rm_tasks ORDER BY id",
     )
     .await;
     assert_eq!(tasks.len(), f.tasks.len(), "one row per task");
@@ -685,12 +690,19 @@ async fn assert_tasks_match(read: &ReadDb, f: &Folds) {
         assert_eq!(text(&row[0]), Some(id.as_str()));
         let status = if t.missed.is_some() { "closed" } else { "open" };
         assert_eq!(text(&row[1]), Some(status));
-        assert_eq!(row[2].as_i64(), Some(t.completed.len() as i64));
-        assert_eq!(row[3].as_i64(), Some(t.waived.len() as i64));
-        assert_eq!(
-            row[4].as_i64(),
-            Some(t.missed.as_ref().map_or(0, Vec::len) as i64)
-        );
+        // One state per person, so the counts add up to everyone the task
+        // has a line for.
+        let c = t.counts();
+        let counts: Vec<Option<i64>> = row[2..6].iter().map(|v| v.as_i64()).collect();
+        let want = [c.completed, c.completed_late, c.waived, c.missed];
+        assert_eq!(counts, want.map(|n| Some(n as i64)), "counts of task {id}");
+        let everyone: std::collections::BTreeSet<&StaffNo> = t
+            .completed
+            .keys()
+            .chain(&t.waived)
+            .chain(t.missed.iter().flatten())
+            .collect();
+        assert_eq!(want.iter().sum::<u64>(), everyone.len() as u64);
         let people = read
             .fetch(
                 "SELECT staff_no, state FROM rm_task_people WHERE task_id = $1 ORDER BY staff_no",
@@ -699,16 +711,14 @@ async fn assert_tasks_match(read: &ReadDb, f: &Folds) {
             .await
             .unwrap()
             .cells();
-        let mut expected: BTreeMap<&str, &str> = BTreeMap::new();
-        for p in &t.waived {
-            expected.insert(p.as_str(), "waived");
-        }
-        for p in t.completed.keys() {
-            expected.insert(p.as_str(), "completed");
-        }
-        for p in t.missed.iter().flatten() {
-            expected.insert(p.as_str(), "missed");
-        }
+        let states: Vec<(String, String)> = everyone
+            .iter()
+            .map(|p| (p.as_str().to_owned(), json(&t.state_of(p).unwrap())))
+            .collect();
+        let expected: BTreeMap<&str, &str> = states
+            .iter()
+            .map(|(p, s)| (p.as_str(), s.trim_matches('"')))
+            .collect();
         let got: BTreeMap<&str, &str> = people
             .iter()
             .map(|r| (text(&r[0]).unwrap(), text(&r[1]).unwrap()))
