@@ -126,9 +126,13 @@ impl Sync {
     }
 
     /// Sends every queued tap.
-    pub async fn drain(&self) -> Result<(), CallError> {
-        while self.push().await? > 0 {}
-        Ok(())
+    /// Sends every queued tap; returns how many batches went.
+    pub async fn drain(&self) -> Result<usize, CallError> {
+        let mut batches = 0;
+        while self.push().await? > 0 {
+            batches += 1;
+        }
+        Ok(batches)
     }
 
     /// Downloads the roster (a delta when there is one already).
@@ -184,12 +188,20 @@ impl Sync {
                 return;
             }
             let round = async {
+                let mut beat = false;
                 if tokio::time::Instant::now() >= next_refresh {
                     self.refresh().await?;
-                    self.heartbeat(None).await?;
+                    beat = true;
                     next_refresh = tokio::time::Instant::now() + REFRESH;
                 }
-                self.drain().await
+                // The heartbeat follows the taps it counts, so that the
+                // backlog the server last heard is never one already sent
+                // (a chair closing a session reads it).
+                beat |= self.drain().await? > 0;
+                if beat {
+                    self.heartbeat(None).await?;
+                }
+                Ok::<(), CallError>(())
             };
             let wait = match round.await {
                 Ok(()) => {

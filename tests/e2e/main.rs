@@ -17,3 +17,4 @@ mod import;
 mod kiosk;
 mod kiosk_api;
 mod operations;
+mod scenario;

@@ -253,6 +253,7 @@ impl Ingest {
             source: Some("kiosk".into()),
             correlation_id: Some(tap),
             causation_id: None,
+            at: None,
         };
         let mut tapped = Vec::new();
         let mut session_events: BTreeMap<SessionId, Vec<lectern_store::NewEvent>> = BTreeMap::new();

@@ -119,14 +119,24 @@ impl Api {
         decide: impl Fn(&A) -> Result<Vec<A::Event>, DomainError>,
         keys: impl Fn(&[A::Event]) -> Vec<KeyChange>,
     ) -> Result<Written> {
+        let meta = self.meta(caller);
         let written =
-            lectern_app::execute::<A>(&self.app.store, stream, &meta(caller), decide, keys).await?;
+            lectern_app::execute::<A>(&self.app.store, stream, &meta, decide, keys).await?;
         lectern_app::settle(&self.app.projections, written.position).await?;
         Ok(written)
     }
 }
 
 impl Api {
+    /// What the log records of a write by `caller`, happening now on the
+    /// server's clock.
+    pub(crate) fn meta(&self, caller: &Caller) -> Metadata {
+        Metadata {
+            at: Some(self.app.clock.now()),
+            ..meta(caller)
+        }
+    }
+
     /// As `execute`, for decisions that read the unit tree.
     pub(crate) async fn execute_with_org<A: Aggregate>(
         &self,
@@ -144,7 +154,7 @@ impl Api {
 }
 
 /// What the log records of a write by `caller` through this API.
-pub(crate) fn meta(caller: &Caller) -> Metadata {
+fn meta(caller: &Caller) -> Metadata {
     Metadata {
         actor: Some(caller.principal.actor(&caller.token_id)),
         source: Some("graphql".into()),

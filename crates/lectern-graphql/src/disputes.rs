@@ -16,7 +16,7 @@ use lectern_store::Metadata;
 use uuid::Uuid;
 
 use crate::access::{self, Scope};
-use crate::api::{Api, meta};
+use crate::api::Api;
 use crate::auth::{Caller, Principal};
 use crate::enums::{AttendanceStatus, DisputeStatus, Outcome, name_of, stored};
 use crate::error::{ApiError, Code, Result};
@@ -297,7 +297,7 @@ impl DisputeMutation {
         };
         let meta = Metadata {
             correlation_id: Some(id),
-            ..meta(caller)
+            ..api.meta(caller)
         };
         let position = lectern_app::resolve_dispute(&api.app, auditor, &meta, &resolution)
             .await

@@ -4,7 +4,7 @@ use async_graphql::{Context, Object, SimpleObject};
 use lectern_domain::Slug;
 
 use crate::access::{self};
-use crate::api::{Api, meta};
+use crate::api::Api;
 use crate::auth::Principal;
 use crate::error::ApiError;
 
@@ -429,7 +429,7 @@ impl OpsMutation {
         let venue = Slug::parse(&venue)?;
         let at = api.app.clock.now();
         let registered =
-            lectern_app::kiosks::register(&api.app.store, &meta(caller), &kiosk, &venue, at)
+            lectern_app::kiosks::register(&api.app.store, &api.meta(caller), &kiosk, &venue, at)
                 .await?;
         lectern_app::settle(&api.app.projections, registered.position).await?;
         Ok(KioskRegistration {

@@ -54,6 +54,12 @@ pub struct Metadata {
     pub correlation_id: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub causation_id: Option<Uuid>,
+    /// When the writer's clock (a server's, which decides deadlines) says
+    /// the write happens: each event's `occurred_at`, unless the event
+    /// sets its own business time after. Not part of the stored metadata.
+    /// `None`: the moment the event is built.
+    #[serde(skip)]
+    pub at: Option<DateTime<Utc>>,
 }
 
 /// An event to append. The payload is JSON text kept byte for byte.
@@ -115,7 +121,10 @@ impl NewEvent {
 
     pub fn with_metadata(mut self, metadata: &Metadata) -> Self {
         self.metadata = serde_json::to_string(metadata).expect("metadata serializes");
-        self
+        match metadata.at {
+            Some(at) => self.occurred_at(at),
+            None => self,
+        }
     }
 
     /// Business time (a tap's kiosk time). Stored to the microsecond.

@@ -2032,6 +2032,7 @@ impl Gen<'_> {
                 source: Some("demo".into()),
                 correlation_id: Some(id),
                 causation_id: None,
+                at: None,
             };
             let resolved = self.at(filed_on + Days::new(7), time(15, 0))?;
             let requests =

@@ -87,19 +87,24 @@ pub async fn hall(url: &str) -> Hall {
     }
 }
 
-/// Enrols the kiosk whose state is in `data` with the server at `addr`.
+/// Enrols kiosk hall-a-1, whose state is in `data`, with the server at
+/// `addr`.
 pub async fn enrol(data: &Path, addr: SocketAddr, code: &str) {
+    enrol_as(data, addr, "hall-a-1", code).await;
+}
+
+/// Enrols kiosk `id` (registered at hall-a), whose state is in `data`,
+/// with the server at `addr`.
+pub async fn enrol_as(data: &Path, addr: SocketAddr, id: &str, code: &str) {
     let server = format!("http://{addr}");
     let (status_code, _, err) = kiosk(
         data,
-        &[
-            "enrol", "--server", &server, "--kiosk", "hall-a-1", "--code", code,
-        ],
+        &["enrol", "--server", &server, "--kiosk", id, "--code", code],
     )
     .await;
     assert_eq!(status_code, 0, "{err}");
     assert!(
-        err.contains("enrolled kiosk hall-a-1 at venue hall-a"),
+        err.contains(&format!("enrolled kiosk {id} at venue hall-a")),
         "{err}"
     );
 }
