@@ -873,6 +873,7 @@ async fn a_tap_read_in_time_counts_when_it_arrives_after_the_close(db: TestDb) {
             ["S0001", "王一", "100", "100", "0"],
             ["S0002", "王二", "98", "98", "0"],
             ["S0003", "王三", "95", "95", "0"],
+            ["uni", "大学", "100", "100", "0"],
         ],
         "{out}"
     );

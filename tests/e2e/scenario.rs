@@ -454,7 +454,8 @@ async fn a_term_at_a_small_campus_adds_up(db: TestDb) {
         assert_eq!(r["unitAppraisal"]["total"], total, "{u}: {r}");
     }
 
-    // 2 January 2009: the year closes; the record equals the live totals.
+    // 2 January 2009: the year closes, recording every person's and every
+    // unit's total; the record equals the live totals.
     clock.set(at(2009, 1, 2, 9, 0));
     q(
         "mutation { closeAppraisalYear(year: 2008) { position } }",
@@ -485,8 +486,31 @@ async fn a_term_at_a_small_campus_adds_up(db: TestDb) {
             ["T0002", "王二", "95", "95", "0"],
             ["T0003", "王三", "95", "95", "0"],
             ["T0004", "王四", "92", "92", "0"],
+            // The units, closed on 2 January 2009: November's reports
+            // (due 5 December) never came either: cs and cs-se 74 - 10, the
+            // office 70 - 10; the university: August to November missing
+            // (-40), its people's absences and tasks (-6): 54.
+            ["cs", "cs", "64", "64", "0"],
+            ["cs-se", "cs-se", "64", "64", "0"],
+            ["office", "office", "60", "60", "0"],
+            ["uni", "uni", "54", "54", "0"],
         ],
         "{out}"
+    );
+    // cs's union chair sees cs and the department below it, no more.
+    let mine = ok(
+        addr,
+        &chair,
+        "{ yearEndRecord(year: 2008) { units { staffNo recorded live } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        mine["yearEndRecord"]["units"],
+        json!([
+            { "staffNo": "cs", "recorded": 64, "live": 64 },
+            { "staffNo": "cs-se", "recorded": 64, "live": 64 },
+        ])
     );
     server.stop().await;
 }

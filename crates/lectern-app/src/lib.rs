@@ -35,7 +35,7 @@ mod error;
 pub mod kiosks;
 mod taps;
 
-pub use appraisal::year_totals;
+pub use appraisal::{unit_year_totals, year_appraisals, year_totals};
 pub use audience::members_of;
 pub use commands::{ATTEMPTS, Retry, WRITE_WAIT, Written, execute, settle};
 pub use disputes::{

@@ -14,6 +14,7 @@
 //! stream out but cannot change a line.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
+use std::collections::BTreeMap;
 
 use lectern_domain::{
     APPRAISAL_STREAM, Aggregate, Appraisal, AppraisalEvent, AttendanceStatus, AwardEvent, Campus,
@@ -506,6 +507,24 @@ pub async fn replay_unit(
     as_of: AsOf,
     today: NaiveDate,
 ) -> Result<Appraisal> {
+    let none = BTreeMap::new();
+    replay_unit_knowing(store, db, campus, unit, period, as_of, today, &none).await
+}
+
+/// As `replay_unit`, with the appraisals over `period` of people already
+/// appraised the same way (`known`, by staff number), which are not
+/// appraised again: closing a year appraises everyone once for every unit.
+#[allow(clippy::too_many_arguments)]
+pub async fn replay_unit_knowing(
+    store: &Store,
+    db: &ReadDb,
+    campus: &Campus,
+    unit: &UnitId,
+    period: &Period,
+    as_of: AsOf,
+    today: NaiveDate,
+    known: &BTreeMap<StaffNo, Appraisal>,
+) -> Result<Appraisal> {
     let established = history::<OrgEvent>(store, ORG_STREAM, as_of)
         .await?
         .into_iter()
@@ -541,6 +560,10 @@ pub async fn replay_unit(
     let people = unit_people(db, unit).await?;
     let mut members = Vec::new();
     for person in people.during(period) {
+        if let Some(a) = known.get(&person) {
+            members.push(a.clone());
+            continue;
+        }
         members.push(match as_of {
             AsOf::Now => {
                 let entries = person_entries(db, campus, &person, period).await?;

@@ -104,6 +104,9 @@ pub enum AppraisalEvent {
         year: i32,
         /// Each person's total at the close.
         results: BTreeMap<StaffNo, i32>,
+        /// Each unit's total at the close.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        units: BTreeMap<UnitId, i32>,
     },
 }
 
@@ -137,6 +140,7 @@ pub enum AppraisalCommand {
     ClosePeriod {
         year: i32,
         results: BTreeMap<StaffNo, i32>,
+        units: BTreeMap<UnitId, i32>,
         today: NaiveDate,
     },
 }
@@ -254,6 +258,7 @@ impl RuleBook {
             AppraisalCommand::ClosePeriod {
                 year,
                 results,
+                units,
                 today,
             } => {
                 if self.closed.contains_key(year) {
@@ -269,6 +274,7 @@ impl RuleBook {
                 Ok(vec![AppraisalEvent::AppraisalPeriodClosed {
                     year: *year,
                     results: results.clone(),
+                    units: units.clone(),
                 }])
             }
         }
@@ -294,7 +300,7 @@ impl Aggregate for RuleBook {
                 self.rules.push(rules.clone());
             }
             AppraisalEvent::PointsAdjusted { .. } => {}
-            AppraisalEvent::AppraisalPeriodClosed { year, results } => {
+            AppraisalEvent::AppraisalPeriodClosed { year, results, .. } => {
                 self.closed.insert(*year, results.clone());
             }
         }

@@ -255,11 +255,17 @@ pub(crate) struct YearEndRecord {
     /// is no record yet and `people` is empty.
     pub(crate) closed: bool,
     pub(crate) people: Vec<YearEndLine>,
+    /// The units' recorded and live totals, within the caller's scope
+    /// (administrators and auditors: all; a union chair: their subtree;
+    /// staff: none), by unit id.
+    pub(crate) units: Vec<YearEndLine>,
 }
 
-/// One person's recorded total and live total for a closed year.
+/// One person's (or unit's) recorded total and live total for a closed
+/// year.
 #[derive(Debug, Clone, SimpleObject)]
 pub(crate) struct YearEndLine {
+    /// The staff number, or the unit's id.
     pub(crate) staff_no: String,
     pub(crate) name: String,
     /// The total recorded when the year closed.
@@ -289,16 +295,19 @@ impl AppraisalQuery {
             .read(&api.app.store, api.app.projections.position())
             .await?;
         let recorded = appraisal.iter().find_map(|p| match &p.event {
-            AppraisalEvent::AppraisalPeriodClosed { year: y, results } if *y == year => {
-                Some(results.clone())
-            }
+            AppraisalEvent::AppraisalPeriodClosed {
+                year: y,
+                results,
+                units,
+            } if *y == year => Some((results.clone(), units.clone())),
             _ => None,
         });
-        let Some(recorded) = recorded else {
+        let Some((recorded, recorded_units)) = recorded else {
             return Ok(YearEndRecord {
                 year,
                 closed: false,
                 people: vec![],
+                units: vec![],
             });
         };
         // The people the caller may see, with their names.
@@ -328,10 +337,46 @@ impl AppraisalQuery {
                 live: appraise(api, no, &period).await?.total,
             });
         }
+        // The units the caller may see: their recorded totals beside what
+        // the log gives now, on the server's date.
+        let today = api.app.campus.date(api.app.clock.now());
+        let scope = Scope::of(caller);
+        let mut units = Vec::new();
+        for (unit, total) in &recorded_units {
+            let Ok(u) = crate::org::Unit::get(api, unit.as_str()).await else {
+                continue;
+            };
+            let visible = match &scope {
+                Scope::All => true,
+                Scope::Subtree(own) => u.path.contains(&format!("/{own}/")),
+                Scope::Own(_) => false,
+            };
+            if !visible {
+                continue;
+            }
+            let live = replay_unit(
+                &api.app.store,
+                api.db(),
+                &api.app.campus,
+                unit,
+                &period,
+                AsOf::Now,
+                today,
+            )
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+            units.push(YearEndLine {
+                staff_no: unit.as_str().to_owned(),
+                name: u.name.clone(),
+                recorded: *total,
+                live: live.total,
+            });
+        }
         Ok(YearEndRecord {
             year,
             closed: true,
             people,
+            units,
         })
     }
 
@@ -624,8 +669,8 @@ impl AppraisalMutation {
         appraisal_decides(ctx, "adjust points", command).await
     }
 
-    /// Closes a year once it has ended on the server's clock: every current
-    /// member of staff's total is recorded.
+    /// Closes a year once it has ended on the server's clock: every member
+    /// of staff's total and every unit's is recorded.
     async fn close_appraisal_year(
         &self,
         ctx: &Context<'_>,
@@ -647,15 +692,38 @@ impl AppraisalMutation {
             .appraisal_log
             .read(&api.app.store, api.app.projections.position())
             .await?;
-        let results =
-            lectern_app::year_totals(api.db(), &api.app.campus, &appraisal, &people, year).await?;
+        let everyone =
+            lectern_app::year_appraisals(api.db(), &api.app.campus, &appraisal, &people, year)
+                .await?;
+        let rows = api
+            .db()
+            .fetch("SELECT id FROM rm_units ORDER BY id", &[])
+            .await
+            .map_err(ApiError::from)?;
+        let units = rows
+            .iter()
+            .map(|r| UnitId::parse(&r.text("id")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let today = api.app.campus.date(api.app.clock.now());
+        let units = lectern_app::unit_year_totals(
+            &api.app.store,
+            api.db(),
+            &api.app.campus,
+            &everyone,
+            &units,
+            year,
+            today,
+        )
+        .await?;
+        let results = everyone.into_iter().map(|(no, a)| (no, a.total)).collect();
         appraisal_decides(
             ctx,
             "close appraisal years",
             AppraisalCommand::ClosePeriod {
                 year,
                 results,
-                today: api.app.campus.date(api.app.clock.now()),
+                units,
+                today,
             },
         )
         .await

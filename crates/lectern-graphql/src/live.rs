@@ -106,12 +106,7 @@ impl LiveSubscription {
         #[graphql(default = 0)] after: u64,
     ) -> async_graphql::Result<impl Stream<Item = LogEvent> + use<>> {
         let caller = access::caller(ctx)?;
-        if !matches!(
-            caller.principal,
-            Principal::Administrator | Principal::Auditor
-        ) {
-            return Err(access::denied(caller, "follow the event log").into());
-        }
+        access::overseer(caller, "follow the event log")?;
         let api = ctx.data_unchecked::<Api>();
         let sub = api.app.store.subscribe(after, None);
         Ok(futures_util::stream::unfold(sub, |mut sub| async move {

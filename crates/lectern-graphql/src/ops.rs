@@ -5,7 +5,6 @@ use lectern_domain::Slug;
 
 use crate::access::{self};
 use crate::api::Api;
-use crate::auth::Principal;
 use crate::error::ApiError;
 
 /// Where one read model stands.
@@ -161,12 +160,7 @@ impl OpsQuery {
     /// The read models and their lag (administrators and auditors).
     async fn projections(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ProjectionStatus>> {
         let caller = access::caller(ctx)?;
-        if !matches!(
-            caller.principal,
-            Principal::Administrator | Principal::Auditor
-        ) {
-            return Err(access::denied(caller, "read the projections' status").into());
-        }
+        access::overseer(caller, "read the projections' status")?;
         let api = ctx.data_unchecked::<Api>();
         let status = api.app.projections.status().await.map_err(ApiError::from)?;
         Ok(status
@@ -184,12 +178,7 @@ impl OpsQuery {
     /// against the log (auditors and administrators; reads every event).
     async fn audit_verify(&self, ctx: &Context<'_>) -> async_graphql::Result<AuditReport> {
         let caller = access::caller(ctx)?;
-        if !matches!(
-            caller.principal,
-            Principal::Administrator | Principal::Auditor
-        ) {
-            return Err(access::denied(caller, "verify the log").into());
-        }
+        access::overseer(caller, "verify the log")?;
         let api = ctx.data_unchecked::<Api>();
         let audit = lectern_audit::checkpoints::audit(&api.app.store, api.db())
             .await
@@ -242,12 +231,7 @@ impl OpsQuery {
         size: Option<u64>,
     ) -> async_graphql::Result<String> {
         let caller = access::caller(ctx)?;
-        if !matches!(
-            caller.principal,
-            Principal::Administrator | Principal::Auditor
-        ) {
-            return Err(access::denied(caller, "prove events").into());
-        }
+        access::overseer(caller, "prove events")?;
         let api = ctx.data_unchecked::<Api>();
         use lectern_audit::checkpoints::{self as cp, ProofFile};
         let refused = |e: lectern_audit::Error| match e {
@@ -295,12 +279,7 @@ impl OpsQuery {
     /// Kiosks and their status (administrators and auditors).
     async fn kiosks(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<KioskStatus>> {
         let caller = access::caller(ctx)?;
-        if !matches!(
-            caller.principal,
-            Principal::Administrator | Principal::Auditor
-        ) {
-            return Err(access::denied(caller, "read the kiosks' status").into());
-        }
+        access::overseer(caller, "read the kiosks' status")?;
         let api = ctx.data_unchecked::<Api>();
         let rows = api
             .db()
@@ -352,12 +331,7 @@ impl OpsQuery {
         stream: Option<String>,
     ) -> async_graphql::Result<Vec<LogEvent>> {
         let caller = access::caller(ctx)?;
-        if !matches!(
-            caller.principal,
-            Principal::Administrator | Principal::Auditor
-        ) {
-            return Err(access::denied(caller, "read the raw event log").into());
-        }
+        access::overseer(caller, "read the raw event log")?;
         let n = crate::page::page_size(first)?;
         let api = ctx.data_unchecked::<Api>();
         let events = match stream {

@@ -281,12 +281,7 @@ impl SessionQuery {
     /// session start (administrators and auditors).
     async fn held_taps(&self, ctx: &Context<'_>, year: i32) -> async_graphql::Result<Vec<HeldTap>> {
         let caller = access::caller(ctx)?;
-        if !matches!(
-            caller.principal,
-            Principal::Administrator | Principal::Auditor
-        ) {
-            return Err(access::denied(caller, "read the held taps").into());
-        }
+        access::overseer(caller, "read the held taps")?;
         let api = ctx.data_unchecked::<Api>();
         let period = lectern_domain::Period::year(year)?;
         let midnight = chrono::NaiveTime::MIN;

@@ -68,8 +68,8 @@ pub enum Report {
         #[arg(long)]
         id: Uuid,
     },
-    /// What closing an appraisal year recorded for each person, beside the
-    /// total the log gives now: where a dispute starts.
+    /// What closing an appraisal year recorded for each person and unit,
+    /// beside the total the log gives now: where a dispute starts.
     YearEnd {
         #[arg(long)]
         year: i32,
@@ -93,7 +93,7 @@ const AWARDS: &str = "query($year: Int, $level: AwardLevel) {
     awardsRegister(year: $year, level: $level) { year level categoryTitle nomineeKind
       nominee nomineeName ceremony conferredOn citation } }";
 const YEAR_END: &str = "query($year: Int!) { yearEndRecord(year: $year) { year closed
-    people { staffNo name recorded live } } }";
+    people { staffNo name recorded live } units { staffNo name recorded live } } }";
 const SESSION: &str = "query($id: UUID!, $after: String) { session(id: $id) { title startsAt
     roster(first: 100, after: $after) { edges { node { staffNo name status leave checkedInAt } }
       pageInfo { hasNextPage endCursor } } } }";
@@ -344,11 +344,13 @@ impl Report {
                     } else {
                         format!("{year} year-end record: the year is not closed yet")
                     },
-                    columns: columns(&["staff no", "name", "recorded", "live", "difference"]),
+                    // People by staff number, then units by id.
+                    columns: columns(&["who", "name", "recorded", "live", "difference"]),
                     rows: r["people"]
                         .as_array()
                         .into_iter()
                         .flatten()
+                        .chain(r["units"].as_array().into_iter().flatten())
                         .map(|p| {
                             let mut row = cells(p, &["staffNo", "name", "recorded", "live"]);
                             let n = |k: &str| p[k].as_i64().unwrap_or(0);

@@ -1908,11 +1908,11 @@ impl Gen<'_> {
     }
 
     /// Closes `year` on the first working day after 8 January: every
-    /// person's total, appraised as the API does.
+    /// person's and every unit's total, appraised as the API does.
     async fn close_year(&mut self, year: i32) -> anyhow::Result<()> {
         let appraisal =
             positioned::<AppraisalEvent>(self.store, APPRAISAL_STREAM, u64::MAX).await?;
-        let results = lectern_app::year_totals(
+        let everyone = lectern_app::year_appraisals(
             self.projections.db(),
             &self.campus,
             &appraisal,
@@ -1922,9 +1922,21 @@ impl Gen<'_> {
         .await?;
         let on = on_or_after(date(year + 1, 1, 9), Weekday::Fri);
         let at = self.at(on, time(17, 0))?;
+        let units: Vec<UnitId> = self.org.units().map(|u| u.id.clone()).collect();
+        let units = lectern_app::unit_year_totals(
+            self.store,
+            self.projections.db(),
+            &self.campus,
+            &everyone,
+            &units,
+            year,
+            on,
+        )
+        .await?;
         let cmd = AppraisalCommand::ClosePeriod {
             year,
-            results,
+            results: everyone.into_iter().map(|(no, a)| (no, a.total)).collect(),
+            units,
             today: on,
         };
         let events = decided(&mut self.book.0, |b| b.decide(&cmd))?;

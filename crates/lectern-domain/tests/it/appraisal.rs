@@ -337,6 +337,7 @@ fn rules_are_versioned_and_years_close() {
     let closed = AppraisalEvent::AppraisalPeriodClosed {
         year: 2008,
         results: BTreeMap::from([(me(), 99)]),
+        units: BTreeMap::new(),
     };
     let adjust = |dispute| AppraisalCommand::AdjustPoints {
         person: me(),
@@ -370,6 +371,7 @@ fn a_year_closes_only_once_it_has_ended() {
     let close = |today| AppraisalCommand::ClosePeriod {
         year: 2008,
         results: BTreeMap::from([(me(), 99)]),
+        units: BTreeMap::from([(slug("cs-dept"), 95)]),
         today,
     };
     // On its last day the year is still running (the server's date decides).
@@ -388,6 +390,7 @@ fn a_year_closes_only_once_it_has_ended() {
         .then(vec![AppraisalEvent::AppraisalPeriodClosed {
             year: 2008,
             results: BTreeMap::from([(me(), 99)]),
+            units: BTreeMap::from([(slug("cs-dept"), 95)]),
         }]);
 }
 

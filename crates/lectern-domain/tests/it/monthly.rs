@@ -102,26 +102,31 @@ fn the_leadership_meets_monthly() {
     assert!(held.decide(&meeting(date(2008, 9, 24))).is_err());
 }
 
-#[test]
-fn a_late_report_costs_the_unit() {
+/// Scoring rules v1 from 1 January 2008 (report due on the 5th, 5 points a
+/// late report), with `unit`'s rules, as the appraisal stream holds them.
+fn rules_v1(unit: UnitRules) -> Vec<Positioned<AppraisalEvent>> {
     let rules = ScoringRules {
         version: 1,
         effective_from: date(2008, 1, 1),
         base_points: 100,
-        per_absence: 2,
+        per_absence: 5,
         per_late: 1,
         per_missed_task: 2,
         award_bonus: BTreeMap::new(),
         per_late_report: 5,
         report_due_day: 5,
-        unit: Default::default(),
+        unit,
     };
-    let appraisal = vec![Positioned {
+    vec![Positioned {
         position: 1,
         occurred_at: local(2008, 1, 1, 0, 0),
         event: AppraisalEvent::ScoringRulesAdopted { rules },
-    }];
-    let report = |position, month, submitted_on| Positioned {
+    }]
+}
+
+/// cs-dept's report for a month of 2008, at `position`, submitted on a day.
+fn report(position: u64, month: u32, submitted_on: chrono::NaiveDate) -> Positioned<MonthlyEvent> {
+    Positioned {
         position,
         occurred_at: local(2008, 1, 1, 0, 0),
         event: MonthlyEvent::MonthlyReportSubmitted {
@@ -133,7 +138,12 @@ fn a_late_report_costs_the_unit() {
             figures: UnitMonthFigures::default(),
             submitted_on,
         },
-    };
+    }
+}
+
+#[test]
+fn a_late_report_costs_the_unit() {
+    let appraisal = rules_v1(UnitRules::default());
     let monthly = vec![
         vec![report(10, 8, date(2008, 9, 5))],
         vec![report(20, 9, date(2008, 10, 9))],
@@ -189,41 +199,12 @@ fn a_late_report_costs_the_unit() {
 /// 100 - 5 - 10 - 10 - 2 - 1 - 2 + 8 = 78.
 #[test]
 fn a_unit_answers_for_its_people_its_reports_and_its_awards() {
-    let rules = ScoringRules {
-        version: 1,
-        effective_from: date(2008, 1, 1),
-        base_points: 100,
-        per_absence: 5,
-        per_late: 1,
-        per_missed_task: 2,
-        award_bonus: BTreeMap::new(),
-        per_late_report: 5,
-        report_due_day: 5,
-        unit: UnitRules {
-            per_member_absence: 2,
-            per_member_missed_task: 1,
-            per_missing_report: 10,
-            award_bonus: BTreeMap::from([(AwardLevel::City, 8)]),
-        },
-    };
-    let appraisal = vec![Positioned {
-        position: 1,
-        occurred_at: local(2008, 1, 1, 0, 0),
-        event: AppraisalEvent::ScoringRulesAdopted { rules },
-    }];
-    let report = |position, month, submitted_on| Positioned {
-        position,
-        occurred_at: local(2008, 1, 1, 0, 0),
-        event: MonthlyEvent::MonthlyReportSubmitted {
-            unit: slug("cs-dept"),
-            year: 2008,
-            month,
-            chair: staff("2001001"),
-            narrative: "n".into(),
-            figures: UnitMonthFigures::default(),
-            submitted_on,
-        },
-    };
+    let appraisal = rules_v1(UnitRules {
+        per_member_absence: 2,
+        per_member_missed_task: 1,
+        per_missing_report: 10,
+        award_bonus: BTreeMap::from([(AwardLevel::City, 8)]),
+    });
     let monthly = vec![
         vec![report(10, 6, date(2008, 7, 3))],
         vec![report(11, 7, date(2008, 8, 9))],
