@@ -497,6 +497,26 @@ async fn a_term_at_a_small_campus_adds_up(db: TestDb) {
         ],
         "{out}"
     );
+    // October's report, due in the closed year, can no longer be handed in:
+    // that would change a recorded total.
+    let late = crate::gql(
+        addr,
+        &chair,
+        "mutation { submitMonthlyReport(unit: \"cs\", year: 2008, month: 10, narrative: \"十月\") { position } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        late["errors"][0]["extensions"]["code"], "CONFLICT",
+        "{late}"
+    );
+    assert!(
+        late["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the 2008 appraisal year is closed, so submitting this report"),
+        "{late}"
+    );
     // cs's union chair sees cs and the department below it, no more.
     let mine = ok(
         addr,

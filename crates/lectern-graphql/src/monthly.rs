@@ -430,6 +430,11 @@ impl MonthlyMutation {
             return Err(access::denied(caller, "submit monthly reports").into());
         }
         check_unit(api, caller, &unit, "submit the report").await?;
+        // A report falls due in the next month: once that year is closed,
+        // submitting it would turn a recorded missing report into a late
+        // one.
+        let due_year = if month == 12 { year + 1 } else { year };
+        crate::appraisal::year_open(api, due_year, "submitting this report").await?;
         let command = MonthlyCommand::SubmitReport {
             unit: unit.clone(),
             year,
