@@ -493,7 +493,7 @@ impl Ingest {
             return Ok(BTreeSet::new());
         }
         let (book, _) = load::<RuleBook>(&self.store, APPRAISAL_STREAM, u64::MAX).await?;
-        Ok(book.closed.into_keys().collect())
+        Ok(book.closed)
     }
 
     /// The participants of the programmes whose cohorts these sessions

@@ -23,7 +23,7 @@ use lectern_domain::{
     appraise_entries, appraise_person, appraise_unit, award_stream, person_stream, session_stream,
     task_stream, unit_month, unit_month_stream,
 };
-use lectern_projections::{ReadDb, Val, decode, person_entries, unit_people};
+use lectern_projections::{ReadDb, Val, decode, unit_entries, unit_people};
 use lectern_store::{RecordedEvent, Store};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -558,6 +558,11 @@ pub async fn replay_unit_knowing(
         awards.push(history::<AwardEvent>(store, &award_stream(&category), as_of).await?);
     }
     let people = unit_people(db, unit).await?;
+    // At head, the people's ledgers come in one query.
+    let ledger = match as_of {
+        AsOf::Now => unit_entries(db, campus, unit, period).await?,
+        _ => BTreeMap::new(),
+    };
     let mut members = Vec::new();
     for person in people.during(period) {
         if let Some(a) = known.get(&person) {
@@ -566,8 +571,8 @@ pub async fn replay_unit_knowing(
         }
         members.push(match as_of {
             AsOf::Now => {
-                let entries = person_entries(db, campus, &person, period).await?;
-                appraise_entries(&person, period, &appraisal, &entries)
+                let entries = ledger.get(&person).map_or(&[][..], Vec::as_slice);
+                appraise_entries(&person, period, &appraisal, entries)
                     .map_err(|e| Error::invalid("replay", person.as_str(), e.to_string()))?
             }
             cut => replay_person(store, db, campus, &person, period, cut).await?,

@@ -150,7 +150,8 @@ pub enum AppraisalCommand {
 pub struct RuleBook {
     /// Ordered by `effective_from` (and version).
     pub rules: Vec<ScoringRules>,
-    pub closed: BTreeMap<i32, BTreeMap<StaffNo, i32>>,
+    /// The closed years (their results stay in the events).
+    pub closed: std::collections::BTreeSet<i32>,
 }
 
 impl RuleBook {
@@ -181,7 +182,7 @@ impl RuleBook {
                         ));
                     }
                 }
-                if self.closed.contains_key(&rules.effective_from.year()) {
+                if self.closed.contains(&rules.effective_from.year()) {
                     return Err(DomainError::Refused(format!(
                         "{} is closed; rules cannot take effect in it",
                         rules.effective_from.year()
@@ -240,7 +241,7 @@ impl RuleBook {
                         "must not be empty",
                     ));
                 }
-                if self.closed.contains_key(&on.year()) && dispute.is_none() {
+                if self.closed.contains(&on.year()) && dispute.is_none() {
                     return Err(DomainError::Refused(format!(
                         "{} is closed: only an upheld dispute changes its points",
                         on.year()
@@ -261,7 +262,7 @@ impl RuleBook {
                 units,
                 today,
             } => {
-                if self.closed.contains_key(year) {
+                if self.closed.contains(year) {
                     return Err(DomainError::Refused(format!("{year} is closed already")));
                 }
                 if today.year() <= *year {
@@ -300,8 +301,8 @@ impl Aggregate for RuleBook {
                 self.rules.push(rules.clone());
             }
             AppraisalEvent::PointsAdjusted { .. } => {}
-            AppraisalEvent::AppraisalPeriodClosed { year, results, .. } => {
-                self.closed.insert(*year, results.clone());
+            AppraisalEvent::AppraisalPeriodClosed { year, .. } => {
+                self.closed.insert(*year);
             }
         }
         Ok(())

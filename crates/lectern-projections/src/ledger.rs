@@ -8,32 +8,35 @@
 //! compares the result with the fold over every stream of generated
 //! histories.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
-use lectern_domain::{AttendanceStatus, AwardLevel, Campus, Entry, Period, StaffNo};
+use lectern_domain::{AttendanceStatus, AwardLevel, Campus, Entry, Period, StaffNo, UnitId};
 
 use crate::error::{Error, Result};
 use crate::sql::{ReadDb, Row, Val};
 
-/// One row per entry: its kind, date (a timestamp for sessions), title,
-/// status or level (`what`), JSON positions, the positions a task was
-/// assigned and closed at (or an award conferred at) and an award's year.
+/// One row per entry: whose, its kind, date (a timestamp for sessions),
+/// title, status or level (`what`), JSON positions, the positions a task
+/// was assigned and closed at (or an award conferred at) and an award's
+/// year; `{who}` is the condition on the person (`$1`).
 const ENTRIES: &str = "\
-    SELECT 'session' AS kind, s.starts_at AS date, s.title AS title, a.status AS what, \
+    SELECT a.staff_no AS who, 'session' AS kind, s.starts_at AS date, s.title AS title, a.status AS what, \
            a.positions AS positions, CAST(NULL AS BIGINT) AS assigned, \
            CAST(NULL AS BIGINT) AS closed, CAST(NULL AS BIGINT) AS year \
     FROM rm_attendance a JOIN rm_sessions s ON s.id = a.session_id \
-    WHERE a.staff_no = $1 AND a.starts_at >= $2 AND a.starts_at < $3 \
+    WHERE a.staff_no {who} AND a.starts_at >= $2 AND a.starts_at < $3 \
       AND a.status IN ('late', 'absent') AND s.status <> 'cancelled' \
     UNION ALL \
-    SELECT 'task', t.due, t.title, NULL, NULL, t.assigned_position, t.closed_position, \
+    SELECT x.staff_no, 'task', t.due, t.title, NULL, NULL, t.assigned_position, t.closed_position, \
            CAST(NULL AS BIGINT) \
     FROM rm_task_people x JOIN rm_tasks t ON t.id = x.task_id \
-    WHERE x.staff_no = $1 AND x.named_missing = 1 AND t.due >= $4 AND t.due <= $5 \
+    WHERE x.staff_no {who} AND x.named_missing = 1 AND t.due >= $4 AND t.due <= $5 \
     UNION ALL \
-    SELECT 'award', n.conferred_on, c.title, c.level, NULL, n.conferred_position, \
+    SELECT n.nominee, 'award', n.conferred_on, c.title, c.level, NULL, n.conferred_position, \
            CAST(NULL AS BIGINT), n.year \
     FROM rm_nominations n JOIN rm_award_categories c ON c.id = n.category \
-    WHERE n.nominee_kind = 'person' AND n.nominee = $1 AND n.status = 'conferred' \
+    WHERE n.nominee_kind = 'person' AND n.nominee {who} AND n.status = 'conferred' \
       AND n.conferred_on >= $4 AND n.conferred_on <= $5";
 
 /// The entries of `person` whose lines may fall in `period` (sessions are
@@ -45,21 +48,47 @@ pub async fn person_entries(
     person: &StaffNo,
     period: &Period,
 ) -> Result<Vec<Entry>> {
+    let rows = entry_rows(db, "= $1", Val::from(person.as_str()), period).await?;
+    rows.iter().map(|r| entry(r, campus)).collect()
+}
+
+/// The entries of everyone who ever belonged to `unit` or a unit below it
+/// (`rm_memberships`), by person, in one query: for a unit's appraisal.
+pub async fn unit_entries(
+    db: &ReadDb,
+    campus: &Campus,
+    unit: &UnitId,
+    period: &Period,
+) -> Result<BTreeMap<StaffNo, Vec<Entry>>> {
+    let who = "IN (SELECT m.staff_no FROM rm_memberships m JOIN rm_units u ON u.id = m.unit \
+               WHERE u.path LIKE $1)";
+    let subtree = Val::from(format!("%/{}/%", unit.as_str()));
+    let mut out: BTreeMap<StaffNo, Vec<Entry>> = BTreeMap::new();
+    for r in entry_rows(db, who, subtree, period).await? {
+        let no = r.text("who");
+        let person = StaffNo::parse(&no)
+            .map_err(|_| Error::Corrupt(format!("ledger row {r:?}: a bad staff number")))?;
+        out.entry(person).or_default().push(entry(&r, campus)?);
+    }
+    Ok(out)
+}
+
+/// The ledger rows of the people `who` selects (see `ENTRIES`) for
+/// `period` (sessions read a day either side, for the campus time zone).
+async fn entry_rows(db: &ReadDb, who: &str, person: Val, period: &Period) -> Result<Vec<Row>> {
     let from = period.from - chrono::Days::new(1);
     let until = period.until + chrono::Days::new(2);
-    let rows = db
-        .fetch(
-            ENTRIES,
-            &[
-                Val::from(person.as_str()),
-                Val::from(from),
-                Val::from(until),
-                Val::from(period.from),
-                Val::from(period.until),
-            ],
-        )
-        .await?;
-    rows.iter().map(|r| entry(r, campus)).collect()
+    db.fetch(
+        &ENTRIES.replace("{who}", who),
+        &[
+            person,
+            Val::from(from),
+            Val::from(until),
+            Val::from(period.from),
+            Val::from(period.until),
+        ],
+    )
+    .await
 }
 
 fn entry(r: &Row, campus: &Campus) -> Result<Entry> {

@@ -48,7 +48,7 @@ pub use codec::{append_request, commit, decode, encode, history, load, positione
 pub use error::{Error, Result};
 pub use figures::{unit_month_figures, unit_people};
 pub use lease::{Lease, Leases};
-pub use ledger::person_entries;
+pub use ledger::{person_entries, unit_entries};
 pub use projector::{Cx, Projector, Table};
 pub use projectors::{
     AwardsProjector, DisputesProjector, KiosksProjector, MonthlyProjector, OrgProjector,
