@@ -34,21 +34,6 @@ pub async fn year_appraisals<'a>(
     Ok(out)
 }
 
-/// Each of `people`'s total for `year` (see `year_appraisals`).
-pub async fn year_totals<'a>(
-    db: &ReadDb,
-    campus: &Campus,
-    appraisal: &[Positioned<AppraisalEvent>],
-    people: impl IntoIterator<Item = &'a StaffNo>,
-    year: i32,
-) -> Result<BTreeMap<StaffNo, i32>> {
-    Ok(year_appraisals(db, campus, appraisal, people, year)
-        .await?
-        .into_iter()
-        .map(|(no, a)| (no, a.total))
-        .collect())
-}
-
 /// Each of `units`' total for `year` on the campus date `today`, appraised
 /// as the API appraises a unit, from its people's appraisals (`people`,
 /// everyone's for the year, so that nobody is appraised twice).

@@ -19,7 +19,8 @@
 //! # Layout
 //! - `error`: [`Error`] and [`Code`].
 //! - `commands`: [`execute`], [`Retry`], [`settle`].
-//! - `appraisal`: [`year_totals`], what closing a year records.
+//! - `appraisal`: [`year_appraisals`] and [`unit_year_totals`], what closing a
+//!   year records.
 //! - `audience`: [`members_of`], who a session or task expects.
 //! - `kiosks`: registration, enrolment and the roster.
 //! - `taps`: [`Ingest`], kiosks' signed tap batches into `CardTapped`
@@ -35,7 +36,7 @@ mod error;
 pub mod kiosks;
 mod taps;
 
-pub use appraisal::{unit_year_totals, year_appraisals, year_totals};
+pub use appraisal::{unit_year_totals, year_appraisals};
 pub use audience::members_of;
 pub use commands::{ATTEMPTS, Retry, WRITE_WAIT, Written, execute, settle};
 pub use disputes::{
