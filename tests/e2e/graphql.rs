@@ -119,6 +119,36 @@ async fn graphql_over_http(db: TestDb) {
         r["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
         "{r}"
     );
+    // The scheme in any case, then one space or more (RFC 7235).
+    for (header, accepted) in [
+        (format!("bearer  {admin}"), true),
+        (format!("BEARER {admin}"), true),
+        (format!("Bearer\u{20}\u{20}\u{20}{admin}"), true),
+        (format!("Bearer{admin}"), false),
+        (format!("Basic {admin}"), false),
+        ("Bearer ".to_owned(), false),
+    ] {
+        let answer = crate::send(
+            addr,
+            "POST",
+            "/graphql",
+            &[
+                ("content-type", "application/json"),
+                ("authorization", &header),
+            ],
+            br#"{"query":"{ units { id } }"}"#,
+        )
+        .await;
+        let r: Value = serde_json::from_str(&answer.body).unwrap();
+        if accepted {
+            assert!(r["errors"].is_null(), "{header:?}: {r}");
+        } else {
+            assert_eq!(
+                r["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+                "{header:?}: {r}"
+            );
+        }
+    }
     let (_, body) = post(addr, Some(&admin), b"units please").await;
     let r: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(

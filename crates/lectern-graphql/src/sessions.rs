@@ -528,6 +528,41 @@ pub(crate) async fn members_of(
     Ok(lectern_app::members_of(&api.app.store, api.db(), audience, on).await?)
 }
 
+/// A union chair's sessions may expect only people of the chair's
+/// subtree (closing one records them absent): units within it, or nobody
+/// in particular (an open session). A wider audience, or a programme's
+/// cohort, is an administrator's decision.
+async fn chair_may_expect(api: &Api, caller: &Caller, audience: &Audience) -> Result<()> {
+    let Principal::UnionChair { unit: own } = &caller.principal else {
+        return Ok(());
+    };
+    match audience {
+        Audience::Open => Ok(()),
+        Audience::Cohort { programme } => Err(access::denied(
+            caller,
+            &format!(
+                "schedule a session for programme {programme}'s cohort (it reaches beyond \
+                 {own}; an administrator schedules it)"
+            ),
+        )),
+        Audience::Units { units } => {
+            for u in units {
+                let unit = crate::org::Unit::get(api, u.as_str()).await?;
+                if !unit.path.contains(&format!("/{own}/")) {
+                    return Err(access::denied(
+                        caller,
+                        &format!(
+                            "schedule a session expecting the staff of {u}, outside {own} \
+                             (an administrator schedules it)"
+                        ),
+                    ));
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
 /// Checks that the caller manages session `id`.
 async fn manage<'a>(ctx: &Context<'a>, id: SessionId, what: &str) -> Result<(&'a Caller, &'a Api)> {
     let caller = access::caller(ctx)?;
@@ -579,8 +614,9 @@ async fn current(api: &Api, id: SessionId) -> Result<Session> {
 
 #[Object]
 impl SessionMutation {
-    /// Schedules a session. Union chairs schedule for units in their
-    /// subtree.
+    /// Schedules a session. Union chairs schedule sessions organised by,
+    /// and expecting only the staff of, units in their subtree (or open to
+    /// all, expecting nobody).
     async fn schedule_session(
         &self,
         ctx: &Context<'_>,
@@ -607,6 +643,7 @@ impl SessionMutation {
             },
             (None, None) => Audience::Open,
         };
+        chair_may_expect(api, caller, &audience).await?;
         let defaults = CheckInRules::default();
         let id = input.id.unwrap_or_else(Uuid::now_v7);
         let schedule = Schedule {

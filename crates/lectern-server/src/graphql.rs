@@ -45,13 +45,12 @@ async fn websocket(
                     let mut data = async_graphql::Data::default();
                     let token = ["Authorization", "authorization"]
                         .iter()
-                        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
-                        .map(|v| {
-                            v.trim_start_matches("Bearer ")
-                                .trim_start_matches("bearer ")
-                        });
+                        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()));
                     let caller = match token {
-                        Some(t) => Some(tokens.authenticate(t).await.map_err(graphql_error)?),
+                        Some(v) => {
+                            let t = bearer(v).map_err(graphql_error)?;
+                            Some(tokens.authenticate(t).await.map_err(graphql_error)?)
+                        }
                         None => from_header.map_err(graphql_error)?,
                     };
                     if let Some(c) = caller {
@@ -91,16 +90,24 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Ca
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let value = value.to_str().unwrap_or_default().trim();
-    let Some(token) = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-    else {
-        return Err(Error::unauthenticated(
-            "the Authorization header must be `Bearer <token>`",
-        ));
-    };
+    let token = bearer(value.to_str().unwrap_or_default())?;
     state.api.tokens.authenticate(token).await.map(Some)
+}
+
+/// The token of a `Bearer <token>` credential: the scheme in any case,
+/// then one or more spaces (RFC 7235).
+pub(crate) fn bearer(value: &str) -> Result<&str, Error> {
+    let value = value.trim();
+    let refused = || Error::unauthenticated("the Authorization header must be `Bearer <token>`");
+    let (scheme, rest) = value.split_at_checked(6).ok_or_else(refused)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || !rest.starts_with(' ') {
+        return Err(refused());
+    }
+    let token = rest.trim_start_matches(' ');
+    if token.is_empty() {
+        return Err(refused());
+    }
+    Ok(token)
 }
 
 fn error(e: Error) -> Response {

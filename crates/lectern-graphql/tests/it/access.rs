@@ -10,7 +10,8 @@ use crate::support::*;
 
 both_backends!(
     every_role_against_every_area,
-    card_uids_are_for_administrators
+    card_uids_are_for_administrators,
+    a_chair_expects_only_the_chairs_own_people
 );
 
 /// `None`: allowed (and succeeds); `Some(code)`: refused with that code.
@@ -434,4 +435,62 @@ async fn card_uids_are_for_administrators(db: TestDb) {
             "****B2C5"
         );
     }
+}
+
+/// The chair of school-cs schedules sessions organised in school-cs that
+/// expect its own staff (or nobody: open); expecting math-dept's, the
+/// whole university's or a programme's cohort is refused, naming why, and
+/// writes nothing. An administrator may.
+async fn a_chair_expects_only_the_chairs_own_people(db: TestDb) {
+    let t = TestApi::campus(db).await;
+    let schedule =
+        "mutation($input: ScheduleSessionInput!) { scheduleSession(input: $input) { position } }";
+    let input = |audience: Value| {
+        let mut v = json!({ "kind": "centralized_study", "title": "集中学习",
+            "organiser": "school-cs", "venue": "hall-a",
+            "startsAt": "2030-03-05T06:30:00Z", "endsAt": "2030-03-05T08:00:00Z" });
+        for (k, x) in audience.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        json!({ "input": v })
+    };
+    for (audience, expect) in [
+        (json!({ "audienceUnits": ["cs-dept"] }), OK),
+        (json!({ "audienceUnits": ["school-cs"] }), OK),
+        (json!({}), OK),
+        (json!({ "audienceUnits": ["math-dept"] }), FORBIDDEN),
+        (json!({ "audienceUnits": ["cs-dept", "uni"] }), FORBIDDEN),
+        (json!({ "audienceCohort": "ytnp" }), FORBIDDEN),
+    ] {
+        check(
+            &t,
+            "union chair",
+            Some(chair()),
+            schedule,
+            input(audience.clone()),
+            expect,
+        )
+        .await;
+    }
+    let r = t
+        .run(
+            Some(chair()),
+            schedule,
+            input(json!({ "audienceUnits": ["math-dept"] })),
+        )
+        .await;
+    assert_eq!(
+        r["errors"][0]["message"],
+        "the union chair of school-cs may not schedule a session expecting the staff of \
+         math-dept, outside school-cs (an administrator schedules it)"
+    );
+    check(
+        &t,
+        "administrator",
+        Some(admin()),
+        schedule,
+        input(json!({ "audienceUnits": ["math-dept", "cs-dept"] })),
+        OK,
+    )
+    .await;
 }
