@@ -161,7 +161,7 @@ impl AppraisalView {
 
 /// A payload with every card UID (`uid`, `card`) masked but its last four
 /// digits.
-fn mask_cards(payload: &str) -> String {
+pub(crate) fn mask_cards(payload: &str) -> String {
     fn walk(v: &mut serde_json::Value) {
         match v {
             serde_json::Value::Object(map) => {

@@ -5,6 +5,7 @@ use lectern_domain::Slug;
 
 use crate::access::{self};
 use crate::api::Api;
+use crate::auth::Principal;
 use crate::error::ApiError;
 
 /// Where one read model stands.
@@ -322,7 +323,8 @@ impl OpsQuery {
     }
 
     /// Raw events after a position (auditors and administrators), at most
-    /// `first` (≤ 100), optionally of one stream.
+    /// `first` (≤ 100), optionally of one stream. Card UIDs in payloads are
+    /// masked except for administrators; the hash is the stored event's.
     async fn events(
         &self,
         ctx: &Context<'_>,
@@ -367,7 +369,18 @@ impl OpsQuery {
                 .await
                 .map_err(ApiError::from)?,
         };
-        Ok(events.into_iter().map(LogEvent::from).collect())
+        // Card UIDs are an administrator's; an auditor keeps the position
+        // and hash that prove the event.
+        let admin = matches!(caller.principal, Principal::Administrator);
+        Ok(events
+            .into_iter()
+            .map(|mut e| {
+                if !admin {
+                    e.payload = crate::appraisal::mask_cards(&e.payload);
+                }
+                LogEvent::from(e)
+            })
+            .collect())
     }
 }
 

@@ -435,6 +435,26 @@ async fn card_uids_are_for_administrators(db: TestDb) {
             "****B2C5"
         );
     }
+    // In the raw log too: the auditor sees the event's position and hash,
+    // the card masked; the administrator the whole UID.
+    let q = "{ events(stream: \"person-S0001\") { eventType payload hash } }";
+    let issued = |r: Value| {
+        r["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["eventType"] == "CardIssued")
+            .cloned()
+            .unwrap()
+    };
+    let full = issued(t.ok(admin(), q, json!({})).await);
+    let masked = issued(t.ok(auditor(), q, json!({})).await);
+    assert_eq!(full["payload"], r#"{"type":"CardIssued","uid":"04A1B2C5"}"#);
+    assert_eq!(
+        masked["payload"],
+        r#"{"type":"CardIssued","uid":"****B2C5"}"#
+    );
+    assert_eq!(masked["hash"], full["hash"]);
 }
 
 /// The chair of school-cs schedules sessions organised in school-cs that
