@@ -88,6 +88,9 @@ pub enum DisputeCommand {
         filed_on: NaiveDate,
         /// The last filing day, if the year is closed (`filing_deadline`).
         deadline: Option<NaiveDate>,
+        /// The log positions behind the lines of `person`'s appraisal for
+        /// `year`: the only positions a dispute may name.
+        lines: Vec<u64>,
     },
     /// Assigns the dispute to `auditor`, folded from their stream.
     Assign { auditor: Box<Person> },
@@ -135,6 +138,7 @@ impl Dispute {
                 claim,
                 filed_on,
                 deadline,
+                lines,
             } => {
                 if self.filed.is_some() {
                     return Err(DomainError::exists("dispute", dispute));
@@ -153,6 +157,16 @@ impl Dispute {
                     return Err(DomainError::Refused(format!(
                         "disputes about {year} had to be filed by {last}; it is {filed_on}"
                     )));
+                }
+                if let Some(p) = positions.iter().find(|p| !lines.contains(p)) {
+                    return Err(DomainError::invalid(
+                        "disputed position",
+                        p.to_string(),
+                        format!(
+                            "is not behind a line of {person}'s {year} appraisal (its lines \
+                             cite {lines:?})"
+                        ),
+                    ));
                 }
                 Ok(vec![DisputeEvent::DisputeFiled {
                     dispute: *dispute,

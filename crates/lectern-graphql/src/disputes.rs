@@ -8,8 +8,8 @@ use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::NaiveDate;
 use lectern_app::{AttendanceFix, PointsFix, Resolution};
 use lectern_domain::{
-    APPRAISAL_STREAM, AppraisalEvent, Dispute, DisputeCommand, Person, StaffNo, dispute_stream,
-    filing_deadline, person_stream,
+    APPRAISAL_STREAM, AppraisalEvent, Dispute, DisputeCommand, Period, Person, StaffNo,
+    dispute_stream, filing_deadline, person_stream,
 };
 use lectern_projections::{Row, Val, load, positioned};
 use lectern_store::Metadata;
@@ -196,6 +196,13 @@ impl DisputeMutation {
         });
         // Filed today, on the campus clock: a filing cannot be backdated.
         let filed_on = api.app.campus.date(api.app.clock.now());
+        // Only the filer's own lines for that year can be disputed.
+        let own = crate::appraisal::appraise(api, person, &Period::year(year)?).await?;
+        let lines = own
+            .lines
+            .iter()
+            .flat_map(|l| l.positions.iter().copied())
+            .collect();
         let id = Uuid::now_v7();
         let command = DisputeCommand::File {
             dispute: id,
@@ -205,6 +212,7 @@ impl DisputeMutation {
             claim,
             filed_on,
             deadline,
+            lines,
         };
         Ok(dispute_decides(api, caller, id, command).await?)
     }

@@ -2006,6 +2006,7 @@ impl Gen<'_> {
                 claim: claim.into(),
                 filed_on,
                 deadline: Some(deadline),
+                lines: lines.iter().flat_map(|l| l.positions.clone()).collect(),
             };
             let events = decided(&mut dispute.0, |d| d.decide(&cmd))?;
             let at = self.at(filed_on, time(10, 0))?;

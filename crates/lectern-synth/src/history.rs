@@ -307,6 +307,8 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
             claim: "我当天请了假".into(),
             filed_on: NaiveDate::from_ymd_opt(2008, 1, 10).unwrap(),
             deadline: None,
+            // Made-up positions, for the read models' sake.
+            lines: vec![5, 6],
         };
         dispute(store, id, file).await;
         let assign = DisputeCommand::Assign {

@@ -12,6 +12,7 @@ fn file(filed_on: chrono::NaiveDate, deadline: Option<chrono::NaiveDate>) -> Dis
         claim: "I was at the study session; the reader was down".into(),
         filed_on,
         deadline,
+        lines: vec![1, 31],
     }
 }
 
@@ -99,4 +100,18 @@ fn an_auditor_resolves_it() {
             total_before: 97,
             total_after: 100,
         }]);
+}
+
+#[test]
+fn only_the_filers_own_lines_can_be_disputed() {
+    // 2004001's 2008 lines cite positions 1 and 31; 32 is someone else's.
+    let mut command = file(date(2009, 1, 12), Some(date(2009, 1, 23)));
+    if let DisputeCommand::File { positions, .. } = &mut command {
+        *positions = vec![31, 32];
+    }
+    given::<Dispute>([])
+        .when(|d| d.decide(&command))
+        .then_err_containing(
+            "invalid disputed position \"32\": is not behind a line of 2004001's 2008 appraisal",
+        );
 }

@@ -272,12 +272,14 @@ async fn every_role_against_every_area(db: TestDb) {
             ],
         ),
         (
+            // Staff may file, about lines of their own appraisal only: S0001
+            // has none in 2006.
             "mutation { fileDispute(year: 2006, positions: [1], claim: \"当天请假\") { position } }",
             json!({}),
             [
                 FORBIDDEN,
                 FORBIDDEN,
-                OK,
+                BAD_USER_INPUT,
                 FORBIDDEN,
                 UNAUTHENTICATED,
                 FORBIDDEN,

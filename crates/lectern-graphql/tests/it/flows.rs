@@ -161,14 +161,34 @@ async fn an_appraisal_explained_and_disputed(db: TestDb) {
         message.starts_with("disputes about 2006 had to be filed by 2007-01-24; it is "),
         "{message}"
     );
-    // The window is configurable: with 10,000 working days it is open.
+    // The window is configurable: with 10,000 working days it is open, and
+    // the filing is judged on its lines: the 2007 line is not one of
+    // S0001's 2006 appraisal, which has none.
     let wide = t.api.clone().with_dispute_working_days(10_000);
     let schema = lectern_graphql::build_schema(wide.clone());
     let request = async_graphql::Request::new(file).variables(async_graphql::Variables::from_json(
         json!({ "p": [late_line], "year": 2006 }),
     ));
     let response = lectern_graphql::execute(&schema, &wide, request, Some(staff())).await;
-    assert!(response.errors.is_empty(), "{:?}", response.errors);
+    assert_eq!(
+        response.errors[0].message,
+        format!(
+            "invalid disputed position \"{late_line}\": is not behind a line of S0001's 2006 \
+             appraisal (its lines cite [])"
+        )
+    );
+    // Nor can anyone dispute a position that is not behind a line of their
+    // own: another person's event, or no event at all.
+    for other in [1, 999_999] {
+        let (code, message) = t.err(Some(staff()), file, json!({ "p": [other] })).await;
+        assert_eq!(code, "BAD_USER_INPUT", "{message}");
+        assert!(
+            message.contains(&format!(
+                "\"{other}\": is not behind a line of S0001's 2007"
+            )),
+            "{message}"
+        );
+    }
     let today = chrono::Utc::now().date_naive();
     let filed = t.ok(staff(), file, json!({ "p": [late_line] })).await;
     let d = &filed["fileDispute"]["dispute"];
