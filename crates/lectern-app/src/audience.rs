@@ -2,7 +2,7 @@
 
 use chrono::NaiveDate;
 use lectern_domain::{Audience, Programme, ProgrammeId, StaffNo, programme_stream};
-use lectern_projections::{ReadDb, Val, load};
+use lectern_projections::{ReadDb, Val, load, subtree_pattern};
 use lectern_store::Store;
 
 use crate::error::Result;
@@ -29,7 +29,7 @@ pub async fn members_of(
                         "SELECT staff_no FROM rm_memberships WHERE since <= $2 \
                          AND (until IS NULL OR until > $2) AND unit IN \
                          (SELECT id FROM rm_units WHERE path LIKE $1)",
-                        &[Val::from(format!("%/{}/%", u.as_str())), Val::from(on)],
+                        &[subtree_pattern(u), Val::from(on)],
                     )
                     .await?;
                 for r in rows {

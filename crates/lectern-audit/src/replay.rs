@@ -23,7 +23,9 @@ use lectern_domain::{
     appraise_entries, appraise_person, appraise_unit, award_stream, person_stream, session_stream,
     task_stream, unit_month, unit_month_stream,
 };
-use lectern_projections::{ReadDb, Val, decode, unit_entries, unit_people};
+use lectern_projections::{
+    ReadDb, Val, decode, subtree_pattern, subtree_people, unit_entries, unit_people,
+};
 use lectern_store::{RecordedEvent, Store};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -416,21 +418,14 @@ pub async fn replay_unit_month(
         .at(period.until + Duration::days(2), NaiveTime::MIN)
         .map_err(|e| Error::invalid("period", period.until.to_string(), e.to_string()))?;
     let who = Val::from(unit.as_str());
-    let subtree = Val::from(format!("%/{}/%", unit.as_str()));
-    // The unit's people (ever), with the pattern as parameter `$n`.
-    let people_of = |n: usize| {
-        format!(
-            "SELECT m.staff_no FROM rm_memberships m JOIN rm_units u ON u.id = m.unit \
-             WHERE u.path LIKE ${n}"
-        )
-    };
+    let subtree = subtree_pattern(unit);
     let session_ids = ids(
         db,
         &format!(
             "SELECT id FROM rm_sessions WHERE organiser = $1 AND starts_at >= $2 \
              AND starts_at < $3 UNION SELECT session_id AS id FROM rm_attendance \
              WHERE starts_at >= $2 AND starts_at < $3 AND staff_no IN ({})",
-            people_of(4)
+            subtree_people(4)
         ),
         &[who, Val::from(from), Val::from(until), subtree.clone()],
     )
@@ -440,7 +435,7 @@ pub async fn replay_unit_month(
         &format!(
             "SELECT DISTINCT task_id AS id FROM rm_task_people WHERE done_on >= $1 \
              AND done_on <= $2 AND staff_no IN ({})",
-            people_of(3)
+            subtree_people(3)
         ),
         &[Val::from(period.from), Val::from(period.until), subtree],
     )

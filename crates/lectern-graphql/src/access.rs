@@ -47,9 +47,18 @@ impl Scope {
         }
     }
 
+    /// Whether the unit at `path` (`/uni/school-cs/`) is within reach.
+    pub(crate) fn reaches(&self, path: &str) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Subtree(own) => path.contains(&format!("/{own}/")),
+            Scope::Own(_) => false,
+        }
+    }
+
     /// The `LIKE` pattern of a subtree's unit paths.
     pub(crate) fn subtree_pattern(unit: &UnitId) -> Val {
-        Val::from(format!("%/{}/%", unit.as_str()))
+        lectern_projections::subtree_pattern(unit)
     }
 }
 

@@ -346,12 +346,7 @@ impl AppraisalQuery {
             let Ok(u) = crate::org::Unit::get(api, unit.as_str()).await else {
                 continue;
             };
-            let visible = match &scope {
-                Scope::All => true,
-                Scope::Subtree(own) => u.path.contains(&format!("/{own}/")),
-                Scope::Own(_) => false,
-            };
-            if !visible {
+            if !scope.reaches(&u.path) {
                 continue;
             }
             let live = replay_unit(
@@ -488,14 +483,8 @@ impl AppraisalQuery {
         let api = ctx.data_unchecked::<Api>();
         let unit = UnitId::parse(&unit)?;
         let u = crate::org::Unit::get(api, unit.as_str()).await?;
-        match Scope::of(caller) {
-            Scope::All => {}
-            Scope::Subtree(own) if u.path.contains(&format!("/{own}/")) => {}
-            _ => {
-                return Err(
-                    access::denied(caller, &format!("read the appraisal of {unit}")).into(),
-                );
-            }
+        if !Scope::of(caller).reaches(&u.path) {
+            return Err(access::denied(caller, &format!("read the appraisal of {unit}")).into());
         }
         let period = period(year, month)?;
         // A unit's appraisal is folded from its monthly streams and its

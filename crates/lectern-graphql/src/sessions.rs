@@ -548,7 +548,7 @@ async fn chair_may_expect(api: &Api, caller: &Caller, audience: &Audience) -> Re
         Audience::Units { units } => {
             for u in units {
                 let unit = crate::org::Unit::get(api, u.as_str()).await?;
-                if !unit.path.contains(&format!("/{own}/")) {
+                if !Scope::Subtree(own.clone()).reaches(&unit.path) {
                     return Err(access::denied(
                         caller,
                         &format!(

@@ -14,6 +14,20 @@ use lectern_domain::{
 use crate::error::{Error, Result};
 use crate::sql::{ReadDb, Val};
 
+/// The `LIKE` pattern of the paths of `unit` and the units below it.
+pub fn subtree_pattern(unit: &UnitId) -> Val {
+    Val::from(format!("%/{}/%", unit.as_str()))
+}
+
+/// SQL selecting the staff number of everyone who ever belonged to a unit
+/// whose path matches parameter `$n` (a `subtree_pattern`).
+pub fn subtree_people(n: usize) -> String {
+    format!(
+        "SELECT m.staff_no FROM rm_memberships m JOIN rm_units u ON u.id = m.unit \
+         WHERE u.path LIKE ${n}"
+    )
+}
+
 /// Who belonged to `unit` or a unit below it, and when (from the people
 /// area's memberships).
 pub async fn unit_people(db: &ReadDb, unit: &UnitId) -> Result<UnitPeople> {
@@ -21,7 +35,7 @@ pub async fn unit_people(db: &ReadDb, unit: &UnitId) -> Result<UnitPeople> {
         .fetch(
             "SELECT m.staff_no, m.since, m.until FROM rm_memberships m \
              JOIN rm_units u ON u.id = m.unit WHERE u.path LIKE $1",
-            &[Val::from(format!("%/{}/%", unit.as_str()))],
+            &[subtree_pattern(unit)],
         )
         .await?;
     let date = |v: Option<String>| -> Result<Option<NaiveDate>> {
@@ -72,14 +86,16 @@ pub async fn unit_month_figures(
         .and_then(|r| r.int_opt("held"))
         .and_then(|v| u32::try_from(v).ok())
         .unwrap_or(0);
-    let subtree = Val::from(format!("%/{}/%", unit.as_str()));
+    let subtree = subtree_pattern(unit);
     let rows = db
         .fetch(
-            "SELECT a.staff_no, a.status, a.starts_at FROM rm_attendance a \
-             JOIN rm_sessions s ON s.id = a.session_id \
-             WHERE s.status = 'closed' AND a.starts_at >= $1 AND a.starts_at < $2 \
-             AND a.status IS NOT NULL AND a.staff_no IN (SELECT m.staff_no FROM rm_memberships m \
-             JOIN rm_units u ON u.id = m.unit WHERE u.path LIKE $3)",
+            &format!(
+                "SELECT a.staff_no, a.status, a.starts_at FROM rm_attendance a \
+                 JOIN rm_sessions s ON s.id = a.session_id \
+                 WHERE s.status = 'closed' AND a.starts_at >= $1 AND a.starts_at < $2 \
+                 AND a.status IS NOT NULL AND a.staff_no IN ({})",
+                subtree_people(3)
+            ),
             &[Val::from(from), Val::from(until), subtree.clone()],
         )
         .await?;
@@ -105,10 +121,11 @@ pub async fn unit_month_figures(
     }
     let done = db
         .fetch(
-            "SELECT x.staff_no, x.done_on FROM rm_task_people x \
-             WHERE x.done_on >= $1 AND x.done_on <= $2 AND x.staff_no IN \
-             (SELECT m.staff_no FROM rm_memberships m JOIN rm_units u ON u.id = m.unit \
-             WHERE u.path LIKE $3)",
+            &format!(
+                "SELECT x.staff_no, x.done_on FROM rm_task_people x \
+                 WHERE x.done_on >= $1 AND x.done_on <= $2 AND x.staff_no IN ({})",
+                subtree_people(3)
+            ),
             &[Val::from(period.from), Val::from(period.until), subtree],
         )
         .await?;

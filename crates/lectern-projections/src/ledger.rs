@@ -14,6 +14,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use lectern_domain::{AttendanceStatus, AwardLevel, Campus, Entry, Period, StaffNo, UnitId};
 
 use crate::error::{Error, Result};
+use crate::figures::{subtree_pattern, subtree_people};
 use crate::sql::{ReadDb, Row, Val};
 
 /// One row per entry: whose, its kind, date (a timestamp for sessions),
@@ -60,11 +61,9 @@ pub async fn unit_entries(
     unit: &UnitId,
     period: &Period,
 ) -> Result<BTreeMap<StaffNo, Vec<Entry>>> {
-    let who = "IN (SELECT m.staff_no FROM rm_memberships m JOIN rm_units u ON u.id = m.unit \
-               WHERE u.path LIKE $1)";
-    let subtree = Val::from(format!("%/{}/%", unit.as_str()));
+    let who = format!("IN ({})", subtree_people(1));
     let mut out: BTreeMap<StaffNo, Vec<Entry>> = BTreeMap::new();
-    for r in entry_rows(db, who, subtree, period).await? {
+    for r in entry_rows(db, &who, subtree_pattern(unit), period).await? {
         let no = r.text("who");
         let person = StaffNo::parse(&no)
             .map_err(|_| Error::Corrupt(format!("ledger row {r:?}: a bad staff number")))?;
