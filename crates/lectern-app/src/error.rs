@@ -126,6 +126,11 @@ impl From<lectern_store::Error> for Error {
             E::KeyTaken { .. } | E::WrongExpectedVersion { .. } | E::EventIdReused { .. } => {
                 Error::new(Code::Conflict, e.to_string())
             }
+            E::Unstorable { .. } => Error::bad_input(e.to_string()),
+            _ if e.is_unavailable() => Error::new(
+                Code::Unavailable,
+                "the database is not answering; retry in a moment",
+            ),
             E::KeyNotHeld { .. }
             | E::InvalidAppend(_)
             | E::UnsupportedUrl(_)
@@ -143,10 +148,14 @@ impl From<lectern_projections::Error> for Error {
         use lectern_projections::Error as E;
         match e {
             E::Store(e) => e.into(),
-            E::Timeout { .. } | E::NotLeading { .. } => {
+            E::Timeout { .. } | E::NotLeading { .. } | E::Failed(_) => {
                 Error::new(Code::Unavailable, e.to_string())
             }
             E::UnknownProjector(..) => Error::bad_input(e.to_string()),
+            E::Database(ref db) if lectern_store::database_unavailable(db) => Error::new(
+                Code::Unavailable,
+                "the database is not answering; retry in a moment",
+            ),
             E::Database(_)
             | E::Event { .. }
             | E::UnsupportedUrl(_)

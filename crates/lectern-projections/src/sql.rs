@@ -340,6 +340,9 @@ fn is_postgres(url: &str) -> bool {
 async fn pg_pool(connect: PgConnectOptions) -> Result<ReadDb> {
     let pool = PgPoolOptions::new()
         .test_before_acquire(false)
+        // As the event log's pool: a database that is down fails a read
+        // after 5 s (UNAVAILABLE), not after 30.
+        .acquire_timeout(std::time::Duration::from_secs(5))
         .max_connections(8)
         .connect_with(connect)
         .await

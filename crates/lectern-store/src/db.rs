@@ -318,6 +318,9 @@ impl Db {
             // As for SQLite: no ping round trip before every use.
             let pool = PgPoolOptions::new()
                 .test_before_acquire(false)
+                // While the server is down or restarting, a request fails
+                // (UNAVAILABLE, retryable) after this, not after sqlx's 30 s.
+                .acquire_timeout(std::time::Duration::from_secs(5))
                 .max_connections(opts.max_connections.max(2))
                 .connect_with(connect)
                 .await?;

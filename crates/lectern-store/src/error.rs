@@ -52,6 +52,15 @@ pub enum Error {
     /// JSON, ...). The message names the offending value.
     #[error("invalid append: {0}")]
     InvalidAppend(String),
+    /// Text that a backend cannot store identically (a NUL character:
+    /// PostgreSQL's text and jsonb refuse it), refused on every backend so
+    /// that no event exists that one of them could not hold. Nothing was
+    /// written.
+    #[error(
+        "append to stream {stream_id:?}: {what} holds a NUL character (U+0000), which the \
+         event log does not store"
+    )]
+    Unstorable { stream_id: String, what: String },
     /// The database URL names no backend the store supports.
     #[error("unsupported database url {0:?}: use sqlite://PATH or postgres://...")]
     UnsupportedUrl(String),
@@ -93,10 +102,23 @@ impl Error {
             | Error::KeyTaken { .. }
             | Error::KeyNotHeld { .. }
             | Error::InvalidAppend(_)
+            | Error::Unstorable { .. }
             | Error::UnsupportedUrl(_)
             | Error::Corrupt { .. }
             | Error::Upcast { .. }
             | Error::Migrate(_) => false,
+        }
+    }
+
+    /// True when the database could not be reached or is restarting (a
+    /// pool that timed out or closed, a broken connection, PostgreSQL
+    /// shutting down or not yet accepting connections): the request may be
+    /// retried once it is back.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Error::Database(e) => database_unavailable(e),
+            Error::WriterStopped => true,
+            _ => false,
         }
     }
 
@@ -109,6 +131,7 @@ impl Error {
             | Error::KeyTaken { .. }
             | Error::KeyNotHeld { .. } => true,
             Error::InvalidAppend(_)
+            | Error::Unstorable { .. }
             | Error::UnsupportedUrl(_)
             | Error::Corrupt { .. }
             | Error::Upcast { .. }
@@ -128,5 +151,47 @@ impl From<sqlx::Error> for Error {
 impl From<sqlx::migrate::MigrateError> for Error {
     fn from(e: sqlx::migrate::MigrateError) -> Self {
         Error::Migrate(Arc::new(e))
+    }
+}
+
+/// Whether a database error says the database is out of reach, not that
+/// the statement was wrong.
+pub fn database_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        // SQLSTATE class 08 (connection exception) and 57P01–57P03
+        // (shutting down, crash shutdown, cannot connect now).
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_out_of_reach_is_unavailable_and_a_bad_statement_is_not() {
+        let down = [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
+        ];
+        for e in down {
+            let shown = e.to_string();
+            assert!(
+                Error::Database(Arc::new(e)).is_unavailable(),
+                "{shown} is the database out of reach"
+            );
+        }
+        assert!(Error::WriterStopped.is_unavailable());
+        assert!(!Error::Database(Arc::new(sqlx::Error::RowNotFound)).is_unavailable());
+        assert!(!Error::InvalidAppend("x".into()).is_unavailable());
     }
 }

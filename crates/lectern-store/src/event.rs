@@ -217,8 +217,54 @@ impl AppendRequest {
                 )));
             }
         }
+        // What one backend stores and another refuses (PostgreSQL's text and
+        // jsonb hold no NUL) is refused on both, before any is written.
+        let unstorable = |what: String| Error::Unstorable {
+            stream_id: self.stream_id.clone(),
+            what,
+        };
+        if has_nul(&self.stream_id) {
+            return Err(unstorable("the stream id".into()));
+        }
+        for e in &self.events {
+            for (part, text) in [
+                ("type", &e.event_type),
+                ("payload", &e.payload),
+                ("metadata", &e.metadata),
+            ] {
+                if has_nul(text) {
+                    return Err(unstorable(format!(
+                        "the {part} of a {} event",
+                        e.event_type
+                    )));
+                }
+            }
+        }
+        for k in self.claims.iter().chain(&self.releases) {
+            if has_nul(&k.scope) || has_nul(&k.key) {
+                return Err(unstorable(format!("unique key {:?}", k.scope)));
+            }
+        }
         Ok(())
     }
+}
+
+/// Whether `text` holds a NUL character, raw or as the JSON escape
+/// `\u0000` (an escaped backslash before `u0000` is not one).
+pub(crate) fn has_nul(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    if bytes.contains(&0) {
+        return true;
+    }
+    let mut from = 0;
+    while let Some(i) = text[from..].find("u0000").map(|i| i + from) {
+        let backslashes = bytes[..i].iter().rev().take_while(|b| **b == b'\\').count();
+        if backslashes % 2 == 1 {
+            return true;
+        }
+        from = i + 1;
+    }
+    false
 }
 
 /// A key unique across streams within a scope, e.g. (`staff_no`, `20050123`).

@@ -43,7 +43,7 @@ mod url;
 mod writer;
 
 pub use chain::{BadLink, GENESIS, Problem, Verification};
-pub use error::{Error, Result};
+pub use error::{Error, Result, database_unavailable};
 pub use event::{
     AppendRequest, Appended, ExpectedVersion, Metadata, NewEvent, RecordedEvent, UniqueKey, now,
 };

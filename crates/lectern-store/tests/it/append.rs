@@ -15,6 +15,7 @@ both_backends!(
     concurrent_appends_share_a_commit_and_fail_alone,
     submit_all_is_atomic,
     invalid_appends_name_the_value,
+    text_a_backend_cannot_hold_is_refused_on_both,
 );
 
 async fn expected_versions_are_checked(db: TestDb) {
@@ -310,4 +311,61 @@ async fn invalid_appends_name_the_value(db: TestDb) {
         .unwrap_err();
     assert!(err.to_string().contains(&e.event_id().to_string()), "{err}");
     assert_eq!(store.head().await.unwrap(), 0);
+}
+
+/// PostgreSQL's text and jsonb hold no NUL; SQLite's do. Both refuse it, so
+/// a log never holds an event one backend could not have stored; an
+/// escaped backslash before `u0000` is ordinary text and is stored.
+async fn text_a_backend_cannot_hold_is_refused_on_both(db: TestDb) {
+    let store = db.store().await;
+    let nul = serde_json::json!({ "evidence": "a\u{0}b" });
+    let e = NewEvent::new("StudyTaskCompleted", &nul).unwrap();
+    let err = store
+        .append("task-1", ExpectedVersion::Any, vec![e])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, lectern_store::Error::Unstorable { .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "append to stream \"task-1\": the payload of a StudyTaskCompleted event holds a NUL \
+         character (U+0000), which the event log does not store"
+    );
+    let err = store
+        .append("task-\u{0}", ExpectedVersion::Any, vec![ev("A", 1)])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("the stream id"), "{err}");
+    let meta = lectern_store::Metadata {
+        actor: Some("a\u{0}".into()),
+        ..lectern_store::Metadata::default()
+    };
+    let err = store
+        .append(
+            "P",
+            ExpectedVersion::Any,
+            vec![ev("A", 1).with_metadata(&meta)],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("the metadata of a A event"),
+        "{err}"
+    );
+    assert_eq!(store.head().await.unwrap(), 0, "nothing was written");
+    // A backslash followed by "u0000" is text, not a NUL.
+    let text = serde_json::json!({ "evidence": "C:\\u0000\\path" });
+    store
+        .append(
+            "P",
+            ExpectedVersion::Any,
+            vec![NewEvent::new("A", &text).unwrap()],
+        )
+        .await
+        .unwrap();
+    let read = store.read_all(0, 10, None).await.unwrap();
+    let stored: serde_json::Value = serde_json::from_str(&read[0].payload).unwrap();
+    assert_eq!(stored, text);
 }
