@@ -38,6 +38,12 @@ pub enum Error {
     NotLeading { waited_ms: u64 },
     #[error("the projections have stopped")]
     Stopped,
+    /// A projector failed short of the position waited for.
+    #[error(
+        "the {} read model stopped at log position {}: {}",
+        .0.projector, .0.position, .0.reason
+    )]
+    Failed(Box<crate::runner::Failure>),
     /// A read-model row that the code cannot read: rebuild the projector.
     #[error("{0}; rebuild the read models (`lectern rebuild`)")]
     Corrupt(String),

@@ -54,5 +54,5 @@ pub use projectors::{
     AwardsProjector, DisputesProjector, KiosksProjector, MonthlyProjector, OrgProjector,
     PeopleProjector, ProgrammesProjector, SessionsProjector, StudyProjector,
 };
-pub use runner::{Checkpoint, Options, Projections, Status, projector_names, rebuild};
+pub use runner::{Checkpoint, Failure, Options, Projections, Status, projector_names, rebuild};
 pub use sql::{ReadDb, Row, Stmt, Val, timestamp};

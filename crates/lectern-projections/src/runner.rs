@@ -74,6 +74,19 @@ pub struct Status {
     /// Whether this process runs the projector (else another server does,
     /// and this one follows its checkpoint).
     pub leader: bool,
+    /// Why its last attempt failed, while it has not applied a batch since.
+    pub failure: Option<Failure>,
+}
+
+/// A projector that cannot go on: the event it stopped at (or, when the
+/// cause is not an event, the first position after what it reached) and
+/// why. It stops only itself; it tries again, backing off, until a batch
+/// applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub projector: &'static str,
+    pub position: u64,
+    pub reason: String,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -139,6 +152,8 @@ struct Track {
     reached: watch::Sender<u64>,
     /// This process holds its lease.
     leading: watch::Sender<bool>,
+    /// Why it last failed, until a batch applies again.
+    failed: watch::Sender<Option<Failure>>,
 }
 
 /// The running projectors of this process. Cheap to clone.
@@ -178,6 +193,7 @@ impl Projections {
                 name: entry.name(),
                 reached: watch::channel(0).0,
                 leading: watch::channel(false).0,
+                failed: watch::channel(None).0,
             });
             tracks.push(track.clone());
             tasks.push(tokio::spawn(entry.run(shared.clone(), track)));
@@ -217,14 +233,25 @@ impl Projections {
     }
 
     /// Waits until every read model has reached `position`, at most
-    /// `timeout`.
+    /// `timeout`. A projector that has failed short of `position` ends the
+    /// wait at once with [`Error::Failed`] naming it.
     pub async fn wait_for(&self, position: u64, timeout: Duration) -> Result<()> {
         let all = async {
             for t in &self.inner.tracks {
-                let mut rx = t.reached.subscribe();
-                rx.wait_for(|p| *p >= position)
-                    .await
-                    .map_err(|_| Error::Stopped)?;
+                let mut reached = t.reached.subscribe();
+                let mut failed = t.failed.subscribe();
+                loop {
+                    if *reached.borrow_and_update() >= position {
+                        break;
+                    }
+                    if let Some(f) = failed.borrow_and_update().clone() {
+                        return Err(Error::Failed(Box::new(f)));
+                    }
+                    tokio::select! {
+                        r = reached.changed() => r.map_err(|_| Error::Stopped)?,
+                        r = failed.changed() => r.map_err(|_| Error::Stopped)?,
+                    }
+                }
             }
             Ok(())
         };
@@ -269,9 +296,19 @@ impl Projections {
                     position,
                     lag: head.saturating_sub(position),
                     leader: *t.leading.borrow(),
+                    failure: t.failed.borrow().clone(),
                 }
             })
             .collect())
+    }
+
+    /// The projectors of this process that have failed and not recovered.
+    pub fn failures(&self) -> Vec<Failure> {
+        self.inner
+            .tracks
+            .iter()
+            .filter_map(|t| t.failed.borrow().clone())
+            .collect()
     }
 
     /// Stops every projector and waits for them, then gives up the
@@ -359,7 +396,7 @@ async fn run<P: Projector>(shared: Shared, track: Arc<Track>) {
         };
         track.leading.send_replace(true);
         tokio::select! {
-            () = lead::<P>(&shared, &track.reached) => {}
+            () = lead::<P>(&shared, &track) => {}
             () = lease.lost() => tracing::warn!(
                 projector = P::NAME,
                 "lost the projector's lease; following whoever takes it"
@@ -377,14 +414,25 @@ async fn back_off(failures: &mut u32) {
     tokio::time::sleep(Duration::from_millis(200u64 << (*failures).min(7))).await;
 }
 
-/// Applies the log to the read model, for as long as it is polled.
-async fn lead<P: Projector>(shared: &Shared, reached: &watch::Sender<u64>) {
+/// Applies the log to the read model, for as long as it is polled. A
+/// failure is published on the track at once (waiters end, /readyz names
+/// it) and cleared by the next batch that applies.
+async fn lead<P: Projector>(shared: &Shared, track: &Track) {
     let mut failures = 0u32;
     loop {
-        match follow::<P>(shared, reached).await {
+        match follow::<P>(shared, track).await {
             Ok(()) => failures = 0,
             Err(e) => {
-                tracing::error!(projector = P::NAME, error = %e, "projection_failed");
+                let position = match &e {
+                    Error::Event { position, .. } => *position,
+                    _ => *track.reached.borrow() + 1,
+                };
+                tracing::error!(projector = P::NAME, position, error = %e, "projection_failed");
+                track.failed.send_replace(Some(Failure {
+                    projector: P::NAME,
+                    position,
+                    reason: e.to_string(),
+                }));
                 back_off(&mut failures).await;
             }
         }
@@ -474,7 +522,8 @@ async fn observe_once<P: Projector>(shared: &Shared, reached: &watch::Sender<u64
 
 /// Follows the log from the checkpoint until the checkpoint moves under
 /// it (`Ok`) or something fails.
-async fn follow<P: Projector>(shared: &Shared, reached: &watch::Sender<u64>) -> Result<()> {
+async fn follow<P: Projector>(shared: &Shared, track: &Track) -> Result<()> {
+    let reached = &track.reached;
     let mut cp = checkpoint::<P>(&shared.db).await?;
     if cp.generation == 0 || cp.version != P::VERSION {
         tracing::info!(
@@ -522,6 +571,7 @@ async fn follow<P: Projector>(shared: &Shared, reached: &watch::Sender<u64>) -> 
             return Ok(());
         }
         position = last;
+        track.failed.send_if_modified(|f| f.take().is_some());
         let done = if sub.buffered() == 0 {
             sub.checkpoint().max(last)
         } else {

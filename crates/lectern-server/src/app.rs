@@ -278,32 +278,51 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
+/// How long `/readyz` waits for the event log before it answers 503.
+const READY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
-    match state.store.head().await {
-        Ok(head) => {
-            let projected = state.api.app.projections.position();
-            let ready = projected >= state.head_at_start;
-            let status = if ready { "ready" } else { "catching up" };
-            let code = if ready {
-                StatusCode::OK
-            } else {
-                StatusCode::SERVICE_UNAVAILABLE
-            };
-            let body = json!({
-                "status": status,
-                "backend": state.store.backend(),
-                "head": head,
-                "projected": projected,
-            });
-            (code, Json(body))
-        }
-        Err(e) => {
+    let unavailable = |body: serde_json::Value| (StatusCode::SERVICE_UNAVAILABLE, Json(body));
+    let head = match tokio::time::timeout(READY_WAIT, state.store.head()).await {
+        Ok(Ok(head)) => head,
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable", "error": "the event log does not answer" })),
-            )
+            return unavailable(
+                json!({ "status": "unavailable", "error": "the event log does not answer" }),
+            );
         }
+        Err(_) => {
+            tracing::warn!("readiness check: the event log did not answer within a second");
+            return unavailable(json!({
+                "status": "unavailable",
+                "error": "the event log did not answer within a second",
+            }));
+        }
+    };
+    let projected = state.api.app.projections.position();
+    let failed: Vec<_> = state
+        .api
+        .app
+        .projections
+        .failures()
+        .into_iter()
+        .map(|f| json!({ "projector": f.projector, "position": f.position, "error": f.reason }))
+        .collect();
+    let body = |status: &str| {
+        json!({
+            "status": status,
+            "backend": state.store.backend(),
+            "head": head,
+            "projected": projected,
+            "failed": failed,
+        })
+    };
+    if !failed.is_empty() {
+        unavailable(body("projector failed"))
+    } else if projected >= state.head_at_start {
+        (StatusCode::OK, Json(body("ready")))
+    } else {
+        unavailable(body("catching up"))
     }
 }
 

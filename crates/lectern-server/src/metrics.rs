@@ -140,6 +140,19 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
             by_projector(&|s| u64::from(s.leader)),
         );
     }
+    let failures = state.api.app.projections.failures();
+    let failed: Family<Labels, Gauge> = Family::default();
+    for name in lectern_projections::projector_names() {
+        let stuck = failures.iter().any(|f| f.projector == name);
+        failed
+            .get_or_create(&vec![("projector", name.to_string())])
+            .set(i64::from(stuck));
+    }
+    r.register(
+        "lectern_projection_failed",
+        "1 while a read model's projector has failed on the log and not recovered",
+        failed,
+    );
     if let Some((replica, primary)) = state.api.replica_answers() {
         let answered: Family<Labels, Counter> = Family::default();
         for (by, n) in [("replica", replica), ("primary", primary)] {

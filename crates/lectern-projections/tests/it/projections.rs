@@ -23,6 +23,7 @@ both_backends!(
     a_killed_projector_resumes_without_loss,
     rebuild_swaps_beside_live_readers,
     lag_waits_and_versions,
+    a_failing_projector_stops_only_itself,
 );
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -621,6 +622,88 @@ async fn lag_waits_and_versions(db: TestDb) {
     assert_eq!(after[0][0].as_i64(), Some(before + 1));
     assert_eq!(after[0][1].as_i64(), Some(1));
     assert_matches_folds(&read, &fold_all(&store).await).await;
+    p.stop().await;
+}
+
+/// An event one projector cannot fold (a study task's "completion" that
+/// names nobody) stops that projector at its position and nothing else:
+/// the others reach the head, a wait ends at once naming it instead of
+/// timing out, and its status says where and why.
+async fn a_failing_projector_stops_only_itself(db: TestDb) {
+    let store = db.store().await;
+    let read = ReadDb::connect(&db.url).await.unwrap();
+    let p = start(&store, &read, 100).await;
+    generate(&store, 7, 6, 1, 10).await;
+    caught_up(&p, &store).await;
+    let poisoned = store
+        .append(
+            "task-0195f000-0000-7000-8000-0000000000aa",
+            lectern_store::ExpectedVersion::Any,
+            vec![
+                lectern_store::NewEvent::from_json("StudyTaskCompleted", r#"{"nobody":true}"#)
+                    .unwrap(),
+            ],
+        )
+        .await
+        .unwrap()
+        .last_position;
+    let started = std::time::Instant::now();
+    match p.wait_for(poisoned, WAIT).await {
+        Err(Error::Failed(f)) => {
+            assert_eq!((f.projector, f.position), ("study", poisoned), "{f:?}");
+            assert!(f.reason.contains("StudyTaskCompleted"), "{f:?}");
+        }
+        other => panic!("expected the study projector's failure, got {other:?}"),
+    }
+    assert!(
+        started.elapsed() < WAIT / 2,
+        "the wait ended on the failure, not on its timeout"
+    );
+    let failures = p.failures();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    for s in p.status().await.unwrap() {
+        if s.name == "study" {
+            assert!(s.position < poisoned, "{s:?}");
+            assert_eq!(s.failure.as_ref().map(|f| f.position), Some(poisoned));
+        } else {
+            assert!(s.failure.is_none(), "{s:?}");
+        }
+    }
+    // The others go on: an event after the poisoned one is folded.
+    let (_, version) = lectern_projections::load::<OrgTree>(&store, ORG_STREAM, u64::MAX)
+        .await
+        .unwrap();
+    let after = commit(
+        &store,
+        ORG_STREAM,
+        version,
+        &[OrgEvent::UnitEstablished {
+            unit: UnitId::parse("after-poison").unwrap(),
+            name: Name::parse("毒后").unwrap(),
+            kind: UnitKind::Office,
+            parent: None,
+        }],
+        &[],
+        &lectern_store::Metadata::default(),
+    )
+    .await
+    .unwrap()
+    .last_position;
+    let org_reached = async {
+        loop {
+            let s = p.status().await.unwrap();
+            if s.iter().any(|s| s.name == "org" && s.position >= after) {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(WAIT, org_reached)
+        .await
+        .expect("the org read model folds past the poisoned event");
+    let established = rows(&read, "SELECT id FROM rm_units WHERE id = 'after-poison'").await;
+    assert_eq!(established.len(), 1);
+    assert_eq!(p.failures().len(), 1, "still only the study projector");
     p.stop().await;
 }
 
