@@ -1,7 +1,25 @@
-//! Authorization: who may read what and decide what, checked in every
-//! resolver that needs it (the README has the matrix; a test checks it).
+//! Authorization: who may read what and decide what.
+//!
+//! Two layers. At the door, [`TABLE`] names for every root field of the
+//! schema the roles that may call it at all; [`Door`] (an extension of the
+//! schema) refuses anyone else before anything runs, and refuses a root
+//! field the table does not name. Inside, each resolver narrows a
+//! caller's reach to their scope ([`Scope`]: a chair's subtree, a staff
+//! member's own records). `docs/access.md` is generated from the table and
+//! a test holds every role against every row of it.
 
-use async_graphql::Context;
+use std::any::TypeId;
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextRequest, NextSubscribe,
+};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, Field, OperationDefinition, OperationType, Selection,
+    SelectionSet,
+};
+use async_graphql::{Context, Positioned, Request, Response, ServerError, ServerResult};
+use futures_util::stream::BoxStream;
 use lectern_domain::{StaffNo, UnitId};
 use lectern_projections::Val;
 
@@ -109,5 +127,437 @@ pub(crate) fn scope_people(filter: &mut crate::page::Where, caller: &Caller) {
             [Scope::subtree_pattern(&unit)],
         ),
         Scope::Own(no) => filter.and("x.staff_no = ?", [Val::from(no.as_str())]),
+    }
+}
+
+/// A role as the access table names it (kiosks and anonymous callers may
+/// call no field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Administrator,
+    UnionChair,
+    Auditor,
+    Staff,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [
+        Role::Administrator,
+        Role::UnionChair,
+        Role::Auditor,
+        Role::Staff,
+    ];
+
+    /// The role of a token (`None` for a kiosk's).
+    pub fn of(principal: &Principal) -> Option<Role> {
+        match principal {
+            Principal::Administrator => Some(Role::Administrator),
+            Principal::UnionChair { .. } => Some(Role::UnionChair),
+            Principal::Auditor => Some(Role::Auditor),
+            Principal::Staff { .. } => Some(Role::Staff),
+            Principal::Kiosk { .. } => None,
+        }
+    }
+
+    /// As `lectern token create --role` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Administrator => "administrator",
+            Role::UnionChair => "union-chair",
+            Role::Auditor => "auditor",
+            Role::Staff => "staff",
+        }
+    }
+}
+
+/// The root types of the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Query,
+    Mutation,
+    Subscription,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Query => "Query",
+            Operation::Mutation => "Mutation",
+            Operation::Subscription => "Subscription",
+        }
+    }
+}
+
+/// One row of the access table: a root field, the roles that may call it,
+/// and how far each reaches inside it.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    pub operation: Operation,
+    pub field: &'static str,
+    pub roles: &'static [Role],
+    /// What the resolver narrows the allowed roles to (empty: nothing).
+    pub reach: &'static str,
+}
+
+use Operation::{Mutation as M, Query as Q, Subscription as S};
+use Role::{Administrator as A, Auditor as U, Staff as T, UnionChair as C};
+
+const EVERYONE: &[Role] = &[A, C, U, T];
+const ADMIN: &[Role] = &[A];
+const OVERSEERS: &[Role] = &[A, U];
+const MANAGERS: &[Role] = &[A, C];
+const READERS_OF_UNITS: &[Role] = &[A, C, U];
+const ACTORS: &[Role] = &[A, C, T];
+
+const fn rule(
+    operation: Operation,
+    field: &'static str,
+    roles: &'static [Role],
+    reach: &'static str,
+) -> Rule {
+    Rule {
+        operation,
+        field,
+        roles,
+        reach,
+    }
+}
+
+const SCOPED: &str = "chair: U's subtree; staff: their own";
+const UNIT_SCOPED: &str = "chair: units in U's subtree";
+const MANAGED: &str = "chair: sessions organised in U's subtree";
+const TASKS: &str = "chair: tasks for U's subtree";
+
+/// Who may call every root field of the schema.
+pub const TABLE: &[Rule] = &[
+    // The unit tree.
+    rule(Q, "units", EVERYONE, "chair: `under` within U's subtree"),
+    rule(Q, "unit", EVERYONE, ""),
+    rule(M, "establishUnit", ADMIN, ""),
+    rule(M, "renameUnit", ADMIN, ""),
+    rule(M, "moveUnit", ADMIN, ""),
+    rule(M, "dissolveUnit", ADMIN, ""),
+    // People.
+    rule(Q, "people", EVERYONE, SCOPED),
+    rule(Q, "leadershipGroup", EVERYONE, ""),
+    rule(Q, "person", EVERYONE, SCOPED),
+    rule(Q, "me", EVERYONE, ""),
+    rule(M, "registerPerson", ADMIN, ""),
+    rule(M, "transferPerson", ADMIN, ""),
+    rule(M, "recordLeaving", ADMIN, ""),
+    rule(M, "issueCard", ADMIN, ""),
+    rule(M, "revokeCard", ADMIN, ""),
+    rule(M, "grantRole", ADMIN, ""),
+    rule(M, "revokeRole", ADMIN, ""),
+    // Sessions and attendance.
+    rule(
+        Q,
+        "sessions",
+        EVERYONE,
+        "chair: U's subtree; staff: their unit's and the units' above",
+    ),
+    rule(
+        Q,
+        "session",
+        EVERYONE,
+        "chair: U's subtree; staff: their unit's and the units' above (their own roster line)",
+    ),
+    rule(Q, "heldTaps", OVERSEERS, ""),
+    rule(Q, "attendance", EVERYONE, SCOPED),
+    rule(
+        M,
+        "scheduleSession",
+        MANAGERS,
+        "chair: organised in U's subtree, expecting only its staff (or open to all)",
+    ),
+    rule(M, "cancelSession", MANAGERS, MANAGED),
+    rule(M, "rescheduleSession", MANAGERS, MANAGED),
+    rule(M, "assignSeat", MANAGERS, MANAGED),
+    rule(M, "markByHand", MANAGERS, MANAGED),
+    rule(M, "requestLeave", ACTORS, "chair and staff: for themselves"),
+    rule(M, "approveLeave", MANAGERS, MANAGED),
+    rule(M, "rejectLeave", MANAGERS, MANAGED),
+    rule(M, "closeSession", MANAGERS, MANAGED),
+    rule(M, "correctAttendance", MANAGERS, MANAGED),
+    // The navigation programme.
+    rule(Q, "programmes", EVERYONE, ""),
+    rule(Q, "programme", EVERYONE, "participants: as `people`"),
+    rule(M, "launchProgramme", ADMIN, ""),
+    rule(M, "issueAnnualPlan", ADMIN, ""),
+    rule(M, "issueNotice", ADMIN, ""),
+    rule(M, "enrolParticipant", ADMIN, ""),
+    // Study tasks.
+    rule(Q, "studyTasks", EVERYONE, ""),
+    rule(Q, "studyTask", EVERYONE, ""),
+    rule(Q, "studyRecord", EVERYONE, SCOPED),
+    rule(M, "assignStudyTask", MANAGERS, TASKS),
+    rule(
+        M,
+        "completeStudyTask",
+        ACTORS,
+        "chair: for people of tasks for U's subtree; staff: for themselves",
+    ),
+    rule(M, "waiveStudyTask", MANAGERS, TASKS),
+    rule(M, "closeStudyTask", MANAGERS, TASKS),
+    // Awards.
+    rule(Q, "awardCategories", EVERYONE, ""),
+    rule(Q, "nominations", EVERYONE, ""),
+    rule(Q, "awardsRegister", EVERYONE, ""),
+    rule(Q, "exemplars", EVERYONE, ""),
+    rule(M, "defineAwardCategory", ADMIN, ""),
+    rule(M, "nominate", MANAGERS, "chair: nominees in U's subtree"),
+    rule(M, "endorseNomination", ADMIN, ""),
+    rule(M, "vote", ACTORS, "the token's person votes"),
+    rule(M, "conferAward", ADMIN, ""),
+    rule(M, "revokeAward", ADMIN, ""),
+    rule(M, "featureExemplar", ADMIN, ""),
+    // Monthly study checks and reports, the leadership group.
+    rule(Q, "unitHistory", READERS_OF_UNITS, UNIT_SCOPED),
+    rule(Q, "unitMonth", READERS_OF_UNITS, UNIT_SCOPED),
+    rule(Q, "leadershipMeetings", EVERYONE, ""),
+    rule(
+        M,
+        "holdLeadershipMeeting",
+        ACTORS,
+        "the token's person must lead the leadership group or be its deputy",
+    ),
+    rule(M, "completeStudyCheck", MANAGERS, UNIT_SCOPED),
+    rule(M, "submitMonthlyReport", MANAGERS, UNIT_SCOPED),
+    // The appraisal.
+    rule(Q, "yearEndRecord", EVERYONE, SCOPED),
+    rule(Q, "appraisal", EVERYONE, SCOPED),
+    rule(Q, "history", EVERYONE, SCOPED),
+    rule(Q, "unitAppraisal", READERS_OF_UNITS, UNIT_SCOPED),
+    rule(Q, "scoringRules", EVERYONE, ""),
+    rule(M, "adoptScoringRules", ADMIN, ""),
+    rule(M, "adjustPoints", ADMIN, ""),
+    rule(M, "closeAppraisalYear", ADMIN, ""),
+    // Disputes.
+    rule(
+        Q,
+        "disputes",
+        EVERYONE,
+        "chair: U's subtree; auditor: all; staff: their own",
+    ),
+    rule(M, "fileDispute", &[T], "about lines of their own appraisal"),
+    rule(M, "assignDispute", ADMIN, ""),
+    rule(
+        M,
+        "resolveDispute",
+        &[U],
+        "disputes assigned to the token's person",
+    ),
+    // Reports as files.
+    rule(
+        Q,
+        "exportLink",
+        EVERYONE,
+        "the report is answered with the caller's access",
+    ),
+    // Operations and audit.
+    rule(Q, "projections", OVERSEERS, ""),
+    rule(Q, "auditVerify", OVERSEERS, "one at a time per server"),
+    rule(Q, "checkpoints", EVERYONE, ""),
+    rule(Q, "inclusionProof", OVERSEERS, ""),
+    rule(Q, "checkpointKeys", EVERYONE, ""),
+    rule(Q, "kiosks", OVERSEERS, ""),
+    rule(Q, "events", OVERSEERS, "auditor: card UIDs masked"),
+    rule(M, "registerKiosk", ADMIN, ""),
+    // Subscriptions.
+    rule(S, "sessionAttendance", EVERYONE, "as `session`"),
+    rule(S, "events", OVERSEERS, "auditor: card UIDs masked"),
+];
+
+/// The access table's row for a root field.
+pub fn rule_for(operation: Operation, field: &str) -> Option<&'static Rule> {
+    TABLE
+        .iter()
+        .find(|r| r.operation == operation && r.field == field)
+}
+
+/// Whether `caller` may call the root field at all (its reach inside is
+/// the resolver's to narrow). A field the table does not name is refused.
+pub(crate) fn at_the_door(
+    caller: Option<&Caller>,
+    operation: Operation,
+    field: &str,
+) -> Result<()> {
+    let Some(caller) = caller else {
+        return Err(ApiError::new(
+            Code::Unauthenticated,
+            "sign in: send the header `Authorization: Bearer <token>` (tokens come from \
+             `lectern token create`)",
+        ));
+    };
+    let allowed = rule_for(operation, field)
+        .zip(Role::of(&caller.principal))
+        .is_some_and(|(rule, role)| rule.roles.contains(&role));
+    if allowed {
+        return Ok(());
+    }
+    if let Principal::Kiosk { kiosk } = &caller.principal {
+        return Err(ApiError::forbidden(format!(
+            "kiosk {kiosk:?} may use only the kiosk endpoints (/kiosk/v1), not GraphQL"
+        )));
+    }
+    Err(denied(caller, &format!("call {field}")))
+}
+
+/// The access table as Markdown, as `docs/access.md` holds it.
+pub fn table_markdown() -> String {
+    let mut out = String::from(
+        "# Who may call what\n\n\
+         Generated from the access table in `crates/lectern-graphql/src/access.rs`\n\
+         (`LECTERN_BLESS=1 cargo test -p lectern-graphql access` writes it); the\n\
+         server refuses any other caller with `FORBIDDEN` before the field runs, and\n\
+         a test holds every role against every row on both backends. Kiosk tokens\n\
+         may call no field (they use `/kiosk/v1`); a request without a token is\n\
+         `UNAUTHENTICATED`. \"reach\" is how far an allowed role reaches inside\n\
+         the field (U is a union chair's unit).\n\n\
+         | operation | field | administrator | union-chair | auditor | staff | reach |\n\
+         | --- | --- | --- | --- | --- | --- | --- |\n",
+    );
+    for r in TABLE {
+        let cells: Vec<&str> = Role::ALL
+            .iter()
+            .map(|role| if r.roles.contains(role) { "yes" } else { "no" })
+            .collect();
+        out.push_str(&format!(
+            "| {} | `{}` | {} | {} |\n",
+            r.operation.as_str(),
+            r.field,
+            cells.join(" | "),
+            r.reach
+        ));
+    }
+    out
+}
+
+/// The schema extension that holds every request to [`TABLE`] (each root
+/// field of the operation it runs, through fragments) and refuses text a
+/// backend cannot store ([`crate::input::unstorable_argument`]), once per
+/// request and before anything runs; and gives every error it answers an
+/// `extensions.code`. Queries, mutations and subscriptions, over HTTP and
+/// WebSocket alike.
+pub struct Door;
+
+impl ExtensionFactory for Door {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(Door)
+    }
+}
+
+/// What the schema refuses before any resolver runs (a request that does
+/// not parse or validate: an unknown field, a value outside an enum) is
+/// the client's mistake, coded as such like every other error.
+fn coded(mut response: Response) -> Response {
+    for e in &mut response.errors {
+        let extensions = e.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", Code::BadUserInput.as_str());
+        }
+    }
+    response
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for Door {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        coded(next.run(ctx).await)
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        use futures_util::StreamExt;
+        next.run(ctx, stream).map(coded).boxed()
+    }
+
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        // A request that does not parse is the schema's to refuse.
+        if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
+            let caller = request
+                .data
+                .get(&TypeId::of::<Caller>())
+                .or_else(|| ctx.session_data.get(&TypeId::of::<Caller>()))
+                .and_then(|c| c.downcast_ref::<Caller>());
+            if let Some(op) = chosen_operation(&doc, request.operation_name.as_deref()) {
+                let operation = match op.ty {
+                    OperationType::Query => Operation::Query,
+                    OperationType::Mutation => Operation::Mutation,
+                    OperationType::Subscription => Operation::Subscription,
+                };
+                let mut fields = Vec::new();
+                root_fields(&doc, &op.selection_set.node, &mut Vec::new(), &mut fields);
+                for field in fields {
+                    let name = field.node.name.node.as_str();
+                    if name.starts_with("__") {
+                        continue;
+                    }
+                    if let Err(e) = at_the_door(caller, operation, name) {
+                        return Err(refusal(e, field));
+                    }
+                }
+                if let Err(e) = crate::input::unstorable_argument(&doc, op, &request.variables) {
+                    return Err(refusal(e, &op.selection_set));
+                }
+            }
+            request.set_parsed_query(doc);
+        }
+        next.run(ctx, request).await
+    }
+}
+
+fn refusal<T>(e: ApiError, at: &Positioned<T>) -> ServerError {
+    let e: async_graphql::Error = e.into();
+    e.into_server_error(at.pos)
+}
+
+/// The operation a request runs, as the schema will choose it.
+pub(crate) fn chosen_operation<'d>(
+    doc: &'d ExecutableDocument,
+    name: Option<&str>,
+) -> Option<&'d OperationDefinition> {
+    match (&doc.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(&op.node),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| &op.node),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| &op.node)
+        }
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
+/// The fields of a selection set, through fragment spreads (each followed
+/// once) and inline fragments.
+fn root_fields<'d>(
+    doc: &'d ExecutableDocument,
+    set: &'d SelectionSet,
+    seen: &mut Vec<&'d str>,
+    out: &mut Vec<&'d Positioned<Field>>,
+) {
+    for selection in &set.items {
+        match &selection.node {
+            Selection::Field(f) => out.push(f),
+            Selection::InlineFragment(f) => root_fields(doc, &f.node.selection_set.node, seen, out),
+            Selection::FragmentSpread(s) => {
+                let name = s.node.fragment_name.node.as_str();
+                if seen.contains(&name) {
+                    continue;
+                }
+                seen.push(name);
+                if let Some(f) = doc.fragments.get(name) {
+                    root_fields(doc, &f.node.selection_set.node, seen, out);
+                }
+            }
+        }
     }
 }

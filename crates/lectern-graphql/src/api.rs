@@ -38,6 +38,8 @@ pub struct Api {
     answered: std::sync::Arc<[std::sync::atomic::AtomicU64; 2]>,
     /// Whether `db()` is the replica: set on the copy a query runs with.
     on_replica: bool,
+    /// Held while `auditVerify` reads the whole log: one at a time.
+    pub(crate) verifying: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Api {
@@ -51,6 +53,7 @@ impl Api {
             replica: None,
             answered: std::sync::Arc::default(),
             on_replica: false,
+            verifying: std::sync::Arc::default(),
         }
     }
 

@@ -282,6 +282,7 @@ impl AppraisalQuery {
     /// What `closeAppraisalYear` recorded for each person, beside the live
     /// total, within the caller's scope (staff: their own line), by staff
     /// number: where a dispute starts.
+    #[graphql(complexity = "crate::page::REPLAY_COST + child_complexity")]
     async fn year_end_record(
         &self,
         ctx: &Context<'_>,
@@ -377,6 +378,7 @@ impl AppraisalQuery {
 
     /// A person's appraisal for a year (with the base points) or a month
     /// (gains and losses only), one line per point.
+    #[graphql(complexity = "crate::page::replay_cost(at.is_some(), child_complexity)")]
     async fn appraisal(
         &self,
         ctx: &Context<'_>,
@@ -415,6 +417,7 @@ impl AppraisalQuery {
     /// their appraisal is folded from, the events about them or about no
     /// one in particular (a session's schedule, the scoring rules). Card
     /// UIDs are masked except for administrators.
+    #[graphql(complexity = "crate::page::REPLAY_COST + child_complexity")]
     async fn history(
         &self,
         ctx: &Context<'_>,
@@ -462,6 +465,7 @@ impl AppraisalQuery {
     /// day, less each absence and missed study task of its people (the
     /// unit and the units below it, on the day), plus collective awards;
     /// each line under the scoring rules in force on its date.
+    #[graphql(complexity = "crate::page::replay_cost(at.is_some(), child_complexity)")]
     async fn unit_appraisal(
         &self,
         ctx: &Context<'_>,

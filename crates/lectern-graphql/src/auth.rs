@@ -172,9 +172,11 @@ impl Tokens {
         label: &str,
     ) -> Result<(TokenInfo, String)> {
         let secret = format!(
-            "lct_{}{}",
-            uuid::Uuid::new_v4().simple(),
-            uuid::Uuid::new_v4().simple()
+            "lct_{}",
+            crate::exports::random_bytes::<32>()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
         );
         // Time-ordered (the v7 timestamp's milliseconds) and random (two
         // tokens made in the same millisecond must not share an id).

@@ -9,7 +9,7 @@
 
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Duration, Utc};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use uuid::Uuid;
 
 use crate::access;
@@ -65,29 +65,45 @@ impl Report {
 /// The formats a report downloads as.
 pub const FORMATS: &[&str] = &["csv", "xlsx"];
 
-/// HMAC-SHA256 of `message` under `key` (RFC 2104).
+type HmacSha256 = ::hmac::Hmac<Sha256>;
+
+/// HMAC-SHA256 (RFC 2104, RustCrypto's `hmac`) of `message` under `key`.
+fn mac(key: &[u8; 32], message: &str) -> HmacSha256 {
+    use ::hmac::Mac;
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(message.as_bytes());
+    mac
+}
+
 fn hmac(key: &[u8; 32], message: &str) -> [u8; 32] {
-    let mut inner = Sha256::new();
-    let mut outer = Sha256::new();
-    let mut block = [0u8; 64];
-    block[..32].copy_from_slice(key);
-    inner.update(block.map(|b| b ^ 0x36));
-    inner.update(message.as_bytes());
-    outer.update(block.map(|b| b ^ 0x5c));
-    outer.update(inner.finalize());
-    outer.finalize().into()
+    use ::hmac::Mac;
+    mac(key, message).finalize().into_bytes().into()
 }
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || !text.is_ascii() {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
+}
+
+/// `N` bytes from the operating system's random source.
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).expect("the operating system's random source answers");
+    bytes
+}
+
 /// A random key for signing links (what `Tokens::link_key` stores).
 pub(crate) fn link_key() -> [u8; 32] {
-    let mut key = [0u8; 32];
-    key[..16].copy_from_slice(Uuid::new_v4().as_bytes());
-    key[16..].copy_from_slice(Uuid::new_v4().as_bytes());
-    key
+    random_bytes()
 }
 
 /// What is signed: the report, format and parameters (sorted by name),
@@ -149,11 +165,15 @@ pub fn check_link(
         .filter(|(k, _)| !matches!(k.as_str(), "token" | "expires" | "sig"))
         .cloned()
         .collect();
-    let want = hex(&hmac(
-        key,
-        &canonical(report, format, &params, token, expires),
-    ));
-    if want != sig {
+    // Compared in constant time (`verify_slice`), so a forger learns
+    // nothing from how long a refusal takes.
+    let signed = unhex(sig).is_some_and(|sig| {
+        use ::hmac::Mac;
+        mac(key, &canonical(report, format, &params, token, expires))
+            .verify_slice(&sig)
+            .is_ok()
+    });
+    if !signed {
         return Err(lectern_app::Error::forbidden(
             "the download link's signature does not match: it was altered, or it was made by \
              another server process; ask exportLink for a new one",
@@ -219,6 +239,7 @@ impl ExportQuery {
     /// month), appraisal (person, year), unit-appraisal (unit, year),
     /// leadership, awards ([year], [level]), session (id). The report is
     /// run when the link is followed, with the caller's access.
+    #[graphql(complexity = "crate::page::STREAM_COST + child_complexity")]
     async fn export_link(
         &self,
         ctx: &Context<'_>,

@@ -14,7 +14,9 @@
 //!   (read-your-writes via `extensions.waitForPosition`).
 //! - `appraisal_log`: the appraisal stream in memory (`AppraisalLog`).
 //! - `auth`: principals and the token register.
-//! - `access`: scopes and refusals.
+//! - `access`: the access table (who may call every root field), the
+//!   extension that holds each request to it, scopes and refusals.
+//! - `input`: text no backend may hold, refused naming its argument.
 //! - `org`, `people`, `sessions`, `programmes`, `study`, `awards`,
 //!   `monthly`, `appraisal`, `disputes`: each area's queries and
 //!   mutations.
@@ -24,7 +26,7 @@
 //! - `page`: filters and cursor pages.
 //! - `error`: `ApiError` and the client codes.
 
-mod access;
+pub mod access;
 mod api;
 mod appraisal;
 mod appraisal_log;
@@ -34,6 +36,7 @@ mod disputes;
 mod enums;
 mod error;
 mod exports;
+mod input;
 mod live;
 mod monthly;
 mod ops;

@@ -167,6 +167,7 @@ impl MonthlyQuery {
     /// organisation's events about it and its monthly streams (study
     /// checks, reports), as the log stood `asOf` (administrators, auditors,
     /// and chairs within their subtree).
+    #[graphql(complexity = "crate::page::REPLAY_COST + child_complexity")]
     async fn unit_history(
         &self,
         ctx: &Context<'_>,
@@ -201,6 +202,7 @@ impl MonthlyQuery {
     /// (administrators, auditors, and chairs within their subtree). With
     /// `asOf`, the figures are replayed from the sessions' and tasks'
     /// streams by the domain's fold as the log stood then.
+    #[graphql(complexity = "crate::page::replay_cost(at.is_some(), child_complexity)")]
     async fn unit_month(
         &self,
         ctx: &Context<'_>,

@@ -6,7 +6,7 @@ use lectern_domain::Slug;
 use crate::access::{self};
 use crate::api::Api;
 use crate::auth::Principal;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 
 /// Where one read model stands.
 #[derive(Debug, SimpleObject)]
@@ -19,6 +19,12 @@ pub(crate) struct ProjectionStatus {
     /// Whether this server runs the projector; among servers sharing a
     /// database one does, and the others follow its checkpoint.
     pub(crate) leader: bool,
+    /// The log position this server's projector stopped at, while its last
+    /// attempt failed (it retries, backing off; writes waiting for it end
+    /// with UNAVAILABLE naming it).
+    pub(crate) failed_at: Option<u64>,
+    /// Why it failed.
+    pub(crate) failure: Option<String>,
 }
 
 /// An event of the log, as stored.
@@ -171,16 +177,27 @@ impl OpsQuery {
                 position: s.position,
                 lag: s.lag,
                 leader: s.leader,
+                failed_at: s.failure.as_ref().map(|f| f.position),
+                failure: s.failure.map(|f| f.reason),
             })
             .collect())
     }
 
     /// Recomputes the whole hash chain and checks every signed checkpoint
     /// against the log (auditors and administrators; reads every event).
+    #[graphql(complexity = "crate::page::VERIFY_COST")]
     async fn audit_verify(&self, ctx: &Context<'_>) -> async_graphql::Result<AuditReport> {
         let caller = access::caller(ctx)?;
         access::overseer(caller, "verify the log")?;
         let api = ctx.data_unchecked::<Api>();
+        let Ok(_one_at_a_time) = api.verifying.try_lock() else {
+            return Err(ApiError::new(
+                Code::Unavailable,
+                "another verification of the log is running on this server; retry when it \
+                 has finished",
+            )
+            .into());
+        };
         let audit = lectern_audit::checkpoints::audit(&api.app.store, api.db())
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?;
@@ -225,6 +242,7 @@ impl OpsQuery {
     /// checkpoint of `size` events (default: the latest), as JSON in the
     /// format `lectern audit prove` writes, which `lectern audit
     /// check-proof` checks with no database (auditors and administrators).
+    #[graphql(complexity = "crate::page::REPLAY_COST")]
     async fn inclusion_proof(
         &self,
         ctx: &Context<'_>,

@@ -42,6 +42,22 @@ impl Where {
     }
 }
 
+/// What reading the log costs against the complexity limit
+/// ([`crate::schema::MAX_COMPLEXITY`], about a second of server time): a
+/// replay of a person's, unit's or month's streams as of a moment (about
+/// 50–100 ms each on a campus of a million events), a history of streams,
+/// a Merkle proof. A request holds at most nine.
+pub(crate) const REPLAY_COST: usize = 200;
+/// A field that reads one stream or the appraisal log at the head.
+pub(crate) const STREAM_COST: usize = 50;
+/// Verifying the whole log: a request of its own.
+pub(crate) const VERIFY_COST: usize = crate::schema::MAX_COMPLEXITY;
+
+/// What a field that replays when `as_of` is given costs.
+pub(crate) fn replay_cost(replays: bool, child: usize) -> usize {
+    if replays { REPLAY_COST } else { STREAM_COST }.saturating_add(child)
+}
+
 /// What a page costs against the complexity limit: its items times what
 /// each item selects.
 pub(crate) fn cost(first: Option<i32>, child: usize) -> usize {

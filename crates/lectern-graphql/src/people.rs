@@ -144,6 +144,9 @@ pub(crate) fn scope_filter(filter: &mut Where, caller: &Caller, _what: &str) -> 
     Ok(())
 }
 
+/// The longest `people(search:)` accepted, in characters.
+pub(crate) const MAX_SEARCH: usize = 64;
+
 #[derive(Default)]
 pub(crate) struct PeopleQuery;
 
@@ -190,6 +193,14 @@ impl PeopleQuery {
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())
         {
+            let chars = s.chars().count();
+            if chars > MAX_SEARCH {
+                return Err(ApiError::bad_input(format!(
+                    "search is {chars} characters long; a name or staff number is at most \
+                     {MAX_SEARCH}"
+                ))
+                .into());
+            }
             let like = format!("%{}%", s.replace(['%', '_'], ""));
             filter.and(
                 "(name LIKE ? OR staff_no LIKE ?)",

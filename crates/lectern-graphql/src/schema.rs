@@ -11,7 +11,7 @@ use crate::appraisal::{AppraisalMutation, AppraisalQuery};
 use crate::auth::Caller;
 use crate::awards::{AwardMutation, AwardQuery};
 use crate::disputes::{DisputeMutation, DisputeQuery};
-use crate::error::{ApiError, Code};
+use crate::error::ApiError;
 use crate::live::LiveSubscription;
 use crate::monthly::{MonthlyMutation, MonthlyQuery};
 use crate::ops::{OpsMutation, OpsQuery};
@@ -71,6 +71,7 @@ pub fn build_schema(api: Api) -> LecternSchema {
     )
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
+    .extension(crate::access::Door)
     .data(api)
     .finish()
 }
@@ -130,37 +131,20 @@ pub async fn execute(
     if let Some(c) = caller {
         request = request.data(c);
     }
-    let mut response = schema
+    schema
         .execute(request.data(crate::people::RequestPeople::default()))
-        .await;
-    // What the schema refuses before any resolver runs (a request that
-    // does not parse or validate: an unknown field, a value outside an
-    // enum) is the client's mistake, coded as such like every other.
-    for e in &mut response.errors {
-        let extensions = e.extensions.get_or_insert_with(Default::default);
-        if extensions.get("code").is_none() {
-            extensions.set("code", Code::BadUserInput.as_str());
-        }
-    }
-    response
+        .await
 }
 
 /// Whether the request runs a query (not a mutation or subscription); a
 /// request that does not parse is left to the schema to refuse.
 fn is_query(request: &Request) -> bool {
-    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    use async_graphql::parser::types::OperationType;
     let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
         return false;
     };
-    let ty = match (&doc.operations, &request.operation_name) {
-        (DocumentOperations::Single(op), _) => op.node.ty,
-        (DocumentOperations::Multiple(ops), Some(name)) => match ops.get(name.as_str()) {
-            Some(op) => op.node.ty,
-            None => return false,
-        },
-        (DocumentOperations::Multiple(_), None) => return false,
-    };
-    ty == OperationType::Query
+    crate::access::chosen_operation(&doc, request.operation_name.as_deref())
+        .is_some_and(|op| op.ty == OperationType::Query)
 }
 
 fn error_response(e: ApiError) -> Response {

@@ -317,6 +317,7 @@ impl SessionQuery {
     /// With `asOf`, each status, leave and check-in is replayed from the
     /// session's stream by the domain's fold (the session's description is
     /// as it is now); sessions the log did not hold then are left out.
+    #[graphql(complexity = "crate::page::replay_cost(as_of.is_some(), child_complexity)")]
     async fn attendance(
         &self,
         ctx: &Context<'_>,

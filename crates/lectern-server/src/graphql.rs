@@ -6,6 +6,7 @@ use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::WebSocketUpgrade;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -66,7 +67,25 @@ fn graphql_error(e: Error) -> async_graphql::Error {
     ApiError(e).into()
 }
 
-async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        // A body over MAX_BODY (or one that cannot be read) is still
+        // answered as GraphQL, with a code.
+        Err(rejection) => {
+            let status = rejection.status();
+            let mut response = error(Error::bad_input(format!(
+                "the request body was refused: {} (at most {MAX_BODY} bytes)",
+                rejection.body_text()
+            )));
+            *response.status_mut() = status;
+            return response;
+        }
+    };
     let caller = match authenticate(&state, &headers).await {
         Ok(c) => c,
         Err(e) => return error(e),

@@ -1,14 +1,19 @@
-//! The authorization matrix: every role against a representative query and
-//! mutation of every area, allowed and refused. A refused mutation writes
-//! nothing.
+//! The authorization matrix. The access table (`lectern_graphql::access`)
+//! names the roles of every root field: a request for each field is run by
+//! every role and must get past the door exactly where the table says, and
+//! `docs/access.md` is the table as generated. Then every role against a
+//! representative query and mutation of every area, with what it answers.
+//! A refused request writes nothing.
 
 use lectern_graphql::Caller;
+use lectern_graphql::access::{Operation, Role, TABLE};
 use lectern_store::testkit::TestDb;
 use serde_json::{Value, json};
 
 use crate::support::*;
 
 both_backends!(
+    the_access_table_holds_for_every_field,
     every_role_against_every_area,
     card_uids_are_for_administrators,
     a_chair_expects_only_the_chairs_own_people
@@ -515,4 +520,379 @@ async fn a_chair_expects_only_the_chairs_own_people(db: TestDb) {
         OK,
     )
     .await;
+}
+
+const NO_SESSION: &str = "0195f000-0000-7000-8000-000000000000";
+
+/// A request for every root field, in the order of the table. Targets lie
+/// within every allowed role's reach (the chair's subtree, the staff
+/// member's own records) or do not exist (an allowed caller then meets
+/// NOT_FOUND, which is past the door).
+fn sample(operation: Operation, field: &str) -> Option<(String, Value)> {
+    let q = |s: &str| Some((s.to_owned(), json!({})));
+    let none = NO_SESSION;
+    let session = CS_SESSION;
+    let m = |body: String| Some((format!("mutation {{ {body} }}"), json!({})));
+    match (operation, field) {
+        (Operation::Query, "units") => q("{ units { id } }"),
+        (Operation::Query, "unit") => q("{ unit(id: \"cs-dept\") { id } }"),
+        (Operation::Query, "people") => q("{ people { edges { node { staffNo } } } }"),
+        (Operation::Query, "leadershipGroup") => q("{ leadershipGroup { __typename } }"),
+        (Operation::Query, "person") => q("{ person(staffNo: \"S0001\") { name } }"),
+        (Operation::Query, "me") => q("{ me { __typename } }"),
+        (Operation::Query, "sessions") => q("{ sessions { edges { node { id } } } }"),
+        (Operation::Query, "session") => Some((
+            format!("{{ session(id: \"{session}\") {{ title }} }}"),
+            json!({}),
+        )),
+        (Operation::Query, "heldTaps") => q("{ heldTaps(year: 2026) { __typename } }"),
+        (Operation::Query, "attendance") => q("{ attendance(staffNo: \"S0001\") { __typename } }"),
+        (Operation::Query, "programmes") => q("{ programmes { __typename } }"),
+        (Operation::Query, "programme") => q("{ programme(id: \"nope\") { __typename } }"),
+        (Operation::Query, "studyTasks") => q("{ studyTasks { __typename } }"),
+        (Operation::Query, "studyTask") => Some((
+            format!("{{ studyTask(id: \"{none}\") {{ __typename }} }}"),
+            json!({}),
+        )),
+        (Operation::Query, "studyRecord") => q("{ studyRecord(staffNo: \"S0001\") { __typename } }"),
+        (Operation::Query, "awardCategories") => q("{ awardCategories { __typename } }"),
+        (Operation::Query, "nominations") => q("{ nominations { __typename } }"),
+        (Operation::Query, "awardsRegister") => q("{ awardsRegister { __typename } }"),
+        (Operation::Query, "exemplars") => q("{ exemplars { __typename } }"),
+        (Operation::Query, "unitHistory") => {
+            q("{ unitHistory(unit: \"cs-dept\", year: 2026) { __typename } }")
+        }
+        (Operation::Query, "unitMonth") => {
+            q("{ unitMonth(unit: \"cs-dept\", year: 2026, month: 9) { __typename } }")
+        }
+        (Operation::Query, "leadershipMeetings") => q("{ leadershipMeetings { __typename } }"),
+        (Operation::Query, "yearEndRecord") => q("{ yearEndRecord(year: 2026) { __typename } }"),
+        (Operation::Query, "appraisal") => {
+            q("{ appraisal(staffNo: \"S0001\", year: 2026) { __typename } }")
+        }
+        (Operation::Query, "history") => {
+            q("{ history(staffNo: \"S0001\", year: 2026) { __typename } }")
+        }
+        (Operation::Query, "unitAppraisal") => {
+            q("{ unitAppraisal(unit: \"cs-dept\", year: 2026) { __typename } }")
+        }
+        (Operation::Query, "scoringRules") => q("{ scoringRules { __typename } }"),
+        (Operation::Query, "disputes") => q("{ disputes { __typename } }"),
+        (Operation::Query, "exportLink") => q(
+            "{ exportLink(report: appraisal, format: csv, params: { person: \"S0001\", year: 2026 }) { __typename } }",
+        ),
+        (Operation::Query, "projections") => q("{ projections { __typename } }"),
+        (Operation::Query, "auditVerify") => q("{ auditVerify { __typename } }"),
+        (Operation::Query, "checkpoints") => q("{ checkpoints { __typename } }"),
+        (Operation::Query, "inclusionProof") => q("{ inclusionProof(position: 1) }"),
+        (Operation::Query, "checkpointKeys") => q("{ checkpointKeys { __typename } }"),
+        (Operation::Query, "kiosks") => q("{ kiosks { __typename } }"),
+        (Operation::Query, "events") => q("{ events(first: 1) { __typename } }"),
+        (Operation::Mutation, "establishUnit") => m(
+            "establishUnit(id: \"cs-lab\", name: \"实验室\", kind: office, parent: \"cs-dept\") { position }".into(),
+        ),
+        (Operation::Mutation, "renameUnit") => {
+            m("renameUnit(id: \"cs-dept\", name: \"计算机系\") { position }".into())
+        }
+        (Operation::Mutation, "moveUnit") => {
+            m("moveUnit(id: \"nope\", parent: \"uni\") { position }".into())
+        }
+        (Operation::Mutation, "dissolveUnit") => {
+            m("dissolveUnit(id: \"nope\", reason: \"合并\") { position }".into())
+        }
+        (Operation::Mutation, "registerPerson") => m(
+            "registerPerson(input: { staffNo: \"N0001\", name: \"新人\", unit: \"cs-dept\", \
+             category: teacher, birthDate: \"1990-01-01\", hireDate: \"2020-09-01\" }) { position }"
+                .into(),
+        ),
+        (Operation::Mutation, "transferPerson") => m(
+            "transferPerson(staffNo: \"NOBODY1\", to: \"cs-dept\", effective: \"2026-01-05\") { position }"
+                .into(),
+        ),
+        (Operation::Mutation, "recordLeaving") => m(
+            "recordLeaving(staffNo: \"NOBODY1\", on: \"2026-01-05\", reason: \"退休\") { position }"
+                .into(),
+        ),
+        (Operation::Mutation, "issueCard") => {
+            m("issueCard(staffNo: \"NOBODY1\", uid: \"04FFFFFF\") { position }".into())
+        }
+        (Operation::Mutation, "revokeCard") => m(
+            "revokeCard(staffNo: \"NOBODY1\", uid: \"04FFFFFF\", reason: lost) { position }".into(),
+        ),
+        (Operation::Mutation, "grantRole") => {
+            m("grantRole(staffNo: \"NOBODY1\", role: leadership_member) { position }".into())
+        }
+        (Operation::Mutation, "revokeRole") => {
+            m("revokeRole(staffNo: \"NOBODY1\", role: leadership_member) { position }".into())
+        }
+        (Operation::Mutation, "scheduleSession") => Some((
+            "mutation($input: ScheduleSessionInput!) { scheduleSession(input: $input) { position } }"
+                .into(),
+            json!({ "input": {
+                "id": "0195f000-0000-7000-8000-0000000000ee", "kind": "centralized_study",
+                "title": "加场学习", "organiser": "cs-dept", "venue": "hall-a",
+                "startsAt": "2030-09-03T07:00:00Z", "endsAt": "2030-09-03T08:30:00Z",
+                "audienceUnits": ["cs-dept"],
+            }}),
+        )),
+        (Operation::Mutation, "cancelSession") => {
+            m(format!("cancelSession(id: \"{none}\", reason: \"x\") {{ position }}"))
+        }
+        (Operation::Mutation, "rescheduleSession") => m(format!(
+            "rescheduleSession(id: \"{none}\", startsAt: \"2030-09-03T07:00:00Z\", \
+             endsAt: \"2030-09-03T08:30:00Z\", venue: \"hall-a\") {{ position }}"
+        )),
+        (Operation::Mutation, "assignSeat") => m(format!(
+            "assignSeat(id: \"{none}\", staffNo: \"S0001\", seat: \"A1\") {{ position }}"
+        )),
+        (Operation::Mutation, "markByHand") => m(format!(
+            "markByHand(id: \"{none}\", staffNo: \"S0001\") {{ position }}"
+        )),
+        (Operation::Mutation, "requestLeave") => m(format!(
+            "requestLeave(id: \"{session}\", reason: \"外出培训\") {{ position }}"
+        )),
+        (Operation::Mutation, "approveLeave") => m(format!(
+            "approveLeave(id: \"{none}\", staffNo: \"S0001\") {{ position }}"
+        )),
+        (Operation::Mutation, "rejectLeave") => m(format!(
+            "rejectLeave(id: \"{none}\", staffNo: \"S0001\", reason: \"x\") {{ position }}"
+        )),
+        (Operation::Mutation, "closeSession") => {
+            m(format!("closeSession(id: \"{none}\") {{ position }}"))
+        }
+        (Operation::Mutation, "correctAttendance") => m(format!(
+            "correctAttendance(id: \"{none}\", staffNo: \"S0001\", to: present, reason: \"x\") \
+             {{ position }}"
+        )),
+        (Operation::Mutation, "launchProgramme") => m(
+            "launchProgramme(input: { id: \"reading\", kind: campaign, title: \"读书月\", \
+             launchedOn: \"2026-09-01\" }) { position }"
+                .into(),
+        ),
+        (Operation::Mutation, "issueAnnualPlan") => m(
+            "issueAnnualPlan(programme: \"nope\", year: 2026, targets: []) { position }".into(),
+        ),
+        (Operation::Mutation, "issueNotice") => m(
+            "issueNotice(programme: \"nope\", title: \"通知\", body: \"x\", issuedOn: \"2026-09-01\") \
+             { position }"
+                .into(),
+        ),
+        (Operation::Mutation, "enrolParticipant") => m(
+            "enrolParticipant(programme: \"nope\", staffNo: \"S0001\", on: \"2026-09-01\") { position }"
+                .into(),
+        ),
+        (Operation::Mutation, "assignStudyTask") => m(
+            "assignStudyTask(input: { title: \"读原著\", topic: political_theory, \
+             audienceUnits: [\"cs-dept\"], assignedOn: \"2030-09-01\", due: \"2030-09-30\" }) \
+             { position }"
+                .into(),
+        ),
+        (Operation::Mutation, "completeStudyTask") => m(format!(
+            "completeStudyTask(id: \"{none}\", evidence: \"读书笔记\") {{ position }}"
+        )),
+        (Operation::Mutation, "waiveStudyTask") => m(format!(
+            "waiveStudyTask(id: \"{none}\", staffNo: \"S0001\", reason: \"x\") {{ position }}"
+        )),
+        (Operation::Mutation, "closeStudyTask") => {
+            m(format!("closeStudyTask(id: \"{none}\") {{ position }}"))
+        }
+        (Operation::Mutation, "defineAwardCategory") => m(
+            "defineAwardCategory(id: \"good-teacher\", title: \"优秀教师\", level: university, \
+             kind: individual, criteria: \"x\") { position }"
+                .into(),
+        ),
+        (Operation::Mutation, "nominate") => m(
+            "nominate(category: \"nope\", year: 2026, nomineeStaffNo: \"S0001\", citation: \"x\") \
+             { position }"
+                .into(),
+        ),
+        (Operation::Mutation, "endorseNomination") => m(
+            "endorseNomination(category: \"nope\", year: 2026, nomineeStaffNo: \"S0001\") { position }"
+                .into(),
+        ),
+        (Operation::Mutation, "vote") => m(
+            "vote(category: \"nope\", year: 2026, nomineeStaffNo: \"S0001\") { position }".into(),
+        ),
+        (Operation::Mutation, "conferAward") => m(
+            "conferAward(category: \"nope\", year: 2026, nomineeStaffNo: \"S0001\", ceremony: \"x\", \
+             on: \"2026-09-10\") { position }"
+                .into(),
+        ),
+        (Operation::Mutation, "revokeAward") => m(
+            "revokeAward(category: \"nope\", year: 2026, nomineeStaffNo: \"S0001\", reason: \"x\") \
+             { position }"
+                .into(),
+        ),
+        (Operation::Mutation, "featureExemplar") => m(
+            "featureExemplar(category: \"nope\", year: 2026, nomineeStaffNo: \"S0001\", \
+             channel: campus_web, story: \"x\", on: \"2026-09-10\") { position }"
+                .into(),
+        ),
+        (Operation::Mutation, "holdLeadershipMeeting") => m(
+            "holdLeadershipMeeting(year: 2026, month: 9, on: \"2026-09-08\", attendees: [], \
+             minutes: \"x\") { position }"
+                .into(),
+        ),
+        (Operation::Mutation, "completeStudyCheck") => m(
+            "completeStudyCheck(unit: \"cs-dept\", year: 2026, month: 9, on: \"2026-09-28\", \
+             notes: \"x\") { position }"
+                .into(),
+        ),
+        (Operation::Mutation, "submitMonthlyReport") => m(
+            "submitMonthlyReport(unit: \"cs-dept\", year: 2026, month: 9, narrative: \"x\") \
+             { position }"
+                .into(),
+        ),
+        (Operation::Mutation, "adoptScoringRules") => m(
+            "adoptScoringRules(input: { version: 0, effectiveFrom: \"2026-01-01\", basePoints: 100, \
+             perAbsence: 2, perLate: 1, perMissedTask: 2, perLateReport: 1, reportDueDay: 5, \
+             awardBonus: [] }) { position }"
+                .into(),
+        ),
+        (Operation::Mutation, "adjustPoints") => m(
+            "adjustPoints(staffNo: \"NOBODY1\", points: 1, reason: \"x\", on: \"2026-09-01\") \
+             { position }"
+                .into(),
+        ),
+        (Operation::Mutation, "closeAppraisalYear") => {
+            m("closeAppraisalYear(year: 2999) { position }".into())
+        }
+        (Operation::Mutation, "fileDispute") => m(
+            "fileDispute(year: 2026, positions: [1], claim: \"那天我在\") { position }".into(),
+        ),
+        (Operation::Mutation, "assignDispute") => m(format!(
+            "assignDispute(id: \"{none}\", auditor: \"M0001\") {{ position }}"
+        )),
+        (Operation::Mutation, "resolveDispute") => m(format!(
+            "resolveDispute(id: \"{none}\", outcome: upheld, reasoning: \"x\") {{ position }}"
+        )),
+        (Operation::Mutation, "registerKiosk") => m(
+            "registerKiosk(id: \"hall-b-1\", venue: \"hall-b\") { __typename }".into(),
+        ),
+        (Operation::Subscription, "sessionAttendance") => Some((
+            format!("subscription {{ sessionAttendance(id: \"{none}\") {{ __typename }} }}"),
+            json!({}),
+        )),
+        (Operation::Subscription, "events") => q("subscription { events { position } }"),
+        _ => None,
+    }
+}
+
+/// Every root field of the schema's SDL, by operation.
+fn schema_fields() -> Vec<(Operation, String)> {
+    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+    let doc = async_graphql::parser::parse_schema(lectern_graphql::sdl()).unwrap();
+    let mut out = Vec::new();
+    for def in doc.definitions {
+        let TypeSystemDefinition::Type(t) = def else {
+            continue;
+        };
+        let operation = match t.node.name.node.as_str() {
+            "Query" => Operation::Query,
+            "Mutation" => Operation::Mutation,
+            "Subscription" => Operation::Subscription,
+            _ => continue,
+        };
+        if let TypeKind::Object(o) = &t.node.kind {
+            for f in &o.fields {
+                out.push((operation, f.node.name.node.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// The first response of a request (a subscription's first event, or its
+/// refusal).
+async fn first_answer(t: &TestApi, caller: Option<Caller>, query: &str, vars: Value) -> Value {
+    use futures_util::StreamExt;
+    if !query.starts_with("subscription") {
+        return t.run(caller, query, vars).await;
+    }
+    let mut request =
+        async_graphql::Request::new(query).variables(async_graphql::Variables::from_json(vars));
+    if let Some(c) = caller {
+        request = request.data(c);
+    }
+    let mut stream = t.schema.execute_stream(request);
+    serde_json::to_value(stream.next().await.expect("a first answer")).unwrap()
+}
+
+async fn the_access_table_holds_for_every_field(db: TestDb) {
+    // The table names every root field of the schema once, and no other.
+    let fields = schema_fields();
+    for (operation, field) in &fields {
+        let rows = TABLE
+            .iter()
+            .filter(|r| r.operation == *operation && r.field == field)
+            .count();
+        assert_eq!(
+            rows, 1,
+            "{operation:?} {field}: {rows} rows in the access table"
+        );
+    }
+    for rule in TABLE {
+        assert!(
+            fields.contains(&(rule.operation, rule.field.to_owned())),
+            "the access table names {:?} {}, which the schema lacks",
+            rule.operation,
+            rule.field
+        );
+    }
+    // docs/access.md is the table.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/access.md");
+    let generated = lectern_graphql::access::table_markdown();
+    if std::env::var("LECTERN_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    assert!(
+        std::fs::read_to_string(&path).unwrap_or_default() == generated,
+        "docs/access.md is stale: run `LECTERN_BLESS=1 cargo test -p lectern-graphql access` \
+         and commit the result"
+    );
+
+    let t = TestApi::campus(db).await;
+    let roles: Vec<(Option<Role>, &str, Option<Caller>)> = vec![
+        (Some(Role::UnionChair), "union chair", Some(chair())),
+        (Some(Role::Auditor), "auditor", Some(auditor())),
+        (Some(Role::Staff), "staff", Some(staff())),
+        (None, "kiosk", Some(kiosk())),
+        (None, "anonymous", None),
+        (Some(Role::Administrator), "administrator", Some(admin())),
+    ];
+    for rule in TABLE {
+        let (query, vars) = sample(rule.operation, rule.field)
+            .unwrap_or_else(|| panic!("no sample request for {:?} {}", rule.operation, rule.field));
+        for (role, who, caller) in &roles {
+            let head = t.api.app.store.head().await.unwrap();
+            let r = first_answer(&t, caller.clone(), &query, vars.clone()).await;
+            let code = r["errors"][0]["extensions"]["code"].as_str();
+            let allowed = role.is_some_and(|role| rule.roles.contains(&role));
+            if allowed {
+                assert!(
+                    !matches!(code, Some("FORBIDDEN" | "UNAUTHENTICATED" | "BAD_REQUEST")),
+                    "the table lets {who} call {}, but {query} answered {r}",
+                    rule.field
+                );
+            } else {
+                let expected = if caller.is_none() {
+                    "UNAUTHENTICATED"
+                } else {
+                    "FORBIDDEN"
+                };
+                assert_eq!(
+                    code,
+                    Some(expected),
+                    "the table refuses {who} {}, but {query} answered {r}",
+                    rule.field
+                );
+                assert_eq!(
+                    t.api.app.store.head().await.unwrap(),
+                    head,
+                    "{who}'s refused {} wrote nothing",
+                    rule.field
+                );
+            }
+        }
+    }
 }
