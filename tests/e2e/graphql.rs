@@ -7,10 +7,11 @@ use std::net::SocketAddr;
 use lectern_store::testkit::TestDb;
 use serde_json::{Value, json};
 
-use crate::{TestApp, cli, get, gql, ok, post_to, token};
+use crate::{TestApp, cli, get, gql, ok, post_to, role_token, token};
 
 both_backends!(
     graphql_over_http,
+    no_input_stops_the_server,
     every_area_over_http,
     kiosks_register_and_enrol,
     subscriptions_over_websocket
@@ -32,8 +33,6 @@ async fn graphql_over_http(db: TestDb) {
         s("create"),
         s("--role"),
         s("administrator"),
-        s("--person"),
-        s("A0001"),
         s("--label"),
         s("test admin"),
         s("--database-url"),
@@ -43,20 +42,22 @@ async fn graphql_over_http(db: TestDb) {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("it is shown once"), "{err}");
     let admin = admin.trim().to_owned();
-    let (code, staff, err) = cli(vec![
-        s("token"),
-        s("create"),
-        s("--role"),
-        s("staff"),
-        s("--person"),
-        s("S0001"),
-        s("--database-url"),
-        url.clone(),
-    ])
-    .await;
-    assert_eq!(code, 0, "{err}");
-    let staff = staff.trim().to_owned();
-
+    // A token names only people and units the log knows.
+    let create = |args: &[&str]| {
+        let mut all = vec![s("token"), s("create")];
+        all.extend(args.iter().map(|a| s(a)));
+        all.extend([s("--database-url"), url.clone()]);
+        cli(all)
+    };
+    let (code, out, err) = create(&["--role", "staff", "--person", "S0001"]).await;
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(
+        err.contains("staff number S0001 is not on the staff"),
+        "{err}"
+    );
+    let (code, out, err) = create(&["--role", "union-chair", "--unit", "cs"]).await;
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(err.contains("unit cs does not exist"), "{err}");
     let r = gql(
         addr,
         &admin,
@@ -76,6 +77,11 @@ async fn graphql_over_http(db: TestDb) {
         json!({ "name": "王小明", "unit": "cs" }),
         "{r}"
     );
+    let (code, staff, err) = create(&["--role", "staff", "--person", "S0001"]).await;
+    assert_eq!(code, 0, "{err}");
+    let staff = staff.trim().to_owned();
+    let (code, _, err) = create(&["--role", "union-chair", "--unit", "cs"]).await;
+    assert_eq!(code, 0, "{err}");
     let r = gql(
         addr,
         &staff,
@@ -159,8 +165,13 @@ async fn graphql_over_http(db: TestDb) {
         r#"{{"query":"{{ units {{ id }} }}","variables":{{"pad":"{}"}}}}"#,
         "x".repeat(70_000)
     );
-    let (status, _) = post(addr, Some(&admin), huge.as_bytes()).await;
+    let (status, body) = post(addr, Some(&admin), huge.as_bytes()).await;
     assert!(status.contains("413"), "{status}");
+    let r: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{r}"
+    );
 
     // A rebuild from the CLI while the server answers.
     let (code, out, err) = cli(vec![
@@ -292,9 +303,7 @@ async fn every_area_over_http(db: TestDb) {
     let clock = lectern_domain::Clock::manual(chrono::Utc::now());
     let server = TestApp::start_at(&url, clock.clone()).await;
     let addr = server.addr;
-    let admin = token(&url, "administrator", "A0001").await;
-    let staff = token(&url, "staff", "S0001").await;
-    let auditor = token(&url, "auditor", "A0001").await;
+    let admin = role_token(&url, "administrator").await;
 
     // Units and people.
     ok(
@@ -315,6 +324,11 @@ async fn every_area_over_http(db: TestDb) {
         json!({}),
     )
     .await;
+    // Tokens name people on the staff: an administrator and an auditor who
+    // record who decided, and a teacher.
+    let admin = token(&url, "administrator", "A0001").await;
+    let auditor = token(&url, "auditor", "A0001").await;
+    let staff = token(&url, "staff", "S0001").await;
     let people = ok(
         addr,
         &staff,
@@ -856,10 +870,10 @@ async fn kiosks_register_and_enrol(db: TestDb) {
     let url = db.url.clone();
     let server = TestApp::start(&url).await;
     let addr = server.addr;
-    let admin = token(&url, "administrator", "A0001").await;
-    let staff = token(&url, "staff", "S0001").await;
+    let admin = role_token(&url, "administrator").await;
+    let auditor = role_token(&url, "auditor").await;
     let register = "mutation { registerKiosk(id: \"hall-a-1\", venue: \"hall-a\") { kiosk venue code position } }";
-    let r = gql(addr, &staff, register, json!({})).await;
+    let r = gql(addr, &auditor, register, json!({})).await;
     assert_eq!(r["errors"][0]["extensions"]["code"], "FORBIDDEN", "{r}");
     let r = ok(addr, &admin, register, json!({})).await;
     let code = r["registerKiosk"]["code"].as_str().unwrap().to_owned();
@@ -1070,5 +1084,214 @@ async fn subscriptions_over_websocket(db: TestDb) {
         json!({ "position": 1, "eventType": "UnitEstablished" })
     );
     ws.close(None).await.unwrap();
+    server.stop().await;
+}
+
+/// Text PostgreSQL cannot hold, a search too long for a LIKE, a request
+/// of many replays, and an event already in a log that a projector cannot
+/// fold: each is refused or contained, and the server goes on.
+async fn no_input_stops_the_server(db: TestDb) {
+    let url = db.url.clone();
+    let server = TestApp::start(&url).await;
+    let addr = server.addr;
+    let admin = role_token(&url, "administrator").await;
+    ok(
+        addr,
+        &admin,
+        "mutation {
+           a: establishUnit(id: \"uni\", name: \"大学\", kind: university) { position }
+           b: establishUnit(id: \"cs\", name: \"计算机学院\", kind: school, parent: \"uni\") { position }
+           registerPerson(input: { staffNo: \"S0001\", name: \"王小明\", unit: \"cs\",
+             category: teacher, birthDate: \"1980-03-04\", hireDate: \"2005-09-01\" }) { position }
+         }",
+        json!({}),
+    )
+    .await;
+    let admin = token(&url, "administrator", "S0001").await;
+    ok(
+        addr,
+        &admin,
+        "mutation {
+           launchProgramme(input: { id: \"ytnp\", kind: young_teacher_navigation,
+             title: \"青年教师导航工程\", launchedOn: \"2006-09-01\" }) { position }
+           assignStudyTask(input: { id: \"0195f000-0000-7000-8000-0000000e0e0e\", title: \"教师法\",
+             topic: political_theory, audienceUnits: [\"cs\"], assignedOn: \"2026-09-01\",
+             due: \"2030-09-30\" }) { position }
+         }",
+        json!({}),
+    )
+    .await;
+    let staff = token(&url, "staff", "S0001").await;
+    let store = lectern_store::Store::open(&url, lectern_store::StoreOptions::default())
+        .await
+        .unwrap();
+    let head = store.head().await.unwrap();
+
+    // A NUL, in a variable or a literal, is refused naming where it is.
+    let r = gql(
+        addr,
+        &staff,
+        "mutation($id: UUID!, $evidence: String!) {
+           completeStudyTask(id: $id, evidence: $evidence) { position } }",
+        json!({ "id": "0195f000-0000-7000-8000-0000000e0e0e", "evidence": "a\u{0}b" }),
+    )
+    .await;
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{r}"
+    );
+    assert_eq!(
+        r["errors"][0]["message"],
+        "the variable $evidence holds a NUL character (U+0000), which Lectern does not store; \
+         remove it",
+        "{r}"
+    );
+    let r = gql(
+        addr,
+        &admin,
+        r#"mutation { issueNotice(programme: "ytnp", title: "通知",
+             body: "第一\u0000第二", issuedOn: "2026-09-01") { position } }"#,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{r}"
+    );
+    assert!(
+        r["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("the argument body of issueNotice holds a NUL"),
+        "{r}"
+    );
+    assert_eq!(store.head().await.unwrap(), head, "nothing was written");
+
+    // A search is a name or a staff number, not a 50,000-character pattern.
+    let long = "王".repeat(20_000);
+    let r = gql(
+        addr,
+        &admin,
+        "query($s: String) { people(search: $s) { edges { node { staffNo } } } }",
+        json!({ "s": long }),
+    )
+    .await;
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{r}"
+    );
+    assert!(
+        r["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("search is 20000 characters long"),
+        "{r}"
+    );
+
+    // Replays weigh what they cost: eleven in one request are too many,
+    // and so are two verifications of the log.
+    let replays: String = (0..11)
+        .map(|i| {
+            format!(
+                "a{i}: appraisal(staffNo: \"S0001\", year: 2026, asOf: \"2026-10-0{}T00:00:00Z\") \
+                 {{ total }} ",
+                1 + i % 9
+            )
+        })
+        .collect();
+    let r = gql(addr, &staff, &format!("{{ {replays} }}"), json!({})).await;
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{r}"
+    );
+    assert!(
+        r["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too complex"),
+        "{r}"
+    );
+    let r = gql(
+        addr,
+        &admin,
+        "{ a: auditVerify { intact } b: auditVerify { intact } }",
+        json!({}),
+    )
+    .await;
+    assert!(
+        r["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too complex"),
+        "{r}"
+    );
+    ok(addr, &admin, "{ auditVerify { intact } }", json!({})).await;
+    // A request that does not parse still carries a code.
+    let r = gql(addr, &staff, "{ me { name }", json!({})).await;
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{r}"
+    );
+
+    // An event a projector cannot fold (as an older log might hold) stops
+    // that projector only, and says so at once.
+    let poisoned = store
+        .append(
+            "task-0195f000-0000-7000-8000-0000000000aa",
+            lectern_store::ExpectedVersion::Any,
+            vec![
+                lectern_store::NewEvent::from_json("StudyTaskCompleted", r#"{"nobody":true}"#)
+                    .unwrap(),
+            ],
+        )
+        .await
+        .unwrap()
+        .last_position;
+    let started = std::time::Instant::now();
+    let r = gql(
+        addr,
+        &admin,
+        "mutation { renameUnit(id: \"cs\", name: \"计算机科学学院\") { position } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "UNAVAILABLE", "{r}");
+    let message = r["errors"][0]["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains(&format!(
+            "the study read model stopped at log position {poisoned}"
+        )),
+        "{message}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "the write ended on the failure, not on the 10 s wait"
+    );
+    let (status, body) = get(addr, "/readyz").await;
+    assert!(status.contains("503"), "{status}: {body}");
+    let ready: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ready["status"], "projector failed", "{ready}");
+    assert_eq!(ready["failed"][0]["projector"], "study", "{ready}");
+    assert_eq!(ready["failed"][0]["position"], poisoned, "{ready}");
+    let (_, metrics) = get(addr, "/metrics").await;
+    assert!(
+        metrics.contains("lectern_projection_failed{projector=\"study\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("lectern_projection_failed{projector=\"org\"} 0"),
+        "{metrics}"
+    );
+    // The rename itself was recorded.
+    assert_eq!(store.head().await.unwrap(), poisoned + 1);
+    let r = ok(addr, &admin, "{ projections { name failedAt } }", json!({})).await;
+    let failed: Vec<&Value> = r["projections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| !p["failedAt"].is_null())
+        .collect();
+    assert_eq!(failed, [&json!({ "name": "study", "failedAt": poisoned })]);
+    store.close().await;
     server.stop().await;
 }

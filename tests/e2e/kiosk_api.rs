@@ -13,7 +13,7 @@ use lectern_kiosk_protocol::{
 use lectern_store::testkit::TestDb;
 use serde_json::{Value, json};
 
-use crate::{TestApp, get, gql, ok, post_to, send, token};
+use crate::{TestApp, get, gql, ok, post_to, role_token, send, token};
 
 both_backends!(
     kiosk_endpoints_over_http,
@@ -135,7 +135,7 @@ async fn kiosk_endpoints_over_http(db: TestDb) {
     let url = db.url.clone();
     let server = TestApp::start(&url).await;
     let addr = server.addr;
-    let admin = token(&url, "administrator", "A0001").await;
+    let admin = role_token(&url, "administrator").await;
 
     // A school with three teachers (one without a card), a law school with
     // one, and a study session at hall-a for the school that starts in ten
@@ -444,7 +444,7 @@ async fn malformed_input_gets_a_4xx_on_every_kiosk_endpoint(db: TestDb) {
     let url = db.url.clone();
     let server = TestApp::start(&url).await;
     let addr = server.addr;
-    let admin = token(&url, "administrator", "A0001").await;
+    let admin = role_token(&url, "administrator").await;
     let kiosk = enrolled(addr, &admin, "hall-a-1").await;
     let huge = vec![b'x'; 2 * 1024 * 1024];
     let bodies: Vec<&[u8]> = vec![
@@ -526,7 +526,7 @@ async fn a_late_tap_explains_itself(db: TestDb) {
     let url = db.url.clone();
     let server = TestApp::start_at(&url, clock).await;
     let addr = server.addr;
-    let admin = token(&url, "administrator", "A0001").await;
+    let admin = role_token(&url, "administrator").await;
     ok(
         addr,
         &admin,
@@ -620,7 +620,7 @@ async fn a_replaced_card_and_an_ended_session_say_what_happened(db: TestDb) {
     let url = db.url.clone();
     let server = TestApp::start_at(&url, clock.clone()).await;
     let addr = server.addr;
-    let admin = token(&url, "administrator", "A0001").await;
+    let admin = role_token(&url, "administrator").await;
     ok(
         addr,
         &admin,
@@ -692,7 +692,7 @@ async fn a_tap_read_in_time_counts_when_it_arrives_after_the_close(db: TestDb) {
     let url = db.url.clone();
     let server = TestApp::start_at(&url, clock.clone()).await;
     let addr = server.addr;
-    let admin = token(&url, "administrator", "A0001").await;
+    let admin = role_token(&url, "administrator").await;
     let session = "0195f000-0000-7000-8000-00000000c10e";
     ok(
         addr,
@@ -837,7 +837,7 @@ async fn a_tap_read_in_time_counts_when_it_arrives_after_the_close(db: TestDb) {
         ),
         "{held}"
     );
-    let auditor = token(&url, "auditor", "A0001").await;
+    let auditor = role_token(&url, "auditor").await;
     ok(
         addr,
         &auditor,

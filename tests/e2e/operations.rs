@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::graphql::{next_message, subscribe};
 use crate::kiosk_api::{Kiosk, enrolled, outcomes};
-use crate::{ServerProcess, TestApp, cli, free_port, get, gql, ok, post_to, token};
+use crate::{ServerProcess, TestApp, cli, free_port, get, gql, ok, post_to, role_token};
 
 /// Runs a PostgreSQL client tool; panics with its output if it fails.
 fn tool(program: &str, args: &[&str]) {
@@ -157,8 +157,8 @@ const SAME_ANSWERS: &str = "{
 async fn two_servers_share_one_postgres_database_and_fail_over() {
     let db = TestDb::postgres().await;
     let url = db.url.clone();
-    let admin = token(&url, "administrator", "A0001").await;
-    let auditor = token(&url, "auditor", "A0002").await;
+    let admin = role_token(&url, "administrator").await;
+    let auditor = role_token(&url, "auditor").await;
     let (addr_a, addr_b) = (free_port(), free_port());
     let a = ServerProcess::start(&url, addr_a).await;
     let b = ServerProcess::start(&url, addr_b).await;
@@ -322,7 +322,7 @@ fn replica_args(url: &str, replica: Option<String>) -> ServeArgs {
 #[tokio::test]
 async fn postgres_queries_are_answered_from_a_replica() {
     let (primary, standin) = (TestDb::postgres().await, TestDb::postgres().await);
-    let admin = token(&primary.url, "administrator", "A0001").await;
+    let admin = role_token(&primary.url, "administrator").await;
     let units = "{ units { id } }";
     let ids = |data: &serde_json::Value| -> Vec<String> {
         data["units"]
@@ -567,7 +567,7 @@ async fn a_postgres_hot_standby_answers_queries_once_it_has_replayed() {
         StandbyPair::url(pair.primary),
         StandbyPair::url(pair.standby),
     );
-    let admin = token(&primary, "administrator", "A0001").await;
+    let admin = role_token(&primary, "administrator").await;
     let admin = admin.as_str();
     // Two servers on the database and the standby: one waits a minute for
     // the standby to replay a write (however slow the machine, a replaying

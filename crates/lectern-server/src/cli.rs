@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use lectern_graphql::{Tokens, parse_principal};
+use lectern_graphql::{Principal, Tokens, parse_principal};
 use lectern_projections::ReadDb;
 use lectern_store::{Store, StoreOptions, redact};
 
@@ -741,7 +741,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let api = lectern_graphql::Api::new(app, tokens);
             let schema = lectern_graphql::build_schema(api.clone());
             let caller = lectern_graphql::Caller {
-                principal: lectern_graphql::Principal::Administrator,
+                principal: Principal::Administrator,
                 person: None,
                 token_id: "cli".into(),
             };
@@ -911,14 +911,14 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let tokens = Tokens::new(read.clone());
     let (_, admin) = tokens
         .create(
-            &lectern_graphql::Principal::Administrator,
+            &Principal::Administrator,
             Some(&lectern_domain::StaffNo::parse(&guide.administrator)?),
             "demo administrator",
         )
         .await?;
     let (_, auditor) = tokens
         .create(
-            &lectern_graphql::Principal::Auditor,
+            &Principal::Auditor,
             Some(&lectern_domain::StaffNo::parse(&guide.auditor)?),
             "demo auditor",
         )
@@ -1010,6 +1010,44 @@ async fn tokens(db: &DbArgs) -> anyhow::Result<Tokens> {
     Ok(Tokens::new(read))
 }
 
+/// Why a token for `principal` and `person` names someone or something the
+/// log does not know (a staff number never registered, a unit never
+/// established), or `None` when both are known. Read from the log, not the
+/// read models, so a token can be made before the first `lectern serve`.
+async fn unknown_in_log(
+    db: &DbArgs,
+    principal: &Principal,
+    person: Option<&lectern_domain::StaffNo>,
+) -> anyhow::Result<Option<String>> {
+    use lectern_domain::{OrgTree, Person, person_stream};
+    let store = open(&db.url()?).await?;
+    store.migrate().await?;
+    let mut refused = None;
+    if let Some(no) = person {
+        let (p, _) =
+            lectern_projections::load::<Person>(&store, &person_stream(no), u64::MAX).await?;
+        if p.registered.is_none() {
+            refused = Some(format!(
+                "staff number {no} is not on the staff: register the person first \
+                 (lectern import people, or registerPerson)"
+            ));
+        }
+    }
+    if let (None, Principal::UnionChair { unit }) = (&refused, principal) {
+        let (org, _) =
+            lectern_projections::load::<OrgTree>(&store, lectern_domain::ORG_STREAM, u64::MAX)
+                .await?;
+        if org.unit(unit).is_none() {
+            refused = Some(format!(
+                "unit {unit} does not exist: establish it first (lectern import units, or \
+                 establishUnit)"
+            ));
+        }
+    }
+    store.close().await;
+    Ok(refused)
+}
+
 async fn kiosk(cmd: KioskCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         KioskCommand::Register { kiosk, venue, db } => {
@@ -1052,6 +1090,10 @@ async fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
                 .as_deref()
                 .map(lectern_domain::StaffNo::parse)
                 .transpose()?;
+            if let Some(refused) = unknown_in_log(&a.db, &principal, person.as_ref()).await? {
+                eprintln!("{refused}");
+                return Ok(ExitCode::from(2));
+            }
             let (info, secret) = tokens(&a.db)
                 .await?
                 .create(&principal, person.as_ref(), &a.label)

@@ -30,19 +30,23 @@ pub async fn ok(addr: SocketAddr, token: &str, query: &str, variables: Value) ->
     r["data"].clone()
 }
 
-/// A token from `lectern token create`.
+/// A token from `lectern token create` for `person` (who must be on the
+/// staff).
 pub async fn token(url: &str, role: &str, person: &str) -> String {
-    let args = [
-        "token",
-        "create",
-        "--role",
-        role,
-        "--person",
-        person,
-        "--database-url",
-        url,
-    ];
-    let (code, out, err) = cli(args.iter().map(|a| a.to_string()).collect()).await;
+    create_token(url, &["--role", role, "--person", person]).await
+}
+
+/// A token from `lectern token create` naming no person (an administrator
+/// or auditor of a campus not yet imported).
+pub async fn role_token(url: &str, role: &str) -> String {
+    create_token(url, &["--role", role]).await
+}
+
+async fn create_token(url: &str, args: &[&str]) -> String {
+    let mut all = vec!["token", "create"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--database-url", url]);
+    let (code, out, err) = cli(all.iter().map(|a| a.to_string()).collect()).await;
     assert_eq!(code, 0, "{err}");
     out.trim().to_owned()
 }
@@ -50,6 +54,13 @@ pub async fn token(url: &str, role: &str, person: &str) -> String {
 /// An administrator's token, made directly in the database (migrated
 /// first: a server may not have run on it yet).
 pub async fn admin_token(url: &str) -> String {
+    db_token(url, "administrator", None).await
+}
+
+/// A token made directly in the database, without the CLI's check that
+/// its person is on the staff (for a log of generic events that holds no
+/// people).
+pub async fn db_token(url: &str, role: &str, person: Option<&str>) -> String {
     let store = lectern_store::Store::open(url, lectern_store::StoreOptions::default())
         .await
         .unwrap();
@@ -57,8 +68,13 @@ pub async fn admin_token(url: &str) -> String {
     store.close().await;
     let tokens =
         lectern_graphql::Tokens::new(lectern_projections::ReadDb::connect(url).await.unwrap());
-    let principal = lectern_graphql::parse_principal("administrator", None, None, None).unwrap();
-    tokens.create(&principal, None, "test").await.unwrap().1
+    let principal = lectern_graphql::parse_principal(role, None, person, None).unwrap();
+    let person = person.map(|p| lectern_domain::StaffNo::parse(p).unwrap());
+    tokens
+        .create(&principal, person.as_ref(), "test")
+        .await
+        .unwrap()
+        .1
 }
 
 /// A synthetic campus of about `events` events in `db`, with every read
