@@ -1252,6 +1252,20 @@ async fn no_input_stops_the_server(db: TestDb) {
     );
     // The rename itself was recorded.
     assert_eq!(store.head().await.unwrap(), poisoned + 1);
+    // So is a kiosk's registration, whose wait for the read models is the
+    // write path's own: it too answers UNAVAILABLE naming the projector.
+    let r = gql(
+        addr,
+        &admin,
+        "mutation { registerKiosk(id: \"hall-a-1\", venue: \"hall-a\") { code } }",
+        json!({}),
+    )
+    .await;
+    refused(
+        &r,
+        "UNAVAILABLE",
+        "the study read model stopped at log position",
+    );
     let r = ok(addr, &admin, "{ projections { name failedAt } }", json!({})).await;
     let failed: Vec<&Value> = r["projections"]
         .as_array()

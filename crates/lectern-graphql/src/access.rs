@@ -447,15 +447,42 @@ impl ExtensionFactory for Door {
     }
 }
 
-/// What the schema refuses before any resolver runs (a request that does
-/// not parse or validate: an unknown field, a value outside an enum) is
-/// the client's mistake, coded as such like every other error.
+/// Every error gets its code. One a resolver passed up with `?` from the
+/// write path, the domain, the store or the read models (which
+/// async-graphql turns into an error without extensions, keeping the
+/// original as its source) is classified as the write path classifies it,
+/// its message replaced by the write path's where that hides detail (an
+/// internal error); what the schema refuses before any resolver runs (a
+/// request that does not parse or validate: an unknown field, a value
+/// outside an enum) is the client's mistake, `BAD_USER_INPUT`.
 fn coded(mut response: Response) -> Response {
     for e in &mut response.errors {
-        let extensions = e.extensions.get_or_insert_with(Default::default);
-        if extensions.get("code").is_none() {
-            extensions.set("code", Code::BadUserInput.as_str());
+        if e.extensions
+            .as_ref()
+            .is_some_and(|x| x.get("code").is_some())
+        {
+            continue;
         }
+        let classified = if let Some(app) = e.source::<lectern_app::Error>() {
+            Some(app.clone())
+        } else if let Some(d) = e.source::<lectern_domain::DomainError>() {
+            Some(lectern_app::Error::from(d.clone()))
+        } else if let Some(s) = e.source::<lectern_store::Error>() {
+            Some(lectern_app::Error::from(s.clone()))
+        } else {
+            e.source::<lectern_projections::Error>()
+                .map(|p| lectern_app::Error::from(p.clone()))
+        };
+        let code = match classified {
+            Some(app) => {
+                e.message = app.message;
+                app.code
+            }
+            None => Code::BadUserInput,
+        };
+        e.extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code.as_str());
     }
     response
 }
