@@ -34,6 +34,15 @@ pub enum CallError {
     Refused { status: u16, message: String },
 }
 
+impl CallError {
+    /// The server no longer accepts this kiosk's key (it was registered
+    /// again, or another device enrolled as it): nothing is sent until it
+    /// is enrolled anew.
+    pub fn voided(&self) -> bool {
+        matches!(self, CallError::Refused { status: 401, .. })
+    }
+}
+
 impl Server {
     pub fn parse(url: &str) -> Result<Server> {
         let rest = url.trim().trim_end_matches('/');

@@ -131,10 +131,12 @@ impl Kiosk {
             link: match (
                 self.link.online.load(Ordering::Relaxed),
                 self.link.tried.load(Ordering::Relaxed),
+                self.link.voided().is_some(),
             ) {
-                (true, _) => screen::Connection::Online,
-                (false, false) => screen::Connection::Connecting,
-                (false, true) => screen::Connection::Offline,
+                (_, _, true) => screen::Connection::Voided,
+                (true, _, _) => screen::Connection::Online,
+                (false, false, _) => screen::Connection::Connecting,
+                (false, true, _) => screen::Connection::Offline,
             },
             backlog: self.queue.backlog().await?,
         })
@@ -251,6 +253,13 @@ pub async fn run(kiosk: Kiosk, mut reader: Reader, opts: RunOptions) -> Result<(
                 drained.as_mut().enable();
                 if kiosk.queue.backlog().await? == 0 {
                     break;
+                }
+                if let Some(why) = kiosk.link.voided() {
+                    anyhow::bail!(
+                        "this kiosk was registered again: enrol it with the new code \
+                         (lectern-kiosk enrol); {} taps are kept until then ({why})",
+                        kiosk.queue.backlog().await?
+                    );
                 }
                 kiosk.wake.notify_one();
                 tokio::select! {

@@ -52,6 +52,9 @@ pub enum Connection {
     Connecting,
     Online,
     Offline,
+    /// The server refuses the kiosk's key: it was registered again and
+    /// must be enrolled with the new code.
+    Voided,
 }
 
 fn colour(o: Outcome) -> Color {
@@ -162,6 +165,11 @@ pub fn render(frame: &mut Frame<'_>, view: &View) {
             view.backlog
         ))
         .style(Style::default().fg(Color::Black).bg(Color::Red)),
+        Connection::Voided => Line::from(format!(
+            "需重新注册 RE-ENROL: registered again, use the new code · 待上传 {} taps",
+            view.backlog
+        ))
+        .style(Style::default().fg(Color::White).bg(Color::Red)),
     };
     frame.render_widget(Paragraph::new(link), status);
 }
@@ -370,6 +378,25 @@ mod tests {
         ));
         assert!(starting.contains("连接中 Connecting…"), "{starting}");
         assert!(!starting.contains("OFFLINE"), "{starting}");
+    }
+
+    #[test]
+    fn a_voided_kiosk_says_to_enrol_again() {
+        let v = View {
+            link: Connection::Voided,
+            backlog: 3,
+            ..view()
+        };
+        let buffer = draw(&v, 80, 24);
+        let screen = text(&buffer);
+        assert!(
+            screen.contains(
+                "需重新注册 RE-ENROL: registered again, use the new code · 待上传 3 taps"
+            ),
+            "{screen}"
+        );
+        assert!(!screen.contains("OFFLINE"), "{screen}");
+        assert_eq!(bg_of(&buffer, "RE-ENROL"), Color::Red);
     }
 
     #[test]

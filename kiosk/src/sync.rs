@@ -41,6 +41,16 @@ pub struct Link {
     pub drained: Notify,
     /// Server clock minus kiosk clock, milliseconds.
     pub offset_ms: AtomicI64,
+    /// Why the server refuses this kiosk's key, while it does (the kiosk was
+    /// registered again: it must be enrolled with the new code).
+    pub voided: std::sync::Mutex<Option<String>>,
+}
+
+impl Link {
+    /// Why the server refuses this kiosk's key, if it does.
+    pub fn voided(&self) -> Option<String> {
+        self.voided.lock().expect("link lock").clone()
+    }
 }
 
 #[derive(Clone)]
@@ -66,6 +76,7 @@ impl Sync {
         );
         self.link.online.store(true, Ordering::Relaxed);
         self.link.tried.store(true, Ordering::Relaxed);
+        *self.link.voided.lock().expect("link lock") = None;
     }
 
     /// Sends the oldest queued taps once; returns how many the server
@@ -211,7 +222,21 @@ impl Sync {
                 }
                 Err(e) => {
                     self.link.tried.store(true, Ordering::Relaxed);
-                    if self.link.online.swap(false, Ordering::Relaxed) {
+                    let was_online = self.link.online.swap(false, Ordering::Relaxed);
+                    if e.voided() {
+                        // Said plainly, at the default level, each time it
+                        // is newly so: nothing leaves this kiosk until it
+                        // is enrolled again.
+                        let mut voided = self.link.voided.lock().expect("link lock");
+                        if voided.is_none() {
+                            tracing::error!(
+                                "the server refuses this kiosk's key: this kiosk was registered \
+                                 again; enrol it with the new code (lectern-kiosk enrol); taps \
+                                 are kept until then. {e}"
+                            );
+                        }
+                        *voided = Some(e.to_string());
+                    } else if was_online {
                         tracing::warn!("offline: {e}");
                     } else {
                         tracing::debug!("still offline: {e}");

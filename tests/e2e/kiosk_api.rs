@@ -20,7 +20,8 @@ both_backends!(
     malformed_input_gets_a_4xx_on_every_kiosk_endpoint,
     a_late_tap_explains_itself,
     a_replaced_card_and_an_ended_session_say_what_happened,
-    a_tap_read_in_time_counts_when_it_arrives_after_the_close
+    a_tap_read_in_time_counts_when_it_arrives_after_the_close,
+    a_replaced_kiosk_counts_from_one
 );
 
 /// An HTTP request; returns the status code and the body.
@@ -493,11 +494,12 @@ async fn malformed_input_gets_a_4xx_on_every_kiosk_endpoint(db: TestDb) {
                     "{method} {path} with {:?}: {code} {answer}",
                     String::from_utf8_lossy(&body[..body.len().min(60)])
                 );
-                if code != 413 {
-                    let v: Value = serde_json::from_str(&answer)
-                        .unwrap_or_else(|e| panic!("{method} {path}: {e}: {answer}"));
-                    assert!(!v["error"].as_str().unwrap_or_default().is_empty(), "{v}");
-                }
+                // Every refusal is JSON with a message and a code, an
+                // oversized body's 413 included.
+                let v: Value = serde_json::from_str(&answer)
+                    .unwrap_or_else(|e| panic!("{method} {path}: {e}: {answer}"));
+                assert!(!v["error"].as_str().unwrap_or_default().is_empty(), "{v}");
+                assert!(v["code"].is_string(), "{v}");
             }
         }
     }
@@ -876,6 +878,88 @@ async fn a_tap_read_in_time_counts_when_it_arrives_after_the_close(db: TestDb) {
             ["uni", "大学", "100", "100", "0"],
         ],
         "{out}"
+    );
+    server.stop().await;
+}
+
+/// A kiosk whose device is replaced (registered again, a new box enrolled)
+/// loses no tap: the new box counts from 1 and its taps are recorded, not
+/// refused as "backwards"; one absurd counter is refused and the taps
+/// after it are taken.
+async fn a_replaced_kiosk_counts_from_one(db: TestDb) {
+    let url = db.url.clone();
+    let server = TestApp::start(&url).await;
+    let addr = server.addr;
+    let admin = role_token(&url, "administrator").await;
+    let old = enrolled(addr, &admin, "hall-a-1").await;
+    let answer = old
+        .post_taps(&[
+            old.tap("04A1B2C3", 1),
+            old.tap("04A1B2C3", 2),
+            old.tap("04A1B2C3", 5),
+        ])
+        .await;
+    assert!(
+        answer.results.iter().all(|r| r.refused.is_none()),
+        "{answer:?}"
+    );
+    assert_eq!(answer.gaps, [(3, 4)]);
+
+    let new = enrolled(addr, &admin, "hall-a-1").await;
+    let answer = new
+        .post_taps(&[new.tap("04A1B2C3", 1), new.tap("04A1B2C3", 2)])
+        .await;
+    assert_eq!(
+        outcomes(&answer),
+        [Some(Outcome::UnknownCard), Some(Outcome::UnknownCard)],
+        "{answer:?}"
+    );
+    assert!(answer.gaps.is_empty(), "the new device's gaps are its own");
+    let answer = new
+        .post_taps(&[new.tap("04A1B2C3", 1_000_000_000), new.tap("04A1B2C3", 3)])
+        .await;
+    assert_eq!(outcomes(&answer), [None, Some(Outcome::UnknownCard)]);
+    let refusal = answer.results[0].refused.as_deref().unwrap_or_default();
+    assert!(
+        refusal.contains("tap counter 1000000000 jumps more than 100000 past 2"),
+        "{refusal}"
+    );
+    // The old device's queue, signed by its key and sent once a device is
+    // enrolled again, continues the old sequence: tap 6 is recorded, tap 5
+    // would go backwards there.
+    let answer = new
+        .post_taps(&[old.tap("04A1B2C3", 6), old.tap("04A1B2C3", 5)])
+        .await;
+    assert_eq!(outcomes(&answer), [Some(Outcome::UnknownCard), None]);
+    assert!(
+        answer.results[1]
+            .refused
+            .as_deref()
+            .is_some_and(|r| r.contains("tap counter 5 does not follow 6")),
+        "{answer:?}"
+    );
+    // A tap no enrolment's key signed is refused.
+    let stranger = KioskKey::generate().unwrap();
+    let forged = stranger.sign_tap(new.tap("04A1B2C3", 4).tap);
+    let answer = new.post_taps(&[forged]).await;
+    assert!(
+        answer.results[0]
+            .refused
+            .as_deref()
+            .is_some_and(|r| r.contains("does not verify")),
+        "{answer:?}"
+    );
+    let r = ok(
+        addr,
+        &admin,
+        "{ kiosks { id taps lastCounter gaps missing } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        r["kiosks"][0],
+        json!({ "id": "hall-a-1", "taps": 7, "lastCounter": 3, "gaps": "[]", "missing": 2 }),
+        "{r}"
     );
     server.stop().await;
 }

@@ -167,6 +167,7 @@ impl Ingest {
     ) -> Result<Option<BatchResponse>> {
         let stream = kiosk_stream(kiosk.as_str());
         let mut results: Vec<Option<TapResult>> = vec![None; taps.len()];
+        let mut unverified: HashMap<usize, String> = HashMap::new();
         let refuse = |i: usize, reason: String| {
             tracing::warn!(kiosk = kiosk.as_str(), tap = %taps[i].tap.id, "refused a tap: {reason}");
             self.refused
@@ -185,7 +186,10 @@ impl Ingest {
                     ),
                 );
             } else if let Err(e) = key.verify_tap(t) {
-                results[i] = refuse(i, format!("tap {}: {e}", t.tap.id));
+                // Perhaps signed by an earlier enrolment's key (a replaced
+                // device's queue): tried against those once the ledger is
+                // read, refused with this if none verifies it.
+                unverified.insert(i, format!("tap {}: {e}", t.tap.id));
             }
         }
 
@@ -219,10 +223,37 @@ impl Ingest {
             }
         }
 
+        // The ledger kept from the last batch holds while the kiosk's key
+        // is the one it was enrolled with then; a kiosk enrolled anew (a
+        // replaced device, counting from 1) is read from the log again.
+        let key_hex = key.to_hex();
         let (mut kiosk_ledger, version) = match ledger.take() {
-            Some(l) => l,
-            None => load::<KioskLedger>(&self.store, &stream, u64::MAX).await?,
+            Some(l) if l.0.public_key.as_deref() == Some(key_hex.as_str()) => l,
+            _ => load::<KioskLedger>(&self.store, &stream, u64::MAX).await?,
         };
+        // Each fresh tap continues the sequence of the enrolment whose key
+        // signed it.
+        let current = kiosk_ledger.enrolment();
+        let mut enrolments: HashMap<usize, u32> = HashMap::new();
+        fresh.retain(|&i| {
+            let Some(error) = unverified.get(&i) else {
+                enrolments.insert(i, current);
+                return true;
+            };
+            let earlier = kiosk_ledger.earlier.iter().position(|s| {
+                PublicKey::from_hex(&s.key).is_ok_and(|k| k.verify_tap(&taps[i]).is_ok())
+            });
+            match earlier.and_then(|n| u32::try_from(n + 1).ok()) {
+                Some(n) => {
+                    enrolments.insert(i, n);
+                    true
+                }
+                None => {
+                    results[i] = refuse(i, error.clone());
+                    false
+                }
+            }
+        });
         if fresh.is_empty() {
             let gaps = kiosk_ledger.gaps.clone();
             *ledger = Some((kiosk_ledger, version));
@@ -268,6 +299,7 @@ impl Ingest {
                 counter: t.counter,
                 signature: taps[i].signature.clone(),
                 decision: None,
+                enrolment: enrolments.get(&i).copied(),
             };
             if let Err(e) = kiosk_ledger.decide(&event) {
                 results[i] = refuse(i, format!("tap {}: {e}", t.id));

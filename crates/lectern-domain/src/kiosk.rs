@@ -5,7 +5,9 @@
 //! (`SessionEvent::AttendanceRecorded` or `TapRejected`), if there was one.
 //!
 //! Each kiosk numbers its taps; a gap in the counter means taps were lost
-//! between the reader and the log.
+//! between the reader and the log. The numbering belongs to an enrolment: a
+//! device enrolled anew counts from 1 again, and a counter that leaps more
+//! than `MAX_COUNTER_JUMP` ahead is refused as an anomaly.
 //!
 //! A kiosk is registered for a venue by an administrator, which issues a
 //! one-time enrolment code (the stream keeps only its hash); the kiosk
@@ -45,6 +47,12 @@ pub enum KioskEvent {
         /// taps recorded without a server's decision, as generated ones).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         decision: Option<TapDecision>,
+        /// The enrolment whose key signed it (1 = the kiosk's first) and
+        /// whose counter sequence it continues; absent in taps recorded
+        /// before kiosks were numbered by enrolment, which belong to the
+        /// enrolment current when they were recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        enrolment: Option<u32>,
     },
     KioskRegistered {
         venue: VenueId,
@@ -87,13 +95,44 @@ impl DomainEvent for KioskEvent {
     }
 }
 
-/// A kiosk's tap ledger as folded from its stream.
+/// The largest step a kiosk's counter may take between two taps the log
+/// holds: a tap further ahead (a corrupted or forged counter, a billion) is
+/// refused as an anomaly instead of opening a gap that would refuse every
+/// real tap after it as "backwards".
+pub const MAX_COUNTER_JUMP: u64 = 100_000;
+
+/// One enrolment's counter sequence: the key that signs its taps, its last
+/// counter and the ranges (inclusive) it never delivered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sequence {
+    pub key: String,
+    pub last_counter: Option<u64>,
+    pub gaps: Vec<(u64, u64)>,
+}
+
+impl Sequence {
+    fn missing(&self) -> u64 {
+        self.gaps.iter().map(|(a, b)| b - a + 1).sum()
+    }
+}
+
+/// A kiosk's tap ledger as folded from its stream. Counters belong to an
+/// enrolment: a device enrolled anew (a replaced box) starts its own
+/// sequence at 1, its gaps are its own, and the taps a replaced device
+/// still holds, signed by its key, continue its own sequence.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KioskLedger {
     pub taps: u64,
+    /// The last counter of the current enrolment.
     pub last_counter: Option<u64>,
-    /// Counter ranges (inclusive) never received.
+    /// Counter ranges (inclusive) of the current enrolment never received.
     pub gaps: Vec<(u64, u64)>,
+    /// The key of the current enrolment's sequence (kept while the kiosk is
+    /// registered again and not yet enrolled).
+    pub current_key: Option<String>,
+    /// The sequences of earlier enrolments, oldest first (enrolment 1 is
+    /// the first; the current one is `earlier.len() + 1`).
+    pub earlier: Vec<Sequence>,
     /// The venue it is registered for.
     pub venue: Option<VenueId>,
     /// The hash of the enrolment code issued and not yet used.
@@ -158,13 +197,52 @@ impl KioskLedger {
         }])
     }
 
+    /// The current enrolment's number (1 = the first; 0 before any).
+    pub fn enrolment(&self) -> u32 {
+        u32::try_from(self.earlier.len()).unwrap_or(u32::MAX)
+            + u32::from(self.current_key.is_some())
+    }
+
+    /// The enrolment whose key is `key` (hex), if the kiosk ever enrolled
+    /// with it.
+    pub fn enrolment_of(&self, key: &str) -> Option<u32> {
+        if self.current_key.as_deref() == Some(key) {
+            return Some(self.enrolment());
+        }
+        self.earlier
+            .iter()
+            .position(|s| s.key == key)
+            .and_then(|i| u32::try_from(i + 1).ok())
+    }
+
+    /// The last counter of enrolment `n` (the current one for `None`).
+    fn last_of(&self, n: Option<u32>) -> Result<Option<u64>> {
+        match n {
+            None => Ok(self.last_counter),
+            Some(n) if n == self.enrolment() => Ok(self.last_counter),
+            Some(n) => self
+                .earlier
+                .get(usize::try_from(n).unwrap_or(usize::MAX).wrapping_sub(1))
+                .map(|s| s.last_counter)
+                .ok_or_else(|| {
+                    DomainError::invalid(
+                        "tap enrolment",
+                        n.to_string(),
+                        "the kiosk has no such enrolment",
+                    )
+                }),
+        }
+    }
+
     /// Records a tap: it must be for the venue the kiosk is registered at,
-    /// and the counter must move forward; a jump is kept as a gap.
+    /// and the counter must move forward in its enrolment's sequence; a
+    /// jump is kept as a gap, a leap past `MAX_COUNTER_JUMP` refused.
     pub fn decide(&self, tap: &KioskEvent) -> Result<Vec<KioskEvent>> {
         let KioskEvent::CardTapped {
             counter,
             signature,
             venue,
+            enrolment,
             ..
         } = tap
         else {
@@ -188,12 +266,32 @@ impl KioskLedger {
                 registered.as_str()
             )));
         }
-        if let Some(last) = self.last_counter.filter(|last| counter <= last) {
+        let last = self.last_of(*enrolment)?;
+        if let Some(last) = last.filter(|last| counter <= last) {
             return Err(DomainError::Refused(format!(
                 "tap counter {counter} does not follow {last}; the kiosk's counter went backwards"
             )));
         }
+        let from = last.unwrap_or(0);
+        if counter - from > MAX_COUNTER_JUMP {
+            return Err(DomainError::Refused(format!(
+                "tap counter {counter} jumps more than {MAX_COUNTER_JUMP} past {from}: a counter \
+                 anomaly, refused so that the kiosk's next real taps are still taken"
+            )));
+        }
         Ok(vec![tap.clone()])
+    }
+}
+
+impl KioskLedger {
+    /// Taps missing from the current enrolment's counter sequence.
+    pub fn missing(&self) -> u64 {
+        self.gaps.iter().map(|(a, b)| b - a + 1).sum()
+    }
+
+    /// Taps missing from this kiosk's sequences, every enrolment's.
+    pub fn missing_ever(&self) -> u64 {
+        self.earlier.iter().map(Sequence::missing).sum::<u64>() + self.missing()
     }
 }
 
@@ -201,8 +299,10 @@ impl Aggregate for KioskLedger {
     type Event = KioskEvent;
 
     fn apply(&mut self, event: &KioskEvent) -> Result<()> {
-        let counter = match event {
-            KioskEvent::CardTapped { counter, .. } => counter,
+        let (counter, enrolment) = match event {
+            KioskEvent::CardTapped {
+                counter, enrolment, ..
+            } => (counter, *enrolment),
             KioskEvent::KioskRegistered {
                 venue, code_hash, ..
             } => {
@@ -219,21 +319,48 @@ impl Aggregate for KioskLedger {
                 self.pending_code = None;
                 self.public_key = Some(public_key.clone());
                 self.version = Some(version.clone());
+                // A new enrolment (a new key: a replaced or reset device)
+                // counts from 1 again; the old sequence is kept for the
+                // taps its device still holds.
+                if let Some(key) = self.current_key.take() {
+                    self.earlier.push(Sequence {
+                        key,
+                        last_counter: self.last_counter.take(),
+                        gaps: std::mem::take(&mut self.gaps),
+                    });
+                }
+                self.current_key = Some(public_key.clone());
                 return Ok(());
             }
         };
-        if let Some(last) = self.last_counter {
-            if *counter <= last {
-                return Err(DomainError::Fold {
-                    event: event.event_type(),
-                    reason: format!("counter {counter} after {last}"),
-                });
+        let current = self.enrolment();
+        let (last_counter, gaps) = match enrolment {
+            Some(n) if n != current => {
+                let i = usize::try_from(n).unwrap_or(usize::MAX).wrapping_sub(1);
+                let Some(s) = self.earlier.get_mut(i) else {
+                    return Err(DomainError::Fold {
+                        event: event.event_type(),
+                        reason: format!("enrolment {n} of a kiosk enrolled {current} times"),
+                    });
+                };
+                (&mut s.last_counter, &mut s.gaps)
             }
-            if *counter > last + 1 {
-                self.gaps.push((last + 1, counter - 1));
-            }
+            _ => (&mut self.last_counter, &mut self.gaps),
+        };
+        if let Some(last) = *last_counter
+            && *counter <= last
+        {
+            return Err(DomainError::Fold {
+                event: event.event_type(),
+                reason: format!("counter {counter} after {last}"),
+            });
         }
-        self.last_counter = Some(*counter);
+        // An enrolment counts from 1: what its first tap skips is missing.
+        let last = last_counter.unwrap_or(0);
+        if *counter > last + 1 {
+            gaps.push((last + 1, counter - 1));
+        }
+        *last_counter = Some(*counter);
         self.taps += 1;
         Ok(())
     }

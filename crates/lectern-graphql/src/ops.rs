@@ -60,11 +60,13 @@ pub(crate) struct KioskStatus {
     /// The kiosk program's version at enrolment.
     pub(crate) version: Option<String>,
     pub(crate) taps: i64,
+    /// The last tap counter of its current enrolment (a device enrolled
+    /// anew counts from 1).
     pub(crate) last_counter: Option<i64>,
-    /// Counter ranges never received (taps the kiosk made that the log
-    /// lacks), as JSON pairs `[[from, to], ...]`.
+    /// Counter ranges of the current enrolment never received (taps the
+    /// kiosk made that the log lacks), as JSON pairs `[[from, to], ...]`.
     pub(crate) gaps: String,
-    /// How many taps the gaps add up to.
+    /// How many taps are missing, over every enrolment of the kiosk.
     pub(crate) missing: i64,
     /// The kiosk's clock at its latest tap.
     pub(crate) last_tap_at: Option<String>,

@@ -13,6 +13,7 @@
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -60,8 +61,30 @@ fn refuse(e: Error) -> Response {
 /// `POST /kiosk/v1/enrol`: the kiosk's public key, with the code issued
 /// when it was registered. The code is used up; the answer names the
 /// venue the kiosk serves.
-async fn enrol(State(state): State<AppState>, body: Bytes) -> Response {
+async fn enrol(State(state): State<AppState>, body: Body) -> Response {
+    let body = match read(body) {
+        Ok(body) => body,
+        Err(refused) => return *refused,
+    };
     respond(enrol_kiosk(&state, &body).await)
+}
+
+/// A request body as axum read it, or why it could not.
+type Body = Result<Bytes, BytesRejection>;
+
+/// The body, or a refusal in the kiosk endpoints' JSON (a body over
+/// `MAX_BODY` is 413 with a code, like every other refusal).
+fn read(body: Body) -> Result<Bytes, Box<Response>> {
+    body.map_err(|rejection| {
+        let status = rejection.status();
+        let mut response = refuse(Error::bad_input(format!(
+            "the request body was refused: {} (at most {MAX_BODY} bytes; send fewer taps \
+             a batch)",
+            rejection.body_text()
+        )));
+        *response.status_mut() = status;
+        Box::new(response)
+    })
 }
 
 async fn enrol_kiosk(state: &AppState, body: &[u8]) -> Result<EnrolResponse, Error> {
@@ -137,8 +160,8 @@ async fn authenticate(
         }
         Some(None) => {
             return Err(Error::unauthenticated(format!(
-                "kiosk {:?} is registered but not enrolled: enrol it with the code it was \
-                 registered with",
+                "kiosk {:?} was registered again and is not enrolled: enrol it with the new \
+                 code from registerKiosk",
                 kiosk.as_str()
             )));
         }
@@ -148,7 +171,11 @@ async fn authenticate(
     key.verify_request(method.as_str(), path, kiosk.as_str(), time, body, signature)
         .map_err(|e| {
             tracing::warn!(kiosk = kiosk.as_str(), path, "refused a kiosk request: {e}");
-            Error::unauthenticated(e.to_string())
+            Error::unauthenticated(format!(
+                "{e}: kiosk {:?} was enrolled with another key since (registered again for a \
+                 replaced device?); enrol this device with a new code from registerKiosk",
+                kiosk.as_str()
+            ))
         })?;
     Ok(SignedBy {
         kiosk,
@@ -165,8 +192,12 @@ async fn heartbeat(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    let body = match read(body) {
+        Ok(body) => body,
+        Err(refused) => return *refused,
+    };
     let result = async {
         let by = authenticate(&state, &method, &uri, &headers, &body).await?;
         let beat: Heartbeat = serde_json::from_slice(&body).map_err(|e| {
@@ -210,8 +241,12 @@ async fn taps(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    let body = match read(body) {
+        Ok(body) => body,
+        Err(refused) => return *refused,
+    };
     let result = async {
         let by = authenticate(&state, &method, &uri, &headers, &body).await?;
         let batch: TapBatch = serde_json::from_slice(&body).map_err(|e| {
@@ -240,8 +275,12 @@ async fn roster(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    let body = match read(body) {
+        Ok(body) => body,
+        Err(refused) => return *refused,
+    };
     let result = async {
         let by = authenticate(&state, &method, &uri, &headers, &body).await?;
         let since = match uri.query() {

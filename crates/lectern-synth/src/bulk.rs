@@ -309,6 +309,7 @@ pub async fn generate(store: &Store, target: u64, seed: u64) -> anyhow::Result<S
                         counter: *counter,
                         signature: "5a".repeat(64),
                         decision: None,
+                        enrolment: None,
                     },
                     at,
                 ));

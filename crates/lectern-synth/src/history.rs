@@ -336,6 +336,7 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
                 counter: *counter,
                 signature: "ab".repeat(32),
                 decision: None,
+                enrolment: None,
             };
             run::<KioskLedger>(store, &kiosk_stream(k), |l| l.decide(&tap), no_keys).await;
         }

@@ -8,7 +8,10 @@ use lectern_store::testkit::TestDb;
 use super::{Hall, SESSION, every_tap_once, hall, status};
 use crate::{TestApp, kiosk, ok};
 
-both_backends!(taps_made_while_the_server_is_down_are_recorded_once);
+both_backends!(
+    taps_made_while_the_server_is_down_are_recorded_once,
+    a_kiosk_registered_again_says_so_and_keeps_its_taps
+);
 
 async fn taps_made_while_the_server_is_down_are_recorded_once(db: TestDb) {
     let url = db.url.clone();
@@ -115,5 +118,67 @@ async fn taps_made_while_the_server_is_down_are_recorded_once(db: TestDb) {
     )
     .await;
     assert_eq!(shown["session"]["present"], 2, "{shown}");
+    server.stop().await;
+}
+
+/// An administrator registers the kiosk again (a replaced device): the
+/// old box is told plainly, by `run --until-synced` and by `sync`, to enrol
+/// with the new code instead of seeming offline; its tap waits in the
+/// queue and, once the box is enrolled again, reaches the log (signed by
+/// its old key, which still verifies it).
+async fn a_kiosk_registered_again_says_so_and_keeps_its_taps(db: TestDb) {
+    let url = db.url.clone();
+    let Hall {
+        server,
+        addr,
+        admin,
+        dir,
+        data,
+        ..
+    } = hall(&url).await;
+    let again = ok(
+        addr,
+        &admin,
+        "mutation { registerKiosk(id: \"hall-a-1\", venue: \"hall-a\") { code } }",
+        json!({}),
+    )
+    .await;
+    let code = again["registerKiosk"]["code"].as_str().unwrap().to_owned();
+
+    let script = dir.path().join("one.txt");
+    std::fs::write(&script, "tap 04A1B2C3D4E501\n").unwrap();
+    let reader = format!("simulate:{}", script.display());
+    let (status_code, out, err) = kiosk(
+        &data,
+        &["run", "--reader", &reader, "--headless", "--until-synced"],
+    )
+    .await;
+    assert_ne!(status_code, 0, "{out}{err}");
+    assert!(
+        err.contains("this kiosk was registered again: enrol it with the new code")
+            && err.contains("1 taps are kept until then"),
+        "{err}"
+    );
+    let (status_code, _, err) = kiosk(&data, &["sync"]).await;
+    assert_ne!(status_code, 0);
+    assert!(err.contains("was registered again"), "{err}");
+    assert_eq!(status(&data).await["backlog"], 1);
+
+    super::enrol(&data, addr, &code).await;
+    let (status_code, _, err) = kiosk(&data, &["sync"]).await;
+    assert_eq!(status_code, 0, "{err}");
+    assert_eq!(status(&data).await["backlog"], 0);
+    let r = ok(
+        addr,
+        &admin,
+        "{ kiosks { taps lastCounter missing } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        r["kiosks"][0],
+        json!({ "taps": 1, "lastCounter": null, "missing": 0 }),
+        "the tap continues the first enrolment's sequence: {r}"
+    );
     server.stop().await;
 }

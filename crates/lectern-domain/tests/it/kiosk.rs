@@ -13,6 +13,7 @@ fn tapped(counter: u64) -> KioskEvent {
         counter,
         signature: "ab12".into(),
         decision: None,
+        enrolment: None,
     }
 }
 
@@ -45,6 +46,7 @@ fn counters_move_forward_and_gaps_are_kept() {
         counter,
         signature: "not hex".into(),
         decision: None,
+        enrolment: None,
     };
     given::<KioskLedger>([tapped(1)])
         .when(|k| k.decide(&unsigned))
@@ -71,6 +73,7 @@ fn a_kiosk_records_taps_only_for_its_venue() {
         counter: 2,
         signature,
         decision: None,
+        enrolment: None,
     };
     given::<KioskLedger>([registered('a'), enrolled(), tapped(1)])
         .when(|k| k.decide(&elsewhere))
@@ -223,4 +226,103 @@ fn a_kiosk_enrols_once_with_the_code_it_was_registered_with() {
     given::<KioskLedger>([registered('a')])
         .when(|k| k.decide(&enrolled()))
         .then_err_containing("is not a card tap");
+}
+
+/// One tap with an absurd counter cannot block a kiosk: it is refused,
+/// and the real taps after it are taken.
+#[test]
+fn a_counter_leaping_too_far_is_refused_and_the_next_taps_are_taken() {
+    given::<KioskLedger>([tapped(1), tapped(2)])
+        .when(|k| k.decide(&tapped(1_000_000_000)))
+        .then_err_containing("tap counter 1000000000 jumps more than 100000 past 2");
+    let ledger = given::<KioskLedger>([tapped(1), tapped(2)])
+        .when(|k| k.decide(&tapped(3)))
+        .then(vec![tapped(3)]);
+    assert!(ledger.gaps.is_empty());
+    // A jump within the bound is a gap, as before.
+    let ledger = given::<KioskLedger>([tapped(1)])
+        .when(|k| k.decide(&tapped(1 + MAX_COUNTER_JUMP)))
+        .then(vec![tapped(1 + MAX_COUNTER_JUMP)]);
+    assert_eq!(ledger.gaps, vec![(2, MAX_COUNTER_JUMP)]);
+    // The bound holds from nothing too: a first tap counts from 0.
+    given::<KioskLedger>([])
+        .when(|k| k.decide(&tapped(MAX_COUNTER_JUMP + 1)))
+        .then_err_containing("jumps more than 100000 past 0");
+}
+
+/// A replaced device enrols anew and counts from 1: its taps are taken,
+/// not refused as "backwards", and each enrolment's gaps are its own.
+#[test]
+fn a_device_enrolled_anew_counts_from_one() {
+    let history = [
+        registered('a'),
+        enrolled(),
+        tapped(1),
+        tapped(2),
+        tapped(5),
+        registered('b'),
+        enrolled(),
+    ];
+    let ledger = given::<KioskLedger>(history.clone())
+        .when(|k| k.decide(&tapped(1)))
+        .then(vec![tapped(1)]);
+    assert_eq!(ledger.last_counter, Some(1));
+    assert!(ledger.gaps.is_empty(), "{:?}", ledger.gaps);
+    // Taps 3 and 4 of the old device are still missing.
+    assert_eq!((ledger.missing(), ledger.missing_ever()), (0, 2));
+    let ledger = given::<KioskLedger>(history)
+        .when(|k| k.decide(&tapped(3)))
+        .then(vec![tapped(3)]);
+    assert_eq!(ledger.gaps, vec![(1, 2)]);
+    assert_eq!(ledger.missing_ever(), 4);
+}
+
+/// A tap signed by a replaced device's key, arriving after the new device
+/// enrolled, continues the old device's sequence and leaves the new one's
+/// alone.
+#[test]
+fn a_replaced_devices_taps_continue_its_own_sequence() {
+    let of = |enrolment: u32, counter: u64| match tapped(counter) {
+        KioskEvent::CardTapped {
+            tap,
+            venue,
+            card,
+            kiosk_time,
+            counter,
+            signature,
+            decision,
+            ..
+        } => KioskEvent::CardTapped {
+            tap,
+            venue,
+            card,
+            kiosk_time,
+            counter,
+            signature,
+            decision,
+            enrolment: Some(enrolment),
+        },
+        other => other,
+    };
+    let history = [
+        registered('a'),
+        enrolled(),
+        of(1, 1),
+        of(1, 2),
+        registered('b'),
+        enrolled(),
+        of(2, 1),
+    ];
+    let ledger = given::<KioskLedger>(history.clone())
+        .when(|k| k.decide(&of(1, 4)))
+        .then(vec![of(1, 4)]);
+    assert_eq!(ledger.earlier[0].last_counter, Some(4));
+    assert_eq!(ledger.earlier[0].gaps, vec![(3, 3)]);
+    assert_eq!((ledger.last_counter, ledger.missing_ever()), (Some(1), 1));
+    given::<KioskLedger>(history.clone())
+        .when(|k| k.decide(&of(1, 2)))
+        .then_err_containing("tap counter 2 does not follow 2");
+    given::<KioskLedger>(history)
+        .when(|k| k.decide(&of(3, 1)))
+        .then_err_containing("the kiosk has no such enrolment");
 }

@@ -145,6 +145,7 @@ fn study_appraisal_award_dispute_and_monthly_events() {
         counter: 17,
         signature: "ab12".into(),
         decision: None,
+        enrolment: None,
     };
     let KioskEvent::CardTapped {
         tap: id,
@@ -172,6 +173,7 @@ fn study_appraisal_award_dispute_and_monthly_events() {
             session: Some(Uuid::from_u128(9)),
             outcome: TapOutcome::Recorded(AttendanceStatus::Late),
         }),
+        enrolment: Some(2),
     };
     let pins: Vec<(String, &str)> = pins
         .into_iter()
@@ -182,7 +184,7 @@ fn study_appraisal_award_dispute_and_monthly_events() {
             ),
             (
                 json(&decided),
-                r#"{"type":"CardTapped","tap":"00000000-0000-0000-0000-000000000005","venue":"hall-3","card":"04A1B2C3","kiosk_time":"2008-09-02T06:20:00Z","counter":17,"signature":"ab12","decision":{"at":"2008-09-02T06:21:00Z","clock_offset_ms":60000,"person":"2001001","session":"00000000-0000-0000-0000-000000000009","outcome":{"recorded":"late"}}}"#,
+                r#"{"type":"CardTapped","tap":"00000000-0000-0000-0000-000000000005","venue":"hall-3","card":"04A1B2C3","kiosk_time":"2008-09-02T06:20:00Z","counter":17,"signature":"ab12","decision":{"at":"2008-09-02T06:21:00Z","clock_offset_ms":60000,"person":"2001001","session":"00000000-0000-0000-0000-000000000009","outcome":{"recorded":"late"}},"enrolment":2}"#,
             ),
         ])
         .collect();

@@ -17,7 +17,7 @@ pub struct KiosksProjector {
 
 impl Projector for KiosksProjector {
     const NAME: &'static str = "kiosks";
-    const VERSION: i64 = 2;
+    const VERSION: i64 = 3;
     const TABLES: &'static [Table] = &[Table {
         name: "kiosks",
         columns: "id TEXT PRIMARY KEY, venue TEXT NOT NULL, taps BIGINT NOT NULL, \
@@ -44,27 +44,32 @@ impl Projector for KiosksProjector {
                 let registered = matches!(e, KioskEvent::KioskRegistered { .. });
                 cx.exec(
                     "INSERT INTO {kiosks} (id, venue, taps, gaps, missing, registered_at, \
-                     public_key, version) VALUES ($1, $2, 0, '[]', 0, $3, $4, $5) \
+                     public_key, version, last_counter) \
+                     VALUES ($1, $2, 0, $6, 0, $3, $4, $5, CAST($7 AS BIGINT)) \
                      ON CONFLICT (id) DO UPDATE SET venue = excluded.venue, \
                      registered_at = COALESCE(excluded.registered_at, {kiosks}.registered_at), \
                      public_key = excluded.public_key, \
-                     version = excluded.version",
+                     version = excluded.version, gaps = excluded.gaps, \
+                     last_counter = excluded.last_counter",
                     vec![
                         kiosk.into(),
                         venue.into(),
                         registered.then_some(event.recorded_at).into(),
                         ledger.public_key.clone().into(),
                         ledger.version.clone().into(),
+                        text(&ledger.gaps).into(),
+                        ledger.last_counter.into(),
                     ],
                 );
                 return Ok(());
             }
         };
-        let missing: u64 = ledger.gaps.iter().map(|(a, b)| b - a + 1).sum();
+        let missing = ledger.missing_ever();
         let skew = (kiosk_time - event.recorded_at).num_milliseconds();
         cx.exec(
             "INSERT INTO {kiosks} (id, venue, taps, last_counter, gaps, missing, last_tap_at, \
-             last_seen, clock_skew_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             last_seen, clock_skew_ms) \
+             VALUES ($1, $2, $3, CAST($4 AS BIGINT), $5, $6, $7, $8, $9) \
              ON CONFLICT (id) DO UPDATE SET venue = excluded.venue, taps = excluded.taps, \
              last_counter = excluded.last_counter, gaps = excluded.gaps, \
              missing = excluded.missing, last_tap_at = excluded.last_tap_at, \
