@@ -97,13 +97,18 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(command(cli)) {
+    let code = match runtime.block_on(command(cli)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // A reader blocked in a read (a keyboard wedge's stdin, a serial
+    // port) holds a blocking thread the runtime would otherwise wait for:
+    // the queue is closed and nothing is left to save, so leave it.
+    runtime.shutdown_background();
+    code
 }
 
 async fn command(cli: Cli) -> Result<ExitCode> {

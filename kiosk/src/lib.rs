@@ -206,7 +206,12 @@ pub async fn run(kiosk: Kiosk, mut reader: Reader, opts: RunOptions) -> Result<(
     let mut shown: Option<screen::Shown> = None;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut last: Option<(CardUid, Instant)> = None;
+    // Listening from the start, so that a signal between two reads is not
+    // missed.
+    let stop_asked = stop_signal();
+    tokio::pin!(stop_asked);
     let result = async {
+        let mut stopping = false;
         loop {
             tokio::select! {
                 card = read.recv() => {
@@ -241,10 +246,13 @@ pub async fn run(kiosk: Kiosk, mut reader: Reader, opts: RunOptions) -> Result<(
                         s.draw(&kiosk.view(shown.clone()).await?)?;
                     }
                 }
-                _ = tokio::signal::ctrl_c() => break,
+                () = &mut stop_asked => {
+                    stopping = true;
+                    break;
+                }
             }
         }
-        if opts.until_synced {
+        if opts.until_synced && !stopping {
             loop {
                 // Listen before looking, so a drain between the two is not
                 // missed.
@@ -264,7 +272,7 @@ pub async fn run(kiosk: Kiosk, mut reader: Reader, opts: RunOptions) -> Result<(
                 kiosk.wake.notify_one();
                 tokio::select! {
                     () = drained => {}
-                    _ = tokio::signal::ctrl_c() => break,
+                    () = &mut stop_asked => break,
                 }
             }
         }
@@ -275,4 +283,26 @@ pub async fn run(kiosk: Kiosk, mut reader: Reader, opts: RunOptions) -> Result<(
     let _ = stop.send(true);
     background.await.context("the sync task failed")?;
     result
+}
+
+/// Ctrl-C, or SIGTERM (a service manager stopping the kiosk).
+async fn stop_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
 }
