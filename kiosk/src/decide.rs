@@ -123,8 +123,18 @@ impl Book {
     }
 
     /// Decides a tap of `card` at `at` (the kiosk's clock corrected by its
-    /// last measured offset).
+    /// last measured offset). With no roster yet (a new kiosk that has not
+    /// been online) nobody is known: the tap is pending, for the server.
     pub fn decide(&self, card: &CardUid, at: DateTime<Utc>) -> Local {
+        if self.roster.is_none() {
+            return Local {
+                outcome: Outcome::Pending,
+                person: None,
+                name: None,
+                session: None,
+                title: None,
+            };
+        }
         let held = self.cards.get(card);
         let person = held.and_then(|(no, _)| self.people.get(no));
         let mut local = Local {
@@ -232,6 +242,22 @@ mod tests {
         assert_eq!(lost.name.as_deref(), Some("王小明"));
         let current = book().decide(&CardUid::parse("04A1B2C3D4E502").unwrap(), at);
         assert_eq!(current.outcome, Outcome::Present);
+    }
+
+    #[test]
+    fn with_no_roster_yet_a_tap_is_pending_not_unknown() {
+        let at = Utc.with_ymd_and_hms(2008, 9, 2, 6, 35, 0).unwrap();
+        let card = CardUid::parse("04A1B2C3D4E502").unwrap();
+        let new = Book::default().decide(&card, at);
+        assert_eq!(new.outcome, Outcome::Pending);
+        assert_eq!(new.person, None);
+        // A roster, even with nobody on it, is an answer.
+        let mut empty = Book::default();
+        empty.update(Roster {
+            people: vec![],
+            ..book().roster.unwrap()
+        });
+        assert_eq!(empty.decide(&card, at).outcome, Outcome::UnknownCard);
     }
 
     #[test]

@@ -60,7 +60,7 @@ pub enum Connection {
 fn colour(o: Outcome) -> Color {
     match o {
         Outcome::Present => Color::Green,
-        Outcome::Late | Outcome::AlreadyCheckedIn => Color::Yellow,
+        Outcome::Late | Outcome::AlreadyCheckedIn | Outcome::Pending => Color::Yellow,
         _ => Color::Red,
     }
 }
@@ -331,6 +331,7 @@ mod tests {
             ),
             (Outcome::SessionOver, "The session has ended", Color::Red),
             (Outcome::NotOnList, "Not on this session's list", Color::Red),
+            (Outcome::Pending, "Recorded, checking", Color::Yellow),
         ] {
             let v = View {
                 last: Some(Shown {

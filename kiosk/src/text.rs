@@ -13,6 +13,7 @@ pub fn outcome(o: Outcome) -> (&'static str, &'static str) {
         Outcome::NoSessionNow => ("现在没有可签到的活动", "No session open for check-in now"),
         Outcome::SessionOver => ("活动已结束", "The session has ended"),
         Outcome::NotOnList => ("不在本次活动名单中", "Not on this session's list"),
+        Outcome::Pending => ("已记录，待核对", "Recorded, checking"),
     }
 }
 
@@ -32,6 +33,7 @@ mod tests {
             NoSessionNow,
             SessionOver,
             NotOnList,
+            Pending,
         ];
         let mut seen = std::collections::HashSet::new();
         for o in all {

@@ -109,6 +109,10 @@ pub enum Outcome {
     SessionOver,
     /// The person is not in the session's audience.
     NotOnList,
+    /// Only a kiosk's own answer, before it has any roster to decide by
+    /// (a new kiosk not yet online): the tap is queued and the server
+    /// decides it.
+    Pending,
 }
 
 impl Outcome {
