@@ -162,7 +162,7 @@ async fn command(cli: Cli) -> Result<ExitCode> {
                 );
             }
             let kiosk = Kiosk::open(queue.clone()).await?;
-            let reader = Reader::open(&reader, format).await?;
+            let reader = Reader::open(&reader, format, kiosk.faults.clone()).await?;
             crate::run(
                 kiosk,
                 reader,

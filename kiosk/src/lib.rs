@@ -60,6 +60,33 @@ pub struct RunOptions {
     pub until_synced: bool,
 }
 
+/// What is wrong with the kiosk's own parts, for the screen: the card
+/// reader (unplugged, not found) and the disk its queue is on (full,
+/// read-only). `None`: fine.
+#[derive(Debug, Default)]
+pub struct Faults {
+    pub reader: std::sync::Mutex<Option<String>>,
+    pub disk: std::sync::Mutex<Option<String>>,
+}
+
+impl Faults {
+    pub fn set_reader(&self, fault: Option<String>) {
+        *self.reader.lock().expect("faults lock") = fault;
+    }
+
+    pub fn set_disk(&self, fault: Option<String>) {
+        *self.disk.lock().expect("faults lock") = fault;
+    }
+
+    pub fn reader(&self) -> Option<String> {
+        self.reader.lock().expect("faults lock").clone()
+    }
+
+    pub fn disk(&self) -> Option<String> {
+        self.disk.lock().expect("faults lock").clone()
+    }
+}
+
 /// A running kiosk's state.
 pub struct Kiosk {
     pub queue: Queue,
@@ -68,6 +95,7 @@ pub struct Kiosk {
     pub book: Arc<Mutex<Book>>,
     pub link: Arc<Link>,
     pub wake: Arc<Notify>,
+    pub faults: Arc<Faults>,
 }
 
 impl Kiosk {
@@ -91,6 +119,7 @@ impl Kiosk {
             book: Arc::new(Mutex::new(book)),
             link: Arc::default(),
             wake: Arc::default(),
+            faults: Arc::default(),
         })
     }
 
@@ -138,21 +167,37 @@ impl Kiosk {
                 (false, false, _) => screen::Connection::Connecting,
                 (false, true, _) => screen::Connection::Offline,
             },
-            backlog: self.queue.backlog().await?,
+            backlog: self.queue.backlog().await.unwrap_or_default(),
+            reader_fault: self.faults.reader(),
+            disk_fault: self.faults.disk(),
         })
     }
 
     /// Takes one card read: decides, queues durably, then returns the line
-    /// to show.
+    /// to show. A tap the queue cannot take (a full or read-only disk) is
+    /// an error with no result: the kiosk shows the fault, never an answer
+    /// it did not keep.
     pub async fn tap(&self, card: CardUid) -> Result<serde_json::Value> {
         let read = Instant::now();
         let kiosk_time = Utc::now();
         let offset = chrono::Duration::milliseconds(self.link.offset_ms.load(Ordering::Relaxed));
         let local = self.book.lock().await.decide(&card, kiosk_time + offset);
-        let signed = self
+        let signed = match self
             .queue
             .record(&self.id, &self.key, card, kiosk_time, &local)
-            .await?;
+            .await
+        {
+            Ok(signed) => {
+                self.faults.set_disk(None);
+                signed
+            }
+            Err(e) => {
+                let fault = format!("{e:#}");
+                tracing::error!("the queue cannot take a tap, nothing was shown for it: {fault}");
+                self.faults.set_disk(Some(fault));
+                return Err(e);
+            }
+        };
         self.book.lock().await.seen(&local);
         self.wake.notify_one();
         let (zh, en) = text::outcome(local.outcome);
@@ -223,7 +268,31 @@ pub async fn run(kiosk: Kiosk, mut reader: Reader, opts: RunOptions) -> Result<(
                         continue;
                     }
                     last = Some((card.clone(), Instant::now()));
-                    let line = kiosk.tap(card).await?;
+                    let line = match kiosk.tap(card).await {
+                        Ok(line) => line,
+                        Err(e) => {
+                            // Not kept, so not answered: the fault is shown
+                            // instead, and the kiosk goes on reading.
+                            let (zh, en) = text::NOT_SAVED;
+                            match screen.as_mut() {
+                                None => {
+                                    let failed = json!({
+                                        "saved": false, "error": format!("{e:#}"),
+                                        "zh": zh, "en": en,
+                                    });
+                                    let mut out = std::io::stdout().lock();
+                                    writeln!(out, "{failed}")?;
+                                    out.flush()?;
+                                }
+                                Some(s) => {
+                                    shown = None;
+                                    s.clear()?;
+                                    s.draw(&kiosk.view(None).await?)?;
+                                }
+                            }
+                            continue;
+                        }
+                    };
                     match screen.as_mut() {
                         None => {
                             let mut out = std::io::stdout().lock();
@@ -304,5 +373,39 @@ async fn stop_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A queue that cannot take a tap (here, closed under the kiosk, as a
+    /// failed disk leaves it) gives no result: the tap is an error and the
+    /// disk fault is on the screen.
+    #[tokio::test]
+    async fn a_tap_the_queue_cannot_keep_shows_a_disk_fault_not_a_result() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = Queue::open(&dir.path().join("kiosk.db")).await.unwrap();
+        let id = Identity {
+            kiosk: lectern_domain::Slug::parse("hall-a-1").unwrap(),
+            venue: lectern_domain::Slug::parse("hall-a").unwrap(),
+            server: "http://127.0.0.1:9".into(),
+        };
+        queue
+            .set_identity(&id, &KioskKey::generate().unwrap())
+            .await
+            .unwrap();
+        let kiosk = Kiosk::open(queue.clone()).await.unwrap();
+        let card = CardUid::parse("04A1B2C3").unwrap();
+        let first = kiosk.tap(card.clone()).await.unwrap();
+        assert_eq!(first["counter"], 1);
+        assert_eq!(kiosk.view(None).await.unwrap().disk_fault, None);
+
+        queue.close().await;
+        assert!(kiosk.tap(card).await.is_err());
+        let view = kiosk.view(None).await.unwrap();
+        assert!(view.disk_fault.is_some(), "{view:?}");
+        assert_eq!(view.last, None);
     }
 }

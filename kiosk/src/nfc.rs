@@ -9,12 +9,15 @@
 //! any device error closes the device and opens it again, waiting longer
 //! each time (up to `MAX_REOPEN_WAIT`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use lectern_domain::CardUid;
 use nfc1::target_info::TargetInfo;
 use nfc1::{BaudRate, Modulation, ModulationType};
 use tokio::sync::mpsc;
+
+use crate::Faults;
 
 /// Polls per call and the period of each (libnfc rounds to 150 ms units).
 const POLLS: u8 = 2;
@@ -39,24 +42,26 @@ pub fn uid_of(info: &TargetInfo) -> Option<CardUid> {
 }
 
 /// Starts the reader thread for `connstring` (libnfc's first device when
-/// none); cards arrive on the returned channel. The thread ends when the
-/// channel's receiver is dropped.
-pub fn start(connstring: Option<String>) -> mpsc::Receiver<CardUid> {
+/// none); cards arrive on the returned channel, and what keeps the reader
+/// from reading goes to `faults` (cleared once it is open again). The
+/// thread ends when the channel's receiver is dropped.
+pub fn start(connstring: Option<String>, faults: Arc<Faults>) -> mpsc::Receiver<CardUid> {
     let (cards, received) = mpsc::channel(16);
     std::thread::Builder::new()
         .name("nfc-reader".into())
-        .spawn(move || read_forever(connstring.as_deref(), &cards))
+        .spawn(move || read_forever(connstring.as_deref(), &cards, &faults))
         .expect("a thread for the card reader");
     received
 }
 
-fn read_forever(connstring: Option<&str>, cards: &mpsc::Sender<CardUid>) {
+fn read_forever(connstring: Option<&str>, cards: &mpsc::Sender<CardUid>, faults: &Faults) {
     let mut wait = Duration::from_millis(250);
     let what = connstring.unwrap_or("the first libnfc device");
     while !cards.is_closed() {
-        match session(connstring, cards) {
+        match session(connstring, cards, faults) {
             Ok(()) => return,
             Err(e) => {
+                faults.set_reader(Some(format!("{what}: {e}")));
                 tracing::warn!("card reader {what}: {e}; opening it again in {wait:?}");
                 std::thread::sleep(wait);
                 wait = (wait * 2).min(MAX_REOPEN_WAIT);
@@ -67,13 +72,18 @@ fn read_forever(connstring: Option<&str>, cards: &mpsc::Sender<CardUid>) {
 
 /// One open device: reads cards until an error (returned) or until the
 /// kiosk stops listening (`Ok`).
-fn session(connstring: Option<&str>, cards: &mpsc::Sender<CardUid>) -> nfc1::Result<()> {
+fn session(
+    connstring: Option<&str>,
+    cards: &mpsc::Sender<CardUid>,
+    faults: &Faults,
+) -> nfc1::Result<()> {
     let mut context = nfc1::Context::new()?;
     let mut device = match connstring {
         Some(c) => context.open_with_connstring(c)?,
         None => context.open()?,
     };
     device.initiator_init()?;
+    faults.set_reader(None);
     tracing::info!(
         "card reader {:?} open through {:?}",
         device.name(),

@@ -10,6 +10,7 @@
 //! - `nfc[:CONNSTRING]`: libnfc (cargo feature `nfc`, see `crate::nfc`).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -110,7 +111,15 @@ pub enum Reader {
 }
 
 impl Reader {
-    pub async fn open(source: &Source, format: Option<WedgeFormat>) -> Result<Reader> {
+    /// Opens the reader; a libnfc reader reports what keeps it from
+    /// reading (unplugged, not found) to `faults` as it goes.
+    pub async fn open(
+        source: &Source,
+        format: Option<WedgeFormat>,
+        faults: Arc<crate::Faults>,
+    ) -> Result<Reader> {
+        #[cfg(not(feature = "nfc"))]
+        let _ = faults;
         Ok(match source {
             Source::Simulate(path) => {
                 let text = tokio::fs::read_to_string(path)
@@ -133,7 +142,7 @@ impl Reader {
                 }
             }
             #[cfg(feature = "nfc")]
-            Source::Nfc(connstring) => Reader::Nfc(crate::nfc::start(connstring.clone())),
+            Source::Nfc(connstring) => Reader::Nfc(crate::nfc::start(connstring.clone(), faults)),
             #[cfg(not(feature = "nfc"))]
             Source::Nfc(_) => bail!(
                 "this lectern-kiosk was built without libnfc readers; build it with \

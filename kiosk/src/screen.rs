@@ -43,6 +43,10 @@ pub struct View {
     pub last: Option<Shown>,
     pub link: Connection,
     pub backlog: u64,
+    /// Why the card reader cannot be used (unplugged, not found).
+    pub reader_fault: Option<String>,
+    /// Why the queue cannot be written (a full or read-only disk).
+    pub disk_fault: Option<String>,
 }
 
 /// The kiosk's link to the server, as shown.
@@ -171,6 +175,17 @@ pub fn render(frame: &mut Frame<'_>, view: &View) {
         ))
         .style(Style::default().fg(Color::White).bg(Color::Red)),
     };
+    // A fault of the kiosk's own parts outranks the link: it is what the
+    // hall's staff must fix.
+    let fault = |(zh, en): (&str, &str), why: &str| {
+        Line::from(format!("{zh} {en}: {why}"))
+            .style(Style::default().fg(Color::White).bg(Color::Red))
+    };
+    let link = match (&view.disk_fault, &view.reader_fault) {
+        (Some(why), _) => fault(crate::text::DISK_FAULT, why),
+        (None, Some(why)) => fault(crate::text::READER_FAULT, why),
+        (None, None) => link,
+    };
     frame.render_widget(Paragraph::new(link), status);
 }
 
@@ -242,6 +257,8 @@ mod tests {
             last: None,
             link: Connection::Online,
             backlog: 0,
+            reader_fault: None,
+            disk_fault: None,
         }
     }
 
@@ -379,6 +396,31 @@ mod tests {
         ));
         assert!(starting.contains("连接中 Connecting…"), "{starting}");
         assert!(!starting.contains("OFFLINE"), "{starting}");
+    }
+
+    #[test]
+    fn a_broken_reader_or_disk_is_shown_before_the_link() {
+        let v = View {
+            reader_fault: Some("no device at /dev/lectern-reader".into()),
+            ..view()
+        };
+        let buffer = draw(&v, 100, 24);
+        let screen = text(&buffer);
+        assert!(
+            screen.contains("读卡器故障 CARD READER FAULT: no device at /dev/lectern-reader"),
+            "{screen}"
+        );
+        assert!(!screen.contains("Online"), "{screen}");
+        assert_eq!(bg_of(&buffer, "CARD READER"), Color::Red);
+        let v = View {
+            disk_fault: Some("database or disk is full".into()),
+            ..v
+        };
+        let screen = text(&draw(&v, 100, 24));
+        assert!(
+            screen.contains("存储故障，刷卡无法保存 DISK FAULT: taps cannot be saved"),
+            "{screen}"
+        );
     }
 
     #[test]

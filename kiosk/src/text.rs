@@ -2,6 +2,18 @@
 
 use lectern_kiosk_protocol::Outcome;
 
+/// Said instead of a result when the queue could not keep the tap.
+pub const NOT_SAVED: (&str, &str) = (
+    "未能保存，请稍后再刷卡",
+    "Not saved: the kiosk's disk cannot take taps; tap again later",
+);
+
+/// The status line for a card reader that cannot be used.
+pub const READER_FAULT: (&str, &str) = ("读卡器故障", "CARD READER FAULT");
+
+/// The status line for a disk the queue cannot be written to.
+pub const DISK_FAULT: (&str, &str) = ("存储故障，刷卡无法保存", "DISK FAULT: taps cannot be saved");
+
 /// The result line for an outcome: (Chinese, English).
 pub fn outcome(o: Outcome) -> (&'static str, &'static str) {
     match o {
