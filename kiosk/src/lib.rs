@@ -224,6 +224,10 @@ impl Kiosk {
 /// background; shows each result on the full screen, or as a JSON line
 /// with `headless`.
 pub async fn run(kiosk: Kiosk, mut reader: Reader, opts: RunOptions) -> Result<()> {
+    // Listening from the start, before the reader reads anything, so that
+    // no signal is missed.
+    let stop_asked = stop_signal();
+    tokio::pin!(stop_asked);
     let (stop, stopped) = watch::channel(false);
     let background = tokio::spawn(kiosk.sync()?.run(stopped));
     // The reader runs on its own, so that redrawing the clock never cuts
@@ -251,10 +255,6 @@ pub async fn run(kiosk: Kiosk, mut reader: Reader, opts: RunOptions) -> Result<(
     let mut shown: Option<screen::Shown> = None;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut last: Option<(CardUid, Instant)> = None;
-    // Listening from the start, so that a signal between two reads is not
-    // missed.
-    let stop_asked = stop_signal();
-    tokio::pin!(stop_asked);
     let result = async {
         let mut stopping = false;
         loop {
@@ -354,25 +354,35 @@ pub async fn run(kiosk: Kiosk, mut reader: Reader, opts: RunOptions) -> Result<(
     result
 }
 
-/// Ctrl-C, or SIGTERM (a service manager stopping the kiosk).
-async fn stop_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Ctrl-C, or SIGTERM (a service manager stopping the kiosk). The
+/// handlers are installed at once, when this is called, so that a signal
+/// that comes before the returned future is first polled still counts.
+fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt()).ok();
+        let terminate = signal(SignalKind::terminate()).ok();
+        async move {
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(interrupt) => {}
+                () = wait(terminate) => {}
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
+    {
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
