@@ -112,8 +112,13 @@ pub struct Sequence {
 
 impl Sequence {
     fn missing(&self) -> u64 {
-        self.gaps.iter().map(|(a, b)| b - a + 1).sum()
+        missing_in(&self.gaps)
     }
+}
+
+/// How many counters the ranges (inclusive) add up to.
+fn missing_in(gaps: &[(u64, u64)]) -> u64 {
+    gaps.iter().map(|(a, b)| b - a + 1).sum()
 }
 
 /// A kiosk's tap ledger as folded from its stream. Counters belong to an
@@ -286,7 +291,7 @@ impl KioskLedger {
 impl KioskLedger {
     /// Taps missing from the current enrolment's counter sequence.
     pub fn missing(&self) -> u64 {
-        self.gaps.iter().map(|(a, b)| b - a + 1).sum()
+        missing_in(&self.gaps)
     }
 
     /// Taps missing from this kiosk's sequences, every enrolment's.

@@ -80,21 +80,6 @@ impl Scope {
     }
 }
 
-pub(crate) fn administrator(caller: &Caller, what: &str) -> Result<()> {
-    match caller.principal {
-        Principal::Administrator => Ok(()),
-        _ => Err(denied(caller, what)),
-    }
-}
-
-/// Administrators and auditors: those who oversee the whole record.
-pub(crate) fn overseer(caller: &Caller, what: &str) -> Result<()> {
-    match caller.principal {
-        Principal::Administrator | Principal::Auditor => Ok(()),
-        _ => Err(denied(caller, what)),
-    }
-}
-
 pub(crate) fn denied(caller: &Caller, what: &str) -> ApiError {
     let who = match &caller.principal {
         Principal::UnionChair { unit } => format!("the union chair of {unit}"),
