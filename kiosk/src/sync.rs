@@ -37,7 +37,9 @@ pub struct Link {
     /// An exchange with the server was tried (until then the screen says
     /// "connecting", not "offline").
     pub tried: AtomicBool,
-    /// Notified each time a round of sending ends with the queue sent.
+    /// Notified each time a round of sending ends with the queue sent, or
+    /// with the server refusing the kiosk's key (so a wait for the queue to
+    /// drain looks again and sees why it will not).
     pub drained: Notify,
     /// Server clock minus kiosk clock, milliseconds.
     pub offset_ms: AtomicI64,
@@ -236,6 +238,8 @@ impl Sync {
                             );
                         }
                         *voided = Some(e.to_string());
+                        drop(voided);
+                        self.link.drained.notify_waiters();
                     } else if was_online {
                         tracing::warn!("offline: {e}");
                     } else {
