@@ -6,11 +6,11 @@
 use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
-use chrono::{SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
-use lectern_kiosk_protocol::{HEADER_KIOSK, HEADER_SIGNATURE, HEADER_TIME, KioskKey, PREFIX};
+use lectern_kiosk_protocol::{HEADER_SIGNATURE, KioskKey, PREFIX, STALE, Stamp};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -32,6 +32,14 @@ pub enum CallError {
     Unreachable(String),
     #[error("the server refused ({status}): {message}")]
     Refused { status: u16, message: String },
+    /// The server found the request signed too long before its now (held
+    /// on the way, or the kiosk's sync point is out of date): sign it
+    /// again, taking `server_time` as a sync point.
+    #[error("the server refused a stale request: {message}")]
+    Stale {
+        message: String,
+        server_time: DateTime<Utc>,
+    },
 }
 
 impl CallError {
@@ -111,10 +119,21 @@ impl Server {
                 .map_err(|e| CallError::Unreachable(e.to_string()))?
                 .to_bytes();
             if status != 200 {
-                let message = serde_json::from_slice::<serde_json::Value>(&bytes)
-                    .ok()
+                let refusal = serde_json::from_slice::<serde_json::Value>(&bytes).ok();
+                let message = refusal
+                    .as_ref()
                     .and_then(|v| v["error"].as_str().map(str::to_owned))
                     .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+                if let Some(server_time) = refusal
+                    .as_ref()
+                    .filter(|v| v["code"] == STALE)
+                    .and_then(|v| serde_json::from_value(v["server_time"].clone()).ok())
+                {
+                    return Err(CallError::Stale {
+                        message,
+                        server_time,
+                    });
+                }
                 // 5xx: the server is there but cannot answer now; retry.
                 if status >= 500 {
                     return Err(CallError::Unreachable(format!("{status}: {message}")));
@@ -142,23 +161,21 @@ impl Server {
             .await
     }
 
-    /// A call signed with the kiosk's key.
+    /// A call signed with the kiosk's key, stamped with `stamp`.
     pub async fn signed<T: DeserializeOwned>(
         &self,
-        kiosk: &str,
         key: &KioskKey,
+        stamp: &Stamp,
         method: &str,
         path_and_query: &str,
         body: Vec<u8>,
     ) -> Result<T, CallError> {
         let path = format!("{PREFIX}/{path_and_query}");
-        let time = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
-        let signature = key.sign_request(method, &path, kiosk, &time, &body);
-        let headers = vec![
-            (HEADER_KIOSK, kiosk.to_owned()),
-            (HEADER_TIME, time),
-            (HEADER_SIGNATURE, signature),
-        ];
+        let mut headers = stamp.headers();
+        headers.push((
+            HEADER_SIGNATURE,
+            key.sign_request(method, &path, stamp, &body),
+        ));
         self.call(method, &path, headers, body).await
     }
 }

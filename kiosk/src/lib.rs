@@ -1,8 +1,10 @@
 //! `lectern-kiosk`: the program beside a lecture hall's card reader.
 //!
 //! A card read is debounced, decided locally from the downloaded roster
-//! (`decide`), numbered, signed and committed to the local queue
-//! (`queue`) — only then is the result shown. In the background (`sync`)
+//! (`decide`) at the server time the kiosk's latest sync point gives
+//! (`clock`), numbered, signed with its wall and monotonic clock readings
+//! and committed to the local queue (`queue`) — only then is the result
+//! shown. In the background (`sync`)
 //! queued taps go to the server oldest first, and leave the queue only
 //! when the server answered for them; the roster is refreshed by delta;
 //! heartbeats report the backlog. With the network down the kiosk keeps
@@ -13,12 +15,14 @@
 //!   with the `nfc` feature: `nfc`).
 //! - `decide`: the local decision, from the roster.
 //! - `queue`: the durable local state (SQLite, WAL, synchronous=FULL).
+//! - `clock`: the wall clock and the boot's monotonic clock.
 //! - `client`, `sync`: the signed conversation with `/kiosk/v1`.
 //! - `text`: what the kiosk says, in Chinese and English.
 //! - `cli`: the `lectern-kiosk` command.
 
 pub mod cli;
 pub mod client;
+pub mod clock;
 pub mod decide;
 #[cfg(feature = "nfc")]
 pub mod nfc;
@@ -34,13 +38,14 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use lectern_domain::CardUid;
-use lectern_kiosk_protocol::KioskKey;
+use lectern_kiosk_protocol::{KioskKey, MonoReading};
 use serde_json::json;
 use tokio::sync::{Mutex, Notify, watch};
 
 use crate::client::Server;
+use crate::clock::{KioskClock, Now};
 use crate::decide::Book;
 use crate::queue::{Identity, Queue};
 use crate::reader::Reader;
@@ -96,12 +101,22 @@ pub struct Kiosk {
     pub link: Arc<Link>,
     pub wake: Arc<Notify>,
     pub faults: Arc<Faults>,
+    pub clock: KioskClock,
+    /// This boot's number, and the kernel's id of it.
+    pub boot: u32,
+    pub os_boot: String,
 }
 
 impl Kiosk {
-    /// Opens an enrolled kiosk's state: its identity, the stored roster,
-    /// and the check-ins of taps still queued.
+    /// Opens an enrolled kiosk's state on the system's clocks.
     pub async fn open(queue: Queue) -> Result<Kiosk> {
+        Kiosk::open_with(queue, KioskClock::system()).await
+    }
+
+    /// Opens an enrolled kiosk's state: its identity, the stored roster,
+    /// the check-ins of taps still queued, and this boot's latest sync
+    /// point (a kiosk restarted without a reboot keeps its clock).
+    pub async fn open_with(queue: Queue, clock: KioskClock) -> Result<Kiosk> {
         let (id, key) = queue.identity().await?.context(
             "this kiosk is not enrolled: run `lectern-kiosk enrol --server URL --kiosk ID --code CODE`",
         )?;
@@ -112,15 +127,40 @@ impl Kiosk {
         for q in queue.oldest(usize::MAX >> 1).await? {
             book.seen(&q.local);
         }
+        let os_boot = clock.now().boot;
+        let boot = queue.boot(&os_boot).await?;
+        let link = Link::default();
+        *link.sync.lock().expect("link lock") = queue.latest_sync(boot).await?;
+        link.offset_ms
+            .store(queue.latest_offset().await?.unwrap_or(0), Ordering::Relaxed);
         Ok(Kiosk {
             queue,
             id,
             key: Arc::new(key),
             book: Arc::new(Mutex::new(book)),
-            link: Arc::default(),
+            link: Arc::new(link),
             wake: Arc::default(),
             faults: Arc::default(),
+            clock,
+            boot,
+            os_boot,
         })
+    }
+
+    /// The server's time at `now`, as the kiosk can best tell: by this
+    /// boot's latest sync point and the monotonic clock; before the boot
+    /// has one, the wall clock corrected by the offset last measured.
+    pub fn server_time(&self, now: &Now) -> DateTime<Utc> {
+        match self.link.sync_point() {
+            Some(p) if now.boot == self.os_boot => p.place(MonoReading {
+                boot: self.boot,
+                mono_us: now.mono_us,
+            }),
+            _ => {
+                now.wall
+                    + chrono::Duration::milliseconds(self.link.offset_ms.load(Ordering::Relaxed))
+            }
+        }
     }
 
     pub fn sync(&self) -> Result<Sync> {
@@ -133,15 +173,17 @@ impl Kiosk {
             link: self.link.clone(),
             wake: self.wake.clone(),
             version: VERSION,
+            clock: self.clock.clone(),
+            boot: self.boot,
+            os_boot: self.os_boot.clone(),
         })
     }
 
     /// What the screen shows now, with `last` as the last result.
     pub async fn view(&self, last: Option<screen::Shown>) -> Result<screen::View> {
-        let now = Utc::now();
-        let offset = chrono::Duration::milliseconds(self.link.offset_ms.load(Ordering::Relaxed));
+        let now = self.server_time(&self.clock.now());
         let book = self.book.lock().await;
-        let session = book.session_at(now + offset).map(|s| {
+        let session = book.session_at(now).map(|s| {
             let (checked_in, expected) = book.counts(s);
             screen::OnScreenSession {
                 title: s.title.clone(),
@@ -154,7 +196,7 @@ impl Kiosk {
         drop(book);
         Ok(screen::View {
             venue: self.id.venue.as_str().to_owned(),
-            now: now + offset,
+            now,
             session,
             last,
             link: match (
@@ -179,12 +221,15 @@ impl Kiosk {
     /// it did not keep.
     pub async fn tap(&self, card: CardUid) -> Result<serde_json::Value> {
         let read = Instant::now();
-        let kiosk_time = Utc::now();
-        let offset = chrono::Duration::milliseconds(self.link.offset_ms.load(Ordering::Relaxed));
-        let local = self.book.lock().await.decide(&card, kiosk_time + offset);
+        let now = self.clock.now();
+        let local = self.book.lock().await.decide(&card, self.server_time(&now));
+        let reading = MonoReading {
+            boot: self.boot,
+            mono_us: now.mono_us,
+        };
         let signed = match self
             .queue
-            .record(&self.id, &self.key, card, kiosk_time, &local)
+            .record(&self.id, &self.key, card, (now.wall, reading), &local)
             .await
         {
             Ok(signed) => {

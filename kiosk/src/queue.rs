@@ -12,6 +12,9 @@
 //! - A tap leaves the queue only when the server has answered for it
 //!   (`acknowledge`): recorded, recorded before, or refused (then it is kept
 //!   in `refused` for inspection).
+//! - The sync points of a boot are kept while a queued tap of that boot
+//!   needs them, so a tap read offline is placed by the server however
+//!   long it waited and whatever the wall clock did meanwhile.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -19,7 +22,7 @@ use std::str::FromStr;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use lectern_domain::{CardUid, Slug};
-use lectern_kiosk_protocol::{KioskKey, Roster, SignedTap, Tap, TapResult};
+use lectern_kiosk_protocol::{KioskKey, MonoReading, Roster, SignedTap, SyncPoint, Tap, TapResult};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlSafeStr, SqlitePool};
@@ -29,11 +32,25 @@ use crate::decide::Local;
 /// The kiosk database's migrations, compiled in: a kiosk database of an
 /// earlier version is brought forward when it is opened, its queued taps
 /// kept.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "identity, counter, queue, refused taps, roster",
-    include_str!("../migrations/0001_queue.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "identity, counter, queue, refused taps, roster",
+        include_str!("../migrations/0001_queue.sql"),
+    ),
+    (
+        2,
+        "boots, sync points, the monotonic reading of each tap",
+        include_str!("../migrations/0002_clock.sql"),
+    ),
+];
+
+/// Sync points are kept one per this much of a boot's monotonic clock.
+const STRETCH_US: u64 = 600_000_000;
+
+/// A boot's sync points older than this before its newest (and before its
+/// oldest queued tap) are no longer needed.
+const KEEP_US: u64 = 24 * 3_600_000_000;
 
 fn migrator() -> Migrator {
     Migrator::with_migrations(
@@ -137,30 +154,141 @@ impl Queue {
         )))
     }
 
-    /// Numbers, signs and queues a tap, durably, and returns it.
+    /// The number of the machine boot the kernel calls `os_boot` (1 for
+    /// the first this kiosk saw, then 2, 3, …).
+    pub async fn boot(&self, os_boot: &str) -> Result<u32> {
+        sqlx::query("INSERT OR IGNORE INTO boots (os_boot) VALUES (?1)")
+            .bind(os_boot)
+            .execute(&self.pool)
+            .await?;
+        let seq: i64 = sqlx::query_scalar("SELECT seq FROM boots WHERE os_boot = ?1")
+            .bind(os_boot)
+            .fetch_one(&self.pool)
+            .await?;
+        u32::try_from(seq).context("the kiosk has counted more boots than it can number")
+    }
+
+    /// Numbers, signs and queues a tap read at `at` on the wall clock and
+    /// `reading` on the monotonic one, durably, and returns it.
     pub async fn record(
         &self,
         id: &Identity,
         key: &KioskKey,
         card: CardUid,
-        at: DateTime<Utc>,
+        (at, reading): (DateTime<Utc>, MonoReading),
         local: &Local,
     ) -> Result<SignedTap> {
         let mut tx = self.pool.begin().await?;
         let counter: i64 = sqlx::query_scalar("UPDATE counter SET last = last + 1 RETURNING last")
             .fetch_one(&mut *tx)
             .await?;
-        let tap = Tap::new(id.kiosk.clone(), id.venue.clone(), card, counter as u64, at);
+        let tap = Tap::new(id.kiosk.clone(), id.venue.clone(), card, counter as u64, at)
+            .with_clock(reading);
         let signed = key.sign_tap(tap);
-        sqlx::query("INSERT INTO queue (counter, id, signed, local) VALUES (?1, ?2, ?3, ?4)")
-            .bind(counter)
-            .bind(signed.tap.id.to_string())
-            .bind(serde_json::to_string(&signed)?)
-            .bind(serde_json::to_string(local)?)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO queue (counter, id, signed, local, boot, mono_us) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(counter)
+        .bind(signed.tap.id.to_string())
+        .bind(serde_json::to_string(&signed)?)
+        .bind(serde_json::to_string(local)?)
+        .bind(i64::from(reading.boot))
+        .bind(mono(reading.mono_us))
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(signed)
+    }
+
+    /// Keeps a sync point, with the wall clock's offset measured with it
+    /// (server minus kiosk, milliseconds): the latest of its stretch of the
+    /// boot. Sync points no queued tap needs any more go.
+    pub async fn save_sync(&self, point: &SyncPoint, offset_ms: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO sync_points (boot, stretch, mono_us, server_time, offset_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (boot, stretch) DO UPDATE SET \
+             mono_us = excluded.mono_us, server_time = excluded.server_time, \
+             offset_ms = excluded.offset_ms",
+        )
+        .bind(i64::from(point.boot))
+        .bind(mono(point.mono_us / STRETCH_US))
+        .bind(mono(point.mono_us))
+        .bind(point.server_time.to_rfc3339())
+        .bind(offset_ms)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM sync_points WHERE boot < ?1 \
+             AND boot NOT IN (SELECT boot FROM queue WHERE boot IS NOT NULL)",
+        )
+        .bind(i64::from(point.boot))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM sync_points WHERE boot = ?1 AND mono_us < ?2 \
+             AND mono_us < COALESCE((SELECT MIN(mono_us) FROM queue WHERE boot = ?1), ?2) - ?3",
+        )
+        .bind(i64::from(point.boot))
+        .bind(mono(point.mono_us.saturating_sub(KEEP_US)))
+        .bind(mono(STRETCH_US))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The latest sync point of `boot`, if it has one.
+    pub async fn latest_sync(&self, boot: u32) -> Result<Option<SyncPoint>> {
+        let row = sqlx::query(
+            "SELECT mono_us, server_time FROM sync_points WHERE boot = ?1 \
+             ORDER BY mono_us DESC LIMIT 1",
+        )
+        .bind(i64::from(boot))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| sync_point(boot, &r)).transpose()
+    }
+
+    /// The wall clock's offset measured last, in any boot (server minus
+    /// kiosk, milliseconds).
+    pub async fn latest_offset(&self) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT offset_ms FROM sync_points ORDER BY boot DESC, mono_us DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// For each of `taps` with a monotonic reading, the sync point of its
+    /// boot nearest to it, once each.
+    pub async fn sync_for(&self, taps: &[Queued]) -> Result<Vec<SyncPoint>> {
+        let mut boots: Vec<u32> = taps
+            .iter()
+            .filter_map(|q| q.signed.tap.clock.map(|c| c.boot))
+            .collect();
+        boots.sort_unstable();
+        boots.dedup();
+        let mut points = Vec::new();
+        for boot in boots {
+            let rows = sqlx::query("SELECT mono_us, server_time FROM sync_points WHERE boot = ?1")
+                .bind(i64::from(boot))
+                .fetch_all(&self.pool)
+                .await?;
+            for r in &rows {
+                points.push(sync_point(boot, r)?);
+            }
+        }
+        let mut out: Vec<SyncPoint> = Vec::new();
+        for reading in taps.iter().filter_map(|q| q.signed.tap.clock) {
+            if let Some(p) = SyncPoint::nearest(&points, reading)
+                && !out.contains(p)
+            {
+                out.push(*p);
+            }
+        }
+        Ok(out)
     }
 
     /// The oldest `limit` queued taps.
@@ -259,6 +387,22 @@ impl Queue {
     }
 }
 
+/// A monotonic reading as SQLite stores it.
+fn mono(us: u64) -> i64 {
+    i64::try_from(us).unwrap_or(i64::MAX)
+}
+
+fn sync_point(boot: u32, row: &sqlx::sqlite::SqliteRow) -> Result<SyncPoint> {
+    let time: &str = row.get(1);
+    Ok(SyncPoint {
+        boot,
+        mono_us: u64::try_from(row.get::<i64, _>(0)).unwrap_or_default(),
+        server_time: DateTime::parse_from_rfc3339(time)
+            .with_context(|| format!("a stored sync point has a bad time {time:?}"))?
+            .with_timezone(&Utc),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use lectern_kiosk_protocol::Outcome;
@@ -289,13 +433,31 @@ mod tests {
         };
         let card = CardUid::parse("04A1B2C3D4E5F6").unwrap();
         let tap = queue
-            .record(&id, &key, card, Utc::now(), &local)
+            .record(
+                &id,
+                &key,
+                card,
+                (
+                    Utc::now(),
+                    MonoReading {
+                        boot: 1,
+                        mono_us: 5,
+                    },
+                ),
+                &local,
+            )
             .await
             .unwrap();
-        sqlx::query("DROP TABLE _sqlx_migrations")
-            .execute(&queue.pool)
-            .await
-            .unwrap();
+        // What version 1 left, unversioned: the later migrations undone.
+        for undo in [
+            "DROP TABLE _sqlx_migrations",
+            "DROP TABLE boots",
+            "DROP TABLE sync_points",
+            "ALTER TABLE queue DROP COLUMN boot",
+            "ALTER TABLE queue DROP COLUMN mono_us",
+        ] {
+            sqlx::query(undo).execute(&queue.pool).await.unwrap();
+        }
         queue.close().await;
 
         let reopened = Queue::open(&path).await.unwrap();
@@ -309,7 +471,7 @@ mod tests {
             .fetch_all(&reopened.pool)
             .await
             .unwrap();
-        assert_eq!(versions, [1]);
+        assert_eq!(versions, [1, 2]);
         reopened.close().await;
     }
 }

@@ -4,22 +4,28 @@
 //! Taps go oldest first in batches; a tap leaves the queue only when the
 //! server answered for it. When the server cannot be reached the kiosk
 //! waits with capped exponential backoff and jitter, and keeps taking taps.
-//! Every exchange measures the kiosk's clock offset (server time minus the
-//! midpoint of the exchange on the kiosk's clock).
+//! Every answer is a sync point: the server's time against the midpoint of
+//! the exchange on the kiosk's monotonic clock, kept durably, and the wall
+//! clock's offset measured with it. Every request is stamped with the
+//! kiosk's clocks and its latest sync point; one the server finds stale is
+//! signed again once, after taking the refusal's time as a sync point.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use lectern_kiosk_protocol::{
-    BatchResponse, Heartbeat, HeartbeatResponse, KioskKey, Roster, TapBatch,
+    BatchResponse, Heartbeat, HeartbeatResponse, KioskKey, MonoReading, Roster, Stamp,
+    SyncPoint, TapBatch,
 };
+use serde::de::DeserializeOwned;
 use tokio::sync::{Mutex, Notify, watch};
 
 use crate::client::{CallError, Server};
+use crate::clock::{KioskClock, Now};
 use crate::decide::Book;
-use crate::queue::{Identity, Queue};
+use crate::queue::{Identity, Queue, Queued};
 
 /// Taps per request.
 pub const BATCH: usize = 200;
@@ -29,6 +35,9 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// How often the roster is refreshed and a heartbeat sent.
 const REFRESH: Duration = Duration::from_secs(30);
+/// An exchange slower than this makes no sync point (its midpoint could be
+/// this far from when the server answered).
+const SLOWEST_SYNC_US: u64 = 4_000_000;
 
 /// What the screen shows of the connection.
 #[derive(Debug, Default)]
@@ -41,8 +50,10 @@ pub struct Link {
     /// with the server refusing the kiosk's key (so a wait for the queue to
     /// drain looks again and sees why it will not).
     pub drained: Notify,
-    /// Server clock minus kiosk clock, milliseconds.
+    /// Server clock minus kiosk wall clock, milliseconds, as last measured.
     pub offset_ms: AtomicI64,
+    /// The latest sync point of this boot, if there is one yet.
+    pub sync: std::sync::Mutex<Option<SyncPoint>>,
     /// Why the server refuses this kiosk's key, while it does (the kiosk was
     /// registered again: it must be enrolled with the new code).
     pub voided: std::sync::Mutex<Option<String>>,
@@ -52,6 +63,33 @@ impl Link {
     /// Why the server refuses this kiosk's key, if it does.
     pub fn voided(&self) -> Option<String> {
         self.voided.lock().expect("link lock").clone()
+    }
+
+    pub fn sync_point(&self) -> Option<SyncPoint> {
+        *self.sync.lock().expect("link lock")
+    }
+}
+
+/// An answer from the server, which says the server's time.
+pub trait Answer: DeserializeOwned {
+    fn server_time(&self) -> DateTime<Utc>;
+}
+
+impl Answer for BatchResponse {
+    fn server_time(&self) -> DateTime<Utc> {
+        self.server_time
+    }
+}
+
+impl Answer for Roster {
+    fn server_time(&self) -> DateTime<Utc> {
+        self.server_time
+    }
+}
+
+impl Answer for HeartbeatResponse {
+    fn server_time(&self) -> DateTime<Utc> {
+        self.server_time
     }
 }
 
@@ -66,47 +104,125 @@ pub struct Sync {
     /// Woken when a tap is queued.
     pub wake: Arc<Notify>,
     pub version: &'static str,
+    pub clock: KioskClock,
+    /// This boot's number, and the kernel's id of it.
+    pub boot: u32,
+    pub os_boot: String,
+}
+
+/// A failure of the kiosk's own queue, while syncing: tried again later.
+fn local(e: anyhow::Error) -> CallError {
+    CallError::Unreachable(format!("the local queue: {e:#}"))
 }
 
 impl Sync {
-    fn measure(&self, sent: DateTime<Utc>, server_time: DateTime<Utc>) {
-        let back = Utc::now();
-        let midpoint = sent + (back - sent) / 2;
-        self.link.offset_ms.store(
-            (server_time - midpoint).num_milliseconds(),
-            Ordering::Relaxed,
-        );
+    /// What a request signed at `now` says of the kiosk's clocks.
+    pub fn stamp(&self, now: &Now) -> Stamp {
+        Stamp {
+            kiosk: self.id.kiosk.as_str().to_owned(),
+            time: now.wall.to_rfc3339_opts(SecondsFormat::Millis, true),
+            clock: MonoReading {
+                boot: self.boot,
+                mono_us: now.mono_us,
+            },
+            sync: self.link.sync_point(),
+        }
+    }
+
+    /// Takes the server's time from an answer to a request sent at `sent`:
+    /// the link is up, and (unless the exchange was too slow to tell) the
+    /// server's time at the exchange's midpoint is this boot's newest sync
+    /// point, kept durably.
+    async fn measure(&self, sent: &Now, server_time: DateTime<Utc>) {
         self.link.online.store(true, Ordering::Relaxed);
         self.link.tried.store(true, Ordering::Relaxed);
         *self.link.voided.lock().expect("link lock") = None;
+        let back = self.clock.now();
+        let took = back.mono_us.saturating_sub(sent.mono_us);
+        if back.boot != self.os_boot || sent.boot != self.os_boot || took > SLOWEST_SYNC_US {
+            return;
+        }
+        let half = took / 2;
+        let offset = (server_time
+            - (sent.wall + chrono::Duration::microseconds(i64::try_from(half).unwrap_or(0))))
+        .num_milliseconds();
+        let point = SyncPoint {
+            boot: self.boot,
+            mono_us: sent.mono_us + half,
+            server_time,
+        };
+        self.link.offset_ms.store(offset, Ordering::Relaxed);
+        *self.link.sync.lock().expect("link lock") = Some(point);
+        if let Err(e) = self.queue.save_sync(&point, offset).await {
+            tracing::warn!("cannot keep a clock sync point: {e:#}");
+        }
+    }
+
+    /// One signed exchange: a request stamped now; its answer is a sync
+    /// point. Refused as stale (held on the way, or the sync point it
+    /// carried has been left behind by the server's clock), it is signed
+    /// again once with the refusal's time as the sync point.
+    async fn exchange<T: Answer>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<T, CallError> {
+        let mut retried = false;
+        loop {
+            let sent = self.clock.now();
+            let result = self
+                .server
+                .signed(&self.key, &self.stamp(&sent), method, path, body.clone())
+                .await;
+            match result {
+                Ok(answer) => {
+                    let answer: T = answer;
+                    self.measure(&sent, answer.server_time()).await;
+                    return Ok(answer);
+                }
+                Err(CallError::Stale {
+                    message,
+                    server_time,
+                }) if !retried => {
+                    tracing::warn!("signing again: {message}");
+                    self.measure(&sent, server_time).await;
+                    retried = true;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The batch for `queued`, with the sync points the server places
+    /// them by.
+    pub async fn batch(&self, queued: &[Queued]) -> anyhow::Result<TapBatch> {
+        Ok(TapBatch {
+            taps: queued.iter().map(|q| q.signed.clone()).collect(),
+            sync: self.queue.sync_for(queued).await?,
+        })
     }
 
     /// Sends the oldest queued taps once; returns how many the server
     /// answered for.
     pub async fn push(&self) -> Result<usize, CallError> {
-        let sent = self
-            .queue
-            .oldest(BATCH)
-            .await
-            .map_err(|e| CallError::Unreachable(format!("the local queue: {e:#}")))?;
+        let sent = self.queue.oldest(BATCH).await.map_err(local)?;
         if sent.is_empty() {
             return Ok(0);
         }
-        let batch = TapBatch {
-            taps: sent.iter().map(|q| q.signed.clone()).collect(),
-        };
-        let at = Utc::now();
+        // Taps of this boot are placed by its sync points: one is taken
+        // first if there is none yet.
+        if self.link.sync_point().is_none() {
+            self.heartbeat(None).await?;
+        }
+        let batch = self.batch(&sent).await.map_err(local)?;
         let answer: BatchResponse = self
-            .server
-            .signed(
-                self.id.kiosk.as_str(),
-                &self.key,
+            .exchange(
                 "POST",
                 "taps",
                 serde_json::to_vec(&batch).expect("taps serialize"),
             )
             .await?;
-        self.measure(at, answer.server_time);
         for r in &answer.results {
             if let Some(reason) = &r.refused {
                 tracing::warn!(tap = %r.tap, "the server refused a tap: {reason}");
@@ -115,7 +231,6 @@ impl Sync {
         if !answer.gaps.is_empty() {
             tracing::warn!(gaps = ?answer.gaps, "the server lacks taps of these counters");
         }
-        let local = |e: anyhow::Error| CallError::Unreachable(format!("the local queue: {e:#}"));
         // The server's check-ins go into the stored roster before the taps
         // leave the queue, so a kiosk restarted offline still knows them.
         let mut book = self.book.lock().await;
@@ -152,19 +267,11 @@ impl Sync {
     pub async fn refresh(&self) -> Result<(), CallError> {
         let since = self.book.lock().await.roster.as_ref().map(|r| r.as_of);
         let path = since.map_or("roster".to_owned(), |s| format!("roster?since={s}"));
-        let at = Utc::now();
-        let roster: Roster = self
-            .server
-            .signed(self.id.kiosk.as_str(), &self.key, "GET", &path, vec![])
-            .await?;
-        self.measure(at, roster.server_time);
+        let roster: Roster = self.exchange("GET", &path, vec![]).await?;
         let mut book = self.book.lock().await;
         book.update(roster);
         if let Some(r) = &book.roster {
-            self.queue
-                .save_roster(r)
-                .await
-                .map_err(|e| CallError::Unreachable(format!("the local queue: {e:#}")))?;
+            self.queue.save_roster(r).await.map_err(local)?;
         }
         Ok(())
     }
@@ -176,18 +283,13 @@ impl Sync {
             last_tap,
             clock_offset_ms: Some(self.link.offset_ms.load(Ordering::Relaxed)),
         };
-        let at = Utc::now();
-        let answer: HeartbeatResponse = self
-            .server
-            .signed(
-                self.id.kiosk.as_str(),
-                &self.key,
+        let _: HeartbeatResponse = self
+            .exchange(
                 "POST",
                 "heartbeat",
                 serde_json::to_vec(&beat).expect("heartbeats serialize"),
             )
             .await?;
-        self.measure(at, answer.server_time);
         Ok(())
     }
 

@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use lectern_domain::{Campus, CardUid, Clock, Slug};
 use lectern_kiosk_protocol::{
-    BatchResponse, HEADER_KIOSK, HEADER_SIGNATURE, HEADER_TIME, KioskKey, Outcome, Roster,
-    SignedTap, Tap,
+    BatchResponse, HEADER_CLOCK, HEADER_KIOSK, HEADER_SIGNATURE, HEADER_SYNC, HEADER_TIME,
+    KioskKey, MonoReading, Outcome, Roster, SignedTap, Stamp, Tap,
 };
 use lectern_store::testkit::TestDb;
 use serde_json::{Value, json};
@@ -44,6 +44,8 @@ pub(crate) struct Kiosk {
     key: KioskKey,
     /// How far the kiosk's clock is behind the server's.
     slow: Duration,
+    /// Its monotonic clock counts from here, in boot 1.
+    booted: std::time::Instant,
 }
 
 impl Kiosk {
@@ -51,14 +53,23 @@ impl Kiosk {
         Utc::now() - self.slow
     }
 
+    /// Signed with the kiosk's clocks and no sync point (its taps are
+    /// placed by the corrected wall clock).
     async fn send(&self, method: &str, path: &str, body: &[u8]) -> (u16, String) {
-        let time = self.now().to_rfc3339_opts(SecondsFormat::Millis, true);
-        let signature = self.key.sign_request(method, path, &self.id, &time, body);
-        let headers = [
-            (HEADER_KIOSK, self.id.clone()),
-            (HEADER_TIME, time),
-            (HEADER_SIGNATURE, signature),
-        ];
+        let stamp = Stamp {
+            kiosk: self.id.clone(),
+            time: self.now().to_rfc3339_opts(SecondsFormat::Millis, true),
+            clock: MonoReading {
+                boot: 1,
+                mono_us: u64::try_from(self.booted.elapsed().as_micros()).unwrap(),
+            },
+            sync: None,
+        };
+        let mut headers = stamp.headers();
+        headers.push((
+            HEADER_SIGNATURE,
+            self.key.sign_request(method, path, &stamp, body),
+        ));
         request(self.addr, method, path, &headers, body).await
     }
 
@@ -125,6 +136,7 @@ pub(crate) async fn enrolled(addr: SocketAddr, admin: &str, id: &str) -> Kiosk {
         id: id.to_owned(),
         key,
         slow: Duration::zero(),
+        booted: std::time::Instant::now(),
     }
 }
 
@@ -202,12 +214,14 @@ async fn kiosk_endpoints_over_http(db: TestDb) {
         id: "hall-a-1".into(),
         key: KioskKey::generate().unwrap(),
         slow: Duration::zero(),
+        booted: std::time::Instant::now(),
     };
     let stranger = Kiosk {
         addr,
         id: "hall-z-9".into(),
         key: KioskKey::generate().unwrap(),
         slow: Duration::zero(),
+        booted: std::time::Instant::now(),
     };
     for (answer, want, needle) in [
         (
@@ -393,6 +407,8 @@ async fn kiosk_endpoints_over_http(db: TestDb) {
     .unwrap();
     let offset = tapped["decision"]["clock_offset_ms"].as_i64().unwrap();
     assert!((offset - 3_600_000).abs() < 5_000, "{tapped}");
+    // With no sync point, the record says the wall clock placed it.
+    assert_eq!(tapped["decision"]["placed"], json!({ "by": "wall_clock" }));
 
     // The session shows the check-ins; the roster's next download too.
     let shown = ok(
@@ -478,6 +494,8 @@ async fn malformed_input_gets_a_4xx_on_every_kiosk_endpoint(db: TestDb) {
                     &[
                         (HEADER_KIOSK, "Hall A".into()),
                         (HEADER_TIME, "yesterday".into()),
+                        (HEADER_CLOCK, "soon".into()),
+                        (HEADER_SYNC, "then".into()),
                         (HEADER_SIGNATURE, "zz".into()),
                     ],
                     body,

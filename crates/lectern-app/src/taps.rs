@@ -13,9 +13,13 @@
 //! - Every tap is verified against the kiosk's enrolled key and must name
 //!   the kiosk that signed the request; a tap that fails is refused (with
 //!   the reason in its result and the server log) and never recorded.
-//! - Lateness is judged by the kiosk's time corrected by the clock offset
-//!   measured on this request (server time minus the request's kiosk
-//!   time); the tap keeps both times.
+//! - Lateness is judged by the server time the tap is placed at: from the
+//!   kiosk's sync point nearest to the tap's monotonic reading, of the same
+//!   boot, sent with the batch (whatever the kiosk's wall clock did); only a
+//!   tap with no such point is placed by the kiosk's wall clock corrected by
+//!   the offset measured on this request. The decision says which
+//!   (`Placed`), and the tap keeps both times. A sync point after the
+//!   server's now, or a tap placed after it, is refused.
 //! - One batch of a kiosk at a time (per process): a kiosk retrying while
 //!   its previous request still runs waits for it.
 
@@ -25,9 +29,10 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Datelike, Duration, Utc};
 use lectern_domain::{
     APPRAISAL_STREAM, Aggregate, Attendee, Audience, Campus, CardHolder, CardUid, Clock,
-    KioskEvent, KioskLedger, ORG_STREAM, OVER_FOR, OrgTree, Programme, ProgrammeId, RejectReason,
-    RuleBook, Session, SessionCommand, SessionId, Slug, StaffNo, TapDecision, TapOutcome, UnitId,
-    ended_session, kiosk_stream, pick_session, programme_stream, session_stream,
+    KioskEvent, KioskLedger, ORG_STREAM, OVER_FOR, OrgTree, Placed, Programme, ProgrammeId,
+    RejectReason, RuleBook, Session, SessionCommand, SessionId, Slug, StaffNo, SyncPoint,
+    TapDecision, TapOutcome, UnitId, ended_session, kiosk_stream, pick_session, programme_stream,
+    session_stream,
 };
 use lectern_kiosk_protocol::{
     BatchResponse, MAX_BATCH, Outcome, PublicKey, SignedTap, TapBatch, TapResult,
@@ -44,6 +49,11 @@ use crate::error::{Error, Result};
 /// domain's limit), so a tap can only belong to a session starting within
 /// this much after it.
 const LONGEST_OPENING: Duration = Duration::minutes(240);
+
+/// How far past the server's now a sync point or a placed tap may lie
+/// (servers sharing a database whose clocks differ a little): further is
+/// a reading that cannot be right.
+const AHEAD: Duration = Duration::seconds(60);
 
 /// How long a batch's answer waits for the read models to show it.
 const SETTLE: std::time::Duration = std::time::Duration::from_secs(5);
@@ -115,7 +125,15 @@ impl Ingest {
         offset_ms: i64,
         batch: TapBatch,
     ) -> Result<BatchResponse> {
-        let taps = batch.taps;
+        let (taps, sync) = (batch.taps, batch.sync);
+        let now = self.clock.now();
+        if let Some(p) = sync.iter().find(|p| p.server_time > now + AHEAD) {
+            return Err(Error::bad_input(format!(
+                "the sync point of boot {} at {} µs says the server's time was {}, after the \
+                 server's now ({now}): a sync point is a time the server gave",
+                p.boot, p.mono_us, p.server_time
+            )));
+        }
         if taps.len() > MAX_BATCH {
             return Err(Error::bad_input(format!(
                 "a batch holds at most {MAX_BATCH} taps, not {}",
@@ -137,7 +155,7 @@ impl Ingest {
         let mut tries = Retry::new(format!("the taps of kiosk {:?}", kiosk.as_str()));
         loop {
             let attempt = self
-                .try_ingest(&mut ledger, kiosk, key, offset_ms, &taps)
+                .try_ingest(&mut ledger, kiosk, key, offset_ms, &taps, &sync)
                 .await;
             // When another writer moved a stream, or the batch failed, the
             // ledger is read again from the log.
@@ -164,6 +182,7 @@ impl Ingest {
         key: &PublicKey,
         offset_ms: i64,
         taps: &[SignedTap],
+        sync: &[SyncPoint],
     ) -> Result<Option<BatchResponse>> {
         let stream = kiosk_stream(kiosk.as_str());
         let mut results: Vec<Option<TapResult>> = vec![None; taps.len()];
@@ -254,18 +273,49 @@ impl Ingest {
                 }
             }
         });
+        // Each tap in server time, and how it was placed; one placed after
+        // the server's now is refused.
+        let offset = Duration::milliseconds(offset_ms);
+        let placed: HashMap<usize, (DateTime<Utc>, Placed)> = fresh
+            .iter()
+            .map(|&i| {
+                let tap = &taps[i].tap;
+                let by_sync = tap.clock.and_then(|r| {
+                    SyncPoint::nearest(sync, r).map(|p| (p.place(r), Placed::SyncPoint(*p)))
+                });
+                (
+                    i,
+                    by_sync.unwrap_or((tap.kiosk_time + offset, Placed::WallClock)),
+                )
+            })
+            .collect();
+        let now = self.clock.now();
+        fresh.retain(|i| {
+            let (at, _) = placed[i];
+            if at <= now + AHEAD {
+                return true;
+            }
+            results[*i] = refuse(
+                *i,
+                format!(
+                    "tap {} is placed at {at}, after the server's now ({now}): its clock \
+                     readings cannot be right",
+                    taps[*i].tap.id
+                ),
+            );
+            false
+        });
         if fresh.is_empty() {
             let gaps = kiosk_ledger.gaps.clone();
             *ledger = Some((kiosk_ledger, version));
             return Ok(Some(self.answer(results, gaps)));
         }
 
-        let offset = Duration::milliseconds(offset_ms);
-        let at_of = |t: &SignedTap| t.tap.kiosk_time + offset;
+        let at_of = |i: usize| placed[&i].0;
         let cards: Vec<&CardUid> = fresh.iter().map(|&i| &taps[i].tap.card).collect();
         let holders = self.holders(&cards).await?;
-        let earliest = fresh.iter().map(|&i| at_of(&taps[i])).min();
-        let latest = fresh.iter().map(|&i| at_of(&taps[i])).max();
+        let earliest = fresh.iter().map(|&i| at_of(i)).min();
+        let latest = fresh.iter().map(|&i| at_of(i)).max();
         let venue = &taps[fresh[0]].tap.venue;
         let mut sessions = match (earliest, latest) {
             (Some(from), Some(to)) => self.sessions(venue, from, to).await?,
@@ -290,7 +340,7 @@ impl Ingest {
         let mut session_events: BTreeMap<SessionId, Vec<lectern_store::NewEvent>> = BTreeMap::new();
         for &i in &fresh {
             let t = &taps[i].tap;
-            let at = at_of(&taps[i]);
+            let (at, how) = placed[&i];
             let mut event = KioskEvent::CardTapped {
                 tap: t.id,
                 venue: t.venue.clone(),
@@ -300,6 +350,7 @@ impl Ingest {
                 signature: taps[i].signature.clone(),
                 decision: None,
                 enrolment: enrolments.get(&i).copied(),
+                clock: t.clock,
             };
             if let Err(e) = kiosk_ledger.decide(&event) {
                 results[i] = refuse(i, format!("tap {}: {e}", t.id));
@@ -370,7 +421,8 @@ impl Ingest {
             if let KioskEvent::CardTapped { decision, .. } = &mut event {
                 *decision = Some(TapDecision {
                     at,
-                    clock_offset_ms: offset_ms,
+                    clock_offset_ms: (at - t.kiosk_time).num_milliseconds(),
+                    placed: Some(how),
                     person: person.clone(),
                     session: picked,
                     outcome,
@@ -603,6 +655,7 @@ fn recorded_answer(stream: &str, t: &SignedTap, e: &RecordedEvent) -> Result<Tap
         counter,
         signature,
         decision,
+        clock,
         ..
     } = stored
     else {
@@ -612,6 +665,7 @@ fn recorded_answer(stream: &str, t: &SignedTap, e: &RecordedEvent) -> Result<Tap
         || card != t.tap.card
         || kiosk_time != t.tap.kiosk_time
         || counter != t.tap.counter
+        || clock != t.tap.clock
         || signature != t.signature
     {
         return Err(elsewhere());

@@ -53,6 +53,10 @@ pub enum KioskEvent {
         /// enrolment current when they were recorded.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         enrolment: Option<u32>,
+        /// The kiosk's monotonic clock when the card was read (signed with
+        /// the tap); absent in taps from kiosks that did not send it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        clock: Option<MonoReading>,
     },
     KioskRegistered {
         venue: VenueId,
@@ -69,15 +73,75 @@ pub enum KioskEvent {
     },
 }
 
+/// A reading of a kiosk's monotonic clock: the kiosk's boot (numbered by
+/// the kiosk, 1, 2, 3, … for its enrolment) and the microseconds its
+/// monotonic clock showed. Unlike its wall clock, nobody sets it: within
+/// one boot, the difference of two readings is the time between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonoReading {
+    pub boot: u32,
+    pub mono_us: u64,
+}
+
+/// A kiosk's clock sync point: at `mono_us` of `boot` (the midpoint of a
+/// round trip, on the kiosk's monotonic clock) the server's answer said
+/// `server_time`. A tap read at another reading of the same boot happened
+/// at `server_time` plus the monotonic time between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncPoint {
+    pub boot: u32,
+    pub mono_us: u64,
+    pub server_time: DateTime<Utc>,
+}
+
+impl SyncPoint {
+    /// The server time of `reading` (of this point's boot) by this point.
+    pub fn place(&self, reading: MonoReading) -> DateTime<Utc> {
+        let micros = |us: u64| Duration::microseconds(i64::try_from(us).unwrap_or(i64::MAX));
+        if reading.mono_us >= self.mono_us {
+            self.server_time + micros(reading.mono_us - self.mono_us)
+        } else {
+            self.server_time - micros(self.mono_us - reading.mono_us)
+        }
+    }
+
+    /// Of `points`, the one of `reading`'s boot nearest to it.
+    pub fn nearest<'a>(
+        points: impl IntoIterator<Item = &'a SyncPoint>,
+        reading: MonoReading,
+    ) -> Option<&'a SyncPoint> {
+        points
+            .into_iter()
+            .filter(|p| p.boot == reading.boot)
+            .min_by_key(|p| p.mono_us.abs_diff(reading.mono_us))
+    }
+}
+
+/// How the server placed a tap in its own time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum Placed {
+    /// From the kiosk's sync point nearest the tap, of the boot it was
+    /// read in: whatever the kiosk's wall clock showed.
+    SyncPoint(SyncPoint),
+    /// No sync point of the tap's boot was known: the kiosk's wall clock,
+    /// corrected by the offset measured on the request that carried it.
+    WallClock,
+}
+
 /// The server's decision on a tap, kept with the raw tap so that an
 /// auditor sees both clocks and a retried tap gets the same answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TapDecision {
-    /// The kiosk's time corrected by its clock offset as measured when the
-    /// tap reached the server: the time lateness was judged by.
+    /// When the card was read, in server time (`placed` says how it was
+    /// found): the time lateness was judged by.
     pub at: DateTime<Utc>,
-    /// Server clock minus kiosk clock, in milliseconds.
+    /// Server time minus the kiosk's wall clock at the tap, milliseconds.
     pub clock_offset_ms: i64,
+    /// How `at` was found; absent in taps recorded before sync points,
+    /// which were placed by the corrected wall clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placed: Option<Placed>,
     /// The card holder, when the card is known.
     pub person: Option<StaffNo>,
     /// The session the tap was attributed to, if any was open at the venue.

@@ -88,8 +88,8 @@ pub use dispute::{
 };
 pub use error::{DomainError, Result};
 pub use kiosk::{
-    KioskEvent, KioskLedger, MAX_COUNTER_JUMP, OVER_FOR, TapDecision, ended_session, kiosk_stream,
-    pick_session, recently_over,
+    KioskEvent, KioskLedger, MAX_COUNTER_JUMP, MonoReading, OVER_FOR, Placed, SyncPoint,
+    TapDecision, ended_session, kiosk_stream, pick_session, recently_over,
 };
 pub use monthly::{LEADERSHIP_STREAM, Monthly, MonthlyCommand, MonthlyEvent, unit_month_stream};
 pub use org::{ORG_STREAM, OrgCommand, OrgEvent, OrgTree, Unit, UnitId, UnitKind};

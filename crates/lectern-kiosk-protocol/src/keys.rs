@@ -4,7 +4,7 @@
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-use crate::messages::{SignedTap, Tap};
+use crate::messages::{SignedTap, Stamp, Tap};
 use crate::{ProtocolError, hex, unhex};
 
 /// A kiosk's signing key. Its secret never leaves the kiosk.
@@ -48,17 +48,10 @@ impl KioskKey {
     }
 
     /// The `x-lectern-signature` of a request (see `request_bytes`).
-    pub fn sign_request(
-        &self,
-        method: &str,
-        path: &str,
-        kiosk: &str,
-        time: &str,
-        body: &[u8],
-    ) -> String {
+    pub fn sign_request(&self, method: &str, path: &str, stamp: &Stamp, body: &[u8]) -> String {
         hex(&self
             .0
-            .sign(&request_bytes(method, path, kiosk, time, body))
+            .sign(&request_bytes(method, path, stamp, body))
             .to_bytes())
     }
 }
@@ -100,13 +93,12 @@ impl PublicKey {
         &self,
         method: &str,
         path: &str,
-        kiosk: &str,
-        time: &str,
+        stamp: &Stamp,
         body: &[u8],
         signature: &str,
     ) -> Result<(), ProtocolError> {
         self.verify(
-            &request_bytes(method, path, kiosk, time, body),
+            &request_bytes(method, path, stamp, body),
             signature,
             || format!("the request {method} {path}"),
         )
@@ -126,12 +118,18 @@ impl PublicKey {
 }
 
 /// The bytes a request's signature covers: a version line, the method,
-/// the path (with its query), the kiosk, the time header as sent, and the
-/// SHA-256 of the body, hex, each on its own line.
-pub fn request_bytes(method: &str, path: &str, kiosk: &str, time: &str, body: &[u8]) -> Vec<u8> {
+/// the path (with its query), the kiosk, the time header as sent, the
+/// clock header's boot and microseconds, the sync header as sent (empty
+/// without one), and the SHA-256 of the body, hex, each on its own line.
+pub fn request_bytes(method: &str, path: &str, stamp: &Stamp, body: &[u8]) -> Vec<u8> {
     format!(
-        "lectern-kiosk-request-v1\n{}\n{path}\n{kiosk}\n{time}\n{}",
+        "lectern-kiosk-request-v2\n{}\n{path}\n{}\n{}\n{} {}\n{}\n{}",
         method.to_ascii_uppercase(),
+        stamp.kiosk,
+        stamp.time,
+        stamp.clock.boot,
+        stamp.clock.mono_us,
+        stamp.sync_header().unwrap_or_default(),
         hex(&Sha256::digest(body))
     )
     .into_bytes()

@@ -8,10 +8,15 @@
 //! - A tap's signature covers every field of the tap (`Tap::canonical_bytes`),
 //!   so a tap altered anywhere between the kiosk's queue and the log fails
 //!   verification; the log keeps the signature.
-//! - A request's signature covers its method, path, kiosk, time and the
-//!   SHA-256 of its body (`request_bytes`); the server refuses a signature
-//!   that does not verify under the kiosk's enrolled key, or a time too far
-//!   from its own.
+//! - A request's signature covers its method, path, stamp (kiosk, wall
+//!   time, monotonic reading, sync point) and the SHA-256 of its body
+//!   (`request_bytes`); the server refuses a signature that does not verify
+//!   under the kiosk's enrolled key, and a request whose sync point says it
+//!   was signed more than `STALE_AFTER_SECONDS` from the server's now.
+//! - A tap's time is placed by the server from the kiosk's monotonic clock
+//!   (`MonoReading`, signed with the tap) and the kiosk's sync point nearest
+//!   to it of the same boot (`SyncPoint`), never by the kiosk's wall clock
+//!   while such a point exists.
 //! - Taps are idempotent by `Tap::id` (UUID v7 made by the kiosk): sending a
 //!   batch again adds nothing.
 
@@ -19,9 +24,10 @@ mod keys;
 mod messages;
 
 pub use keys::{KioskKey, PublicKey, enrolment_code_hash, new_enrolment_code, request_bytes};
+pub use lectern_domain::{MonoReading, SyncPoint};
 pub use messages::{
     BatchResponse, EnrolRequest, EnrolResponse, Heartbeat, HeartbeatResponse, Outcome, Roster,
-    RosterPerson, RosterSession, SignedTap, Tap, TapBatch, TapResult,
+    RosterPerson, RosterSession, SignedTap, Stamp, Tap, TapBatch, TapResult,
 };
 
 /// The most taps one `POST /kiosk/v1/taps` may carry.
@@ -33,8 +39,24 @@ pub const PREFIX: &str = "/kiosk/v1";
 pub const HEADER_KIOSK: &str = "x-lectern-kiosk";
 /// Header with the kiosk's clock at sending (RFC 3339).
 pub const HEADER_TIME: &str = "x-lectern-time";
+/// Header with the kiosk's monotonic clock at sending: `BOOT MICROS`.
+pub const HEADER_CLOCK: &str = "x-lectern-clock";
+/// Header with the kiosk's latest sync point of that boot:
+/// `MICROS SERVER_TIME` (RFC 3339).
+pub const HEADER_SYNC: &str = "x-lectern-sync";
 /// Header with the request's signature (hex).
 pub const HEADER_SIGNATURE: &str = "x-lectern-signature";
+
+/// A signed request whose sync point says it was signed further than this
+/// from the server's now (held on the way, replayed, or a sync point the
+/// server's clock has since left behind) is refused with `STALE`; the
+/// kiosk takes the refusal's `server_time` as a new sync point and signs
+/// the request again.
+pub const STALE_AFTER_SECONDS: i64 = 300;
+
+/// The `code` of a refusal for a stale request; its JSON also carries the
+/// server's `server_time`.
+pub const STALE: &str = "STALE";
 
 /// Why a key, a signature or a message is refused; each names the value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

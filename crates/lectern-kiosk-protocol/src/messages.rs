@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use lectern_domain::{
-    AttendanceStatus, CardUid, CheckInRules, RejectReason, Slug, StaffNo, TapOutcome,
+    AttendanceStatus, CardUid, CheckInRules, MonoReading, RejectReason, Slug, StaffNo, SyncPoint,
+    TapOutcome,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -19,8 +20,14 @@ pub struct Tap {
     pub card: CardUid,
     /// The kiosk's tap counter: 1, 2, 3, … with no gaps.
     pub counter: u64,
-    /// The kiosk's clock when the card was read, to the microsecond.
+    /// The kiosk's wall clock when the card was read, to the microsecond.
     pub kiosk_time: DateTime<Utc>,
+    /// The kiosk's monotonic clock when the card was read: with a sync
+    /// point of the same boot, it places the tap in server time whatever
+    /// the wall clock showed. Absent from taps of kiosks that do not send
+    /// it (those are placed by the corrected wall clock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<MonoReading>,
 }
 
 impl Tap {
@@ -40,22 +47,34 @@ impl Tap {
             card,
             counter,
             kiosk_time: kiosk_time.trunc_subsecs(6),
+            clock: None,
         }
+    }
+
+    /// The tap, read at `reading` of the kiosk's monotonic clock.
+    pub fn with_clock(mut self, reading: MonoReading) -> Tap {
+        self.clock = Some(reading);
+        self
     }
 
     /// The bytes the tap's signature covers: a version line, then every
     /// field on its own line in a fixed order; the time in RFC 3339, UTC,
-    /// with microseconds.
+    /// with microseconds. A tap with a monotonic reading is version 2 and
+    /// ends with its boot and microseconds; one without is version 1.
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        format!(
-            "lectern-tap-v1\n{}\n{}\n{}\n{}\n{}\n{}",
+        let fields = format!(
+            "{}\n{}\n{}\n{}\n{}\n{}",
             self.id.hyphenated(),
             self.kiosk.as_str(),
             self.venue.as_str(),
             self.card.as_str(),
             self.counter,
             self.kiosk_time.to_rfc3339_opts(SecondsFormat::Micros, true)
-        )
+        );
+        match self.clock {
+            None => format!("lectern-tap-v1\n{fields}"),
+            Some(r) => format!("lectern-tap-v2\n{fields}\n{}\n{}", r.boot, r.mono_us),
+        }
         .into_bytes()
     }
 }
@@ -88,10 +107,14 @@ pub struct EnrolResponse {
     pub server_time: DateTime<Utc>,
 }
 
-/// `POST /kiosk/v1/taps`: queued taps, oldest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `POST /kiosk/v1/taps`: queued taps, oldest first, with the kiosk's
+/// sync points nearest to them (of the boots they were read in), by which
+/// the server places each in its own time.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TapBatch {
     pub taps: Vec<SignedTap>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sync: Vec<SyncPoint>,
 }
 
 /// What a tap came to, as the kiosk shows it.
@@ -242,4 +265,115 @@ pub struct Heartbeat {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeartbeatResponse {
     pub server_time: DateTime<Utc>,
+    /// The heartbeat was signed before one the server has already taken
+    /// (a replay, or one overtaken on the way): it changed nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replayed: bool,
+}
+
+/// The headers of a signed request that say who sent it and when
+/// (`x-lectern-kiosk`, `x-lectern-time`, `x-lectern-clock`,
+/// `x-lectern-sync`); the request's signature covers them all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp {
+    pub kiosk: String,
+    /// The kiosk's wall clock at signing, RFC 3339: a claim, used only to
+    /// measure and show how far that clock is off.
+    pub time: String,
+    /// The kiosk's monotonic clock at signing.
+    pub clock: MonoReading,
+    /// The kiosk's latest sync point of the same boot, if it has one: by
+    /// it the server tells when the request was signed, in its own time.
+    pub sync: Option<SyncPoint>,
+}
+
+impl Stamp {
+    /// The headers that carry it (without the signature).
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![
+            (crate::HEADER_KIOSK, self.kiosk.clone()),
+            (crate::HEADER_TIME, self.time.clone()),
+            (
+                crate::HEADER_CLOCK,
+                format!("{} {}", self.clock.boot, self.clock.mono_us),
+            ),
+        ];
+        if let Some(sync) = self.sync_header() {
+            out.push((crate::HEADER_SYNC, sync));
+        }
+        out
+    }
+
+    /// `x-lectern-sync`: the sync point's monotonic reading (of the
+    /// clock's boot) and server time.
+    pub(crate) fn sync_header(&self) -> Option<String> {
+        self.sync.map(|p| {
+            format!(
+                "{} {}",
+                p.mono_us,
+                p.server_time.to_rfc3339_opts(SecondsFormat::Micros, true)
+            )
+        })
+    }
+
+    /// The stamp from a request's headers (`header` looks one up by name);
+    /// each refusal names the header and its value.
+    pub fn from_headers<'a>(
+        header: impl Fn(&str) -> Option<&'a str>,
+    ) -> Result<Stamp, crate::ProtocolError> {
+        use crate::{HEADER_CLOCK, HEADER_KIOSK, HEADER_SYNC, HEADER_TIME, ProtocolError};
+        let need = |name: &'static str| {
+            header(name).ok_or_else(|| ProtocolError::invalid(name, "", "the header is missing"))
+        };
+        let (kiosk, time, clock) = (need(HEADER_KIOSK)?, need(HEADER_TIME)?, need(HEADER_CLOCK)?);
+        let number = |what: &'static str, text: &str| {
+            text.parse::<u64>().map_err(|_| {
+                ProtocolError::invalid(what, text, "expected a whole number of microseconds")
+            })
+        };
+        let Some((boot, mono)) = clock.split_once(' ') else {
+            return Err(ProtocolError::invalid(
+                HEADER_CLOCK,
+                clock,
+                "expected the boot and the monotonic microseconds, e.g. \"3 65000000\"",
+            ));
+        };
+        let clock = MonoReading {
+            boot: boot
+                .parse()
+                .map_err(|_| ProtocolError::invalid(HEADER_CLOCK, clock, "the boot is not a number"))?,
+            mono_us: number(HEADER_CLOCK, mono)?,
+        };
+        let sync = match header(HEADER_SYNC) {
+            None => None,
+            Some(text) => {
+                let (mono, time) = text.split_once(' ').ok_or_else(|| {
+                    ProtocolError::invalid(
+                        HEADER_SYNC,
+                        text,
+                        "expected the sync point's monotonic microseconds and its server time",
+                    )
+                })?;
+                let server_time = DateTime::parse_from_rfc3339(time)
+                    .map_err(|_| ProtocolError::invalid(HEADER_SYNC, text, "not an RFC 3339 time"))?
+                    .with_timezone(&Utc);
+                Some(SyncPoint {
+                    boot: clock.boot,
+                    mono_us: number(HEADER_SYNC, mono)?,
+                    server_time,
+                })
+            }
+        };
+        Ok(Stamp {
+            kiosk: kiosk.to_owned(),
+            time: time.to_owned(),
+            clock,
+            sync,
+        })
+    }
+
+    /// When the request was signed, in server time, by its sync point.
+    pub fn signed_at(&self) -> Option<DateTime<Utc>> {
+        self.sync.map(|p| p.place(self.clock))
+    }
 }

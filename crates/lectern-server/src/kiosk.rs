@@ -5,10 +5,14 @@
 //! with a 4xx status that names the offending value, never a 500 for bad
 //! input.
 //!
-//! Signed requests are not refused for their time: a kiosk's clock may be
-//! off, and every call is idempotent (a replayed heartbeat or batch adds
-//! nothing), so the time header is used to measure the kiosk's clock
-//! offset, which is stored and shown.
+//! A kiosk's wall clock may be off, so a request is never judged by its
+//! time header (that only measures the offset, which is stored and shown).
+//! It is judged by the kiosk's monotonic clock against the kiosk's sync
+//! point of the same boot (`Stamp::signed_at`): a request signed further
+//! than `STALE_AFTER_SECONDS` from the server's now is refused as `STALE`
+//! (409, with the server's time, so the kiosk can take a new sync point
+//! and sign again). Tap batches are idempotent; heartbeats are taken in
+//! the order they were signed, so a replayed one changes nothing.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -21,8 +25,8 @@ use chrono::{DateTime, Utc};
 use lectern_app::Error;
 use lectern_domain::Slug;
 use lectern_kiosk_protocol::{
-    EnrolRequest, EnrolResponse, HEADER_KIOSK, HEADER_SIGNATURE, HEADER_TIME, Heartbeat,
-    HeartbeatResponse, PREFIX, PublicKey, TapBatch,
+    EnrolRequest, EnrolResponse, HEADER_CLOCK, HEADER_KIOSK, HEADER_SIGNATURE, HEADER_TIME,
+    Heartbeat, HeartbeatResponse, PREFIX, PublicKey, STALE, STALE_AFTER_SECONDS, Stamp, TapBatch,
 };
 use lectern_projections::{Stmt, Val};
 use serde_json::json;
@@ -41,14 +45,6 @@ pub(crate) fn router() -> Router<AppState> {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
 }
 
-/// The JSON answer, or the refusal.
-fn respond<T: serde::Serialize>(result: Result<T, Error>) -> Response {
-    match result {
-        Ok(answer) => axum::Json(answer).into_response(),
-        Err(e) => refuse(e),
-    }
-}
-
 /// A refusal: the status for the error's code, and the message.
 fn refuse(e: Error) -> Response {
     (
@@ -56,6 +52,51 @@ fn refuse(e: Error) -> Response {
         axum::Json(json!({ "error": e.message, "code": e.code.as_str() })),
     )
         .into_response()
+}
+
+/// Why a signed request was not taken: refused, or stale.
+enum Refusal {
+    Refused(Error),
+    /// Signed too long before (or after) the server's now, by the kiosk's
+    /// sync point: 409 `STALE` with the server's time.
+    Stale {
+        message: String,
+        server_time: DateTime<Utc>,
+    },
+}
+
+impl From<Error> for Refusal {
+    fn from(e: Error) -> Refusal {
+        Refusal::Refused(e)
+    }
+}
+
+impl From<lectern_domain::DomainError> for Refusal {
+    fn from(e: lectern_domain::DomainError) -> Refusal {
+        Refusal::Refused(e.into())
+    }
+}
+
+impl From<lectern_projections::Error> for Refusal {
+    fn from(e: lectern_projections::Error) -> Refusal {
+        Refusal::Refused(e.into())
+    }
+}
+
+/// The answer to a signed request.
+fn answer<T: serde::Serialize>(result: Result<T, Refusal>) -> Response {
+    match result {
+        Ok(answer) => axum::Json(answer).into_response(),
+        Err(Refusal::Refused(e)) => refuse(e),
+        Err(Refusal::Stale {
+            message,
+            server_time,
+        }) => (
+            axum::http::StatusCode::CONFLICT,
+            axum::Json(json!({ "error": message, "code": STALE, "server_time": server_time })),
+        )
+            .into_response(),
+    }
 }
 
 /// `POST /kiosk/v1/enrol`: the kiosk's public key, with the code issued
@@ -66,7 +107,7 @@ async fn enrol(State(state): State<AppState>, body: Body) -> Response {
         Ok(body) => body,
         Err(refused) => return *refused,
     };
-    respond(enrol_kiosk(&state, &body).await)
+    answer(enrol_kiosk(&state, &body).await.map_err(Refusal::from))
 }
 
 /// A request body as axum read it, or why it could not.
@@ -98,44 +139,54 @@ async fn enrol_kiosk(state: &AppState, body: &[u8]) -> Result<EnrolResponse, Err
 }
 
 /// The enrolled kiosk a signed request comes from, its key and venue,
-/// and its clock.
+/// and its stamp.
 struct SignedBy {
     kiosk: Slug,
     key: PublicKey,
     venue: Slug,
+    stamp: Stamp,
+    /// The kiosk's wall clock at signing (the time header).
     kiosk_time: DateTime<Utc>,
 }
 
 impl SignedBy {
-    /// Server clock minus kiosk clock, in milliseconds, at `now`.
+    /// Server clock minus kiosk wall clock, in milliseconds, at `now`.
     fn offset_ms(&self, now: DateTime<Utc>) -> i64 {
         (now - self.kiosk_time).num_milliseconds()
     }
 }
 
 /// Checks a kiosk request's signature headers against the key the kiosk
-/// enrolled (from the kiosks read model, which enrolment waits for).
+/// enrolled (from the kiosks read model, which enrolment waits for), and
+/// its age by its sync point against the server's clock.
 async fn authenticate(
     state: &AppState,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<SignedBy, Error> {
+) -> Result<SignedBy, Refusal> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let (Some(kiosk), Some(time), Some(signature)) = (
-        header(HEADER_KIOSK),
-        header(HEADER_TIME),
+    let signed = [HEADER_KIOSK, HEADER_TIME, HEADER_CLOCK, HEADER_SIGNATURE];
+    let (Some(signature), true) = (
         header(HEADER_SIGNATURE),
+        signed.iter().all(|h| header(h).is_some()),
     ) else {
         return Err(Error::unauthenticated(format!(
-            "sign the request: headers {HEADER_KIOSK}, {HEADER_TIME} and {HEADER_SIGNATURE} \
-             (see lectern-kiosk-protocol)"
-        )));
+            "sign the request: headers {} (see lectern-kiosk-protocol)",
+            signed.join(", ")
+        ))
+        .into());
     };
-    let kiosk = Slug::parse(kiosk)?;
-    let kiosk_time = DateTime::parse_from_rfc3339(time)
-        .map_err(|_| Error::bad_input(format!("{HEADER_TIME} is not an RFC 3339 time: {time:?}")))?
+    let stamp = Stamp::from_headers(header).map_err(|e| Error::bad_input(e.to_string()))?;
+    let kiosk = Slug::parse(&stamp.kiosk)?;
+    let kiosk_time = DateTime::parse_from_rfc3339(&stamp.time)
+        .map_err(|_| {
+            Error::bad_input(format!(
+                "{HEADER_TIME} is not an RFC 3339 time: {:?}",
+                stamp.time
+            ))
+        })?
         .with_timezone(&Utc);
     let rows = state
         .api
@@ -156,19 +207,21 @@ async fn authenticate(
                 "kiosk {:?} is not registered; an administrator registers it \
                  (registerKiosk or `lectern kiosk register`)",
                 kiosk.as_str()
-            )));
+            ))
+            .into());
         }
         Some(None) => {
             return Err(Error::unauthenticated(format!(
                 "kiosk {:?} was registered again and is not enrolled: enrol it with the new \
                  code from registerKiosk",
                 kiosk.as_str()
-            )));
+            ))
+            .into());
         }
         Some(Some(key)) => PublicKey::from_hex(&key).map_err(Error::internal)?,
     };
     let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-    key.verify_request(method.as_str(), path, kiosk.as_str(), time, body, signature)
+    key.verify_request(method.as_str(), path, &stamp, body, signature)
         .map_err(|e| {
             tracing::warn!(kiosk = kiosk.as_str(), path, "refused a kiosk request: {e}");
             Error::unauthenticated(format!(
@@ -177,16 +230,37 @@ async fn authenticate(
                 kiosk.as_str()
             ))
         })?;
+    let now = state.api.app.clock.now();
+    if let Some(signed_at) = stamp.signed_at() {
+        let age = now - signed_at;
+        if age.num_seconds().abs() > STALE_AFTER_SECONDS {
+            let message = format!(
+                "kiosk {:?} signed this request at {signed_at} by its sync point, {} seconds \
+                 {} the server's clock ({now}); at most {STALE_AFTER_SECONDS} are taken: sign \
+                 it again",
+                kiosk.as_str(),
+                age.num_seconds().abs(),
+                if age > chrono::Duration::zero() { "before" } else { "after" },
+            );
+            tracing::warn!(kiosk = kiosk.as_str(), path, "refused a stale kiosk request: {message}");
+            return Err(Refusal::Stale {
+                message,
+                server_time: now,
+            });
+        }
+    }
     Ok(SignedBy {
         kiosk,
         key,
         venue: venue.ok_or_else(|| Error::internal("an enrolled kiosk has no venue"))?,
+        stamp,
         kiosk_time,
     })
 }
 
 /// `POST /kiosk/v1/heartbeat` (signed): the kiosk's version, backlog and
-/// last tap; the server stores them with the clock offset it measures.
+/// last tap; the server stores them with the clock offset it measures,
+/// unless a heartbeat signed later by the same key was taken already.
 async fn heartbeat(
     State(state): State<AppState>,
     method: Method,
@@ -208,14 +282,23 @@ async fn heartbeat(
         })?;
         let now = state.api.app.clock.now();
         let offset = by.offset_ms(now);
+        // Taken only when signed after the last one taken from this key: by
+        // boot, then monotonic reading.
         let upsert = Stmt {
             sql: std::sync::Arc::from(
                 "INSERT INTO kiosk_heartbeats (kiosk, seen_at, kiosk_time, clock_offset_ms, \
-                 version, backlog, last_tap) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 version, backlog, last_tap, public_key, boot, mono_us) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
                  ON CONFLICT (kiosk) DO UPDATE SET seen_at = excluded.seen_at, \
                  kiosk_time = excluded.kiosk_time, clock_offset_ms = excluded.clock_offset_ms, \
                  version = excluded.version, backlog = excluded.backlog, \
-                 last_tap = excluded.last_tap",
+                 last_tap = excluded.last_tap, public_key = excluded.public_key, \
+                 boot = excluded.boot, mono_us = excluded.mono_us \
+                 WHERE kiosk_heartbeats.public_key IS NULL \
+                 OR kiosk_heartbeats.public_key <> excluded.public_key \
+                 OR kiosk_heartbeats.boot < excluded.boot \
+                 OR (kiosk_heartbeats.boot = excluded.boot \
+                     AND kiosk_heartbeats.mono_us < excluded.mono_us)",
             ),
             args: vec![
                 Val::from(by.kiosk.as_str()),
@@ -225,13 +308,20 @@ async fn heartbeat(
                 Val::from(beat.version.as_str()),
                 Val::from(beat.backlog),
                 Val::from(beat.last_tap),
+                Val::from(by.key.to_hex().as_str()),
+                Val::Int(i64::from(by.stamp.clock.boot)),
+                Val::Int(i64::try_from(by.stamp.clock.mono_us).unwrap_or(i64::MAX)),
             ],
         };
-        state.api.db().transact(None, &[upsert]).await?;
-        Ok::<_, Error>(HeartbeatResponse { server_time: now })
+        // As a guard, the upsert tells whether it changed the row.
+        let taken = state.api.db().transact(Some(&upsert), &[]).await?;
+        Ok::<_, Refusal>(HeartbeatResponse {
+            server_time: now,
+            replayed: !taken,
+        })
     }
     .await;
-    respond(result)
+    answer(result)
 }
 
 /// `POST /kiosk/v1/taps` (signed): a batch of queued taps, oldest first;
@@ -251,21 +341,24 @@ async fn taps(
         let by = authenticate(&state, &method, &uri, &headers, &body).await?;
         let batch: TapBatch = serde_json::from_slice(&body).map_err(|e| {
             Error::bad_input(format!(
-                "the body is not a tap batch (JSON {{\"taps\": [signed taps]}}): {e}"
+                "the body is not a tap batch (JSON {{\"taps\": [signed taps], \"sync\": [sync \
+                 points]}}): {e}"
             ))
         })?;
-        state
-            .taps
-            .ingest(
-                &by.kiosk,
-                &by.key,
-                by.offset_ms(state.api.app.clock.now()),
-                batch,
-            )
-            .await
+        Ok::<_, Refusal>(
+            state
+                .taps
+                .ingest(
+                    &by.kiosk,
+                    &by.key,
+                    by.offset_ms(state.api.app.clock.now()),
+                    batch,
+                )
+                .await?,
+        )
     }
     .await;
-    respond(result)
+    answer(result)
 }
 
 /// `GET /kiosk/v1/roster[?since=N]` (signed, empty body): the people and
@@ -295,8 +388,10 @@ async fn roster(
                     })?,
             ),
         };
-        lectern_app::kiosks::roster(&state.api.app, state.api.db(), &by.venue, since).await
+        Ok::<_, Refusal>(
+            lectern_app::kiosks::roster(&state.api.app, state.api.db(), &by.venue, since).await?,
+        )
     }
     .await;
-    respond(result)
+    answer(result)
 }

@@ -110,6 +110,11 @@ fn migrator(backend: &'static str) -> Migrator {
                 "tokens, secrets and projection checkpoints",
                 include_str!("../../../migrations/sqlite/0004_tokens_secrets_projections.sql"),
             ),
+            (
+                5,
+                "heartbeats taken in order",
+                include_str!("../../../migrations/sqlite/0005_heartbeat_order.sql"),
+            ),
         ],
         _ => &[
             (
@@ -131,6 +136,11 @@ fn migrator(backend: &'static str) -> Migrator {
                 4,
                 "tokens, secrets and projection checkpoints",
                 include_str!("../../../migrations/postgres/0004_tokens_secrets_projections.sql"),
+            ),
+            (
+                5,
+                "heartbeats taken in order",
+                include_str!("../../../migrations/postgres/0005_heartbeat_order.sql"),
             ),
         ],
     };

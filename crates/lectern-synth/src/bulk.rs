@@ -310,6 +310,7 @@ pub async fn generate(store: &Store, target: u64, seed: u64) -> anyhow::Result<S
                         signature: "5a".repeat(64),
                         decision: None,
                         enrolment: None,
+                        clock: None,
                     },
                     at,
                 ));

@@ -53,7 +53,9 @@ use lectern_domain::{
     appraise_entries, award_stream, dispute_stream, filing_deadline, kiosk_stream, person_stream,
     programme_stream, session_stream, task_stream, unit_month_stream,
 };
-use lectern_kiosk_protocol::{KioskKey, MAX_BATCH, SignedTap, Tap, TapBatch, enrolment_code_hash};
+use lectern_kiosk_protocol::{
+    KioskKey, MAX_BATCH, MonoReading, SignedTap, SyncPoint, Tap, TapBatch, enrolment_code_hash,
+};
 use lectern_projections::{
     Projections, ReadDb, Val, append_request, load, person_entries, positioned, unit_month_figures,
 };
@@ -583,6 +585,16 @@ async fn send(
     let count = taps.len() as u64;
     let signed: Vec<SignedTap> = taps.into_iter().map(|t| key.sign_tap(t)).collect();
     for chunk in signed.chunks(MAX_BATCH) {
+        // A sync point at the batch's first tap, as a kiosk would send.
+        let sync = chunk
+            .first()
+            .map(|t| SyncPoint {
+                boot: 1,
+                mono_us: t.tap.clock.map_or(0, |c| c.mono_us),
+                server_time: t.tap.kiosk_time,
+            })
+            .into_iter()
+            .collect();
         let answer = ingest
             .ingest(
                 &kiosk,
@@ -590,6 +602,7 @@ async fn send(
                 0,
                 TapBatch {
                     taps: chunk.to_vec(),
+                    sync,
                 },
             )
             .await
@@ -1547,6 +1560,13 @@ impl Gen<'_> {
                 card,
                 counter: self.kiosks[k].counter,
                 kiosk_time: at,
+                // The demo's kiosks never drift: their monotonic clocks
+                // count microseconds since 1970, and their sync points
+                // (`send`) agree with their wall clocks.
+                clock: Some(MonoReading {
+                    boot: 1,
+                    mono_us: u64::try_from(at.timestamp_micros()).unwrap_or_default(),
+                }),
             };
             taps.push(tap);
         }

@@ -337,6 +337,7 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
                 signature: "ab".repeat(32),
                 decision: None,
                 enrolment: None,
+                clock: None,
             };
             run::<KioskLedger>(store, &kiosk_stream(k), |l| l.decide(&tap), no_keys).await;
         }

@@ -14,6 +14,7 @@ fn tapped(counter: u64) -> KioskEvent {
         signature: "ab12".into(),
         decision: None,
         enrolment: None,
+        clock: None,
     }
 }
 
@@ -47,6 +48,7 @@ fn counters_move_forward_and_gaps_are_kept() {
         signature: "not hex".into(),
         decision: None,
         enrolment: None,
+        clock: None,
     };
     given::<KioskLedger>([tapped(1)])
         .when(|k| k.decide(&unsigned))
@@ -74,6 +76,7 @@ fn a_kiosk_records_taps_only_for_its_venue() {
         signature,
         decision: None,
         enrolment: None,
+        clock: None,
     };
     given::<KioskLedger>([registered('a'), enrolled(), tapped(1)])
         .when(|k| k.decide(&elsewhere))
@@ -301,6 +304,7 @@ fn a_replaced_devices_taps_continue_its_own_sequence() {
             signature,
             decision,
             enrolment: Some(enrolment),
+            clock: None,
         },
         other => other,
     };

@@ -146,6 +146,7 @@ fn study_appraisal_award_dispute_and_monthly_events() {
         signature: "ab12".into(),
         decision: None,
         enrolment: None,
+        clock: None,
     };
     let KioskEvent::CardTapped {
         tap: id,
@@ -169,11 +170,20 @@ fn study_appraisal_award_dispute_and_monthly_events() {
         decision: Some(TapDecision {
             at: local(2008, 9, 2, 14, 21),
             clock_offset_ms: 60_000,
+            placed: Some(Placed::SyncPoint(SyncPoint {
+                boot: 3,
+                mono_us: 5_000_000,
+                server_time: local(2008, 9, 2, 14, 20),
+            })),
             person: Some(staff("2001001")),
             session: Some(Uuid::from_u128(9)),
             outcome: TapOutcome::Recorded(AttendanceStatus::Late),
         }),
         enrolment: Some(2),
+        clock: Some(MonoReading {
+            boot: 3,
+            mono_us: 65_000_000,
+        }),
     };
     let pins: Vec<(String, &str)> = pins
         .into_iter()
@@ -184,7 +194,7 @@ fn study_appraisal_award_dispute_and_monthly_events() {
             ),
             (
                 json(&decided),
-                r#"{"type":"CardTapped","tap":"00000000-0000-0000-0000-000000000005","venue":"hall-3","card":"04A1B2C3","kiosk_time":"2008-09-02T06:20:00Z","counter":17,"signature":"ab12","decision":{"at":"2008-09-02T06:21:00Z","clock_offset_ms":60000,"person":"2001001","session":"00000000-0000-0000-0000-000000000009","outcome":{"recorded":"late"}},"enrolment":2}"#,
+                r#"{"type":"CardTapped","tap":"00000000-0000-0000-0000-000000000005","venue":"hall-3","card":"04A1B2C3","kiosk_time":"2008-09-02T06:20:00Z","counter":17,"signature":"ab12","decision":{"at":"2008-09-02T06:21:00Z","clock_offset_ms":60000,"placed":{"by":"sync_point","boot":3,"mono_us":5000000,"server_time":"2008-09-02T06:20:00Z"},"person":"2001001","session":"00000000-0000-0000-0000-000000000009","outcome":{"recorded":"late"}},"enrolment":2,"clock":{"boot":3,"mono_us":65000000}}"#,
             ),
         ])
         .collect();

@@ -16,6 +16,7 @@ fn tap() -> Tap {
         counter: 42,
         kiosk_time: Utc.with_ymd_and_hms(2007, 3, 6, 6, 5, 0).unwrap()
             + chrono::Duration::microseconds(123_456),
+        clock: None,
     }
 }
 
@@ -36,13 +37,30 @@ fn canonical_bytes_are_pinned() {
     );
     assert_eq!(new.kiosk_time.timestamp_subsec_nanos(), 123_456_000);
     assert_eq!(new.id.get_version_num(), 7);
+    // A tap with its monotonic reading is version 2, the reading last.
+    assert_eq!(
+        String::from_utf8(
+            tap()
+                .with_clock(MonoReading {
+                    boot: 3,
+                    mono_us: 65_000_000
+                })
+                .canonical_bytes()
+        )
+        .unwrap(),
+        "lectern-tap-v2\n0195f000-0000-7000-8000-00000000aa01\nhall-a-1\nhall-a\n04A1B2C3\n42\n\
+         2007-03-06T06:05:00.123456Z\n3\n65000000"
+    );
 }
 
 #[test]
 fn a_signed_tap_verifies_and_every_altered_field_is_caught() {
     let key = KioskKey::generate().unwrap();
     let public = PublicKey::from_hex(&key.public_hex()).unwrap();
-    let signed = key.sign_tap(tap());
+    let signed = key.sign_tap(tap().with_clock(MonoReading {
+        boot: 2,
+        mono_us: 1_000,
+    }));
     public.verify_tap(&signed).unwrap();
     // Through JSON and back, as it travels and as the log keeps it.
     let wire = serde_json::to_string(&signed).unwrap();
@@ -69,6 +87,15 @@ fn a_signed_tap_verifies_and_every_altered_field_is_caught() {
             "time",
             Box::new(|t| t.kiosk_time += chrono::Duration::microseconds(1)),
         ),
+        (
+            "boot",
+            Box::new(|t| t.clock.as_mut().unwrap().boot += 1),
+        ),
+        (
+            "monotonic reading",
+            Box::new(|t| t.clock.as_mut().unwrap().mono_us += 1),
+        ),
+        ("monotonic reading dropped", Box::new(|t| t.clock = None)),
     ];
     for (field, alter) in alterations {
         let mut forged = signed.clone();
@@ -93,24 +120,64 @@ fn a_signed_tap_verifies_and_every_altered_field_is_caught() {
 }
 
 #[test]
-fn requests_are_signed_over_method_path_kiosk_time_and_body() {
+fn requests_are_signed_over_method_path_stamp_and_body() {
     let key = KioskKey::generate().unwrap();
     let public = PublicKey::from_hex(&key.public_hex()).unwrap();
-    let (path, time, body) = ("/kiosk/v1/taps", "2007-03-06T06:05:01Z", br#"{"taps":[]}"#);
-    let sig = key.sign_request("post", path, "hall-a-1", time, body);
+    let (path, body) = ("/kiosk/v1/taps", br#"{"taps":[]}"#);
+    let stamp = Stamp {
+        kiosk: "hall-a-1".into(),
+        time: "2007-03-06T06:05:01Z".into(),
+        clock: MonoReading {
+            boot: 2,
+            mono_us: 9_000_000,
+        },
+        sync: Some(SyncPoint {
+            boot: 2,
+            mono_us: 4_000_000,
+            server_time: Utc.with_ymd_and_hms(2007, 3, 6, 6, 15, 0).unwrap(),
+        }),
+    };
+    let sig = key.sign_request("post", path, &stamp, body);
     public
-        .verify_request("POST", path, "hall-a-1", time, body, &sig)
+        .verify_request("POST", path, &stamp, body, &sig)
         .unwrap();
-    for (method, p, kiosk, t, b) in [
-        ("GET", path, "hall-a-1", time, &body[..]),
-        ("POST", "/kiosk/v1/heartbeat", "hall-a-1", time, &body[..]),
-        ("POST", path, "hall-a-2", time, &body[..]),
-        ("POST", path, "hall-a-1", "2007-03-06T06:05:02Z", &body[..]),
-        ("POST", path, "hall-a-1", time, br#"{"taps":[1]}"#),
-    ] {
-        let e = public
-            .verify_request(method, p, kiosk, t, b, &sig)
-            .unwrap_err();
+    // Through the headers and back.
+    let headers = stamp.headers();
+    let back = Stamp::from_headers(|name| {
+        headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    })
+    .unwrap();
+    assert_eq!(back, stamp);
+    assert_eq!(
+        back.signed_at(),
+        Some(Utc.with_ymd_and_hms(2007, 3, 6, 6, 15, 5).unwrap())
+    );
+    type Alteration = Box<dyn Fn(&mut Stamp)>;
+    let stamps: Vec<Alteration> = vec![
+        Box::new(|s| s.kiosk = "hall-a-2".into()),
+        Box::new(|s| s.time = "2007-03-06T06:05:02Z".into()),
+        Box::new(|s| s.clock.boot = 3),
+        Box::new(|s| s.clock.mono_us += 1),
+        Box::new(|s| s.sync = None),
+        Box::new(|s| s.sync.as_mut().unwrap().server_time += chrono::Duration::seconds(1)),
+    ];
+    let altered = stamps.into_iter().map(|alter| {
+        let mut s = stamp.clone();
+        alter(&mut s);
+        ("POST", path, s, &body[..])
+    });
+    for (method, p, s, b) in [
+        ("GET", path, stamp.clone(), &body[..]),
+        ("POST", "/kiosk/v1/heartbeat", stamp.clone(), &body[..]),
+        ("POST", path, stamp.clone(), br#"{"taps":[1]}"#),
+    ]
+    .into_iter()
+    .chain(altered)
+    {
+        let e = public.verify_request(method, p, &s, b, &sig).unwrap_err();
         assert_eq!(
             e.to_string(),
             format!(
@@ -118,6 +185,15 @@ fn requests_are_signed_over_method_path_kiosk_time_and_body() {
             )
         );
     }
+    // Headers that are missing or malformed are named.
+    let e = Stamp::from_headers(|name| (name != HEADER_CLOCK).then_some("x")).unwrap_err();
+    assert!(e.to_string().contains(HEADER_CLOCK), "{e}");
+    let e = Stamp::from_headers(|name| match name {
+        HEADER_CLOCK => Some("soon"),
+        _ => Some("x"),
+    })
+    .unwrap_err();
+    assert!(e.to_string().contains("\"soon\""), "{e}");
 }
 
 #[test]
@@ -151,6 +227,7 @@ fn messages_on_the_wire() {
     let key = KioskKey::generate().unwrap();
     let batch = TapBatch {
         taps: vec![key.sign_tap(tap())],
+        sync: vec![],
     };
     let wire = serde_json::to_value(&batch).unwrap();
     assert_eq!(wire["taps"][0]["card"], "04A1B2C3");
