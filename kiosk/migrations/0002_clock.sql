@@ -6,7 +6,7 @@
 -- wall clock's offset measured then. Taps queued by version 1 have no
 -- reading: the server places them by the corrected wall clock.
 CREATE TABLE boots (
-    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq      INTEGER PRIMARY KEY,
     os_boot  TEXT NOT NULL UNIQUE
 );
 

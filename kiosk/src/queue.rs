@@ -157,10 +157,14 @@ impl Queue {
     /// The number of the machine boot the kernel calls `os_boot` (1 for
     /// the first this kiosk saw, then 2, 3, …).
     pub async fn boot(&self, os_boot: &str) -> Result<u32> {
-        sqlx::query("INSERT OR IGNORE INTO boots (os_boot) VALUES (?1)")
-            .bind(os_boot)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO boots (seq, os_boot) \
+             SELECT (SELECT COALESCE(MAX(seq), 0) + 1 FROM boots), ?1 \
+             WHERE NOT EXISTS (SELECT 1 FROM boots WHERE os_boot = ?1)",
+        )
+        .bind(os_boot)
+        .execute(&self.pool)
+        .await?;
         let seq: i64 = sqlx::query_scalar("SELECT seq FROM boots WHERE os_boot = ?1")
             .bind(os_boot)
             .fetch_one(&self.pool)

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::{TestApp, admin_token, kiosk, ok};
 
+mod clock;
 mod crash;
 #[cfg(feature = "nfc")]
 mod nfc;
