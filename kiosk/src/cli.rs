@@ -11,6 +11,7 @@ use lectern_kiosk_protocol::{EnrolRequest, EnrolResponse, KioskKey};
 use serde_json::json;
 
 use crate::client::{CallError, Server};
+use crate::clock::KioskClock;
 use crate::queue::{Identity, Queue};
 use crate::reader::{Reader, Source, wedge_format};
 use crate::{Kiosk, RunOptions, VERSION};
@@ -194,6 +195,7 @@ async fn command(cli: Cli) -> Result<ExitCode> {
         }
         Command::Status => {
             let identity = queue.identity().await?;
+            let boot = queue.boot(&KioskClock::system().now().boot).await?;
             let status = json!({
                 "kiosk": identity.as_ref().map(|(i, _)| i.kiosk.as_str()),
                 "venue": identity.as_ref().map(|(i, _)| i.venue.as_str()),
@@ -201,6 +203,11 @@ async fn command(cli: Cli) -> Result<ExitCode> {
                 "backlog": queue.backlog().await?,
                 "last_counter": queue.last_counter().await?,
                 "refused": queue.refused().await?,
+                "clock": {
+                    "boot": boot,
+                    "sync_point": queue.latest_sync(boot).await?,
+                    "offset_ms": queue.latest_offset().await?,
+                },
             });
             println!("{status}");
             ExitCode::SUCCESS

@@ -113,8 +113,13 @@ fn monotonic_us() -> u64 {
     #[cfg(not(target_os = "linux"))]
     {
         static START: OnceLock<std::time::Instant> = OnceLock::new();
-        u64::try_from(START.get_or_init(std::time::Instant::now).elapsed().as_micros())
-            .unwrap_or(u64::MAX)
+        u64::try_from(
+            START
+                .get_or_init(std::time::Instant::now)
+                .elapsed()
+                .as_micros(),
+        )
+        .unwrap_or(u64::MAX)
     }
 }
 

@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use lectern_kiosk_protocol::{
-    BatchResponse, Heartbeat, HeartbeatResponse, KioskKey, MonoReading, Roster, Stamp,
-    SyncPoint, TapBatch,
+    BatchResponse, Heartbeat, HeartbeatResponse, KioskKey, MonoReading, Roster, Stamp, SyncPoint,
+    TapBatch,
 };
 use serde::de::DeserializeOwned;
 use tokio::sync::{Mutex, Notify, watch};

@@ -97,11 +97,9 @@ impl PublicKey {
         body: &[u8],
         signature: &str,
     ) -> Result<(), ProtocolError> {
-        self.verify(
-            &request_bytes(method, path, stamp, body),
-            signature,
-            || format!("the request {method} {path}"),
-        )
+        self.verify(&request_bytes(method, path, stamp, body), signature, || {
+            format!("the request {method} {path}")
+        })
     }
 
     fn verify(

@@ -339,9 +339,9 @@ impl Stamp {
             ));
         };
         let clock = MonoReading {
-            boot: boot
-                .parse()
-                .map_err(|_| ProtocolError::invalid(HEADER_CLOCK, clock, "the boot is not a number"))?,
+            boot: boot.parse().map_err(|_| {
+                ProtocolError::invalid(HEADER_CLOCK, clock, "the boot is not a number")
+            })?,
             mono_us: number(HEADER_CLOCK, mono)?,
         };
         let sync = match header(HEADER_SYNC) {

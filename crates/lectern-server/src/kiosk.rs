@@ -240,9 +240,17 @@ async fn authenticate(
                  it again",
                 kiosk.as_str(),
                 age.num_seconds().abs(),
-                if age > chrono::Duration::zero() { "before" } else { "after" },
+                if age > chrono::Duration::zero() {
+                    "before"
+                } else {
+                    "after"
+                },
             );
-            tracing::warn!(kiosk = kiosk.as_str(), path, "refused a stale kiosk request: {message}");
+            tracing::warn!(
+                kiosk = kiosk.as_str(),
+                path,
+                "refused a stale kiosk request: {message}"
+            );
             return Err(Refusal::Stale {
                 message,
                 server_time: now,

@@ -144,10 +144,7 @@ impl Drill {
             .await
             .unwrap();
         let clock = KioskClock::manual(self.clock.now() + skew, "boot-a");
-        (
-            Kiosk::open_with(queue, clock.clone()).await.unwrap(),
-            clock,
-        )
+        (Kiosk::open_with(queue, clock.clone()).await.unwrap(), clock)
     }
 
     /// Time passes for the server and for every kiosk clock given.
@@ -229,7 +226,10 @@ async fn a_wrong_clock_online_decides_as_a_correct_one(db: TestDb) {
         assert_eq!(got, ["present", "late"], "kiosk {skew}: {decisions:?}");
         // Placed from the sync point taken at 14:00, to the microsecond.
         assert_eq!(decisions[0]["placed"]["by"], "sync_point");
-        assert_eq!(decisions[0]["placed"]["server_time"], json!(tuesday(14, 0, 0)));
+        assert_eq!(
+            decisions[0]["placed"]["server_time"],
+            json!(tuesday(14, 0, 0))
+        );
         assert_eq!(decisions[0]["at"], json!(tuesday(14, 39, 30)));
         assert_eq!(decisions[1]["at"], json!(tuesday(14, 41, 0)));
         // The wall clock's error is kept with the tap.
@@ -311,7 +311,10 @@ async fn a_kiosk_restarted_offline_keeps_its_clock(db: TestDb) {
     assert_eq!(decisions[0]["placed"]["boot"], 1);
     assert_eq!(decisions[1]["at"], json!(tuesday(14, 45, 0)));
     assert_eq!(decisions[1]["placed"]["boot"], 2);
-    assert_eq!(decisions[1]["placed"]["server_time"], json!(tuesday(15, 0, 0)));
+    assert_eq!(
+        decisions[1]["placed"]["server_time"],
+        json!(tuesday(15, 0, 0))
+    );
     drill.server.stop().await;
 }
 

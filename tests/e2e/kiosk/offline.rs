@@ -106,7 +106,17 @@ async fn taps_made_while_the_server_is_down_are_recorded_once(db: TestDb) {
     .await;
     let (status_code, _, err) = kiosk(&data, &["sync"]).await;
     assert_eq!(status_code, 0, "{err}");
-    assert_eq!(status(&data).await["backlog"], 0);
+    let after = status(&data).await;
+    assert_eq!(after["backlog"], 0);
+    // The sync took a sync point of this boot, kept in the kiosk's database.
+    assert_eq!(
+        after["clock"]["sync_point"]["boot"], after["clock"]["boot"],
+        "{after}"
+    );
+    assert!(
+        after["clock"]["sync_point"]["server_time"].is_string(),
+        "{after}"
+    );
     let (status_code, _, err) = kiosk(&data, &["sync"]).await;
     assert_eq!(status_code, 0, "{err}");
     assert_eq!(every_tap_once(&data, addr, &admin).await.len(), 501);

@@ -1,3 +1,4 @@
+use chrono::Duration;
 use lectern_domain::*;
 use uuid::Uuid;
 
@@ -329,4 +330,33 @@ fn a_replaced_devices_taps_continue_its_own_sequence() {
     given::<KioskLedger>(history)
         .when(|k| k.decide(&of(3, 1)))
         .then_err_containing("the kiosk has no such enrolment");
+}
+
+/// A tap is placed from the sync point of its boot nearest to it, before
+/// or after it, by the monotonic time between them; another boot's points
+/// say nothing about it.
+#[test]
+fn a_tap_is_placed_from_the_nearest_sync_point_of_its_boot() {
+    let point = |boot: u32, secs: u64, minute: u32| SyncPoint {
+        boot,
+        mono_us: secs * 1_000_000,
+        server_time: local(2008, 9, 2, 14, minute),
+    };
+    let points = [point(1, 100, 0), point(1, 700, 10), point(2, 100, 30)];
+    let reading = |boot: u32, secs: u64| MonoReading {
+        boot,
+        mono_us: secs * 1_000_000,
+    };
+    // 14:00 at 100 s; the tap at 250 s is nearer that than 700 s.
+    let early = SyncPoint::nearest(&points, reading(1, 250)).unwrap();
+    assert_eq!(*early, points[0]);
+    assert_eq!(
+        early.place(reading(1, 250)),
+        local(2008, 9, 2, 14, 2) + Duration::seconds(30)
+    );
+    // A tap before the point it is nearest: placed back from it.
+    let late = SyncPoint::nearest(&points, reading(1, 640)).unwrap();
+    assert_eq!(*late, points[1]);
+    assert_eq!(late.place(reading(1, 640)), local(2008, 9, 2, 14, 9));
+    assert_eq!(SyncPoint::nearest(&points, reading(3, 100)), None);
 }

@@ -87,10 +87,7 @@ fn a_signed_tap_verifies_and_every_altered_field_is_caught() {
             "time",
             Box::new(|t| t.kiosk_time += chrono::Duration::microseconds(1)),
         ),
-        (
-            "boot",
-            Box::new(|t| t.clock.as_mut().unwrap().boot += 1),
-        ),
+        ("boot", Box::new(|t| t.clock.as_mut().unwrap().boot += 1)),
         (
             "monotonic reading",
             Box::new(|t| t.clock.as_mut().unwrap().mono_us += 1),
