@@ -17,6 +17,7 @@ use lectern_kiosk::Kiosk;
 use lectern_kiosk::client::Server;
 use lectern_kiosk::clock::KioskClock;
 use lectern_kiosk::queue::{Identity, Queue};
+use lectern_kiosk::sync::Sync;
 use lectern_kiosk_protocol::{
     EnrolRequest, EnrolResponse, HEADER_SIGNATURE, HeartbeatResponse, KioskKey, STALE,
 };
@@ -177,6 +178,29 @@ impl Drill {
     }
 }
 
+/// The headers of a POST to `path` the kiosk signs now, to be delivered
+/// when the drill says.
+fn signed_now(kiosk: &Kiosk, sync: &Sync, path: &str, body: &[u8]) -> Vec<(&'static str, String)> {
+    let stamp = sync.stamp(&kiosk.clock.now());
+    let mut headers = stamp.headers();
+    headers.push((
+        HEADER_SIGNATURE,
+        kiosk.key.sign_request("POST", path, &stamp, body),
+    ));
+    headers
+}
+
+/// Delivers a POST signed before.
+async fn deliver(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&'static str, String)],
+    body: &[u8],
+) -> crate::Answer {
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    send(addr, "POST", path, &headers, body).await
+}
+
 /// What the server recorded, as the kiosk shows it: present or late.
 fn recorded(decision: &Value) -> &str {
     decision["outcome"]["recorded"]
@@ -332,18 +356,10 @@ async fn a_delayed_request_is_refused_as_stale_and_sent_again(db: TestDb) {
     assert_eq!(shown(&kiosk, 1).await, "present");
     let queued = kiosk.queue.oldest(10).await.unwrap();
     let body = serde_json::to_vec(&sync.batch(&queued).await.unwrap()).unwrap();
-    let stamp = sync.stamp(&clock.now());
-    let mut headers = stamp.headers();
-    headers.push((
-        HEADER_SIGNATURE,
-        kiosk
-            .key
-            .sign_request("POST", "/kiosk/v1/taps", &stamp, &body),
-    ));
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let headers = signed_now(&kiosk, &sync, "/kiosk/v1/taps", &body);
 
     drill.pass(Duration::minutes(20), &[&clock]);
-    let held = send(drill.addr, "POST", "/kiosk/v1/taps", &headers, &body).await;
+    let held = deliver(drill.addr, "/kiosk/v1/taps", &headers, &body).await;
     assert_eq!(held.status.as_u16(), 409, "{}", held.body);
     let refusal: Value = serde_json::from_str(&held.body).unwrap();
     assert_eq!(refusal["code"], STALE, "{refusal}");
@@ -386,19 +402,13 @@ async fn a_replayed_heartbeat_changes_nothing(db: TestDb) {
             "version": "0.1.0", "backlog": backlog, "last_tap": null, "clock_offset_ms": 0
         }))
         .unwrap();
-        let stamp = sync.stamp(&clock.now());
-        let mut headers = stamp.headers();
-        headers.push((
-            HEADER_SIGNATURE,
-            kiosk
-                .key
-                .sign_request("POST", "/kiosk/v1/heartbeat", &stamp, &body),
-        ));
-        (headers, body)
+        (
+            signed_now(&kiosk, &sync, "/kiosk/v1/heartbeat", &body),
+            body,
+        )
     };
     let beat_at = |(headers, body): (Vec<(&'static str, String)>, Vec<u8>)| async move {
-        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
-        let a = send(drill.addr, "POST", "/kiosk/v1/heartbeat", &headers, &body).await;
+        let a = deliver(drill.addr, "/kiosk/v1/heartbeat", &headers, &body).await;
         assert_eq!(a.status.as_u16(), 200, "{}", a.body);
         serde_json::from_str::<HeartbeatResponse>(&a.body).unwrap()
     };
