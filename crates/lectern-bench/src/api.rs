@@ -11,6 +11,14 @@
 //! under 20 ms at 50 clients. Between catch-up and the queries, `replay-year`
 //! folds 200 people's appraisal for a year from the log (target: each under
 //! 100 ms).
+//!
+//! Last, `api-tuesday` runs a campus's Tuesday afternoon at once for
+//! `--mix-seconds`: of every 25 clients, 8 open dashboards, 6 session
+//! rosters, 6 units' months, 4 appraisals with their lines, and one replays
+//! a person's year as of a date (an auditor), while five kiosks send
+//! signed taps, `--taps-per-second` in all, each a batch a second. One line per kind (`api-tuesday-<kind>`)
+//! with its throughput, and its latency percentiles. Targets: at-head
+//! queries p99 under 20 ms and replays p99 under 200 ms in the mix.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -63,6 +71,12 @@ pub struct ApiBenchArgs {
     /// Seed of the synthetic campus.
     #[arg(long, default_value_t = 2005)]
     pub seed: u64,
+    /// How long `api-tuesday` runs, in seconds (0: not at all).
+    #[arg(long, default_value_t = 20)]
+    pub mix_seconds: u64,
+    /// The kiosk's taps per second in `api-tuesday`.
+    #[arg(long, default_value_t = 50)]
+    pub taps_per_second: u64,
 }
 
 /// Runs the benchmark; `serve` starts the server on a database URL.
@@ -130,24 +144,27 @@ where
             Arc::new(move |s: &Synth, i: usize| unit_month(s, i, report_year, report_month)),
         ),
     ];
-    for (name, query) in cases {
+    for (name, query) in cases.iter().cloned() {
         let t0 = Instant::now();
-        let mut latencies = load(addr, &token, &synth, args, query).await?;
+        let latencies = load(addr, &token, &synth, args, query).await?;
         let elapsed = t0.elapsed();
         line(label, name, latencies.len() as u64, elapsed);
-        latencies.sort_unstable();
-        let pct = |p: f64| {
-            let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
-            latencies[i].as_secs_f64() * 1000.0
-        };
-        println!(
-            "# {name}: {} clients, p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-            args.clients,
-            pct(0.50),
-            pct(0.90),
-            pct(0.99),
-            pct(1.0)
-        );
+        percentiles(name, args.clients, latencies);
+    }
+    if args.mix_seconds > 0 {
+        let [(_, dashboard), (_, roster), (_, unit_month)] = cases;
+        let at_head: Query = Arc::new(move |s: &Synth, i: usize| appraisal(s, i, year, None));
+        let as_of = format!("{year}-07-01T00:00:00Z");
+        let replay: Query =
+            Arc::new(move |s: &Synth, i: usize| appraisal(s, i, year, Some(&as_of)));
+        let kinds: Vec<(&str, Query, usize)> = vec![
+            ("dashboard", dashboard, 8),
+            ("roster", roster, 6),
+            ("unit-month", unit_month, 6),
+            ("appraisal", at_head, 4),
+            ("replay-as-of", replay, 1),
+        ];
+        tuesday(label, addr, &token, &synth, args, kinds).await?;
     }
     let _ = server.stop.send(());
     server.stopped.await??;
@@ -196,6 +213,106 @@ async fn replay_years(
     Ok(())
 }
 
+/// Prints the `#` line of a case's latency percentiles.
+fn percentiles(name: &str, clients: usize, mut latencies: Vec<Duration>) {
+    if latencies.is_empty() {
+        println!("# {name}: no requests");
+        return;
+    }
+    latencies.sort_unstable();
+    let pct = |p: f64| {
+        let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
+        latencies[i].as_secs_f64() * 1000.0
+    };
+    println!(
+        "# {name}: {clients} clients, p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        pct(0.50),
+        pct(0.90),
+        pct(0.99),
+        pct(1.0)
+    );
+}
+
+/// Kiosks sending taps in `api-tuesday`, each a batch a second.
+const KIOSKS: usize = 5;
+
+/// `api-tuesday`: `kinds` (each with its share of every 25 clients) from
+/// `args.clients` connections at once, and `KIOSKS` kiosks sending taps,
+/// for `args.mix_seconds`; a line and percentiles per kind.
+async fn tuesday(
+    label: &str,
+    addr: SocketAddr,
+    token: &str,
+    synth: &Arc<Synth>,
+    args: &ApiBenchArgs,
+    kinds: Vec<(&'static str, Query, usize)>,
+) -> anyhow::Result<()> {
+    let share: usize = kinds.iter().map(|(_, _, n)| n).sum();
+    let mut kiosks = Vec::new();
+    for n in 1..=KIOSKS {
+        kiosks.push(crate::tapper::Tapper::enrol(addr, token, synth, n).await?);
+    }
+    let until = Instant::now() + Duration::from_secs(args.mix_seconds);
+    let mut clients = Vec::new();
+    for c in 0..args.clients {
+        let mut slot = c % share;
+        let kind = kinds
+            .iter()
+            .position(|(_, _, n)| {
+                let here = slot < *n;
+                slot = slot.saturating_sub(*n);
+                here
+            })
+            .unwrap_or(0);
+        let (synth, query, token) = (synth.clone(), kinds[kind].1.clone(), token.to_owned());
+        clients.push(tokio::spawn(async move {
+            let mut conn = Client::connect(addr, token).await?;
+            let mut out = Vec::new();
+            let mut k = 0;
+            while Instant::now() < until {
+                let body = query(&synth, c * 7919 + k);
+                k += 1;
+                let t0 = Instant::now();
+                let response = conn.post(&body).await?;
+                out.push(t0.elapsed());
+                if response.errors.is_some() {
+                    bail!(
+                        "the query failed: {}",
+                        String::from_utf8_lossy(&response.body)
+                    );
+                }
+            }
+            anyhow::Ok((kind, out))
+        }));
+    }
+    let per_batch = args.taps_per_second.div_ceil(KIOSKS as u64).max(1);
+    let taps: Vec<_> = kiosks
+        .into_iter()
+        .map(|k| tokio::spawn(k.run(per_batch, until)))
+        .collect();
+    let t0 = Instant::now();
+    let mut latencies: Vec<Vec<Duration>> = vec![Vec::new(); kinds.len()];
+    for c in clients {
+        let (kind, out) = c.await??;
+        latencies[kind].extend(out);
+    }
+    let (mut sent, mut batches) = (0, Vec::new());
+    for k in taps {
+        let (n, took) = k.await??;
+        sent += n;
+        batches.extend(took);
+    }
+    let elapsed = t0.elapsed();
+    for ((name, _, n), took) in kinds.iter().zip(latencies) {
+        let case = format!("api-tuesday-{name}");
+        line(label, &case, took.len() as u64, elapsed);
+        percentiles(&case, args.clients * n / share, took);
+    }
+    line(label, "api-tuesday-kiosk-taps", sent, elapsed);
+    percentiles("api-tuesday-kiosk-taps (per batch)", KIOSKS, batches);
+    Ok(())
+}
+
 fn line(label: &str, case: &str, count: u64, elapsed: Duration) {
     let secs = elapsed.as_secs_f64();
     println!(
@@ -224,6 +341,17 @@ fn dashboard(s: &Synth, i: usize, year: i32) -> Value {
             "from": format!("{year}-01-01T00:00:00Z"),
             "year": year,
         },
+    })
+}
+
+/// A person's appraisal with its lines: at the head (from the read
+/// models), or replayed from the log as of `as_of`.
+fn appraisal(s: &Synth, i: usize, year: i32, as_of: Option<&str>) -> Value {
+    json!({
+        "query": "query($p: String!, $year: Int!, $at: DateTime) {
+            appraisal(staffNo: $p, year: $year, asOf: $at) { total lines { points rule date subject } }
+        }",
+        "variables": { "p": pick(&s.people, i).as_str(), "year": year, "at": as_of },
     })
 }
 
@@ -296,14 +424,15 @@ struct Answer {
     body: Bytes,
 }
 
-/// One keep-alive HTTP/1.1 connection posting to `/graphql`.
-struct Client {
+/// One keep-alive HTTP/1.1 connection posting to `/graphql` (or to the
+/// kiosk endpoints).
+pub(crate) struct Client {
     sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
     auth: String,
 }
 
 impl Client {
-    async fn connect(addr: SocketAddr, token: String) -> anyhow::Result<Client> {
+    pub(crate) async fn connect(addr: SocketAddr, token: String) -> anyhow::Result<Client> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         let (sender, connection) =
@@ -316,19 +445,40 @@ impl Client {
     }
 
     async fn post(&mut self, body: &Value) -> anyhow::Result<Answer> {
-        let request = hyper::Request::post("/graphql")
+        let auth = self.auth.clone();
+        let body = self
+            .send(
+                "/graphql",
+                &[("authorization", auth)],
+                serde_json::to_vec(body)?,
+            )
+            .await?;
+        let Checked { errors, .. } = serde_json::from_slice(&body)?;
+        Ok(Answer { errors, body })
+    }
+
+    /// POSTs `body` to `path` with `headers`; the answer's body, or why it
+    /// is not 200.
+    pub(crate) async fn send(
+        &mut self,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> anyhow::Result<Bytes> {
+        let mut request = hyper::Request::post(path)
             .header("host", "bench")
-            .header("content-type", "application/json")
-            .header("authorization", &self.auth)
-            .body(Full::new(Bytes::from(serde_json::to_vec(body)?)))?;
+            .header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let request = request.body(Full::new(Bytes::from(body)))?;
         self.sender.ready().await?;
         let answer = self.sender.send_request(request).await?;
         let status = answer.status();
-        if status != hyper::StatusCode::OK {
-            bail!("HTTP status {status}");
-        }
         let body = answer.into_body().collect().await?.to_bytes();
-        let Checked { errors, .. } = serde_json::from_slice(&body)?;
-        Ok(Answer { errors, body })
+        if status != hyper::StatusCode::OK {
+            bail!("HTTP status {status}: {}", String::from_utf8_lossy(&body));
+        }
+        Ok(body)
     }
 }

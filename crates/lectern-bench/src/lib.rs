@@ -6,7 +6,9 @@
 //!   `lectern_store::Store` as the application appends.
 //! - `api`: a synthetic campus (`lectern_synth::bulk`), the read models'
 //!   catch-up, a year replayed from the log, then queries over HTTP from
-//!   many clients against a server the caller starts.
+//!   many clients against a server the caller starts, and a Tuesday
+//!   afternoon of all of them at once with a kiosk's taps (`tapper`).
 
 pub mod api;
 pub mod store;
+mod tapper;

@@ -40,6 +40,8 @@ pub struct Api {
     on_replica: bool,
     /// Held while `auditVerify` reads the whole log: one at a time.
     pub(crate) verifying: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// The budget of replays from the log (`replay_budget`).
+    replays: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl Api {
@@ -54,7 +56,20 @@ impl Api {
             answered: std::sync::Arc::default(),
             on_replica: false,
             verifying: std::sync::Arc::default(),
+            replays: std::sync::Arc::new(tokio::sync::Semaphore::new(replay_permits())),
         }
+    }
+
+    /// A share of the budget for replaying the log (an appraisal, a unit's
+    /// month or a history as of a moment, a year-end record): at most one
+    /// fewer replays at once than the machine has cores (one on two
+    /// cores), so replays queue behind each other and never take every
+    /// core from the queries answered from the read models.
+    pub(crate) async fn replay_budget(&self) -> tokio::sync::SemaphorePermit<'_> {
+        self.replays
+            .acquire()
+            .await
+            .expect("the replay budget is never closed")
     }
 
     /// Answers queries (not mutations or subscriptions) from `replica`, a
@@ -219,4 +234,9 @@ impl Api {
             wait = (wait * 2).min(Duration::from_millis(50));
         }
     }
+}
+
+/// Replays at once: one fewer than the cores, at least one.
+fn replay_permits() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
 }

@@ -343,6 +343,7 @@ impl AppraisalQuery {
         let today = api.app.campus.date(api.app.clock.now());
         let scope = Scope::of(caller);
         let mut units = Vec::new();
+        let _budget = api.replay_budget().await;
         for (unit, total) in &recorded_units {
             let Ok(u) = crate::org::Unit::get(api, unit.as_str()).await else {
                 continue;
@@ -405,9 +406,12 @@ impl AppraisalQuery {
         let period = period(year, month)?;
         let appraisal = match as_of(at, as_recorded)? {
             AsOf::Now => appraise(api, &no, &period).await?,
-            cut => replay_person(&api.app.store, api.db(), &api.app.campus, &no, &period, cut)
-                .await
-                .map_err(|e| ApiError::internal(e.to_string()))?,
+            cut => {
+                let _budget = api.replay_budget().await;
+                replay_person(&api.app.store, api.db(), &api.app.campus, &no, &period, cut)
+                    .await
+                    .map_err(|e| ApiError::internal(e.to_string()))?
+            }
         };
         Ok(AppraisalView::new(appraisal, &period)?)
     }
@@ -438,6 +442,7 @@ impl AppraisalQuery {
         let api = ctx.data_unchecked::<Api>();
         let person = crate::people::PersonView::seen(ctx, &staff_no).await?;
         let no = StaffNo::parse(&person.staff_no)?;
+        let _budget = api.replay_budget().await;
         let events = lectern_audit::replay::replay_history(
             &api.app.store,
             api.db(),
@@ -497,6 +502,7 @@ impl AppraisalQuery {
         let as_of = as_of(at, as_recorded)?;
         let now = api.app.clock.now();
         let today = api.app.campus.date(at.map_or(now, |t| t.min(now)));
+        let _budget = api.replay_budget().await;
         let appraisal = replay_unit(
             &api.app.store,
             api.db(),

@@ -96,6 +96,10 @@ impl UnitMonth {
             .await
             .map_err(ApiError::from)?;
         let mut lost = 0i64;
+        let _budget = match self.as_of {
+            AsOf::Now => None,
+            _ => Some(api.replay_budget().await),
+        };
         for no in people.during(&period) {
             let a = match self.as_of {
                 AsOf::Now => crate::appraisal::appraise(api, &no, &period).await?,
@@ -187,6 +191,7 @@ impl MonthlyQuery {
         let unit = UnitId::parse(&unit)?;
         check_unit(api, caller, &unit, "read the unit's history").await?;
         crate::org::Unit::get(api, unit.as_str()).await?;
+        let _budget = api.replay_budget().await;
         let events = lectern_audit::replay::replay_unit_history(
             &api.app.store,
             &unit,
@@ -229,16 +234,19 @@ impl MonthlyQuery {
         crate::org::Unit::get(api, unit.as_str()).await?;
         let live = match as_of {
             lectern_audit::replay::AsOf::Now => figures(api, &unit, year, month).await?,
-            cut => lectern_audit::replay::replay_unit_month(
-                &api.app.store,
-                api.db(),
-                &api.app.campus,
-                &unit,
-                &Period::month(year, month)?,
-                cut,
-            )
-            .await
-            .map_err(ApiError::internal)?,
+            cut => {
+                let _budget = api.replay_budget().await;
+                lectern_audit::replay::replay_unit_month(
+                    &api.app.store,
+                    api.db(),
+                    &api.app.campus,
+                    &unit,
+                    &Period::month(year, month)?,
+                    cut,
+                )
+                .await
+                .map_err(ApiError::internal)?
+            }
         };
         let rows = api
             .db()

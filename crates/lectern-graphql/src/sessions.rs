@@ -377,6 +377,7 @@ impl SessionQuery {
             .map(|a| Uuid::parse_str(&a.session.id))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(ApiError::internal)?;
+        let _budget = api.replay_budget().await;
         let replayed =
             lectern_audit::replay::replay_attendance(&api.app.store, &person, &ids, as_of)
                 .await

@@ -36,6 +36,14 @@ pub struct Synth {
     pub events: u64,
 }
 
+/// The card the synthetic campus issued to staff number `no`.
+pub fn card_of(no: &StaffNo) -> anyhow::Result<CardUid> {
+    Ok(CardUid::parse(&format!(
+        "04{:012X}",
+        0xA1_0000_0000u64 + no.as_str()[1..].parse::<u64>()? - 100_000
+    ))?)
+}
+
 fn slug(s: &str) -> Slug {
     Slug::parse(s).expect("generated ids are valid")
 }
@@ -167,7 +175,7 @@ pub async fn generate(store: &Store, target: u64, seed: u64) -> anyhow::Result<S
                 .expect("a valid date"),
             hire_date: NaiveDate::from_ymd_opt(1990 + (i % 15) as i32, 9, 1).expect("a date"),
         };
-        let uid = CardUid::parse(&format!("04{:012X}", 0xA1_0000_0000u64 + i))?;
+        let uid = card_of(&no)?;
         let mut person = Person::default();
         let mut events = decided(&mut person, |p| {
             p.decide(&PersonCommand::Register(registration.clone()), &org)
@@ -296,10 +304,7 @@ pub async fn generate(store: &Store, target: u64, seed: u64) -> anyhow::Result<S
                 *counter += 1;
                 tap_seq += 1;
                 let tap = Uuid::from_u128((u128::from(seed) << 64) | (1 << 63) | tap_seq);
-                let card = CardUid::parse(&format!(
-                    "04{:012X}",
-                    0xA1_0000_0000u64 + no.as_str()[1..].parse::<u64>()? - 100_000
-                ))?;
+                let card = card_of(no)?;
                 taps.push((
                     KioskEvent::CardTapped {
                         tap,
