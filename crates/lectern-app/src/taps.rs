@@ -19,7 +19,8 @@
 //!   tap with no such point is placed by the kiosk's wall clock corrected by
 //!   the offset measured on this request. The decision says which
 //!   (`Placed`), and the tap keeps both times. A sync point after the
-//!   server's now, or a tap placed after it, is refused.
+//!   server's now (its clock set back since) is left out; a tap placed
+//!   after it is refused.
 //! - One batch of a kiosk at a time (per process): a kiosk retrying while
 //!   its previous request still runs waits for it.
 
@@ -125,15 +126,25 @@ impl Ingest {
         offset_ms: i64,
         batch: TapBatch,
     ) -> Result<BatchResponse> {
-        let (taps, sync) = (batch.taps, batch.sync);
+        let (taps, mut sync) = (batch.taps, batch.sync);
+        // A sync point is a time a server gave; one after the server's now
+        // (its clock was set back since) cannot place anything, and is left
+        // out rather than refusing the kiosk's taps for ever.
         let now = self.clock.now();
-        if let Some(p) = sync.iter().find(|p| p.server_time > now + AHEAD) {
-            return Err(Error::bad_input(format!(
-                "the sync point of boot {} at {} µs says the server's time was {}, after the \
-                 server's now ({now}): a sync point is a time the server gave",
-                p.boot, p.mono_us, p.server_time
-            )));
-        }
+        sync.retain(|p| {
+            let ahead = p.server_time > now + AHEAD;
+            if ahead {
+                tracing::warn!(
+                    kiosk = kiosk.as_str(),
+                    boot = p.boot,
+                    mono_us = p.mono_us,
+                    "a sync point says the server's time was {}, after its now ({now}); its \
+                     taps are placed without it",
+                    p.server_time
+                );
+            }
+            !ahead
+        });
         if taps.len() > MAX_BATCH {
             return Err(Error::bad_input(format!(
                 "a batch holds at most {MAX_BATCH} taps, not {}",

@@ -31,6 +31,7 @@ both_backends!(
     a_clock_corrected_while_offline_does_not_move_its_taps,
     a_kiosk_restarted_offline_keeps_its_clock,
     a_delayed_request_is_refused_as_stale_and_sent_again,
+    a_server_clock_set_back_leaves_no_tap_behind,
     a_replayed_heartbeat_changes_nothing
 );
 
@@ -386,6 +387,30 @@ async fn a_delayed_request_is_refused_as_stale_and_sent_again(db: TestDb) {
         kiosk.link.sync_point().unwrap().server_time,
         tuesday(15, 5, 0)
     );
+    drill.server.stop().await;
+}
+
+/// The server's clock is set back an hour after a kiosk synced: the sync
+/// point the kiosk holds says a time the server has not reached. The
+/// kiosk's request is refused as stale once and signed again; the server
+/// leaves the old sync point out and places the tap by the wall clock
+/// corrected by the offset it measures now, on its own (new) timeline,
+/// and says so. Nothing is refused for ever.
+async fn a_server_clock_set_back_leaves_no_tap_behind(db: TestDb) {
+    let drill = Drill::start(&db).await;
+    let (kiosk, clock) = drill.kiosk(1, Duration::zero()).await;
+    kiosk.sync().unwrap().refresh().await.unwrap();
+    drill.pass(Duration::minutes(1), &[&clock]);
+    assert_eq!(shown(&kiosk, 1).await, "present");
+    drill.pass(Duration::minutes(29), &[&clock]);
+    drill.clock.advance(Duration::hours(-1));
+    kiosk.sync().unwrap().drain().await.unwrap();
+    assert_eq!(kiosk.queue.backlog().await.unwrap(), 0);
+    assert!(kiosk.queue.refused().await.unwrap().is_empty());
+    let decisions = drill.decisions(1).await;
+    assert_eq!(decisions.len(), 1, "{decisions:?}");
+    assert_eq!(decisions[0]["placed"]["by"], "wall_clock", "{decisions:?}");
+    assert_eq!(decisions[0]["at"], json!(tuesday(13, 1, 0)));
     drill.server.stop().await;
 }
 
