@@ -133,9 +133,13 @@ fn api_bench_runs_at_small_scale() {
         "--events",
         "6000",
         "--clients",
-        "3",
+        "5",
         "--requests",
         "12",
+        "--mix-seconds",
+        "2",
+        "--taps-per-second",
+        "10",
     ]);
     assert_eq!(code, 0, "{err}");
     let lines: Vec<Vec<&str>> = out
@@ -152,7 +156,13 @@ fn api_bench_runs_at_small_scale() {
             "replay-year",
             "api-dashboard",
             "api-roster",
-            "api-unit-month"
+            "api-unit-month",
+            "api-tuesday-dashboard",
+            "api-tuesday-roster",
+            "api-tuesday-unit-month",
+            "api-tuesday-appraisal",
+            "api-tuesday-replay-as-of",
+            "api-tuesday-kiosk-taps",
         ],
         "{out}"
     );
@@ -160,7 +170,12 @@ fn api_bench_runs_at_small_scale() {
     assert_eq!(lines[2][3], "200", "{out}");
     assert_eq!(lines[3][3], "12");
     let percentiles = out.lines().filter(|l| l.starts_with("# api-")).count();
-    assert_eq!(percentiles, 3, "{out}");
+    assert_eq!(percentiles, 9, "{out}");
+    // The Tuesday mix: five clients, one of each kind, every kind
+    // answered, and the kiosks' taps recorded.
+    for kind in &lines[6..] {
+        assert!(kind[3].parse::<u64>().unwrap() > 0, "{out}");
+    }
     assert!(out.contains("# replay-year: "), "{out}");
 }
 

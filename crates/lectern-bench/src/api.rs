@@ -247,23 +247,26 @@ async fn tuesday(
     args: &ApiBenchArgs,
     kinds: Vec<(&'static str, Query, usize)>,
 ) -> anyhow::Result<()> {
-    let share: usize = kinds.iter().map(|(_, _, n)| n).sum();
     let mut kiosks = Vec::new();
     for n in 1..=KIOSKS {
         kiosks.push(crate::tapper::Tapper::enrol(addr, token, synth, n).await?);
     }
     let until = Instant::now() + Duration::from_secs(args.mix_seconds);
+    // Every kind first (so a few clients try them all), then the rest of
+    // each kind's share.
+    let slots: Vec<usize> = (0..kinds.len())
+        .chain(
+            kinds
+                .iter()
+                .enumerate()
+                .flat_map(|(k, (_, _, n))| std::iter::repeat_n(k, n.saturating_sub(1))),
+        )
+        .collect();
     let mut clients = Vec::new();
+    let mut clients_of = vec![0; kinds.len()];
     for c in 0..args.clients {
-        let mut slot = c % share;
-        let kind = kinds
-            .iter()
-            .position(|(_, _, n)| {
-                let here = slot < *n;
-                slot = slot.saturating_sub(*n);
-                here
-            })
-            .unwrap_or(0);
+        let kind = slots[c % slots.len()];
+        clients_of[kind] += 1;
         let (synth, query, token) = (synth.clone(), kinds[kind].1.clone(), token.to_owned());
         clients.push(tokio::spawn(async move {
             let mut conn = Client::connect(addr, token).await?;
@@ -303,10 +306,10 @@ async fn tuesday(
         batches.extend(took);
     }
     let elapsed = t0.elapsed();
-    for ((name, _, n), took) in kinds.iter().zip(latencies) {
+    for (((name, _, _), took), n) in kinds.iter().zip(latencies).zip(clients_of) {
         let case = format!("api-tuesday-{name}");
         line(label, &case, took.len() as u64, elapsed);
-        percentiles(&case, args.clients * n / share, took);
+        percentiles(&case, n, took);
     }
     line(label, "api-tuesday-kiosk-taps", sent, elapsed);
     percentiles("api-tuesday-kiosk-taps (per batch)", KIOSKS, batches);
