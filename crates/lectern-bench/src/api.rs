@@ -273,17 +273,8 @@ async fn tuesday(
             let mut out = Vec::new();
             let mut k = 0;
             while Instant::now() < until {
-                let body = query(&synth, c * 7919 + k);
+                out.push(conn.timed(&query(&synth, c * 7919 + k)).await?);
                 k += 1;
-                let t0 = Instant::now();
-                let response = conn.post(&body).await?;
-                out.push(t0.elapsed());
-                if response.errors.is_some() {
-                    bail!(
-                        "the query failed: {}",
-                        String::from_utf8_lossy(&response.body)
-                    );
-                }
             }
             anyhow::Ok((kind, out))
         }));
@@ -392,16 +383,7 @@ async fn load(
             let mut conn = Client::connect(addr, token).await?;
             let mut out = Vec::with_capacity(n);
             for k in 0..n {
-                let body = query(&synth, c * 7919 + k);
-                let t0 = Instant::now();
-                let response = conn.post(&body).await?;
-                out.push(t0.elapsed());
-                if response.errors.is_some() {
-                    bail!(
-                        "the query failed: {}",
-                        String::from_utf8_lossy(&response.body)
-                    );
-                }
+                out.push(conn.timed(&query(&synth, c * 7919 + k)).await?);
             }
             anyhow::Ok(out)
         }));
@@ -445,6 +427,20 @@ impl Client {
             sender,
             auth: format!("Bearer {token}"),
         })
+    }
+
+    /// Posts a query and times it; a GraphQL error fails the run.
+    async fn timed(&mut self, body: &Value) -> anyhow::Result<Duration> {
+        let t0 = Instant::now();
+        let response = self.post(body).await?;
+        let took = t0.elapsed();
+        if response.errors.is_some() {
+            bail!(
+                "the query failed: {}",
+                String::from_utf8_lossy(&response.body)
+            );
+        }
+        Ok(took)
     }
 
     async fn post(&mut self, body: &Value) -> anyhow::Result<Answer> {
