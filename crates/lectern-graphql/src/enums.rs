@@ -284,7 +284,7 @@ states! {
 /// `stored` for a column that may be empty.
 pub(crate) fn stored_opt<T: DeserializeOwned>(what: &str, v: &Val) -> Result<Option<T>> {
     match v {
-        Val::Null => Ok(None),
+        Val::Null | Val::NullInt => Ok(None),
         v => stored(what, v).map(Some),
     }
 }

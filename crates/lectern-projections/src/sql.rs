@@ -20,7 +20,13 @@ use crate::error::{Error, Result};
 /// A value bound to, or read from, a read-model statement.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Val {
+    /// NULL for a text column (what reads give for any NULL).
     Null,
+    /// NULL for an integer column. PostgreSQL types a statement's
+    /// parameters when a connection first prepares it: a NULL bound as
+    /// text where an integer is bound another time would make that
+    /// integer's bytes arrive as text.
+    NullInt,
     Int(i64),
     Text(String),
 }
@@ -29,15 +35,20 @@ impl Val {
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Val::Text(s) => Some(s),
-            Val::Null | Val::Int(_) => None,
+            Val::Null | Val::NullInt | Val::Int(_) => None,
         }
     }
 
     pub fn as_i64(&self) -> Option<i64> {
         match self {
             Val::Int(i) => Some(*i),
-            Val::Null | Val::Text(_) => None,
+            Val::Null | Val::NullInt | Val::Text(_) => None,
         }
+    }
+
+    /// An integer that may be missing, bound as an integer either way.
+    pub fn int_or_null(v: Option<impl Into<Val>>) -> Val {
+        v.map_or(Val::NullInt, Into::into)
     }
 }
 
@@ -356,7 +367,7 @@ type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArgu
 fn bind_sqlite<'q>(mut q: SqliteQuery<'q>, args: &[Val]) -> SqliteQuery<'q> {
     for a in args {
         q = match a {
-            Val::Null => q.bind(None::<i64>),
+            Val::Null | Val::NullInt => q.bind(None::<i64>),
             Val::Int(i) => q.bind(*i),
             Val::Text(s) => q.bind(s.clone()),
         };
@@ -367,10 +378,10 @@ fn bind_sqlite<'q>(mut q: SqliteQuery<'q>, args: &[Val]) -> SqliteQuery<'q> {
 fn bind_pg<'q>(mut q: PgQuery<'q>, args: &[Val]) -> PgQuery<'q> {
     for a in args {
         q = match a {
-            // A NULL is bound as text: fine for the text columns, refused
-            // for an integer column, so projectors never bind NULL to one
-            // (they write 0 for "not known here").
+            // A NULL is bound as text, for the text columns; an integer
+            // column's missing value is `NullInt`, bound as an integer.
             Val::Null => q.bind(None::<String>),
+            Val::NullInt => q.bind(None::<i64>),
             Val::Int(i) => q.bind(*i),
             Val::Text(s) => q.bind(s.clone()),
         };

@@ -9,6 +9,7 @@ use lectern_store::RecordedEvent;
 use super::{States, text};
 use crate::error::Result;
 use crate::projector::{Cx, Projector, Table};
+use crate::sql::Val;
 
 #[derive(Debug, Default)]
 pub struct KiosksProjector {
@@ -45,7 +46,7 @@ impl Projector for KiosksProjector {
                 cx.exec(
                     "INSERT INTO {kiosks} (id, venue, taps, gaps, missing, registered_at, \
                      public_key, version, last_counter) \
-                     VALUES ($1, $2, 0, $6, 0, $3, $4, $5, CAST($7 AS BIGINT)) \
+                     VALUES ($1, $2, 0, $6, 0, $3, $4, $5, $7) \
                      ON CONFLICT (id) DO UPDATE SET venue = excluded.venue, \
                      registered_at = COALESCE(excluded.registered_at, {kiosks}.registered_at), \
                      public_key = excluded.public_key, \
@@ -58,7 +59,7 @@ impl Projector for KiosksProjector {
                         ledger.public_key.clone().into(),
                         ledger.version.clone().into(),
                         text(&ledger.gaps).into(),
-                        ledger.last_counter.into(),
+                        Val::int_or_null(ledger.last_counter),
                     ],
                 );
                 return Ok(());
@@ -69,7 +70,7 @@ impl Projector for KiosksProjector {
         cx.exec(
             "INSERT INTO {kiosks} (id, venue, taps, last_counter, gaps, missing, last_tap_at, \
              last_seen, clock_skew_ms) \
-             VALUES ($1, $2, $3, CAST($4 AS BIGINT), $5, $6, $7, $8, $9) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (id) DO UPDATE SET venue = excluded.venue, taps = excluded.taps, \
              last_counter = excluded.last_counter, gaps = excluded.gaps, \
              missing = excluded.missing, last_tap_at = excluded.last_tap_at, \
@@ -78,7 +79,7 @@ impl Projector for KiosksProjector {
                 kiosk.into(),
                 venue.as_str().into(),
                 ledger.taps.into(),
-                ledger.last_counter.into(),
+                Val::int_or_null(ledger.last_counter),
                 text(&ledger.gaps).into(),
                 missing.into(),
                 kiosk_time.into(),

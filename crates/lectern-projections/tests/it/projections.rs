@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use lectern_domain::*;
 use lectern_projections::{
-    Error, Options, Projections, ReadDb, Row, Val, commit, person_entries, projector_names,
+    Error, Options, Projections, ReadDb, Row, Stmt, Val, commit, person_entries, projector_names,
     rebuild, unit_month_figures,
 };
 use lectern_store::Store;
@@ -24,6 +24,7 @@ both_backends!(
     rebuild_swaps_beside_live_readers,
     lag_waits_and_versions,
     a_failing_projector_stops_only_itself,
+    a_missing_integer_and_a_number_share_one_statement,
 );
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -1010,4 +1011,35 @@ async fn every_lease_is_granted_on_sqlite() {
                 .is_some_and(|l| l.held())
         );
     }
+}
+
+/// One statement on one connection (a transaction) takes a missing integer
+/// and then a number in the same place, in either order: PostgreSQL types
+/// the parameter when the statement is first prepared, so the missing one
+/// must be bound as an integer (`Val::int_or_null`), as the kiosks read
+/// model binds a kiosk's last counter before and after its first tap.
+async fn a_missing_integer_and_a_number_share_one_statement(db: TestDb) {
+    let read = ReadDb::connect(&db.url).await.unwrap();
+    read.execute(&["CREATE TABLE counters (id BIGINT PRIMARY KEY, last BIGINT)".into()])
+        .await
+        .unwrap();
+    let insert = |id: i64, last: Option<u64>| Stmt {
+        sql: Arc::from("INSERT INTO counters (id, last) VALUES ($1, $2)"),
+        args: vec![Val::Int(id), Val::int_or_null(last)],
+    };
+    read.transact(
+        None,
+        &[insert(1, None), insert(2, Some(7)), insert(3, None)],
+    )
+    .await
+    .unwrap();
+    let rows = read
+        .fetch("SELECT id, last FROM counters ORDER BY id", &[])
+        .await
+        .unwrap();
+    let got: Vec<(Option<i64>, Option<i64>)> = rows
+        .iter()
+        .map(|r| (r.int_opt("id"), r.int_opt("last")))
+        .collect();
+    assert_eq!(got, [(Some(1), None), (Some(2), Some(7)), (Some(3), None)]);
 }
