@@ -19,6 +19,24 @@ fn tapped(counter: u64) -> KioskEvent {
     }
 }
 
+/// `tapped(counter)` with its venue, signature or enrolment changed.
+fn tapped_with(
+    counter: u64,
+    change: impl FnOnce(&mut Slug, &mut String, &mut Option<u32>),
+) -> KioskEvent {
+    let mut e = tapped(counter);
+    if let KioskEvent::CardTapped {
+        venue,
+        signature,
+        enrolment,
+        ..
+    } = &mut e
+    {
+        change(venue, signature, enrolment);
+    }
+    e
+}
+
 #[test]
 fn counters_move_forward_and_gaps_are_kept() {
     let ledger = given::<KioskLedger>([tapped(1), tapped(2)])
@@ -29,28 +47,7 @@ fn counters_move_forward_and_gaps_are_kept() {
     given::<KioskLedger>([tapped(1), tapped(2)])
         .when(|k| k.decide(&tapped(2)))
         .then_err_containing("tap counter 2 does not follow 2");
-    let KioskEvent::CardTapped {
-        tap,
-        venue,
-        card,
-        kiosk_time,
-        counter,
-        ..
-    } = tapped(3)
-    else {
-        unreachable!("tapped makes taps")
-    };
-    let unsigned = KioskEvent::CardTapped {
-        tap,
-        venue,
-        card,
-        kiosk_time,
-        counter,
-        signature: "not hex".into(),
-        decision: None,
-        enrolment: None,
-        clock: None,
-    };
+    let unsigned = tapped_with(3, |_, signature, _| *signature = "not hex".into());
     given::<KioskLedger>([tapped(1)])
         .when(|k| k.decide(&unsigned))
         .then_err_containing("invalid tap signature \"not hex\"");
@@ -58,27 +55,7 @@ fn counters_move_forward_and_gaps_are_kept() {
 
 #[test]
 fn a_kiosk_records_taps_only_for_its_venue() {
-    let KioskEvent::CardTapped {
-        tap,
-        card,
-        kiosk_time,
-        signature,
-        ..
-    } = tapped(2)
-    else {
-        unreachable!("tapped makes taps")
-    };
-    let elsewhere = KioskEvent::CardTapped {
-        tap,
-        venue: slug("hall-9"),
-        card,
-        kiosk_time,
-        counter: 2,
-        signature,
-        decision: None,
-        enrolment: None,
-        clock: None,
-    };
+    let elsewhere = tapped_with(2, |venue, _, _| *venue = slug("hall-9"));
     given::<KioskLedger>([registered('a'), enrolled(), tapped(1)])
         .when(|k| k.decide(&elsewhere))
         .then_err_containing("for venue \"hall-9\" but the kiosk is registered at \"hall-3\"");
@@ -286,29 +263,7 @@ fn a_device_enrolled_anew_counts_from_one() {
 /// alone.
 #[test]
 fn a_replaced_devices_taps_continue_its_own_sequence() {
-    let of = |enrolment: u32, counter: u64| match tapped(counter) {
-        KioskEvent::CardTapped {
-            tap,
-            venue,
-            card,
-            kiosk_time,
-            counter,
-            signature,
-            decision,
-            ..
-        } => KioskEvent::CardTapped {
-            tap,
-            venue,
-            card,
-            kiosk_time,
-            counter,
-            signature,
-            decision,
-            enrolment: Some(enrolment),
-            clock: None,
-        },
-        other => other,
-    };
+    let of = |n: u32, counter: u64| tapped_with(counter, |_, _, enrolment| *enrolment = Some(n));
     let history = [
         registered('a'),
         enrolled(),
