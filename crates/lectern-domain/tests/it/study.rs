@@ -159,3 +159,38 @@ fn a_person_excused_from_a_task_does_not_also_complete_it() {
     })
     .then_err_containing("2004003 was excused from study task");
 }
+
+proptest::proptest! {
+    /// The counts are the people named in each `state_of`, whatever mix of
+    /// completions (in time or late), waivers (of completers too) and
+    /// misses (named twice, or after a completion) a task holds.
+    #[test]
+    fn counts_are_each_persons_state(
+        completed in proptest::collection::btree_map(0u8..40, 1u32..=60, 0..30),
+        waived in proptest::collection::btree_set(0u8..40, 0..20),
+        missed in proptest::option::of(proptest::collection::vec(0u8..40, 0..40)),
+    ) {
+        let no = |i: &u8| staff(&format!("20040{i:02}"));
+        let day = |d: &u32| date(2008, 9, 1) + chrono::Days::new(u64::from(*d));
+        let StudyEvent::StudyTaskAssigned(assignment) = assigned() else {
+            unreachable!("assigned() assigns")
+        };
+        let task = StudyTask {
+            assignment: Some(assignment),
+            completed: completed.iter().map(|(p, d)| (no(p), day(d))).collect(),
+            waived: waived.iter().map(no).collect(),
+            missed: missed.map(|m| m.iter().map(no).collect()),
+        };
+        let mut expected = TaskCounts::default();
+        for p in (0u8..40).map(|i| no(&i)) {
+            match task.state_of(&p) {
+                Some(TaskState::Completed) => expected.completed += 1,
+                Some(TaskState::CompletedLate) => expected.completed_late += 1,
+                Some(TaskState::Waived) => expected.waived += 1,
+                Some(TaskState::Missed) => expected.missed += 1,
+                None => {}
+            }
+        }
+        proptest::prop_assert_eq!(task.counts(), expected);
+    }
+}
