@@ -118,8 +118,24 @@ impl Ingest {
 
     /// Records `batch`, sent by `kiosk` (whose enrolled key is `key`) with
     /// its clock `offset_ms` behind the server's; answers per tap.
+    ///
+    /// The future is boxed here and this function is never inlined, so that
+    /// the ingestion is compiled once, in this crate, and not again in each
+    /// crate that awaits it (optimised builds do not share generic code,
+    /// and an async body counts as generic).
+    #[inline(never)]
+    pub fn ingest<'a>(
+        &'a self,
+        kiosk: &'a Slug,
+        key: &'a PublicKey,
+        offset_ms: i64,
+        batch: TapBatch,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<BatchResponse>> + Send + 'a>> {
+        Box::pin(self.ingest_batch(kiosk, key, offset_ms, batch))
+    }
+
     #[tracing::instrument(name = "tap_batch", skip_all, fields(kiosk = kiosk.as_str(), taps = batch.taps.len()))]
-    pub async fn ingest(
+    async fn ingest_batch(
         &self,
         kiosk: &Slug,
         key: &PublicKey,

@@ -54,6 +54,6 @@ pub use error::{ApiError, Code};
 pub use exports::{FORMATS, REPORTS, check_link};
 pub use page::{DEFAULT_PAGE, MAX_PAGE};
 pub use schema::{
-    LecternSchema, MAX_COMPLEXITY, MAX_DEPTH, MAX_WAIT, Mutation, Query, Subscription,
-    build_schema, execute, sdl,
+    LecternSchema, MAX_COMPLEXITY, MAX_DEPTH, MAX_WAIT, Mutation, Query, SchemaExecutor,
+    Subscription, build_schema, execute, sdl,
 };

@@ -62,6 +62,32 @@ pub struct Subscription(LiveSubscription);
 
 pub type LecternSchema = Schema<Query, Mutation, Subscription>;
 
+/// The schema as an `async_graphql::Executor` of a type that is not
+/// generic, for transports generic over their executor (the WebSocket
+/// one): handed the schema itself, such a transport compiles the whole
+/// execution, every resolver, in the crate that serves it; through this it
+/// is compiled here (see `execute`).
+#[derive(Clone)]
+pub struct SchemaExecutor(pub LecternSchema);
+
+impl async_graphql::Executor for SchemaExecutor {
+    fn execute(&self, request: Request) -> impl Future<Output = Response> + Send {
+        let schema = self.0.clone();
+        let answer: futures_util::future::BoxFuture<'static, Response> =
+            Box::pin(async move { schema.execute(request).await });
+        answer
+    }
+
+    fn execute_stream(
+        &self,
+        request: Request,
+        session_data: Option<std::sync::Arc<async_graphql::Data>>,
+    ) -> futures_util::stream::BoxStream<'static, Response> {
+        self.0
+            .execute_stream_with_session_data(request, session_data.unwrap_or_default())
+    }
+}
+
 /// The schema with its limits; `api` is what resolvers read and write.
 pub fn build_schema(api: Api) -> LecternSchema {
     Schema::build(
@@ -100,7 +126,24 @@ pub fn sdl() -> String {
 /// the replica's wait (`REPLICA_WAIT` by default) leaves the query to the
 /// primary. So a client that reads
 /// what it wrote, at the position its mutation returned, always sees it.
-pub async fn execute(
+///
+/// The future is boxed here, and this function is never inlined: a crate
+/// that awaited the `async fn` itself would compile its body, and with it
+/// the schema's every resolver, in its own compilation (an optimised build
+/// does not share generic code between crates, and an async body counts
+/// as generic). Compiled here, that work runs beside the crates built in
+/// parallel with this one instead of at the end of the build.
+#[inline(never)]
+pub fn execute<'a>(
+    schema: &'a LecternSchema,
+    api: &'a Api,
+    request: Request,
+    caller: Option<Caller>,
+) -> futures_util::future::BoxFuture<'a, Response> {
+    Box::pin(run(schema, api, request, caller))
+}
+
+async fn run(
     schema: &LecternSchema,
     api: &Api,
     mut request: Request,

@@ -41,25 +41,29 @@ async fn websocket(
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
             let tokens = state.api.tokens.clone();
-            GraphQLWebSocket::new(socket, state.schema.clone(), protocol)
-                .on_connection_init(move |payload| async move {
-                    let mut data = async_graphql::Data::default();
-                    let token = ["Authorization", "authorization"]
-                        .iter()
-                        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()));
-                    let caller = match token {
-                        Some(v) => {
-                            let t = bearer(v).map_err(graphql_error)?;
-                            Some(tokens.authenticate(t).await.map_err(graphql_error)?)
-                        }
-                        None => from_header.map_err(graphql_error)?,
-                    };
-                    if let Some(c) = caller {
-                        data.insert(c);
+            GraphQLWebSocket::new(
+                socket,
+                lectern_graphql::SchemaExecutor(state.schema.clone()),
+                protocol,
+            )
+            .on_connection_init(move |payload| async move {
+                let mut data = async_graphql::Data::default();
+                let token = ["Authorization", "authorization"]
+                    .iter()
+                    .find_map(|k| payload.get(*k).and_then(|v| v.as_str()));
+                let caller = match token {
+                    Some(v) => {
+                        let t = bearer(v).map_err(graphql_error)?;
+                        Some(tokens.authenticate(t).await.map_err(graphql_error)?)
                     }
-                    Ok(data)
-                })
-                .serve()
+                    None => from_header.map_err(graphql_error)?,
+                };
+                if let Some(c) = caller {
+                    data.insert(c);
+                }
+                Ok(data)
+            })
+            .serve()
         })
 }
 

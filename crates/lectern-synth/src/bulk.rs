@@ -100,7 +100,21 @@ impl Writer<'_> {
 }
 
 /// Generates a campus of about `target` events into an empty log.
-pub async fn generate(store: &Store, target: u64, seed: u64) -> anyhow::Result<Synth> {
+///
+/// The future is boxed here and this function is never inlined, so that
+/// the body is compiled once, in this crate, and not in each crate that
+/// awaits it (optimised builds do not share generic code between crates,
+/// and an async body counts as generic).
+#[inline(never)]
+pub fn generate(
+    store: &Store,
+    target: u64,
+    seed: u64,
+) -> std::pin::Pin<Box<dyn Future<Output = anyhow::Result<Synth>> + Send + '_>> {
+    Box::pin(make(store, target, seed))
+}
+
+async fn make(store: &Store, target: u64, seed: u64) -> anyhow::Result<Synth> {
     let campus = Campus::default();
     let meta = Metadata {
         actor: Some("system".into()),

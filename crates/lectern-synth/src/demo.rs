@@ -675,7 +675,22 @@ struct Gen<'a> {
 
 /// Makes the demo campus in `store` (an empty log), with `projections`
 /// running on it; `progress` is told each month.
-pub async fn generate(
+///
+/// The future is boxed here and this function is never inlined, so that
+/// the body is compiled once, in this crate, and not in each crate that
+/// awaits it (optimised builds do not share generic code between crates,
+/// and an async body counts as generic).
+#[inline(never)]
+pub fn generate<'a>(
+    store: &'a Store,
+    projections: &'a Projections,
+    opts: &'a Options,
+    progress: &'a indicatif::ProgressBar,
+) -> std::pin::Pin<Box<dyn Future<Output = anyhow::Result<Summary>> + Send + 'a>> {
+    Box::pin(make(store, projections, opts, progress))
+}
+
+async fn make(
     store: &Store,
     projections: &Projections,
     opts: &Options,
