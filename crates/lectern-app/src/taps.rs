@@ -119,10 +119,8 @@ impl Ingest {
     /// Records `batch`, sent by `kiosk` (whose enrolled key is `key`) with
     /// its clock `offset_ms` behind the server's; answers per tap.
     ///
-    /// The future is boxed here and this function is never inlined, so that
-    /// the ingestion is compiled once, in this crate, and not again in each
-    /// crate that awaits it (optimised builds do not share generic code,
-    /// and an async body counts as generic).
+    /// Boxed here and never inlined, so the body compiles in this crate only
+    /// (ARCHITECTURE.md: the build rule for async entry points).
     #[inline(never)]
     pub fn ingest<'a>(
         &'a self,

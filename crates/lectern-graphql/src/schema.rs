@@ -64,9 +64,8 @@ pub type LecternSchema = Schema<Query, Mutation, Subscription>;
 
 /// The schema as an `async_graphql::Executor` of a type that is not
 /// generic, for transports generic over their executor (the WebSocket
-/// one): handed the schema itself, such a transport compiles the whole
-/// execution, every resolver, in the crate that serves it; through this it
-/// is compiled here (see `execute`).
+/// one), so that the execution compiles here and not in the crate that
+/// serves it (ARCHITECTURE.md: the build rule for async entry points).
 #[derive(Clone)]
 pub struct SchemaExecutor(pub LecternSchema);
 
@@ -127,12 +126,8 @@ pub fn sdl() -> String {
 /// primary. So a client that reads
 /// what it wrote, at the position its mutation returned, always sees it.
 ///
-/// The future is boxed here, and this function is never inlined: a crate
-/// that awaited the `async fn` itself would compile its body, and with it
-/// the schema's every resolver, in its own compilation (an optimised build
-/// does not share generic code between crates, and an async body counts
-/// as generic). Compiled here, that work runs beside the crates built in
-/// parallel with this one instead of at the end of the build.
+/// Boxed here and never inlined, so the body compiles in this crate only
+/// (ARCHITECTURE.md: the build rule for async entry points).
 #[inline(never)]
 pub fn execute<'a>(
     schema: &'a LecternSchema,

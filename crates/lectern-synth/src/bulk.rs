@@ -101,10 +101,8 @@ impl Writer<'_> {
 
 /// Generates a campus of about `target` events into an empty log.
 ///
-/// The future is boxed here and this function is never inlined, so that
-/// the body is compiled once, in this crate, and not in each crate that
-/// awaits it (optimised builds do not share generic code between crates,
-/// and an async body counts as generic).
+/// Boxed here and never inlined, so the body compiles in this crate only
+/// (ARCHITECTURE.md: the build rule for async entry points).
 #[inline(never)]
 pub fn generate(
     store: &Store,

@@ -676,10 +676,8 @@ struct Gen<'a> {
 /// Makes the demo campus in `store` (an empty log), with `projections`
 /// running on it; `progress` is told each month.
 ///
-/// The future is boxed here and this function is never inlined, so that
-/// the body is compiled once, in this crate, and not in each crate that
-/// awaits it (optimised builds do not share generic code between crates,
-/// and an async body counts as generic).
+/// Boxed here and never inlined, so the body compiles in this crate only
+/// (ARCHITECTURE.md: the build rule for async entry points).
 #[inline(never)]
 pub fn generate<'a>(
     store: &'a Store,
