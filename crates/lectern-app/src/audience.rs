@@ -2,7 +2,7 @@
 
 use chrono::NaiveDate;
 use lectern_domain::{Audience, Programme, ProgrammeId, StaffNo, programme_stream};
-use lectern_projections::{ReadDb, Val, load, subtree_pattern};
+use lectern_projections::{ReadDb, Val, load, subtree_pattern, subtree_units};
 use lectern_store::Store;
 
 use crate::error::Result;
@@ -26,9 +26,11 @@ pub async fn members_of(
             for u in units {
                 let rows = db
                     .fetch(
-                        "SELECT staff_no FROM rm_memberships WHERE since <= $2 \
-                         AND (until IS NULL OR until > $2) AND unit IN \
-                         (SELECT id FROM rm_units WHERE path LIKE $1)",
+                        &format!(
+                            "SELECT staff_no FROM rm_memberships WHERE since <= $2 \
+                             AND (until IS NULL OR until > $2) AND unit IN ({})",
+                            subtree_units("$1")
+                        ),
                         &[subtree_pattern(u), Val::from(on)],
                     )
                     .await?;

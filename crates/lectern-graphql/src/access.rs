@@ -108,7 +108,7 @@ pub(crate) fn scope_people(filter: &mut crate::page::Where, caller: &Caller) {
     match Scope::of(caller) {
         Scope::All => {}
         Scope::Subtree(unit) => filter.and(
-            "p.unit IN (SELECT id FROM rm_units WHERE path LIKE ?)",
+            &format!("p.unit IN ({})", lectern_projections::subtree_units("?")),
             [Scope::subtree_pattern(&unit)],
         ),
         Scope::Own(no) => filter.and("x.staff_no = ?", [Val::from(no.as_str())]),

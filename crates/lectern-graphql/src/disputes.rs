@@ -100,7 +100,7 @@ impl DisputeQuery {
         match Scope::of(caller) {
             Scope::All => {}
             Scope::Subtree(unit) => filter.and(
-                "p.unit IN (SELECT id FROM rm_units WHERE path LIKE ?)",
+                &format!("p.unit IN ({})", lectern_projections::subtree_units("?")),
                 [Scope::subtree_pattern(&unit)],
             ),
             Scope::Own(no) => filter.and("d.person = ?", [Val::from(no.as_str())]),

@@ -60,8 +60,10 @@ impl Unit {
         let rows = api
             .db()
             .fetch(
-                "SELECT COUNT(*) AS n FROM rm_people WHERE left_on IS NULL AND unit IN \
-                 (SELECT id FROM rm_units WHERE path LIKE $1)",
+                &format!(
+                    "SELECT COUNT(*) AS n FROM rm_people WHERE left_on IS NULL AND unit IN ({})",
+                    lectern_projections::subtree_units("$1")
+                ),
                 &[Val::from(format!("{}%", self.path))],
             )
             .await
@@ -97,7 +99,10 @@ impl OrgQuery {
         };
         let mut filter = Where::default();
         if let Some(u) = under {
-            filter.and("path LIKE ?", [Scope::subtree_pattern(&UnitId::parse(&u)?)]);
+            filter.and(
+                "path LIKE CAST(? AS TEXT)",
+                [Scope::subtree_pattern(&UnitId::parse(&u)?)],
+            );
         }
         let sql = format!("{SELECT}{} ORDER BY path", filter.sql());
         let rows = api

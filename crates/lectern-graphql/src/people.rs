@@ -136,7 +136,7 @@ pub(crate) fn scope_filter(filter: &mut Where, caller: &Caller, _what: &str) -> 
     match Scope::of(caller) {
         Scope::All => {}
         Scope::Subtree(unit) => filter.and(
-            "unit IN (SELECT id FROM rm_units WHERE path LIKE ?)",
+            &format!("unit IN ({})", lectern_projections::subtree_units("?")),
             [Scope::subtree_pattern(&unit)],
         ),
         Scope::Own(no) => filter.and("staff_no = ?", [Val::from(no.as_str())]),
@@ -176,7 +176,7 @@ impl PeopleQuery {
         if let Some(u) = unit {
             let u = UnitId::parse(&u)?;
             filter.and(
-                "unit IN (SELECT id FROM rm_units WHERE path LIKE ?)",
+                &format!("unit IN ({})", lectern_projections::subtree_units("?")),
                 [Scope::subtree_pattern(&u)],
             );
         }

@@ -139,7 +139,7 @@ fn scope_filter(filter: &mut Where, caller: &Caller) {
     match Scope::of(caller) {
         Scope::All => {}
         Scope::Subtree(unit) => filter.and(
-            "organiser IN (SELECT id FROM rm_units WHERE path LIKE ?)",
+            &format!("organiser IN ({})", lectern_projections::subtree_units("?")),
             [Scope::subtree_pattern(&unit)],
         ),
         Scope::Own(no) => filter.and(
@@ -241,7 +241,7 @@ impl SessionQuery {
         scope_filter(&mut filter, caller);
         if let Some(u) = unit {
             filter.and(
-                "organiser IN (SELECT id FROM rm_units WHERE path LIKE ?)",
+                &format!("organiser IN ({})", lectern_projections::subtree_units("?")),
                 [Scope::subtree_pattern(&UnitId::parse(&u)?)],
             );
         }

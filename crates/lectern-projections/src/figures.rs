@@ -19,12 +19,26 @@ pub fn subtree_pattern(unit: &UnitId) -> Val {
     Val::from(format!("%/{}/%", unit.as_str()))
 }
 
+/// SQL selecting the units whose path matches the parameter `param` (`?`
+/// or `$n`) holds, a `subtree_pattern`.
+///
+/// Select rows through this (`unit IN (…)`), so that they are found by
+/// their unit's index: a join that tests each membership's unit path
+/// against the pattern scans every membership (0.7 ms on the demo campus
+/// against 0.08 ms). The pattern is cast: SQLite compiles a statement again
+/// each time a parameter given straight to `LIKE` is bound anew (its LIKE
+/// optimisation may depend on the value), which cost a unit's month a tenth
+/// of its time.
+pub fn subtree_units(param: &str) -> String {
+    format!("SELECT id FROM rm_units WHERE path LIKE CAST({param} AS TEXT)")
+}
+
 /// SQL selecting the staff number of everyone who ever belonged to a unit
 /// whose path matches parameter `$n` (a `subtree_pattern`).
 pub fn subtree_people(n: usize) -> String {
     format!(
-        "SELECT m.staff_no FROM rm_memberships m JOIN rm_units u ON u.id = m.unit \
-         WHERE u.path LIKE ${n}"
+        "SELECT m.staff_no FROM rm_memberships m WHERE m.unit IN ({})",
+        subtree_units(&format!("${n}"))
     )
 }
 
@@ -33,8 +47,10 @@ pub fn subtree_people(n: usize) -> String {
 pub async fn unit_people(db: &ReadDb, unit: &UnitId) -> Result<UnitPeople> {
     let rows = db
         .fetch(
-            "SELECT m.staff_no, m.since, m.until FROM rm_memberships m \
-             JOIN rm_units u ON u.id = m.unit WHERE u.path LIKE $1",
+            &format!(
+                "SELECT m.staff_no, m.since, m.until FROM rm_memberships m WHERE m.unit IN ({})",
+                subtree_units("$1")
+            ),
             &[subtree_pattern(unit)],
         )
         .await?;

@@ -46,7 +46,9 @@ mod sql;
 
 pub use codec::{append_request, commit, decode, encode, history, load, positioned};
 pub use error::{Error, Result};
-pub use figures::{subtree_pattern, subtree_people, unit_month_figures, unit_people};
+pub use figures::{
+    subtree_pattern, subtree_people, subtree_units, unit_month_figures, unit_people,
+};
 pub use lease::{Lease, Leases};
 pub use ledger::{person_entries, unit_entries};
 pub use projector::{Cx, Projector, Table};
