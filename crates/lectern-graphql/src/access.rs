@@ -9,6 +9,7 @@
 //! a test holds every role against every row of it.
 
 use std::any::TypeId;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::extensions::{
@@ -509,6 +510,12 @@ impl Extension for Door {
                 };
                 let mut fields = Vec::new();
                 root_fields(&doc, &op.selection_set.node, &mut Vec::new(), &mut fields);
+                let mut memo = HashMap::new();
+                for field in &fields {
+                    if let Err(e) = nested_within_limits(&doc, field, &mut memo) {
+                        return Err(refusal(e, field));
+                    }
+                }
                 for field in fields {
                     let name = field.node.name.node.as_str();
                     if name.starts_with("__") {
@@ -531,6 +538,126 @@ impl Extension for Door {
 fn refusal<T>(e: ApiError, at: &Positioned<T>) -> ServerError {
     let e: async_graphql::Error = e.into();
     e.into_server_error(at.pos)
+}
+
+/// The list fields of the introspection types (`__schema`, `__type`):
+/// GraphiQL's schema query nests three (types, their fields, their
+/// arguments). Nesting more (a type's fields' types' fields …) multiplies
+/// the answer by the size of the schema at each level.
+const INTROSPECTION_LISTS: &[&str] = &[
+    "types",
+    "fields",
+    "inputFields",
+    "args",
+    "interfaces",
+    "possibleTypes",
+    "enumValues",
+    "directives",
+];
+
+/// Most introspection list fields nested along one path.
+const MAX_INTROSPECTION_LISTS: usize = 3;
+
+/// Refuses a root field nested deeper than `MAX_DEPTH`, or an introspection
+/// field that nests more than `MAX_INTROSPECTION_LISTS` lists. `ofType` is
+/// not counted in the depth: it is a chain of type wrappers that ends at a
+/// named type within a few links, and GraphiQL's schema query asks for
+/// seven of them.
+fn nested_within_limits<'d>(
+    doc: &'d ExecutableDocument,
+    root: &'d Positioned<Field>,
+    memo: &mut HashMap<(&'d str, bool), (usize, usize)>,
+) -> Result<()> {
+    let introspection = root.node.name.node.starts_with("__");
+    let (below, lists) = nesting(
+        doc,
+        &root.node.selection_set.node,
+        introspection,
+        &mut Vec::new(),
+        memo,
+    );
+    let depth = below + 1;
+    if depth > crate::schema::MAX_DEPTH {
+        return Err(ApiError::bad_input(format!(
+            "{} is nested {depth} levels deep (`ofType` not counted); at most {} are allowed",
+            root.node.name.node,
+            crate::schema::MAX_DEPTH
+        )));
+    }
+    if introspection && lists > MAX_INTROSPECTION_LISTS {
+        return Err(ApiError::bad_input(format!(
+            "{} nests {lists} lists of the schema ({}); at most {MAX_INTROSPECTION_LISTS} are \
+             allowed",
+            root.node.name.node,
+            INTROSPECTION_LISTS.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// How deep a selection set nests (fields, through fragments; `ofType` not
+/// counted), and, when `introspection`, the most introspection list fields
+/// along one path. Each fragment is measured once (`memo`), so a fragment
+/// spread many times costs nothing more; one that spreads itself (which
+/// validation refuses later) counts nothing.
+fn nesting<'d>(
+    doc: &'d ExecutableDocument,
+    set: &'d SelectionSet,
+    introspection: bool,
+    on_path: &mut Vec<&'d str>,
+    memo: &mut HashMap<(&'d str, bool), (usize, usize)>,
+) -> (usize, usize) {
+    let mut most = (0, 0);
+    for selection in &set.items {
+        let (depth, lists) = match &selection.node {
+            Selection::Field(f) => {
+                let name = f.node.name.node.as_str();
+                let (d, l) = nesting(
+                    doc,
+                    &f.node.selection_set.node,
+                    introspection,
+                    on_path,
+                    memo,
+                );
+                (
+                    d + usize::from(name != "ofType"),
+                    l + usize::from(introspection && INTROSPECTION_LISTS.contains(&name)),
+                )
+            }
+            Selection::InlineFragment(f) => nesting(
+                doc,
+                &f.node.selection_set.node,
+                introspection,
+                on_path,
+                memo,
+            ),
+            Selection::FragmentSpread(s) => {
+                let name = s.node.fragment_name.node.as_str();
+                match doc.fragments.get(name) {
+                    _ if on_path.contains(&name) => (0, 0),
+                    Some(f) => match memo.get(&(name, introspection)) {
+                        Some(known) => *known,
+                        None => {
+                            on_path.push(name);
+                            let found = nesting(
+                                doc,
+                                &f.node.selection_set.node,
+                                introspection,
+                                on_path,
+                                memo,
+                            );
+                            on_path.pop();
+                            memo.insert((name, introspection), found);
+                            found
+                        }
+                    },
+                    None => (0, 0),
+                }
+            }
+        };
+        most = (most.0.max(depth), most.1.max(lists));
+    }
+    most
 }
 
 /// The operation a request runs, as the schema will choose it.

@@ -21,7 +21,8 @@ use crate::programmes::{ProgrammeMutation, ProgrammeQuery};
 use crate::sessions::{SessionMutation, SessionQuery};
 use crate::study::{StudyMutation, StudyQuery};
 
-/// Deepest query accepted.
+/// Deepest query accepted, `ofType` not counted (the access door checks it:
+/// `access::nested_within_limits`).
 pub const MAX_DEPTH: usize = 10;
 /// Most expensive query accepted (each field costs 1; lists cost their page).
 pub const MAX_COMPLEXITY: usize = 2_000;
@@ -94,7 +95,6 @@ pub fn build_schema(api: Api) -> LecternSchema {
         Mutation::default(),
         Subscription::default(),
     )
-    .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
     .extension(crate::access::Door)
     .data(api)

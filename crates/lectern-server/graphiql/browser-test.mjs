@@ -1,6 +1,8 @@
 // The GraphiQL console in headless Chromium against a running
-// `lectern serve`: enter a token in the headers editor, run a query, see
-// the result, and check that the page loaded nothing from elsewhere.
+// `lectern serve`: it opens clean with the schema loaded, a query without
+// a token is refused, signing in with the token field runs it, the browser
+// keeps the token across a reload and forgets it on sign-out, and the page
+// loads nothing from elsewhere.
 //
 //   node browser-test.mjs http://127.0.0.1:PORT TOKEN
 //
@@ -48,26 +50,61 @@ try {
   page.on('pageerror', (e) => fail(`page error: ${e.message}`));
   await page.goto(`${base}/graphiql`);
   await page.waitForSelector('.graphiql-execute-button', { timeout: 30000 });
+  const resultText = () => page.evaluate(() => document.querySelector('.result-window')?.innerText ?? '');
 
-  // The headers editor is open by default; put the token in it.
-  await page.waitForSelector('.graphiql-editor-tool .CodeMirror', { state: 'attached', timeout: 10000 });
-  await page.evaluate((t) => {
-    const cm = [...document.querySelectorAll('.graphiql-editor-tool .CodeMirror')]
-      .map((e) => e.CodeMirror)
-      .find((c) => c.getValue().includes('Authorization'));
-    cm.setValue(JSON.stringify({ Authorization: `Bearer ${t}` }, null, 2));
-  }, token);
+  // It opens clean: nothing in the result pane, and the schema loads
+  // without a token (the Docs pane lists the root types).
+  // (An empty pane holds a zero-width space.)
+  if ((await resultText()).replace(/[\s\u200b]/g, '')) fail(`the console opened with a result:\n${await resultText()}`);
+  await page.click('.graphiql-sidebar button[aria-label="Show Documentation Explorer"]');
+  await page.waitForFunction(
+    () => /Root Types/.test(document.querySelector('.graphiql-doc-explorer')?.innerText ?? ''),
+    null,
+    { timeout: 30000 },
+  ).catch(async () => {
+    const docs = await page.evaluate(() => document.querySelector('.graphiql-doc-explorer')?.innerText);
+    fail(`the Docs pane did not load the schema: ${docs}`);
+  });
+
+  // Run before signing in: refused, saying how to sign in.
   await page.click('.graphiql-execute-button');
   await page.waitForFunction(
-    () => document.querySelector('.result-window')?.innerText.includes('headCount'),
+    () => document.querySelector('.result-window')?.innerText.includes('UNAUTHENTICATED'),
     null,
     { timeout: 30000 },
   );
-  const result = await page.evaluate(() => document.querySelector('.result-window').innerText);
-  if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT });
+
+  // Sign in with the token field, run again: the unit is shown.
+  await page.fill('#lectern-token', token);
+  await page.click('#lectern-signin button[type=submit]');
+  await page.waitForSelector('#lectern-signed-in', { timeout: 10000 });
+  const runAndShow = async () => {
+    await page.click('.graphiql-execute-button');
+    await page.waitForFunction(
+      () => document.querySelector('.result-window')?.innerText.includes('headCount'),
+      null,
+      { timeout: 30000 },
+    );
+    return resultText();
+  };
+  let result = await runAndShow();
   if (!result.includes('浏览器测试大学')) fail(`the result does not show the unit:\n${result}`);
+  if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT });
+
+  // The browser keeps the token: after a reload the console is signed in.
+  await page.reload();
+  await page.waitForSelector('#lectern-signed-in', { timeout: 30000 });
+  await page.waitForSelector('.graphiql-execute-button', { timeout: 30000 });
+  result = await runAndShow();
+  if (!result.includes('浏览器测试大学')) fail(`after a reload the result does not show the unit:\n${result}`);
+
+  // Signing out forgets it.
+  await page.click('#lectern-signin button');
+  await page.waitForSelector('#lectern-token', { timeout: 10000 });
+  const kept = await page.evaluate(() => window.localStorage.getItem('lectern.token'));
+  if (kept) fail('signing out left the token in the browser');
   if (foreign.length) fail(`the console loaded from elsewhere: ${foreign.join(', ')}`);
-  if (!failed) console.log('ok: GraphiQL ran a query with a bearer token and showed the result');
+  if (!failed) console.log('ok: GraphiQL opened clean, loaded the schema, signed in with the token field and showed the result');
 } catch (e) {
   fail(e.message);
 } finally {

@@ -1005,16 +1005,69 @@ async fn errors_name_the_offending_value(db: TestDb) {
     assert!(m.contains("--person"), "{m}");
 }
 
+/// The schema query GraphiQL sends when it opens (graphql-js's
+/// `getIntrospectionQuery`), with no token.
+const GRAPHIQL_INTROSPECTION: &str = "query IntrospectionQuery {
+  __schema {
+    queryType { name } mutationType { name } subscriptionType { name }
+    types { ...FullType }
+    directives { name description locations args { ...InputValue } }
+  }
+}
+fragment FullType on __Type {
+  kind name description
+  fields(includeDeprecated: true) {
+    name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason
+  }
+  inputFields { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+fragment TypeRef on __Type {
+  kind name
+  ofType { kind name ofType { kind name ofType { kind name ofType { kind name
+    ofType { kind name ofType { kind name ofType { kind name } } } } } } }
+}";
+
 async fn limits_refuse_before_running(db: TestDb) {
     let t = TestApi::campus(db).await;
     let head = t.api.app.store.head().await.unwrap();
-    let deep = "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } }";
+    // Depth is counted before the schema is consulted: 11 levels.
+    let deep = "{ people { edges { node { a { b { c { d { e { f { g { h } } } } } } } } } } }";
     let r = t.run(Some(admin()), deep, json!({})).await;
     assert_eq!(
-        r["errors"][0]["message"], "Query is nested too deep.",
+        r["errors"][0]["message"],
+        "people is nested 11 levels deep (`ofType` not counted); at most 10 are allowed",
+        "{r}"
+    );
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
         "{r}"
     );
     assert!(r.get("data").is_none_or(|d| d.is_null()));
+    // GraphiQL's schema query is answered without a token (its chain of
+    // seven `ofType` is not depth), while a query that nests the schema's
+    // lists in each other (types, their fields, their arguments' types'
+    // fields: the schema's size to the fourth power) is refused.
+    let schema = t.run(None, GRAPHIQL_INTROSPECTION, json!({})).await;
+    assert!(schema.get("errors").is_none(), "{schema}");
+    assert_eq!(schema["data"]["__schema"]["queryType"]["name"], "Query");
+    assert!(
+        schema["data"]["__schema"]["types"]
+            .as_array()
+            .unwrap()
+            .len()
+            > 50
+    );
+    let blowup = "{ __schema { types { fields { args { type { fields { name } } } } } } }";
+    let r = t.run(None, blowup, json!({})).await;
+    let message = r["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("__schema nests 4 lists of the schema"),
+        "{r}"
+    );
     let wide = format!(
         "{{ {} }}",
         (0..4)
