@@ -398,7 +398,8 @@ pub fn table_markdown() -> String {
          server refuses any other caller with `FORBIDDEN` before the field runs, and\n\
          a test holds every role against every row on both backends. Kiosk tokens\n\
          may call no field (they use `/kiosk/v1`); a request without a token is\n\
-         `UNAUTHENTICATED`. \"reach\" is how far an allowed role reaches inside\n\
+         `UNAUTHENTICATED`, except the schema's introspection (`__schema`,\n\
+         `__type`), which needs none. \"reach\" is how far an allowed role reaches inside\n\
          the field (U is a union chair's unit).\n\n\
          | operation | field | administrator | union-chair | auditor | staff | reach |\n\
          | --- | --- | --- | --- | --- | --- | --- |\n",
