@@ -211,6 +211,82 @@ fn bench_runs_every_workload_at_small_scale() {
     }
 }
 
+/// Commands that only read the log say there is none, and how to make
+/// one, instead of failing on a missing table; they create nothing.
+#[test]
+fn reading_commands_need_a_log_and_create_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("elsewhere");
+    let at = data.to_str().unwrap();
+    for args in [
+        vec!["report", "leadership", "--data-dir", at],
+        vec!["audit", "verify", "--data-dir", at],
+        vec!["audit", "checkpoints", "--data-dir", at],
+    ] {
+        let (code, out, err) = lectern(&args);
+        assert_eq!(code, 1, "{args:?}: {out}{err}");
+        assert!(
+            err.starts_with(&format!(
+                "error: no event log here: {at}/lectern.db does not exist. Make one with \
+                 `lectern demo`"
+            )),
+            "{args:?}: {err}"
+        );
+        assert!(!data.exists(), "{args:?} created {at}");
+    }
+    // A SQLite file that holds no log (an empty file is an empty database).
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("lectern.db"), b"").unwrap();
+    let (code, _, err) = lectern(&["audit", "verify", "--data-dir", at]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "error: no event log in sqlite://{at}/lectern.db. Make one"
+        )),
+        "{err}"
+    );
+    // Once migrated, the same command runs.
+    let (code, _, err) = lectern(&["migrate", "--data-dir", at]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = lectern(&["audit", "verify", "--data-dir", at]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("chain intact: the log is empty"), "{out}");
+}
+
+#[tokio::test]
+async fn reading_commands_need_a_log_on_postgres() {
+    let test_db = TestDb::postgres().await;
+    let url = test_db.url.clone();
+    let (code, _, err) = crate::cli(vec![
+        "report".into(),
+        "leadership".into(),
+        "--database-url".into(),
+        url.clone(),
+    ])
+    .await;
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.starts_with("error: no event log in postgres://"),
+        "{err}"
+    );
+    assert!(
+        err.contains("`lectern migrate` and `lectern import`"),
+        "{err}"
+    );
+    // Nothing was made there.
+    let store = Store::open(&url, StoreOptions::default()).await.unwrap();
+    assert_eq!(
+        store.log_state().await.unwrap(),
+        lectern_store::LogState::Missing
+    );
+    store.migrate().await.unwrap();
+    assert_eq!(
+        store.log_state().await.unwrap(),
+        lectern_store::LogState::Current
+    );
+    store.close().await;
+}
+
 #[test]
 fn bad_input_is_named() {
     let (code, _, err) = lectern(&["migrate", "--database-url", "mysql://x"]);

@@ -705,6 +705,21 @@ async fn every_area_over_http(db: TestDb) {
     );
     assert!(sheet.contains("<cols>"), "column widths: {sheet}");
     assert!(sheet.contains("<v>-2</v>"), "points are numbers: {sheet}");
+    // Dates are dates: a day's serial number with a date format, not text.
+    assert!(!strings.contains(">2007-"), "dates as text: {strings}");
+    assert!(
+        part("xl/styles.xml").contains("yyyy"),
+        "a date format in the styles"
+    );
+    let serial = |y, m, d| {
+        (chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap()
+            - chrono::NaiveDate::from_ymd_opt(1899, 12, 30).unwrap())
+        .num_days()
+    };
+    assert!(
+        (serial(2007, 1, 1)..=serial(2007, 12, 31)).any(|n| sheet.contains(&format!("<v>{n}</v>"))),
+        "a 2007 date as a number: {sheet}"
+    );
     let (code, _, err) = report(&[
         "appraisal",
         "--person",

@@ -77,15 +77,7 @@ impl Signer {
     pub fn create(path: &Path) -> Result<Signer> {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(|e| Error::Random(e.to_string()))?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-        let fresh = path.with_extension("key.new");
-        let mut file = open_private(&fresh)?;
-        writeln!(file, "{}", hex(&seed))
-            .and_then(|()| file.sync_all())
-            .map_err(|e| Error::io(&fresh, e))?;
-        std::fs::rename(&fresh, path).map_err(|e| Error::io(path, e))?;
+        write_private(path, &format!("{}\n", hex(&seed)))?;
         tracing::info!(path = %path.display(), "made a new checkpoint key");
         Ok(Signer {
             key: SigningKey::from_bytes(&seed),
@@ -99,6 +91,22 @@ impl Signer {
     pub fn key_id(&self) -> String {
         key_id(&self.public())
     }
+}
+
+/// Writes `text` to `path` readable by its owner only, whole or not at all
+/// (a file beside it, synced, then renamed over it); makes the directory.
+pub fn write_private(path: &Path, text: &str) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let mut name = path.as_os_str().to_owned();
+    name.push(".new");
+    let fresh = std::path::PathBuf::from(name);
+    let mut file = open_private(&fresh)?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Error::io(&fresh, e))?;
+    std::fs::rename(&fresh, path).map_err(|e| Error::io(path, e))
 }
 
 #[cfg(unix)]

@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use lectern_graphql::{Principal, Tokens, parse_principal};
 use lectern_projections::ReadDb;
-use lectern_store::{Store, StoreOptions, redact};
+use lectern_store::{LogState, Store, StoreOptions, redact};
 
 use crate::app::Application;
 use crate::config::{DbArgs, ServeArgs};
@@ -28,42 +28,69 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server (applies pending migrations first).
+    #[command(
+        after_help = "Example: lectern serve --listen 0.0.0.0:8080 --data-dir /var/lib/lectern"
+    )]
     Serve(ServeArgs),
     /// Apply pending database migrations and exit.
+    #[command(after_help = "Example: lectern migrate --database-url postgres://lectern@db/lectern")]
     Migrate(DbArgs),
-    /// Auditors' tools.
+    /// Auditors' tools: verify, checkpoints, proofs, bundles.
     #[command(subcommand)]
+    #[command(after_help = "Example: lectern audit verify")]
     Audit(AuditCommand),
     /// Benchmarks that print one line per workload.
     #[command(subcommand)]
+    #[command(after_help = "Example: lectern bench store --db sqlite")]
     Bench(BenchCommand),
     /// Bearer tokens for the API: create, list, revoke.
     #[command(subcommand)]
+    #[command(after_help = "Example: lectern token create --role union-chair --unit chinese")]
     Token(TokenCommand),
-    /// Rebuild read models from the log into new tables and swap them in
-    /// (a running server keeps answering from the old ones until then).
+    /// Rebuild read models from the log and swap them in.
+    ///
+    /// The new tables are built beside the old ones; a running server keeps
+    /// answering from the old ones until the swap.
+    #[command(after_help = "Example: lectern rebuild")]
     Rebuild(RebuildArgs),
-    /// Kiosks at the lecture halls.
+    /// Kiosks at the lecture halls: register one.
     #[command(subcommand)]
+    #[command(after_help = "Example: lectern kiosk register --kiosk hall-3-door --venue hall-3")]
     Kiosk(KioskCommand),
+    /// Replay an appraisal, attendance or history from the log.
+    ///
     /// A person's or unit's appraisal (one line per point), attendance or
-    /// history, replayed from the log by the domain's folds (not the read
-    /// models), now or as it stood at a moment.
+    /// history, folded by the domain from the log (not the read models), now
+    /// or as it stood at a moment.
+    #[command(
+        after_help = "Example: lectern replay --person 19900001 --year 2008 --as-of 2008-07-01T00:00:00Z"
+    )]
     Replay(ReplayArgs),
-    /// Print a report (programme, unit month, appraisal, unit appraisal,
-    /// leadership group, awards register, a session's attendance), or write
-    /// it to a CSV or XLSX file with --out.
+    /// Print a report, or write it as CSV or XLSX.
+    ///
+    /// Programme, unit month, appraisal, unit appraisal, leadership group,
+    /// awards register, a session's attendance, year end; `--out FILE.csv`
+    /// or `--out FILE.xlsx` writes a file instead.
+    #[command(
+        after_help = "Example: lectern report unit-month --unit chinese --year 2008 --month 11 --out nov.xlsx"
+    )]
     Report(ReportArgs),
-    /// Make a university of September 2005 to July 2009 (44 units, about
-    /// 3,000 staff, four years of study, training, awards and appraisal)
-    /// through the command path into an empty database, then serve it
-    /// and print how to query it. Run again on the same database, it
-    /// serves what it made.
+    /// Make a demo campus (2005 to 2009) and serve it.
+    ///
+    /// A university of September 2005 to July 2009 (44 units, about 3,000
+    /// staff, four years of study, training, awards and appraisal), made
+    /// through the command path in an empty database; then it serves it and
+    /// prints how to query it. Run again on the same database, it serves
+    /// what it made.
+    #[command(after_help = "Example: lectern demo --study-units 4")]
     Demo(DemoArgs),
-    /// Import units, people or cards from a CSV or XLSX file: every row is checked
-    /// first and each bad one reported with its line; only a fully valid
-    /// file is applied, in one transaction; rows already true are left
-    /// alone, so importing the same file again changes nothing.
+    /// Import units, people or cards from CSV or XLSX.
+    ///
+    /// Every row is checked first and each bad one reported with its line;
+    /// only a fully valid file is applied, in one transaction; rows already
+    /// true are left alone, so importing the same file again changes
+    /// nothing.
+    #[command(after_help = "Example: lectern import people staff.xlsx")]
     Import {
         kind: crate::import::Kind,
         file: std::path::PathBuf,
@@ -432,8 +459,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit(AuditCommand::Verify(args)) => {
-            let url = args.db.url()?;
-            let store = open(&url).await?;
+            let (url, store) = open_existing(&args.db).await?;
             let read = read_db(&url).await?;
             let audit = lectern_audit::checkpoints::audit(&store, &read)
                 .await
@@ -487,7 +513,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit(AuditCommand::Checkpoints(args)) => {
-            let url = args.db.url()?;
+            let (url, store) = open_existing(&args.db).await?;
+            store.close().await;
             let read = read_db(&url).await?;
             for k in lectern_audit::checkpoints::keys(&read).await? {
                 println!(
@@ -536,8 +563,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Audit(AuditCommand::Prove(args)) => {
             use lectern_audit::checkpoints::{self as cp, ProofFile};
-            let url = args.db.url()?;
-            let store = open(&url).await?;
+            let (url, store) = open_existing(&args.db).await?;
             let read = read_db(&url).await?;
             let file = match (args.position, args.from, args.to) {
                 (Some(position), None, None) => {
@@ -587,8 +613,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Audit(AuditCommand::Export(args)) => {
-            let url = args.audit.db.url()?;
-            let store = open(&url).await?;
+            let (url, store) = open_existing(&args.audit.db).await?;
             let read = read_db(&url).await?;
             let person = lectern_domain::StaffNo::parse(&args.person)?;
             let signer =
@@ -664,8 +689,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Replay(args) => {
             use lectern_audit::replay::{self, AsOf};
-            let url = args.db.url()?;
-            let store = open(&url).await?;
+            let (url, store) = open_existing(&args.db).await?;
             let read = read_db(&url).await?;
             let period = match args.month {
                 None => lectern_domain::Period::year(args.year)?,
@@ -777,8 +801,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Report(args) => {
-            let url = args.db.url()?;
-            let store = open(&url).await?;
+            let (url, store) = open_existing(&args.db).await?;
             let read = read_db(&url).await?;
             let projections = lectern_projections::Projections::start(
                 store.clone(),
@@ -976,21 +999,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let guide = lectern_synth::demo::guide(&read).await?;
-    let tokens = Tokens::new(read.clone());
-    let (_, admin) = tokens
-        .create(
-            &Principal::Administrator,
-            Some(&lectern_domain::StaffNo::parse(&guide.administrator)?),
-            "demo administrator",
-        )
-        .await?;
-    let (_, auditor) = tokens
-        .create(
-            &Principal::Auditor,
-            Some(&lectern_domain::StaffNo::parse(&guide.auditor)?),
-            "demo auditor",
-        )
-        .await?;
+    let (admin, auditor) = demo_tokens(&args.serve.db, &read, &guide).await?;
     let app = if args.no_serve {
         None
     } else {
@@ -1011,6 +1020,60 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The file in the data directory that keeps the demo's two tokens, so a
+/// rerun shows the same ones instead of making two more.
+const DEMO_TOKENS: &str = "demo-tokens";
+
+/// The demo's administrator and auditor tokens: those kept in
+/// `DEMO_TOKENS` while they still sign in as those roles on this database,
+/// else new ones (written there, readable by the owner only).
+async fn demo_tokens(
+    db: &DbArgs,
+    read: &ReadDb,
+    guide: &lectern_synth::demo::Guide,
+) -> anyhow::Result<(String, String)> {
+    let tokens = Tokens::new(read.clone());
+    let path = db.data_dir()?.join(DEMO_TOKENS);
+    let kept = std::fs::read_to_string(&path).unwrap_or_default();
+    let (mut lines, mut secrets) = (String::new(), Vec::new());
+    for (role, principal, person) in [
+        (
+            "administrator",
+            Principal::Administrator,
+            &guide.administrator,
+        ),
+        ("auditor", Principal::Auditor, &guide.auditor),
+    ] {
+        let old = kept
+            .lines()
+            .find_map(|l| l.strip_prefix(role)?.strip_prefix(' '))
+            .map(str::to_owned);
+        let valid = match &old {
+            Some(secret) => tokens
+                .authenticate(secret)
+                .await
+                .is_ok_and(|c| c.principal == principal),
+            None => false,
+        };
+        let secret = match old {
+            Some(secret) if valid => secret,
+            _ => {
+                let person = lectern_domain::StaffNo::parse(person)?;
+                tokens
+                    .create(&principal, Some(&person), &format!("demo {role}"))
+                    .await?
+                    .1
+            }
+        };
+        lines.push_str(&format!("{role} {secret}\n"));
+        secrets.push(secret);
+    }
+    lectern_audit::checkpoints::write_private(&path, &lines)
+        .with_context(|| format!("cannot keep the demo's tokens in {}", path.display()))?;
+    let auditor = secrets.pop().unwrap_or_default();
+    Ok((secrets.pop().unwrap_or_default(), auditor))
 }
 
 /// What a newcomer reads once the demo serves: where, the tokens, and three
@@ -1206,6 +1269,37 @@ async fn read_db(url: &str) -> anyhow::Result<ReadDb> {
     ReadDb::connect(url)
         .await
         .with_context(|| format!("cannot open {}", redact(url)))
+}
+
+/// The event log of a command that only reads it: refused, saying how to
+/// make one, where there is none or where it needs `lectern migrate`
+/// (nothing is created or migrated here).
+async fn open_existing(db: &DbArgs) -> anyhow::Result<(String, Store)> {
+    let url = db.existing_url()?;
+    let store = open(&url).await?;
+    let state = store
+        .log_state()
+        .await
+        .with_context(|| format!("cannot read {}", redact(&url)))?;
+    match state {
+        LogState::Current => Ok((url, store)),
+        LogState::Missing => {
+            store.close().await;
+            anyhow::bail!(
+                "no event log in {}. {}",
+                redact(&url),
+                crate::config::MAKE_A_LOG
+            )
+        }
+        LogState::Behind { applied, known } => {
+            store.close().await;
+            anyhow::bail!(
+                "the event log in {} was made by an older Lectern ({applied} of {known} \
+                 migrations applied): run `lectern migrate` first",
+                redact(&url)
+            )
+        }
+    }
 }
 
 async fn open(url: &str) -> anyhow::Result<Store> {

@@ -72,11 +72,16 @@ pub struct DbArgs {
         global = true
     )]
     pub database_url: Option<String>,
-    /// Directory for the embedded SQLite database (created if missing);
-    /// default `lectern-data`.
+    /// Directory of the embedded SQLite database; default `lectern-data`
+    /// (made by commands that write; those that only read need a log there).
     #[arg(long, env = "LECTERN_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
 }
+
+/// How to get an event log, for a command that found none.
+pub const MAKE_A_LOG: &str = "Make one with `lectern demo` (a generated campus) or with \
+     `lectern migrate` and `lectern import` (a real one), or name one with --data-dir DIR \
+     or --database-url URL";
 
 impl DbArgs {
     /// The configuration file's settings (none without `--config`).
@@ -93,24 +98,45 @@ impl DbArgs {
         let file = self.file()?;
         Ok(lectern_audit::checkpoints::key_path(
             flag.or(file.checkpoint_key),
-            self.data_dir
-                .clone()
-                .or(file.data_dir)
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            self.data_dir()?,
         ))
+    }
+
+    /// The data directory: the flag, else the file's setting, else
+    /// `lectern-data` (not created here).
+    pub fn data_dir(&self) -> anyhow::Result<PathBuf> {
+        Ok(self
+            .data_dir
+            .clone()
+            .or(self.file()?.data_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)))
+    }
+
+    /// The URL of a database that must exist already (for commands that
+    /// only read the log): nothing is created, and a SQLite file that is
+    /// not there is refused, naming where it was looked for and how to make
+    /// one.
+    pub fn existing_url(&self) -> anyhow::Result<String> {
+        let url = match self.database_url.clone().or(self.file()?.database_url) {
+            Some(url) => url,
+            None => format!("sqlite://{}", self.data_dir()?.join("lectern.db").display()),
+        };
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.trim_start_matches("//");
+            let path = path.split('?').next().unwrap_or_default();
+            if path != ":memory:" && !std::path::Path::new(path).exists() {
+                anyhow::bail!("no event log here: {path} does not exist. {}", MAKE_A_LOG);
+            }
+        }
+        Ok(url)
     }
 
     /// The URL to connect to, creating the data directory for the default.
     pub fn url(&self) -> anyhow::Result<String> {
-        let file = self.file()?;
-        if let Some(url) = self.database_url.clone().or(file.database_url) {
+        if let Some(url) = self.database_url.clone().or(self.file()?.database_url) {
             return Ok(url);
         }
-        let dir = self
-            .data_dir
-            .clone()
-            .or(file.data_dir)
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let dir = self.data_dir()?;
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create data directory {}", dir.display()))?;
         Ok(format!("sqlite://{}", dir.join("lectern.db").display()))

@@ -506,9 +506,10 @@ impl Table {
 
     /// An Excel workbook of one sheet: the title in the first row, the
     /// column headings in bold in the second (frozen, so they stay in view),
-    /// numbers as numbers, columns as wide as their contents.
+    /// numbers as numbers, dates (`2008-11-04`) as dates, columns as wide
+    /// as their contents.
     pub fn xlsx(&self) -> anyhow::Result<Vec<u8>> {
-        use rust_xlsxwriter::{Format, Workbook};
+        use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
         let mut book = Workbook::new();
         let sheet = book.add_worksheet();
         // A sheet name: at most 31 characters, none of []:*?/\.
@@ -522,6 +523,7 @@ impl Table {
             sheet.set_name(name.trim())?;
         }
         let bold = Format::new().set_bold();
+        let day = Format::new().set_num_format("yyyy-mm-dd");
         sheet.write_string_with_format(0, 0, &self.title, &bold)?;
         let mut widths: Vec<usize> = self.columns.iter().map(|c| display_width(c)).collect();
         for (col, heading) in self.columns.iter().enumerate() {
@@ -534,6 +536,15 @@ impl Table {
                     Value::Null => {}
                     Value::Number(n) => {
                         sheet.write_number(r, col as u16, n.as_f64().unwrap_or_default())?;
+                    }
+                    Value::String(s) if let Some(d) = calendar_date(s) => {
+                        use chrono::Datelike;
+                        let date = ExcelDateTime::from_ymd(
+                            u16::try_from(d.year())?,
+                            u8::try_from(d.month())?,
+                            u8::try_from(d.day())?,
+                        )?;
+                        sheet.write_datetime_with_format(r, col as u16, &date, &day)?;
                     }
                     other => {
                         sheet.write_string(r, col as u16, text(other))?;
@@ -631,4 +642,11 @@ async fn download(
             .into_response(),
         Err(e) => (crate::app::status(e.code), format!("{}\n", e.message)).into_response(),
     }
+}
+
+/// A cell's text that is a calendar date as the API gives one
+/// (`2008-11-04`), within the years a spreadsheet counts (1900 to 9999).
+fn calendar_date(text: &str) -> Option<chrono::NaiveDate> {
+    let d = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    (text.len() == 10 && (1900..=9999).contains(&chrono::Datelike::year(&d))).then_some(d)
 }

@@ -356,6 +356,45 @@ impl Db {
         Ok(())
     }
 
+    /// How many of this backend's migrations the database has applied, and
+    /// how many there are; `None` when it has never been migrated (sqlx's
+    /// `_sqlx_migrations` table is missing).
+    pub(crate) async fn migrations(&self) -> Result<(Option<usize>, usize)> {
+        const APPLIED: &str = "SELECT COUNT(*) FROM _sqlx_migrations WHERE success";
+        let count = |n: i64| usize::try_from(n).unwrap_or_default();
+        let applied = match self {
+            Db::Sqlite { read, .. } => {
+                let (tables,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' \
+                     AND name = '_sqlx_migrations'",
+                )
+                .fetch_one(read)
+                .await?;
+                if tables == 0 {
+                    None
+                } else {
+                    let (n,): (i64,) = sqlx::query_as(APPLIED).fetch_one(read).await?;
+                    Some(count(n))
+                }
+            }
+            Db::Postgres(pool) => {
+                let (tables,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM information_schema.tables \
+                     WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'",
+                )
+                .fetch_one(pool)
+                .await?;
+                if tables == 0 {
+                    None
+                } else {
+                    let (n,): (i64,) = sqlx::query_as(APPLIED).fetch_one(pool).await?;
+                    Some(count(n))
+                }
+            }
+        };
+        Ok((applied, migrator(self.backend()).iter().count()))
+    }
+
     pub(crate) async fn close(&self) {
         match self {
             Db::Sqlite { read, write } => {

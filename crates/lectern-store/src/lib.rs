@@ -47,6 +47,6 @@ pub use error::{Error, Result, database_unavailable};
 pub use event::{
     AppendRequest, Appended, ExpectedVersion, Metadata, NewEvent, RecordedEvent, UniqueKey, now,
 };
-pub use store::{Durability, Store, StoreOptions, Subscription};
+pub use store::{Durability, LogState, Store, StoreOptions, Subscription};
 pub use upcast::Upcasters;
 pub use url::redact;

@@ -82,6 +82,18 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// What [`Store::log_state`] finds in a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogState {
+    /// No event log: the database was never migrated.
+    Missing,
+    /// An event log that needs `lectern migrate`: `applied` of `known`
+    /// migrations are applied.
+    Behind { applied: usize, known: usize },
+    /// An event log with every migration applied.
+    Current,
+}
+
 impl Store {
     /// Connects to `sqlite://PATH` (created if missing) or `postgres://...`
     /// and starts the writer. Does not migrate: call [`Store::migrate`].
@@ -123,6 +135,17 @@ impl Store {
     /// Applies the migrations of this backend that are not applied yet.
     pub async fn migrate(&self) -> Result<()> {
         self.inner.db.migrate().await
+    }
+
+    /// Whether this database holds an event log whose schema is this
+    /// version's (for commands that only read it, which must not create
+    /// or migrate one).
+    pub async fn log_state(&self) -> Result<LogState> {
+        Ok(match self.inner.db.migrations().await? {
+            (None, _) => LogState::Missing,
+            (Some(applied), known) if applied < known => LogState::Behind { applied, known },
+            (Some(_), _) => LogState::Current,
+        })
     }
 
     /// `"sqlite"` or `"postgres"`.
