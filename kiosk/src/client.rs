@@ -57,7 +57,7 @@ impl Server {
         if rest.starts_with("https://") {
             bail!(
                 "the kiosk speaks plain HTTP; {url:?} asks for HTTPS (reach the server through \
-                 a TLS tunnel on the kiosk, see the README)"
+                 a TLS tunnel on the kiosk, see docs/kiosk.md)"
             );
         }
         let authority = rest.strip_prefix("http://").ok_or_else(|| {

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use lectern_app::{Code, Error, Result};
 
-/// What a caller may do, by role (see the README's authorization table).
+/// What a caller may do, by role (see docs/api.md, "Who may do what").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     /// Everything.
