@@ -966,7 +966,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
                 study_units: args.study_units,
                 seed: args.seed,
             };
-            let progress = indicatif::ProgressBar::new(0).with_style(
+            let progress = indicatif::ProgressBar::new(lectern_synth::demo::MONTHS).with_style(
                 indicatif::ProgressStyle::with_template(
                     "{elapsed:>4} [{bar:40}] {pos}/{len} months  {msg}",
                 )

@@ -182,6 +182,11 @@ pub const CAMPAIGN: &str = "campaign";
 /// The demo's first and last months.
 const FIRST: (i32, u32) = (2005, 9);
 const LAST: (i32, u32) = (2009, 7);
+
+/// The months the demo makes, September 2005 to July 2009 (the length of
+/// the progress bar it is given).
+pub const MONTHS: u64 = ((LAST.0 - FIRST.0) * 12 + LAST.1 as i32 - FIRST.1 as i32 + 1) as u64;
+
 /// How long a month's taps wait for the read models of the month before.
 const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(600);
 
@@ -754,7 +759,8 @@ async fn make(
         }
         all
     };
-    progress.set_length(months.len() as u64);
+    debug_assert_eq!(months.len() as u64, MONTHS);
+    progress.set_length(MONTHS);
     g.plan(FIRST).await?;
     g.batch.flush().await?;
     let mut mark = store.head().await?;
