@@ -117,10 +117,7 @@ impl DbArgs {
     /// not there is refused, naming where it was looked for and how to make
     /// one.
     pub fn existing_url(&self) -> anyhow::Result<String> {
-        let url = match self.database_url.clone().or(self.file()?.database_url) {
-            Some(url) => url,
-            None => format!("sqlite://{}", self.data_dir()?.join("lectern.db").display()),
-        };
+        let (url, _) = self.located()?;
         if let Some(rest) = url.strip_prefix("sqlite:") {
             let path = rest.trim_start_matches("//");
             let path = path.split('?').next().unwrap_or_default();
@@ -133,13 +130,25 @@ impl DbArgs {
 
     /// The URL to connect to, creating the data directory for the default.
     pub fn url(&self) -> anyhow::Result<String> {
+        let (url, dir) = self.located()?;
+        if let Some(dir) = dir {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+        }
+        Ok(url)
+    }
+
+    /// The URL given (flag, environment or file), else the default SQLite
+    /// file's with the data directory that holds it.
+    fn located(&self) -> anyhow::Result<(String, Option<PathBuf>)> {
         if let Some(url) = self.database_url.clone().or(self.file()?.database_url) {
-            return Ok(url);
+            return Ok((url, None));
         }
         let dir = self.data_dir()?;
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create data directory {}", dir.display()))?;
-        Ok(format!("sqlite://{}", dir.join("lectern.db").display()))
+        Ok((
+            format!("sqlite://{}", dir.join("lectern.db").display()),
+            Some(dir),
+        ))
     }
 }
 

@@ -360,39 +360,34 @@ impl Db {
     /// how many there are; `None` when it has never been migrated (sqlx's
     /// `_sqlx_migrations` table is missing).
     pub(crate) async fn migrations(&self) -> Result<(Option<usize>, usize)> {
-        const APPLIED: &str = "SELECT COUNT(*) FROM _sqlx_migrations WHERE success";
-        let count = |n: i64| usize::try_from(n).unwrap_or_default();
-        let applied = match self {
-            Db::Sqlite { read, .. } => {
-                let (tables,): (i64,) = sqlx::query_as(
-                    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' \
-                     AND name = '_sqlx_migrations'",
-                )
-                .fetch_one(read)
-                .await?;
-                if tables == 0 {
-                    None
-                } else {
-                    let (n,): (i64,) = sqlx::query_as(APPLIED).fetch_one(read).await?;
-                    Some(count(n))
-                }
+        let exists = match self {
+            Db::Sqlite { .. } => {
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' \
+                 AND name = '_sqlx_migrations'"
             }
-            Db::Postgres(pool) => {
-                let (tables,): (i64,) = sqlx::query_as(
-                    "SELECT COUNT(*) FROM information_schema.tables \
-                     WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'",
-                )
-                .fetch_one(pool)
-                .await?;
-                if tables == 0 {
-                    None
-                } else {
-                    let (n,): (i64,) = sqlx::query_as(APPLIED).fetch_one(pool).await?;
-                    Some(count(n))
-                }
+            Db::Postgres(_) => {
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'"
             }
         };
+        let applied = if self.count(exists).await? == 0 {
+            None
+        } else {
+            let n = self
+                .count("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+                .await?;
+            Some(usize::try_from(n).unwrap_or_default())
+        };
         Ok((applied, migrator(self.backend()).iter().count()))
+    }
+
+    /// The one number a `SELECT COUNT(*)` answers.
+    async fn count(&self, sql: &'static str) -> Result<i64> {
+        let (n,): (i64,) = match self {
+            Db::Sqlite { read, .. } => sqlx::query_as(sql).fetch_one(read).await?,
+            Db::Postgres(pool) => sqlx::query_as(sql).fetch_one(pool).await?,
+        };
+        Ok(n)
     }
 
     pub(crate) async fn close(&self) {
