@@ -61,17 +61,20 @@ async fn the_demo_campus_reports_what_the_source_document_does(db: TestDb) {
     assert!(out.contains("made "), "{out}");
     assert!(out.contains("events/s through the command path"), "{out}");
     assert!(out.contains("/graphiql"), "{out}");
+    assert!(out.contains("/pages"), "{out}");
     let tokens_of = |out: &str| -> Vec<String> {
         out.lines()
             .filter(|l| {
                 let l = l.trim_start();
-                l.starts_with("administrator (") || l.starts_with("auditor (")
+                ["administrator (", "auditor (", "union chair (", "staff ("]
+                    .iter()
+                    .any(|role| l.starts_with(role))
             })
             .filter_map(|l| l.rsplit_once(' ').map(|(_, t)| t.to_owned()))
             .collect()
     };
     let first_tokens = tokens_of(&out);
-    assert_eq!(first_tokens.len(), 2, "{out}");
+    assert_eq!(first_tokens.len(), 4, "{out}");
     assert!(first_tokens.iter().all(|t| t.starts_with("lct_")), "{out}");
 
     // The programme report: 24 lectures, 12 demonstration classes, 4
@@ -206,7 +209,7 @@ async fn the_demo_campus_reports_what_the_source_document_does(db: TestDb) {
     assert_eq!(code, 0, "{out}{err}");
 
     // Run again, it finds its campus and adds nothing, and shows the same
-    // two tokens rather than making two more.
+    // four tokens rather than making four more.
     let (code, out, err) = demo(&[]).await;
     assert_eq!(code, 0, "{out}{err}");
     assert!(err.contains("holds the demo campus already"), "{err}");
@@ -214,7 +217,7 @@ async fn the_demo_campus_reports_what_the_source_document_does(db: TestDb) {
     assert_eq!(tokens_of(&out), first_tokens, "{out}");
     assert_eq!(
         count(&read, "SELECT COUNT(*) FROM lectern_tokens", &[]).await,
-        2
+        4
     );
     store.close().await;
     read.close().await;

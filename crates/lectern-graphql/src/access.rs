@@ -228,6 +228,7 @@ pub const TABLE: &[Rule] = &[
     rule(Q, "leadershipGroup", EVERYONE, ""),
     rule(Q, "person", EVERYONE, SCOPED),
     rule(Q, "me", EVERYONE, ""),
+    rule(Q, "signedIn", EVERYONE, ""),
     rule(M, "registerPerson", ADMIN, ""),
     rule(M, "transferPerson", ADMIN, ""),
     rule(M, "recordLeaving", ADMIN, ""),
@@ -300,6 +301,12 @@ pub const TABLE: &[Rule] = &[
     // Monthly study checks and reports, the leadership group.
     rule(Q, "unitHistory", READERS_OF_UNITS, UNIT_SCOPED),
     rule(Q, "unitMonth", READERS_OF_UNITS, UNIT_SCOPED),
+    rule(
+        Q,
+        "unitRanking",
+        EVERYONE,
+        "chair: units in U's subtree; staff: members of the leadership group, others none",
+    ),
     rule(Q, "leadershipMeetings", EVERYONE, ""),
     rule(
         M,

@@ -162,6 +162,37 @@ fn month_of(year: i32, month: u32) -> Result<()> {
         .map_err(ApiError::from)
 }
 
+/// A unit's figures over a period, for a ranking.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct RankedUnit {
+    pub(crate) unit: String,
+    pub(crate) name: String,
+    pub(crate) figures: Figures,
+}
+
+/// Whether `person` is on the staff and holds a leadership group role.
+pub(crate) async fn in_leadership(api: &Api, person: &StaffNo) -> Result<bool> {
+    let rows = api
+        .db()
+        .fetch(
+            "SELECT roles FROM rm_people WHERE staff_no = $1 AND left_on IS NULL",
+            &[Val::from(person.as_str())],
+        )
+        .await?;
+    Ok(rows.first().is_some_and(|r| {
+        serde_json::from_str::<Vec<lectern_domain::Role>>(&r.text("roles")).is_ok_and(|roles| {
+            roles.iter().any(|role| {
+                matches!(
+                    role,
+                    lectern_domain::Role::LeadershipLeader
+                        | lectern_domain::Role::LeadershipDeputy
+                        | lectern_domain::Role::LeadershipMember
+                )
+            })
+        })
+    }))
+}
+
 #[derive(Default)]
 pub(crate) struct MonthlyQuery;
 
@@ -201,6 +232,77 @@ impl MonthlyQuery {
         .await
         .map_err(ApiError::internal)?;
         Ok(events.into_iter().map(Into::into).collect())
+    }
+
+    /// The units just below `under` (default: the top unit, or a union
+    /// chair's own unit) with their figures over the year, or a month of
+    /// it, best attendance first (units nobody was expected at last).
+    /// Administrators, auditors, chairs within their subtree, and members
+    /// of the leadership group (other staff: none).
+    async fn unit_ranking(
+        &self,
+        ctx: &Context<'_>,
+        year: i32,
+        month: Option<u32>,
+        under: Option<String>,
+    ) -> async_graphql::Result<Vec<RankedUnit>> {
+        let caller = access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let period = match month {
+            Some(m) => Period::month(year, m)?,
+            None => Period::year(year)?,
+        };
+        // A member of staff reaches no unit unless they are in the
+        // leadership group.
+        if let Principal::Staff { person } = &caller.principal
+            && !in_leadership(api, person).await?
+        {
+            return Ok(vec![]);
+        }
+        let under = match (under, &caller.principal) {
+            (Some(u), _) => UnitId::parse(&u)?,
+            (None, Principal::UnionChair { unit }) => unit.clone(),
+            (None, _) => {
+                let top = api
+                    .db()
+                    .fetch(
+                        "SELECT id FROM rm_units WHERE parent IS NULL ORDER BY id LIMIT 1",
+                        &[],
+                    )
+                    .await
+                    .map_err(ApiError::from)?;
+                match top.first() {
+                    Some(r) => UnitId::parse(&r.text("id"))?,
+                    None => return Ok(vec![]),
+                }
+            }
+        };
+        if !matches!(caller.principal, Principal::Staff { .. }) {
+            check_unit(api, caller, &under, "rank the units").await?;
+        }
+        crate::org::Unit::get(api, under.as_str()).await?;
+        let children = api
+            .db()
+            .fetch(
+                "SELECT id, name FROM rm_units WHERE parent = $1 AND dissolved = 0 ORDER BY id",
+                &[Val::from(under.as_str())],
+            )
+            .await
+            .map_err(ApiError::from)?;
+        let mut ranked = Vec::with_capacity(children.len());
+        for r in children {
+            let unit = UnitId::parse(&r.text("id"))?;
+            let f = unit_month_figures(api.db(), &api.app.campus, &unit, &period)
+                .await
+                .map_err(ApiError::from)?;
+            ranked.push(RankedUnit {
+                unit: unit.as_str().to_owned(),
+                name: r.text("name"),
+                figures: f.into(),
+            });
+        }
+        ranked.sort_by_key(|u| std::cmp::Reverse(u.figures.attendance_permille));
+        Ok(ranked)
     }
 
     /// A unit's month: live figures, study check and report

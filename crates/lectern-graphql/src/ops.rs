@@ -77,6 +77,81 @@ pub(crate) struct KioskStatus {
     pub(crate) clock_skew_ms: Option<i64>,
     /// What it reported in its latest heartbeat.
     pub(crate) heartbeat: Option<KioskHeartbeat>,
+    /// What needs someone's attention, by the server's clock (none: all
+    /// is well).
+    pub(crate) alarms: Vec<KioskAlarm>,
+}
+
+/// What is wrong with a kiosk.
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(rename_items = "snake_case")]
+pub(crate) enum KioskAlarmKind {
+    /// Registered, but it has not enrolled with its code.
+    NotEnrolled,
+    /// Enrolled, and no heartbeat or tap has arrived since.
+    NeverHeard,
+    /// Enrolled, but not heard from (heartbeat or tap) for `SILENT_AFTER`
+    /// or longer; `value` is the minutes since.
+    Silent,
+    /// Taps waiting in its queue at its latest heartbeat (`value`).
+    Backlog,
+    /// Its clock was off the server's by more than `CLOCK_OFF_MS` at its
+    /// latest heartbeat; `value` is server minus kiosk in seconds.
+    ClockOff,
+    /// Taps it made that the log lacks (`value`; the gaps name them).
+    MissingTaps,
+}
+
+/// One alarm of a kiosk.
+#[derive(Debug, SimpleObject)]
+pub(crate) struct KioskAlarm {
+    pub(crate) kind: KioskAlarmKind,
+    /// The figure behind it (see the kind).
+    pub(crate) value: i64,
+}
+
+/// A kiosk beats every 30 seconds while it can reach the server.
+const SILENT_AFTER: chrono::Duration = chrono::Duration::minutes(5);
+/// Taps are placed in server time whatever the kiosk's clock says; an
+/// offset this large still means its clock needs fixing.
+const CLOCK_OFF_MS: i64 = 60_000;
+
+impl KioskStatus {
+    /// The alarms of this kiosk at `now`.
+    fn alarms_at(&self, now: chrono::DateTime<chrono::Utc>) -> Vec<KioskAlarm> {
+        let alarm = |kind, value| KioskAlarm { kind, value };
+        let mut out = Vec::new();
+        if !self.enrolled {
+            out.push(alarm(KioskAlarmKind::NotEnrolled, 0));
+            return out;
+        }
+        let heard = [
+            self.heartbeat.as_ref().map(|h| h.seen_at.as_str()),
+            self.last_seen.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .max();
+        match heard {
+            Some(at) if now - at < SILENT_AFTER => {}
+            Some(at) => out.push(alarm(KioskAlarmKind::Silent, (now - at).num_minutes())),
+            None => out.push(alarm(KioskAlarmKind::NeverHeard, 0)),
+        }
+        if let Some(h) = &self.heartbeat {
+            if h.backlog > 0 {
+                out.push(alarm(KioskAlarmKind::Backlog, h.backlog));
+            }
+            if h.clock_offset_ms.abs() > CLOCK_OFF_MS {
+                out.push(alarm(KioskAlarmKind::ClockOff, h.clock_offset_ms / 1000));
+            }
+        }
+        if self.missing > 0 {
+            out.push(alarm(KioskAlarmKind::MissingTaps, self.missing));
+        }
+        out
+    }
 }
 
 /// A kiosk's latest heartbeat.
@@ -306,9 +381,11 @@ impl OpsQuery {
             )
             .await
             .map_err(ApiError::from)?;
+        let now = api.app.clock.now();
         Ok(rows
             .iter()
             .map(|r| KioskStatus {
+                alarms: Vec::new(),
                 id: r.text("id"),
                 venue: r.text("venue"),
                 taps: r.int("taps"),
@@ -330,6 +407,10 @@ impl OpsQuery {
                     backlog: r.int("backlog"),
                     last_tap: r.opt("last_tap"),
                 }),
+            })
+            .map(|mut k| {
+                k.alarms = k.alarms_at(now);
+                k
             })
             .collect())
     }

@@ -273,6 +273,48 @@ impl PeopleQuery {
         Ok(PersonView::seen(ctx, &staff_no).await?)
     }
 
+    /// Who the token signs in as, the campus date on the server's clock,
+    /// and the years that hold sessions: what a page needs to start.
+    async fn signed_in(&self, ctx: &Context<'_>) -> async_graphql::Result<SignedIn> {
+        let caller = access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let role = access::Role::of(&caller.principal)
+            .map_or("kiosk", access::Role::as_str)
+            .to_owned();
+        let unit = match &caller.principal {
+            Principal::UnionChair { unit } => Some(unit.as_str().to_owned()),
+            _ => None,
+        };
+        // Session starts are RFC 3339 in UTC: a session in the first hours
+        // of 1 January on campus counts in the year before, which only
+        // widens the list by a year at most.
+        let rows = api
+            .db()
+            .fetch(
+                "SELECT DISTINCT substr(starts_at, 1, 4) AS year FROM rm_sessions ORDER BY year",
+                &[],
+            )
+            .await
+            .map_err(ApiError::from)?;
+        let years = rows
+            .iter()
+            .filter_map(|r| r.text("year").parse().ok())
+            .collect();
+        let leadership = match &caller.person {
+            Some(p) => crate::monthly::in_leadership(api, p).await?,
+            None => false,
+        };
+        Ok(SignedIn {
+            leadership,
+            role,
+            staff_no: caller.person.as_ref().map(|p| p.as_str().to_owned()),
+            unit,
+            today: api.app.campus.date(api.app.clock.now()),
+            time_zone: api.app.campus.tz().name().to_owned(),
+            years,
+        })
+    }
+
     /// The signed-in person's own record (for tokens tied to a person).
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<PersonView>> {
         let caller = access::caller(ctx)?;
@@ -293,6 +335,26 @@ impl PeopleQuery {
             .map(|r| PersonView::from_row(r, caller))
             .transpose()?)
     }
+}
+
+/// Who a token signs in as.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct SignedIn {
+    /// As `lectern token create --role` spells it.
+    pub(crate) role: String,
+    /// The person the token belongs to, if it is tied to one.
+    pub(crate) staff_no: Option<String>,
+    /// A union chair's unit.
+    pub(crate) unit: Option<String>,
+    /// Whether the token's person is on the staff and holds a leadership
+    /// group role (they may rank the units).
+    pub(crate) leadership: bool,
+    /// Today on the campus, by the server's clock.
+    pub(crate) today: NaiveDate,
+    /// The campus's IANA time zone, in which dates and times are shown.
+    pub(crate) time_zone: String,
+    /// The years that hold sessions, oldest first.
+    pub(crate) years: Vec<i32>,
 }
 
 /// Who a new member of staff is.

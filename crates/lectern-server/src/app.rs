@@ -259,7 +259,7 @@ fn router() -> Router<AppState> {
         .route("/metrics", get(crate::metrics::metrics))
         .merge(crate::graphql::router())
         .merge(crate::kiosk::router())
-        .merge(crate::graphiql::router())
+        .merge(crate::web::router())
         .merge(crate::reports::router())
 }
 
@@ -271,6 +271,7 @@ async fn index() -> &'static str {
      POST /graphql the GraphQL API (Authorization: Bearer <token>)\n\
      GET /graphql/ws  GraphQL subscriptions over WebSocket (graphql-transport-ws)\n\
      GET /graphiql the GraphQL console for administrators\n\
+     GET /pages    the campaign's pages: Me, My unit, The campaign, Kiosks\n\
      GET /export/REPORT.csv|xlsx?…  a report download link from the exportLink query\n"
 }
 

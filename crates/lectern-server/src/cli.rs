@@ -999,7 +999,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let guide = lectern_synth::demo::guide(&read).await?;
-    let (admin, auditor) = demo_tokens(&args.serve.db, &read, &guide).await?;
+    let tokens = demo_tokens(&args.serve.db, &read, &guide).await?;
     let app = if args.no_serve {
         None
     } else {
@@ -1009,7 +1009,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         || "http://127.0.0.1:8080".to_owned(),
         |a| format!("http://{}", a.local_addr()),
     );
-    println!("{}", demo_instructions(&base, &guide, &admin, &auditor));
+    println!("{}", demo_instructions(&base, &guide, &tokens));
     match app {
         Some(app) => {
             eprintln!("Lectern is serving the demo campus (Ctrl-C stops it)");
@@ -1026,25 +1026,42 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
 /// rerun shows the same ones instead of making two more.
 const DEMO_TOKENS: &str = "demo-tokens";
 
-/// The demo's administrator and auditor tokens: those kept in
-/// `DEMO_TOKENS` while they still sign in as those roles on this database,
-/// else new ones (written there, readable by the owner only).
+/// The demo's tokens: an administrator's, an auditor's, a union chair's
+/// and a member of staff's.
+pub struct DemoTokens {
+    pub administrator: String,
+    pub auditor: String,
+    pub chair: String,
+    pub staff: String,
+}
+
+/// The demo's tokens: those kept in `DEMO_TOKENS` while they still sign in
+/// as those roles on this database, else new ones (written there, readable
+/// by the owner only).
 async fn demo_tokens(
     db: &DbArgs,
     read: &ReadDb,
     guide: &lectern_synth::demo::Guide,
-) -> anyhow::Result<(String, String)> {
+) -> anyhow::Result<DemoTokens> {
     let tokens = Tokens::new(read.clone());
     let path = db.data_dir()?.join(DEMO_TOKENS);
     let kept = std::fs::read_to_string(&path).unwrap_or_default();
     let (mut lines, mut secrets) = (String::new(), Vec::new());
-    for (role, principal, person) in [
+    let chair_unit = lectern_domain::UnitId::parse(&guide.chair_unit)?;
+    let person = lectern_domain::StaffNo::parse(&guide.person)?;
+    for (role, principal, holder) in [
         (
             "administrator",
             Principal::Administrator,
             &guide.administrator,
         ),
         ("auditor", Principal::Auditor, &guide.auditor),
+        (
+            "union-chair",
+            Principal::UnionChair { unit: chair_unit },
+            &guide.chair,
+        ),
+        ("staff", Principal::Staff { person }, &guide.person),
     ] {
         let old = kept
             .lines()
@@ -1060,9 +1077,9 @@ async fn demo_tokens(
         let secret = match old {
             Some(secret) if valid => secret,
             _ => {
-                let person = lectern_domain::StaffNo::parse(person)?;
+                let holder = lectern_domain::StaffNo::parse(holder)?;
                 tokens
-                    .create(&principal, Some(&person), &format!("demo {role}"))
+                    .create(&principal, Some(&holder), &format!("demo {role}"))
                     .await?
                     .1
             }
@@ -1072,8 +1089,15 @@ async fn demo_tokens(
     }
     lectern_audit::checkpoints::write_private(&path, &lines)
         .with_context(|| format!("cannot keep the demo's tokens in {}", path.display()))?;
-    let auditor = secrets.pop().unwrap_or_default();
-    Ok((secrets.pop().unwrap_or_default(), auditor))
+    let [administrator, auditor, chair, staff]: [String; 4] = secrets
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("four demo tokens are made"))?;
+    Ok(DemoTokens {
+        administrator,
+        auditor,
+        chair,
+        staff,
+    })
 }
 
 /// What a newcomer reads once the demo serves: where, the tokens, and three
@@ -1081,8 +1105,7 @@ async fn demo_tokens(
 fn demo_instructions(
     base: &str,
     guide: &lectern_synth::demo::Guide,
-    admin: &str,
-    auditor: &str,
+    tokens: &DemoTokens,
 ) -> String {
     let (a, u, unit, p, ytnp) = (
         &guide.administrator,
@@ -1093,10 +1116,15 @@ fn demo_instructions(
     );
     [
         String::new(),
-        format!("GraphiQL: {base}/graphiql"),
-        "Paste a token in its Token field and press Sign in (the browser keeps it):".into(),
-        format!("  administrator ({a}): {admin}"),
-        format!("  auditor ({u}):       {auditor}"),
+        format!("The campaign's pages: {base}/pages    GraphiQL: {base}/graphiql"),
+        "Paste a token and press Sign in (the browser keeps it for both):".into(),
+        format!("  administrator ({a}):  {}", tokens.administrator),
+        format!("  auditor ({u}):        {}", tokens.auditor),
+        format!(
+            "  union chair ({}, of {}): {}",
+            guide.chair, guide.chair_unit, tokens.chair
+        ),
+        format!("  staff ({p}):          {}", tokens.staff),
         String::new(),
         "1. The Young Teacher Navigation Programme's report (24 lectures, 12 demonstration".into(),
         "   classes, 4 teaching competitions, 480 teachers):".into(),

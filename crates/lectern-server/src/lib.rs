@@ -10,7 +10,8 @@
 //! - `cli`: argument parsing and the subcommands.
 //! - `config`: typed configuration from flags and environment.
 //! - `app`: `Application::build`, the router and `run_until_stopped`.
-//! - `graphql`, `graphiql`: the API and its console.
+//! - `graphql`: the API.
+//! - `web`: the browser pages (the GraphiQL console, the campaign's pages).
 //! - `kiosk`: `/kiosk/v1`, the endpoints kiosks call.
 //! - `metrics`: `/metrics`.
 //! - `import`: units, people and cards from CSV, all or nothing.
@@ -26,9 +27,9 @@
 pub mod app;
 pub mod cli;
 pub mod config;
-pub mod graphiql;
 pub mod graphql;
 pub mod import;
 pub mod kiosk;
 pub mod metrics;
 pub mod reports;
+pub mod web;

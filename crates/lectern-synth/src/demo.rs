@@ -108,6 +108,9 @@ pub struct Guide {
     /// and their unit.
     pub person: String,
     pub unit: String,
+    /// A union chair (of `unit` if it has one) and the unit they chair.
+    pub chair: String,
+    pub chair_unit: String,
 }
 
 /// The guide to a demo campus, from its read models.
@@ -131,6 +134,28 @@ pub async fn guide(db: &ReadDb) -> anyhow::Result<Guide> {
         .first()
         .and_then(|r| r.opt("unit"))
         .context("the disputing person is not in rm_people")?;
+    let mut chairs = Vec::new();
+    for r in db
+        .fetch(
+            "SELECT staff_no, roles FROM rm_people WHERE roles LIKE '%\"union_chair\"%' \
+             AND left_on IS NULL ORDER BY staff_no",
+            &[],
+        )
+        .await?
+    {
+        let roles: Vec<lectern_domain::Role> = serde_json::from_str(&r.text("roles"))?;
+        for role in roles {
+            if let lectern_domain::Role::UnionChair { unit: u } = role {
+                chairs.push((r.text("staff_no"), u.as_str().to_owned()));
+            }
+        }
+    }
+    let (chair, chair_unit) = chairs
+        .iter()
+        .find(|(_, u)| *u == unit)
+        .or(chairs.first())
+        .cloned()
+        .context("this is not a demo campus: no unit has a union chair")?;
     Ok(Guide {
         administrator: first(
             "SELECT staff_no FROM rm_people WHERE roles LIKE '%\"administrator\"%' ORDER BY staff_no",
@@ -142,6 +167,8 @@ pub async fn guide(db: &ReadDb) -> anyhow::Result<Guide> {
         .await?,
         person,
         unit,
+        chair,
+        chair_unit,
     })
 }
 

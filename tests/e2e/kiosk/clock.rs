@@ -32,7 +32,8 @@ both_backends!(
     a_kiosk_restarted_offline_keeps_its_clock,
     a_delayed_request_is_refused_as_stale_and_sent_again,
     a_server_clock_set_back_leaves_no_tap_behind,
-    a_replayed_heartbeat_changes_nothing
+    a_replayed_heartbeat_changes_nothing,
+    kiosk_alarms_are_decided_on_the_servers_clock
 );
 
 /// Tuesday 2 September 2008, `h:m:s` campus time.
@@ -457,5 +458,72 @@ async fn a_replayed_heartbeat_changes_nothing(db: TestDb) {
     assert!(beat_at(old).await.replayed, "overtaken");
     assert!(beat_at(new).await.replayed, "replayed");
     assert_eq!(backlog().await, 3);
+    drill.server.stop().await;
+}
+
+/// The `kiosks` query's alarms, worked by hand on the server's manual
+/// clock: registered but not enrolled; enrolled and never heard; heard 30
+/// seconds ago (well); a clock 3 minutes fast (`clock_off`, server minus
+/// kiosk in seconds); a tap waiting in the queue at the heartbeat
+/// (`backlog`); silent 6 minutes after the last heartbeat.
+async fn kiosk_alarms_are_decided_on_the_servers_clock(db: TestDb) {
+    let drill = Drill::start(&db).await;
+    let alarms = || async {
+        let r = ok(
+            drill.addr,
+            &drill.admin,
+            "{ kiosks { id alarms { kind value } } }",
+            json!({}),
+        )
+        .await;
+        r["kiosks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| {
+                let shown: Vec<String> = k["alarms"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| format!("{} {}", a["kind"].as_str().unwrap(), a["value"]))
+                    .collect();
+                format!("{}: {}", k["id"].as_str().unwrap(), shown.join(", "))
+            })
+            .collect::<Vec<_>>()
+    };
+    let (one, one_clock) = drill.kiosk(1, Duration::zero()).await;
+    let (two, two_clock) = drill.kiosk(2, Duration::minutes(3)).await;
+    assert_eq!(
+        alarms().await,
+        [
+            "hall-a-1: never_heard 0",
+            "hall-a-2: never_heard 0",
+            "hall-a-3: not_enrolled 0",
+            "hall-a-4: not_enrolled 0"
+        ]
+    );
+    for k in [&one, &two] {
+        let sync = k.sync().unwrap();
+        sync.refresh().await.unwrap();
+        sync.heartbeat(None).await.unwrap();
+    }
+    drill.pass(Duration::seconds(30), &[&one_clock, &two_clock]);
+    assert_eq!(
+        alarms().await[..2],
+        ["hall-a-1: ", "hall-a-2: clock_off -180"]
+    );
+    // A tap kept in the queue (not sent) is the backlog of the next beat.
+    one.tap(card(1)).await.unwrap();
+    one.sync().unwrap().heartbeat(None).await.unwrap();
+    assert_eq!(alarms().await[0], "hall-a-1: backlog 1");
+    // Six minutes without a word from either.
+    drill.pass(Duration::minutes(6), &[&one_clock, &two_clock]);
+    assert_eq!(
+        alarms().await[..2],
+        [
+            "hall-a-1: silent 6, backlog 1",
+            "hall-a-2: silent 6, clock_off -180"
+        ]
+    );
     drill.server.stop().await;
 }

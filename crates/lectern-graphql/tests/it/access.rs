@@ -16,7 +16,8 @@ both_backends!(
     the_access_table_holds_for_every_field,
     every_role_against_every_area,
     card_uids_are_for_administrators,
-    a_chair_expects_only_the_chairs_own_people
+    a_chair_expects_only_the_chairs_own_people,
+    the_pages_know_who_signed_in_and_rank_units_within_reach
 );
 
 /// `None`: allowed (and succeeds); `Some(code)`: refused with that code.
@@ -540,6 +541,8 @@ fn sample(operation: Operation, field: &str) -> Option<(String, Value)> {
         (Operation::Query, "leadershipGroup") => q("{ leadershipGroup { __typename } }"),
         (Operation::Query, "person") => q("{ person(staffNo: \"S0001\") { name } }"),
         (Operation::Query, "me") => q("{ me { __typename } }"),
+        (Operation::Query, "signedIn") => q("{ signedIn { role } }"),
+        (Operation::Query, "unitRanking") => q("{ unitRanking(year: 2026) { unit } }"),
         (Operation::Query, "sessions") => q("{ sessions { edges { node { id } } } }"),
         (Operation::Query, "session") => Some((
             format!("{{ session(id: \"{session}\") {{ title }} }}"),
@@ -895,4 +898,78 @@ async fn the_access_table_holds_for_every_field(db: TestDb) {
             }
         }
     }
+}
+
+async fn the_pages_know_who_signed_in_and_rank_units_within_reach(db: TestDb) {
+    let t = TestApi::campus(db).await;
+    t.ok(
+        admin(),
+        "mutation { grantRole(staffNo: \"M0001\", role: leadership_member) { position } }",
+        json!({}),
+    )
+    .await;
+    let who = "{ signedIn { role staffNo unit leadership timeZone years } }";
+    let r = t.run(Some(chair()), who, json!({})).await;
+    // The campus's two sessions start a week from now.
+    let years: i64 = (chrono::Utc::now() + chrono::Duration::days(7))
+        .format("%Y")
+        .to_string()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        r["data"]["signedIn"],
+        json!({ "role": "union-chair", "staffNo": "C0001", "unit": "school-cs",
+                "leadership": false, "timeZone": "Asia/Shanghai", "years": [years] }),
+        "{r}"
+    );
+    let r = t.run(Some(other_staff()), who, json!({})).await;
+    assert_eq!(r["data"]["signedIn"]["leadership"], true, "{r}");
+    assert_eq!(r["data"]["signedIn"]["role"], "staff", "{r}");
+
+    // The units below the top for whoever reaches them all, below the
+    // chair's unit for the chair, none for staff outside the leadership
+    // group; nobody was expected anywhere, so the order is the units'.
+    let rank = |under: Option<&str>| match under {
+        Some(u) => format!(
+            "{{ unitRanking(year: 2030, under: \"{u}\") {{ unit figures {{ attendancePermille }} }} }}"
+        ),
+        None => "{ unitRanking(year: 2030) { unit figures { attendancePermille } } }".to_owned(),
+    };
+    let units = |r: &Value| -> Vec<String> {
+        r["data"]["unitRanking"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{r}"))
+            .iter()
+            .map(|u| u["unit"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for (who, caller) in [
+        ("administrator", admin()),
+        ("auditor", auditor()),
+        ("leadership member", other_staff()),
+    ] {
+        let r = t.run(Some(caller), &rank(None), json!({})).await;
+        assert_eq!(units(&r), ["school-cs", "school-math"], "{who}: {r}");
+    }
+    let r = t.run(Some(chair()), &rank(None), json!({})).await;
+    assert_eq!(units(&r), ["cs-dept"], "{r}");
+    let r = t.run(Some(staff()), &rank(None), json!({})).await;
+    assert!(units(&r).is_empty(), "{r}");
+    let r = t.run(Some(chair()), &rank(Some("uni")), json!({})).await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "FORBIDDEN", "{r}");
+    let r = t
+        .run(Some(admin()), &rank(Some("nowhere")), json!({}))
+        .await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "NOT_FOUND", "{r}");
+    let r = t
+        .run(
+            Some(admin()),
+            "{ unitRanking(year: 2030, month: 13) { unit } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{r}"
+    );
 }
