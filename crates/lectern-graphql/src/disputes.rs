@@ -24,6 +24,7 @@ use crate::page::Where;
 
 /// An appraisal dispute.
 #[derive(Debug, Clone, SimpleObject)]
+#[graphql(complex)]
 pub(crate) struct DisputeView {
     pub(crate) id: String,
     pub(crate) person: String,
@@ -43,6 +44,40 @@ pub(crate) struct DisputeView {
     /// The ids of the events an upheld resolution appended (each names
     /// this dispute).
     pub(crate) correcting_events: Vec<String>,
+}
+
+#[async_graphql::ComplexObject]
+impl DisputeView {
+    /// The last day disputes about its year may be filed
+    /// (`dispute_working_days` working days after the year was closed);
+    /// none while the year is open.
+    async fn filing_deadline(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<NaiveDate>> {
+        let api = ctx.data_unchecked::<Api>();
+        let year =
+            i32::try_from(self.year).map_err(|_| ApiError::internal("a year out of range"))?;
+        // As current as the read models the dispute was read from.
+        let events = api
+            .appraisal_log
+            .read(&api.app.store, api.app.projections.position())
+            .await?;
+        Ok(year_filing_deadline(api, &events, year))
+    }
+}
+
+/// The last filing day of disputes about `year` in the appraisal stream
+/// `events`, counted from the campus date the year was closed (none while
+/// it is open).
+fn year_filing_deadline(
+    api: &Api,
+    events: &[lectern_domain::Positioned<AppraisalEvent>],
+    year: i32,
+) -> Option<NaiveDate> {
+    events.iter().find_map(|p| match &p.event {
+        AppraisalEvent::AppraisalPeriodClosed { year: y, .. } if *y == year => Some(
+            filing_deadline(api.app.campus.date(p.occurred_at), api.dispute_working_days),
+        ),
+        _ => None,
+    })
 }
 
 const DISPUTES: &str = "SELECT d.id, d.person, d.year, d.positions, d.claim, d.filed_on, \
@@ -184,16 +219,12 @@ impl DisputeMutation {
         let Principal::Staff { person } = &caller.principal else {
             return Err(access::denied(caller, "file disputes (staff file their own)").into());
         };
-        // The deadline runs from the campus date the year was closed.
+        // The whole appraisal stream as the log holds it now (a close just
+        // appended counts).
         let closes = positioned::<AppraisalEvent>(&api.app.store, APPRAISAL_STREAM, u64::MAX)
             .await
             .map_err(ApiError::from)?;
-        let deadline = closes.iter().find_map(|p| match &p.event {
-            AppraisalEvent::AppraisalPeriodClosed { year: y, .. } if *y == year => Some(
-                filing_deadline(api.app.campus.date(p.occurred_at), api.dispute_working_days),
-            ),
-            _ => None,
-        });
+        let deadline = year_filing_deadline(api, &closes, year);
         // Filed today, on the campus clock: a filing cannot be backdated.
         let filed_on = api.app.campus.date(api.app.clock.now());
         // Only the filer's own lines for that year can be disputed.

@@ -180,6 +180,12 @@ try {
       expectEq(`${level} awards ${year}`, await page.$eval(`#campaign-levels [data-level=${level}] dd`, (d) => d.innerText),
         awards.filter((a) => a.level === level).length);
     }
+    const openDisputes = (await api('administrator', '{ disputes { status filingDeadline } }')).disputes
+      .filter((x) => x.status === 'filed' || x.status === 'assigned');
+    const shownDisputes = await cells(page, '#campaign-disputes');
+    expectEq('open disputes', shownDisputes.length, openDisputes.length);
+    expectEq('their deadlines', shownDisputes.map((r) => r[3]).join(' '),
+      openDisputes.map((x) => x.filingDeadline || '年度未结束').join(' '));
     const ranking = (await api('administrator', `query($year: Int!) {
       unitRanking(year: $year) { name figures { attendancePermille } } }`, { year })).unitRanking;
     expectEq('units ranked', (await cells(page, '#campaign-units')).map((r) => r[0]).join(' | '),

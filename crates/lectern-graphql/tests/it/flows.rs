@@ -201,6 +201,34 @@ async fn an_appraisal_explained_and_disputed(db: TestDb) {
         filed_on == today.to_string() || filed_on == today.succ_opt().unwrap().to_string(),
         "filed today on the campus clock: {filed_on}"
     );
+    // Its year's filing deadline: ten Monday-to-Friday days after the
+    // campus date 2007 was closed (today, give or take the campus's
+    // midnight), counted here by hand.
+    let deadlines = t
+        .ok(staff(), "{ disputes { year filingDeadline } }", json!({}))
+        .await;
+    let deadline: chrono::NaiveDate = deadlines["disputes"][0]["filingDeadline"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let ten_working_days_after = |mut day: chrono::NaiveDate| {
+        let mut left = 10;
+        while left > 0 {
+            day = day.succ_opt().unwrap();
+            if !matches!(day.format("%a").to_string().as_str(), "Sat" | "Sun") {
+                left -= 1;
+            }
+        }
+        day
+    };
+    assert!(
+        [today, today.succ_opt().unwrap()]
+            .map(ten_working_days_after)
+            .contains(&deadline),
+        "{deadlines}"
+    );
+    assert_eq!(deadlines["disputes"][0]["year"], 2007, "{deadlines}");
     let assigned = t
         .ok(admin(), "mutation($id: UUID!) { assignDispute(id: $id, auditor: \"M0001\") { dispute { status auditor } } }", json!({ "id": d["id"] }))
         .await;

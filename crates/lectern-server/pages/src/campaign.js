@@ -11,7 +11,7 @@ export async function campaign(main, ctx) {
   const d = await gql(`query($year: Int!) {
     programmes { id kind title plans { year kind target } report { year participants sessions { kind sessions } } }
     awardsRegister(year: $year) { level categoryTitle nomineeKind nominee nomineeName conferredOn }
-    disputes { id person year claim filedOn status }
+    disputes { id person year claim filedOn status filingDeadline }
   }`, { year });
   main.append(h('div', { class: 'title' },
     h('h1', {}, t('campaign.title')),
@@ -88,6 +88,7 @@ export async function campaign(main, ctx) {
     [t('col.filed'), (x) => x.filedOn],
     [t('col.person'), (x) => x.person],
     [t('year'), (x) => x.year],
+    [t('col.deadline'), (x) => x.filingDeadline || t('dispute.yearopen')],
     [t('col.status'), (x) => t(`dispute.${x.status}`)],
     [t('col.claim'), (x) => x.claim],
   ], open, { id: 'campaign-disputes' })));

@@ -44,6 +44,7 @@ export const TEXT = {
   'col.conferred': ['授予日期', 'Conferred'], 'col.kiosk': ['签到机', 'Kiosk'], 'col.heard': ['最近联系', 'Last heard'],
   'col.backlog': ['待传', 'Backlog'], 'col.offset': ['时钟偏差', 'Clock offset'], 'col.taps': ['刷卡数', 'Taps'],
   'col.version': ['版本', 'Version'], 'col.alarms': ['告警', 'Alarms'],
+  'col.deadline': ['申诉截止', 'Filing deadline'],
 
   'rule.base': ['基础分', 'base'], 'rule.absence': ['缺勤', 'absence'], 'rule.late': ['迟到', 'late'],
   'rule.missed_task': ['未完成学习任务', 'missed task'], 'rule.award': ['表彰', 'award'],
@@ -61,6 +62,7 @@ export const TEXT = {
   'dispute.filed': ['已提出', 'filed'], 'dispute.assigned': ['审理中', 'assigned'],
   'dispute.upheld': ['成立', 'upheld'], 'dispute.rejected': ['驳回', 'rejected'],
   'dispute.button': ['申诉', 'Dispute'],
+  'dispute.yearopen': ['年度未结束', 'year still open'],
   'dispute.placeholder': ['说明理由，例如：当天在北京参加培训', 'Say why, e.g. I was at a training in Beijing that day'],
   'dispute.file': ['提交申诉', 'File the dispute'],
   'dispute.done': ['申诉已提交（{id}）', 'Dispute filed ({id})'],
