@@ -176,6 +176,7 @@ impl Kiosk {
             clock: self.clock.clone(),
             boot: self.boot,
             os_boot: self.os_boot.clone(),
+            faults: self.faults.clone(),
         })
     }
 

@@ -108,6 +108,9 @@ pub struct Sync {
     /// This boot's number, and the kernel's id of it.
     pub boot: u32,
     pub os_boot: String,
+    /// The reader's and the disk's faults, told to the server with each
+    /// heartbeat.
+    pub faults: Arc<crate::Faults>,
 }
 
 /// A failure of the kiosk's own queue, while syncing: tried again later.
@@ -282,6 +285,8 @@ impl Sync {
             backlog: self.queue.backlog().await.unwrap_or_default(),
             last_tap,
             clock_offset_ms: Some(self.link.offset_ms.load(Ordering::Relaxed)),
+            reader_fault: self.faults.reader(),
+            disk_fault: self.faults.disk(),
         };
         let _: HeartbeatResponse = self
             .exchange(

@@ -244,6 +244,34 @@ async fn kiosk_endpoints_over_http(db: TestDb) {
             400,
             "the body is not a heartbeat",
         ),
+        // What a backend cannot store is refused at the door.
+        (
+            kiosk
+                .send(
+                    "POST",
+                    "/kiosk/v1/heartbeat",
+                    br#"{"version": "0.1.0", "backlog": 0, "last_tap": null,
+                        "clock_offset_ms": null, "reader_fault": "unplugged\u0000"}"#,
+                )
+                .await,
+            400,
+            "the heartbeat's reader_fault \"unplugged\\0\" holds a NUL character",
+        ),
+        (
+            kiosk
+                .send(
+                    "POST",
+                    "/kiosk/v1/heartbeat",
+                    format!(
+                        r#"{{"version": "{}", "backlog": 0, "last_tap": null, "clock_offset_ms": null}}"#,
+                        "9".repeat(501)
+                    )
+                    .as_bytes(),
+                )
+                .await,
+            400,
+            "the heartbeat's version is 501 characters long; at most 500",
+        ),
         (
             kiosk.send("POST", "/kiosk/v1/taps", b"[1, 2]").await,
             400,

@@ -100,6 +100,12 @@ pub(crate) enum KioskAlarmKind {
     ClockOff,
     /// Taps it made that the log lacks (`value`; the gaps name them).
     MissingTaps,
+    /// Its latest heartbeat said its card reader cannot be used
+    /// (`heartbeat.readerFault` says why).
+    ReaderFault,
+    /// Its latest heartbeat said its queue's disk cannot take taps
+    /// (`heartbeat.diskFault` says why).
+    DiskFault,
 }
 
 /// One alarm of a kiosk.
@@ -146,6 +152,12 @@ impl KioskStatus {
             if h.clock_offset_ms.abs() > CLOCK_OFF_MS {
                 out.push(alarm(KioskAlarmKind::ClockOff, h.clock_offset_ms / 1000));
             }
+            if h.reader_fault.is_some() {
+                out.push(alarm(KioskAlarmKind::ReaderFault, 0));
+            }
+            if h.disk_fault.is_some() {
+                out.push(alarm(KioskAlarmKind::DiskFault, 0));
+            }
         }
         if self.missing > 0 {
             out.push(alarm(KioskAlarmKind::MissingTaps, self.missing));
@@ -169,6 +181,11 @@ pub(crate) struct KioskHeartbeat {
     pub(crate) backlog: i64,
     /// When its latest tap was read.
     pub(crate) last_tap: Option<String>,
+    /// What it said is wrong with its card reader (none: nothing, or a
+    /// kiosk too old to say).
+    pub(crate) reader_fault: Option<String>,
+    /// What it said is wrong with the disk its queue is on.
+    pub(crate) disk_fault: Option<String>,
 }
 
 impl From<lectern_store::RecordedEvent> for LogEvent {
@@ -375,7 +392,7 @@ impl OpsQuery {
                 "SELECT k.id, k.venue, k.taps, k.last_counter, k.gaps, k.missing, k.last_tap_at, \
                  k.last_seen, k.clock_skew_ms, k.registered_at, k.public_key, k.version, \
                  h.seen_at, h.kiosk_time, h.clock_offset_ms, h.version AS beat_version, h.backlog, \
-                 h.last_tap \
+                 h.last_tap, h.reader_fault, h.disk_fault \
                  FROM rm_kiosks k LEFT JOIN kiosk_heartbeats h ON h.kiosk = k.id ORDER BY k.id",
                 &[],
             )
@@ -406,6 +423,8 @@ impl OpsQuery {
                     version: r.text("beat_version"),
                     backlog: r.int("backlog"),
                     last_tap: r.opt("last_tap"),
+                    reader_fault: r.opt("reader_fault"),
+                    disk_fault: r.opt("disk_fault"),
                 }),
             })
             .map(|mut k| {

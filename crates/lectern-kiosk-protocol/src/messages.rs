@@ -260,6 +260,13 @@ pub struct Heartbeat {
     /// The kiosk's last measured offset from the server's clock
     /// (server minus kiosk), in milliseconds.
     pub clock_offset_ms: Option<i64>,
+    /// What is wrong with its card reader, as its screen says (absent:
+    /// nothing, or a kiosk too old to say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reader_fault: Option<String>,
+    /// What is wrong with the disk its queue is on (absent: nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_fault: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

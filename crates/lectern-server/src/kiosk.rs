@@ -288,6 +288,15 @@ async fn heartbeat(
                  clock_offset_ms): {e}"
             ))
         })?;
+        for (what, text) in [
+            ("version", Some(&beat.version)),
+            ("reader_fault", beat.reader_fault.as_ref()),
+            ("disk_fault", beat.disk_fault.as_ref()),
+        ] {
+            if let Some(text) = text {
+                storable_text(what, text)?;
+            }
+        }
         let now = state.api.app.clock.now();
         let offset = by.offset_ms(now);
         // Taken only when signed after the last one taken from this key: by
@@ -295,13 +304,15 @@ async fn heartbeat(
         let upsert = Stmt {
             sql: std::sync::Arc::from(
                 "INSERT INTO kiosk_heartbeats (kiosk, seen_at, kiosk_time, clock_offset_ms, \
-                 version, backlog, last_tap, public_key, boot, mono_us) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                 version, backlog, last_tap, public_key, boot, mono_us, reader_fault, \
+                 disk_fault) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
                  ON CONFLICT (kiosk) DO UPDATE SET seen_at = excluded.seen_at, \
                  kiosk_time = excluded.kiosk_time, clock_offset_ms = excluded.clock_offset_ms, \
                  version = excluded.version, backlog = excluded.backlog, \
                  last_tap = excluded.last_tap, public_key = excluded.public_key, \
-                 boot = excluded.boot, mono_us = excluded.mono_us \
+                 boot = excluded.boot, mono_us = excluded.mono_us, \
+                 reader_fault = excluded.reader_fault, disk_fault = excluded.disk_fault \
                  WHERE kiosk_heartbeats.public_key IS NULL \
                  OR kiosk_heartbeats.public_key <> excluded.public_key \
                  OR kiosk_heartbeats.boot < excluded.boot \
@@ -319,6 +330,8 @@ async fn heartbeat(
                 Val::from(by.key.to_hex().as_str()),
                 Val::Int(i64::from(by.stamp.clock.boot)),
                 Val::Int(i64::try_from(by.stamp.clock.mono_us).unwrap_or(i64::MAX)),
+                Val::from(beat.reader_fault),
+                Val::from(beat.disk_fault),
             ],
         };
         // As a guard, the upsert tells whether it changed the row.
@@ -402,4 +415,24 @@ async fn roster(
     }
     .await;
     answer(result)
+}
+
+/// The longest text a heartbeat field may hold.
+const HEARTBEAT_TEXT_MAX: usize = 500;
+
+/// A heartbeat's text as both backends can store it: no NUL (PostgreSQL
+/// refuses it in text) and at most `HEARTBEAT_TEXT_MAX` characters.
+fn storable_text(what: &str, text: &str) -> Result<(), Error> {
+    if text.contains('\0') {
+        return Err(Error::bad_input(format!(
+            "the heartbeat's {what} {text:?} holds a NUL character"
+        )));
+    }
+    let n = text.chars().count();
+    if n > HEARTBEAT_TEXT_MAX {
+        return Err(Error::bad_input(format!(
+            "the heartbeat's {what} is {n} characters long; at most {HEARTBEAT_TEXT_MAX}"
+        )));
+    }
+    Ok(())
 }

@@ -115,6 +115,11 @@ fn migrator(backend: &'static str) -> Migrator {
                 "heartbeats taken in order",
                 include_str!("../../../migrations/sqlite/0005_heartbeat_order.sql"),
             ),
+            (
+                6,
+                "kiosk faults in heartbeats",
+                include_str!("../../../migrations/sqlite/0006_kiosk_faults.sql"),
+            ),
         ],
         _ => &[
             (
@@ -141,6 +146,11 @@ fn migrator(backend: &'static str) -> Migrator {
                 5,
                 "heartbeats taken in order",
                 include_str!("../../../migrations/postgres/0005_heartbeat_order.sql"),
+            ),
+            (
+                6,
+                "kiosk faults in heartbeats",
+                include_str!("../../../migrations/postgres/0006_kiosk_faults.sql"),
             ),
         ],
     };

@@ -465,7 +465,8 @@ async fn a_replayed_heartbeat_changes_nothing(db: TestDb) {
 /// clock: registered but not enrolled; enrolled and never heard; heard 30
 /// seconds ago (well); a clock 3 minutes fast (`clock_off`, server minus
 /// kiosk in seconds); a tap waiting in the queue at the heartbeat
-/// (`backlog`); silent 6 minutes after the last heartbeat.
+/// (`backlog`); a reader fault the kiosk's screen shows; silent 6 minutes
+/// after the last heartbeat.
 async fn kiosk_alarms_are_decided_on_the_servers_clock(db: TestDb) {
     let drill = Drill::start(&db).await;
     let alarms = || async {
@@ -516,12 +517,30 @@ async fn kiosk_alarms_are_decided_on_the_servers_clock(db: TestDb) {
     one.tap(card(1)).await.unwrap();
     one.sync().unwrap().heartbeat(None).await.unwrap();
     assert_eq!(alarms().await[0], "hall-a-1: backlog 1");
+    // Its reader unplugged: the next beat (a second later: one signed at
+    // the same moment would be a replay) says so, and so does the query.
+    drill.pass(Duration::seconds(1), &[&one_clock, &two_clock]);
+    one.faults
+        .set_reader(Some("no reader at pn532_uart:/dev/ttyUSB0".into()));
+    one.sync().unwrap().heartbeat(None).await.unwrap();
+    assert_eq!(alarms().await[0], "hall-a-1: backlog 1, reader_fault 0");
+    let r = ok(
+        drill.addr,
+        &drill.admin,
+        "{ kiosks { heartbeat { readerFault diskFault } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        r["kiosks"][0]["heartbeat"],
+        json!({ "readerFault": "no reader at pn532_uart:/dev/ttyUSB0", "diskFault": null })
+    );
     // Six minutes without a word from either.
     drill.pass(Duration::minutes(6), &[&one_clock, &two_clock]);
     assert_eq!(
         alarms().await[..2],
         [
-            "hall-a-1: silent 6, backlog 1",
+            "hall-a-1: silent 6, backlog 1, reader_fault 0",
             "hall-a-2: silent 6, clock_off -180"
         ]
     );

@@ -1,11 +1,11 @@
 // Kiosks: each hall's kiosk, when it was last heard from, its backlog,
-// clock offset, taps missing and its alarms (decided on the server's clock).
+// clock offset, its card reader, taps missing and its alarms (decided on the server's clock).
 import { h, t, gql, when, table, section } from './util.js';
 
 export async function kiosks(main) {
   const d = await gql(`{ kiosks {
     id venue enrolled version taps lastCounter missing gaps lastSeen clockSkewMs
-    heartbeat { seenAt clockOffsetMs backlog version lastTap }
+    heartbeat { seenAt clockOffsetMs backlog version lastTap readerFault diskFault }
     alarms { kind value }
   } }`);
   const list = d.kiosks;
@@ -20,6 +20,7 @@ export async function kiosks(main) {
     [t('col.heard'), (k) => when(latest(k.heartbeat?.seenAt, k.lastSeen))],
     [t('col.backlog'), (k) => (k.heartbeat ? k.heartbeat.backlog : '–')],
     [t('col.offset'), (k) => (k.heartbeat ? seconds(k.heartbeat.clockOffsetMs) : '–')],
+    [t('col.reader'), (k) => (k.heartbeat ? k.heartbeat.readerFault || t('reader.ok') : '–')],
     [t('col.taps'), (k) => `${k.taps}${k.lastCounter ? ` (#${k.lastCounter})` : ''}`],
     [t('col.version'), (k) => k.heartbeat?.version || k.version || '–'],
     [t('col.alarms'), (k) => (k.alarms.length

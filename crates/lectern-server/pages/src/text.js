@@ -44,7 +44,8 @@ export const TEXT = {
   'col.conferred': ['授予日期', 'Conferred'], 'col.kiosk': ['签到机', 'Kiosk'], 'col.heard': ['最近联系', 'Last heard'],
   'col.backlog': ['待传', 'Backlog'], 'col.offset': ['时钟偏差', 'Clock offset'], 'col.taps': ['刷卡数', 'Taps'],
   'col.version': ['版本', 'Version'], 'col.alarms': ['告警', 'Alarms'],
-  'col.deadline': ['申诉截止', 'Filing deadline'],
+  'col.deadline': ['申诉截止', 'Filing deadline'], 'col.reader': ['读卡器', 'Card reader'],
+  'reader.ok': ['正常', 'working'],
 
   'rule.base': ['基础分', 'base'], 'rule.absence': ['缺勤', 'absence'], 'rule.late': ['迟到', 'late'],
   'rule.missed_task': ['未完成学习任务', 'missed task'], 'rule.award': ['表彰', 'award'],
@@ -106,4 +107,5 @@ export const TEXT = {
   'span.min': ['{n} 分钟', '{n} min'], 'span.h': ['{n} 小时', '{n} h'], 'span.d': ['{n} 天', '{n} days'],
   'alarm.backlog': ['{n} 条待传', '{n} taps waiting'], 'alarm.clock_off': ['时钟偏差 {n} 秒', 'clock off {n} s'],
   'alarm.missing_taps': ['缺失 {n} 条刷卡', '{n} taps missing'], 'alarm.none': ['正常', 'all well'],
+  'alarm.reader_fault': ['读卡器故障', 'card reader fault'], 'alarm.disk_fault': ['存储故障', 'disk fault'],
 };
