@@ -166,7 +166,7 @@ try {
     for (const [name, hash] of [['the campaign', '#/campaign'], ['the campaign a year before', `#/campaign?year=${years[years.length - 2]}`]]) {
     await open(page, name, hash);
     const year = Number(await page.$eval('#year', (s) => s.value));
-    const p = await api('administrator', `{ programmes { id kind report { year sessions { kind sessions } } } }`);
+    const p = await api('administrator', `{ programmes { id kind plans { year kind } report { year sessions { kind sessions } } } }`);
     for (const prog of p.programmes.filter((x) => x.kind !== 'campaign')) {
       const report = prog.report.find((r) => r.year === year);
       if (!report) continue;
@@ -174,6 +174,10 @@ try {
       const held = (xs) => xs.filter((n) => n !== '0').sort().join(' ');
       expectEq(`${prog.id} ${year}: sessions held`, held(shown.map((r) => r[2])),
         held(report.sessions.map((x) => String(x.sessions))));
+      const whole = prog.report.find((r) => r.year === null);
+      const kinds = new Set([...prog.plans.filter((x) => x.year === year), ...report.sessions].map((x) => x.kind));
+      expectEq(`${prog.id}: sessions held in all`, held(shown.map((r) => r[4])),
+        held(whole.sessions.filter((x) => kinds.has(x.kind)).map((x) => String(x.sessions))));
     }
     const awards = (await api('administrator', `query($year: Int!) { awardsRegister(year: $year) { level } }`, { year })).awardsRegister;
     for (const level of ['national', 'provincial', 'city', 'university']) {

@@ -29,13 +29,17 @@ export async function campaign(main, ctx) {
     const plan = (kind) => p.plans.find((x) => x.year === year && x.kind === kind)?.target ?? null;
     const kinds = [...new Set([...p.plans.filter((x) => x.year === year).map((x) => x.kind), ...figures.sessions.map((s) => s.kind)])]
       .sort((a, b) => (KINDS.indexOf(a) + 1 || 99) - (KINDS.indexOf(b) + 1 || 99));
-    const total = p.report.find((r) => r.year === null);
+    const total = p.report.find((r) => r.year === null) || { sessions: [], participants: 0 };
+    const heldAll = (kind) => total.sessions.find((x) => x.kind === kind)?.sessions ?? 0;
+    const planAll = (kind) => p.plans.filter((x) => x.kind === kind).reduce((n, x) => n + x.target, 0);
     main.append(section(p.title,
-      h('p', {}, t('campaign.participants', { year, n: figures.participants, total: total ? total.participants : 0 })),
+      h('p', {}, t('campaign.participants', { year, n: figures.participants, total: total.participants })),
       table([
         [t('col.kind'), (k) => t(`kind.${k}`)],
         [t('col.plan'), (k) => plan(k) ?? '–'],
         [t('col.held'), (k) => held(k)],
+        [t('col.planAll'), (k) => planAll(k) || '–'],
+        [t('col.heldAll'), (k) => heldAll(k)],
       ], kinds, { id: `programme-${p.id}` }),
       kinds.length ? chart(`chart-${p.id}`, {
         legend: { top: 0 },

@@ -44,6 +44,7 @@ export const TEXT = {
   'col.conferred': ['授予日期', 'Conferred'], 'col.kiosk': ['签到机', 'Kiosk'], 'col.heard': ['最近联系', 'Last heard'],
   'col.backlog': ['待传', 'Backlog'], 'col.offset': ['时钟偏差', 'Clock offset'], 'col.taps': ['刷卡数', 'Taps'],
   'col.version': ['版本', 'Version'], 'col.alarms': ['告警', 'Alarms'],
+  'col.planAll': ['累计计划', 'Plan, all years'], 'col.heldAll': ['累计举办', 'Held, all years'],
   'col.deadline': ['申诉截止', 'Filing deadline'], 'col.reader': ['读卡器', 'Card reader'],
   'reader.ok': ['正常', 'working'],
 
