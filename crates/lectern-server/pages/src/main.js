@@ -106,6 +106,14 @@ async function show() {
   try {
     await current.render(main, ctx);
   } catch (e) {
+    // A token revoked or expired meanwhile: sign in again.
+    if (e instanceof GraphQLError && e.code === 'UNAUTHENTICATED') {
+      setToken('');
+      signedIn = null;
+      clear(root);
+      signInForm(e.message);
+      return;
+    }
     main.append(h('p', { class: 'error' }, e.message));
   } finally {
     main.querySelector('.loading')?.remove();
