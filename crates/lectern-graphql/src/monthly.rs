@@ -5,6 +5,7 @@
 
 use async_graphql::{Context, Object, SimpleObject};
 use chrono::NaiveDate;
+use futures_util::StreamExt;
 use lectern_domain::{
     LEADERSHIP_STREAM, Monthly, MonthlyCommand, Period, Person, StaffNo, UnitId, UnitMonthFigures,
     person_stream, unit_month_stream,
@@ -170,6 +171,20 @@ pub(crate) struct RankedUnit {
     pub(crate) figures: Figures,
 }
 
+/// Units a ranking figures at once (of the read pool's eight connections).
+const RANKING_AT_ONCE: usize = 4;
+
+/// A unit of a ranking with its figures over `period`.
+async fn figured_unit(api: &Api, period: &Period, id: String, name: String) -> Result<RankedUnit> {
+    let unit = UnitId::parse(&id)?;
+    let f = unit_month_figures(api.db(), &api.app.campus, &unit, period).await?;
+    Ok(RankedUnit {
+        unit: id,
+        name,
+        figures: f.into(),
+    })
+}
+
 /// Whether `person` is on the staff and holds a leadership group role.
 pub(crate) async fn in_leadership(api: &Api, person: &StaffNo) -> Result<bool> {
     let rows = api
@@ -289,18 +304,21 @@ impl MonthlyQuery {
             )
             .await
             .map_err(ApiError::from)?;
-        let mut ranked = Vec::with_capacity(children.len());
-        for r in children {
-            let unit = UnitId::parse(&r.text("id"))?;
-            let f = unit_month_figures(api.db(), &api.app.campus, &unit, &period)
-                .await
-                .map_err(ApiError::from)?;
-            ranked.push(RankedUnit {
-                unit: unit.as_str().to_owned(),
-                name: r.text("name"),
-                figures: f.into(),
-            });
-        }
+        // A unit's year reads every status of its people in the year: the
+        // units are figured a few at a time, on the read pool's connections.
+        let units: Vec<(String, String)> = children
+            .iter()
+            .map(|r| (r.text("id"), r.text("name")))
+            .collect();
+        let figured = units
+            .into_iter()
+            .map(|(id, name)| figured_unit(api, &period, id, name));
+        let mut ranked: Vec<RankedUnit> = futures_util::stream::iter(figured)
+            .buffered(RANKING_AT_ONCE)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<std::result::Result<_, _>>()?;
         ranked.sort_by_key(|u| std::cmp::Reverse(u.figures.attendance_permille));
         Ok(ranked)
     }

@@ -8,11 +8,17 @@ const LEVELS = ['national', 'provincial', 'city', 'university'];
 
 export async function campaign(main, ctx) {
   const { year } = ctx;
-  const d = await gql(`query($year: Int!) {
+  // The ranking reads every status of the year: asked for at the same time
+  // as the rest.
+  const [d, ranking] = await Promise.all([
+    gql(`query($year: Int!) {
     programmes { id kind title plans { year kind target } report { year participants sessions { kind sessions } } }
     awardsRegister(year: $year) { level categoryTitle nomineeKind nominee nomineeName conferredOn }
     disputes { id person year claim filedOn status filingDeadline }
-  }`, { year });
+  }`, { year }),
+    gql(`query($year: Int!) {
+    unitRanking(year: $year) { unit name figures { present late absent excused attendancePermille } } }`, { year }),
+  ]);
   main.append(h('div', { class: 'title' },
     h('h1', {}, t('campaign.title')),
     yearPicker(ctx, (y) => ctx.go('campaign', [], { year: y }))));
@@ -53,9 +59,7 @@ export async function campaign(main, ctx) {
   }
 
   // Attendance by unit over the year, ranked (the units just below the top).
-  const rows = (await gql(`query($year: Int!) {
-    unitRanking(year: $year) { unit name figures { present late absent excused attendancePermille } } }`, { year }))
-    .unitRanking.map((u) => ({ id: u.unit, name: u.name, ...u.figures, permille: u.figures.attendancePermille }));
+  const rows = ranking.unitRanking.map((u) => ({ id: u.unit, name: u.name, ...u.figures, permille: u.figures.attendancePermille }));
   // The chart shows the units somebody was expected at; the table all.
   const shown = rows.filter((u) => u.permille !== null).reverse();
   main.append(section(t('campaign.units', { year }),
