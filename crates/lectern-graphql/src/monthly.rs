@@ -185,29 +185,6 @@ async fn figured_unit(api: &Api, period: &Period, id: String, name: String) -> R
     })
 }
 
-/// Whether `person` is on the staff and holds a leadership group role.
-pub(crate) async fn in_leadership(api: &Api, person: &StaffNo) -> Result<bool> {
-    let rows = api
-        .db()
-        .fetch(
-            "SELECT roles FROM rm_people WHERE staff_no = $1 AND left_on IS NULL",
-            &[Val::from(person.as_str())],
-        )
-        .await?;
-    Ok(rows.first().is_some_and(|r| {
-        serde_json::from_str::<Vec<lectern_domain::Role>>(&r.text("roles")).is_ok_and(|roles| {
-            roles.iter().any(|role| {
-                matches!(
-                    role,
-                    lectern_domain::Role::LeadershipLeader
-                        | lectern_domain::Role::LeadershipDeputy
-                        | lectern_domain::Role::LeadershipMember
-                )
-            })
-        })
-    }))
-}
-
 #[derive(Default)]
 pub(crate) struct MonthlyQuery;
 
@@ -270,7 +247,7 @@ impl MonthlyQuery {
         // A member of staff reaches no unit unless they are in the
         // leadership group.
         if let Principal::Staff { person } = &caller.principal
-            && !in_leadership(api, person).await?
+            && !crate::people::in_leadership(api, person).await?
         {
             return Ok(vec![]);
         }
@@ -292,10 +269,12 @@ impl MonthlyQuery {
                 }
             }
         };
-        if !matches!(caller.principal, Principal::Staff { .. }) {
+        // (Either way the unit must exist.)
+        if matches!(caller.principal, Principal::Staff { .. }) {
+            crate::org::Unit::get(api, under.as_str()).await?;
+        } else {
             check_unit(api, caller, &under, "rank the units").await?;
         }
-        crate::org::Unit::get(api, under.as_str()).await?;
         let children = api
             .db()
             .fetch(

@@ -301,7 +301,7 @@ impl PeopleQuery {
             .filter_map(|r| r.text("year").parse().ok())
             .collect();
         let leadership = match &caller.person {
-            Some(p) => crate::monthly::in_leadership(api, p).await?,
+            Some(p) => in_leadership(api, p).await?,
             None => false,
         };
         Ok(SignedIn {
@@ -335,6 +335,29 @@ impl PeopleQuery {
             .map(|r| PersonView::from_row(r, caller))
             .transpose()?)
     }
+}
+
+/// Whether `person` is on the staff and holds a leadership group role.
+pub(crate) async fn in_leadership(api: &Api, person: &StaffNo) -> Result<bool> {
+    let rows = api
+        .db()
+        .fetch(
+            "SELECT roles FROM rm_people WHERE staff_no = $1 AND left_on IS NULL",
+            &[Val::from(person.as_str())],
+        )
+        .await?;
+    Ok(rows.first().is_some_and(|r| {
+        serde_json::from_str::<Vec<lectern_domain::Role>>(&r.text("roles")).is_ok_and(|roles| {
+            roles.iter().any(|role| {
+                matches!(
+                    role,
+                    lectern_domain::Role::LeadershipLeader
+                        | lectern_domain::Role::LeadershipDeputy
+                        | lectern_domain::Role::LeadershipMember
+                )
+            })
+        })
+    }))
 }
 
 /// Who a token signs in as.
