@@ -103,20 +103,51 @@ pub async fn unit_month_figures(
         .and_then(|v| u32::try_from(v).ok())
         .unwrap_or(0);
     let subtree = subtree_pattern(unit);
+    // Most people belong to the unit for the whole period: their statuses
+    // are counted by the database. Only the rows of those who joined or
+    // left during it are read, each checked against the day it fell on.
+    let steady = format!(
+        "SELECT m.staff_no FROM rm_memberships m WHERE m.unit IN ({}) \
+         AND m.since <= $4 AND (m.until IS NULL OR m.until > $5)",
+        subtree_units("$3")
+    );
+    let closed_in_period = "FROM rm_attendance a JOIN rm_sessions s ON s.id = a.session_id \
+         WHERE s.status = 'closed' AND a.starts_at >= $1 AND a.starts_at < $2 \
+         AND a.status IS NOT NULL";
+    let params = [
+        Val::from(from),
+        Val::from(until),
+        subtree.clone(),
+        Val::from(period.from),
+        Val::from(period.until),
+    ];
+    let counted = db
+        .fetch(
+            &format!(
+                "SELECT a.status, COUNT(*) AS n {closed_in_period} \
+                 AND a.staff_no IN ({steady}) GROUP BY a.status"
+            ),
+            &params,
+        )
+        .await?;
+    for r in counted {
+        let n = r
+            .int_opt("n")
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(0);
+        *status_count(&mut f, &r.text("status"))? += n;
+    }
     let rows = db
         .fetch(
             &format!(
-                "SELECT a.staff_no, a.status, a.starts_at FROM rm_attendance a \
-                 JOIN rm_sessions s ON s.id = a.session_id \
-                 WHERE s.status = 'closed' AND a.starts_at >= $1 AND a.starts_at < $2 \
-                 AND a.status IS NOT NULL AND a.staff_no IN ({})",
+                "SELECT a.staff_no, a.status, a.starts_at {closed_in_period} \
+                 AND a.staff_no IN ({}) AND a.staff_no NOT IN ({steady})",
                 subtree_people(3)
             ),
-            &[Val::from(from), Val::from(until), subtree.clone()],
+            &params,
         )
         .await?;
-    // A year of a large unit is a hundred thousand rows of a few hundred
-    // sessions: each session's start is turned into a campus date once.
+    // Each session's start is turned into a campus date once.
     let mut days: HashMap<String, NaiveDate> = HashMap::new();
     for r in rows {
         let Ok(person) = StaffNo::parse(&r.text("staff_no")) else {
@@ -132,20 +163,8 @@ pub async fn unit_month_figures(
                 *days.entry(starts_at).or_insert(campus.date(starts))
             }
         };
-        if !people.on(&person, day) {
-            continue;
-        }
-        // As `AttendanceStatus` is stored (snake case).
-        match r.text("status").as_str() {
-            "present" => f.present += 1,
-            "late" => f.late += 1,
-            "absent" => f.absent += 1,
-            "excused" => f.excused += 1,
-            _ => {
-                return Err(Error::Corrupt(format!(
-                    "rm_attendance holds a bad status {r:?}"
-                )));
-            }
+        if people.on(&person, day) {
+            *status_count(&mut f, &r.text("status"))? += 1;
         }
     }
     let done = db
@@ -170,4 +189,20 @@ pub async fn unit_month_figures(
         }
     }
     Ok(f)
+}
+
+/// The figure counting attendance status `status` (as `AttendanceStatus`
+/// is stored, snake case).
+fn status_count<'a>(f: &'a mut UnitMonthFigures, status: &str) -> Result<&'a mut u32> {
+    Ok(match status {
+        "present" => &mut f.present,
+        "late" => &mut f.late,
+        "absent" => &mut f.absent,
+        "excused" => &mut f.excused,
+        _ => {
+            return Err(Error::Corrupt(format!(
+                "rm_attendance holds a bad status {status:?}"
+            )));
+        }
+    })
 }

@@ -60,6 +60,9 @@ async function signIn(role, viewport = { width: 1280, height: 900 }) {
   await page.fill('#token', tokens[role]);
   await page.click('#signin button[type=submit]');
   await page.waitForSelector('#signed-in', { timeout: 30000 });
+  // The first page shown after signing in is drawn before another is
+  // opened, so that each load time is of one page alone.
+  await page.waitForSelector('main[data-ready]', { timeout: 60000 });
   return page;
 }
 

@@ -1487,6 +1487,25 @@ async fn a_session_expects_its_units_staff_as_of_its_day(db: TestDb) {
             "{unit}"
         );
     }
+    // Over the year the same: C0001 and S0001 were in cs-dept all year,
+    // T0002 only until 20 March, so the ranking under school-cs counts the
+    // three of them for cs-dept, its one department.
+    let ranking = t
+        .ok(
+            admin(),
+            "{ unitRanking(year: 2007, under: \"school-cs\") {
+                 unit figures { present late absent attendancePermille } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        ranking["unitRanking"],
+        json!([
+            { "unit": "cs-dept", "figures": { "present": 0, "late": 1, "absent": 2,
+              "attendancePermille": 333 } },
+        ]),
+        "{ranking}"
+    );
     // The unit's appraisal (rules v1: 2 per absence of its people): the
     // absences of C0001 and T0002 on 6 March cost cs-dept and school-cs 4
     // each; math-dept nothing. Reports: the units were set up today, so
