@@ -711,6 +711,43 @@ async fn a_replaced_card_and_an_ended_session_say_what_happened(db: TestDb) {
     );
     assert_eq!(answer.results[0].person.as_deref(), Some("S0001"));
     assert_eq!(answer.results[0].name.as_deref(), Some("王小明"));
+    // The revoked card read is flagged (for a person to look at, not a
+    // point lost): once the analyzer has seen the tap, its flag event is
+    // in the log, and once that is projected, the flag is listed.
+    let read_at = |position: u64, query: &'static str| {
+        let admin = admin.clone();
+        async move {
+            let body = json!({ "query": query, "extensions": { "waitForPosition": position } });
+            let (status, answer) =
+                post_to(addr, "/graphql", Some(&admin), body.to_string().as_bytes()).await;
+            assert!(status.contains("200"), "{status}: {answer}");
+            serde_json::from_str::<Value>(&answer).unwrap()
+        }
+    };
+    let seen = read_at(answer.results[0].position, "{ signedIn { role } }").await;
+    assert!(seen.get("errors").is_none(), "{seen}");
+    let (_, metrics) = get(addr, "/metrics").await;
+    let head: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("lectern_log_head_position "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no head in {metrics}"));
+    let flags = read_at(
+        head,
+        "{ proxyFlags { rule people status taps { card staffNo } } }",
+    )
+    .await;
+    assert_eq!(
+        flags["data"]["proxyFlags"],
+        json!([{ "rule": "revoked_card", "people": ["S0001"], "status": "open",
+                 "taps": [{ "card": "04A1B2C3D4E501", "staffNo": "S0001" }] }]),
+        "{flags}"
+    );
+    let (_, metrics) = get(addr, "/metrics").await;
+    assert!(
+        metrics.contains("lectern_flags{rule=\"revoked_card\",status=\"open\"} 1"),
+        "{metrics}"
+    );
 
     // 16:20, twenty minutes after the end: the session is over; at 20:01,
     // four hours and a minute after, there is simply no session.

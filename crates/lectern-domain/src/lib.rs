@@ -48,6 +48,8 @@
 //!   (stream `appraisal`), and `appraise_person`, the explained fold.
 //! - `dispute`: appraisal disputes with a filing deadline, assignment to an
 //!   auditor and an upheld or rejected resolution (stream `dispute-<id>`).
+//! - `proxy`: flags on taps that look like a lent card or one person
+//!   tapping for friends, and their review (stream `flag-<key>`).
 //! - `monthly`: the leadership group's monthly meeting, a unit's monthly
 //!   study check and its union chair's monthly report.
 //! - `report`: the programme report and a unit's monthly figures, as folds.
@@ -66,6 +68,7 @@ mod org;
 mod period;
 mod person;
 mod programme;
+mod proxy;
 mod report;
 mod session;
 mod study;
@@ -101,6 +104,10 @@ pub use person::{
 pub use programme::{
     Eligibility, Launch, Programme, ProgrammeCommand, ProgrammeEvent, ProgrammeKind,
     programme_stream,
+};
+pub use proxy::{
+    Analyzer, Evidence, Finding, Flag, FlagEvent, FlagRule, FlagThresholds, SeenTap, Together,
+    Verdict, burst_together, flag_stream, read_together, revoked_card, two_venues,
 };
 pub use report::{
     ProgrammeFigures, ProgrammeReport, UnitMonthFigures, programme_report, unit_month,

@@ -213,6 +213,8 @@ const SCOPED: &str = "chair: U's subtree; staff: their own";
 const UNIT_SCOPED: &str = "chair: units in U's subtree";
 const MANAGED: &str = "chair: sessions organised in U's subtree";
 const TASKS: &str = "chair: tasks for U's subtree";
+const FLAGGED: &str =
+    "chair: flags about people who belong or belonged to U's subtree; auditor: card UIDs masked";
 
 /// Who may call every root field of the schema.
 pub const TABLE: &[Rule] = &[
@@ -340,6 +342,9 @@ pub const TABLE: &[Rule] = &[
         &[U],
         "disputes assigned to the token's person",
     ),
+    // Proxy-tap flags.
+    rule(Q, "proxyFlags", READERS_OF_UNITS, FLAGGED),
+    rule(M, "reviewProxyFlag", MANAGERS, FLAGGED),
     // Reports as files.
     rule(
         Q,
@@ -359,6 +364,7 @@ pub const TABLE: &[Rule] = &[
     // Subscriptions.
     rule(S, "sessionAttendance", EVERYONE, "as `session`"),
     rule(S, "events", OVERSEERS, "auditor: card UIDs masked"),
+    rule(S, "proxyFlagRaised", READERS_OF_UNITS, "as `proxyFlags`"),
 ];
 
 /// The access table's row for a root field.

@@ -51,6 +51,32 @@ pub(crate) enum RevocationReason {
     Left,
 }
 
+/// A rule that flags taps (see `proxyFlags`).
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[graphql(remote = "lectern_domain::FlagRule", rename_items = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum FlagRule {
+    /// One card read at two venues closer in time than walking between
+    /// them allows.
+    TwoVenues,
+    /// Two people's cards read one right after the other at one kiosk,
+    /// session after session.
+    BurstTogether,
+    /// A card reported lost, replaced or revoked, read.
+    RevokedCard,
+}
+
+/// What a reviewer made of a flag.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[graphql(remote = "lectern_domain::Verdict", rename_items = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum FlagVerdict {
+    /// Nothing wrong (colleagues who arrive together).
+    Dismissed,
+    /// A proxy tap: correct the attendance through the usual paths.
+    Confirmed,
+}
+
 /// A role a person may hold (a union chair's with the unit they chair).
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[graphql(name = "Role", rename_items = "snake_case")]

@@ -36,6 +36,7 @@ mod disputes;
 mod enums;
 mod error;
 mod exports;
+mod flags;
 mod input;
 mod live;
 mod monthly;

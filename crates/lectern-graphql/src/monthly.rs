@@ -141,7 +141,12 @@ pub(crate) async fn figures(
 }
 
 /// Whether the caller may read or act for `unit`'s months.
-async fn check_unit(api: &Api, caller: &Caller, unit: &UnitId, what: &str) -> Result<()> {
+pub(crate) async fn check_unit(
+    api: &Api,
+    caller: &Caller,
+    unit: &UnitId,
+    what: &str,
+) -> Result<()> {
     let scope = Scope::of(caller);
     if let Scope::Own(_) = scope {
         return Err(access::denied(caller, &format!("{what} of {unit}")));

@@ -12,6 +12,7 @@ use crate::auth::Caller;
 use crate::awards::{AwardMutation, AwardQuery};
 use crate::disputes::{DisputeMutation, DisputeQuery};
 use crate::error::ApiError;
+use crate::flags::{FlagMutation, FlagQuery, FlagSubscription};
 use crate::live::LiveSubscription;
 use crate::monthly::{MonthlyMutation, MonthlyQuery};
 use crate::ops::{OpsMutation, OpsQuery};
@@ -40,6 +41,7 @@ pub struct Query(
     MonthlyQuery,
     AppraisalQuery,
     DisputeQuery,
+    FlagQuery,
     crate::exports::ExportQuery,
     OpsQuery,
 );
@@ -55,11 +57,12 @@ pub struct Mutation(
     MonthlyMutation,
     AppraisalMutation,
     DisputeMutation,
+    FlagMutation,
     OpsMutation,
 );
 
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(LiveSubscription);
+pub struct Subscription(LiveSubscription, FlagSubscription);
 
 pub type LecternSchema = Schema<Query, Mutation, Subscription>;
 

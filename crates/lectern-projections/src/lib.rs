@@ -53,8 +53,8 @@ pub use lease::{Lease, Leases};
 pub use ledger::{person_entries, unit_entries};
 pub use projector::{Cx, Projector, Table};
 pub use projectors::{
-    AwardsProjector, DisputesProjector, KiosksProjector, MonthlyProjector, OrgProjector,
-    PeopleProjector, ProgrammesProjector, SessionsProjector, StudyProjector,
+    AwardsProjector, DisputesProjector, FlagsProjector, KiosksProjector, MonthlyProjector,
+    OrgProjector, PeopleProjector, ProgrammesProjector, SessionsProjector, StudyProjector,
 };
 pub use runner::{Checkpoint, Failure, Options, Projections, Status, projector_names, rebuild};
 pub use sql::{ReadDb, Row, Stmt, Val, timestamp};

@@ -128,6 +128,7 @@ fn entries() -> Vec<Box<dyn Entry>> {
         e::<MonthlyProjector>(),
         e::<DisputesProjector>(),
         e::<KiosksProjector>(),
+        e::<FlagsProjector>(),
     ]
 }
 

@@ -144,8 +144,26 @@ try {
     expectEq(`${unit} points lost`, await figure(page, 'pointsLost'), m.unitMonth.pointsLost);
     const ua = await api('union-chair', `query($unit: String!, $year: Int!) { unitAppraisal(unit: $unit, year: $year) { total } }`, { unit, year });
     expectEq(`${unit} total`, await page.$eval('#unit-total', (e) => e.innerText), ua.unitAppraisal.total);
+    const flags = (await api('union-chair', `query($unit: String!) {
+      proxyFlags(unit: $unit, status: open, first: 50) { key rule taps { position } } }`, { unit })).proxyFlags;
+    const shownFlags = await cells(page, '#unit-flags');
+    expectEq(`${unit} open flags`, shownFlags.length, flags.length);
+    expectEq(`${unit} flags' taps`, await page.$$eval('#unit-flags ul.taps', (l) => l.map((x) => x.dataset.taps).join(' ')),
+      flags.map((f) => f.taps.length).join(' '));
     await page.waitForSelector('#unit-chart svg');
     await page.screenshot({ path: `${shots}/unit.png`, fullPage: true });
+
+    // A flag dismissed from the page, with a reason.
+    if (flags.length) {
+      const key = flags[0].key;
+      const row = `#unit-flags [data-flag="${key}"]`;
+      await page.fill(`${row} input`, '同事一同到场');
+      await page.click(`${row} button.dismiss`);
+      await page.waitForFunction((k) => !document.querySelector(`#unit-flags [data-flag="${k}"]`) || document.querySelector(`#unit-flags [data-flag="${k}"] .error`), key, { timeout: 30000 });
+      const after = (await api('union-chair', `query($unit: String!) {
+        proxyFlags(unit: $unit, first: 500) { key status reason } }`, { unit })).proxyFlags.find((f) => f.key === key);
+      expectEq('the dismissed flag', `${after.status} ${after.reason}`, 'dismissed 同事一同到场');
+    }
 
     // The report: submitted from the page's draft, then shown as submitted.
     if (!m.unitMonth.report && await page.$('#unit-report button')) {

@@ -5,7 +5,7 @@
 # Screenshots go to SCREENSHOTS (default target/screenshots/pages).
 # DEMO_DATA names the data directory of a demo campus made before (e.g. the
 # full one of `lectern demo`) to test instead, left as it was found but for
-# the dispute and the report the test files. Needs
+# the dispute, the report and the flag review the test files. Needs
 # the `lectern` binary (LECTERN_BIN, default target/debug/lectern),
 # Node.js with `npm ci` done here, Debian's chromium and a CJK font
 # (fonts-noto-cjk) so that the Chinese is drawn.

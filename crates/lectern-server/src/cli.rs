@@ -996,6 +996,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
                 made.events as f64 / made.seconds,
                 made.seconds
             );
+            println!("{}", flags_found(&read, &made.planted).await?);
         }
     }
     let guide = lectern_synth::demo::guide(&read).await?;
@@ -1020,6 +1021,57 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the proxy-tap analyzer found on the demo campus, against the
+/// patterns the demo planted: each flag is on a planted pattern (the pair,
+/// the lent card, a lost card tapped by mistake) or on an honest person.
+async fn flags_found(
+    read: &ReadDb,
+    planted: &lectern_synth::demo::Planted,
+) -> anyhow::Result<String> {
+    let rows = read
+        .fetch("SELECT rule, people FROM rm_flags ORDER BY position", &[])
+        .await?;
+    let (mut pair, mut lent, mut lost, mut honest) = (0, 0, 0, 0);
+    for r in &rows {
+        let people: Vec<String> = serde_json::from_str(&r.text("people")).unwrap_or_default();
+        let is = |who: &Option<lectern_domain::StaffNo>| {
+            who.as_ref()
+                .is_some_and(|w| people.iter().any(|p| p == w.as_str()))
+        };
+        match r.text("rule").as_str() {
+            "burst_together"
+                if planted.pair.as_ref().is_some_and(|(a, b)| {
+                    people == [a.as_str().to_owned(), b.as_str().to_owned()]
+                        || people == [b.as_str().to_owned(), a.as_str().to_owned()]
+                }) =>
+            {
+                pair += 1
+            }
+            "two_venues" if is(&planted.lender) => lent += 1,
+            // The demo's revoked cards are lost ones tapped by mistake.
+            "revoked_card" => lost += 1,
+            _ => honest += 1,
+        }
+    }
+    let who =
+        |p: &Option<lectern_domain::StaffNo>| p.as_ref().map_or("-", |p| p.as_str()).to_owned();
+    let (a, b) = planted
+        .pair
+        .as_ref()
+        .map_or(("-".to_owned(), "-".to_owned()), |(a, b)| {
+            (a.as_str().to_owned(), b.as_str().to_owned())
+        });
+    Ok(format!(
+        "flags on taps (for a person to look at, never a point lost): {} in all. Planted \
+         and found: the pair {a} and {b} tapping together ({pair} burst_together flags, one a \
+         year), the card of {} lent {} times ({lent} two_venues flags), lost cards tapped by \
+         mistake ({lost} revoked_card flags). On honest people: {honest}",
+        rows.len(),
+        who(&planted.lender),
+        planted.lent,
+    ))
 }
 
 /// The file in the data directory that keeps the demo's two tokens, so a

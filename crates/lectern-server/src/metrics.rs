@@ -188,6 +188,31 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
             missing,
         );
     }
+    if let Ok(flags) = state
+        .api
+        .db()
+        .fetch(
+            "SELECT rule, status, COUNT(*) AS n FROM rm_flags GROUP BY rule, status \
+             ORDER BY rule, status",
+            &[],
+        )
+        .await
+    {
+        let by_rule: Family<Labels, Gauge> = Family::default();
+        for f in &flags {
+            by_rule
+                .get_or_create(&vec![
+                    ("rule", f.text("rule")),
+                    ("status", f.text("status")),
+                ])
+                .set(f.int("n"));
+        }
+        r.register(
+            "lectern_flags",
+            "Proxy-tap flags raised, by rule and status (open, dismissed, confirmed)",
+            by_rule,
+        );
+    }
     r.register(
         "lectern_kiosk_taps_refused",
         "Taps refused since start (bad signature, another kiosk's tap, a counter that went \

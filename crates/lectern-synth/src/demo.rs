@@ -96,7 +96,24 @@ pub struct Summary {
     pub people: usize,
     pub sessions: u64,
     pub taps: u64,
+    /// The proxy-tap patterns planted among the honest taps.
+    pub planted: Planted,
 }
+
+/// Proxy-tap patterns the demo plants for the analyzer to find: a pair of
+/// colleagues whose cards one of them taps a second apart at every session
+/// they both come to, and a card lent three times to a colleague who taps
+/// it at another hall minutes after its holder did.
+#[derive(Debug, Clone, Default)]
+pub struct Planted {
+    pub pair: Option<(StaffNo, StaffNo)>,
+    pub lender: Option<StaffNo>,
+    /// Times the lent card was read at another hall.
+    pub lent: u32,
+}
+
+/// Times the demo's card is lent.
+const LENT_TIMES: u32 = 3;
 
 /// Who and what a newcomer's first queries name, read from the read
 /// models of a demo campus.
@@ -692,6 +709,10 @@ struct Gen<'a> {
     leadership: (Monthly, u64),
     /// Cards lost last month: tapped once more by mistake.
     lost: Vec<(StaffNo, CardUid)>,
+    planted: Planted,
+    /// The lent card's reads at another hall's kiosk, to send with the
+    /// time slot's taps: kiosk, when, card.
+    lent_reads: Vec<(usize, DateTime<Utc>, CardUid)>,
     leader: StaffNo,
     deputy: StaffNo,
     group: Vec<StaffNo>,
@@ -768,6 +789,8 @@ async fn make(
         awards: BTreeMap::new(),
         leadership: (Monthly::default(), 0),
         lost: Vec::new(),
+        planted: Planted::default(),
+        lent_reads: Vec::new(),
         leader: StaffNo::parse("0000").expect("valid"),
         deputy: StaffNo::parse("0000").expect("valid"),
         group: Vec::new(),
@@ -810,10 +833,19 @@ async fn make(
         progress.inc(1);
     }
     progress.set_message("the read models catch up");
-    projections
-        .wait_for(mark, CATCH_UP)
-        .await
-        .context("the read models did not catch up with the demo")?;
+    // The flags the analyzer records are events after `mark`: caught up
+    // when the log stops growing.
+    loop {
+        projections
+            .wait_for(mark, CATCH_UP)
+            .await
+            .context("the read models did not catch up with the demo")?;
+        let head = store.head().await?;
+        if head == mark {
+            break;
+        }
+        mark = head;
+    }
     Ok(Summary {
         events: store.head().await?,
         seconds: started.elapsed().as_secs_f64(),
@@ -821,6 +853,7 @@ async fn make(
         people: g.people.len(),
         sessions: g.sessions,
         taps: g.taps,
+        planted: g.planted,
     })
 }
 
@@ -1575,12 +1608,18 @@ impl Gen<'_> {
         // The taps, in the order the kiosk read them.
         let mut reads: Vec<(DateTime<Utc>, CardUid)> = Vec::new();
         let lost: Vec<(StaffNo, CardUid)> = std::mem::take(&mut self.lost);
+        let mut times: BTreeMap<StaffNo, DateTime<Utc>> = BTreeMap::new();
         for (no, late) in &comers {
             let at = if *late {
                 begins + Duration::minutes(11 + self.rng.below(30) as i64)
             } else {
                 begins - Duration::seconds(60 + self.rng.below(1500) as i64)
             };
+            times.insert(no.clone(), at);
+        }
+        self.plant(&p.expect, &chair, &comers, &mut times, p.kiosk);
+        for (no, _) in &comers {
+            let at = times[no];
             let card = self.people[no].card.clone();
             if let Some((_, old)) = lost.iter().find(|(who, _)| who == no) {
                 reads.push((at - Duration::seconds(20), old.clone()));
@@ -1596,26 +1635,10 @@ impl Gen<'_> {
             .collect();
         reads.sort();
         let k = p.kiosk;
-        let mut taps = Vec::with_capacity(reads.len());
-        for (at, card) in reads {
-            self.kiosks[k].counter += 1;
-            let tap = Tap {
-                id: self.next_id(),
-                kiosk: self.kiosks[k].id.clone(),
-                venue: self.kiosks[k].venue.clone(),
-                card,
-                counter: self.kiosks[k].counter,
-                kiosk_time: at,
-                // The demo's kiosks never drift: their monotonic clocks
-                // count microseconds since 1970, and their sync points
-                // (`send`) agree with their wall clocks.
-                clock: Some(MonoReading {
-                    boot: 1,
-                    mono_us: u64::try_from(at.timestamp_micros()).unwrap_or_default(),
-                }),
-            };
-            taps.push(tap);
-        }
+        let taps = reads
+            .into_iter()
+            .map(|(at, card)| self.read(k, at, card))
+            .collect();
         Ok(Held {
             id: p.id,
             kiosk: k,
@@ -1629,6 +1652,77 @@ impl Gen<'_> {
             chair,
             unit: matches!(p.expect, Expect::Unit(_)),
         })
+    }
+
+    /// Plants the proxy-tap patterns (`Planted`) at a session whose
+    /// comers read their cards at `times` on `kiosk`: the pair's second
+    /// card a second after the first, and the lent card read at another
+    /// hall's kiosk three minutes after its holder's tap.
+    fn plant(
+        &mut self,
+        expect: &Expect,
+        chair: &StaffNo,
+        comers: &[(StaffNo, bool)],
+        times: &mut BTreeMap<StaffNo, DateTime<Utc>>,
+        kiosk: usize,
+    ) {
+        let on_time: Vec<&StaffNo> = comers
+            .iter()
+            .filter(|(no, late)| !late && no != chair)
+            .map(|(no, _)| no)
+            .collect();
+        if matches!(expect, Expect::Unit(_)) && on_time.len() >= 2 {
+            if self.planted.pair.is_none() {
+                self.planted.pair = Some((on_time[0].clone(), on_time[1].clone()));
+            } else if self.planted.lender.is_none()
+                && self
+                    .planted
+                    .pair
+                    .as_ref()
+                    .is_some_and(|(a, _)| self.people[a].unit != self.people[on_time[0]].unit)
+            {
+                self.planted.lender = Some(on_time[0].clone());
+            }
+        }
+        if let Some((a, b)) = &self.planted.pair
+            && let (Some(at), true) = (times.get(a).copied(), on_time.contains(&b))
+        {
+            times.insert(b.clone(), at + Duration::seconds(1));
+        }
+        let venue = &self.kiosks[kiosk].venue;
+        if let Some(l) = &self.planted.lender
+            && self.planted.lent < LENT_TIMES
+            && on_time.contains(&l)
+            && let Some(at) = times.get(l)
+            && let Some(other) = self.kiosks.iter().position(|k| k.venue != *venue)
+        {
+            let card = self.people[l].card.clone();
+            self.lent_reads
+                .push((other, *at + Duration::minutes(3), card));
+            self.planted.lent += 1;
+        }
+    }
+
+    /// A tap `kiosk` reads of `card` at `at` (its next counter).
+    fn read(&mut self, kiosk: usize, at: DateTime<Utc>, card: CardUid) -> Tap {
+        let id = self.next_id();
+        let k = &mut self.kiosks[kiosk];
+        k.counter += 1;
+        Tap {
+            id,
+            kiosk: k.id.clone(),
+            venue: k.venue.clone(),
+            card,
+            counter: k.counter,
+            kiosk_time: at,
+            // The demo's kiosks never drift: their monotonic clocks count
+            // microseconds since 1970, and their sync points (`send`) agree
+            // with their wall clocks.
+            clock: Some(MonoReading {
+                boot: 1,
+                mono_us: u64::try_from(at.timestamp_micros()).unwrap_or_default(),
+            }),
+        }
     }
 
     /// Holds a time slot's sessions: each readied, their taps sent by
@@ -1651,6 +1745,21 @@ impl Gen<'_> {
         }
         for task in sending {
             let (taps, events) = task.await??;
+            self.taps += taps;
+            self.batch.writer.events += events;
+        }
+        // The lent card at another hall, after that kiosk's own taps (its
+        // counter runs on from them).
+        for (k, at, card) in std::mem::take(&mut self.lent_reads) {
+            let tap = self.read(k, at, card);
+            let kiosk = &self.kiosks[k];
+            let (taps, events) = send(
+                self.ingest.clone(),
+                kiosk.id.clone(),
+                kiosk.secret.clone(),
+                vec![tap],
+            )
+            .await?;
             self.taps += taps;
             self.batch.writer.events += events;
         }

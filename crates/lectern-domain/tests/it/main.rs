@@ -12,6 +12,7 @@ mod org;
 mod person;
 mod programme;
 mod properties;
+mod proxy;
 mod report;
 mod session;
 mod shapes;

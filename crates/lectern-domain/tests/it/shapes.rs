@@ -202,3 +202,40 @@ fn study_appraisal_award_dispute_and_monthly_events() {
         assert_eq!(got, want);
     }
 }
+
+#[test]
+fn flag_events() {
+    let tap = Uuid::from_u128(7);
+    let e = FlagEvent::FlagRaised {
+        rule: FlagRule::TwoVenues,
+        rule_version: 1,
+        people: vec![staff("2004001")],
+        evidence: vec![Evidence { position: 42, tap }],
+    };
+    assert_eq!(
+        json(&e),
+        r#"{"type":"FlagRaised","rule":"two_venues","rule_version":1,"people":["2004001"],"evidence":[{"position":42,"tap":"00000000-0000-0000-0000-000000000007"}]}"#
+    );
+    round_trip(&e);
+    let e = FlagEvent::FlagEvidenceAdded {
+        evidence: vec![Evidence { position: 43, tap }],
+    };
+    assert_eq!(
+        json(&e),
+        r#"{"type":"FlagEvidenceAdded","evidence":[{"position":43,"tap":"00000000-0000-0000-0000-000000000007"}]}"#
+    );
+    round_trip(&e);
+    let e = FlagEvent::FlagReviewed {
+        verdict: Verdict::Dismissed,
+        reason: "同行".to_owned(),
+        reviewer: staff("2004002"),
+        at: chrono::DateTime::parse_from_rfc3339("2008-03-04T07:00:00Z")
+            .unwrap()
+            .to_utc(),
+    };
+    assert_eq!(
+        json(&e),
+        r#"{"type":"FlagReviewed","verdict":"dismissed","reason":"同行","reviewer":"2004002","at":"2008-03-04T07:00:00Z"}"#
+    );
+    round_trip(&e);
+}

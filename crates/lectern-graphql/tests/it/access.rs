@@ -17,7 +17,8 @@ both_backends!(
     every_role_against_every_area,
     card_uids_are_for_administrators,
     a_chair_expects_only_the_chairs_own_people,
-    the_pages_know_who_signed_in_and_rank_units_within_reach
+    the_pages_know_who_signed_in_and_rank_units_within_reach,
+    proxy_flags_reach_the_chairs_of_the_people_flagged
 );
 
 /// `None`: allowed (and succeeds); `Some(code)`: refused with that code.
@@ -777,6 +778,14 @@ fn sample(operation: Operation, field: &str) -> Option<(String, Value)> {
             json!({}),
         )),
         (Operation::Subscription, "events") => q("subscription { events { position } }"),
+        (Operation::Query, "proxyFlags") => q("{ proxyFlags { key } }"),
+        (Operation::Mutation, "reviewProxyFlag") => m(
+            "reviewProxyFlag(key: \"revoked_card-nope\", verdict: dismissed, reason: \"x\") { key }"
+                .into(),
+        ),
+        (Operation::Subscription, "proxyFlagRaised") => {
+            q("subscription { proxyFlagRaised(after: 999999999) { key } }")
+        }
         _ => None,
     }
 }
@@ -971,5 +980,182 @@ async fn the_pages_know_who_signed_in_and_rank_units_within_reach(db: TestDb) {
     assert_eq!(
         r["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
         "{r}"
+    );
+}
+
+/// Records a tap of `card` (held by `person`) at `kiosk` in `venue`,
+/// `secs` after 14:00 on Tuesday 4 March 2008, as the server decided it.
+async fn raw_tap(
+    t: &TestApi,
+    kiosk: &str,
+    venue: &str,
+    card: &str,
+    person: &str,
+    secs: i64,
+    outcome: lectern_domain::TapOutcome,
+) {
+    use lectern_domain::*;
+    let store = &t.api.app.store;
+    let stream = kiosk_stream(kiosk);
+    let (ledger, version) = lectern_projections::load::<KioskLedger>(store, &stream, u64::MAX)
+        .await
+        .unwrap();
+    let when = chrono::DateTime::parse_from_rfc3339("2008-03-04T06:00:00Z")
+        .unwrap()
+        .to_utc()
+        + chrono::Duration::seconds(secs);
+    let event = KioskEvent::CardTapped {
+        tap: uuid::Uuid::now_v7(),
+        venue: Slug::parse(venue).unwrap(),
+        card: CardUid::parse(card).unwrap(),
+        kiosk_time: when,
+        counter: ledger.last_counter.unwrap_or(0) + 1,
+        signature: "ab".repeat(32),
+        decision: Some(TapDecision {
+            at: when,
+            clock_offset_ms: 0,
+            placed: None,
+            person: Some(StaffNo::parse(person).unwrap()),
+            session: None,
+            outcome,
+        }),
+        enrolment: None,
+        clock: None,
+    };
+    let events = ledger.decide(&event).unwrap();
+    lectern_projections::commit(store, &stream, version, &events, &[], &Default::default())
+        .await
+        .unwrap();
+}
+
+/// S0001 (cs-dept) has their card read at hall-a and, three minutes
+/// later, at hall-b: a `two_venues` flag about S0001. M0001's (math-dept)
+/// revoked card is read: a `revoked_card` flag about M0001. The chair of
+/// school-cs sees and reviews only the first; the auditor sees both with
+/// card UIDs masked; staff see none. A review happens once, with a reason.
+async fn proxy_flags_reach_the_chairs_of_the_people_flagged(db: TestDb) {
+    use lectern_domain::{AttendanceStatus, RejectReason, TapOutcome};
+    let t = TestApi::campus(db).await;
+    let present = TapOutcome::Recorded(AttendanceStatus::Present);
+    raw_tap(&t, "k-a", "hall-a", "04A1B2C5", "S0001", 0, present).await;
+    raw_tap(&t, "k-b", "hall-b", "04A1B2C5", "S0001", 180, present).await;
+    let revoked = TapOutcome::Rejected(RejectReason::RevokedCard);
+    raw_tap(&t, "k-a", "hall-a", "04A1B2C6", "M0001", 60, revoked).await;
+    // The analyzer appends the flags: wait until nothing more comes.
+    let p = &t.api.app.projections;
+    loop {
+        let head = t.api.app.store.head().await.unwrap();
+        p.wait_for(head, std::time::Duration::from_secs(30))
+            .await
+            .unwrap();
+        if t.api.app.store.head().await.unwrap() == head {
+            break;
+        }
+    }
+    let q =
+        "{ proxyFlags { key rule ruleVersion people status taps { kiosk venue card staffNo } } }";
+    let all = t.ok(admin(), q, json!({})).await;
+    let flags = all["proxyFlags"].as_array().unwrap();
+    assert_eq!(flags.len(), 2, "{all}");
+    // Newest first: the revoked card's flag was raised last.
+    assert_eq!(flags[0]["rule"], "revoked_card", "{all}");
+    assert_eq!(flags[0]["people"], json!(["M0001"]));
+    assert_eq!(flags[0]["ruleVersion"], 1);
+    assert_eq!(flags[1]["rule"], "two_venues");
+    assert_eq!(flags[1]["people"], json!(["S0001"]));
+    assert_eq!(
+        flags[1]["taps"],
+        json!([
+            { "kiosk": "k-a", "venue": "hall-a", "card": "04A1B2C5", "staffNo": "S0001" },
+            { "kiosk": "k-b", "venue": "hall-b", "card": "04A1B2C5", "staffNo": "S0001" },
+        ])
+    );
+    let revoked_key = flags[0]["key"].as_str().unwrap().to_owned();
+    let two_venues = flags[1]["key"].as_str().unwrap().to_owned();
+
+    let chair_sees = t.ok(chair(), "{ proxyFlags { key } }", json!({})).await;
+    assert_eq!(chair_sees["proxyFlags"], json!([{ "key": two_venues }]));
+    let audited = t.ok(auditor(), q, json!({})).await;
+    assert_eq!(
+        audited["proxyFlags"][1]["taps"][0]["card"], "****B2C5",
+        "{audited}"
+    );
+    let r = t.run(Some(staff()), q, json!({})).await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "FORBIDDEN", "{r}");
+    let by = t
+        .ok(admin(), "{ a: proxyFlags(person: \"M0001\") { key } b: proxyFlags(rule: two_venues, unit: \"cs-dept\") { key } c: proxyFlags(unit: \"math-dept\", rule: two_venues) { key } }", json!({}))
+        .await;
+    assert_eq!(
+        by,
+        json!({ "a": [{ "key": revoked_key }], "b": [{ "key": two_venues }], "c": [] })
+    );
+
+    let review = "mutation($key: String!, $verdict: FlagVerdict!, $reason: String!) {
+        reviewProxyFlag(key: $key, verdict: $verdict, reason: $reason) { status reviewer reason } }";
+    let r = t
+        .run(
+            Some(chair()),
+            review,
+            json!({ "key": revoked_key, "verdict": "confirmed", "reason": "借卡" }),
+        )
+        .await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "FORBIDDEN", "{r}");
+    let r = t
+        .run(
+            Some(admin()),
+            review,
+            json!({ "key": revoked_key, "verdict": "confirmed", "reason": " " }),
+        )
+        .await;
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{r}"
+    );
+    let r = t
+        .ok(
+            chair(),
+            review,
+            json!({ "key": two_venues, "verdict": "dismissed", "reason": "两个会场相邻" }),
+        )
+        .await;
+    assert_eq!(
+        r["reviewProxyFlag"],
+        json!({ "status": "dismissed", "reviewer": "C0001", "reason": "两个会场相邻" })
+    );
+    let r = t
+        .run(
+            Some(admin()),
+            review,
+            json!({ "key": two_venues, "verdict": "confirmed", "reason": "x" }),
+        )
+        .await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "CONFLICT", "{r}");
+    assert!(
+        r["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already dismissed by C0001"),
+        "{r}"
+    );
+    let r = t
+        .run(
+            Some(admin()),
+            review,
+            json!({ "key": "two_venues-nope", "verdict": "confirmed", "reason": "x" }),
+        )
+        .await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "NOT_FOUND", "{r}");
+
+    // The chair's subscription from the start of the log: their flag only.
+    let first = first_answer(
+        &t,
+        Some(chair()),
+        "subscription { proxyFlagRaised(after: 0) { key } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        first["data"]["proxyFlagRaised"]["key"], two_venues,
+        "{first}"
     );
 }

@@ -2,6 +2,7 @@
 
 mod awards;
 mod disputes;
+mod flags;
 mod kiosks;
 mod monthly;
 mod org;
@@ -12,6 +13,7 @@ mod study;
 
 pub use awards::AwardsProjector;
 pub use disputes::DisputesProjector;
+pub use flags::FlagsProjector;
 pub use kiosks::KiosksProjector;
 pub use monthly::MonthlyProjector;
 pub use org::OrgProjector;

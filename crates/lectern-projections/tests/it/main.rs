@@ -6,4 +6,5 @@
 #[macro_use]
 extern crate lectern_store; // both_backends!
 
+mod flags;
 mod projections;

@@ -587,7 +587,7 @@ async fn rebuild_swaps_beside_live_readers(db: TestDb) {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "no projector is named \"persons\"; the projectors are: org, people, sessions, programmes, study, awards, monthly, disputes, kiosks"
+        "no projector is named \"persons\"; the projectors are: org, people, sessions, programmes, study, awards, monthly, disputes, kiosks, flags"
     );
     p.stop().await;
 }

@@ -21,6 +21,7 @@ export async function unit(main, ctx) {
     units(under: $unit) { id name parent headCount dissolved }
     ${monthly}
     unitAppraisal(unit: $unit, year: $year) { total lines { points rule date subject } }
+    proxyFlags(unit: $unit, status: open, first: 50) { key rule people taps { kiosk venue readAt staffNo } }
   }`, { unit: id, year });
   const year12 = Array.from({ length: 12 }, (_, i) => d[`m${i + 1}`]);
   // The month shown: asked for, or the latest with anything in it.
@@ -95,6 +96,8 @@ export async function unit(main, ctx) {
       [t('col.subject'), (l) => l.subject],
     ], d.unitAppraisal.lines.filter((l) => l.rule !== 'base' || l.points), { id: 'unit-lines' })));
 
+  main.append(section(t('unit.flags'), flags(d.proxyFlags, ctx)));
+
   // The sub-units' month side by side.
   const children = d.units.filter((u) => u.parent === id && !u.dissolved);
   if (children.length) {
@@ -125,6 +128,43 @@ async function roster(id) {
     if (!page.pageInfo.hasNextPage) return all;
     after = page.pageInfo.endCursor;
   }
+}
+
+// A flag's first taps shown; the rest are counted (the API has them all).
+const SHOWN_TAPS = 4;
+
+// Open flags on taps about the unit's people: the evidence, and for a
+// chair or an administrator a reason and the two verdicts.
+function flags(open, ctx) {
+  const canReview = ['union-chair', 'administrator'].includes(ctx.signedIn.role);
+  return table([
+    [t('col.rule'), (f) => t(`flag.${f.rule}`)],
+    [t('col.person'), (f) => f.people.join(', ')],
+    [t('col.evidence'), (f) => h('ul', { class: 'taps', 'data-taps': f.taps.length },
+      f.taps.slice(0, SHOWN_TAPS).map((x) => h('li', {}, `${when(x.readAt)} ${x.venue} (${x.kiosk}) ${x.staffNo || ''}`)),
+      f.taps.length > SHOWN_TAPS ? h('li', { class: 'more' }, t('flag.more', { n: f.taps.length - SHOWN_TAPS })) : null)],
+    [t('col.review'), (f) => (canReview ? review(f, ctx) : '')],
+  ], open, { id: 'unit-flags' });
+}
+
+function review(f, ctx) {
+  const reason = h('input', { type: 'text', 'aria-label': t('flag.reason'), placeholder: t('flag.reason') });
+  const status = h('span', { class: 'status' });
+  const send = (verdict) => async () => {
+    try {
+      await gql(`mutation($key: String!, $verdict: FlagVerdict!, $reason: String!) {
+        reviewProxyFlag(key: $key, verdict: $verdict, reason: $reason) { status } }`,
+      { key: f.key, verdict, reason: reason.value });
+      ctx.go('unit', ctx.args, { ...Object.fromEntries(ctx.params), reviewed: Date.now() });
+    } catch (e) {
+      status.textContent = e.message;
+      status.className = 'error';
+    }
+  };
+  return h('div', { class: 'review', 'data-flag': f.key }, reason,
+    h('button', { type: 'button', class: 'dismiss', onclick: send('dismissed') }, t('flag.dismiss')),
+    h('button', { type: 'button', class: 'confirm', onclick: send('confirmed') }, t('flag.confirm')),
+    status);
 }
 
 function fig(key, value) {
