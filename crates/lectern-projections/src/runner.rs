@@ -680,6 +680,10 @@ async fn rebuild_one<P: Projector>(shared: &Shared) -> Result<Checkpoint> {
     let types: Vec<String> = P::EVENT_TYPES.iter().map(|t| (*t).to_owned()).collect();
     let mut projector = P::default();
     let mut position = 0u64;
+    // Rounds of catching up with a head that moved meanwhile (a projector
+    // that records events, the flags' analyzer, moves it itself) before
+    // swapping anyway: the live follower takes the rest.
+    let mut rounds = 0;
     loop {
         // Catch up with the head as it is now...
         let head = store.head().await?;
@@ -701,6 +705,10 @@ async fn rebuild_one<P: Projector>(shared: &Shared) -> Result<Checkpoint> {
             }
         }
         position = position.max(head);
+        rounds += 1;
+        if rounds < 4 && store.head().await? > position {
+            continue;
+        }
         // ...then swap, unless the live tables are ahead of us.
         let live = checkpoint::<P>(db).await?;
         if live.generation != 0 && live.position > position {

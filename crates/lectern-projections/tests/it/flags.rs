@@ -11,7 +11,10 @@ use lectern_store::testkit::TestDb;
 use lectern_store::{Metadata, Store};
 use uuid::Uuid;
 
-both_backends!(flags_are_found_and_recorded_once);
+both_backends!(
+    flags_are_found_and_recorded_once,
+    a_rebuild_records_the_flags_and_shows_them
+);
 
 const WAIT: StdDuration = StdDuration::from_secs(60);
 
@@ -237,4 +240,23 @@ async fn flags_are_found_and_recorded_once(db: TestDb) {
         .unwrap();
     assert_eq!(version, 2, "raised, then the fifth session's taps added");
     p.stop().await;
+}
+
+/// Taps recorded while no analyzer ran: a rebuild of `flags` records the
+/// revoked card's flag, and shows it once it is recorded (the rebuild
+/// catches up with the events it appended before it swaps).
+async fn a_rebuild_records_the_flags_and_shows_them(db: TestDb) {
+    let store = db.store().await;
+    let read = ReadDb::connect(&db.url).await.unwrap();
+    let revoked = TapOutcome::Rejected(RejectReason::RevokedCard);
+    tap(&store, "k-a", "hall-a", "04000005", "T0005", 0, 0, revoked).await;
+    tap(&store, "k-a", "hall-a", "04000001", "T0001", 0, 5, PRESENT).await;
+    let before = store.head().await.unwrap();
+    rebuild(&store, &read, Some("flags"), Options::default())
+        .await
+        .unwrap();
+    assert_eq!(store.head().await.unwrap(), before + 1, "one FlagRaised");
+    let found = flags(&read).await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].1, "revoked_card");
 }
