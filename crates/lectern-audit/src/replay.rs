@@ -425,7 +425,7 @@ pub async fn replay_unit_month(
             "SELECT id FROM rm_sessions WHERE organiser = $1 AND starts_at >= $2 \
              AND starts_at < $3 UNION SELECT session_id AS id FROM rm_attendance \
              WHERE starts_at >= $2 AND starts_at < $3 AND staff_no IN ({})",
-            subtree_people(4)
+            subtree_people("$4")
         ),
         &[who, Val::from(from), Val::from(until), subtree.clone()],
     )
@@ -435,7 +435,7 @@ pub async fn replay_unit_month(
         &format!(
             "SELECT DISTINCT task_id AS id FROM rm_task_people WHERE done_on >= $1 \
              AND done_on <= $2 AND staff_no IN ({})",
-            subtree_people(3)
+            subtree_people("$3")
         ),
         &[Val::from(period.from), Val::from(period.until), subtree],
     )

@@ -9,7 +9,7 @@
 use async_graphql::{ComplexObject, Context, Enum, Object, SimpleObject, Subscription};
 use futures_util::Stream;
 use lectern_domain::{Flag, UnitId, flag_stream};
-use lectern_projections::{Row, Val, subtree_pattern, subtree_units};
+use lectern_projections::{Row, Val, subtree_pattern, subtree_people};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -130,9 +130,8 @@ fn flag(r: &Row, masked: bool) -> Result<ProxyFlag> {
 fn about_subtree(filter: &mut Where, unit: &UnitId) {
     filter.and(
         &format!(
-            "EXISTS (SELECT 1 FROM rm_flag_people fp WHERE fp.key = f.key AND fp.staff_no IN \
-             (SELECT m.staff_no FROM rm_memberships m WHERE m.unit IN ({})))",
-            subtree_units("?")
+            "EXISTS (SELECT 1 FROM rm_flag_people fp WHERE fp.key = f.key AND fp.staff_no IN ({}))",
+            subtree_people("?")
         ),
         [subtree_pattern(unit)],
     );

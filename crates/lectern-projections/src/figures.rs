@@ -34,11 +34,12 @@ pub fn subtree_units(param: &str) -> String {
 }
 
 /// SQL selecting the staff number of everyone who ever belonged to a unit
-/// whose path matches parameter `$n` (a `subtree_pattern`).
-pub fn subtree_people(n: usize) -> String {
+/// whose path matches the parameter `param` (`?` or `$n`) holds, a
+/// `subtree_pattern`.
+pub fn subtree_people(param: &str) -> String {
     format!(
         "SELECT m.staff_no FROM rm_memberships m WHERE m.unit IN ({})",
-        subtree_units(&format!("${n}"))
+        subtree_units(param)
     )
 }
 
@@ -142,7 +143,7 @@ pub async fn unit_month_figures(
             &format!(
                 "SELECT a.staff_no, a.status, a.starts_at {closed_in_period} \
                  AND a.staff_no IN ({}) AND a.staff_no NOT IN ({steady})",
-                subtree_people(3)
+                subtree_people("$3")
             ),
             &params,
         )
@@ -172,7 +173,7 @@ pub async fn unit_month_figures(
             &format!(
                 "SELECT x.staff_no, x.done_on FROM rm_task_people x \
                  WHERE x.done_on >= $1 AND x.done_on <= $2 AND x.staff_no IN ({})",
-                subtree_people(3)
+                subtree_people("$3")
             ),
             &[Val::from(period.from), Val::from(period.until), subtree],
         )

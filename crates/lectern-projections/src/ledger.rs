@@ -61,7 +61,7 @@ pub async fn unit_entries(
     unit: &UnitId,
     period: &Period,
 ) -> Result<BTreeMap<StaffNo, Vec<Entry>>> {
-    let who = format!("IN ({})", subtree_people(1));
+    let who = format!("IN ({})", subtree_people("$1"));
     let mut out: BTreeMap<StaffNo, Vec<Entry>> = BTreeMap::new();
     for r in entry_rows(db, &who, subtree_pattern(unit), period).await? {
         let no = r.text("who");
