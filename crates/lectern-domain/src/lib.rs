@@ -106,8 +106,9 @@ pub use programme::{
     programme_stream,
 };
 pub use proxy::{
-    Analyzer, Evidence, Finding, Flag, FlagEvent, FlagRule, FlagThresholds, SeenTap, Together,
-    Verdict, burst_together, flag_stream, read_together, revoked_card, two_venues,
+    Analyzer, Evidence, Finding, Flag, FlagEvent, FlagRule, FlagThresholds, SeenTap, SessionTimes,
+    Together, Verdict, flag_stream, in_last_seconds, on_leave, pair_flag, read_together,
+    revoked_card, two_venues, wrong_venue,
 };
 pub use report::{
     ProgrammeFigures, ProgrammeReport, UnitMonthFigures, programme_report, unit_month,

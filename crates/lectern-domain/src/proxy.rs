@@ -19,6 +19,15 @@
 //!   one kiosk (within `burst_seconds`) at `burst_sessions` or more sessions
 //!   of a year: one person tapping for a friend leaves this, every session.
 //!   Colleagues who arrive together leave it too, which is why it is a flag.
+//! - `last_seconds`: two people's cards both read in the last
+//!   `last_seconds` before a session's late line, at `last_sessions` or more
+//!   sessions of a year: someone who taps a friend's card on the way in,
+//!   just in time, at whatever kiosk.
+//! - `on_leave`: a card read, at any venue, while its holder is on approved
+//!   leave (within the check-in window of a session they were excused
+//!   from).
+//! - `wrong_venue`: a card refused at sessions its holder is not expected
+//!   at, at `wrong_venue_sessions` or more sessions of a year.
 //! - `revoked_card`: a card reported lost, replaced or revoked, read.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -30,8 +39,10 @@ use uuid::Uuid;
 use crate::aggregate::{Aggregate, DomainEvent};
 use crate::campus::Campus;
 use crate::error::{DomainError, Result};
-use crate::session::{SessionId, VenueId};
-use crate::values::{CardUid, StaffNo};
+use crate::session::{
+    AttendanceStatus, CheckInRules, RejectReason, SessionId, TapOutcome, VenueId,
+};
+use crate::values::{CardUid, StaffNo, TimeWindow};
 
 /// A rule that flags taps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -40,6 +51,9 @@ pub enum FlagRule {
     TwoVenues,
     BurstTogether,
     RevokedCard,
+    LastSeconds,
+    OnLeave,
+    WrongVenue,
 }
 
 impl FlagRule {
@@ -54,6 +68,9 @@ impl FlagRule {
             FlagRule::TwoVenues => "two_venues",
             FlagRule::BurstTogether => "burst_together",
             FlagRule::RevokedCard => "revoked_card",
+            FlagRule::LastSeconds => "last_seconds",
+            FlagRule::OnLeave => "on_leave",
+            FlagRule::WrongVenue => "wrong_venue",
         }
     }
 }
@@ -72,19 +89,35 @@ pub struct FlagThresholds {
     /// Sessions of a year at which the same two people's cards were read
     /// together before they are flagged.
     pub burst_sessions: u32,
+    /// A tap this close before a session's late line (or on it) is "in the
+    /// last seconds".
+    pub last_seconds: i64,
+    /// Sessions of a year at which the same two people both tapped in the
+    /// last seconds before they are flagged.
+    pub last_sessions: u32,
+    /// Sessions of a year at which a card was refused as not expected
+    /// before its holder is flagged.
+    pub wrong_venue_sessions: u32,
 }
 
 impl Default for FlagThresholds {
     /// Ten minutes between any two venues; two cards within 2 seconds of
-    /// each other at 4 or more sessions of a year. Honest taps at a kiosk
-    /// come a few seconds apart and seldom pair the same two people twice:
-    /// on the demo campus these raise no flag on an honest person.
+    /// each other at one kiosk at 4 or more sessions of a year; two people
+    /// both within the last 60 seconds before the late line at 4 or more
+    /// sessions of a year; a card refused as not expected at 3 or more
+    /// sessions of a year. Honest taps at a kiosk come a few seconds apart,
+    /// seldom pair the same two people twice and seldom come in the last
+    /// minute: on the demo campus these raise about one flag on an honest
+    /// person a year.
     fn default() -> Self {
         FlagThresholds {
             min_travel: Duration::minutes(10),
             travel: BTreeMap::new(),
             burst_seconds: 2,
             burst_sessions: 4,
+            last_seconds: 60,
+            last_sessions: 4,
+            wrong_venue_sessions: 3,
         }
     }
 }
@@ -97,6 +130,16 @@ impl FlagThresholds {
             .or_else(|| self.travel.get(&(b.clone(), a.clone())))
             .copied()
             .unwrap_or(self.min_travel)
+    }
+
+    /// The sessions a pair rule (`burst_together`, `last_seconds`) needs in
+    /// a year before it flags.
+    fn sessions_for(&self, rule: FlagRule) -> u32 {
+        match rule {
+            FlagRule::LastSeconds => self.last_sessions,
+            FlagRule::WrongVenue => self.wrong_venue_sessions,
+            _ => self.burst_sessions,
+        }
     }
 }
 
@@ -116,8 +159,40 @@ pub struct SeenTap {
     pub at: DateTime<Utc>,
     /// The session it was attributed to.
     pub session: Option<SessionId>,
+    /// What the server decided.
+    pub outcome: TapOutcome,
+}
+
+impl SeenTap {
     /// The server refused it as a card reported lost, replaced or revoked.
-    pub revoked: bool,
+    pub fn revoked(&self) -> bool {
+        self.outcome == TapOutcome::Rejected(RejectReason::RevokedCard)
+    }
+}
+
+/// When a session's check-in opens, its late line (the last moment that
+/// counts as present) and its end: what the rules need of its schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionTimes {
+    pub opens: DateTime<Utc>,
+    pub late_line: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub rules: CheckInRules,
+}
+
+impl SessionTimes {
+    pub fn new(window: &TimeWindow, rules: CheckInRules) -> SessionTimes {
+        SessionTimes {
+            opens: window.start() - Duration::minutes(i64::from(rules.opens_minutes_before)),
+            late_line: window.start() + Duration::minutes(i64::from(rules.grace_minutes)),
+            end: window.end(),
+            rules,
+        }
+    }
+
+    fn covers(&self, at: DateTime<Utc>) -> bool {
+        self.opens <= at && at <= self.end
+    }
 }
 
 /// A tap behind a flag.
@@ -190,17 +265,29 @@ pub fn read_together(a: &SeenTap, b: &SeenTap, t: &FlagThresholds) -> bool {
         && (a.at - b.at).abs() <= Duration::seconds(t.burst_seconds)
 }
 
-/// `burst_together` over the pairs of two people read together
-/// (`read_together`) in one year, by session. Flagged when the sessions
-/// reach the threshold, with every pair as evidence; the flag's key is the
-/// two people and the year, so more sessions add evidence to one flag.
-pub fn burst_together(
+/// Whether `tap` counted as present in the last seconds before its
+/// session's late line (or on it): an occurrence for `last_seconds`.
+pub fn in_last_seconds(tap: &SeenTap, times: &SessionTimes, t: &FlagThresholds) -> bool {
+    let before = times.late_line - tap.at;
+    tap.outcome == TapOutcome::Recorded(AttendanceStatus::Present)
+        && tap.person.is_some()
+        && before >= Duration::zero()
+        && before <= Duration::seconds(t.last_seconds)
+}
+
+/// A pair rule (`burst_together`, `last_seconds`) over the pairs of two
+/// people's taps in one year, by session. Flagged when the sessions reach
+/// the rule's threshold, with every pair as evidence; the flag's key is the
+/// rule, the two people and the year, so more sessions add evidence to one
+/// flag.
+pub fn pair_flag(
+    rule: FlagRule,
     year: i32,
     people: (&StaffNo, &StaffNo),
     sessions: &Together,
     t: &FlagThresholds,
 ) -> Option<Finding> {
-    if (sessions.len() as u64) < u64::from(t.burst_sessions) {
+    if (sessions.len() as u64) < u64::from(t.sessions_for(rule)) {
         return None;
     }
     let (p, q) = if people.0 <= people.1 {
@@ -214,15 +301,47 @@ pub fn burst_together(
         .flat_map(|(a, b)| [a.clone(), b.clone()])
         .collect();
     Some(Finding {
-        key: format!(
-            "{}-{}-{}-{year}",
-            FlagRule::BurstTogether.as_str(),
-            p.as_str(),
-            q.as_str()
-        ),
-        rule: FlagRule::BurstTogether,
+        key: format!("{}-{}-{}-{year}", rule.as_str(), p.as_str(), q.as_str()),
+        rule,
         people: vec![p.clone(), q.clone()],
         evidence: evidence.into_iter().collect(),
+    })
+}
+
+/// `wrong_venue`: `person`'s card refused as not expected at these sessions
+/// of `year`; flagged when they reach the threshold, with every such tap.
+pub fn wrong_venue(
+    year: i32,
+    person: &StaffNo,
+    sessions: &BTreeMap<SessionId, BTreeSet<Evidence>>,
+    t: &FlagThresholds,
+) -> Option<Finding> {
+    if (sessions.len() as u64) < u64::from(t.wrong_venue_sessions) {
+        return None;
+    }
+    Some(Finding {
+        key: format!(
+            "{}-{}-{year}",
+            FlagRule::WrongVenue.as_str(),
+            person.as_str()
+        ),
+        rule: FlagRule::WrongVenue,
+        people: vec![person.clone()],
+        evidence: sessions.values().flatten().cloned().collect(),
+    })
+}
+
+/// `on_leave`: `tap` read within the check-in window (`times`) of
+/// `session`, which its holder was on approved leave from.
+pub fn on_leave(tap: &SeenTap, session: SessionId, times: &SessionTimes) -> Option<Finding> {
+    if tap.person.is_none() || !times.covers(tap.at) {
+        return None;
+    }
+    Some(Finding {
+        key: format!("{}-{}-{session}", FlagRule::OnLeave.as_str(), tap.tap),
+        rule: FlagRule::OnLeave,
+        people: tap.person.iter().cloned().collect(),
+        evidence: vec![tap.into()],
     })
 }
 
@@ -237,13 +356,14 @@ pub fn revoked_card(tap: &SeenTap) -> Finding {
     }
 }
 
-/// The pairs of two people's taps read together (`read_together`) in a
-/// year, by session.
+/// The pairs of two people's taps behind a pair rule in a year, by session.
 pub type Together = BTreeMap<SessionId, BTreeSet<(Evidence, Evidence)>>;
 
-/// The rules over taps as they arrive, in any order: `see` returns what
-/// each tap adds to the flags. Whatever the order, the flags found (each
-/// key with the union of its evidence) are the same for the same taps.
+/// The rules over taps, sessions' schedules and approved leave as they
+/// arrive: `see` returns what each tap adds to the flags, `leave` what an
+/// approved leave adds. Whatever the order of the taps and leaves (a
+/// session's schedule comes before its taps, as in the log), the flags
+/// found (each key with the union of its evidence) are the same.
 #[derive(Debug, Default)]
 pub struct Analyzer {
     thresholds: FlagThresholds,
@@ -252,8 +372,15 @@ pub struct Analyzer {
     taps: Vec<SeenTap>,
     by_position: HashMap<u64, usize>,
     by_card: HashMap<CardUid, Vec<usize>>,
+    by_person: HashMap<StaffNo, Vec<usize>>,
     by_slot: HashMap<(String, SessionId), Vec<usize>>,
-    together: HashMap<(StaffNo, StaffNo, i32), Together>,
+    /// By session, its taps in the last seconds before the late line.
+    last: HashMap<SessionId, Vec<usize>>,
+    pairs: HashMap<(FlagRule, StaffNo, StaffNo, i32), Together>,
+    wrong: HashMap<(StaffNo, i32), BTreeMap<SessionId, BTreeSet<Evidence>>>,
+    sessions: HashMap<SessionId, SessionTimes>,
+    /// By person, the sessions they were on approved leave from.
+    leaves: HashMap<StaffNo, BTreeSet<SessionId>>,
 }
 
 impl Analyzer {
@@ -270,6 +397,47 @@ impl Analyzer {
         self.by_position.get(&position).map(|&i| &self.taps[i])
     }
 
+    /// Takes in a session's schedule.
+    pub fn schedule(&mut self, session: SessionId, times: SessionTimes) {
+        self.sessions.insert(session, times);
+    }
+
+    /// Takes in a session's new time (its check-in rules stay): taps seen
+    /// from now on are judged by it.
+    pub fn reschedule(&mut self, session: SessionId, window: &TimeWindow) {
+        if let Some(times) = self.sessions.get_mut(&session) {
+            *times = SessionTimes::new(window, times.rules);
+        }
+    }
+
+    /// Takes in a session's cancellation: leave from it flags nothing from
+    /// now on.
+    pub fn cancel(&mut self, session: SessionId) {
+        self.sessions.remove(&session);
+    }
+
+    /// Takes in `person`'s approved leave from `session` (once) and returns
+    /// the taps of theirs it flags.
+    pub fn leave(&mut self, session: SessionId, person: &StaffNo) -> Vec<Finding> {
+        let Some(times) = self.sessions.get(&session) else {
+            return vec![];
+        };
+        if !self
+            .leaves
+            .entry(person.clone())
+            .or_default()
+            .insert(session)
+        {
+            return vec![];
+        }
+        self.by_person
+            .get(person)
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| on_leave(&self.taps[i], session, times))
+            .collect()
+    }
+
     /// Takes in `tap` (once: a tap seen again adds nothing) and returns the
     /// findings it completes or adds to.
     pub fn see(&mut self, tap: SeenTap) -> Vec<Finding> {
@@ -278,7 +446,7 @@ impl Analyzer {
         if same_card.iter().any(|&i| self.taps[i].tap == tap.tap) {
             return found;
         }
-        if tap.revoked {
+        if tap.revoked() {
             found.push(revoked_card(&tap));
         }
         found.extend(
@@ -289,46 +457,107 @@ impl Analyzer {
         let index = self.taps.len();
         same_card.push(index);
         self.by_position.insert(tap.position, index);
-        if let Some(session) = tap.session {
-            let slot = self
-                .by_slot
-                .entry((tap.kiosk.clone(), session))
-                .or_default();
-            let mut touched = BTreeSet::new();
-            for other in slot.iter().map(|&i| &self.taps[i]) {
-                if !read_together(other, &tap, &self.thresholds) {
-                    continue;
-                }
-                let (a, b) = if (&other.person, other.tap) < (&tap.person, tap.tap) {
-                    (other, &tap)
-                } else {
-                    (&tap, other)
-                };
-                let (Some(p), Some(q)) = (&a.person, &b.person) else {
-                    continue;
-                };
-                let year = self.campus.date(a.at.min(b.at)).year();
-                let key = (p.clone(), q.clone(), year);
-                self.together
-                    .entry(key.clone())
-                    .or_default()
-                    .entry(session)
-                    .or_default()
-                    .insert((a.into(), b.into()));
-                touched.insert(key);
+        if let Some(person) = &tap.person {
+            self.by_person
+                .entry(person.clone())
+                .or_default()
+                .push(index);
+            for session in self.leaves.get(person).into_iter().flatten() {
+                found.extend(
+                    self.sessions
+                        .get(session)
+                        .and_then(|times| on_leave(&tap, *session, times)),
+                );
             }
-            slot.push(index);
-            for key in touched {
-                found.extend(burst_together(
-                    key.2,
-                    (&key.0, &key.1),
-                    &self.together[&key],
-                    &self.thresholds,
-                ));
+        }
+        if let Some(session) = tap.session {
+            self.pairs_in(
+                FlagRule::BurstTogether,
+                (tap.kiosk.clone(), session),
+                index,
+                &tap,
+                &mut found,
+            );
+            let last = self
+                .sessions
+                .get(&session)
+                .is_some_and(|times| in_last_seconds(&tap, times, &self.thresholds));
+            if last {
+                self.pairs_in(
+                    FlagRule::LastSeconds,
+                    (String::new(), session),
+                    index,
+                    &tap,
+                    &mut found,
+                );
+            }
+            if tap.outcome == TapOutcome::Rejected(RejectReason::NotInAudience)
+                && let Some(person) = &tap.person
+            {
+                let year = self.campus.date(tap.at).year();
+                let sessions = self.wrong.entry((person.clone(), year)).or_default();
+                sessions.entry(session).or_default().insert((&tap).into());
+                found.extend(wrong_venue(year, person, sessions, &self.thresholds));
             }
         }
         self.taps.push(tap);
         found
+    }
+
+    /// Pairs `tap` (at `index`) with the taps before it in `slot` for a pair
+    /// rule: one kiosk's taps for a session (`burst_together`, read
+    /// together) or a session's taps in its last seconds (`last_seconds`,
+    /// kiosk `""`).
+    fn pairs_in(
+        &mut self,
+        rule: FlagRule,
+        slot: (String, SessionId),
+        index: usize,
+        tap: &SeenTap,
+        found: &mut Vec<Finding>,
+    ) {
+        let session = slot.1;
+        let slot = match rule {
+            FlagRule::LastSeconds => self.last.entry(session).or_default(),
+            _ => self.by_slot.entry(slot).or_default(),
+        };
+        let mut touched = BTreeSet::new();
+        for other in slot.iter().map(|&i| &self.taps[i]) {
+            let paired = match rule {
+                FlagRule::LastSeconds => other.person.is_some() && other.person != tap.person,
+                _ => read_together(other, tap, &self.thresholds),
+            };
+            if !paired {
+                continue;
+            }
+            let (a, b) = if (&other.person, other.tap) < (&tap.person, tap.tap) {
+                (other, tap)
+            } else {
+                (tap, other)
+            };
+            let (Some(p), Some(q)) = (&a.person, &b.person) else {
+                continue;
+            };
+            let year = self.campus.date(a.at.min(b.at)).year();
+            let key = (rule, p.clone(), q.clone(), year);
+            self.pairs
+                .entry(key.clone())
+                .or_default()
+                .entry(session)
+                .or_default()
+                .insert((a.into(), b.into()));
+            touched.insert(key);
+        }
+        slot.push(index);
+        for key in touched {
+            found.extend(pair_flag(
+                rule,
+                key.3,
+                (&key.1, &key.2),
+                &self.pairs[&key],
+                &self.thresholds,
+            ));
+        }
     }
 }
 

@@ -64,6 +64,14 @@ pub(crate) enum FlagRule {
     BurstTogether,
     /// A card reported lost, replaced or revoked, read.
     RevokedCard,
+    /// Two people's cards both read in the last seconds before a session's
+    /// late line, session after session.
+    LastSeconds,
+    /// A card read while its holder was on approved leave.
+    OnLeave,
+    /// A card refused at sessions its holder is not expected at, session
+    /// after session.
+    WrongVenue,
 }
 
 /// What a reviewer made of a flag.

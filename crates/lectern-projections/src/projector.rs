@@ -41,6 +41,13 @@ pub trait Projector: Default + Send + 'static {
     /// Turns one event into statements. State kept between calls (folded
     /// aggregates) is a cache: a fresh projector must give the same rows,
     /// loading what it needs from the store through `cx`.
+    /// A fresh projector for runners with these options (the default for
+    /// projectors that take none).
+    fn configured(opts: &crate::runner::Options) -> Self {
+        let _ = opts;
+        Self::default()
+    }
+
     fn apply(
         &mut self,
         event: &RecordedEvent,

@@ -25,6 +25,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use lectern_domain::FlagThresholds;
 use lectern_store::Store;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -44,6 +45,8 @@ pub struct Options {
     /// over, and how often the connection holding the leases is checked:
     /// about the longest a projector stays unrun after its server dies.
     pub lease_retry: Duration,
+    /// The thresholds of the proxy-tap rules (the `flags` projector).
+    pub flags: FlagThresholds,
 }
 
 impl Default for Options {
@@ -51,6 +54,7 @@ impl Default for Options {
         Options {
             batch_size: 2000,
             lease_retry: Duration::from_secs(1),
+            flags: FlagThresholds::default(),
         }
     }
 }
@@ -537,7 +541,7 @@ async fn follow<P: Projector>(shared: &Shared, track: &Track) -> Result<()> {
     }
     reached.send_if_modified(|r| advance(r, cp.position));
     let mut names = Names::new(P::TABLES, cp.generation);
-    let mut projector = P::default();
+    let mut projector = P::configured(&shared.opts);
     let types = P::EVENT_TYPES.iter().map(|t| (*t).to_owned()).collect();
     let mut sub = shared.store.subscribe(cp.position, Some(types));
     let mut position = cp.position;
@@ -678,7 +682,7 @@ async fn rebuild_one<P: Projector>(shared: &Shared) -> Result<Checkpoint> {
     db.execute(&names.drop_tables()).await?;
     db.execute(&names.create()).await?;
     let types: Vec<String> = P::EVENT_TYPES.iter().map(|t| (*t).to_owned()).collect();
-    let mut projector = P::default();
+    let mut projector = P::configured(&shared.opts);
     let mut position = 0u64;
     // Rounds of catching up with a head that moved meanwhile (a projector
     // that records events, the flags' analyzer, moves it itself) before

@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use lectern_app::{App, Ingest};
 use lectern_domain::{Campus, Clock};
 use lectern_graphql::{Api, LecternSchema, Tokens};
-use lectern_projections::{Options, Projections, ReadDb};
+use lectern_projections::{Projections, ReadDb};
 use lectern_store::{Store, StoreOptions};
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -79,7 +79,7 @@ impl Application {
             .await
             .with_context(|| format!("cannot open the read models at {}", redact(&url)))?;
         let head_at_start = store.head().await?;
-        let projections = Projections::start(store.clone(), read.clone(), Options::default())
+        let projections = Projections::start(store.clone(), read.clone(), args.db.projections()?)
             .await
             .context("cannot start the projections")?;
         let tokens = Tokens::new(read).with_ttl(args.token_cache()?);

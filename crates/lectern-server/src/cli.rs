@@ -806,7 +806,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let projections = lectern_projections::Projections::start(
                 store.clone(),
                 read.clone(),
-                lectern_projections::Options::default(),
+                args.db.projections()?,
             )
             .await?;
             projections
@@ -912,7 +912,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &store,
                 &read,
                 args.projector.as_deref(),
-                lectern_projections::Options::default(),
+                args.db.projections()?,
             )
             .await?;
             for (name, position) in rebuilt {
@@ -958,7 +958,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             let projections = lectern_projections::Projections::start(
                 store.clone(),
                 read.clone(),
-                lectern_projections::Options::default(),
+                args.serve.db.projections()?,
             )
             .await?;
             let options = lectern_synth::demo::Options {

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use lectern_domain::{FlagThresholds, Slug};
 use lectern_store::redact;
 use serde::Deserialize;
 
@@ -42,6 +43,91 @@ pub struct FileConfig {
     /// Milliseconds a query that waits for a position waits for the replica
     /// to replay it before the primary answers (default 2000).
     pub replica_wait_ms: Option<u64>,
+    /// The thresholds of the proxy-tap rules (`[flags]`).
+    #[serde(default)]
+    pub flags: FlagsConfig,
+}
+
+/// The `[flags]` table: thresholds of the rules that flag taps, each
+/// optional (the defaults are `FlagThresholds::default`'s).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlagsConfig {
+    /// Least minutes to walk between any two venues (default 10).
+    pub min_travel_minutes: Option<u32>,
+    /// Minutes to walk between particular venues.
+    pub travel: Option<Vec<Walk>>,
+    /// Two cards this many seconds apart at one kiosk are read together
+    /// (default 2).
+    pub burst_seconds: Option<u32>,
+    /// Sessions of a year two people are read together at before a flag
+    /// (default 4).
+    pub burst_sessions: Option<u32>,
+    /// Seconds before a session's late line that are its last (default 60).
+    pub last_seconds: Option<u32>,
+    /// Sessions of a year two people both tap in the last seconds at before
+    /// a flag (default 4).
+    pub last_sessions: Option<u32>,
+    /// Sessions of a year a card is refused as not expected at before a
+    /// flag (default 3).
+    pub wrong_venue_sessions: Option<u32>,
+}
+
+/// The walk between two venues (either way).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Walk {
+    pub between: [String; 2],
+    pub minutes: u32,
+}
+
+impl FlagsConfig {
+    /// The thresholds these settings make, checked: a session count is at
+    /// least 1, a walk names two different venues by their slugs.
+    pub fn thresholds(&self) -> anyhow::Result<FlagThresholds> {
+        let mut t = FlagThresholds::default();
+        let minutes = |m: u32| chrono::Duration::minutes(i64::from(m));
+        if let Some(m) = self.min_travel_minutes {
+            t.min_travel = minutes(m);
+        }
+        for walk in self.travel.iter().flatten() {
+            let [a, b] = &walk.between;
+            let venue = |v: &str| {
+                Slug::parse(v).map_err(|e| {
+                    anyhow::anyhow!(
+                        "[flags] travel names the venue {v:?}, which is not a venue id: {e}"
+                    )
+                })
+            };
+            let (a, b) = (venue(a)?, venue(b)?);
+            if a == b {
+                anyhow::bail!("[flags] travel between {a} and {a}: name two different venues");
+            }
+            t.travel.insert((a, b), minutes(walk.minutes));
+        }
+        if let Some(s) = self.burst_seconds {
+            t.burst_seconds = i64::from(s);
+        }
+        if let Some(s) = self.last_seconds {
+            t.last_seconds = i64::from(s);
+        }
+        for (name, value, field) in [
+            ("burst_sessions", self.burst_sessions, &mut t.burst_sessions),
+            ("last_sessions", self.last_sessions, &mut t.last_sessions),
+            (
+                "wrong_venue_sessions",
+                self.wrong_venue_sessions,
+                &mut t.wrong_venue_sessions,
+            ),
+        ] {
+            match value {
+                Some(0) => anyhow::bail!("[flags] {name} = 0: it counts sessions, at least 1"),
+                Some(n) => *field = n,
+                None => {}
+            }
+        }
+        Ok(t)
+    }
 }
 
 impl FileConfig {
@@ -100,6 +186,15 @@ impl DbArgs {
             flag.or(file.checkpoint_key),
             self.data_dir()?,
         ))
+    }
+
+    /// The projectors' options: the proxy-tap rules' thresholds from the
+    /// file's `[flags]`.
+    pub fn projections(&self) -> anyhow::Result<lectern_projections::Options> {
+        Ok(lectern_projections::Options {
+            flags: self.file()?.flags.thresholds()?,
+            ..lectern_projections::Options::default()
+        })
     }
 
     /// The data directory: the flag, else the file's setting, else
@@ -306,7 +401,56 @@ mod tests {
                 dispute_working_days: Some(10),
                 replica_url: all.replica_url.clone(),
                 replica_wait_ms: Some(2000),
+                flags: all.flags.clone(),
             }
+        );
+        let t = all.flags.thresholds().unwrap();
+        let defaults = lectern_domain::FlagThresholds::default();
+        assert_eq!(
+            (t.min_travel, t.burst_seconds, t.burst_sessions),
+            (
+                defaults.min_travel,
+                defaults.burst_seconds,
+                defaults.burst_sessions
+            )
+        );
+        assert_eq!(
+            (t.last_seconds, t.last_sessions, t.wrong_venue_sessions),
+            (
+                defaults.last_seconds,
+                defaults.last_sessions,
+                defaults.wrong_venue_sessions
+            )
+        );
+        let hall = |s: &str| lectern_domain::Slug::parse(s).unwrap();
+        assert_eq!(
+            t.travel_time(&hall("science-hall"), &hall("main-hall")),
+            chrono::Duration::minutes(15)
+        );
+        for (text, message) in [
+            (
+                "[flags]\nburst_sessions = 0\n",
+                "[flags] burst_sessions = 0: it counts sessions, at least 1",
+            ),
+            (
+                "[flags]\ntravel = [{ between = [\"Main Hall\", \"x\"], minutes = 3 }]\n",
+                "[flags] travel names the venue \"Main Hall\"",
+            ),
+            (
+                "[flags]\ntravel = [{ between = [\"x\", \"x\"], minutes = 3 }]\n",
+                "[flags] travel between x and x: name two different venues",
+            ),
+        ] {
+            let file: FileConfig = toml::from_str(text).unwrap();
+            let err = file.flags.thresholds().unwrap_err().to_string();
+            assert!(err.starts_with(message), "{err}");
+        }
+        let unknown = toml::from_str::<FileConfig>("[flags]\nburst = 3\n");
+        assert!(
+            unknown
+                .unwrap_err()
+                .to_string()
+                .contains("unknown field `burst`")
         );
         assert!(all.database_url.is_some() && all.data_dir.is_some() && all.listen.is_some());
         assert!(all.replica_url.is_some());

@@ -11,12 +11,14 @@
 //! `flag_people` from the flag events, `flag_evidence` from the taps behind
 //! each finding.
 //!
-//! The analyzer's memory is a cache: a fresh projector first reads every
-//! tap before the event it starts at.
+//! The rules read the taps, the sessions' schedules (for their late line
+//! and check-in window) and approved leave. The analyzer's memory is a
+//! cache: a fresh projector first reads every such event before the one it
+//! starts at.
 
 use lectern_domain::{
-    Analyzer, Campus, Finding, Flag, FlagEvent, FlagThresholds, KioskEvent, RejectReason, SeenTap,
-    TapOutcome, flag_stream,
+    Analyzer, Campus, Finding, Flag, FlagEvent, FlagThresholds, KioskEvent, SeenTap, SessionEvent,
+    SessionTimes, flag_stream,
 };
 use lectern_store::{Metadata, RecordedEvent, Store};
 
@@ -24,12 +26,24 @@ use super::text;
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::projector::{Cx, Projector, Table};
+use crate::runner::Options;
 
 #[derive(Debug, Default)]
 pub struct FlagsProjector {
-    /// Fed every tap before the event being applied (`None`: not yet).
+    thresholds: FlagThresholds,
+    /// Fed every event of `FEEDS` before the event being applied (`None`:
+    /// not yet).
     analyzer: Option<Analyzer>,
 }
+
+/// The events the analyzer is fed.
+const FEEDS: [&str; 5] = [
+    "CardTapped",
+    "SessionScheduled",
+    "SessionRescheduled",
+    "SessionCancelled",
+    "LeaveApproved",
+];
 
 /// A `CardTapped` event as the rules see it (`None`: a tap without the
 /// server's decision, or of no known card, which no rule is about).
@@ -59,32 +73,54 @@ fn seen(event: &RecordedEvent) -> Result<Option<SeenTap>> {
         person: decision.person,
         at: decision.at,
         session: decision.session,
-        revoked: decision.outcome == TapOutcome::Rejected(RejectReason::RevokedCard),
+        outcome: decision.outcome,
     }))
 }
 
-/// An analyzer fed every tap before `before`.
-async fn analyzer_before(store: &Store, before: u64) -> Result<Analyzer> {
-    let mut analyzer = Analyzer::new(FlagThresholds::default(), Campus::default());
-    let types = ["CardTapped".to_owned()];
-    let mut after = 0;
-    'pages: loop {
-        let page = store.read_all(after, 5000, Some(&types)).await?;
-        let full = page.len() == 5000;
-        for e in &page {
-            if e.position >= before {
-                break 'pages;
-            }
-            after = e.position;
-            if let Some(t) = seen(e)? {
-                analyzer.see(t);
-            }
+/// Feeds `event` (a tap, a schedule, a leave) to `analyzer`: what the
+/// rules found.
+fn feed(analyzer: &mut Analyzer, event: &RecordedEvent) -> Result<Vec<Finding>> {
+    let Some(id) = event.stream_id.strip_prefix("session-") else {
+        return Ok(seen(event)?.map(|t| analyzer.see(t)).unwrap_or_default());
+    };
+    let session = id
+        .parse()
+        .map_err(|_| Error::Corrupt(format!("stream {} names no session", event.stream_id)))?;
+    match codec::decode::<SessionEvent>(event)? {
+        SessionEvent::SessionScheduled(s) => {
+            analyzer.schedule(session, SessionTimes::new(&s.window, s.check_in));
         }
-        if !full {
-            break;
-        }
+        SessionEvent::SessionRescheduled { window, .. } => analyzer.reschedule(session, &window),
+        SessionEvent::SessionCancelled { .. } => analyzer.cancel(session),
+        SessionEvent::LeaveApproved { person, .. } => return Ok(analyzer.leave(session, &person)),
+        _ => {}
     }
-    Ok(analyzer)
+    Ok(vec![])
+}
+
+impl FlagsProjector {
+    /// An analyzer with this projector's thresholds, fed every event of
+    /// `FEEDS` before `before`.
+    async fn analyzer_before(&self, store: &Store, before: u64) -> Result<Analyzer> {
+        let mut analyzer = Analyzer::new(self.thresholds.clone(), Campus::default());
+        let types = FEEDS.map(str::to_owned);
+        let mut after = 0;
+        'pages: loop {
+            let page = store.read_all(after, 5000, Some(&types)).await?;
+            let full = page.len() == 5000;
+            for e in &page {
+                if e.position >= before {
+                    break 'pages;
+                }
+                after = e.position;
+                feed(&mut analyzer, e)?;
+            }
+            if !full {
+                break;
+            }
+        }
+        Ok(analyzer)
+    }
 }
 
 /// Records `finding` on its flag's stream: what the stream lacks of it.
@@ -116,8 +152,15 @@ async fn record(store: &Store, finding: &Finding, cause: &RecordedEvent) -> Resu
 }
 
 impl Projector for FlagsProjector {
+    fn configured(opts: &Options) -> Self {
+        FlagsProjector {
+            thresholds: opts.flags.clone(),
+            analyzer: None,
+        }
+    }
+
     const NAME: &'static str = "flags";
-    const VERSION: i64 = 1;
+    const VERSION: i64 = 2;
     const TABLES: &'static [Table] = &[
         Table {
             name: "flags",
@@ -144,6 +187,10 @@ impl Projector for FlagsProjector {
     ];
     const EVENT_TYPES: &'static [&'static str] = &[
         "CardTapped",
+        "SessionScheduled",
+        "SessionRescheduled",
+        "SessionCancelled",
+        "LeaveApproved",
         "FlagRaised",
         "FlagEvidenceAdded",
         "FlagReviewed",
@@ -153,14 +200,11 @@ impl Projector for FlagsProjector {
         if let Some(key) = event.stream_id.strip_prefix("flag-") {
             return apply_flag(key, event, cx);
         }
-        let Some(tap) = seen(event)? else {
-            return Ok(());
-        };
         if self.analyzer.is_none() {
-            self.analyzer = Some(analyzer_before(cx.store, event.position).await?);
+            self.analyzer = Some(self.analyzer_before(cx.store, event.position).await?);
         }
         let analyzer = self.analyzer.as_mut().expect("loaded above");
-        for finding in &analyzer.see(tap) {
+        for finding in &feed(analyzer, event)? {
             record(cx.store, finding, event).await?;
             for e in &finding.evidence {
                 let Some(t) = analyzer.tap(e.position) else {

@@ -13,7 +13,8 @@ use uuid::Uuid;
 
 both_backends!(
     flags_are_found_and_recorded_once,
-    a_rebuild_records_the_flags_and_shows_them
+    a_rebuild_records_the_flags_and_shows_them,
+    leave_late_lines_and_wrong_venues_are_flagged_by_the_configured_thresholds
 );
 
 const WAIT: StdDuration = StdDuration::from_secs(60);
@@ -42,9 +43,7 @@ async fn tap(
     let stream = kiosk_stream(kiosk);
     let (ledger, version) = load::<KioskLedger>(store, &stream, u64::MAX).await.unwrap();
     let when = at(week, secs);
-    let session = Uuid::from_u128(
-        0x5e55_0000 + u128::try_from(week).unwrap() * 16 + u128::from(venue == "hall-b"),
-    );
+    let session = session_id(week, venue);
     let event = KioskEvent::CardTapped {
         tap: Uuid::now_v7(),
         venue: Slug::parse(venue).unwrap(),
@@ -68,6 +67,64 @@ async fn tap(
         .await
         .unwrap()
         .last_position
+}
+
+/// The session at `venue` on the Tuesday of week `week`.
+fn session_id(week: i64, venue: &str) -> SessionId {
+    Uuid::from_u128(
+        0x5e55_0000 + u128::try_from(week).unwrap() * 16 + u128::from(venue == "hall-b"),
+    )
+}
+
+/// Schedules the session at `venue` in week `week`: 14:00 to 16:00, check-in
+/// from 13:30, present until 14:10 (600 s).
+async fn schedule(store: &Store, week: i64, venue: &str) {
+    let id = session_id(week, venue);
+    let event = SessionEvent::SessionScheduled(Schedule {
+        id,
+        kind: SessionKind::CentralizedStudy,
+        title: Name::parse("Tuesday study").unwrap(),
+        programme: None,
+        organiser: Slug::parse("cs-dept").unwrap(),
+        venue: Slug::parse(venue).unwrap(),
+        window: TimeWindow::new(at(week, 0), at(week, 7200)).unwrap(),
+        check_in: CheckInRules::default(),
+        audience: Audience::Open,
+        speakers: vec![],
+        series: None,
+    });
+    commit(
+        store,
+        &session_stream(id),
+        0,
+        &[event],
+        &[],
+        &Metadata::default(),
+    )
+    .await
+    .unwrap();
+}
+
+/// Records `person`'s leave from the session at `venue` in week `week`,
+/// requested and approved.
+async fn leave(store: &Store, week: i64, venue: &str, person: &str) {
+    let stream = session_stream(session_id(week, venue));
+    let person = StaffNo::parse(person).unwrap();
+    let (_, version) = load::<Session>(store, &stream, u64::MAX).await.unwrap();
+    let events = [
+        SessionEvent::LeaveRequested {
+            person: person.clone(),
+            reason: "a training in Beijing".to_owned(),
+            at: at(week, -86_400),
+        },
+        SessionEvent::LeaveApproved {
+            person,
+            approver: StaffNo::parse("C0001").unwrap(),
+        },
+    ];
+    commit(store, &stream, version, &events, &[], &Metadata::default())
+        .await
+        .unwrap();
 }
 
 const PRESENT: TapOutcome = TapOutcome::Recorded(AttendanceStatus::Present);
@@ -259,4 +316,101 @@ async fn a_rebuild_records_the_flags_and_shows_them(db: TestDb) {
     let found = flags(&read).await;
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].1, "revoked_card");
+}
+
+/// With `last_sessions` and `wrong_venue_sessions` configured as 2, worked
+/// by hand (sessions at hall-a in weeks 0 and 1 and at hall-b in week 0,
+/// present until 14:10):
+/// - T0007 taps at k-a 50 s before the late line, T0008 at k-c 5 s before
+///   it, both weeks: `last_seconds` with 4 taps at the second week (the
+///   default, 4 sessions, would not flag them). T0010, 61 s before the
+///   line both weeks, is in no flag.
+/// - T0006's card is read at hall-b at 14:20 in week 0; their leave from
+///   hall-a's session that afternoon is approved afterwards: `on_leave`,
+///   1 tap.
+/// - T0009's card is refused as not expected at hall-a at 14:05 and at
+///   hall-b at 15:05 (an hour apart: no `two_venues`): `wrong_venue`, 2
+///   taps.
+async fn leave_late_lines_and_wrong_venues_are_flagged_by_the_configured_thresholds(db: TestDb) {
+    let store = db.store().await;
+    let read = ReadDb::connect(&db.url).await.unwrap();
+    let opts = Options {
+        flags: FlagThresholds {
+            last_sessions: 2,
+            wrong_venue_sessions: 2,
+            ..FlagThresholds::default()
+        },
+        ..Options::default()
+    };
+    let p = Projections::start(store.clone(), read.clone(), opts)
+        .await
+        .unwrap();
+    schedule(&store, 0, "hall-a").await;
+    schedule(&store, 1, "hall-a").await;
+    schedule(&store, 0, "hall-b").await;
+    for week in 0..2 {
+        tap(
+            &store, "k-a", "hall-a", "04000010", "T0010", week, 539, PRESENT,
+        )
+        .await;
+        tap(
+            &store, "k-a", "hall-a", "04000007", "T0007", week, 550, PRESENT,
+        )
+        .await;
+        tap(
+            &store, "k-c", "hall-a", "04000008", "T0008", week, 595, PRESENT,
+        )
+        .await;
+    }
+    let on_leave = tap(
+        &store, "k-b", "hall-b", "04000006", "T0006", 0, 1200, PRESENT,
+    )
+    .await;
+    leave(&store, 0, "hall-a", "T0006").await;
+    let refused = TapOutcome::Rejected(RejectReason::NotInAudience);
+    tap(
+        &store, "k-a", "hall-a", "04000009", "T0009", 0, 300, refused,
+    )
+    .await;
+    tap(
+        &store, "k-b", "hall-b", "04000009", "T0009", 0, 3900, refused,
+    )
+    .await;
+    settled(&p, &store).await;
+
+    let found = flags(&read).await;
+    let summary: Vec<(&str, i64, &str)> = found
+        .iter()
+        .map(|f| (f.1.as_str(), f.2, f.4.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("last_seconds", 4, r#"["T0007","T0008"]"#),
+            ("on_leave", 1, r#"["T0006"]"#),
+            ("wrong_venue", 2, r#"["T0009"]"#),
+        ],
+        "{found:?}"
+    );
+    assert_eq!(found[0].0, "last_seconds-T0007-T0008-2008");
+    assert!(
+        found[1]
+            .0
+            .ends_with(&format!("-{}", session_id(0, "hall-a"))),
+        "{found:?}"
+    );
+    assert_eq!(found[2].0, "wrong_venue-T0009-2008");
+    let leave_taps = read
+        .fetch(
+            "SELECT position FROM rm_flag_evidence WHERE key LIKE 'on_leave-%'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(leave_taps.len(), 1);
+    assert_eq!(
+        leave_taps[0].int_opt("position"),
+        Some(i64::try_from(on_leave).unwrap())
+    );
+    p.stop().await;
 }

@@ -920,6 +920,7 @@ async fn two_servers_on_postgres_run_each_projector_once_and_fail_over() {
     let opts = Options {
         batch_size: 50,
         lease_retry: Duration::from_millis(50),
+        ..Options::default()
     };
     let (store_a, store_b) = (db.store().await, db.store().await);
     let read_a = ReadDb::connect(&db.url).await.unwrap();
