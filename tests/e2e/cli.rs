@@ -153,6 +153,7 @@ fn api_bench_runs_at_small_scale() {
         [
             "generate",
             "catchup",
+            "flags-analyze",
             "replay-year",
             "replay-year-as-of",
             "api-dashboard",
@@ -168,14 +169,17 @@ fn api_bench_runs_at_small_scale() {
         "{out}"
     );
     assert!(lines[0][3].parse::<u64>().unwrap() >= 6000, "{out}");
-    assert_eq!(lines[2][3], "200", "{out}");
+    // The analyzer read the campus's taps, each with the server's decision.
+    assert!(lines[2][3].parse::<u64>().unwrap() > 1000, "{out}");
+    assert!(out.contains("# flags-analyze: "), "{out}");
     assert_eq!(lines[3][3], "200", "{out}");
-    assert_eq!(lines[4][3], "12");
+    assert_eq!(lines[4][3], "200", "{out}");
+    assert_eq!(lines[5][3], "12");
     let percentiles = out.lines().filter(|l| l.starts_with("# api-")).count();
     assert_eq!(percentiles, 9, "{out}");
     // The Tuesday mix: five clients, one of each kind, every kind
     // answered, and the kiosks' taps recorded.
-    for kind in &lines[7..] {
+    for kind in &lines[8..] {
         assert!(kind[3].parse::<u64>().unwrap() > 0, "{out}");
     }
     assert!(out.contains("# replay-year: "), "{out}");

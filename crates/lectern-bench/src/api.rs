@@ -7,7 +7,10 @@
 //!
 //! Prints `lectern <db> <case> <count> <seconds> <per second>` lines (the
 //! shared benchmark format) and, for the queries, a `#` line with latency
-//! percentiles. Targets: catch-up at least 20,000 events/s on SQLite; p99
+//! percentiles. After catch-up, `flags-analyze` rebuilds the proxy-tap
+//! analyzer's flags alone over every tap: its time per tap is what live
+//! analysis adds to a tap's ingestion (target: under 1 ms). Targets:
+//! catch-up at least 20,000 events/s on SQLite; p99
 //! under 20 ms at 50 clients. Between catch-up and the queries, `replay-year`
 //! folds 200 people's appraisal for a year from the log, and
 //! `replay-year-as-of` the same as the log stood on 1 July (target: each
@@ -32,7 +35,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use lectern_graphql::{Principal, Tokens};
-use lectern_projections::{Options, Projections, ReadDb};
+use lectern_projections::{Options, Projections, ReadDb, rebuild};
 use lectern_synth::bulk::{Synth, generate};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
@@ -114,6 +117,26 @@ where
         .wait_for(synth.events, Duration::from_secs(3600))
         .await?;
     line(label, "catchup", synth.events, t0.elapsed());
+
+    // The proxy-tap analyzer alone over every tap: what live analysis adds
+    // to each tap's ingestion.
+    projections.stop().await;
+    let t0 = Instant::now();
+    rebuild(&store, &read, Some("flags"), Options::default()).await?;
+    let took = t0.elapsed();
+    line(label, "flags-analyze", synth.taps, took);
+    let flags = read
+        .fetch("SELECT COUNT(*) AS n FROM rm_flags", &[])
+        .await?
+        .first()
+        .and_then(|r| r.int_opt("n"))
+        .unwrap_or_default();
+    println!(
+        "# flags-analyze: {} taps, {:.1} µs a tap, {flags} flags",
+        synth.taps,
+        took.as_secs_f64() * 1e6 / synth.taps.max(1) as f64
+    );
+    let projections = Projections::start(store.clone(), read.clone(), Options::default()).await?;
 
     // Replay: a person's year folded from the streams it needs.
     replay_years(label, &store, &read, &synth).await?;

@@ -1030,47 +1030,107 @@ async fn flags_found(
     read: &ReadDb,
     planted: &lectern_synth::demo::Planted,
 ) -> anyhow::Result<String> {
+    use lectern_domain::StaffNo;
     let rows = read
         .fetch("SELECT rule, people FROM rm_flags ORDER BY position", &[])
         .await?;
-    let (mut pair, mut lent, mut lost, mut honest) = (0, 0, 0, 0);
+    let name = |p: &StaffNo| p.as_str().to_owned();
+    let pair = |p: &Option<(StaffNo, StaffNo)>| p.as_ref().map(|(a, b)| [name(a), name(b)]);
+    // Each planted pattern: what it is, its rule, whom it is about.
+    let patterns: Vec<(String, &str, Vec<String>)> = [
+        pair(&planted.pair).map(|p| {
+            (
+                format!("the pair {} and {} tapping together", p[0], p[1]),
+                "burst_together",
+                p.to_vec(),
+            )
+        }),
+        planted.lender.as_ref().map(|l| {
+            (
+                format!("the card of {l} lent {} times", planted.lent),
+                "two_venues",
+                vec![name(l)],
+            )
+        }),
+        pair(&planted.late_pair).map(|p| {
+            (
+                format!(
+                    "the pair {} and {} in the last seconds at {} sessions",
+                    p[0], p[1], planted.late_sessions
+                ),
+                "last_seconds",
+                p.to_vec(),
+            )
+        }),
+        planted.visitor.as_ref().map(|v| {
+            (
+                format!(
+                    "the card of {v} read at {} other units' studies",
+                    planted.visits
+                ),
+                "wrong_venue",
+                vec![name(v)],
+            )
+        }),
+        planted.found_card.as_ref().map(|f| {
+            (
+                format!("the lost card of {f} used by someone else"),
+                "revoked_card",
+                vec![name(f)],
+            )
+        }),
+    ]
+    .into_iter()
+    .flatten()
+    .chain(planted.on_leave.iter().map(|p| {
+        (
+            format!("the card of {p} read while on leave"),
+            "on_leave",
+            vec![name(p)],
+        )
+    }))
+    .collect();
+    let mut found = vec![0; patterns.len()];
+    // Also found: the visitor's card at two halls at once (two_venues).
+    let (mut also, mut mistakes, mut honest) = (0, 0, 0);
     for r in &rows {
-        let people: Vec<String> = serde_json::from_str(&r.text("people")).unwrap_or_default();
-        let is = |who: &Option<lectern_domain::StaffNo>| {
-            who.as_ref()
-                .is_some_and(|w| people.iter().any(|p| p == w.as_str()))
-        };
-        match r.text("rule").as_str() {
-            "burst_together"
-                if planted.pair.as_ref().is_some_and(|(a, b)| {
-                    people == [a.as_str().to_owned(), b.as_str().to_owned()]
-                        || people == [b.as_str().to_owned(), a.as_str().to_owned()]
-                }) =>
+        let mut people: Vec<String> = serde_json::from_str(&r.text("people")).unwrap_or_default();
+        people.sort();
+        let rule = r.text("rule");
+        let hit = patterns.iter().position(|(_, r, who)| {
+            let mut who = who.clone();
+            who.sort();
+            *r == rule && who == people
+        });
+        match hit {
+            Some(i) => found[i] += 1,
+            None if planted
+                .visitor
+                .as_ref()
+                .is_some_and(|v| people == [name(v)]) =>
             {
-                pair += 1
+                also += 1
             }
-            "two_venues" if is(&planted.lender) => lent += 1,
-            // The demo's revoked cards are lost ones tapped by mistake.
-            "revoked_card" => lost += 1,
-            _ => honest += 1,
+            // The demo's other revoked cards are lost ones their holders
+            // tapped by mistake beside the new one.
+            None if rule == "revoked_card" => mistakes += 1,
+            None => honest += 1,
         }
     }
-    let who =
-        |p: &Option<lectern_domain::StaffNo>| p.as_ref().map_or("-", |p| p.as_str()).to_owned();
-    let (a, b) = planted
-        .pair
-        .as_ref()
-        .map_or(("-".to_owned(), "-".to_owned()), |(a, b)| {
-            (a.as_str().to_owned(), b.as_str().to_owned())
-        });
+    let listed: Vec<String> = patterns
+        .iter()
+        .zip(&found)
+        .map(|((what, rule, _), n)| format!("{what} ({n} {rule})"))
+        .collect();
+    let caught = found.iter().filter(|n| **n > 0).count();
     Ok(format!(
         "flags on taps (for a person to look at, never a point lost): {} in all. Planted \
-         and found: the pair {a} and {b} tapping together ({pair} burst_together flags, one a \
-         year), the card of {} lent {} times ({lent} two_venues flags), lost cards tapped by \
-         mistake ({lost} revoked_card flags). On honest people: {honest}",
+         patterns found: {caught} of {}: {}; the visitor's card at two halls at once: {also} \
+         two_venues. Lost cards tapped by mistake by their holders: {mistakes} revoked_card. \
+         On honest people: {honest}",
         rows.len(),
-        who(&planted.lender),
-        planted.lent,
+        patterns.len(),
+        listed.join(", "),
     ))
 }
 

@@ -17,8 +17,8 @@ use lectern_domain::{
     APPRAISAL_STREAM, Aggregate, AppraisalCommand, Attendee, Audience, AwardLevel, Campus,
     CardHolder, CardUid, CheckInRules, DomainEvent, KeyChange, KioskEvent, Name, ORG_STREAM,
     OrgCommand, OrgTree, Person, PersonCommand, Registration, RuleBook, Schedule, ScoringRules,
-    Session, SessionCommand, SessionKind, Slug, StaffCategory, StaffNo, TimeWindow, UnitId,
-    UnitKind, kiosk_stream, person_stream, session_stream,
+    Session, SessionCommand, SessionKind, Slug, StaffCategory, StaffNo, TapDecision, TimeWindow,
+    UnitId, UnitKind, kiosk_stream, person_stream, session_stream,
 };
 use lectern_projections::encode;
 use lectern_store::{AppendRequest, ExpectedVersion, Metadata, NewEvent, Store, UniqueKey};
@@ -34,6 +34,8 @@ pub struct Synth {
     /// Session ids with their organising unit and campus date.
     pub sessions: Vec<(Uuid, UnitId, NaiveDate)>,
     pub events: u64,
+    /// Card taps (`CardTapped`, with the server's decision) among them.
+    pub taps: u64,
 }
 
 /// The card the synthetic campus issued to staff number `no`.
@@ -317,23 +319,9 @@ async fn make(store: &Store, target: u64, seed: u64) -> anyhow::Result<Synth> {
                 tap_seq += 1;
                 let tap = Uuid::from_u128((u128::from(seed) << 64) | (1 << 63) | tap_seq);
                 let card = card_of(no)?;
-                taps.push((
-                    KioskEvent::CardTapped {
-                        tap,
-                        venue: venue.clone(),
-                        card: card.clone(),
-                        kiosk_time: at,
-                        counter: *counter,
-                        signature: "5a".repeat(64),
-                        decision: None,
-                        enrolment: None,
-                        clock: None,
-                    },
-                    at,
-                ));
                 let cmd = SessionCommand::RecordTap {
                     tap,
-                    card,
+                    card: card.clone(),
                     kiosk: format!("kiosk-{unit}"),
                     holder: CardHolder::Active(Attendee {
                         staff_no: no.clone(),
@@ -343,9 +331,31 @@ async fn make(store: &Store, target: u64, seed: u64) -> anyhow::Result<Synth> {
                     at,
                     year_closed: false,
                 };
-                let (_, recorded) = session
+                let (outcome, recorded) = session
                     .decide_tap(&cmd, &org)
                     .map_err(|e| anyhow::anyhow!("generated tap refused: {e}"))?;
+                taps.push((
+                    KioskEvent::CardTapped {
+                        tap,
+                        venue: venue.clone(),
+                        card: card.clone(),
+                        kiosk_time: at,
+                        counter: *counter,
+                        signature: "5a".repeat(64),
+                        decision: Some(TapDecision {
+                            at,
+                            clock_offset_ms: 0,
+                            placed: None,
+                            person: Some(no.clone()),
+                            session: Some(id),
+                            outcome,
+                        }),
+                        enrolment: None,
+                        clock: None,
+                    },
+                    at,
+                ));
+
                 for e in recorded {
                     session
                         .apply(&e)
@@ -391,5 +401,6 @@ async fn make(store: &Store, target: u64, seed: u64) -> anyhow::Result<Synth> {
     }
     w.flush().await?;
     out.events = store.head().await?;
+    out.taps = u64::try_from(tap_seq)?;
     Ok(out)
 }

@@ -100,20 +100,53 @@ pub struct Summary {
     pub planted: Planted,
 }
 
-/// Proxy-tap patterns the demo plants for the analyzer to find: a pair of
-/// colleagues whose cards one of them taps a second apart at every session
-/// they both come to, and a card lent three times to a colleague who taps
-/// it at another hall minutes after its holder did.
+/// Proxy-tap patterns the demo plants for the analyzer to find, among
+/// honest taps that come from half an hour before a session's start to its
+/// late line:
+/// - a pair of colleagues whose cards one of them taps a second apart at
+///   every session they both come to (`burst_together`);
+/// - a card lent three times to a colleague who taps it at another hall
+///   minutes after its holder did (`two_venues`);
+/// - another pair who both tap in the last minute before the late line at
+///   every session they both come to, 25 seconds apart (`last_seconds`);
+/// - two people on approved leave whose cards are read at the session
+///   anyway (`on_leave`);
+/// - a card read at three other units' studies (`wrong_venue`; at the hour
+///   of its holder's own study, `two_venues` too);
+/// - a lost card read by someone else (`revoked_card`).
 #[derive(Debug, Clone, Default)]
 pub struct Planted {
     pub pair: Option<(StaffNo, StaffNo)>,
     pub lender: Option<StaffNo>,
     /// Times the lent card was read at another hall.
     pub lent: u32,
+    pub late_pair: Option<(StaffNo, StaffNo)>,
+    /// Sessions the late pair came to together.
+    pub late_sessions: u32,
+    /// People whose cards were read while they were on leave.
+    pub on_leave: Vec<StaffNo>,
+    /// The person whose card was read at other units' studies.
+    pub visitor: Option<StaffNo>,
+    /// Times it was.
+    pub visits: u32,
+    /// The holder of the lost card someone else used.
+    pub found_card: Option<StaffNo>,
+}
+
+/// When and where a session's taps are read.
+#[derive(Debug, Clone, Copy)]
+struct Around {
+    begins: DateTime<Utc>,
+    late_line: DateTime<Utc>,
+    kiosk: usize,
 }
 
 /// Times the demo's card is lent.
 const LENT_TIMES: u32 = 3;
+/// People on leave whose cards are read anyway.
+const ON_LEAVE_TIMES: usize = 2;
+/// Other units' studies the visitor's card is read at.
+const VISITS: u32 = 3;
 
 /// Who and what a newcomer's first queries name, read from the read
 /// models of a demo campus.
@@ -710,6 +743,8 @@ struct Gen<'a> {
     /// Cards lost last month: tapped once more by mistake.
     lost: Vec<(StaffNo, CardUid)>,
     planted: Planted,
+    /// When the visitor's card was last read at another unit's study.
+    last_visit: Option<DateTime<Utc>>,
     /// The lent card's reads at another hall's kiosk, to send with the
     /// time slot's taps: kiosk, when, card.
     lent_reads: Vec<(usize, DateTime<Utc>, CardUid)>,
@@ -790,6 +825,7 @@ async fn make(
         leadership: (Monthly::default(), 0),
         lost: Vec::new(),
         planted: Planted::default(),
+        last_visit: None,
         lent_reads: Vec::new(),
         leader: StaffNo::parse("0000").expect("valid"),
         deputy: StaffNo::parse("0000").expect("valid"),
@@ -1551,6 +1587,7 @@ impl Gen<'_> {
         };
         let mut comers: Vec<(StaffNo, bool)> = Vec::new();
         let mut absent = Vec::new();
+        let mut on_leave = Vec::new();
         for no in &expected {
             let first = self.first_timers.contains(no);
             let roll = self.rng.below(1000);
@@ -1575,6 +1612,7 @@ impl Gen<'_> {
                         .stage(&stream, &mut p.version, &events, &[], asked)
                         .await?;
                 }
+                on_leave.push(no.clone());
             } else if !first && roll < 60 && no != &chair {
                 absent.push(no.clone());
             } else {
@@ -1609,15 +1647,25 @@ impl Gen<'_> {
         let mut reads: Vec<(DateTime<Utc>, CardUid)> = Vec::new();
         let lost: Vec<(StaffNo, CardUid)> = std::mem::take(&mut self.lost);
         let mut times: BTreeMap<StaffNo, DateTime<Utc>> = BTreeMap::new();
+        let late_line = begins + Duration::minutes(i64::from(schedule.check_in.grace_minutes));
         for (no, late) in &comers {
             let at = if *late {
                 begins + Duration::minutes(11 + self.rng.below(30) as i64)
             } else {
-                begins - Duration::seconds(60 + self.rng.below(1500) as i64)
+                // From 26 minutes before the start to the late line.
+                late_line - Duration::seconds(self.rng.below(2160) as i64)
             };
             times.insert(no.clone(), at);
         }
-        self.plant(&p.expect, &chair, &comers, &mut times, p.kiosk);
+        let at = Around {
+            begins,
+            late_line,
+            kiosk: p.kiosk,
+        };
+        self.plant(&p.expect, &chair, &comers, &mut times, at);
+        if matches!(p.expect, Expect::Unit(_)) {
+            reads.extend(self.plant_more(&expected, &comers, &on_leave, &lost, at));
+        }
         for (no, _) in &comers {
             let at = times[no];
             let card = self.people[no].card.clone();
@@ -1631,7 +1679,9 @@ impl Gen<'_> {
         }
         self.lost = lost
             .into_iter()
-            .filter(|(no, _)| !comers.iter().any(|(c, _)| c == no))
+            .filter(|(no, _)| {
+                !comers.iter().any(|(c, _)| c == no) && self.planted.found_card.as_ref() != Some(no)
+            })
             .collect();
         reads.sort();
         let k = p.kiosk;
@@ -1654,18 +1704,20 @@ impl Gen<'_> {
         })
     }
 
-    /// Plants the proxy-tap patterns (`Planted`) at a session whose
-    /// comers read their cards at `times` on `kiosk`: the pair's second
-    /// card a second after the first, and the lent card read at another
-    /// hall's kiosk three minutes after its holder's tap.
+    /// Plants the pairs' patterns (`Planted`) at a session whose comers
+    /// read their cards at `times` on `at.kiosk`: the pair's second card a
+    /// second after the first, the late pair's cards 40 and 15 seconds
+    /// before the late line, and the lent card read at another hall's kiosk
+    /// three minutes after its holder's tap.
     fn plant(
         &mut self,
         expect: &Expect,
         chair: &StaffNo,
         comers: &[(StaffNo, bool)],
         times: &mut BTreeMap<StaffNo, DateTime<Utc>>,
-        kiosk: usize,
+        at: Around,
     ) {
+        let kiosk = at.kiosk;
         let on_time: Vec<&StaffNo> = comers
             .iter()
             .filter(|(no, late)| !late && no != chair)
@@ -1682,12 +1734,29 @@ impl Gen<'_> {
                     .is_some_and(|(a, _)| self.people[a].unit != self.people[on_time[0]].unit)
             {
                 self.planted.lender = Some(on_time[0].clone());
+            } else if self.planted.late_pair.is_none()
+                && self.planted.lender.as_ref().is_some_and(|l| {
+                    self.people[l].unit != self.people[on_time[0]].unit
+                        && self.planted.pair.as_ref().is_some_and(|(a, _)| {
+                            self.people[a].unit != self.people[on_time[0]].unit
+                        })
+                })
+            {
+                self.planted.late_pair = Some((on_time[0].clone(), on_time[1].clone()));
             }
         }
         if let Some((a, b)) = &self.planted.pair
             && let (Some(at), true) = (times.get(a).copied(), on_time.contains(&b))
         {
             times.insert(b.clone(), at + Duration::seconds(1));
+        }
+        if let Some((a, b)) = &self.planted.late_pair
+            && on_time.contains(&a)
+            && on_time.contains(&b)
+        {
+            times.insert(a.clone(), at.late_line - Duration::seconds(40));
+            times.insert(b.clone(), at.late_line - Duration::seconds(15));
+            self.planted.late_sessions += 1;
         }
         let venue = &self.kiosks[kiosk].venue;
         if let Some(l) = &self.planted.lender
@@ -1701,6 +1770,76 @@ impl Gen<'_> {
                 .push((other, *at + Duration::minutes(3), card));
             self.planted.lent += 1;
         }
+    }
+
+    /// Plants the single people's patterns at a unit's study (`expected`,
+    /// of whom `comers` come and `on_leave` are excused): a card of someone
+    /// on leave read 2 minutes before the start; the visitor's card (of
+    /// another unit's) read 3 minutes before it; a lost card of someone
+    /// who is not expected here read 4 minutes before it (its holder then
+    /// never taps it by mistake).
+    fn plant_more(
+        &mut self,
+        expected: &[StaffNo],
+        comers: &[(StaffNo, bool)],
+        on_leave: &[StaffNo],
+        lost: &[(StaffNo, CardUid)],
+        at: Around,
+    ) -> Vec<(DateTime<Utc>, CardUid)> {
+        let mut reads = Vec::new();
+        let planted_already = |p: &Planted, no: &StaffNo| {
+            p.pair.as_ref().is_some_and(|(a, b)| a == no || b == no)
+                || p.late_pair
+                    .as_ref()
+                    .is_some_and(|(a, b)| a == no || b == no)
+                || p.lender.as_ref() == Some(no)
+        };
+        if self.planted.late_pair.is_none() {
+            return reads;
+        }
+        if self.planted.on_leave.len() < ON_LEAVE_TIMES
+            && let Some(no) = on_leave.first()
+            && !planted_already(&self.planted, no)
+        {
+            reads.push((
+                at.begins - Duration::minutes(2),
+                self.people[no].card.clone(),
+            ));
+            self.planted.on_leave.push(no.clone());
+        }
+        if self.planted.visitor.is_none()
+            && let Some(no) = self
+                .people
+                .keys()
+                .find(|no| !expected.contains(no) && !planted_already(&self.planted, no))
+        {
+            self.planted.visitor = Some(no.clone());
+        }
+        if let Some(v) = self.planted.visitor.clone()
+            && self.planted.visits < VISITS
+            && !expected.contains(&v)
+            && self
+                .last_visit
+                .is_none_or(|last| at.begins - last > Duration::days(1))
+        {
+            reads.push((
+                at.begins - Duration::minutes(3),
+                self.people[&v].card.clone(),
+            ));
+            self.planted.visits += 1;
+            self.last_visit = Some(at.begins);
+        }
+        if self.planted.found_card.is_none()
+            && let Some((no, old)) = lost.iter().find(|(no, _)| {
+                !expected.contains(no)
+                    && !comers.iter().any(|(c, _)| c == no)
+                    && !planted_already(&self.planted, no)
+            })
+        {
+            reads.push((at.begins - Duration::minutes(4), old.clone()));
+            self.planted.found_card = Some(no.clone());
+        }
+        reads
     }
 
     /// A tap `kiosk` reads of `card` at `at` (its next counter).
