@@ -7,6 +7,7 @@
 //! correction or dispute paths.
 
 use async_graphql::{ComplexObject, Context, Enum, Object, SimpleObject, Subscription};
+use chrono::{DateTime, Utc};
 use futures_util::Stream;
 use lectern_domain::{Flag, UnitId, flag_stream};
 use lectern_projections::{Row, Val, subtree_pattern, subtree_people};
@@ -52,6 +53,9 @@ pub(crate) struct ProxyFlag {
     /// Auditors see card UIDs masked.
     #[graphql(skip)]
     pub(crate) masked: bool,
+    /// Shown as the log held it then (stored timestamp form).
+    #[graphql(skip)]
+    pub(crate) as_of: Option<String>,
 }
 
 /// A tap behind a flag, as the analyzer saw it.
@@ -72,15 +76,24 @@ pub(crate) struct FlagTap {
 
 #[ComplexObject]
 impl ProxyFlag {
-    /// The taps behind the flag, in the order they were read.
+    /// The taps behind the flag, in the order they were read (with
+    /// `asOf`, those the log held as the flag's then).
     async fn taps(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<FlagTap>> {
         let api = ctx.data_unchecked::<Api>();
+        let mut args = vec![Val::from(self.key.as_str())];
+        let mut then = "";
+        if let Some(t) = &self.as_of {
+            args.push(Val::from(t.as_str()));
+            then = " AND added_at <= $2";
+        }
         let rows = api
             .db()
             .fetch(
-                "SELECT position, tap, kiosk, venue, card, staff_no, read_at, session_id \
-                 FROM rm_flag_evidence WHERE key = $1 ORDER BY read_at, position",
-                &[Val::from(self.key.as_str())],
+                &format!(
+                    "SELECT position, tap, kiosk, venue, card, staff_no, read_at, session_id \
+                     FROM rm_flag_evidence WHERE key = $1{then} ORDER BY read_at, position"
+                ),
+                &args,
             )
             .await
             .map_err(ApiError::from)?;
@@ -107,9 +120,18 @@ impl ProxyFlag {
 }
 
 const FLAGS: &str = "SELECT f.key, f.rule, f.rule_version, f.people, f.position, f.raised_at, \
-     f.status, f.reviewer, f.reason, f.reviewed_at FROM rm_flags f";
+     f.status, f.reviewer, f.reason, f.reviewed_at, f.review_logged_at FROM rm_flags f";
 
-fn flag(r: &Row, masked: bool) -> Result<ProxyFlag> {
+/// A flag's row as shown, `as_of` a moment (stored timestamp form): a
+/// review the log did not hold then is not shown.
+fn flag(r: &Row, masked: bool, as_of: Option<&str>) -> Result<ProxyFlag> {
+    let logged: Option<String> = r.opt("review_logged_at");
+    let reviewed = match (as_of, &logged) {
+        (Some(t), Some(l)) => l.as_str() <= t,
+        (Some(_), None) => false,
+        (None, _) => true,
+    };
+    let review = |column: &str| if reviewed { r.opt(column) } else { None };
     Ok(ProxyFlag {
         key: r.text("key"),
         rule: stored("flag rule", r.get("rule"))?,
@@ -117,11 +139,16 @@ fn flag(r: &Row, masked: bool) -> Result<ProxyFlag> {
         people: serde_json::from_str(&r.text("people")).unwrap_or_default(),
         position: r.int("position"),
         raised_at: r.text("raised_at"),
-        status: stored("flag status", r.get("status"))?,
-        reviewer: r.opt("reviewer"),
-        reason: r.opt("reason"),
-        reviewed_at: r.opt("reviewed_at"),
+        status: if reviewed {
+            stored("flag status", r.get("status"))?
+        } else {
+            FlagStatus::Open
+        },
+        reviewer: review("reviewer"),
+        reason: review("reason"),
+        reviewed_at: review("reviewed_at"),
         masked,
+        as_of: as_of.map(str::to_owned),
     })
 }
 
@@ -166,7 +193,7 @@ async fn get(api: &Api, caller: &Caller, key: &str) -> Result<ProxyFlag> {
             &format!("flag {key:?} (it is about nobody of the chair's units)"),
         )
     })?;
-    flag(row, is_auditor(caller))
+    flag(row, is_auditor(caller), None)
 }
 
 fn is_auditor(caller: &Caller) -> bool {
@@ -184,7 +211,9 @@ impl FlagQuery {
     /// Flags on taps, newest first: about the people of `unit` (and the
     /// units below it), at a `session`, about a `person`, of a `rule`, in a
     /// `status`. Administrators and auditors see all; a chair those about
-    /// people who belong or belonged to their units.
+    /// people who belong or belonged to their units. With `asOf`, as the
+    /// log held them at that moment: the flags raised by then, with the
+    /// taps and reviews recorded by then.
     #[allow(clippy::too_many_arguments)]
     async fn proxy_flags(
         &self,
@@ -195,6 +224,9 @@ impl FlagQuery {
         rule: Option<FlagRule>,
         status: Option<FlagStatus>,
         #[graphql(default = 50)] first: i32,
+        #[graphql(desc = "Show the flags as the log held them at this moment.")] as_of: Option<
+            DateTime<Utc>,
+        >,
     ) -> async_graphql::Result<Vec<ProxyFlag>> {
         let caller = access::caller(ctx)?;
         let api = ctx.data_unchecked::<Api>();
@@ -229,8 +261,17 @@ impl FlagQuery {
         if let Some(r) = rule {
             filter.and("f.rule = ?", [Val::from(name_of(&r))]);
         }
-        if let Some(s) = status {
-            filter.and("f.status = ?", [Val::from(name_of(&s))]);
+        let as_of = as_of.map(lectern_projections::timestamp);
+        if let Some(t) = &as_of {
+            filter.and("f.raised_at <= ?", [Val::from(t.as_str())]);
+        }
+        match (status, &as_of) {
+            (Some(s), None) => filter.and("f.status = ?", [Val::from(name_of(&s))]),
+            (Some(s), Some(t)) => filter.and(
+                "(CASE WHEN f.review_logged_at <= ? THEN f.status ELSE 'open' END) = ?",
+                [Val::from(t.as_str()), Val::from(name_of(&s))],
+            ),
+            (None, _) => {}
         }
         let sql = format!(
             "{FLAGS}{} ORDER BY f.position DESC LIMIT {first}",
@@ -244,7 +285,7 @@ impl FlagQuery {
         let masked = is_auditor(caller);
         Ok(rows
             .iter()
-            .map(|r| flag(r, masked))
+            .map(|r| flag(r, masked, as_of.as_deref()))
             .collect::<Result<_>>()?)
     }
 }

@@ -1033,6 +1033,7 @@ async fn raw_tap(
 /// revoked card is read: a `revoked_card` flag about M0001. The chair of
 /// school-cs sees and reviews only the first; the auditor sees both with
 /// card UIDs masked; staff see none. A review happens once, with a reason.
+/// `asOf` shows them as the log held them.
 async fn proxy_flags_reach_the_chairs_of_the_people_flagged(db: TestDb) {
     use lectern_domain::{AttendanceStatus, RejectReason, TapOutcome};
     let t = TestApi::campus(db).await;
@@ -1090,6 +1091,7 @@ async fn proxy_flags_reach_the_chairs_of_the_people_flagged(db: TestDb) {
         json!({ "a": [{ "key": revoked_key }], "b": [{ "key": two_venues }], "c": [] })
     );
 
+    let before_review = chrono::Utc::now();
     let review = "mutation($key: String!, $verdict: FlagVerdict!, $reason: String!) {
         reviewProxyFlag(key: $key, verdict: $verdict, reason: $reason) { status reviewer reason } }";
     let r = t
@@ -1145,6 +1147,41 @@ async fn proxy_flags_reach_the_chairs_of_the_people_flagged(db: TestDb) {
         )
         .await;
     assert_eq!(r["errors"][0]["extensions"]["code"], "NOT_FOUND", "{r}");
+
+    // As the log held them: before the review both were open, now one is;
+    // in 2008, before the log recorded any, there were none.
+    let as_of = "query($t: DateTime!, $s: FlagStatus) {
+        proxyFlags(asOf: $t, status: $s) { key status reviewer taps { kiosk } } }";
+    let then = t
+        .ok(admin(), as_of, json!({ "t": before_review, "s": "open" }))
+        .await;
+    assert_eq!(
+        then["proxyFlags"],
+        json!([
+            { "key": revoked_key, "status": "open", "reviewer": null, "taps": [{ "kiosk": "k-a" }] },
+            { "key": two_venues, "status": "open", "reviewer": null,
+              "taps": [{ "kiosk": "k-a" }, { "kiosk": "k-b" }] },
+        ])
+    );
+    let now = t
+        .ok(
+            admin(),
+            as_of,
+            json!({ "t": chrono::Utc::now(), "s": "open" }),
+        )
+        .await;
+    assert_eq!(
+        now["proxyFlags"],
+        json!([{ "key": revoked_key, "status": "open", "reviewer": null, "taps": [{ "kiosk": "k-a" }] }])
+    );
+    let before = t
+        .ok(
+            admin(),
+            as_of,
+            json!({ "t": "2008-01-01T00:00:00Z", "s": null }),
+        )
+        .await;
+    assert_eq!(before["proxyFlags"], json!([]));
 
     // The chair's subscription from the start of the log: their flag only.
     let first = first_answer(

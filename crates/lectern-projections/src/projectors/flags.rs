@@ -9,7 +9,8 @@
 //! applied again (a restart, a rebuild, two servers leading for a moment)
 //! appends nothing twice. The rows come from the log alone: `flags` and
 //! `flag_people` from the flag events, `flag_evidence` from the taps behind
-//! each finding.
+//! each finding, with when the flag events recorded them, so the flags can
+//! be shown as the log held them at any moment.
 //!
 //! The rules read the taps, the sessions' schedules (for their late line
 //! and check-in window) and approved leave. The analyzer's memory is a
@@ -17,8 +18,8 @@
 //! starts at.
 
 use lectern_domain::{
-    Analyzer, Campus, Finding, Flag, FlagEvent, FlagThresholds, KioskEvent, SeenTap, SessionEvent,
-    SessionTimes, flag_stream,
+    Analyzer, Campus, Evidence, Finding, Flag, FlagEvent, FlagThresholds, KioskEvent, SeenTap,
+    SessionEvent, SessionTimes, flag_stream,
 };
 use lectern_store::{Metadata, RecordedEvent, Store};
 
@@ -167,7 +168,7 @@ impl Projector for FlagsProjector {
             columns: "key TEXT PRIMARY KEY, rule TEXT NOT NULL, rule_version BIGINT NOT NULL, \
                       people TEXT NOT NULL, taps BIGINT NOT NULL, position BIGINT NOT NULL, \
                       raised_at TEXT NOT NULL, status TEXT NOT NULL, reviewer TEXT, \
-                      reason TEXT, reviewed_at TEXT",
+                      reason TEXT, reviewed_at TEXT, review_logged_at TEXT",
             indexes: &["position", "rule, position"],
         },
         Table {
@@ -176,11 +177,12 @@ impl Projector for FlagsProjector {
             indexes: &["staff_no"],
         },
         Table {
-            // The taps behind each flag, with what the rules saw of them.
+            // The taps behind each flag, with what the rules saw of them,
+            // and when the log recorded them as the flag's (`added_at`).
             name: "flag_evidence",
             columns: "key TEXT NOT NULL, position BIGINT NOT NULL, tap TEXT NOT NULL, \
                       kiosk TEXT NOT NULL, venue TEXT NOT NULL, card TEXT NOT NULL, \
-                      staff_no TEXT, read_at TEXT NOT NULL, session_id TEXT, \
+                      staff_no TEXT, read_at TEXT NOT NULL, session_id TEXT, added_at TEXT, \
                       PRIMARY KEY (key, position)",
             indexes: &["session_id"],
         },
@@ -232,6 +234,17 @@ impl Projector for FlagsProjector {
     }
 }
 
+/// Notes when the log recorded `evidence` as the flag `key`'s (the rows
+/// were written when the rules found them, just before).
+fn added(key: &str, evidence: &[Evidence], event: &RecordedEvent, cx: &mut Cx<'_>) {
+    for e in evidence {
+        cx.exec(
+            "UPDATE {flag_evidence} SET added_at = $3 WHERE key = $1 AND position = $2",
+            vec![key.into(), e.position.into(), event.recorded_at.into()],
+        );
+    }
+}
+
 /// A flag event: its row, its people, its review.
 fn apply_flag(key: &str, event: &RecordedEvent, cx: &mut Cx<'_>) -> Result<()> {
     match codec::decode::<FlagEvent>(event)? {
@@ -262,25 +275,30 @@ fn apply_flag(key: &str, event: &RecordedEvent, cx: &mut Cx<'_>) -> Result<()> {
                     vec![key.into(), p.as_str().into()],
                 );
             }
+            added(key, &evidence, event, cx);
         }
-        FlagEvent::FlagEvidenceAdded { evidence } => cx.exec(
-            "UPDATE {flags} SET taps = taps + $2 WHERE key = $1",
-            vec![key.into(), (evidence.len() as u64).into()],
-        ),
+        FlagEvent::FlagEvidenceAdded { evidence } => {
+            cx.exec(
+                "UPDATE {flags} SET taps = taps + $2 WHERE key = $1",
+                vec![key.into(), (evidence.len() as u64).into()],
+            );
+            added(key, &evidence, event, cx);
+        }
         FlagEvent::FlagReviewed {
             verdict,
             reason,
             reviewer,
             at,
         } => cx.exec(
-            "UPDATE {flags} SET status = $2, reviewer = $3, reason = $4, reviewed_at = $5 \
-             WHERE key = $1",
+            "UPDATE {flags} SET status = $2, reviewer = $3, reason = $4, reviewed_at = $5, \
+             review_logged_at = $6 WHERE key = $1",
             vec![
                 key.into(),
                 verdict.as_str().into(),
                 reviewer.as_str().into(),
                 reason.into(),
                 at.into(),
+                event.recorded_at.into(),
             ],
         ),
     }
