@@ -311,13 +311,20 @@ impl FlagMutation {
         let reviewer = access::acting_person(caller)?;
         get(api, caller, &key).await?;
         let now = api.app.clock.now();
-        api.execute::<Flag>(
-            caller,
-            &flag_stream(&key),
-            |f| f.review(&key, verdict.into(), &reason, &reviewer, now),
-            |_| vec![],
-        )
-        .await?;
+        let written = api
+            .execute::<Flag>(
+                caller,
+                &flag_stream(&key),
+                |f| f.review(&key, verdict.into(), &reason, &reviewer, now),
+                |_| vec![],
+            )
+            .await?;
+        // The flags read model is not awaited by writers: wait for it here.
+        api.app
+            .projections
+            .wait_for_all(written.position, lectern_app::WRITE_WAIT)
+            .await
+            .map_err(ApiError::from)?;
         Ok(get(api, caller, &key).await?)
     }
 }

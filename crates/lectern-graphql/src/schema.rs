@@ -158,7 +158,7 @@ async fn run(
                 "extensions.waitForPosition must be a log position (a whole number ≥ 0), not {v}"
             )));
         };
-        if let Err(e) = api.app.projections.wait_for(position, MAX_WAIT).await {
+        if let Err(e) = api.app.projections.wait_for_all(position, MAX_WAIT).await {
             return error_response(e.into());
         }
     }

@@ -37,6 +37,11 @@ pub trait Projector: Default + Send + 'static {
     const TABLES: &'static [Table];
     /// The event types `apply` reads; the others are never fetched.
     const EVENT_TYPES: &'static [&'static str];
+    /// Whether writers wait for it before they answer (read-your-writes).
+    /// An analyzer that works behind the log (`flags`, whose fresh start
+    /// reads every tap first) is not awaited, so that it never holds up a
+    /// kiosk or a mutation; what needs it waits with `wait_for_all`.
+    const AWAITED: bool = true;
 
     /// Turns one event into statements. State kept between calls (folded
     /// aggregates) is a cache: a fresh projector must give the same rows,

@@ -98,6 +98,7 @@ type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 /// A projector with its type erased, so that all of them can be listed once.
 trait Entry: Send + Sync {
     fn name(&self) -> &'static str;
+    fn awaited(&self) -> bool;
     fn run(&self, shared: Shared, track: Arc<Track>) -> BoxFuture<()>;
     fn rebuild(&self, shared: Shared) -> BoxFuture<Result<u64>>;
 }
@@ -107,6 +108,9 @@ struct Typed<P>(PhantomData<fn() -> P>);
 impl<P: Projector> Entry for Typed<P> {
     fn name(&self) -> &'static str {
         P::NAME
+    }
+    fn awaited(&self) -> bool {
+        P::AWAITED
     }
     fn run(&self, shared: Shared, track: Arc<Track>) -> BoxFuture<()> {
         Box::pin(run::<P>(shared, track))
@@ -153,6 +157,8 @@ struct Shared {
 /// Where one projector of this process stands.
 struct Track {
     name: &'static str,
+    /// Writers wait for it (`Projector::AWAITED`).
+    awaited: bool,
     /// Every event up to here is in its tables.
     reached: watch::Sender<u64>,
     /// This process holds its lease.
@@ -196,6 +202,7 @@ impl Projections {
         for entry in entries() {
             let track = Arc::new(Track {
                 name: entry.name(),
+                awaited: entry.awaited(),
                 reached: watch::channel(0).0,
                 leading: watch::channel(false).0,
                 failed: watch::channel(None).0,
@@ -227,22 +234,45 @@ impl Projections {
         &self.inner.shared.store
     }
 
-    /// The position every read model has reached.
+    /// The position every awaited read model has reached (the analyzers,
+    /// `Projector::AWAITED` false, may be behind it).
     pub fn position(&self) -> u64 {
         self.inner
             .tracks
             .iter()
+            .filter(|t| t.awaited)
             .map(|t| *t.reached.borrow())
             .min()
             .unwrap_or(0)
     }
 
-    /// Waits until every read model has reached `position`, at most
-    /// `timeout`. A projector that has failed short of `position` ends the
-    /// wait at once with [`Error::Failed`] naming it.
+    /// Waits until every awaited read model has reached `position`, at most
+    /// `timeout`: what a writer waits for before it answers. A projector
+    /// that has failed short of `position` ends the wait at once with
+    /// [`Error::Failed`] naming it.
     pub async fn wait_for(&self, position: u64, timeout: Duration) -> Result<()> {
-        let all = async {
-            for t in &self.inner.tracks {
+        self.wait(position, timeout, false).await
+    }
+
+    /// Waits as `wait_for` does, for the analyzers too (the `flags` read
+    /// model, behind the log by the time its rules take).
+    pub async fn wait_for_all(&self, position: u64, timeout: Duration) -> Result<()> {
+        self.wait(position, timeout, true).await
+    }
+
+    async fn wait(&self, position: u64, timeout: Duration, all: bool) -> Result<()> {
+        let tracks = self.inner.tracks.iter().filter(|t| all || t.awaited);
+        let reached = || {
+            self.inner
+                .tracks
+                .iter()
+                .filter(|t| all || t.awaited)
+                .map(|t| *t.reached.borrow())
+                .min()
+                .unwrap_or(0)
+        };
+        let every = async {
+            for t in tracks {
                 let mut reached = t.reached.subscribe();
                 let mut failed = t.failed.subscribe();
                 loop {
@@ -260,11 +290,11 @@ impl Projections {
             }
             Ok(())
         };
-        match tokio::time::timeout(timeout, all).await {
+        match tokio::time::timeout(timeout, every).await {
             Ok(r) => r,
             Err(_) => Err(Error::Timeout {
                 wanted: position,
-                reached: self.position(),
+                reached: reached(),
                 waited_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
             }),
         }

@@ -1091,7 +1091,10 @@ async fn flags_found(
     }))
     .collect();
     let mut found = vec![0; patterns.len()];
-    // Also found: the visitor's card at two halls at once (two_venues).
+    // Other traces of the planted cards: the lent card refused at another
+    // unit's study (wrong_venue), the visitor's card at two halls at once
+    // (two_venues).
+    let traced = [&planted.lender, &planted.visitor];
     let (mut also, mut mistakes, mut honest) = (0, 0, 0);
     for r in &rows {
         let mut people: Vec<String> = serde_json::from_str(&r.text("people")).unwrap_or_default();
@@ -1104,10 +1107,9 @@ async fn flags_found(
         });
         match hit {
             Some(i) => found[i] += 1,
-            None if planted
-                .visitor
-                .as_ref()
-                .is_some_and(|v| people == [name(v)]) =>
+            None if traced
+                .iter()
+                .any(|p| p.as_ref().is_some_and(|p| people == [name(p)])) =>
             {
                 also += 1
             }
@@ -1125,8 +1127,8 @@ async fn flags_found(
     let caught = found.iter().filter(|n| **n > 0).count();
     Ok(format!(
         "flags on taps (for a person to look at, never a point lost): {} in all. Planted \
-         patterns found: {caught} of {}: {}; the visitor's card at two halls at once: {also} \
-         two_venues. Lost cards tapped by mistake by their holders: {mistakes} revoked_card. \
+         patterns found: {caught} of {}: {}; other flags on the lent and the visiting cards: \
+         {also}. Lost cards tapped by mistake by their holders: {mistakes} revoked_card. \
          On honest people: {honest}",
         rows.len(),
         patterns.len(),

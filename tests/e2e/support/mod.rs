@@ -91,7 +91,7 @@ pub async fn campus_caught_up(db: &TestDb, events: u64, seed: u64) -> lectern_sy
         .await
         .unwrap();
     projections
-        .wait_for(
+        .wait_for_all(
             store.head().await.unwrap(),
             std::time::Duration::from_secs(60),
         )

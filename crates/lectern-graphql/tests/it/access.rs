@@ -1046,7 +1046,7 @@ async fn proxy_flags_reach_the_chairs_of_the_people_flagged(db: TestDb) {
     let p = &t.api.app.projections;
     loop {
         let head = t.api.app.store.head().await.unwrap();
-        p.wait_for(head, std::time::Duration::from_secs(30))
+        p.wait_for_all(head, std::time::Duration::from_secs(30))
             .await
             .unwrap();
         if t.api.app.store.head().await.unwrap() == head {

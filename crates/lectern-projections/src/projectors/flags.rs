@@ -187,6 +187,7 @@ impl Projector for FlagsProjector {
             indexes: &["session_id"],
         },
     ];
+    const AWAITED: bool = false;
     const EVENT_TYPES: &'static [&'static str] = &[
         "CardTapped",
         "SessionScheduled",

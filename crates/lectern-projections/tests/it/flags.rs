@@ -6,7 +6,7 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use lectern_domain::*;
-use lectern_projections::{Options, Projections, ReadDb, Val, commit, load, rebuild};
+use lectern_projections::{Error, Options, Projections, ReadDb, Val, commit, load, rebuild};
 use lectern_store::testkit::TestDb;
 use lectern_store::{Metadata, Store};
 use uuid::Uuid;
@@ -14,7 +14,8 @@ use uuid::Uuid;
 both_backends!(
     flags_are_found_and_recorded_once,
     a_rebuild_records_the_flags_and_shows_them,
-    leave_late_lines_and_wrong_venues_are_flagged_by_the_configured_thresholds
+    leave_late_lines_and_wrong_venues_are_flagged_by_the_configured_thresholds,
+    a_failing_analyzer_holds_up_no_writer
 );
 
 const WAIT: StdDuration = StdDuration::from_secs(60);
@@ -134,7 +135,7 @@ const PRESENT: TapOutcome = TapOutcome::Recorded(AttendanceStatus::Present);
 async fn settled(p: &Projections, store: &Store) -> u64 {
     loop {
         let head = store.head().await.unwrap();
-        p.wait_for(head, WAIT).await.unwrap();
+        p.wait_for_all(head, WAIT).await.unwrap();
         if store.head().await.unwrap() == head {
             return head;
         }
@@ -412,5 +413,36 @@ async fn leave_late_lines_and_wrong_venues_are_flagged_by_the_configured_thresho
         leave_taps[0].int_opt("position"),
         Some(i64::try_from(on_leave).unwrap())
     );
+    p.stop().await;
+}
+
+/// The analyzer is not awaited: with its read model stopped at a flag
+/// event it cannot read, a writer's wait (`wait_for`) still returns once
+/// the other read models have the tap after it, and the position shown is
+/// theirs; `wait_for_all` names the analyzer's failure.
+async fn a_failing_analyzer_holds_up_no_writer(db: TestDb) {
+    let store = db.store().await;
+    let read = ReadDb::connect(&db.url).await.unwrap();
+    let p = Projections::start(store.clone(), read.clone(), Options::default())
+        .await
+        .unwrap();
+    let poisoned = store
+        .append(
+            "flag-poisoned",
+            lectern_store::ExpectedVersion::Any,
+            vec![lectern_store::NewEvent::from_json("FlagRaised", r#"{"nobody":true}"#).unwrap()],
+        )
+        .await
+        .unwrap()
+        .last_position;
+    let after = tap(&store, "k-a", "hall-a", "04000001", "T0001", 0, 0, PRESENT).await;
+    p.wait_for(after, WAIT).await.unwrap();
+    assert!(p.position() >= after);
+    match p.wait_for_all(after, WAIT).await {
+        Err(Error::Failed(f)) => {
+            assert_eq!((f.projector, f.position), ("flags", poisoned), "{f:?}");
+        }
+        other => panic!("expected the flags projector's failure, got {other:?}"),
+    }
     p.stop().await;
 }

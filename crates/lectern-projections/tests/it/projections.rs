@@ -41,7 +41,9 @@ async fn start(store: &Store, read: &ReadDb, batch_size: usize) -> Projections {
 
 async fn caught_up(p: &Projections, store: &Store) {
     let head = store.head().await.unwrap();
-    p.wait_for(head, WAIT).await.expect("read models catch up");
+    p.wait_for_all(head, WAIT)
+        .await
+        .expect("read models catch up");
 }
 
 fn text(v: &Val) -> Option<&str> {
