@@ -331,7 +331,9 @@ async fn a_rebuild_records_the_flags_and_shows_them(db: TestDb) {
 ///   1 tap.
 /// - T0009's card is refused as not expected at hall-a at 14:05 and at
 ///   hall-b at 15:05 (an hour apart: no `two_venues`): `wrong_venue`, 2
-///   taps.
+///   taps. T0011's, refused at hall-a only (twice), is not flagged.
+/// - T0012 is on leave from hall-b's session too; their card is read at
+///   hall-a at 16:01, after that session ended: not flagged.
 async fn leave_late_lines_and_wrong_venues_are_flagged_by_the_configured_thresholds(db: TestDb) {
     let store = db.store().await;
     let read = ReadDb::connect(&db.url).await.unwrap();
@@ -375,6 +377,19 @@ async fn leave_late_lines_and_wrong_venues_are_flagged_by_the_configured_thresho
     .await;
     tap(
         &store, "k-b", "hall-b", "04000009", "T0009", 0, 3900, refused,
+    )
+    .await;
+    tap(
+        &store, "k-a", "hall-a", "04000011", "T0011", 0, 310, refused,
+    )
+    .await;
+    tap(
+        &store, "k-c", "hall-a", "04000011", "T0011", 0, 320, refused,
+    )
+    .await;
+    leave(&store, 0, "hall-b", "T0012").await;
+    tap(
+        &store, "k-a", "hall-a", "04000012", "T0012", 0, 7260, PRESENT,
     )
     .await;
     settled(&p, &store).await;
