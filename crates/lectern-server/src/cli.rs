@@ -1107,9 +1107,10 @@ async fn flags_found(
         });
         match hit {
             Some(i) => found[i] += 1,
-            None if traced
-                .iter()
-                .any(|p| p.as_ref().is_some_and(|p| people == [name(p)])) =>
+            None if ["two_venues", "wrong_venue"].contains(&rule.as_str())
+                && traced
+                    .iter()
+                    .any(|p| p.as_ref().is_some_and(|p| people == [name(p)])) =>
             {
                 also += 1
             }
