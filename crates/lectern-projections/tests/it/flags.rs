@@ -334,6 +334,8 @@ async fn a_rebuild_records_the_flags_and_shows_them(db: TestDb) {
 ///   taps. T0011's, refused at hall-a only (twice), is not flagged.
 /// - T0012 is on leave from hall-b's session too; their card is read at
 ///   hall-a at 16:01, after that session ended: not flagged.
+/// - T0013's card is read at hall-a at 14:00 and at hall-b at 14:10:10:
+///   more than the 10 minutes' walk, no `two_venues`.
 async fn leave_late_lines_and_wrong_venues_are_flagged_by_the_configured_thresholds(db: TestDb) {
     let store = db.store().await;
     let read = ReadDb::connect(&db.url).await.unwrap();
@@ -390,6 +392,11 @@ async fn leave_late_lines_and_wrong_venues_are_flagged_by_the_configured_thresho
     leave(&store, 0, "hall-b", "T0012").await;
     tap(
         &store, "k-a", "hall-a", "04000012", "T0012", 0, 7260, PRESENT,
+    )
+    .await;
+    tap(&store, "k-a", "hall-a", "04000013", "T0013", 0, 0, PRESENT).await;
+    tap(
+        &store, "k-b", "hall-b", "04000013", "T0013", 0, 610, PRESENT,
     )
     .await;
     settled(&p, &store).await;
