@@ -137,7 +137,6 @@ impl FlagThresholds {
     fn sessions_for(&self, rule: FlagRule) -> u32 {
         match rule {
             FlagRule::LastSeconds => self.last_sessions,
-            FlagRule::WrongVenue => self.wrong_venue_sessions,
             _ => self.burst_sessions,
         }
     }
@@ -471,25 +470,13 @@ impl Analyzer {
             }
         }
         if let Some(session) = tap.session {
-            self.pairs_in(
-                FlagRule::BurstTogether,
-                (tap.kiosk.clone(), session),
-                index,
-                &tap,
-                &mut found,
-            );
+            self.pairs_in(FlagRule::BurstTogether, session, index, &tap, &mut found);
             let last = self
                 .sessions
                 .get(&session)
                 .is_some_and(|times| in_last_seconds(&tap, times, &self.thresholds));
             if last {
-                self.pairs_in(
-                    FlagRule::LastSeconds,
-                    (String::new(), session),
-                    index,
-                    &tap,
-                    &mut found,
-                );
+                self.pairs_in(FlagRule::LastSeconds, session, index, &tap, &mut found);
             }
             if tap.outcome == TapOutcome::Rejected(RejectReason::NotInAudience)
                 && let Some(person) = &tap.person
@@ -504,22 +491,23 @@ impl Analyzer {
         found
     }
 
-    /// Pairs `tap` (at `index`) with the taps before it in `slot` for a pair
-    /// rule: one kiosk's taps for a session (`burst_together`, read
-    /// together) or a session's taps in its last seconds (`last_seconds`,
-    /// kiosk `""`).
+    /// Pairs `tap` (at `index`) with the taps of `session` before it for a
+    /// pair rule: those of its kiosk (`burst_together`, read together) or
+    /// those in the session's last seconds (`last_seconds`).
     fn pairs_in(
         &mut self,
         rule: FlagRule,
-        slot: (String, SessionId),
+        session: SessionId,
         index: usize,
         tap: &SeenTap,
         found: &mut Vec<Finding>,
     ) {
-        let session = slot.1;
         let slot = match rule {
             FlagRule::LastSeconds => self.last.entry(session).or_default(),
-            _ => self.by_slot.entry(slot).or_default(),
+            _ => self
+                .by_slot
+                .entry((tap.kiosk.clone(), session))
+                .or_default(),
         };
         let mut touched = BTreeSet::new();
         for other in slot.iter().map(|&i| &self.taps[i]) {

@@ -237,13 +237,20 @@ impl Projections {
     /// The position every awaited read model has reached (the analyzers,
     /// `Projector::AWAITED` false, may be behind it).
     pub fn position(&self) -> u64 {
-        self.inner
-            .tracks
-            .iter()
-            .filter(|t| t.awaited)
+        self.reached(false)
+    }
+
+    /// The position every awaited read model (`all`: every one) has
+    /// reached.
+    fn reached(&self, all: bool) -> u64 {
+        self.tracks(all)
             .map(|t| *t.reached.borrow())
             .min()
             .unwrap_or(0)
+    }
+
+    fn tracks(&self, all: bool) -> impl Iterator<Item = &Arc<Track>> {
+        self.inner.tracks.iter().filter(move |t| all || t.awaited)
     }
 
     /// Waits until every awaited read model has reached `position`, at most
@@ -261,18 +268,8 @@ impl Projections {
     }
 
     async fn wait(&self, position: u64, timeout: Duration, all: bool) -> Result<()> {
-        let tracks = self.inner.tracks.iter().filter(|t| all || t.awaited);
-        let reached = || {
-            self.inner
-                .tracks
-                .iter()
-                .filter(|t| all || t.awaited)
-                .map(|t| *t.reached.borrow())
-                .min()
-                .unwrap_or(0)
-        };
         let every = async {
-            for t in tracks {
+            for t in self.tracks(all) {
                 let mut reached = t.reached.subscribe();
                 let mut failed = t.failed.subscribe();
                 loop {
@@ -294,7 +291,7 @@ impl Projections {
             Ok(r) => r,
             Err(_) => Err(Error::Timeout {
                 wanted: position,
-                reached: reached(),
+                reached: self.reached(all),
                 waited_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
             }),
         }

@@ -32,19 +32,10 @@ use crate::runner::Options;
 #[derive(Debug, Default)]
 pub struct FlagsProjector {
     thresholds: FlagThresholds,
-    /// Fed every event of `FEEDS` before the event being applied (`None`:
-    /// not yet).
+    /// Fed every event it reads (`feed`) before the event being applied
+    /// (`None`: not yet).
     analyzer: Option<Analyzer>,
 }
-
-/// The events the analyzer is fed.
-const FEEDS: [&str; 5] = [
-    "CardTapped",
-    "SessionScheduled",
-    "SessionRescheduled",
-    "SessionCancelled",
-    "LeaveApproved",
-];
 
 /// A `CardTapped` event as the rules see it (`None`: a tap without the
 /// server's decision, or of no known card, which no rule is about).
@@ -101,10 +92,15 @@ fn feed(analyzer: &mut Analyzer, event: &RecordedEvent) -> Result<Vec<Finding>> 
 
 impl FlagsProjector {
     /// An analyzer with this projector's thresholds, fed every event of
-    /// `FEEDS` before `before`.
+    /// it reads (the taps, schedules and leave of `EVENT_TYPES`, not the
+    /// flag events) before `before`.
     async fn analyzer_before(&self, store: &Store, before: u64) -> Result<Analyzer> {
         let mut analyzer = Analyzer::new(self.thresholds.clone(), Campus::default());
-        let types = FEEDS.map(str::to_owned);
+        let types: Vec<String> = Self::EVENT_TYPES
+            .iter()
+            .filter(|t| !t.starts_with("Flag"))
+            .map(|t| (*t).to_owned())
+            .collect();
         let mut after = 0;
         'pages: loop {
             let page = store.read_all(after, 5000, Some(&types)).await?;
