@@ -114,7 +114,7 @@ where
     let t0 = Instant::now();
     let projections = Projections::start(store.clone(), read.clone(), Options::default()).await?;
     projections
-        .wait_for(synth.events, Duration::from_secs(3600))
+        .wait_for_all(synth.events, Duration::from_secs(3600))
         .await?;
     line(label, "catchup", synth.events, t0.elapsed());
 

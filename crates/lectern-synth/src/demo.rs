@@ -870,10 +870,11 @@ async fn make(
     }
     progress.set_message("the read models catch up");
     // The flags the analyzer records are events after `mark`: caught up
-    // when the log stops growing.
+    // (the analyzer included, which writers do not wait for) when the log
+    // stops growing.
     loop {
         projections
-            .wait_for(mark, CATCH_UP)
+            .wait_for_all(mark, CATCH_UP)
             .await
             .context("the read models did not catch up with the demo")?;
         let head = store.head().await?;

@@ -91,9 +91,9 @@ fn feed(analyzer: &mut Analyzer, event: &RecordedEvent) -> Result<Vec<Finding>> 
 }
 
 impl FlagsProjector {
-    /// An analyzer with this projector's thresholds, fed every event of
-    /// it reads (the taps, schedules and leave of `EVENT_TYPES`, not the
-    /// flag events) before `before`.
+    /// An analyzer with this projector's thresholds, fed every event it
+    /// reads before `before` (the taps, schedules and leave of
+    /// `EVENT_TYPES`, not the flag events).
     async fn analyzer_before(&self, store: &Store, before: u64) -> Result<Analyzer> {
         let mut analyzer = Analyzer::new(self.thresholds.clone(), Campus::default());
         let types: Vec<String> = Self::EVENT_TYPES
