@@ -28,7 +28,7 @@ async fn audit(url: &str, key: &std::path::Path, args: &[&str]) -> (i32, String,
     let mut all: Vec<String> = vec!["audit".into()];
     all.extend(args.iter().map(|a| a.to_string()));
     all.extend(["--database-url".into(), url.into()]);
-    if args[0] != "prove" {
+    if args[0] != "prove" && args[0] != "verify" {
         all.extend(["--checkpoint-key".into(), key.display().to_string()]);
     }
     cli(all).await

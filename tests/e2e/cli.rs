@@ -63,11 +63,16 @@ fn migrate_then_verify_on_sqlite() {
     let (code, out, err) = lectern(&["migrate", "--data-dir", data]);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("migrated sqlite://"), "{out}");
-    let (code, out, _) = lectern(&["audit", "verify", "--data-dir", data]);
+    let (code, out, err) = lectern(&["audit", "verify", "--data-dir", data]);
     assert_eq!(code, 0);
     assert_eq!(
         out.trim(),
-        "chain intact: the log is empty\ncheckpoints intact: 0 signed checkpoints verify against the log"
+        "chain intact: the log is empty\ncheckpoints intact: 0 signed checkpoints verify against \
+         the log (by the keys the database lists)"
+    );
+    assert!(
+        err.contains("WARNING: no trusted key given (--key)"),
+        "{err}"
     );
 }
 

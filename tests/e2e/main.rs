@@ -18,3 +18,4 @@ mod kiosk;
 mod kiosk_api;
 mod operations;
 mod scenario;
+mod tamper;

@@ -17,6 +17,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use lectern_tlog::note::{Alg, Note, NoteKey, NoteSigner, TreeHead};
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
 use lectern_projections::{ReadDb, Stmt, Val};
@@ -29,9 +31,19 @@ use crate::error::{Error, Result};
 /// The checkpoint key's file name in the data directory, by default.
 pub const KEY_FILE: &str = "checkpoint.key";
 
-/// The server's checkpoint signing key.
+/// The log's origin line (and its key's name) in checkpoint notes, unless
+/// configured: a deployment should name itself (`checkpoint_origin`).
+pub const DEFAULT_ORIGIN: &str = "lectern.local/log";
+
+/// The server's checkpoint signing key, the origin it signs for and where
+/// it publishes what it signs.
 pub struct Signer {
     key: SigningKey,
+    origin: String,
+    publish: Option<PathBuf>,
+    /// The key this one replaced: it signs the first note after a rotation
+    /// too, so that a kiosk trusting it can follow the new key.
+    previous: Option<SigningKey>,
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -65,9 +77,10 @@ impl Signer {
     /// only) if there is none.
     pub fn load_or_create(path: &Path) -> Result<Signer> {
         match std::fs::read_to_string(path) {
-            Ok(text) => Ok(Signer {
-                key: SigningKey::from_bytes(&unhex::<32>("the checkpoint key file", &text)?),
-            }),
+            Ok(text) => Ok(Signer::from_key(SigningKey::from_bytes(&unhex::<32>(
+                "the checkpoint key file",
+                &text,
+            )?))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Signer::create(path),
             Err(e) => Err(Error::io(path, e)),
         }
@@ -79,9 +92,73 @@ impl Signer {
         getrandom::fill(&mut seed).map_err(|e| Error::Random(e.to_string()))?;
         write_private(path, &format!("{}\n", hex(&seed)))?;
         tracing::info!(path = %path.display(), "made a new checkpoint key");
-        Ok(Signer {
-            key: SigningKey::from_bytes(&seed),
-        })
+        Ok(Signer::from_key(SigningKey::from_bytes(&seed)))
+    }
+
+    fn from_key(key: SigningKey) -> Signer {
+        Signer {
+            key,
+            origin: DEFAULT_ORIGIN.to_owned(),
+            publish: None,
+            previous: None,
+        }
+    }
+
+    /// Signs for the log named `origin` (a schema-less URL, e.g.
+    /// `lectern.example.edu.cn/log`).
+    pub fn with_origin(mut self, origin: &str) -> Result<Signer> {
+        NoteKey::new(origin, Alg::Ed25519, self.public())
+            .map_err(|e| Error::invalid("the checkpoint origin", origin, e.to_string()))?;
+        self.origin = origin.to_owned();
+        Ok(self)
+    }
+
+    /// Publishes every checkpoint it signs in `dir` (see `published`).
+    pub fn publishing_to(mut self, dir: Option<PathBuf>) -> Signer {
+        self.publish = dir;
+        self
+    }
+
+    /// Signs the next note with `old` too (after a rotation).
+    pub fn succeeding(mut self, old: Signer) -> Signer {
+        self.previous = Some(old.key);
+        self
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    pub fn publish_dir(&self) -> Option<&Path> {
+        self.publish.as_deref()
+    }
+
+    /// The key that checks its notes, as a verifier key.
+    pub fn note_key(&self) -> NoteKey {
+        NoteKey::new(&self.origin, Alg::Ed25519, self.public()).expect("checked by with_origin")
+    }
+
+    fn note_signer(&self, key: &SigningKey) -> NoteSigner {
+        NoteSigner::new(&self.origin, Alg::Ed25519, &key.to_bytes())
+            .expect("checked by with_origin")
+    }
+
+    /// The signed note of the tree head of `size` events with `root`.
+    pub fn note(&self, size: u64, root: Hash) -> String {
+        let body = TreeHead {
+            origin: self.origin.clone(),
+            size,
+            root,
+        }
+        .body();
+        let mut note = Note {
+            signatures: vec![self.note_signer(&self.key).sign(&body)],
+            body,
+        };
+        if let Some(old) = &self.previous {
+            note.add(self.note_signer(old).sign(&note.body));
+        }
+        note.text()
     }
 
     pub fn public(&self) -> [u8; 32] {
@@ -139,6 +216,10 @@ pub struct Checkpoint {
     pub key_id: String,
     /// Ed25519 over `message()`, hex.
     pub signature: String,
+    /// The same tree head as a C2SP signed note by the same key (what is
+    /// published and witnessed); absent for checkpoints signed before notes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl Checkpoint {
@@ -187,7 +268,7 @@ impl Checkpoint {
 pub async fn list(db: &ReadDb) -> Result<Vec<Checkpoint>> {
     let rows = db
         .fetch(
-            "SELECT size, root, head_hash, signed_at, key_id, signature FROM checkpoints \
+            "SELECT size, root, head_hash, signed_at, key_id, signature, note FROM checkpoints \
              ORDER BY size",
             &[],
         )
@@ -204,6 +285,7 @@ pub async fn list(db: &ReadDb) -> Result<Vec<Checkpoint>> {
                     .with_timezone(&Utc),
                 key_id: r.text("key_id"),
                 signature: r.text("signature"),
+                note: r.opt("note"),
             })
         })
         .collect()
@@ -269,8 +351,9 @@ pub async fn publish(db: &ReadDb, signer: &Signer) -> Result<()> {
 }
 
 /// Signs a checkpoint of the log as it is now, if it grew since the last
-/// one (else returns the last). Refuses a log whose chain is broken or
-/// which no longer begins with the last checkpoint's log.
+/// one (else returns the last), and publishes it. Refuses a log whose chain
+/// is broken or which no longer begins with the log of the last checkpoint,
+/// whether in the database or in the signer's published copy.
 pub async fn sign(store: &Store, db: &ReadDb, signer: &Signer) -> Result<Checkpoint> {
     let (verification, leaves) = store.verify_tree().await?;
     if let Some(bad) = verification.first_bad {
@@ -279,8 +362,9 @@ pub async fn sign(store: &Store, db: &ReadDb, signer: &Signer) -> Result<Checkpo
     let Some((size, head)) = verification.head else {
         return Err(Error::Refused("the log is empty".into()));
     };
-    let last = list(db).await?.pop();
-    if let Some(last) = &last {
+    let all = list(db).await?;
+    let last = all.last();
+    if let Some(last) = last {
         if last.size > size {
             return Err(Error::Refused(format!(
                 "the log holds {size} events, fewer than the {} of the checkpoint signed at {}",
@@ -294,26 +378,52 @@ pub async fn sign(store: &Store, db: &ReadDb, signer: &Signer) -> Result<Checkpo
                 last.size, last.signed_at
             )));
         }
-        if last.size == size {
-            return Ok(last.clone());
+    }
+    if let Some(dir) = signer.publish_dir()
+        && let Some(published) = crate::published::latest(dir)?
+    {
+        let head = published.head()?;
+        if head.size > size {
+            return Err(Error::Refused(format!(
+                "the log holds {size} events, fewer than the {} of the checkpoint published in \
+                 {} (events were deleted)",
+                head.size,
+                dir.display()
+            )));
+        }
+        if merkle::root(&leaves[..head.size as usize]) != head.root {
+            return Err(Error::Refused(format!(
+                "the log's first {} events are not those of the checkpoint published in {} \
+                 (history was rewritten)",
+                head.size,
+                dir.display()
+            )));
         }
     }
+    if let Some(last) = last
+        && last.size == size
+    {
+        crate::published::catch_up(signer, &all)?;
+        return Ok(last.clone());
+    }
     publish(db, signer).await?;
+    let root = merkle::root(&leaves);
     let mut checkpoint = Checkpoint {
         size,
-        root: hex(&merkle::root(&leaves)),
+        root: hex(&root),
         head_hash: hex(&head),
         signed_at: Utc::now(),
         key_id: signer.key_id(),
         signature: String::new(),
+        note: Some(signer.note(size, root)),
     };
     checkpoint.signature = hex(&signer.key.sign(&checkpoint.message()).to_bytes());
     db.transact(
         None,
         &[Stmt {
             sql: std::sync::Arc::from(
-                "INSERT INTO checkpoints (size, root, head_hash, signed_at, key_id, signature) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO checkpoints (size, root, head_hash, signed_at, key_id, signature, note) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             ),
             args: vec![
                 Val::from(size),
@@ -322,33 +432,107 @@ pub async fn sign(store: &Store, db: &ReadDb, signer: &Signer) -> Result<Checkpo
                 Val::from(checkpoint.signed_at),
                 Val::from(checkpoint.key_id.as_str()),
                 Val::from(checkpoint.signature.as_str()),
+                Val::from(checkpoint.note.as_deref()),
             ],
         }],
     )
     .await?;
     tracing::info!(size, key = %checkpoint.key_id, "signed a checkpoint");
+    let mut all = all;
+    all.push(checkpoint.clone());
+    crate::published::catch_up(signer, &all)?;
     Ok(checkpoint)
 }
 
-/// What `audit` found: the chain, then each checkpoint against the log.
+/// What an auditor trusts beyond the database: the checkpoint keys it was
+/// given, a copy of the published checkpoints, and witnesses.
+#[derive(Debug, Clone, Default)]
+pub struct Trust {
+    /// Public keys the checkpoints must be signed with. Empty: the keys the
+    /// database lists are taken on trust (and `Audit::trusting_the_database`
+    /// says so).
+    pub keys: Vec<[u8; 32]>,
+    /// The published checkpoint notes, if a copy was given.
+    pub published: Option<Vec<crate::published::Published>>,
+    /// Witnesses whose cosignatures count, and how many the latest
+    /// checkpoint needs.
+    pub witnesses: Vec<NoteKey>,
+    pub quorum: usize,
+}
+
+/// A trusted key as given on the command line: a verifier key
+/// (`name+id+base64`) or the hex public key `checkpointKeys` lists.
+pub fn parse_trusted_key(text: &str) -> Result<[u8; 32]> {
+    let text = text.trim();
+    if text.contains('+') {
+        let key = NoteKey::parse(text)
+            .map_err(|e| Error::invalid("a trusted checkpoint key", text, e.to_string()))?;
+        if key.alg() != Alg::Ed25519 {
+            return Err(Error::invalid(
+                "a trusted checkpoint key",
+                text,
+                "a cosignature key (type 0x04) is a witness's: give it with --witness",
+            ));
+        }
+        return Ok(*key.public());
+    }
+    unhex::<32>("a trusted checkpoint key", text)
+}
+
+/// What `audit` found: the chain, then each checkpoint against the log,
+/// then the published copy and the witnesses when given.
 #[derive(Debug)]
 pub struct Audit {
     pub verification: lectern_store::Verification,
     pub checkpoints: usize,
     /// The first checkpoint that fails, and why.
     pub bad_checkpoint: Option<(u64, String)>,
+    /// No trusted key was given: the database's keys were believed.
+    pub trusting_the_database: bool,
+    /// Against the published copy, when one was given.
+    pub published: Option<PublishedAudit>,
+    /// The witnesses' quorum, when witnesses were named: what was found.
+    pub witnesses: Option<std::result::Result<String, String>>,
+}
+
+#[derive(Debug, Default)]
+pub struct PublishedAudit {
+    /// Published checkpoints read.
+    pub count: usize,
+    /// Everything wrong, in size order.
+    pub problems: Vec<String>,
+    /// Checkpoints in the database newer than the copy's latest (a copy
+    /// shipped before they were signed).
+    pub newer_in_database: usize,
 }
 
 /// Recomputes the hash chain, and checks every checkpoint's signature and
-/// that the log still begins with the log it signed.
+/// that the log still begins with the log it signed, trusting the keys the
+/// database lists.
 pub async fn audit(store: &Store, db: &ReadDb) -> Result<Audit> {
+    audit_with(store, db, &Trust::default()).await
+}
+
+/// `audit`, with what the auditor trusts outside the database.
+pub async fn audit_with(store: &Store, db: &ReadDb, trust: &Trust) -> Result<Audit> {
     let (verification, leaves) = store.verify_tree().await?;
     let keys = keys(db).await?;
     let checkpoints = list(db).await?;
+    let trusted = |public: &str| {
+        trust.keys.is_empty()
+            || unhex::<32>("a public key", public).is_ok_and(|k| trust.keys.contains(&k))
+    };
+    let prefix_root =
+        |size: u64| (size <= leaves.len() as u64).then(|| merkle::root(&leaves[..size as usize]));
     let mut bad = None;
     for c in &checkpoints {
         let problem = match keys.iter().find(|k| k.key_id == c.key_id) {
             None => Some(format!("its key {} is not published", c.key_id)),
+            Some(k) if !trusted(&k.public_key) => Some(format!(
+                "it is signed with key {} ({}), which is not a trusted key (a key inserted into \
+                 the database?)",
+                c.key_id, k.public_key
+            )),
             Some(k) => match c.verify(&k.public_key) {
                 Err(e) => Some(e.to_string()),
                 Ok(()) if c.size > leaves.len() as u64 => Some(format!(
@@ -356,7 +540,7 @@ pub async fn audit(store: &Store, db: &ReadDb) -> Result<Audit> {
                     leaves.len(),
                     c.size
                 )),
-                Ok(()) if hex(&merkle::root(&leaves[..c.size as usize])) != c.root => {
+                Ok(()) if prefix_root(c.size).map(|r| hex(&r)).as_deref() != Some(&c.root) => {
                     Some(format!(
                         "the log's first {} events are not those it signed (history was rewritten)",
                         c.size
@@ -370,10 +554,35 @@ pub async fn audit(store: &Store, db: &ReadDb) -> Result<Audit> {
             break;
         }
     }
+    let log_keys: Vec<[u8; 32]> = if trust.keys.is_empty() {
+        keys.iter()
+            .filter_map(|k| unhex::<32>("a public key", &k.public_key).ok())
+            .collect()
+    } else {
+        trust.keys.clone()
+    };
+    let published = trust.published.as_ref().map(|copy| {
+        crate::published::check(
+            copy,
+            &checkpoints,
+            &log_keys,
+            leaves.len() as u64,
+            prefix_root,
+        )
+    });
+    let witnesses =
+        (!trust.witnesses.is_empty()).then(|| crate::published::quorum(db, trust, &checkpoints));
+    let witnesses = match witnesses {
+        Some(w) => Some(w.await?),
+        None => None,
+    };
     Ok(Audit {
         verification,
         checkpoints: checkpoints.len(),
         bad_checkpoint: bad,
+        trusting_the_database: trust.keys.is_empty(),
+        published,
+        witnesses,
     })
 }
 
@@ -559,6 +768,13 @@ pub async fn prove_all(
         });
     }
     Ok(proofs)
+}
+
+/// The consistency proof from the log's first `from` events to its first
+/// `to` (checked against the chain), for a witness.
+pub async fn consistency_path(store: &Store, from: u64, to: u64) -> Result<Vec<Hash>> {
+    let leaves = leaves_upto(store, to).await?;
+    Ok(merkle::consistency_proof(from as usize, &leaves))
 }
 
 /// Proves that the checkpoint of `to` events extends the one of `from`.

@@ -5,6 +5,9 @@
 //!   of the log (size, RFC 6962 Merkle root over the chain hashes, head
 //!   hash), key rotation, and `audit`, which checks the chain and every
 //!   checkpoint against the log; inclusion and consistency proofs.
+//! - `published`: checkpoints published outside the database as C2SP
+//!   signed notes (a directory an operator ships elsewhere), checking the
+//!   log against such a copy, witnesses' cosignatures and their quorum.
 //! - `replay`: a person's appraisal as the log stood at a moment (as it
 //!   happened, or as it was recorded), by the domain's folds.
 //! - `bundle`: a person's year with its events, their inclusion proofs, the
@@ -19,6 +22,7 @@
 pub mod bundle;
 pub mod checkpoints;
 mod error;
+pub mod published;
 pub mod replay;
 
 pub use error::{Error, Result};

@@ -37,6 +37,9 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// Kiosks' tap batches (`/kiosk/v1/taps`).
     pub taps: Ingest,
+    /// Where signed checkpoints are published (served at `/checkpoint` and
+    /// `/checkpoints/…`).
+    pub published: std::path::PathBuf,
 }
 
 pub struct Application {
@@ -44,8 +47,8 @@ pub struct Application {
     router: Router,
     store: Store,
     projections: Projections,
-    /// The checkpoint key's path and how often to sign (`None`: never).
-    checkpoints: Option<(std::path::PathBuf, std::time::Duration)>,
+    /// How checkpoints are signed and how often (`None`: never).
+    checkpoints: Option<(crate::config::Signing, std::time::Duration)>,
 }
 
 impl Application {
@@ -103,6 +106,7 @@ impl Application {
         }
         let schema = lectern_graphql::build_schema(api.clone());
         let metrics = crate::metrics::Metrics::default();
+        let signing = args.signing()?;
         let router = traced(router().route_layer(axum::middleware::from_fn_with_state(
             metrics.clone(),
             crate::metrics::track,
@@ -114,11 +118,9 @@ impl Application {
             head_at_start,
             metrics,
             taps: Ingest::new(&app),
+            published: signing.publish_dir.clone(),
         });
-        let checkpoints = match args.checkpoint_interval()? {
-            Some(every) => Some((args.checkpoint_key()?, every)),
-            None => None,
-        };
+        let checkpoints = args.checkpoint_interval()?.map(|every| (signing, every));
         Ok(Application {
             listener,
             router,
@@ -143,12 +145,12 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let signing = self.checkpoints.clone().map(|(key, every)| {
+        let signing = self.checkpoints.clone().map(|(signing, every)| {
             tokio::spawn(sign_checkpoints(
                 self.store.clone(),
                 self.projections.db().clone(),
                 self.projections.leases().clone(),
-                key,
+                signing,
                 every,
             ))
         });
@@ -172,18 +174,18 @@ impl Application {
 }
 
 /// Signs a checkpoint of the log every `every` (the key is read, or made,
-/// at the first); a refusal — a broken or rewritten log — is logged as an
-/// error each time. Among servers sharing a database, the one holding the
-/// signer's lease signs; another takes the lease over when it dies.
+/// at the first), publishes it and has it witnessed; a refusal — a broken
+/// or rewritten log — is logged as an error each time. Among servers
+/// sharing a database, the one holding the signer's lease signs; another
+/// takes the lease over when it dies.
 async fn sign_checkpoints(
     store: Store,
     db: ReadDb,
     leases: lectern_projections::Leases,
-    key: std::path::PathBuf,
+    signing: crate::config::Signing,
     every: std::time::Duration,
 ) {
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    let mut signer = None;
     let mut lease = None;
     loop {
         tick.tick().await;
@@ -199,19 +201,8 @@ async fn sign_checkpoints(
                 continue;
             }
         }
-        if signer.is_none() {
-            match lectern_audit::checkpoints::Signer::load_or_create(&key) {
-                Ok(s) => signer = Some(s),
-                Err(e) => {
-                    tracing::error!("cannot sign checkpoints: {e:#}");
-                    continue;
-                }
-            }
-        }
-        if let Some(s) = &signer
-            && let Err(e) = lectern_audit::checkpoints::sign(&store, &db, s).await
-        {
-            tracing::error!("{e:#}");
+        if let Err(e) = crate::witnesses::checkpoint(&store, &db, &signing).await {
+            tracing::error!("cannot sign a checkpoint: {e:#}");
         }
     }
 }
@@ -257,6 +248,9 @@ fn router() -> Router<AppState> {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(crate::metrics::metrics))
+        .route("/checkpoint", get(published_latest))
+        .route("/checkpoints/index", get(published_index))
+        .route("/checkpoints/log/{size}", get(published_note))
         .merge(crate::graphql::router())
         .merge(crate::kiosk::router())
         .merge(crate::web::router())
@@ -268,11 +262,48 @@ async fn index() -> &'static str {
      GET /healthz  the process is up\n\
      GET /readyz   the event log answers and the read models caught up (JSON)\n\
      GET /metrics  Prometheus metrics\n\
+     GET /checkpoint  the latest signed checkpoint (a C2SP signed note)\n\
+     GET /checkpoints/index, /checkpoints/log/SIZE  every published checkpoint\n\
      POST /graphql the GraphQL API (Authorization: Bearer <token>)\n\
      GET /graphql/ws  GraphQL subscriptions over WebSocket (graphql-transport-ws)\n\
      GET /graphiql the GraphQL console for administrators\n\
      GET /pages    the campaign's pages: Me, My unit, The campaign, Kiosks\n\
      GET /export/REPORT.csv|xlsx?…  a report download link from the exportLink query\n"
+}
+
+/// A file of the published checkpoints, as text (404 when it is not there).
+async fn published_file(state: &AppState, path: std::path::PathBuf) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match tokio::fs::read_to_string(state.published.join(&path)).await {
+        Ok(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(_) => (
+            axum::http::StatusCode::NOT_FOUND,
+            format!("no published checkpoint file {}\n", path.display()),
+        )
+            .into_response(),
+    }
+}
+
+async fn published_latest(State(state): State<AppState>) -> axum::response::Response {
+    published_file(&state, "checkpoint".into()).await
+}
+
+async fn published_index(State(state): State<AppState>) -> axum::response::Response {
+    published_file(&state, "index".into()).await
+}
+
+async fn published_note(
+    State(state): State<AppState>,
+    axum::extract::Path(size): axum::extract::Path<u64>,
+) -> axum::response::Response {
+    published_file(&state, std::path::Path::new("log").join(size.to_string())).await
 }
 
 async fn healthz() -> &'static str {

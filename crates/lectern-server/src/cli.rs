@@ -235,8 +235,10 @@ struct RebuildArgs {
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
     /// Recompute the whole hash chain and check every signed checkpoint
-    /// against the log; exit status 2 names what is wrong.
-    Verify(AuditArgs),
+    /// against the log, trusting only the keys given, against a published
+    /// copy of the checkpoints and witnesses when given; exit status 2
+    /// names what is wrong.
+    Verify(VerifyArgs),
     /// Sign a checkpoint of the log now (size, Merkle root, head hash).
     Checkpoint(AuditArgs),
     /// List the signed checkpoints and the published keys.
@@ -310,13 +312,90 @@ struct AuditArgs {
     /// `checkpoint.key` in the data directory.
     #[arg(long, env = "LECTERN_CHECKPOINT_KEY")]
     checkpoint_key: Option<std::path::PathBuf>,
+    /// Where signed checkpoints are published (default `checkpoints`
+    /// beside the checkpoint key).
+    #[arg(long, env = "LECTERN_CHECKPOINT_PUBLISH_DIR")]
+    publish_dir: Option<std::path::PathBuf>,
     #[command(flatten)]
     db: DbArgs,
 }
 
 impl AuditArgs {
-    fn key_path(&self) -> anyhow::Result<std::path::PathBuf> {
-        self.db.checkpoint_key(self.checkpoint_key.clone())
+    fn signing(&self) -> anyhow::Result<crate::config::Signing> {
+        self.db
+            .signing(self.checkpoint_key.clone(), self.publish_dir.clone())
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct VerifyArgs {
+    /// A checkpoint key to trust (repeatable): its verifier key
+    /// (`origin+id+base64`, as GET /checkpoint's signature names it) or its
+    /// hex public key (as `audit checkpoints` lists it). Checkpoints signed
+    /// by any other key fail. Without one, the keys stored in the database
+    /// are believed, and a warning says so.
+    #[arg(long = "key")]
+    keys: Vec<String>,
+    /// A file of trusted keys, one a line (`#` comments).
+    #[arg(long)]
+    keys_file: Option<std::path::PathBuf>,
+    /// A published copy of the checkpoints to check the log and the
+    /// database against: a directory, or the http:// URL it is served at.
+    #[arg(long)]
+    published: Option<String>,
+    /// A witness whose cosignatures count (repeatable): its verifier key.
+    #[arg(long = "witness")]
+    witnesses: Vec<String>,
+    /// Cosignatures of the named witnesses the latest checkpoint needs
+    /// (default: all of them).
+    #[arg(long, requires = "witnesses")]
+    quorum: Option<usize>,
+    #[command(flatten)]
+    db: DbArgs,
+}
+
+impl VerifyArgs {
+    fn trust(&self) -> anyhow::Result<lectern_audit::checkpoints::Trust> {
+        use lectern_audit::checkpoints::parse_trusted_key;
+        let mut texts = self.keys.clone();
+        if let Some(path) = &self.keys_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the keys file {}", path.display()))?;
+            texts.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(str::to_owned),
+            );
+        }
+        let keys = texts
+            .iter()
+            .map(|k| parse_trusted_key(k))
+            .collect::<Result<Vec<_>, _>>()?;
+        let witnesses = self
+            .witnesses
+            .iter()
+            .map(|w| {
+                let key = lectern_tlog::note::NoteKey::parse(w)?;
+                if key.alg() != lectern_tlog::note::Alg::Cosignature {
+                    anyhow::bail!("--witness {w:?} is not a witness's key (type 0x04)");
+                }
+                Ok(key)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let quorum = self.quorum.unwrap_or(witnesses.len());
+        if quorum > witnesses.len() {
+            anyhow::bail!(
+                "--quorum {quorum} asks for more cosignatures than the {} witnesses named",
+                witnesses.len()
+            );
+        }
+        Ok(lectern_audit::checkpoints::Trust {
+            keys,
+            published: None,
+            witnesses,
+            quorum,
+        })
     }
 }
 
@@ -459,15 +538,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit(AuditCommand::Verify(args)) => {
+            let mut trust = args.trust()?;
+            if let Some(source) = &args.published {
+                trust.published = Some(crate::witnesses::read_published(source).await?);
+            }
             let (url, store) = open_existing(&args.db).await?;
             let read = read_db(&url).await?;
-            let audit = lectern_audit::checkpoints::audit(&store, &read)
+            let audit = lectern_audit::checkpoints::audit_with(&store, &read, &trust)
                 .await
                 .context(
                     "cannot read the event log (has `lectern migrate` run on this database?)",
                 )?;
             let v = &audit.verification;
             let mut code = ExitCode::SUCCESS;
+            if audit.trusting_the_database {
+                eprintln!(
+                    "WARNING: no trusted key given (--key): the checkpoints were checked against \
+                     the keys stored in the database they protect, so anyone who can write to it \
+                     can re-sign a rewritten log and pass. Give the published key: --key \
+                     <origin+id+key> (the signature line of GET /checkpoint names it)."
+                );
+            }
             match (&v.first_bad, v.head) {
                 (None, None) => println!("chain intact: the log is empty"),
                 (None, Some((position, hash))) => println!(
@@ -485,11 +576,46 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             match &audit.bad_checkpoint {
                 None => println!(
-                    "checkpoints intact: {} signed checkpoints verify against the log",
-                    audit.checkpoints
+                    "checkpoints intact: {} signed checkpoints verify against the log{}",
+                    audit.checkpoints,
+                    if audit.trusting_the_database {
+                        " (by the keys the database lists)"
+                    } else {
+                        " under the trusted keys"
+                    }
                 ),
                 Some((size, why)) => {
                     println!("checkpoint BROKEN: the checkpoint at size {size}: {why}");
+                    code = ExitCode::from(2);
+                }
+            }
+            if let Some(p) = &audit.published {
+                if p.problems.is_empty() {
+                    println!(
+                        "published copy intact: {} published checkpoints match the database and \
+                         the log{}",
+                        p.count,
+                        if p.newer_in_database > 0 {
+                            format!(
+                                " ({} newer checkpoints in the database are not in this copy yet)",
+                                p.newer_in_database
+                            )
+                        } else {
+                            String::new()
+                        }
+                    );
+                } else {
+                    for problem in &p.problems {
+                        println!("published copy BROKEN: {problem}");
+                    }
+                    code = ExitCode::from(2);
+                }
+            }
+            match &audit.witnesses {
+                None => {}
+                Some(Ok(said)) => println!("witnesses: {said}"),
+                Some(Err(said)) => {
+                    println!("witnesses BROKEN: {said}");
                     code = ExitCode::from(2);
                 }
             }
@@ -500,8 +626,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = open(&url).await?;
             store.migrate().await?;
             let read = read_db(&url).await?;
-            let signer = lectern_audit::checkpoints::Signer::load_or_create(&args.key_path()?)?;
-            let c = lectern_audit::checkpoints::sign(&store, &read, &signer).await?;
+            let signing = args.signing()?;
+            let c = crate::witnesses::checkpoint(&store, &read, &signing).await?;
             println!(
                 "checkpoint: size {}, root {}, head hash {}, signed {} with key {}",
                 c.size,
@@ -509,6 +635,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 c.head_hash,
                 c.signed_at.to_rfc3339(),
                 c.key_id
+            );
+            println!(
+                "published in {}; trust it with --key {}",
+                signing.publish_dir.display(),
+                signing.signer()?.note_key()
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -543,14 +674,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = open(&url).await?;
             store.migrate().await?;
             let read = read_db(&url).await?;
-            let path = args.key_path()?;
-            let old = lectern_audit::checkpoints::Signer::load_or_create(&path)?.key_id();
-            let signer = lectern_audit::checkpoints::Signer::create(&path)?;
+            let signing = args.signing()?;
+            let path = signing.key.clone();
+            let previous = signing.signer()?;
+            let old = previous.key_id();
+            let signer = lectern_audit::checkpoints::Signer::create(&path)?
+                .with_origin(&signing.origin)?
+                .publishing_to(Some(signing.publish_dir.clone()))
+                .succeeding(previous);
             lectern_audit::checkpoints::publish(&read, &signer).await?;
             eprintln!(
-                "new checkpoint key {} in {} (key {old} is retired)",
+                "new checkpoint key {} in {} (key {old} is retired); the next checkpoint is \
+                 signed by both, and is trusted with --key {}",
                 signer.key_id(),
-                path.display()
+                path.display(),
+                signer.note_key()
             );
             match lectern_audit::checkpoints::sign(&store, &read, &signer).await {
                 Ok(c) if c.key_id == signer.key_id() => {
@@ -616,8 +754,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (url, store) = open_existing(&args.audit.db).await?;
             let read = read_db(&url).await?;
             let person = lectern_domain::StaffNo::parse(&args.person)?;
-            let signer =
-                lectern_audit::checkpoints::Signer::load_or_create(&args.audit.key_path()?)?;
+            let signer = args.audit.signing()?.signer()?;
             let campus = lectern_domain::Campus::default();
             let bundle = lectern_audit::bundle::export(
                 &store,

@@ -34,6 +34,16 @@ pub struct FileConfig {
     pub checkpoint_key: Option<PathBuf>,
     /// Seconds between the checkpoints `lectern serve` signs (0: none).
     pub checkpoint_interval_seconds: Option<u64>,
+    /// The log's name in its checkpoints (origin line and key name), a
+    /// schema-less URL such as `lectern.example.edu.cn/log` (default
+    /// `lectern.local/log`).
+    pub checkpoint_origin: Option<String>,
+    /// Where signed checkpoints are published (default `checkpoints` beside
+    /// the checkpoint key).
+    pub checkpoint_publish_dir: Option<PathBuf>,
+    /// Outside witnesses (C2SP tlog-witness) each new checkpoint is
+    /// submitted to (`witnesses = [{ url, key }]`).
+    pub witnesses: Option<Vec<WitnessConfig>>,
     /// Working days after a year closes within which its appraisal
     /// disputes are filed (default 10).
     pub dispute_working_days: Option<u32>,
@@ -71,6 +81,36 @@ pub struct FlagsConfig {
     /// Sessions of a year a card is refused as not expected at before a
     /// flag (default 3).
     pub wrong_venue_sessions: Option<u32>,
+}
+
+/// An outside witness: its `add-checkpoint` URL prefix and its verifier
+/// key (`name+id+base64`, type 0x04).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessConfig {
+    pub url: String,
+    pub key: String,
+}
+
+/// How checkpoints are signed and published: the key's file, the origin,
+/// the directory they are published in, and the outside witnesses.
+#[derive(Debug, Clone)]
+pub struct Signing {
+    pub key: PathBuf,
+    pub origin: String,
+    pub publish_dir: PathBuf,
+    pub witnesses: Vec<crate::witnesses::OutsideWitness>,
+}
+
+impl Signing {
+    /// The signer (its key read, or made there on first use).
+    pub fn signer(&self) -> anyhow::Result<lectern_audit::checkpoints::Signer> {
+        Ok(
+            lectern_audit::checkpoints::Signer::load_or_create(&self.key)?
+                .with_origin(&self.origin)?
+                .publishing_to(Some(self.publish_dir.clone())),
+        )
+    }
 }
 
 /// The walk between two venues (either way).
@@ -188,6 +228,38 @@ impl DbArgs {
         ))
     }
 
+    /// How checkpoints are signed and published: `key` and `publish` are the
+    /// flags (else the file's settings; the published directory defaults to
+    /// `checkpoints` beside the key).
+    pub fn signing(
+        &self,
+        key: Option<PathBuf>,
+        publish: Option<PathBuf>,
+    ) -> anyhow::Result<Signing> {
+        let file = self.file()?;
+        let key =
+            lectern_audit::checkpoints::key_path(key.or(file.checkpoint_key), self.data_dir()?);
+        let publish_dir = publish.or(file.checkpoint_publish_dir).unwrap_or_else(|| {
+            key.parent()
+                .unwrap_or_else(|| Path::new("."))
+                .join("checkpoints")
+        });
+        let witnesses = file
+            .witnesses
+            .unwrap_or_default()
+            .iter()
+            .map(crate::witnesses::OutsideWitness::from_config)
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Signing {
+            key,
+            origin: file
+                .checkpoint_origin
+                .unwrap_or_else(|| lectern_audit::checkpoints::DEFAULT_ORIGIN.to_owned()),
+            publish_dir,
+            witnesses,
+        })
+    }
+
     /// The projectors' options: the proxy-tap rules' thresholds from the
     /// file's `[flags]`.
     pub fn projections(&self) -> anyhow::Result<lectern_projections::Options> {
@@ -269,6 +341,10 @@ pub struct ServeArgs {
     /// none).
     #[arg(long, env = "LECTERN_CHECKPOINT_INTERVAL_SECONDS")]
     pub checkpoint_interval_seconds: Option<u64>,
+    /// Where signed checkpoints are published, served at /checkpoint and
+    /// /checkpoints/ (default `checkpoints` beside the checkpoint key).
+    #[arg(long, env = "LECTERN_CHECKPOINT_PUBLISH_DIR")]
+    pub publish_dir: Option<PathBuf>,
     /// Working days after a year closes within which its appraisal
     /// disputes are filed (default 10)
     #[arg(long, env = "LECTERN_DISPUTE_WORKING_DAYS")]
@@ -298,9 +374,10 @@ impl ServeArgs {
         })
     }
 
-    /// Where the checkpoint key is (see `checkpoints::key_path`).
-    pub fn checkpoint_key(&self) -> anyhow::Result<PathBuf> {
-        self.db.checkpoint_key(self.checkpoint_key.clone())
+    /// How checkpoints are signed and published.
+    pub fn signing(&self) -> anyhow::Result<Signing> {
+        self.db
+            .signing(self.checkpoint_key.clone(), self.publish_dir.clone())
     }
 
     /// How often to sign a checkpoint; `None`: never.
@@ -398,6 +475,9 @@ mod tests {
                 token_cache_seconds: Some(5),
                 checkpoint_key: all.checkpoint_key.clone(),
                 checkpoint_interval_seconds: Some(3600),
+                checkpoint_origin: Some("lectern.local/log".into()),
+                checkpoint_publish_dir: all.checkpoint_publish_dir.clone(),
+                witnesses: all.witnesses.clone(),
                 dispute_working_days: Some(10),
                 replica_url: all.replica_url.clone(),
                 replica_wait_ms: Some(2000),

@@ -33,3 +33,4 @@ pub mod kiosk;
 pub mod metrics;
 pub mod reports;
 pub mod web;
+pub mod witnesses;

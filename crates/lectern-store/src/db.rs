@@ -120,6 +120,11 @@ fn migrator(backend: &'static str) -> Migrator {
                 "kiosk faults in heartbeats",
                 include_str!("../../../migrations/sqlite/0006_kiosk_faults.sql"),
             ),
+            (
+                7,
+                "checkpoint notes and witnesses",
+                include_str!("../../../migrations/sqlite/0007_witnesses.sql"),
+            ),
         ],
         _ => &[
             (
@@ -151,6 +156,11 @@ fn migrator(backend: &'static str) -> Migrator {
                 6,
                 "kiosk faults in heartbeats",
                 include_str!("../../../migrations/postgres/0006_kiosk_faults.sql"),
+            ),
+            (
+                7,
+                "checkpoint notes and witnesses",
+                include_str!("../../../migrations/postgres/0007_witnesses.sql"),
             ),
         ],
     };

@@ -34,7 +34,6 @@ mod chain;
 mod db;
 mod error;
 mod event;
-pub mod merkle;
 mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -47,6 +46,9 @@ pub use error::{Error, Result, database_unavailable};
 pub use event::{
     AppendRequest, Appended, ExpectedVersion, Metadata, NewEvent, RecordedEvent, UniqueKey, now,
 };
+/// The Merkle tree over the log (it lives in `lectern-tlog`, which kiosks
+/// and witnesses share).
+pub use lectern_tlog::merkle;
 pub use store::{Durability, LogState, Store, StoreOptions, Subscription};
 pub use upcast::Upcasters;
 pub use url::redact;
