@@ -145,9 +145,30 @@ async fn checkpoints_catch_forgery_and_rewritten_history(db: TestDb) {
     assert_ne!(code, 0);
     assert!(err.contains("signs positions 1 to 35"), "{err}");
 
-    // The API gives the same proof.
+    // The API gives the same proof, and the server serves the published
+    // checkpoints.
     {
-        let server = TestApp::start(&url).await;
+        let server = TestApp::start_with(&lectern_server::config::ServeArgs {
+            publish_dir: Some(dir.path().join("keys/checkpoints")),
+            ..TestApp::args(&url)
+        })
+        .await;
+        let (status, latest) = crate::get(server.addr, "/checkpoint").await;
+        assert_eq!(status, "200 OK", "{latest}");
+        assert!(
+            latest.contains("\n35\n"),
+            "the latest, of 35 events: {latest}"
+        );
+        assert!(
+            latest.contains("\n\n\u{2014} lectern.local/log "),
+            "{latest}"
+        );
+        let (_, index) = crate::get(server.addr, "/checkpoints/index").await;
+        assert_eq!(index, "20\n30\n35\n");
+        let (_, at30) = crate::get(server.addr, "/checkpoints/log/30").await;
+        assert!(at30.starts_with("lectern.local/log\n30\n"), "{at30}");
+        let (status, _) = crate::get(server.addr, "/checkpoints/log/31").await;
+        assert_eq!(status, "404 Not Found");
         let auditor = role_token(&url, "auditor").await;
         let r = ok(
             server.addr,

@@ -19,3 +19,4 @@ mod kiosk_api;
 mod operations;
 mod scenario;
 mod tamper;
+mod witness;
