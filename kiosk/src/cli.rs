@@ -196,6 +196,7 @@ async fn command(cli: Cli) -> Result<ExitCode> {
         Command::Status => {
             let identity = queue.identity().await?;
             let boot = queue.boot(&KioskClock::system().now().boot).await?;
+            let witnessed = queue.witnessed().await?;
             let status = json!({
                 "kiosk": identity.as_ref().map(|(i, _)| i.kiosk.as_str()),
                 "venue": identity.as_ref().map(|(i, _)| i.venue.as_str()),
@@ -207,6 +208,11 @@ async fn command(cli: Cli) -> Result<ExitCode> {
                     "boot": boot,
                     "sync_point": queue.latest_sync(boot).await?,
                     "offset_ms": queue.latest_offset().await?,
+                },
+                "witness": {
+                    "log_key": witnessed.log_key,
+                    "size": witnessed.size(),
+                    "alarm": witnessed.alarm,
                 },
             });
             println!("{status}");

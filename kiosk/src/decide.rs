@@ -230,6 +230,7 @@ mod tests {
                 checked_in: vec![],
             }],
             server_time: at(6, 0),
+            log: None,
         });
         book
     }

@@ -17,6 +17,9 @@
 //! - `queue`: the durable local state (SQLite, WAL, synchronous=FULL).
 //! - `clock`: the wall clock and the boot's monotonic clock.
 //! - `client`, `sync`: the signed conversation with `/kiosk/v1`.
+//! - `witness`: the kiosk as a witness of the server's log (checkpoints
+//!   checked by consistency proof, cosigned, an alarm when one does not
+//!   extend what it or another kiosk saw).
 //! - `text`: what the kiosk says, in Chinese and English.
 //! - `cli`: the `lectern-kiosk` command.
 
@@ -31,6 +34,7 @@ pub mod reader;
 pub mod screen;
 pub mod sync;
 pub mod text;
+pub mod witness;
 
 use std::io::Write;
 use std::sync::Arc;

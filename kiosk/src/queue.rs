@@ -43,6 +43,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "boots, sync points, the monotonic reading of each tap",
         include_str!("../migrations/0002_clock.sql"),
     ),
+    (
+        3,
+        "the log as the kiosk witnessed it",
+        include_str!("../migrations/0003_witness.sql"),
+    ),
 ];
 
 /// Sync points are kept one per this much of a boot's monotonic clock.
@@ -132,6 +137,10 @@ impl Queue {
         .bind(key.secret_hex())
         .execute(&self.pool)
         .await?;
+        // A new enrolment may be with another server's log.
+        sqlx::query("DELETE FROM witness")
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -364,6 +373,36 @@ impl Queue {
                 .await?;
         }
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// What the kiosk has witnessed of the server's log.
+    pub async fn witnessed(&self) -> Result<crate::witness::Witnessed> {
+        let row = sqlx::query("SELECT log_key, note, cosigned, alarm FROM witness")
+            .fetch_optional(&self.pool)
+            .await?;
+        let text = |i: usize| row.as_ref().and_then(|r| r.get::<Option<String>, _>(i));
+        let (log_key, note, cosigned, alarm) = (text(0), text(1), text(2), text(3));
+        Ok(crate::witness::Witnessed {
+            log_key,
+            note,
+            cosigned,
+            alarm,
+        })
+    }
+
+    pub async fn save_witnessed(&self, w: &crate::witness::Witnessed) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO witness (one, log_key, note, cosigned, alarm) VALUES (1, ?1, ?2, ?3, ?4) \
+             ON CONFLICT (one) DO UPDATE SET log_key = excluded.log_key, note = excluded.note, \
+             cosigned = excluded.cosigned, alarm = excluded.alarm",
+        )
+        .bind(&w.log_key)
+        .bind(&w.note)
+        .bind(&w.cosigned)
+        .bind(&w.alarm)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -266,11 +266,27 @@ impl Sync {
         Ok(batches)
     }
 
-    /// Downloads the roster (a delta when there is one already).
+    /// Downloads the roster (a delta when there is one already), and
+    /// witnesses the log it shows.
     pub async fn refresh(&self) -> Result<(), CallError> {
         let since = self.book.lock().await.roster.as_ref().map(|r| r.as_of);
-        let path = since.map_or("roster".to_owned(), |s| format!("roster?since={s}"));
-        let roster: Roster = self.exchange("GET", &path, vec![]).await?;
+        let mut witnessed = self.queue.witnessed().await.map_err(local)?;
+        let mut path = format!("roster?witnessed={}", witnessed.size());
+        if let Some(s) = since {
+            path.push_str(&format!("&since={s}"));
+        }
+        let mut roster: Roster = self.exchange("GET", &path, vec![]).await?;
+        if let Some(view) = roster.log.take() {
+            let me = lectern_tlog::note::NoteSigner::new(
+                &lectern_kiosk_protocol::witness_name(self.id.kiosk.as_str()),
+                lectern_tlog::note::Alg::Cosignature,
+                &self.key.seed(),
+            )
+            .map_err(|e| local(e.into()))?;
+            let now = u64::try_from(roster.server_time.timestamp()).unwrap_or(0);
+            witnessed.see(&view, &me, now);
+            self.queue.save_witnessed(&witnessed).await.map_err(local)?;
+        }
         let mut book = self.book.lock().await;
         book.update(roster);
         if let Some(r) = &book.roster {
@@ -280,7 +296,10 @@ impl Sync {
     }
 
     pub async fn heartbeat(&self, last_tap: Option<DateTime<Utc>>) -> Result<(), CallError> {
+        let witnessed = self.queue.witnessed().await.map_err(local)?;
         let beat = Heartbeat {
+            cosigned: witnessed.cosigned,
+            witness_alarm: witnessed.alarm,
             version: self.version.to_owned(),
             backlog: self.queue.backlog().await.unwrap_or_default(),
             last_tap,

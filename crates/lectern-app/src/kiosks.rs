@@ -192,6 +192,7 @@ pub async fn roster(app: &App, db: &ReadDb, venue: &Slug, since: Option<u64>) ->
         people,
         sessions,
         server_time: app.clock.now(),
+        log: None,
     })
 }
 

@@ -273,22 +273,34 @@ pub async fn list(db: &ReadDb) -> Result<Vec<Checkpoint>> {
             &[],
         )
         .await?;
-    rows.iter()
-        .map(|r| {
-            let signed_at = r.text("signed_at");
-            Ok(Checkpoint {
-                size: r.int("size") as u64,
-                root: r.text("root"),
-                head_hash: r.text("head_hash"),
-                signed_at: DateTime::parse_from_rfc3339(&signed_at)
-                    .map_err(|e| Error::invalid("a checkpoint's time", &signed_at, e.to_string()))?
-                    .with_timezone(&Utc),
-                key_id: r.text("key_id"),
-                signature: r.text("signature"),
-                note: r.opt("note"),
-            })
-        })
-        .collect()
+    rows.iter().map(row_checkpoint).collect()
+}
+
+/// The latest checkpoint, if any.
+pub async fn latest(db: &ReadDb) -> Result<Option<Checkpoint>> {
+    let rows = db
+        .fetch(
+            "SELECT size, root, head_hash, signed_at, key_id, signature, note FROM checkpoints \
+             ORDER BY size DESC LIMIT 1",
+            &[],
+        )
+        .await?;
+    rows.iter().map(row_checkpoint).next().transpose()
+}
+
+fn row_checkpoint(r: &lectern_projections::Row) -> Result<Checkpoint> {
+    let signed_at = r.text("signed_at");
+    Ok(Checkpoint {
+        size: r.int("size") as u64,
+        root: r.text("root"),
+        head_hash: r.text("head_hash"),
+        signed_at: DateTime::parse_from_rfc3339(&signed_at)
+            .map_err(|e| Error::invalid("a checkpoint's time", &signed_at, e.to_string()))?
+            .with_timezone(&Utc),
+        key_id: r.text("key_id"),
+        signature: r.text("signature"),
+        note: r.opt("note"),
+    })
 }
 
 /// A checkpoint key as published.

@@ -106,6 +106,10 @@ pub(crate) enum KioskAlarmKind {
     /// Its latest heartbeat said its queue's disk cannot take taps
     /// (`heartbeat.diskFault` says why).
     DiskFault,
+    /// Its latest heartbeat said the server showed it a log that does not
+    /// extend the one it saw before: history rewritten, or different
+    /// histories shown to different kiosks (`heartbeat.witnessAlarm`).
+    LogNotExtended,
 }
 
 /// One alarm of a kiosk.
@@ -158,6 +162,9 @@ impl KioskStatus {
             if h.disk_fault.is_some() {
                 out.push(alarm(KioskAlarmKind::DiskFault, 0));
             }
+            if h.witness_alarm.is_some() {
+                out.push(alarm(KioskAlarmKind::LogNotExtended, 0));
+            }
         }
         if self.missing > 0 {
             out.push(alarm(KioskAlarmKind::MissingTaps, self.missing));
@@ -186,6 +193,8 @@ pub(crate) struct KioskHeartbeat {
     pub(crate) reader_fault: Option<String>,
     /// What it said is wrong with the disk its queue is on.
     pub(crate) disk_fault: Option<String>,
+    /// Why it refused the log the server showed it (none: it accepted it).
+    pub(crate) witness_alarm: Option<String>,
 }
 
 impl From<lectern_store::RecordedEvent> for LogEvent {
@@ -392,7 +401,7 @@ impl OpsQuery {
                 "SELECT k.id, k.venue, k.taps, k.last_counter, k.gaps, k.missing, k.last_tap_at, \
                  k.last_seen, k.clock_skew_ms, k.registered_at, k.public_key, k.version, \
                  h.seen_at, h.kiosk_time, h.clock_offset_ms, h.version AS beat_version, h.backlog, \
-                 h.last_tap, h.reader_fault, h.disk_fault \
+                 h.last_tap, h.reader_fault, h.disk_fault, h.witness_alarm \
                  FROM rm_kiosks k LEFT JOIN kiosk_heartbeats h ON h.kiosk = k.id ORDER BY k.id",
                 &[],
             )
@@ -425,6 +434,7 @@ impl OpsQuery {
                     last_tap: r.opt("last_tap"),
                     reader_fault: r.opt("reader_fault"),
                     disk_fault: r.opt("disk_fault"),
+                    witness_alarm: r.opt("witness_alarm"),
                 }),
             })
             .map(|mut k| {

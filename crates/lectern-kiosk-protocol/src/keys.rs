@@ -37,6 +37,12 @@ impl KioskKey {
         hex(self.0.as_bytes())
     }
 
+    /// The secret seed, for the kiosk's cosignatures of checkpoints (the
+    /// same key, under another message prefix: `cosignature/v1`).
+    pub fn seed(&self) -> [u8; 32] {
+        *self.0.as_bytes()
+    }
+
     /// The public key to enrol, 32 bytes, hex.
     pub fn public_hex(&self) -> String {
         hex(self.0.verifying_key().as_bytes())

@@ -17,6 +17,9 @@
 //!   (`MonoReading`, signed with the tap) and the kiosk's sync point nearest
 //!   to it of the same boot (`SyncPoint`), never by the kiosk's wall clock
 //!   while such a point exists.
+//! - A kiosk witnesses the log: it keeps the latest checkpoint it accepted,
+//!   accepts a newer one only by a consistency proof (`Roster::log`), and
+//!   sends it back cosigned with each heartbeat, or the alarm it raised.
 //! - Taps are idempotent by `Tap::id` (UUID v7 made by the kiosk): sending a
 //!   batch again adds nothing.
 
@@ -26,9 +29,18 @@ mod messages;
 pub use keys::{KioskKey, PublicKey, enrolment_code_hash, new_enrolment_code, request_bytes};
 pub use lectern_domain::{MonoReading, SyncPoint};
 pub use messages::{
-    BatchResponse, EnrolRequest, EnrolResponse, Heartbeat, HeartbeatResponse, Outcome, Roster,
-    RosterPerson, RosterSession, SignedTap, Stamp, Tap, TapBatch, TapResult,
+    BatchResponse, EnrolRequest, EnrolResponse, Heartbeat, HeartbeatResponse, LogView, Outcome,
+    PeerView, Roster, RosterPerson, RosterSession, SignedTap, Stamp, Tap, TapBatch, TapResult,
 };
+
+/// The name a kiosk cosigns checkpoints under (`tlog-cosignature`, with
+/// its enrolled Ed25519 key).
+pub fn witness_name(kiosk: &str) -> String {
+    format!("{WITNESS_PREFIX}{kiosk}")
+}
+
+/// The start of every kiosk's witness name.
+pub const WITNESS_PREFIX: &str = "lectern-kiosk/";
 
 /// The most taps one `POST /kiosk/v1/taps` may carry.
 pub const MAX_BATCH: usize = 500;

@@ -214,6 +214,40 @@ pub struct Roster {
     pub people: Vec<RosterPerson>,
     pub sessions: Vec<RosterSession>,
     pub server_time: DateTime<Utc>,
+    /// The log as the server shows it, for the kiosk to witness (absent
+    /// before the first checkpoint, or from a server too old to send it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<LogView>,
+}
+
+/// The log's latest signed checkpoint, and how it extends what the kiosk
+/// (and other kiosks) saw before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogView {
+    /// The checkpoint: a C2SP signed note (origin, size, base64 root, then
+    /// signature lines).
+    pub note: String,
+    /// The verifier key (`origin+id+base64`) of the key that signed it; a
+    /// kiosk trusting no key yet trusts this one from then on.
+    pub log_key: String,
+    /// A consistency proof (base64 hashes) from the size the kiosk asked
+    /// with (`witnessed=N`) to the note's.
+    pub proof: Vec<String>,
+    /// The latest checkpoints other kiosks cosigned that differ from this
+    /// one, each with a proof from its size to this one's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<PeerView>,
+}
+
+/// Another kiosk's latest cosigned checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerView {
+    /// Its witness name (`lectern-kiosk/<id>`).
+    pub witness: String,
+    /// The checkpoint it cosigned, with the log's signature.
+    pub note: String,
+    /// A consistency proof from its size to the current checkpoint's.
+    pub proof: Vec<String>,
 }
 
 /// A person as a kiosk knows them.
@@ -267,6 +301,14 @@ pub struct Heartbeat {
     /// What is wrong with the disk its queue is on (absent: nothing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk_fault: Option<String>,
+    /// The latest checkpoint it accepted, with its cosignature
+    /// (`tlog-cosignature`) added: a signed note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cosigned: Option<String>,
+    /// Why it refused a checkpoint the server showed it: the log does not
+    /// extend the one it saw (absent: no alarm).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness_alarm: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -40,6 +40,8 @@ pub struct AppState {
     /// Where signed checkpoints are published (served at `/checkpoint` and
     /// `/checkpoints/…`).
     pub published: std::path::PathBuf,
+    /// The log as kiosks are shown it, with their proofs.
+    pub log_views: crate::witnesses::LogViews,
 }
 
 pub struct Application {
@@ -119,6 +121,7 @@ impl Application {
             metrics,
             taps: Ingest::new(&app),
             published: signing.publish_dir.clone(),
+            log_views: crate::witnesses::LogViews::default(),
         });
         let checkpoints = args.checkpoint_interval()?.map(|every| (signing, every));
         Ok(Application {

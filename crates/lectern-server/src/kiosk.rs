@@ -292,10 +292,38 @@ async fn heartbeat(
             ("version", Some(&beat.version)),
             ("reader_fault", beat.reader_fault.as_ref()),
             ("disk_fault", beat.disk_fault.as_ref()),
+            ("witness_alarm", beat.witness_alarm.as_ref()),
         ] {
             if let Some(text) = text {
                 storable_text(what, text)?;
             }
+        }
+        if let Some(cosigned) = &beat.cosigned {
+            if cosigned.len() > COSIGNED_MAX {
+                return Err(Error::bad_input(format!(
+                    "the heartbeat's cosigned checkpoint is {} bytes long; at most {COSIGNED_MAX}",
+                    cosigned.len()
+                ))
+                .into());
+            }
+            let public = lectern_audit::checkpoints::unhex::<32>("a kiosk key", &by.key.to_hex())
+                .map_err(|e| Error::bad_input(e.to_string()))?;
+            if let Err(e) = crate::witnesses::take_cosignature(
+                state.api.db(),
+                by.kiosk.as_str(),
+                public,
+                cosigned,
+            )
+            .await
+            {
+                tracing::warn!(kiosk = by.kiosk.as_str(), "a cosignature not taken: {e:#}");
+            }
+        }
+        if let Some(alarm) = &beat.witness_alarm {
+            tracing::error!(
+                kiosk = by.kiosk.as_str(),
+                "a kiosk refuses the log it was shown: {alarm}"
+            );
         }
         let now = state.api.app.clock.now();
         let offset = by.offset_ms(now);
@@ -305,14 +333,15 @@ async fn heartbeat(
             sql: std::sync::Arc::from(
                 "INSERT INTO kiosk_heartbeats (kiosk, seen_at, kiosk_time, clock_offset_ms, \
                  version, backlog, last_tap, public_key, boot, mono_us, reader_fault, \
-                 disk_fault) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 disk_fault, witness_alarm) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
                  ON CONFLICT (kiosk) DO UPDATE SET seen_at = excluded.seen_at, \
                  kiosk_time = excluded.kiosk_time, clock_offset_ms = excluded.clock_offset_ms, \
                  version = excluded.version, backlog = excluded.backlog, \
                  last_tap = excluded.last_tap, public_key = excluded.public_key, \
                  boot = excluded.boot, mono_us = excluded.mono_us, \
-                 reader_fault = excluded.reader_fault, disk_fault = excluded.disk_fault \
+                 reader_fault = excluded.reader_fault, disk_fault = excluded.disk_fault, \
+                 witness_alarm = excluded.witness_alarm \
                  WHERE kiosk_heartbeats.public_key IS NULL \
                  OR kiosk_heartbeats.public_key <> excluded.public_key \
                  OR kiosk_heartbeats.boot < excluded.boot \
@@ -332,6 +361,7 @@ async fn heartbeat(
                 Val::Int(i64::try_from(by.stamp.clock.mono_us).unwrap_or(i64::MAX)),
                 Val::from(beat.reader_fault),
                 Val::from(beat.disk_fault),
+                Val::from(beat.witness_alarm),
             ],
         };
         // As a guard, the upsert tells whether it changed the row.
@@ -397,25 +427,47 @@ async fn roster(
     };
     let result = async {
         let by = authenticate(&state, &method, &uri, &headers, &body).await?;
-        let since = match uri.query() {
-            None | Some("") => None,
-            Some(q) => Some(
-                q.strip_prefix("since=")
-                    .and_then(|n| n.parse::<u64>().ok())
-                    .ok_or_else(|| {
-                        Error::bad_input(format!(
-                            "the query must be since=N (a log position), not {q:?}"
-                        ))
-                    })?,
-            ),
-        };
-        Ok::<_, Refusal>(
-            lectern_app::kiosks::roster(&state.api.app, state.api.db(), &by.venue, since).await?,
-        )
+        let (mut since, mut witnessed) = (None, 0);
+        for pair in uri
+            .query()
+            .unwrap_or_default()
+            .split('&')
+            .filter(|p| !p.is_empty())
+        {
+            let number = |text: &str| text.parse::<u64>().ok();
+            match pair.split_once('=') {
+                Some(("since", n)) if number(n).is_some() => since = number(n),
+                Some(("witnessed", n)) if number(n).is_some() => witnessed = number(n).unwrap_or(0),
+                _ => {
+                    return Err(Error::bad_input(format!(
+                        "the query takes since=N (a log position) and witnessed=N (the size of \
+                         the checkpoint the kiosk holds), not {pair:?}"
+                    ))
+                    .into());
+                }
+            }
+        }
+        let mut roster =
+            lectern_app::kiosks::roster(&state.api.app, state.api.db(), &by.venue, since).await?;
+        roster.log = state
+            .log_views
+            .view(&state.store, state.api.db(), by.kiosk.as_str(), witnessed)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(
+                    kiosk = by.kiosk.as_str(),
+                    "cannot show the log to a kiosk: {e:#}"
+                );
+                None
+            });
+        Ok::<_, Refusal>(roster)
     }
     .await;
     answer(result)
 }
+
+/// The longest cosigned checkpoint a heartbeat may carry.
+const COSIGNED_MAX: usize = 8_000;
 
 /// The longest text a heartbeat field may hold.
 const HEARTBEAT_TEXT_MAX: usize = 500;

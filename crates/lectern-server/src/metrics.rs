@@ -188,6 +188,28 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
             missing,
         );
     }
+    if let Ok(alarms) = state
+        .api
+        .db()
+        .fetch(
+            "SELECT kiosk FROM kiosk_heartbeats WHERE witness_alarm IS NOT NULL ORDER BY kiosk",
+            &[],
+        )
+        .await
+    {
+        let raised: Family<Labels, Gauge> = Family::default();
+        for k in &alarms {
+            raised
+                .get_or_create(&vec![("kiosk", k.text("kiosk"))])
+                .set(1);
+        }
+        r.register(
+            "lectern_kiosk_witness_alarms",
+            "Kiosks whose latest heartbeat says the server showed them a log that does not \
+             extend the one they saw (a rewritten history)",
+            raised,
+        );
+    }
     if let Ok(flags) = state
         .api
         .db()

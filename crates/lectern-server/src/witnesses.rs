@@ -4,10 +4,17 @@
 //! proof from the last checkpoint that witness cosigned, and keeps the
 //! cosignatures it returns (in the database and in the published note).
 //!
+//! Kiosks witness the log too: each roster carries the latest checkpoint
+//! with a consistency proof from the one the kiosk accepted before
+//! (`LogViews`), and each heartbeat brings it back cosigned
+//! (`take_cosignature`) or with the kiosk's alarm.
+//!
 //! Plain HTTP only, as the kiosks speak: a witness's answer is checked by
 //! its signature, not by the connection; reach an HTTPS witness through a
 //! local TLS tunnel (deploy/README.md).
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
@@ -15,9 +22,11 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use lectern_audit::checkpoints::{self, Checkpoint};
+use lectern_kiosk_protocol::{LogView, PeerView};
 use lectern_projections::ReadDb;
 use lectern_store::Store;
-use lectern_tlog::note::{Alg, Note, NoteKey, NoteSignature};
+use lectern_tlog::merkle::{self, Hash};
+use lectern_tlog::note::{Alg, Note, NoteKey, NoteSignature, TreeHead, b64};
 use lectern_tlog::witness::add_checkpoint_request;
 
 use crate::config::{Signing, WitnessConfig};
@@ -260,5 +269,155 @@ async fn keep(
     lectern_audit::published::record_cosignature(db, w.name(), c.size, &text).await?;
     lectern_audit::published::publish(&signing.publish_dir, c.size, &text)?;
     tracing::info!(witness = w.name(), size = c.size, "checkpoint cosigned");
+    Ok(())
+}
+
+/// The most other kiosks' views a roster carries.
+const MAX_PEERS: usize = 8;
+
+/// The log as shown to kiosks: the latest checkpoint's leaves, kept in
+/// memory (32 bytes an event) from one checkpoint to the next, so that a
+/// roster's consistency proofs do not read the log; proofs between the same
+/// two sizes are made once.
+#[derive(Clone, Default)]
+pub struct LogViews {
+    tree: Arc<tokio::sync::Mutex<Option<Tree>>>,
+}
+
+struct Tree {
+    size: u64,
+    root: String,
+    leaves: Vec<Hash>,
+    proofs: HashMap<u64, Vec<String>>,
+}
+
+impl Tree {
+    fn proof_from(&mut self, old: u64) -> Vec<String> {
+        if old == 0 || old >= self.size {
+            return Vec::new();
+        }
+        let leaves = &self.leaves;
+        self.proofs
+            .entry(old)
+            .or_insert_with(|| {
+                merkle::consistency_proof(old as usize, leaves)
+                    .iter()
+                    .map(b64)
+                    .collect()
+            })
+            .clone()
+    }
+}
+
+impl LogViews {
+    /// What `kiosk`, which last accepted a checkpoint of `witnessed`
+    /// events, is shown: the latest checkpoint, a proof from `witnessed`,
+    /// and the other kiosks' differing views. `None` before any checkpoint
+    /// with a note.
+    pub async fn view(
+        &self,
+        store: &Store,
+        db: &ReadDb,
+        kiosk: &str,
+        witnessed: u64,
+    ) -> anyhow::Result<Option<LogView>> {
+        let Some(latest) = checkpoints::latest(db).await? else {
+            return Ok(None);
+        };
+        let Some(note) = latest.note.clone() else {
+            return Ok(None);
+        };
+        let origin = TreeHead::parse(&Note::parse(&note)?.body)?.origin;
+        let public = checkpoints::public_key(db, &latest.key_id).await?;
+        let public = checkpoints::unhex::<32>("a checkpoint key", &public)?;
+        let log_key = NoteKey::new(&origin, Alg::Ed25519, public)?.vkey();
+        let mut tree = self.tree.lock().await;
+        if tree
+            .as_ref()
+            .is_none_or(|t| (t.size, &t.root) != (latest.size, &latest.root))
+        {
+            let (_, mut leaves) = store.verify_tree().await?;
+            leaves.truncate(latest.size as usize);
+            *tree = (leaves.len() as u64 == latest.size
+                && lectern_tlog::hex(&merkle::root(&leaves)) == latest.root)
+                .then(|| Tree {
+                    size: latest.size,
+                    root: latest.root.clone(),
+                    leaves,
+                    proofs: HashMap::new(),
+                });
+            if tree.is_none() {
+                tracing::error!(
+                    size = latest.size,
+                    "the log no longer holds the latest checkpoint's events: kiosks are shown \
+                     it without a proof"
+                );
+            }
+        }
+        let proof = tree
+            .as_mut()
+            .map_or_else(Vec::new, |t| t.proof_from(witnessed));
+        let own = lectern_kiosk_protocol::witness_name(kiosk);
+        let body = Note::parse(&note)?.body;
+        let mut peers: Vec<PeerView> = Vec::new();
+        for (witness, size, cosigned) in lectern_audit::published::cosignatures(db).await? {
+            if !witness.starts_with(lectern_kiosk_protocol::WITNESS_PREFIX) || witness == own {
+                continue;
+            }
+            let Ok(seen) = Note::parse(&cosigned) else {
+                continue;
+            };
+            if seen.body == body || peers.iter().any(|p| p.note == cosigned) {
+                continue;
+            }
+            peers.push(PeerView {
+                witness,
+                proof: tree.as_mut().map_or_else(Vec::new, |t| t.proof_from(size)),
+                note: cosigned,
+            });
+            if peers.len() == MAX_PEERS {
+                break;
+            }
+        }
+        Ok(Some(LogView {
+            note,
+            log_key,
+            proof,
+            peers,
+        }))
+    }
+}
+
+/// Takes a kiosk's cosigned checkpoint from its heartbeat: kept when the
+/// log's key signed it and the kiosk's enrolled key (`public`) cosigned it.
+pub async fn take_cosignature(
+    db: &ReadDb,
+    kiosk: &str,
+    public: [u8; 32],
+    cosigned: &str,
+) -> anyhow::Result<()> {
+    let note = Note::parse(cosigned)?;
+    let head = TreeHead::parse(&note.body)?;
+    let name = lectern_kiosk_protocol::witness_name(kiosk);
+    let key = NoteKey::new(&name, Alg::Cosignature, public)?;
+    if note.verified_by(&key).is_none() {
+        bail!(
+            "the checkpoint of {} events is not cosigned by kiosk {kiosk}'s key",
+            head.size
+        );
+    }
+    let logged = checkpoints::keys(db).await?.iter().any(|k| {
+        checkpoints::unhex::<32>("a checkpoint key", &k.public_key)
+            .ok()
+            .and_then(|p| NoteKey::new(&head.origin, Alg::Ed25519, p).ok())
+            .is_some_and(|k| note.verified_by(&k).is_some())
+    });
+    if !logged {
+        bail!(
+            "the checkpoint of {} events kiosk {kiosk} cosigned is not signed by a checkpoint key",
+            head.size
+        );
+    }
+    lectern_audit::published::record_cosignature(db, &name, head.size, cosigned).await?;
     Ok(())
 }

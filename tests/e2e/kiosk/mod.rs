@@ -16,6 +16,7 @@ mod crash;
 mod nfc;
 mod offline;
 mod wedge;
+mod witness;
 
 pub async fn status(data: &Path) -> Value {
     let (code, out, err) = kiosk(data, &["status"]).await;

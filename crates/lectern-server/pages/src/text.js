@@ -121,4 +121,5 @@ export const TEXT = {
   'alarm.backlog': ['{n} 条待传', '{n} taps waiting'], 'alarm.clock_off': ['时钟偏差 {n} 秒', 'clock off {n} s'],
   'alarm.missing_taps': ['缺失 {n} 条刷卡', '{n} taps missing'], 'alarm.none': ['正常', 'all well'],
   'alarm.reader_fault': ['读卡器故障', 'card reader fault'], 'alarm.disk_fault': ['存储故障', 'disk fault'],
+  'alarm.log_not_extended': ['记录被改写', 'log rewritten'],
 };
