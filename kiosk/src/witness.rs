@@ -192,6 +192,10 @@ mod tests {
         let alarm = w.alarm.clone().unwrap();
         assert!(alarm.contains("is not signed by the log key"), "{alarm}");
         w.see(&view(&[&new], 14, 12), &me, 400);
-        assert_eq!(w.alarm.as_deref(), Some(alarm.as_str()), "an alarm stays raised");
+        assert_eq!(
+            w.alarm.as_deref(),
+            Some(alarm.as_str()),
+            "an alarm stays raised"
+        );
     }
 }

@@ -13,7 +13,8 @@ both_backends!(
     a_bundle_from_the_command_line
 );
 
-async fn append(store: &Store, from: u64, to: u64) {
+/// Appends generic events `from..to` (`Noted {"n": n}`) over three streams.
+pub(crate) async fn append(store: &Store, from: u64, to: u64) {
     for n in from..to {
         let e = NewEvent::new("Noted", &serde_json::json!({ "n": n })).unwrap();
         store

@@ -10,8 +10,8 @@
 use std::path::{Path, PathBuf};
 
 use lectern_store::testkit::TestDb;
-use lectern_store::{ExpectedVersion, NewEvent, Store};
 
+use crate::audit::append;
 use crate::cli;
 
 both_backends!(every_tampering_is_named);
@@ -285,16 +285,6 @@ fn unguard(db: &TestDb) -> &'static str {
         "ALTER TABLE events DISABLE TRIGGER USER;"
     } else {
         "DROP TRIGGER events_refuse_update; DROP TRIGGER events_refuse_delete;"
-    }
-}
-
-async fn append(store: &Store, from: u64, to: u64) {
-    for n in from..to {
-        let e = NewEvent::new("Noted", &serde_json::json!({ "n": n })).unwrap();
-        store
-            .append(format!("s-{}", n % 3), ExpectedVersion::Any, vec![e])
-            .await
-            .unwrap();
     }
 }
 

@@ -10,10 +10,10 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use lectern_store::testkit::TestDb;
-use lectern_store::{ExpectedVersion, NewEvent, Store};
 use lectern_tlog::note::{Alg, NoteKey, NoteSigner, TreeHead};
 use lectern_tlog::witness::{WitnessError, check_extension, parse_add_checkpoint};
 
+use crate::audit::append;
 use crate::cli;
 
 both_backends!(an_outside_witness_cosigns_and_refuses_a_rewrite);
@@ -65,16 +65,6 @@ async fn add_checkpoint(State(w): State<Arc<Witness>>, body: String) -> axum::re
     let (status, kind, text) = decide(&w, &body);
     w.answers.lock().unwrap().push(status.as_u16());
     (status, [(header::CONTENT_TYPE, kind)], text).into_response()
-}
-
-async fn append(store: &Store, from: u64, to: u64) {
-    for n in from..to {
-        let e = NewEvent::new("Noted", &serde_json::json!({ "n": n })).unwrap();
-        store
-            .append(format!("s-{}", n % 3), ExpectedVersion::Any, vec![e])
-            .await
-            .unwrap();
-    }
 }
 
 async fn an_outside_witness_cosigns_and_refuses_a_rewrite(db: TestDb) {
