@@ -336,8 +336,19 @@ impl LogViews {
             .as_ref()
             .is_none_or(|t| (t.size, &t.root) != (latest.size, &latest.root))
         {
-            let (_, mut leaves) = store.verify_tree().await?;
-            leaves.truncate(latest.size as usize);
+            // The leaves held extend to the new checkpoint's by reading only
+            // the events since; if they no longer make its root (the log
+            // was rewritten before them), the whole log is read again.
+            let held = tree
+                .take()
+                .filter(|t| t.size < latest.size)
+                .map(|t| t.leaves);
+            let mut leaves = held.clone().unwrap_or_default();
+            extend(store, &mut leaves, latest.size).await?;
+            if held.is_some() && lectern_tlog::hex(&merkle::root(&leaves)) != latest.root {
+                leaves.clear();
+                extend(store, &mut leaves, latest.size).await?;
+            }
             *tree = (leaves.len() as u64 == latest.size
                 && lectern_tlog::hex(&merkle::root(&leaves)) == latest.root)
                 .then(|| Tree {
@@ -386,6 +397,28 @@ impl LogViews {
             peers,
         }))
     }
+}
+
+/// Adds the leaves of the events after `leaves.len()` up to `size` (fewer
+/// when the log has a gap or ends before).
+async fn extend(store: &Store, leaves: &mut Vec<Hash>, size: u64) -> anyhow::Result<()> {
+    const PAGE: usize = 10_000;
+    while (leaves.len() as u64) < size {
+        let after = leaves.len() as u64;
+        let want = usize::try_from(size - after).unwrap_or(PAGE).min(PAGE);
+        let page = store.read_all(after, want, None).await?;
+        let before = leaves.len();
+        for e in &page {
+            if e.position != leaves.len() as u64 + 1 {
+                return Ok(());
+            }
+            leaves.push(merkle::leaf_hash(&e.hash));
+        }
+        if leaves.len() == before {
+            return Ok(());
+        }
+    }
+    Ok(())
 }
 
 /// Takes a kiosk's cosigned checkpoint from its heartbeat: kept when the
