@@ -286,7 +286,7 @@ async fn checkpoints_catch_forgery_and_rewritten_history(db: TestDb) {
     let published = ok(
         server.addr,
         &staff,
-        "{ checkpoints { size keyId signature } checkpointKeys { keyId publicKey retiredAt } }",
+        "{ checkpoints { size keyId signature note } checkpointKeys { keyId publicKey retiredAt } }",
         serde_json::json!({}),
     )
     .await;
@@ -299,6 +299,11 @@ async fn checkpoints_catch_forgery_and_rewritten_history(db: TestDb) {
         published["checkpointKeys"].as_array().unwrap().len(),
         2,
         "{published}"
+    );
+    let note = published["checkpoints"][1]["note"].as_str().unwrap();
+    assert!(
+        note.starts_with("lectern.local/log\n35\n"),
+        "the signed note: {published}"
     );
     server.stop().await;
 }

@@ -250,6 +250,10 @@ pub(crate) struct SignedCheckpoint {
     pub(crate) key_id: String,
     /// Ed25519, hex.
     pub(crate) signature: String,
+    /// The same tree head as a C2SP signed note, as published at
+    /// `/checkpoint` and checked by kiosks and outside witnesses (none for
+    /// checkpoints signed before notes).
+    pub(crate) note: Option<String>,
 }
 
 /// A key the server signs checkpoints with (Ed25519, hex).
@@ -333,6 +337,7 @@ impl OpsQuery {
                     .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
                 key_id: c.key_id,
                 signature: c.signature,
+                note: c.note,
             })
             .collect())
     }
