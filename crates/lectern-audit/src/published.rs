@@ -266,7 +266,8 @@ pub async fn record_cosignature(db: &ReadDb, witness: &str, size: u64, note: &st
             sql: std::sync::Arc::from(
                 "INSERT INTO checkpoint_cosignatures (witness, size, note, recorded_at) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT (witness) DO UPDATE SET \
-                 size = excluded.size, note = excluded.note, recorded_at = excluded.recorded_at",
+                 size = excluded.size, note = excluded.note, recorded_at = excluded.recorded_at \
+                 WHERE checkpoint_cosignatures.note <> excluded.note",
             ),
             args: vec![
                 Val::from(witness),
