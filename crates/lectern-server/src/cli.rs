@@ -254,7 +254,8 @@ enum AuditCommand {
     CheckProof {
         /// The proof file (`-`: stdin).
         file: std::path::PathBuf,
-        /// Accept only this checkpoint key (hex, as published).
+        /// Accept only this checkpoint key (hex, as `audit checkpoints`
+        /// lists it, or its verifier key `origin+id+base64`).
         #[arg(long)]
         key: Option<String>,
     },
@@ -267,7 +268,8 @@ enum AuditCommand {
     CheckBundle {
         /// The bundle file (`-`: stdin).
         file: std::path::PathBuf,
-        /// Accept only this checkpoint key (hex, as published).
+        /// Accept only this checkpoint key (hex, as `audit checkpoints`
+        /// lists it, or its verifier key `origin+id+base64`).
         #[arg(long)]
         key: Option<String>,
     },
@@ -739,6 +741,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         file.display()
                     )
                 })?;
+            let key = trusted_hex(key.as_deref())?;
             match proof.check(key.as_deref()) {
                 Ok(what) => {
                     println!("proof holds: {what}");
@@ -796,6 +799,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         file.display()
                     )
                 })?;
+            let key = trusted_hex(key.as_deref())?;
             match bundle.check(key.as_deref()) {
                 Ok(checked) => {
                     println!(
@@ -1720,4 +1724,12 @@ async fn serve_for_bench(url: String) -> anyhow::Result<lectern_bench::api::Serv
         stop,
         stopped,
     })
+}
+
+/// A trusted key given as hex or as a verifier key, as hex (checked).
+fn trusted_hex(key: Option<&str>) -> anyhow::Result<Option<String>> {
+    Ok(key
+        .map(lectern_audit::checkpoints::parse_trusted_key)
+        .transpose()?
+        .map(|k| lectern_audit::checkpoints::hex(&k)))
 }
