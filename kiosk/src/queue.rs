@@ -494,6 +494,7 @@ mod tests {
         // What version 1 left, unversioned: the later migrations undone.
         for undo in [
             "DROP TABLE _sqlx_migrations",
+            "DROP TABLE witness",
             "DROP TABLE boots",
             "DROP TABLE sync_points",
             "ALTER TABLE queue DROP COLUMN boot",
@@ -514,7 +515,7 @@ mod tests {
             .fetch_all(&reopened.pool)
             .await
             .unwrap();
-        assert_eq!(versions, [1, 2]);
+        assert_eq!(versions, [1, 2, 3]);
         reopened.close().await;
     }
 }
