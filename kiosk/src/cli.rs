@@ -49,6 +49,11 @@ enum Command {
         kiosk: String,
         #[arg(long)]
         code: String,
+        /// The log's checkpoint key to trust (`origin+id+base64`, as
+        /// `lectern audit checkpoint` prints it); without it the kiosk
+        /// trusts the key of the first checkpoint it is shown.
+        #[arg(long)]
+        log_key: Option<String>,
     },
     /// Read cards and record taps until the reader ends or Ctrl-C.
     Run {
@@ -119,7 +124,18 @@ async fn command(cli: Cli) -> Result<ExitCode> {
             server,
             kiosk,
             code,
+            log_key,
         } => {
+            let log_key = log_key
+                .map(|k| {
+                    let key = lectern_tlog::note::NoteKey::parse(&k)
+                        .with_context(|| format!("--log-key {k:?}"))?;
+                    if key.alg() != lectern_tlog::note::Alg::Ed25519 {
+                        anyhow::bail!("--log-key {k:?} is a witness's key, not the log's");
+                    }
+                    Ok(key.vkey())
+                })
+                .transpose()?;
             let server = Server::parse(&server)?;
             let kiosk = Slug::parse(&kiosk)?;
             let key = KioskKey::generate()?;
@@ -141,6 +157,14 @@ async fn command(cli: Cli) -> Result<ExitCode> {
                 server: server.url(),
             };
             queue.set_identity(&id, &key).await?;
+            if log_key.is_some() {
+                queue
+                    .save_witnessed(&crate::witness::Witnessed {
+                        log_key,
+                        ..Default::default()
+                    })
+                    .await?;
+            }
             eprintln!(
                 "enrolled kiosk {} at venue {} with {}",
                 id.kiosk.as_str(),

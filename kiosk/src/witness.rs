@@ -8,9 +8,10 @@
 //! another kiosk, saw raises an alarm that stays: in the kiosk's log, in
 //! every heartbeat, and so in the server's `kiosks` query and metrics.
 //!
-//! The log's key is the one the first checkpoint came with (trust on first
-//! use, from enrolment on); after a key rotation the first checkpoint is
-//! signed by both keys, and the kiosk follows the new one.
+//! The log's key is the one given at enrolment (`--log-key`), else the one
+//! the first checkpoint came with (trust on first use); after a key
+//! rotation the first checkpoint is signed by both keys, and the kiosk
+//! follows the new one.
 
 use lectern_kiosk_protocol::LogView;
 use lectern_tlog::note::{Note, NoteKey, NoteSigner, TreeHead, unb64};
@@ -95,6 +96,11 @@ impl Witnessed {
                     self.note = Some(view.note.clone());
                     self.cosigned = Some(cosigned.text());
                 }
+            }
+            Err(e @ lectern_tlog::witness::WitnessError::Unsigned { .. }) => {
+                return self.raise(format!(
+                    "the server showed this kiosk a checkpoint it cannot trust: {e}"
+                ));
             }
             Err(e) => {
                 return self.raise(format!(

@@ -12,7 +12,10 @@ use lectern_store::testkit::TestDb;
 use super::{Hall, enrol_as, hall};
 use crate::{TestApp, cli, kiosk, ok};
 
-both_backends!(two_kiosks_shown_different_histories_both_raise_the_alarm);
+both_backends!(
+    two_kiosks_shown_different_histories_both_raise_the_alarm,
+    a_kiosk_enrolled_with_the_log_key_refuses_any_other
+);
 
 /// One tap by kiosk `data`, synced: a roster (the log witnessed) and a
 /// heartbeat (its cosignature or alarm).
@@ -232,5 +235,125 @@ async fn two_kiosks_shown_different_histories_both_raise_the_alarm(db: TestDb) {
             "{metrics}"
         );
     }
+    server.stop().await;
+}
+
+async fn a_kiosk_enrolled_with_the_log_key_refuses_any_other(db: TestDb) {
+    let url = db.url.clone();
+    let Hall {
+        server,
+        addr,
+        admin,
+        dir,
+        ..
+    } = hall(&url).await;
+    let register = |id: &'static str| {
+        let admin = admin.clone();
+        async move {
+            let r = ok(
+                addr,
+                &admin,
+                &format!(
+                    "mutation {{ registerKiosk(id: \"{id}\", venue: \"hall-a\") {{ code }} }}"
+                ),
+                json!({}),
+            )
+            .await;
+            r["registerKiosk"]["code"].as_str().unwrap().to_owned()
+        }
+    };
+    // The log's key, made here so it can be given at enrolment.
+    let key = dir.path().join("checkpoint.key");
+    std::fs::write(&key, format!("{}\n", "2a".repeat(32))).unwrap();
+    let log = lectern_tlog::note::NoteSigner::new(
+        "lectern.local/log",
+        lectern_tlog::note::Alg::Ed25519,
+        &[0x2a; 32],
+    )
+    .unwrap();
+    let other = lectern_tlog::note::NoteSigner::new(
+        "lectern.local/log",
+        lectern_tlog::note::Alg::Ed25519,
+        &[7; 32],
+    )
+    .unwrap();
+    let server_url = format!("http://{addr}");
+    // A key that is not one is refused, naming it.
+    let code = register("hall-a-3").await;
+    let pinned = dir.path().join("pinned");
+    let (status, _, err) = kiosk(
+        &pinned,
+        &[
+            "enrol",
+            "--server",
+            &server_url,
+            "--kiosk",
+            "hall-a-3",
+            "--code",
+            &code,
+            "--log-key",
+            "lectern.local/log+00000000+AQ",
+        ],
+    )
+    .await;
+    assert_ne!(status, 0);
+    assert!(
+        err.contains("--log-key \"lectern.local/log+00000000+AQ\""),
+        "{err}"
+    );
+    // Pinned to the log's key: the checkpoint is accepted.
+    let (status, _, err) = kiosk(
+        &pinned,
+        &[
+            "enrol",
+            "--server",
+            &server_url,
+            "--kiosk",
+            "hall-a-3",
+            "--code",
+            &code,
+            "--log-key",
+            &log.key().vkey(),
+        ],
+    )
+    .await;
+    assert_eq!(status, 0, "{err}");
+    // Pinned to another key: the same checkpoint raises the alarm.
+    let wrong = dir.path().join("wrong");
+    let code = register("hall-a-4").await;
+    let (status, _, err) = kiosk(
+        &wrong,
+        &[
+            "enrol",
+            "--server",
+            &server_url,
+            "--kiosk",
+            "hall-a-4",
+            "--code",
+            &code,
+            "--log-key",
+            &other.key().vkey(),
+        ],
+    )
+    .await;
+    assert_eq!(status, 0, "{err}");
+    let size = sign(&url, &key, &dir.path().join("published")).await;
+    sync_once(dir.path(), &pinned).await;
+    let accepted = super::status(&pinned).await;
+    assert_eq!(accepted["witness"]["size"], size, "{accepted}");
+    assert_eq!(accepted["witness"]["log_key"], log.key().vkey());
+    assert_eq!(accepted["witness"]["alarm"], serde_json::Value::Null);
+    sync_once(dir.path(), &wrong).await;
+    let refused = super::status(&wrong).await;
+    assert_eq!(refused["witness"]["size"], 0, "{refused}");
+    let alarm = refused["witness"]["alarm"].as_str().unwrap_or_default();
+    assert_eq!(
+        alarm,
+        format!(
+            "the server showed this kiosk a checkpoint it cannot trust: the checkpoint of {size} \
+             events is not signed by the log key {}",
+            other.key().vkey()
+        )
+    );
     server.stop().await;
 }
