@@ -118,16 +118,11 @@ async fn checkpoints_catch_forgery_and_rewritten_history(db: TestDb) {
     .await;
     assert_eq!(code, 0, "{out}");
     // The same key as a verifier key (as `audit checkpoint` prints it).
-    let public: Vec<u8> = (0..32)
-        .map(|i| u8::from_str_radix(&published[2 * i..2 * i + 2], 16).unwrap())
-        .collect();
-    let vkey = lectern_tlog::note::NoteKey::new(
+    let vkey = crate::vkey_of(
         "lectern.local/log",
         lectern_tlog::note::Alg::Ed25519,
-        public.try_into().unwrap(),
-    )
-    .unwrap()
-    .vkey();
+        &published,
+    );
     let (code, out, err) = check(vec![
         "audit".into(),
         "check-proof".into(),

@@ -46,9 +46,7 @@ pub struct Signer {
     previous: Option<SigningKey>,
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use lectern_tlog::hex;
 
 pub fn unhex<const N: usize>(what: &'static str, text: &str) -> Result<[u8; N]> {
     let text = text.trim();
@@ -176,10 +174,20 @@ pub fn write_private(path: &Path, text: &str) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
+    write_whole(path, text, open_private)
+}
+
+/// Writes `text` to `path` whole or not at all: to a file beside it opened
+/// by `open`, synced, then renamed over it.
+pub(crate) fn write_whole(
+    path: &Path,
+    text: &str,
+    open: fn(&Path) -> Result<std::fs::File>,
+) -> Result<()> {
     let mut name = path.as_os_str().to_owned();
     name.push(".new");
-    let fresh = std::path::PathBuf::from(name);
-    let mut file = open_private(&fresh)?;
+    let fresh = PathBuf::from(name);
+    let mut file = open(&fresh)?;
     file.write_all(text.as_bytes())
         .and_then(|()| file.sync_all())
         .map_err(|e| Error::io(&fresh, e))?;
@@ -582,11 +590,10 @@ pub async fn audit_with(store: &Store, db: &ReadDb, trust: &Trust) -> Result<Aud
             prefix_root,
         )
     });
-    let witnesses =
-        (!trust.witnesses.is_empty()).then(|| crate::published::quorum(db, trust, &checkpoints));
-    let witnesses = match witnesses {
-        Some(w) => Some(w.await?),
-        None => None,
+    let witnesses = if trust.witnesses.is_empty() {
+        None
+    } else {
+        Some(crate::published::quorum(db, trust, &checkpoints).await?)
     };
     Ok(Audit {
         verification,

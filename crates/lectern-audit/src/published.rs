@@ -63,14 +63,9 @@ fn note_path(dir: &Path, size: u64) -> PathBuf {
 
 /// Writes `text` to `path` whole or not at all (readable by all).
 fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".new");
-    let fresh = PathBuf::from(name);
-    let mut file = std::fs::File::create(&fresh).map_err(|e| Error::io(&fresh, e))?;
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(|e| Error::io(&fresh, e))?;
-    std::fs::rename(&fresh, path).map_err(|e| Error::io(path, e))
+    crate::checkpoints::write_whole(path, text, |p| {
+        std::fs::File::create(p).map_err(|e| Error::io(p, e))
+    })
 }
 
 /// The notes published in `dir`, by size (none when it does not exist).

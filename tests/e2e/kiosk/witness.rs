@@ -135,18 +135,11 @@ async fn two_kiosks_shown_different_histories_both_raise_the_alarm(db: TestDb) {
         .as_str()
         .unwrap()
         .to_owned();
-    let public: [u8; 32] = (0..32)
-        .map(|i| u8::from_str_radix(&public[2 * i..2 * i + 2], 16).unwrap())
-        .collect::<Vec<_>>()
-        .try_into()
-        .unwrap();
-    let witness = lectern_tlog::note::NoteKey::new(
+    let witness = crate::vkey_of(
         "lectern-kiosk/hall-a-1",
         lectern_tlog::note::Alg::Cosignature,
-        public,
-    )
-    .unwrap()
-    .vkey();
+        &public,
+    );
     let (code, out, err) = cli(vec![
         "audit".into(),
         "verify".into(),
@@ -238,6 +231,33 @@ async fn two_kiosks_shown_different_histories_both_raise_the_alarm(db: TestDb) {
     server.stop().await;
 }
 
+/// `lectern-kiosk enrol … --log-key KEY` of kiosk `id` (at hall-a).
+async fn enrol_pinned(
+    data: &std::path::Path,
+    addr: std::net::SocketAddr,
+    id: &str,
+    code: &str,
+    key: &str,
+) -> (i32, String) {
+    let server = format!("http://{addr}");
+    let (status, _, err) = kiosk(
+        data,
+        &[
+            "enrol",
+            "--server",
+            &server,
+            "--kiosk",
+            id,
+            "--code",
+            code,
+            "--log-key",
+            key,
+        ],
+    )
+    .await;
+    (status, err)
+}
+
 async fn a_kiosk_enrolled_with_the_log_key_refuses_any_other(db: TestDb) {
     let url = db.url.clone();
     let Hall {
@@ -277,65 +297,20 @@ async fn a_kiosk_enrolled_with_the_log_key_refuses_any_other(db: TestDb) {
         &[7; 32],
     )
     .unwrap();
-    let server_url = format!("http://{addr}");
     // A key that is not one is refused, naming it.
     let code = register("hall-a-3").await;
     let pinned = dir.path().join("pinned");
-    let (status, _, err) = kiosk(
-        &pinned,
-        &[
-            "enrol",
-            "--server",
-            &server_url,
-            "--kiosk",
-            "hall-a-3",
-            "--code",
-            &code,
-            "--log-key",
-            "lectern.local/log+00000000+AQ",
-        ],
-    )
-    .await;
+    let bad = "lectern.local/log+00000000+AQ";
+    let (status, err) = enrol_pinned(&pinned, addr, "hall-a-3", &code, bad).await;
     assert_ne!(status, 0);
-    assert!(
-        err.contains("--log-key \"lectern.local/log+00000000+AQ\""),
-        "{err}"
-    );
+    assert!(err.contains(&format!("--log-key {bad:?}")), "{err}");
     // Pinned to the log's key: the checkpoint is accepted.
-    let (status, _, err) = kiosk(
-        &pinned,
-        &[
-            "enrol",
-            "--server",
-            &server_url,
-            "--kiosk",
-            "hall-a-3",
-            "--code",
-            &code,
-            "--log-key",
-            &log.key().vkey(),
-        ],
-    )
-    .await;
+    let (status, err) = enrol_pinned(&pinned, addr, "hall-a-3", &code, &log.key().vkey()).await;
     assert_eq!(status, 0, "{err}");
     // Pinned to another key: the same checkpoint raises the alarm.
     let wrong = dir.path().join("wrong");
     let code = register("hall-a-4").await;
-    let (status, _, err) = kiosk(
-        &wrong,
-        &[
-            "enrol",
-            "--server",
-            &server_url,
-            "--kiosk",
-            "hall-a-4",
-            "--code",
-            &code,
-            "--log-key",
-            &other.key().vkey(),
-        ],
-    )
-    .await;
+    let (status, err) = enrol_pinned(&wrong, addr, "hall-a-4", &code, &other.key().vkey()).await;
     assert_eq!(status, 0, "{err}");
     let size = sign(&url, &key, &dir.path().join("published")).await;
     sync_once(dir.path(), &pinned).await;

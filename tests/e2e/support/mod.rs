@@ -15,6 +15,17 @@ pub use server::{ServerProcess, TestApp, free_port};
 
 use lectern_store::testkit::TestDb;
 
+/// The verifier key (`name+id+base64`) of a hex Ed25519 public key, as a
+/// log's key (`Alg::Ed25519`) or a witness's (`Alg::Cosignature`).
+pub fn vkey_of(name: &str, alg: lectern_tlog::note::Alg, public_hex: &str) -> String {
+    let public: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&public_hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    lectern_tlog::note::NoteKey::new(name, alg, public.try_into().unwrap())
+        .unwrap()
+        .vkey()
+}
+
 /// POSTs a GraphQL request as `token`; the whole answer (data and errors).
 pub async fn gql(addr: SocketAddr, token: &str, query: &str, variables: Value) -> Value {
     let body = serde_json::to_vec(&json!({ "query": query, "variables": variables })).unwrap();
