@@ -39,7 +39,7 @@ async fn checkpoints_catch_forgery_and_rewritten_history(db: TestDb) {
     let url = db.url.clone();
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("keys/checkpoint.key");
-    let store = db.store().await;
+    let store = db.store_with(lectern_projections::store_options()).await;
     store.migrate().await.unwrap();
     let (code, out, err) = audit(&url, &key, &["checkpoint"]).await;
     assert_ne!(code, 0);

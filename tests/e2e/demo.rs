@@ -100,7 +100,7 @@ async fn the_demo_campus_reports_what_the_source_document_does(db: TestDb) {
     assert_eq!(total["teaching_competition"], "4", "{table}");
     assert_eq!(total["participants"], "480", "{table}");
 
-    let store = db.store().await;
+    let store = db.store_with(lectern_projections::store_options()).await;
     let read = ReadDb::connect(&url).await.unwrap();
     let head = store.head().await.unwrap();
     // The size printed is the log's.

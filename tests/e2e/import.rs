@@ -22,7 +22,7 @@ async fn import(url: &str, kind: &str, file: &std::path::Path) -> (i32, String, 
 
 async fn imports_are_all_or_nothing_and_idempotent(db: TestDb) {
     let url = db.url.clone();
-    let store = db.store().await;
+    let store = db.store_with(lectern_projections::store_options()).await;
     store.migrate().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, text: &str| {

@@ -314,7 +314,7 @@ async fn sign(url: &str, key: &Path, published: &Path) -> (i32, String, String) 
 /// The same log for every row; returns the trusted key as `audit
 /// checkpoint` printed it.
 async fn baseline(db: &TestDb, key: &Path, published: &Path) -> String {
-    let store = db.store().await;
+    let store = db.store_with(lectern_projections::store_options()).await;
     store.migrate().await.unwrap();
     let mut vkey = String::new();
     for (from, to) in [(0, 20), (20, 30), (30, 35)] {
@@ -352,7 +352,7 @@ async fn every_tampering_is_named(first: TestDb) {
                 db.raw(&format!("{} {sql}", unguard(&db))).await.unwrap()
             }
             Tamper::Rewrite(position, then) => {
-                let store = db.store().await;
+                let store = db.store_with(lectern_projections::store_options()).await;
                 db.rewrite_history(&store, *position, "{\"n\":99}")
                     .await
                     .unwrap();
@@ -362,7 +362,7 @@ async fn every_tampering_is_named(first: TestDb) {
                 }
             }
             Tamper::OwnKey => {
-                let store = db.store().await;
+                let store = db.store_with(lectern_projections::store_options()).await;
                 db.rewrite_history(&store, 5, "{\"n\":99}").await.unwrap();
                 store.close().await;
                 db.raw("DELETE FROM checkpoints; DELETE FROM checkpoint_keys")
@@ -377,7 +377,7 @@ async fn every_tampering_is_named(first: TestDb) {
                 assert_eq!(code, 0, "{}: {out}{err}", row.what);
             }
             Tamper::ResignRewritten => {
-                let store = db.store().await;
+                let store = db.store_with(lectern_projections::store_options()).await;
                 db.rewrite_history(&store, 5, "{\"n\":99}").await.unwrap();
                 store.close().await;
                 db.raw("DELETE FROM checkpoints").await.unwrap();

@@ -111,7 +111,7 @@ async fn an_outside_witness_cosigns_and_refuses_a_rewrite(db: TestDb) {
         ]);
         cli(all)
     };
-    let store = db.store().await;
+    let store = db.store_with(lectern_projections::store_options()).await;
     append(&store, 0, 20).await;
     let (code, out, err) = run(&["audit", "checkpoint"]).await;
     assert_eq!(code, 0, "{out}{err}");
@@ -202,7 +202,7 @@ async fn an_outside_witness_cosigns_and_refuses_a_rewrite(db: TestDb) {
     db.raw("DELETE FROM checkpoints; DELETE FROM checkpoint_cosignatures")
         .await
         .unwrap();
-    let store = db.store().await;
+    let store = db.store_with(lectern_projections::store_options()).await;
     append(&store, 30, 32).await;
     let elsewhere = dir.path().join("elsewhere").display().to_string();
     let (code, out, err) = run(&["audit", "checkpoint", "--publish-dir", &elsewhere]).await;

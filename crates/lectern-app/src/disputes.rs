@@ -23,6 +23,11 @@ use crate::error::{Error, Result};
 /// unless the server is configured otherwise.
 pub const DISPUTE_WORKING_DAYS: u32 = 10;
 
+/// Years after leaving during which a person's personal data is kept
+/// (`personal_data_retention_years`): the shortest fixed term of the
+/// national archive rules for an institution's records (定期10年).
+pub const PERSONAL_DATA_RETENTION_YEARS: u32 = 10;
+
 /// Resolves a dispute as `auditor` decides, with `meta`, deciding again
 /// when another writer moves one of its streams, and waits for the read
 /// models; answers the position of the resolution.

@@ -20,6 +20,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use lectern_domain::{Appraisal, Campus, Period, StaffNo};
 use lectern_projections::ReadDb;
+use lectern_store::personal::Sealable;
 use lectern_store::{RecordedEvent, Store};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -119,13 +120,16 @@ pub async fn export(
         Period::year(year).map_err(|e| Error::invalid("year", year.to_string(), e.to_string()))?;
     let evidence = gather_person(store, db, campus, person, &period, AsOf::Now).await?;
     let appraisal = fold_person(person, &period, campus, &evidence, &Pending::default())?;
-    let mut events: Vec<&RecordedEvent> = evidence
+    let gathered: Vec<&RecordedEvent> = evidence
         .streams
         .iter()
         .flatten()
         .filter(|e| concerns(person, e))
         .collect();
-    events.sort_by_key(|e| e.position);
+    // The bundle carries the events as stored (personal fields sealed), so
+    // that their hashes and proofs check without any key.
+    let ids: Vec<Uuid> = gathered.iter().map(|e| e.event_id).collect();
+    let events = store.read_stored_ids(&ids).await?;
     if let Some(e) = events.iter().find(|e| e.computed_hash() != e.hash) {
         return Err(Error::BadSignature(format!(
             "the event at position {} does not match its chain hash; run `lectern audit verify`",
@@ -202,6 +206,7 @@ impl Bundle {
         }
         self.checkpoint.verify(&self.public_key)?;
         let mut recorded = Vec::with_capacity(self.events.len());
+        let personal = lectern_projections::personal_fields();
         for e in &self.events {
             let event = RecordedEvent {
                 position: e.position,
@@ -232,8 +237,23 @@ impl Bundle {
                     e.position, e.event_type, e.stream_id
                 ))
             })?;
+            // Folded with no keys: personal fields read as erased, and no
+            // appraisal line depends on them.
+            let opened = personal
+                .open(
+                    &Sealable {
+                        position: event.position,
+                        event_id: event.event_id,
+                        event_type: &event.event_type,
+                        stream_id: &event.stream_id,
+                        payload: &event.payload,
+                    },
+                    &|_| None,
+                )?
+                .unwrap_or_else(|| event.payload.clone());
             recorded.push(RecordedEvent {
                 hash: chain_hash,
+                payload: opened,
                 ..event
             });
         }

@@ -67,6 +67,7 @@ mod monthly;
 mod org;
 mod period;
 mod person;
+pub mod personal;
 mod programme;
 mod proxy;
 mod report;

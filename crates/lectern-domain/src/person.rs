@@ -5,7 +5,7 @@
 //! decisions here name the keys (`Person::claims`) and the store enforces
 //! them when it appends (`lectern_store::UniqueKey`).
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{Aggregate, DomainEvent};
@@ -85,6 +85,16 @@ pub enum PersonEvent {
     RoleRevoked {
         role: Role,
     },
+    /// The person's personal-data key was destroyed: their personal fields
+    /// (`personal`) read as erased from now on. Holds nothing personal.
+    PersonalDataErased {
+        /// Server time of the erasure.
+        at: DateTime<Utc>,
+        /// Who erased it (as the request's metadata names the caller).
+        by: String,
+        /// The rule that allowed it.
+        rule: String,
+    },
 }
 
 impl DomainEvent for PersonEvent {
@@ -97,6 +107,7 @@ impl DomainEvent for PersonEvent {
             PersonEvent::CardRevoked { .. } => "CardRevoked",
             PersonEvent::RoleGranted { .. } => "RoleGranted",
             PersonEvent::RoleRevoked { .. } => "RoleRevoked",
+            PersonEvent::PersonalDataErased { .. } => "PersonalDataErased",
         }
     }
 }
@@ -126,6 +137,14 @@ pub enum PersonCommand {
     RevokeRole {
         role: Role,
     },
+    /// Erases the personal data of someone who left more than
+    /// `retention_years` before `today` (the campus date of `at`).
+    EraseData {
+        at: DateTime<Utc>,
+        today: NaiveDate,
+        retention_years: u32,
+        by: String,
+    },
 }
 
 /// A person as folded from their stream.
@@ -136,6 +155,8 @@ pub struct Person {
     pub left_on: Option<NaiveDate>,
     pub card: Option<CardUid>,
     pub roles: Vec<Role>,
+    /// When their personal data was erased.
+    pub erased: Option<DateTime<Utc>>,
 }
 
 /// Who a person is: the payload of `PersonRegistered`. `unit` is the unit
@@ -146,7 +167,8 @@ pub struct Registration {
     pub name: Name,
     pub unit: UnitId,
     pub category: StaffCategory,
-    pub birth_date: NaiveDate,
+    /// Required to register; `None` once erased.
+    pub birth_date: Option<NaiveDate>,
     pub hire_date: NaiveDate,
 }
 
@@ -160,7 +182,7 @@ pub enum KeyChange {
 impl Person {
     /// Age in whole years on `date`.
     pub fn age_on(&self, date: NaiveDate) -> Option<u32> {
-        let b = self.registered.as_ref()?.birth_date;
+        let b = self.registered.as_ref()?.birth_date?;
         let mut years = date.year() - b.year();
         if (date.month(), date.day()) < (b.month(), b.day()) {
             years -= 1;
@@ -190,13 +212,19 @@ impl Person {
                     return Err(DomainError::exists("staff member", &r.staff_no));
                 }
                 org.active(&r.unit)?;
-                if r.hire_date < r.birth_date + chrono::Months::new(16 * 12) {
+                let Some(birth_date) = r.birth_date else {
+                    return Err(DomainError::invalid(
+                        "birth date",
+                        "",
+                        "is needed to register a member of staff",
+                    ));
+                };
+                if r.hire_date < birth_date + chrono::Months::new(16 * 12) {
                     return Err(DomainError::invalid(
                         "hire date",
                         r.hire_date.to_string(),
                         format!(
-                            "is before the 16th birthday of someone born on {}",
-                            r.birth_date
+                            "is before the 16th birthday of someone born on {birth_date}"
                         ),
                     ));
                 }
@@ -290,6 +318,47 @@ impl Person {
                 }
                 Ok(vec![PersonEvent::RoleRevoked { role: role.clone() }])
             }
+            PersonCommand::EraseData {
+                at,
+                today,
+                retention_years,
+                by,
+            } => {
+                let r = self
+                    .registered
+                    .as_ref()
+                    .ok_or_else(|| DomainError::Refused("this person is not registered".into()))?;
+                let no = r.staff_no.as_str();
+                if let Some(when) = self.erased {
+                    return Err(DomainError::Refused(format!(
+                        "the personal data of staff member {no} was erased already, at {when}"
+                    )));
+                }
+                let Some(left) = self.left_on else {
+                    return Err(DomainError::Refused(format!(
+                        "staff member {no} has not left the university: the personal data of \
+                         current staff is kept"
+                    )));
+                };
+                let until = left
+                    .checked_add_months(chrono::Months::new(retention_years.saturating_mul(12)))
+                    .unwrap_or(NaiveDate::MAX);
+                if *today < until {
+                    return Err(DomainError::Refused(format!(
+                        "staff member {no} left on {left}; their personal data is kept \
+                         {retention_years} years after leaving, until {until} \
+                         (personal_data.retention_years)"
+                    )));
+                }
+                Ok(vec![PersonEvent::PersonalDataErased {
+                    at: *at,
+                    by: by.clone(),
+                    rule: format!(
+                        "left on {left}; personal data kept {retention_years} years after \
+                         leaving (personal_data.retention_years), until {until}"
+                    ),
+                }])
+            }
         }
     }
 
@@ -363,6 +432,16 @@ impl Aggregate for Person {
                 self.roles.retain(|r| r != role);
                 if self.roles.len() == before {
                     return Err(refuse("the role is not held"));
+                }
+            }
+            PersonEvent::PersonalDataErased { at, .. } => {
+                if self.left_on.is_none() {
+                    return Err(refuse("the person has not left"));
+                }
+                self.erased = Some(*at);
+                if let Some(r) = self.registered.as_mut() {
+                    r.name = Name::erased();
+                    r.birth_date = None;
                 }
             }
         }

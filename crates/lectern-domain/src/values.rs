@@ -123,6 +123,11 @@ impl CardUid {
 pub struct Name(String);
 
 impl Name {
+    /// The name of someone whose personal data was erased.
+    pub fn erased() -> Name {
+        Name(crate::personal::ERASED.to_owned())
+    }
+
     pub fn parse(input: &str) -> Result<Name> {
         let s = input.trim();
         let invalid = |reason: &str| DomainError::invalid("name", input, reason);

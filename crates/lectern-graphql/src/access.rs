@@ -236,6 +236,7 @@ pub const TABLE: &[Rule] = &[
     rule(M, "recordLeaving", ADMIN, ""),
     rule(M, "issueCard", ADMIN, ""),
     rule(M, "revokeCard", ADMIN, ""),
+    rule(M, "erasePersonalData", ADMIN, ""),
     rule(M, "grantRole", ADMIN, ""),
     rule(M, "revokeRole", ADMIN, ""),
     // Sessions and attendance.

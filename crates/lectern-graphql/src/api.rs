@@ -25,6 +25,9 @@ pub struct Api {
     /// Working days after a year closes within which its disputes are
     /// filed (`with_dispute_working_days`; ten by default).
     pub dispute_working_days: u32,
+    /// Years after leaving before personal data may be erased
+    /// (`with_personal_data_retention_years`; ten by default).
+    pub personal_data_retention_years: u32,
     /// Signs report download links (`exportLink`): new for each process
     /// unless set with `with_link_key` (servers share `Tokens::link_key`).
     pub link_key: std::sync::Arc<[u8; 32]>,
@@ -50,6 +53,7 @@ impl Api {
             app,
             tokens,
             dispute_working_days: lectern_app::DISPUTE_WORKING_DAYS,
+            personal_data_retention_years: lectern_app::PERSONAL_DATA_RETENTION_YEARS,
             link_key: std::sync::Arc::new(crate::exports::link_key()),
             appraisal_log: AppraisalLog::default(),
             replica: None,
@@ -84,6 +88,12 @@ impl Api {
     /// Sets the working days within which a closed year's disputes are filed.
     pub fn with_dispute_working_days(mut self, days: u32) -> Api {
         self.dispute_working_days = days;
+        self
+    }
+
+    /// Sets the years after leaving before personal data may be erased.
+    pub fn with_personal_data_retention_years(mut self, years: u32) -> Api {
+        self.personal_data_retention_years = years;
         self
     }
 

@@ -8,7 +8,8 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::NaiveDate;
 use lectern_domain::{
-    CardUid, Name, Person, PersonCommand, Registration, Role, StaffNo, UnitId, person_stream,
+    CardUid, Name, OrgTree, Person, PersonCommand, PersonEvent, Registration, Role, StaffNo,
+    UnitId, person_stream,
 };
 use lectern_projections::{Row, Val};
 
@@ -16,7 +17,7 @@ use crate::access::{self, Scope};
 use crate::api::Api;
 use crate::auth::{Caller, Principal};
 use crate::enums::{RevocationReason, RoleName, StaffCategory, name_of, stored};
-use crate::error::{ApiError, Result};
+use crate::error::{ApiError, Code, Result};
 use crate::page::{Where, fetch_page};
 
 /// The people a request has read (request data, see `PersonView::seen`).
@@ -40,9 +41,14 @@ pub(crate) struct PersonView {
     pub(crate) name: String,
     pub(crate) unit: String,
     pub(crate) category: StaffCategory,
-    pub(crate) birth_date: String,
+    /// None once the person's personal data is erased.
+    pub(crate) birth_date: Option<String>,
     pub(crate) hire_date: String,
     pub(crate) left_on: Option<String>,
+    /// When the person's personal data was erased (server time): their
+    /// name, birth date and the personal text of their records read as
+    /// `[erased]` since.
+    pub(crate) personal_data_erased_at: Option<String>,
     /// The active campus card: the whole UID for administrators, the last
     /// four digits for everyone else.
     pub(crate) card: Option<String>,
@@ -63,7 +69,7 @@ pub(crate) struct Leader {
 }
 
 const SELECT: &str = "SELECT staff_no, name, unit, category, birth_date, hire_date, left_on, \
-                      card, roles FROM rm_people";
+                      erased_at, card, roles FROM rm_people";
 
 impl PersonView {
     fn from_row(r: &Row, caller: &Caller) -> Result<PersonView> {
@@ -77,9 +83,10 @@ impl PersonView {
             name: r.text("name"),
             unit: r.text("unit"),
             category: stored("staff category", r.get("category"))?,
-            birth_date: r.text("birth_date"),
+            birth_date: r.opt("birth_date"),
             hire_date: r.text("hire_date"),
             left_on: r.opt("left_on"),
+            personal_data_erased_at: r.opt("erased_at"),
             card,
             roles: roles
                 .iter()
@@ -398,6 +405,27 @@ pub(crate) struct PersonPayload {
     pub(crate) person: PersonView,
 }
 
+/// What erasing a person's personal data did.
+#[derive(Debug, SimpleObject)]
+pub(crate) struct ErasurePayload {
+    /// The position of the `PersonalDataErased` event.
+    pub(crate) position: u64,
+    pub(crate) person: PersonView,
+    /// The rule that allowed the erasure, as the log records it.
+    pub(crate) rule: String,
+    /// False when the key was gone already: an erasure cut short before
+    /// it was recorded, finished now.
+    pub(crate) key_destroyed: bool,
+    /// Events of the person's stream written before personal data was
+    /// sealed (a log older than sealing): their personal fields stay in the
+    /// clear and cannot be erased.
+    pub(crate) unsealed_events: u64,
+    /// Whether the database's own files were cleared of the old copies now
+    /// (SQLite: its write-ahead log emptied). False: a reader held the log;
+    /// its next checkpoint clears it.
+    pub(crate) files_cleared: bool,
+}
+
 #[derive(Default)]
 pub(crate) struct PeopleMutation;
 
@@ -439,7 +467,7 @@ impl PeopleMutation {
                 name: Name::parse(&input.name)?,
                 unit: UnitId::parse(&input.unit)?,
                 category: input.category.into(),
-                birth_date: input.birth_date,
+                birth_date: Some(input.birth_date),
                 hire_date: input.hire_date,
             }))
         })
@@ -510,6 +538,99 @@ impl PeopleMutation {
             })
         })
         .await
+    }
+
+    /// Erases the personal data of someone who left more than
+    /// `personal_data_retention_years` ago: destroys their key, so that
+    /// their name, birth date and the personal text of their records read
+    /// as `[erased]`; records `PersonalDataErased` (who, when, the rule);
+    /// overwrites the read models' copies. The log, its checkpoints and
+    /// proofs still verify. Refused for current staff, while a dispute of
+    /// theirs is open, and inside the retention period.
+    async fn erase_personal_data(
+        &self,
+        ctx: &Context<'_>,
+        staff_no: String,
+    ) -> async_graphql::Result<ErasurePayload> {
+        let caller = access::caller(ctx)?;
+        let api = ctx.data_unchecked::<Api>();
+        let no = StaffNo::parse(&staff_no)?;
+        let stream = person_stream(&no);
+        let store = &api.app.store;
+        let (person, _) = lectern_projections::load::<Person>(store, &stream, u64::MAX)
+            .await
+            .map_err(ApiError::from)?;
+        if person.registered.is_none() {
+            return Err(ApiError::not_found(format!("no staff member {no}")).into());
+        }
+        let open: Vec<String> = api
+            .app
+            .projections
+            .db()
+            .fetch(
+                "SELECT id FROM rm_disputes WHERE person = $1 AND status IN ('filed', 'assigned') \
+                 ORDER BY id",
+                &[Val::from(no.as_str())],
+            )
+            .await
+            .map_err(ApiError::from)?
+            .iter()
+            .map(|r| r.text("id"))
+            .collect();
+        if !open.is_empty() {
+            return Err(ApiError::new(
+                Code::Conflict,
+                format!(
+                    "staff member {no} has an open appraisal dispute ({}): their personal data \
+                     is kept until it is resolved",
+                    open.join(", ")
+                ),
+            )
+            .into());
+        }
+        let at = api.app.clock.now();
+        let command = PersonCommand::EraseData {
+            at,
+            today: api.app.campus.date(at),
+            retention_years: api.personal_data_retention_years,
+            by: api.meta(caller).actor.unwrap_or_default(),
+        };
+        let org = OrgTree::default();
+        // Decided before the key is touched: a refusal leaves it.
+        let rule = match person.decide(&command, &org).map_err(ApiError::from)?.first() {
+            Some(PersonEvent::PersonalDataErased { rule, .. }) => rule.clone(),
+            _ => String::new(),
+        };
+        let key_destroyed = store
+            .erase_personal_key(no.as_str())
+            .await
+            .map_err(ApiError::from)?;
+        let written = api
+            .execute::<Person>(
+                caller,
+                &stream,
+                |p| p.decide(&command, &org),
+                Person::key_changes,
+            )
+            .await?;
+        let files_cleared = store.scrub().await.map_err(ApiError::from)?;
+        let since = store.personal_since().await.map_err(ApiError::from)?;
+        // A person's own stream is short: one read.
+        let unsealed_events = store
+            .read_stream(&stream, 1, 100_000)
+            .await
+            .map_err(ApiError::from)?
+            .iter()
+            .filter(|e| e.position <= since && store.personal_fields().covers(&e.event_type))
+            .count() as u64;
+        Ok(ErasurePayload {
+            position: written.position,
+            person: PersonView::get(api, caller, no.as_str()).await?,
+            rule,
+            key_destroyed,
+            unsealed_events,
+            files_cleared,
+        })
     }
 
     async fn grant_role(

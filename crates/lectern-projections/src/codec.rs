@@ -4,10 +4,41 @@
 
 use lectern_domain::{Aggregate, DomainEvent, KeyChange, Positioned};
 use lectern_store::{
-    AppendRequest, Appended, ExpectedVersion, Metadata, NewEvent, RecordedEvent, Store, UniqueKey,
+    AppendRequest, Appended, ExpectedVersion, Metadata, NewEvent, PersonalFields, RecordedEvent,
+    Store, StoreOptions, UniqueKey,
 };
 
 use crate::error::{Error, Result};
+
+/// The domain's personal fields (`lectern_domain::personal`) as the store
+/// seals them.
+pub fn personal_fields() -> PersonalFields {
+    use lectern_domain::personal::{ErasedAs, PERSONAL_FIELDS, Whose};
+    use lectern_store::personal::{Erased, Subject};
+    PERSONAL_FIELDS.iter().fold(PersonalFields::new(), |fields, f| {
+        fields.declare(
+            f.event_type,
+            f.field,
+            match f.whose {
+                Whose::Field(name) => Subject::Field(name),
+                Whose::PersonStream => Subject::Stream("person-"),
+            },
+            match f.erased {
+                ErasedAs::Text => Erased::Text,
+                ErasedAs::Nothing => Erased::Null,
+            },
+        )
+    })
+}
+
+/// The options of a store that holds the campaign's events: the defaults,
+/// with the domain's personal fields sealed.
+pub fn store_options() -> StoreOptions {
+    StoreOptions {
+        personal: personal_fields(),
+        ..StoreOptions::default()
+    }
+}
 
 /// The store's form of a domain event.
 pub fn encode<E: DomainEvent>(event: &E) -> NewEvent {

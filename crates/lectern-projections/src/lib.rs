@@ -44,7 +44,10 @@ mod projectors;
 mod runner;
 mod sql;
 
-pub use codec::{append_request, commit, decode, encode, history, load, positioned};
+pub use codec::{
+    append_request, commit, decode, encode, history, load, personal_fields, positioned,
+    store_options,
+};
 pub use error::{Error, Result};
 pub use figures::{
     subtree_pattern, subtree_people, subtree_units, unit_month_figures, unit_people,

@@ -189,7 +189,10 @@ impl ReadDb {
                 // file rather than copy every page through read(2), and
                 // keep a larger page cache per connection.
                 .pragma("mmap_size", "1073741824")
-                .pragma("cache_size", "-32768");
+                .pragma("cache_size", "-32768")
+                // Overwritten and dropped content is zeroed, so erased
+                // personal text does not linger in free space.
+                .pragma("secure_delete", "on");
             let write = SqlitePoolOptions::new()
                 .test_before_acquire(false)
                 .max_connections(1)

@@ -12,7 +12,7 @@ use lectern_app::{App, Ingest};
 use lectern_domain::{Campus, Clock};
 use lectern_graphql::{Api, LecternSchema, Tokens};
 use lectern_projections::{Projections, ReadDb};
-use lectern_store::{Store, StoreOptions};
+use lectern_store::Store;
 use serde_json::json;
 use tokio::net::TcpListener;
 
@@ -68,7 +68,7 @@ impl Application {
         }
         let url = args.db.url()?;
         let replica_url = args.replica_url()?;
-        let store = Store::open(&url, StoreOptions::default())
+        let store = Store::open(&url, lectern_projections::store_options())
             .await
             .with_context(|| format!("cannot open the event log at {}", redact(&url)))?;
         store
@@ -98,6 +98,7 @@ impl Application {
         };
         let mut api = Api::new(app.clone(), tokens)
             .with_dispute_working_days(args.dispute_working_days()?)
+            .with_personal_data_retention_years(args.db.personal_data_retention_years()?)
             .with_link_key(link_key);
         if let Some(replica) = replica_url {
             let db = ReadDb::connect_replica(&replica)

@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use lectern_graphql::{Principal, Tokens, parse_principal};
 use lectern_projections::ReadDb;
-use lectern_store::{LogState, Store, StoreOptions, redact};
+use lectern_store::{LogState, Store, redact};
 
 use crate::app::Application;
 use crate::config::{DbArgs, ServeArgs};
@@ -84,6 +84,10 @@ enum Command {
     /// what it made.
     #[command(after_help = "Example: lectern demo --study-units 4")]
     Demo(DemoArgs),
+    /// Personal data: erase that of someone who left long ago.
+    #[command(subcommand)]
+    #[command(after_help = "Example: lectern person erase 19700001")]
+    Person(PersonCli),
     /// Import units, people or cards from CSV or XLSX.
     ///
     /// Every row is checked first and each bad one reported with its line;
@@ -94,6 +98,25 @@ enum Command {
     Import {
         kind: crate::import::Kind,
         file: std::path::PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum PersonCli {
+    /// Erase a person's personal data (name, birth date, the free text of
+    /// their leave requests, study evidence and dispute claims) once the
+    /// retention period after their leaving is over.
+    ///
+    /// Destroys their key, records the erasure in the log and overwrites
+    /// the read models' copies; the log and every proof still verify.
+    /// Refused for current staff, during an open dispute of theirs, and
+    /// inside `personal_data_retention_years` (default 10) after leaving.
+    #[command(after_help = "Example: lectern person erase 19700001 --config lectern.toml")]
+    Erase {
+        /// The staff number.
+        staff_no: String,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -537,6 +560,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await
                 .with_context(|| format!("cannot migrate {}", redact(&url)))?;
             println!("migrated {} ({})", redact(&url), store.backend());
+            match store.personal_since().await? {
+                0 => println!(
+                    "personal data: sealed under each person's key from the log's first event, \
+                     so `lectern person erase` erases all of it"
+                ),
+                since => println!(
+                    "personal data: events 1 to {since} were written before personal data was \
+                     sealed; their personal fields stay in the clear and cannot be erased. \
+                     Events from position {} on seal them under each person's key",
+                    since + 1
+                ),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit(AuditCommand::Verify(args)) => {
@@ -941,32 +976,57 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print_lines(&lectern_audit::bundle::lines_of(&a));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Report(args) => {
-            let (url, store) = open_existing(&args.db).await?;
-            let read = read_db(&url).await?;
-            let projections = lectern_projections::Projections::start(
-                store.clone(),
-                read.clone(),
-                args.db.projections()?,
+        Command::Person(PersonCli::Erase { staff_no, db }) => {
+            let (projections, api, schema, caller) = administrator_api(&db).await?;
+            let request = async_graphql::Request::new(
+                "mutation($s: String!) { erasePersonalData(staffNo: $s) { position rule \
+                 keyDestroyed unsealedEvents filesCleared person { staffNo name birthDate \
+                 personalDataErasedAt } } }",
             )
-            .await?;
-            projections
-                .wait_for(store.head().await?, std::time::Duration::from_secs(600))
-                .await
-                .context("the read models did not catch up with the log")?;
-            let tokens = Tokens::new(read);
-            let app = lectern_app::App::new(
-                store,
-                projections.clone(),
-                lectern_domain::Campus::default(),
+            .variables(async_graphql::Variables::from_json(
+                serde_json::json!({ "s": staff_no }),
+            ));
+            let response = lectern_graphql::execute(&schema, &api, request, Some(caller)).await;
+            projections.stop().await;
+            if let Some(e) = response.errors.first() {
+                eprintln!("lectern person erase: {}", e.message);
+                return Ok(ExitCode::from(2));
+            }
+            let data = response.data.into_json()?;
+            let e = &data["erasePersonalData"];
+            println!(
+                "erased the personal data of {} at position {} ({})",
+                e["person"]["staffNo"].as_str().unwrap_or_default(),
+                e["position"],
+                e["rule"].as_str().unwrap_or_default()
             );
-            let api = lectern_graphql::Api::new(app, tokens);
-            let schema = lectern_graphql::build_schema(api.clone());
-            let caller = lectern_graphql::Caller {
-                principal: Principal::Administrator,
-                person: None,
-                token_id: "cli".into(),
-            };
+            println!(
+                "they read now as: name {}, birth date {}, erased at {}",
+                e["person"]["name"], e["person"]["birthDate"], e["person"]["personalDataErasedAt"]
+            );
+            if e["keyDestroyed"] == false {
+                println!("their key was destroyed before (an erasure cut short); now recorded");
+            }
+            if e["unsealedEvents"].as_u64().unwrap_or(0) > 0 {
+                println!(
+                    "{} events of their stream were written before personal data was sealed: \
+                     those keep it in the clear and cannot be erased",
+                    e["unsealedEvents"]
+                );
+            }
+            if e["filesCleared"] == false {
+                println!(
+                    "the database's write-ahead log was busy: old copies stay in it until its \
+                     next checkpoint"
+                );
+            }
+            println!(
+                "backups made before keep the old data: they follow the backup retention rule"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report(args) => {
+            let (projections, api, schema, caller) = administrator_api(&args.db).await?;
             let table = crate::reports::run(&schema, &api, &caller, &args.report).await;
             projections.stop().await;
             let table = table?;
@@ -1558,6 +1618,42 @@ async fn read_db(url: &str) -> anyhow::Result<ReadDb> {
 /// The event log of a command that only reads it: refused, saying how to
 /// make one, where there is none or where it needs `lectern migrate`
 /// (nothing is created or migrated here).
+/// The API over an existing log, its read models caught up, and an
+/// administrator calling it: for commands that act as the API does.
+async fn administrator_api(
+    db: &DbArgs,
+) -> anyhow::Result<(
+    lectern_projections::Projections,
+    lectern_graphql::Api,
+    lectern_graphql::LecternSchema,
+    lectern_graphql::Caller,
+)> {
+    let (url, store) = open_existing(db).await?;
+    let read = read_db(&url).await?;
+    let projections =
+        lectern_projections::Projections::start(store.clone(), read.clone(), db.projections()?)
+            .await?;
+    projections
+        .wait_for(store.head().await?, std::time::Duration::from_secs(600))
+        .await
+        .context("the read models did not catch up with the log")?;
+    let tokens = Tokens::new(read);
+    let app = lectern_app::App::new(
+        store,
+        projections.clone(),
+        lectern_domain::Campus::default(),
+    );
+    let api = lectern_graphql::Api::new(app, tokens)
+        .with_personal_data_retention_years(db.personal_data_retention_years()?);
+    let schema = lectern_graphql::build_schema(api.clone());
+    let caller = lectern_graphql::Caller {
+        principal: Principal::Administrator,
+        person: None,
+        token_id: "cli".into(),
+    };
+    Ok((projections, api, schema, caller))
+}
+
 async fn open_existing(db: &DbArgs) -> anyhow::Result<(String, Store)> {
     let url = db.existing_url()?;
     let store = open(&url).await?;
@@ -1587,7 +1683,7 @@ async fn open_existing(db: &DbArgs) -> anyhow::Result<(String, Store)> {
 }
 
 async fn open(url: &str) -> anyhow::Result<Store> {
-    Store::open(url, StoreOptions::default())
+    Store::open(url, lectern_projections::store_options())
         .await
         .with_context(|| format!("cannot open the event log at {}", redact(url)))
 }

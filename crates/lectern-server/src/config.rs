@@ -47,6 +47,9 @@ pub struct FileConfig {
     /// Working days after a year closes within which its appraisal
     /// disputes are filed (default 10).
     pub dispute_working_days: Option<u32>,
+    /// Whole years after leaving during which a person's personal data is
+    /// kept and cannot be erased (default 10).
+    pub personal_data_retention_years: Option<u32>,
     /// A read-only PostgreSQL replica of `database_url` that answers
     /// GraphQL queries (default: none).
     pub replica_url: Option<String>,
@@ -262,6 +265,14 @@ impl DbArgs {
 
     /// The projectors' options: the proxy-tap rules' thresholds from the
     /// file's `[flags]`.
+    /// Years after leaving before a person's personal data may be erased.
+    pub fn personal_data_retention_years(&self) -> anyhow::Result<u32> {
+        Ok(self
+            .file()?
+            .personal_data_retention_years
+            .unwrap_or(lectern_app::PERSONAL_DATA_RETENTION_YEARS))
+    }
+
     pub fn projections(&self) -> anyhow::Result<lectern_projections::Options> {
         Ok(lectern_projections::Options {
             flags: self.file()?.flags.thresholds()?,
@@ -479,6 +490,7 @@ mod tests {
                 checkpoint_publish_dir: all.checkpoint_publish_dir.clone(),
                 witnesses: all.witnesses.clone(),
                 dispute_working_days: Some(10),
+                personal_data_retention_years: Some(lectern_app::PERSONAL_DATA_RETENTION_YEARS),
                 replica_url: all.replica_url.clone(),
                 replica_wait_ms: Some(2000),
                 flags: all.flags.clone(),

@@ -368,7 +368,7 @@ pub async fn import(
                             name: Name::parse(&r[1]).map_err(|e| e.to_string())?,
                             unit: UnitId::parse(&r[2]).map_err(|e| e.to_string())?,
                             category: parse_enum("staff category", STAFF_CATEGORIES, &r[3])?,
-                            birth_date: date("birth date", &r[4])?,
+                            birth_date: Some(date("birth date", &r[4])?),
                             hire_date: date("hire date", &r[5])?,
                         }),
                         _ => PersonCommand::IssueCard {

@@ -125,6 +125,11 @@ fn migrator(backend: &'static str) -> Migrator {
                 "checkpoint notes and witnesses",
                 include_str!("../../../migrations/sqlite/0007_witnesses.sql"),
             ),
+            (
+                8,
+                "personal data keys",
+                include_str!("../../../migrations/sqlite/0008_personal_data.sql"),
+            ),
         ],
         _ => &[
             (
@@ -161,6 +166,11 @@ fn migrator(backend: &'static str) -> Migrator {
                 7,
                 "checkpoint notes and witnesses",
                 include_str!("../../../migrations/postgres/0007_witnesses.sql"),
+            ),
+            (
+                8,
+                "personal data keys",
+                include_str!("../../../migrations/postgres/0008_personal_data.sql"),
             ),
         ],
     };
@@ -325,6 +335,9 @@ impl Db {
                 .busy_timeout(Duration::from_secs(30))
                 .foreign_keys(true)
                 .pragma("cache_size", "-65536")
+                // Deleted and overwritten content is zeroed, so an erased
+                // key or purged personal text does not linger in free space.
+                .pragma("secure_delete", "on")
                 // Stream reads jump about the log: map the file rather than
                 // copy every page through read(2).
                 .pragma("mmap_size", "1073741824");
@@ -630,6 +643,132 @@ impl Db {
                     .await?
             }
         })
+    }
+}
+
+impl Db {
+    /// The stored personal-data keys of `subjects` (`None`: erased).
+    pub(crate) async fn personal_keys(
+        &self,
+        subjects: &[String],
+    ) -> Result<Vec<(String, Option<Vec<u8>>)>> {
+        Ok(match self {
+            Db::Sqlite { read, .. } => {
+                const SQL: &str = "SELECT k.subject, k.key FROM json_each(?1) AS j \
+                                   JOIN personal_keys AS k ON k.subject = j.value";
+                sqlx::query_as(SQL)
+                    .bind(json_list(subjects))
+                    .fetch_all(read)
+                    .await?
+            }
+            Db::Postgres(pool) => {
+                const SQL: &str = "SELECT subject, key FROM personal_keys WHERE subject = ANY($1)";
+                sqlx::query_as(SQL).bind(subjects).fetch_all(pool).await?
+            }
+        })
+    }
+
+    /// Stores `fresh` keys for subjects that have none and returns every
+    /// subject's stored key: the fresh one, or the one another process
+    /// stored first (`None`: erased).
+    pub(crate) async fn create_personal_keys(
+        &self,
+        fresh: &[(String, [u8; 32])],
+        at: &str,
+    ) -> Result<Vec<(String, Option<Vec<u8>>)>> {
+        Ok(match self {
+            Db::Sqlite { write, .. } => {
+                const SQL: &str = "INSERT INTO personal_keys (subject, key, created_at) \
+                                   SELECT j.value ->> 0, unhex(j.value ->> 1), ?2 FROM json_each(?1) AS j \
+                                   WHERE true \
+                                   ON CONFLICT (subject) DO UPDATE SET subject = excluded.subject \
+                                   RETURNING subject, key";
+                let pairs: Vec<[String; 2]> = fresh
+                    .iter()
+                    .map(|(s, k)| [s.clone(), lectern_tlog::hex(k)])
+                    .collect();
+                sqlx::query_as(SQL)
+                    .bind(json_list(&pairs))
+                    .bind(at)
+                    .fetch_all(write)
+                    .await?
+            }
+            Db::Postgres(pool) => {
+                const SQL: &str = "INSERT INTO personal_keys (subject, key, created_at) \
+                                   SELECT * , $3 FROM unnest($1::text[], $2::bytea[]) \
+                                   ON CONFLICT (subject) DO UPDATE SET subject = excluded.subject \
+                                   RETURNING subject, key";
+                let subjects: Vec<&str> = fresh.iter().map(|(s, _)| s.as_str()).collect();
+                let keys: Vec<&[u8]> = fresh.iter().map(|(_, k)| k.as_slice()).collect();
+                sqlx::query_as(SQL)
+                    .bind(subjects)
+                    .bind(keys)
+                    .bind(at)
+                    .fetch_all(pool)
+                    .await?
+            }
+        })
+    }
+
+    /// Overwrites `subject`'s key with NULL (a row is made if it had none);
+    /// true when a key was destroyed now.
+    pub(crate) async fn erase_personal_key(&self, subject: &str, at: &str) -> Result<bool> {
+        const HAD: &str =
+            "SELECT COUNT(*) FROM personal_keys WHERE subject = $1 AND key IS NOT NULL";
+        const SQL: &str = "INSERT INTO personal_keys (subject, key, created_at, erased_at) \
+                           VALUES ($1, NULL, $2, $2) \
+                           ON CONFLICT (subject) DO UPDATE SET key = NULL, \
+                           erased_at = COALESCE(personal_keys.erased_at, excluded.erased_at)";
+        let had: i64 = match self {
+            Db::Sqlite { write, .. } => {
+                let (had,) = sqlx::query_as(HAD).bind(subject).fetch_one(write).await?;
+                sqlx::query(SQL).bind(subject).bind(at).execute(write).await?;
+                had
+            }
+            Db::Postgres(pool) => {
+                let (had,) = sqlx::query_as(HAD).bind(subject).fetch_one(pool).await?;
+                sqlx::query(SQL).bind(subject).bind(at).execute(pool).await?;
+                had
+            }
+        };
+        Ok(had > 0)
+    }
+
+    /// How many persons' keys are erased.
+    pub(crate) async fn erased_keys(&self) -> Result<i64> {
+        self.count("SELECT COUNT(*) FROM personal_keys WHERE key IS NULL")
+            .await
+    }
+
+    /// The position up to which events were written before sealing began.
+    pub(crate) async fn personal_since(&self) -> Result<u64> {
+        let n = self
+            .count("SELECT COALESCE(MAX(since), 0) FROM personal_protection")
+            .await?;
+        Ok(u64::try_from(n).unwrap_or_default())
+    }
+
+    /// Leaves nothing of overwritten data in the database's own files where
+    /// the backend allows: SQLite checkpoints its write-ahead log and
+    /// truncates it (deleted content is zeroed, `secure_delete`);
+    /// PostgreSQL rewrites the key table, so no dead row keeps a key.
+    /// False when SQLite's log could not be emptied (a reader held it).
+    pub(crate) async fn scrub(&self) -> Result<bool> {
+        match self {
+            Db::Sqlite { write, .. } => {
+                let (busy, _, _): (i64, i64, i64) =
+                    sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                        .fetch_one(write)
+                        .await?;
+                Ok(busy == 0)
+            }
+            Db::Postgres(pool) => {
+                sqlx::query("VACUUM FULL personal_keys")
+                    .execute(pool)
+                    .await?;
+                Ok(true)
+            }
+        }
     }
 }
 

@@ -27,6 +27,8 @@
 //!   consistency proofs.
 //! - `event`: appended and recorded events, expected versions, unique keys.
 //! - `upcast`: schema evolution on read.
+//! - `personal`: personal fields sealed under each person's key before
+//!   hashing, opened on read, erased by destroying the key.
 //! - `error`: the error type.
 //! - `testkit` (feature `testkit`): test databases for both backends.
 
@@ -34,6 +36,7 @@ mod chain;
 mod db;
 mod error;
 mod event;
+pub mod personal;
 mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -50,5 +53,6 @@ pub use event::{
 /// and witnesses share).
 pub use lectern_tlog::merkle;
 pub use store::{Durability, LogState, Store, StoreOptions, Subscription};
+pub use personal::PersonalFields;
 pub use upcast::Upcasters;
 pub use url::redact;

@@ -11,6 +11,7 @@ use crate::chain::{Verification, Verifier};
 use crate::db::{Db, PG_CHANNEL};
 use crate::error::{Error, Result};
 use crate::event::{AppendRequest, Appended, ExpectedVersion, NewEvent, RecordedEvent};
+use crate::personal::{Key, PersonalFields, Sealable};
 use crate::upcast::Upcasters;
 use crate::writer::{Job, Writer};
 
@@ -42,6 +43,9 @@ pub struct StoreOptions {
     pub page_size: usize,
     /// Turns old payloads into the current shape on read.
     pub upcasters: Upcasters,
+    /// The personal fields sealed on append and opened on read
+    /// (`personal`).
+    pub personal: PersonalFields,
 }
 
 impl Default for StoreOptions {
@@ -53,6 +57,7 @@ impl Default for StoreOptions {
             poll_interval: Duration::from_millis(500),
             page_size: 2000,
             upcasters: Upcasters::new(),
+            personal: PersonalFields::new(),
         }
     }
 }
@@ -72,6 +77,15 @@ struct Inner {
     appended: std::sync::atomic::AtomicU64,
     /// Subscriptions waiting for a commit notice now (`parked`).
     parked: watch::Sender<usize>,
+    keys: std::sync::Mutex<KeyCache>,
+}
+
+/// Personal-data keys this process has read (`None`: erased), valid while
+/// the number of erased keys in the database stays `erased`.
+#[derive(Default)]
+struct KeyCache {
+    keys: std::collections::HashMap<String, Option<Key>>,
+    erased: i64,
 }
 
 impl std::fmt::Debug for Store {
@@ -128,6 +142,7 @@ impl Store {
                 opts,
                 appended: std::sync::atomic::AtomicU64::new(0),
                 parked: watch::Sender::new(0),
+                keys: std::sync::Mutex::new(KeyCache::default()),
             }),
         })
     }
@@ -184,6 +199,8 @@ impl Store {
         for r in &requests {
             r.validate()?;
         }
+        let mut requests = requests;
+        self.seal(&mut requests).await?;
         let (reply, answer) = oneshot::channel();
         self.inner
             .jobs
@@ -236,7 +253,7 @@ impl Store {
             .db
             .read_stream(stream_id, from_version, limit)
             .await?;
-        self.upcast(raw)
+        self.decode(raw).await
     }
 
     /// Events after position `after` (exclusive; 0 = from the start), at
@@ -248,7 +265,21 @@ impl Store {
         types: Option<&[String]>,
     ) -> Result<Vec<RecordedEvent>> {
         let raw = self.inner.db.read_all(after, None, types, limit).await?;
-        self.upcast(raw)
+        self.decode(raw).await
+    }
+
+    /// As `read_all`, the events exactly as stored: personal fields sealed,
+    /// old payload versions not upcast (what the chain hash covers).
+    pub async fn read_stored(&self, after: u64, limit: usize) -> Result<Vec<RecordedEvent>> {
+        self.inner.db.read_all(after, None, None, limit).await
+    }
+
+    /// As `read_ids`, the events exactly as stored.
+    pub async fn read_stored_ids(&self, ids: &[Uuid]) -> Result<Vec<RecordedEvent>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.inner.db.read_ids(ids).await
     }
 
     /// The whole log after `after`, read page by page: memory stays bounded
@@ -258,40 +289,42 @@ impl Store {
         after: u64,
         types: Option<Vec<String>>,
     ) -> impl Stream<Item = Result<RecordedEvent>> + Send + 'static {
-        let store = self.clone();
-        self.pages(after, types, true, move |page| store.upcast(page))
+        self.pages(after, types, true)
     }
 
-    fn pages<F>(
+    /// The log in pages; `decoded` opens personal fields and upcasts,
+    /// otherwise events come as stored.
+    fn pages(
         &self,
         after: u64,
         types: Option<Vec<String>>,
-        stop_at_end: bool,
-        map: F,
-    ) -> impl Stream<Item = Result<RecordedEvent>> + Send + 'static
-    where
-        F: Fn(Vec<RecordedEvent>) -> Result<Vec<RecordedEvent>> + Send + 'static,
-    {
-        let db = self.inner.db.clone();
+        decoded: bool,
+    ) -> impl Stream<Item = Result<RecordedEvent>> + Send + 'static {
+        let store = self.clone();
         let limit = self.inner.opts.page_size.max(1);
-        let state = (after, std::collections::VecDeque::new(), false, map);
-        futures_util::stream::try_unfold(state, move |(mut after, mut buf, mut done, map)| {
-            let db = db.clone();
+        let state = (after, std::collections::VecDeque::new(), false);
+        futures_util::stream::try_unfold(state, move |(mut after, mut buf, mut done)| {
+            let store = store.clone();
             let types = types.clone();
             async move {
                 loop {
                     if let Some(e) = buf.pop_front() {
-                        return Ok(Some((e, (after, buf, done, map))));
+                        return Ok(Some((e, (after, buf, done))));
                     }
-                    if done && stop_at_end {
+                    if done {
                         return Ok(None);
                     }
+                    let db = &store.inner.db;
                     let page = db.read_all(after, None, types.as_deref(), limit).await?;
                     done = page.len() < limit;
                     if let Some(last) = page.last() {
                         after = last.position;
                     }
-                    buf.extend(map(page)?);
+                    if decoded {
+                        buf.extend(store.decode(page).await?);
+                    } else {
+                        buf.extend(page);
+                    }
                     if buf.is_empty() && done {
                         return Ok(None);
                     }
@@ -325,7 +358,7 @@ impl Store {
     pub async fn verify(&self) -> Result<Verification> {
         use futures_util::TryStreamExt;
         let mut v = Verifier::new();
-        let mut raw = std::pin::pin!(self.pages(0, None, true, Ok));
+        let mut raw = std::pin::pin!(self.pages(0, None, false));
         while let Some(e) = raw.try_next().await? {
             if !v.feed(&e) {
                 break;
@@ -340,7 +373,7 @@ impl Store {
         use futures_util::TryStreamExt;
         let mut v = Verifier::new();
         let mut leaves = Vec::new();
-        let mut raw = std::pin::pin!(self.pages(0, None, true, Ok));
+        let mut raw = std::pin::pin!(self.pages(0, None, false));
         while let Some(e) = raw.try_next().await? {
             if !v.feed(&e) {
                 break;
@@ -358,7 +391,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let events = self.inner.db.read_ids(ids).await?;
-        self.upcast(events)
+        self.decode(events).await
     }
 
     /// Which stream holds a unique key, if any.
@@ -366,12 +399,176 @@ impl Store {
         self.inner.db.key_owner(scope, key).await
     }
 
-    fn upcast(&self, events: Vec<RecordedEvent>) -> Result<Vec<RecordedEvent>> {
+    /// Events as readers see them: personal fields opened (or erased),
+    /// old payload versions upcast.
+    async fn decode(&self, mut events: Vec<RecordedEvent>) -> Result<Vec<RecordedEvent>> {
+        self.open_personal(&mut events).await?;
         let up = &self.inner.opts.upcasters;
         if up.is_empty() {
             return Ok(events);
         }
         events.into_iter().map(|e| up.apply(e)).collect()
+    }
+
+    /// The personal fields this store seals and opens.
+    pub fn personal_fields(&self) -> &PersonalFields {
+        &self.inner.opts.personal
+    }
+
+    /// Seals the personal fields of every event in `requests`, creating a
+    /// key for each person who has none yet.
+    async fn seal(&self, requests: &mut [AppendRequest]) -> Result<()> {
+        let fields = &self.inner.opts.personal;
+        if fields.is_empty() {
+            return Ok(());
+        }
+        let mut wanted = Vec::new();
+        for r in requests.iter() {
+            for e in r.events.iter().filter(|e| fields.covers(&e.event_type)) {
+                for s in fields.subjects_of(&sealable(r, e))? {
+                    if !wanted.contains(&s) {
+                        wanted.push(s);
+                    }
+                }
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let missing: Vec<String> = {
+            let cache = self.inner.keys.lock().expect("key cache");
+            wanted
+                .iter()
+                .filter(|s| !cache.keys.contains_key(*s))
+                .cloned()
+                .collect()
+        };
+        if !missing.is_empty() {
+            let fresh = missing
+                .into_iter()
+                .map(|s| Ok((s, crate::personal::new_key()?)))
+                .collect::<Result<Vec<_>>>()?;
+            let stored = self
+                .inner
+                .db
+                .create_personal_keys(&fresh, &crate::event::now().to_rfc3339())
+                .await?;
+            self.remember(stored)?;
+        }
+        let keys: std::collections::HashMap<String, Option<Key>> = {
+            let cache = self.inner.keys.lock().expect("key cache");
+            wanted
+                .iter()
+                .filter_map(|s| cache.keys.get(s).map(|k| (s.clone(), *k)))
+                .collect()
+        };
+        for r in requests.iter_mut() {
+            for i in 0..r.events.len() {
+                if !fields.covers(&r.events[i].event_type) {
+                    continue;
+                }
+                if let Some(sealed) = fields.seal(&sealable(r, &r.events[i]), &keys)? {
+                    r.events[i].payload = sealed;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn remember(&self, stored: Vec<(String, Option<Vec<u8>>)>) -> Result<()> {
+        let mut cache = self.inner.keys.lock().expect("key cache");
+        for (subject, key) in stored {
+            let key = match key {
+                None => None,
+                Some(k) => Some(<Key>::try_from(k.as_slice()).map_err(|_| Error::Corrupt {
+                    position: 0,
+                    reason: format!("the personal-data key of {subject} is not 32 bytes"),
+                })?),
+            };
+            cache.keys.insert(subject, key);
+        }
+        Ok(())
+    }
+
+    /// Opens the sealed personal fields of `events` in place, with the
+    /// keys as the database holds them now.
+    async fn open_personal(&self, events: &mut [RecordedEvent]) -> Result<()> {
+        let fields = &self.inner.opts.personal;
+        if fields.is_empty() {
+            return Ok(());
+        }
+        let mut wanted: Vec<String> = Vec::new();
+        for e in events.iter() {
+            for s in fields.sealed_subjects(&stored(e)) {
+                if !wanted.contains(&s) {
+                    wanted.push(s);
+                }
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        // A key erased by another process must not be used from the cache.
+        let erased = self.inner.db.erased_keys().await?;
+        let missing: Vec<String> = {
+            let mut cache = self.inner.keys.lock().expect("key cache");
+            if cache.erased != erased {
+                cache.keys.clear();
+                cache.erased = erased;
+            }
+            wanted
+                .iter()
+                .filter(|s| !cache.keys.contains_key(*s))
+                .cloned()
+                .collect()
+        };
+        if !missing.is_empty() {
+            let found = self.inner.db.personal_keys(&missing).await?;
+            self.remember(found)?;
+        }
+        let cache = self.inner.keys.lock().expect("key cache");
+        let key_of = |s: &str| cache.keys.get(s).copied().flatten();
+        for e in events.iter_mut() {
+            if let Some(opened) = fields.open(&stored(e), &key_of)? {
+                e.payload = opened;
+            }
+        }
+        Ok(())
+    }
+
+    /// Destroys the key of `subject`'s personal data: their sealed fields
+    /// read as erased from now on, in this process at once and in others
+    /// at their next read. True when a key was destroyed now (false: it
+    /// was already erased, or never made).
+    pub async fn erase_personal_key(&self, subject: &str) -> Result<bool> {
+        let destroyed = self
+            .inner
+            .db
+            .erase_personal_key(subject, &crate::event::now().to_rfc3339())
+            .await?;
+        let mut cache = self.inner.keys.lock().expect("key cache");
+        cache.keys.insert(subject.to_owned(), None);
+        Ok(destroyed)
+    }
+
+    /// Whether `subject` has a key that is not erased.
+    pub async fn has_personal_key(&self, subject: &str) -> Result<bool> {
+        let found = self.inner.db.personal_keys(&[subject.to_owned()]).await?;
+        Ok(found.iter().any(|(_, k)| k.is_some()))
+    }
+
+    /// Leaves no copy of overwritten data in the database's own files where
+    /// the backend allows: SQLite's write-ahead log is checkpointed and
+    /// emptied (false: a reader held it; the next checkpoint empties it),
+    /// PostgreSQL's key table rewritten.
+    pub async fn scrub(&self) -> Result<bool> {
+        self.inner.db.scrub().await
+    }
+
+    /// The last position written before personal fields were sealed (0: the
+    /// log sealed them from its first event).
+    pub async fn personal_since(&self) -> Result<u64> {
+        self.inner.db.personal_since().await
     }
 }
 
@@ -435,7 +632,7 @@ impl Subscription {
                 (false, Some(last)) => last.position,
                 (false, None) => head,
             };
-            let page = self.store.upcast(page)?;
+            let page = self.store.decode(page).await?;
             self.after = after;
             self.buf.extend(page);
             return Ok(());
@@ -524,5 +721,25 @@ async fn listen(pool: sqlx::PgPool, head_tx: Arc<watch::Sender<u64>>, ready: one
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
             () = head_tx.closed() => return,
         }
+    }
+}
+
+fn sealable<'a>(r: &'a AppendRequest, e: &'a NewEvent) -> Sealable<'a> {
+    Sealable {
+        position: 0,
+        event_id: e.event_id,
+        event_type: &e.event_type,
+        stream_id: &r.stream_id,
+        payload: &e.payload,
+    }
+}
+
+fn stored(e: &RecordedEvent) -> Sealable<'_> {
+    Sealable {
+        position: e.position,
+        event_id: e.event_id,
+        event_type: &e.event_type,
+        stream_id: &e.stream_id,
+        payload: &e.payload,
     }
 }

@@ -94,7 +94,7 @@ impl TestDb {
         payload: &str,
     ) -> Result<(), sqlx::Error> {
         let mut events = store
-            .read_all(position - 1, usize::MAX >> 1, None)
+            .read_stored(position - 1, usize::MAX >> 1)
             .await
             .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
         let mut prev = events.first().map(|e| e.prev_hash).unwrap_or_default();

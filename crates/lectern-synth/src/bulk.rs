@@ -185,8 +185,7 @@ async fn make(store: &Store, target: u64, seed: u64) -> anyhow::Result<Synth> {
             } else {
                 StaffCategory::Teacher
             },
-            birth_date: NaiveDate::from_ymd_opt(1955 + (i % 30) as i32, 1 + (i % 12) as u32, 10)
-                .expect("a valid date"),
+            birth_date: NaiveDate::from_ymd_opt(1955 + (i % 30) as i32, 1 + (i % 12) as u32, 10),
             hire_date: NaiveDate::from_ymd_opt(1990 + (i % 15) as i32, 9, 1).expect("a date"),
         };
         let uid = card_of(&no)?;

@@ -1204,7 +1204,7 @@ impl Gen<'_> {
             name: self.chinese_name(),
             unit: self.units[unit].id.clone(),
             category,
-            birth_date: birth,
+            birth_date: Some(birth),
             hire_date: hire,
         };
         let card = self.new_card();

@@ -107,7 +107,7 @@ pub async fn generate(store: &Store, seed: u64, people: usize, sessions: usize, 
             name: rng.chinese_name(),
             unit,
             category: [StaffCategory::Teacher, StaffCategory::Administrator][rng.index(2)],
-            birth_date: NaiveDate::from_ymd_opt(1955 + rng.index(26) as i32, 5, 4).unwrap(),
+            birth_date: NaiveDate::from_ymd_opt(1955 + rng.index(26) as i32, 5, 4),
             hire_date: NaiveDate::from_ymd_opt(2000, 9, 1).unwrap(),
         };
         person(store, &org, &no, PersonCommand::Register(r)).await;

@@ -162,7 +162,7 @@ async fn two_kiosks_shown_different_histories_both_raise_the_alarm(db: TestDb) {
     // chain, deletes the checkpoints and has the real key sign the result
     // (publishing it elsewhere). Kiosk 2 has seen nothing before.
     server.stop().await;
-    let store = db.store().await;
+    let store = db.store_with(lectern_projections::store_options()).await;
     db.rewrite_history(&store, 3, "{\"rewritten\":true}")
         .await
         .unwrap();

@@ -92,7 +92,7 @@ pub async fn db_token(url: &str, role: &str, person: Option<&str>) -> String {
 /// model caught up (for commands that read them).
 pub async fn campus_caught_up(db: &TestDb, events: u64, seed: u64) -> lectern_synth::bulk::Synth {
     use lectern_projections::{Options, Projections, ReadDb};
-    let store = db.store().await;
+    let store = db.store_with(lectern_projections::store_options()).await;
     store.migrate().await.unwrap();
     let campus = lectern_synth::bulk::generate(&store, events, seed)
         .await

@@ -16,7 +16,7 @@ use lectern_store::testkit::TestDb;
 both_backends!(replay_at_the_head_equals_the_read_models);
 
 async fn replay_at_the_head_equals_the_read_models(db: TestDb) {
-    let store = db.store().await;
+    let store = db.store_with(lectern_projections::store_options()).await;
     store.migrate().await.unwrap();
     let campus = lectern_synth::bulk::generate(&store, 15_000, 3)
         .await

@@ -60,7 +60,7 @@ pub fn registered(no: &str, unit: &str) -> PersonEvent {
         name: name("王小明"),
         unit: slug(unit),
         category: StaffCategory::Teacher,
-        birth_date: date(1978, 5, 4),
+        birth_date: Some(date(1978, 5, 4)),
         hire_date: date(2004, 9, 1),
     })
 }

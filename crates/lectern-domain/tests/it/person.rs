@@ -8,7 +8,7 @@ fn register(no: &str, unit: &str) -> PersonCommand {
         name: name("王小明"),
         unit: slug(unit),
         category: StaffCategory::Teacher,
-        birth_date: date(1978, 5, 4),
+        birth_date: Some(date(1978, 5, 4)),
         hire_date: date(2004, 9, 1),
     })
 }
@@ -39,7 +39,7 @@ fn registration_checks_the_unit_and_dates() {
         name: name("李"),
         unit: slug("cs-dept"),
         category: StaffCategory::Worker,
-        birth_date: date(2000, 1, 1),
+        birth_date: Some(date(2000, 1, 1)),
         hire_date: date(2008, 1, 1),
     });
     given::<Person>([])

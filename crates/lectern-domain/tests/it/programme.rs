@@ -34,7 +34,7 @@ fn teacher(
             name: name("张"),
             unit: slug("cs-dept"),
             category,
-            birth_date: born,
+            birth_date: Some(born),
             hire_date: hired,
         })])
         .unwrap(),

@@ -623,6 +623,9 @@ fn sample(operation: Operation, field: &str) -> Option<(String, Value)> {
         (Operation::Mutation, "revokeCard") => m(
             "revokeCard(staffNo: \"NOBODY1\", uid: \"04FFFFFF\", reason: lost) { position }".into(),
         ),
+        (Operation::Mutation, "erasePersonalData") => {
+            m("erasePersonalData(staffNo: \"NOBODY1\") { position }".into())
+        }
         (Operation::Mutation, "grantRole") => {
             m("grantRole(staffNo: \"NOBODY1\", role: leadership_member) { position }".into())
         }

@@ -64,7 +64,7 @@ pub const MATH_SESSION: &str = "0195f000-0000-7000-8000-0000000a7a7a";
 
 impl TestApi {
     pub async fn new(db: TestDb) -> TestApi {
-        let store = db.store().await;
+        let store = db.store_with(lectern_projections::store_options()).await;
         let read = ReadDb::connect(&db.url).await.unwrap();
         let projections = Projections::start(store.clone(), read.clone(), Options::default())
             .await

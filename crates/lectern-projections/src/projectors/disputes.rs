@@ -1,10 +1,13 @@
 //! `disputes`: appraisal disputes, who filed them about which lines,
 //! the auditor assigned, and the outcome with the totals before and after.
+//! A claim reads as erased once its filer's personal data is erased.
 
 use lectern_domain::{Dispute, DisputeEvent};
 use lectern_store::RecordedEvent;
 
-use super::{States, text};
+use lectern_domain::personal::ERASED;
+
+use super::{States, erased_person, text};
 use crate::error::Result;
 use crate::projector::{Cx, Projector, Table};
 
@@ -15,7 +18,7 @@ pub struct DisputesProjector {
 
 impl Projector for DisputesProjector {
     const NAME: &'static str = "disputes";
-    const VERSION: i64 = 1;
+    const VERSION: i64 = 2;
     const TABLES: &'static [Table] = &[Table {
         name: "disputes",
         columns: "id TEXT PRIMARY KEY, person TEXT NOT NULL, year BIGINT NOT NULL, \
@@ -25,9 +28,16 @@ impl Projector for DisputesProjector {
         indexes: &["person", "status"],
     }];
     const EVENT_TYPES: &'static [&'static str] =
-        &["DisputeFiled", "DisputeAssigned", "DisputeResolved"];
+        &["DisputeFiled", "DisputeAssigned", "DisputeResolved", "PersonalDataErased"];
 
     async fn apply(&mut self, event: &RecordedEvent, cx: &mut Cx<'_>) -> Result<()> {
+        if let Some(person) = erased_person(event) {
+            cx.exec(
+                "UPDATE {disputes} SET claim = $2 WHERE person = $1",
+                vec![person.into(), ERASED.into()],
+            );
+            return Ok(());
+        }
         let Some(id) = event.stream_id.strip_prefix("dispute-") else {
             return Ok(());
         };

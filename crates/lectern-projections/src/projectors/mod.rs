@@ -70,6 +70,16 @@ impl<A: Aggregate> States<A> {
 
 /// The JSON string of a unit-like enum (`"department"`), or of anything
 /// else as compact JSON.
+/// The staff number whose personal data `event` erased, if it is a
+/// `PersonalDataErased`: projectors that keep copies of personal fields
+/// overwrite them.
+pub(crate) fn erased_person(event: &RecordedEvent) -> Option<String> {
+    (event.event_type == "PersonalDataErased")
+        .then(|| event.stream_id.strip_prefix("person-"))
+        .flatten()
+        .map(str::to_owned)
+}
+
 pub(crate) fn text<T: Serialize>(value: &T) -> String {
     match serde_json::to_value(value).expect("domain values serialize") {
         serde_json::Value::String(s) => s,

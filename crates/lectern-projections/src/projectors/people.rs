@@ -6,7 +6,8 @@
 //! which unit from when (inclusive) until when (exclusive): from the hire
 //! date, across transfers, until leaving, so that a session expects the
 //! staff of its units as of its day. Card UIDs are stored whole; the API
-//! masks them for everyone but administrators.
+//! masks them for everyone but administrators. Once a person's personal
+//! data is erased, their row shows the erased name and no birth date.
 
 use lectern_domain::{Person, PersonEvent};
 use lectern_store::RecordedEvent;
@@ -22,13 +23,14 @@ pub struct PeopleProjector {
 
 impl Projector for PeopleProjector {
     const NAME: &'static str = "people";
-    const VERSION: i64 = 4;
+    const VERSION: i64 = 5;
     const TABLES: &'static [Table] = &[
         Table {
             name: "people",
             columns: "staff_no TEXT PRIMARY KEY, name TEXT NOT NULL, unit TEXT NOT NULL, \
-                      category TEXT NOT NULL, birth_date TEXT NOT NULL, hire_date TEXT NOT NULL, \
-                      left_on TEXT, card TEXT, roles TEXT NOT NULL, position BIGINT NOT NULL",
+                      category TEXT NOT NULL, birth_date TEXT, hire_date TEXT NOT NULL, \
+                      left_on TEXT, erased_at TEXT, card TEXT, roles TEXT NOT NULL, \
+                      position BIGINT NOT NULL",
             indexes: &["unit", "name", "card", "position"],
         },
         Table {
@@ -51,6 +53,7 @@ impl Projector for PeopleProjector {
         "CardRevoked",
         "RoleGranted",
         "RoleRevoked",
+        "PersonalDataErased",
     ];
 
     async fn apply(&mut self, event: &RecordedEvent, cx: &mut Cx<'_>) -> Result<()> {
@@ -74,18 +77,20 @@ impl Projector for PeopleProjector {
                 .expect("roles serialize")
                 .into(),
             event.position.into(),
+            p.erased.map(|at| at.to_rfc3339()).into(),
         ];
         if matches!(e, PersonEvent::PersonRegistered(_)) {
             cx.exec(
                 "INSERT INTO {people} (staff_no, name, unit, category, birth_date, hire_date, \
-                 left_on, card, roles, position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 left_on, card, roles, position, erased_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 args,
             );
         } else {
             cx.exec(
                 "UPDATE {people} SET name = $2, unit = $3, category = $4, birth_date = $5, \
-                 hire_date = $6, left_on = $7, card = $8, roles = $9, position = $10 \
-                 WHERE staff_no = $1",
+                 hire_date = $6, left_on = $7, card = $8, roles = $9, position = $10, \
+                 erased_at = $11 WHERE staff_no = $1",
                 args,
             );
         }

@@ -1,12 +1,15 @@
 //! `study`: study tasks (title, topic, audience, due date, state and
 //! counts) and, per task, everyone who completed it (in time or late), was
 //! excused from it, or missed it when it closed: one state per person
-//! (`StudyTask::state_of`), so the counts add up.
+//! (`StudyTask::state_of`), so the counts add up. A person's notes
+//! (evidence, a waiver's reason) read as erased once their personal data is.
 
 use lectern_domain::{StaffNo, StudyEvent, StudyTask, TaskState};
 use lectern_store::RecordedEvent;
 
-use super::{States, text};
+use lectern_domain::personal::ERASED;
+
+use super::{States, erased_person, text};
 use crate::error::Result;
 use crate::projector::{Cx, Projector, Table};
 use crate::sql::Val;
@@ -18,7 +21,7 @@ pub struct StudyProjector {
 
 impl Projector for StudyProjector {
     const NAME: &'static str = "study";
-    const VERSION: i64 = 3;
+    const VERSION: i64 = 4;
     const TABLES: &'static [Table] = &[
         Table {
             name: "tasks",
@@ -46,9 +49,17 @@ impl Projector for StudyProjector {
         "StudyTaskCompleted",
         "StudyTaskWaived",
         "StudyTaskClosed",
+        "PersonalDataErased",
     ];
 
     async fn apply(&mut self, event: &RecordedEvent, cx: &mut Cx<'_>) -> Result<()> {
+        if let Some(person) = erased_person(event) {
+            cx.exec(
+                "UPDATE {task_people} SET note = $2 WHERE staff_no = $1 AND note IS NOT NULL",
+                vec![person.into(), ERASED.into()],
+            );
+            return Ok(());
+        }
         if !event.stream_id.starts_with("task-") {
             return Ok(());
         }

@@ -181,7 +181,7 @@ async fn count(read: &ReadDb, sql: &str) -> i64 {
 /// So 3 flags and 11 taps behind them. A rebuild and a fresh start record
 /// nothing again; week 4's pair adds its 2 taps to the pair's flag.
 async fn flags_are_found_and_recorded_once(db: TestDb) {
-    let store = db.store().await;
+    let store = db.store_with(lectern_projections::store_options()).await;
     let read = ReadDb::connect(&db.url).await.unwrap();
     let p = Projections::start(store.clone(), read.clone(), Options::default())
         .await
@@ -304,7 +304,7 @@ async fn flags_are_found_and_recorded_once(db: TestDb) {
 /// revoked card's flag, and shows it once it is recorded (the rebuild
 /// catches up with the events it appended before it swaps).
 async fn a_rebuild_records_the_flags_and_shows_them(db: TestDb) {
-    let store = db.store().await;
+    let store = db.store_with(lectern_projections::store_options()).await;
     let read = ReadDb::connect(&db.url).await.unwrap();
     let revoked = TapOutcome::Rejected(RejectReason::RevokedCard);
     tap(&store, "k-a", "hall-a", "04000005", "T0005", 0, 0, revoked).await;
@@ -337,7 +337,7 @@ async fn a_rebuild_records_the_flags_and_shows_them(db: TestDb) {
 /// - T0013's card is read at hall-a at 14:00 and at hall-b at 14:10:10:
 ///   more than the 10 minutes' walk, no `two_venues`.
 async fn leave_late_lines_and_wrong_venues_are_flagged_by_the_configured_thresholds(db: TestDb) {
-    let store = db.store().await;
+    let store = db.store_with(lectern_projections::store_options()).await;
     let read = ReadDb::connect(&db.url).await.unwrap();
     let opts = Options {
         flags: FlagThresholds {
@@ -443,7 +443,7 @@ async fn leave_late_lines_and_wrong_venues_are_flagged_by_the_configured_thresho
 /// the other read models have the tap after it, and the position shown is
 /// theirs; `wait_for_all` names the analyzer's failure.
 async fn a_failing_analyzer_holds_up_no_writer(db: TestDb) {
-    let store = db.store().await;
+    let store = db.store_with(lectern_projections::store_options()).await;
     let read = ReadDb::connect(&db.url).await.unwrap();
     let p = Projections::start(store.clone(), read.clone(), Options::default())
         .await

@@ -282,7 +282,7 @@ async fn assert_matches_folds(read: &ReadDb, f: &Folds) {
 }
 
 async fn read_models_equal_the_folds(db: TestDb) {
-    let store = db.store().await;
+    let store = db.store_with(lectern_projections::store_options()).await;
     let read = ReadDb::connect(&db.url).await.unwrap();
     generate(&store, 7, 30, 10, 500).await;
     let p = start(&store, &read, 50).await;
@@ -386,7 +386,7 @@ fn decoded<E: DomainEvent>(
 /// stream, for every person and unit, by year and by month, with rules
 /// that change within the period.
 async fn ledgers_and_figures_equal_the_folds(db: TestDb) {
-    let store = db.store().await;
+    let store = db.store_with(lectern_projections::store_options()).await;
     let read = ReadDb::connect(&db.url).await.unwrap();
     let adopted = [rules(1, (2007, 1, 1), 2), rules(2, (2007, 3, 8), 3)];
     commit(
@@ -496,7 +496,7 @@ async fn ledgers_and_figures_equal_the_folds(db: TestDb) {
 }
 
 async fn a_killed_projector_resumes_without_loss(db: TestDb) {
-    let store = db.store().await;
+    let store = db.store_with(lectern_projections::store_options()).await;
     let read = ReadDb::connect(&db.url).await.unwrap();
     generate(&store, 11, 25, 8, 400).await;
     let head = store.head().await.unwrap();
@@ -527,7 +527,7 @@ async fn a_killed_projector_resumes_without_loss(db: TestDb) {
 }
 
 async fn rebuild_swaps_beside_live_readers(db: TestDb) {
-    let store = db.store().await;
+    let store = db.store_with(lectern_projections::store_options()).await;
     let read = ReadDb::connect(&db.url).await.unwrap();
     generate(&store, 21, 30, 4, 100).await;
     let p = start(&store, &read, 100).await;
@@ -595,7 +595,7 @@ async fn rebuild_swaps_beside_live_readers(db: TestDb) {
 }
 
 async fn lag_waits_and_versions(db: TestDb) {
-    let store = db.store().await;
+    let store = db.store_with(lectern_projections::store_options()).await;
     let read = ReadDb::connect(&db.url).await.unwrap();
     let p = start(&store, &read, 100).await;
     p.wait_for(0, WAIT).await.unwrap();
@@ -633,7 +633,7 @@ async fn lag_waits_and_versions(db: TestDb) {
 /// the others reach the head, a wait ends at once naming it instead of
 /// timing out, and its status says where and why.
 async fn a_failing_projector_stops_only_itself(db: TestDb) {
-    let store = db.store().await;
+    let store = db.store_with(lectern_projections::store_options()).await;
     let read = ReadDb::connect(&db.url).await.unwrap();
     let p = start(&store, &read, 100).await;
     generate(&store, 7, 6, 1, 10).await;
@@ -924,7 +924,7 @@ async fn two_servers_on_postgres_run_each_projector_once_and_fail_over() {
         lease_retry: Duration::from_millis(50),
         ..Options::default()
     };
-    let (store_a, store_b) = (db.store().await, db.store().await);
+    let (store_a, store_b) = (db.store_with(lectern_projections::store_options()).await, db.store_with(lectern_projections::store_options()).await);
     let read_a = ReadDb::connect(&db.url).await.unwrap();
     let read_b = ReadDb::connect(&db.url).await.unwrap();
     generate(&store_a, 41, 20, 4, 200).await;

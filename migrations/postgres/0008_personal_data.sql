@@ -1,0 +1,22 @@
+-- Personal data that can be erased without breaking the chain (postgres; the
+-- twin is in migrations/sqlite). See crates/lectern-store/src/personal.rs.
+
+-- One key per person whose personal fields the log seals. Never in the log.
+-- Erasing a person's personal data overwrites the key with NULL.
+CREATE TABLE personal_keys (
+    -- The person (a staff number).
+    subject     TEXT PRIMARY KEY,
+    -- 32 random bytes; NULL once erased.
+    key         BYTEA,
+    -- Server times, RFC 3339.
+    created_at  TEXT NOT NULL,
+    erased_at   TEXT
+);
+
+-- Where sealing began: events up to position `since` were written before
+-- this migration and keep their personal fields in the clear.
+CREATE TABLE personal_protection (
+    id     INTEGER PRIMARY KEY CHECK (id = 1),
+    since  BIGINT NOT NULL
+);
+INSERT INTO personal_protection (id, since) SELECT 1, COALESCE(MAX(position), 0) FROM events;
