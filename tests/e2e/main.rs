@@ -12,6 +12,7 @@ pub use support::*;
 mod audit;
 mod cli;
 mod demo;
+mod erasure;
 mod graphql;
 mod import;
 mod kiosk;

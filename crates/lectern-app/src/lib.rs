@@ -40,8 +40,8 @@ pub use appraisal::{unit_year_totals, year_appraisals};
 pub use audience::members_of;
 pub use commands::{ATTEMPTS, Retry, WRITE_WAIT, Written, execute, settle};
 pub use disputes::{
-    AttendanceFix, DISPUTE_WORKING_DAYS, PERSONAL_DATA_RETENTION_YEARS, PointsFix, Resolution, resolution as dispute_resolution,
-    resolve as resolve_dispute,
+    AttendanceFix, DISPUTE_WORKING_DAYS, PERSONAL_DATA_RETENTION_YEARS, PointsFix, Resolution,
+    resolution as dispute_resolution, resolve as resolve_dispute,
 };
 pub use error::{Code, Error, Result};
 pub use taps::Ingest;

@@ -223,9 +223,7 @@ impl Person {
                     return Err(DomainError::invalid(
                         "hire date",
                         r.hire_date.to_string(),
-                        format!(
-                            "is before the 16th birthday of someone born on {birth_date}"
-                        ),
+                        format!("is before the 16th birthday of someone born on {birth_date}"),
                     ));
                 }
                 Ok(vec![PersonEvent::PersonRegistered(r.clone())])

@@ -64,7 +64,12 @@ const PERSON: Whose = Whose::Field("person");
 /// Every personal field of the campaign's events.
 pub const PERSONAL_FIELDS: &[PersonalField] = &[
     field("PersonRegistered", "name", REGISTERED, ErasedAs::Text),
-    field("PersonRegistered", "birth_date", REGISTERED, ErasedAs::Nothing),
+    field(
+        "PersonRegistered",
+        "birth_date",
+        REGISTERED,
+        ErasedAs::Nothing,
+    ),
     field("PersonLeft", "reason", Whose::PersonStream, ErasedAs::Text),
     field("LeaveRequested", "reason", PERSON, ErasedAs::Text),
     field("LeaveRejected", "reason", PERSON, ErasedAs::Text),

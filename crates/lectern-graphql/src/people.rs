@@ -597,7 +597,11 @@ impl PeopleMutation {
         };
         let org = OrgTree::default();
         // Decided before the key is touched: a refusal leaves it.
-        let rule = match person.decide(&command, &org).map_err(ApiError::from)?.first() {
+        let rule = match person
+            .decide(&command, &org)
+            .map_err(ApiError::from)?
+            .first()
+        {
             Some(PersonEvent::PersonalDataErased { rule, .. }) => rule.clone(),
             _ => String::new(),
         };

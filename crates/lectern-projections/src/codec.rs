@@ -15,20 +15,22 @@ use crate::error::{Error, Result};
 pub fn personal_fields() -> PersonalFields {
     use lectern_domain::personal::{ErasedAs, PERSONAL_FIELDS, Whose};
     use lectern_store::personal::{Erased, Subject};
-    PERSONAL_FIELDS.iter().fold(PersonalFields::new(), |fields, f| {
-        fields.declare(
-            f.event_type,
-            f.field,
-            match f.whose {
-                Whose::Field(name) => Subject::Field(name),
-                Whose::PersonStream => Subject::Stream("person-"),
-            },
-            match f.erased {
-                ErasedAs::Text => Erased::Text,
-                ErasedAs::Nothing => Erased::Null,
-            },
-        )
-    })
+    PERSONAL_FIELDS
+        .iter()
+        .fold(PersonalFields::new(), |fields, f| {
+            fields.declare(
+                f.event_type,
+                f.field,
+                match f.whose {
+                    Whose::Field(name) => Subject::Field(name),
+                    Whose::PersonStream => Subject::Stream("person-"),
+                },
+                match f.erased {
+                    ErasedAs::Text => Erased::Text,
+                    ErasedAs::Nothing => Erased::Null,
+                },
+            )
+        })
 }
 
 /// The options of a store that holds the campaign's events: the defaults,

@@ -722,12 +722,20 @@ impl Db {
         let had: i64 = match self {
             Db::Sqlite { write, .. } => {
                 let (had,) = sqlx::query_as(HAD).bind(subject).fetch_one(write).await?;
-                sqlx::query(SQL).bind(subject).bind(at).execute(write).await?;
+                sqlx::query(SQL)
+                    .bind(subject)
+                    .bind(at)
+                    .execute(write)
+                    .await?;
                 had
             }
             Db::Postgres(pool) => {
                 let (had,) = sqlx::query_as(HAD).bind(subject).fetch_one(pool).await?;
-                sqlx::query(SQL).bind(subject).bind(at).execute(pool).await?;
+                sqlx::query(SQL)
+                    .bind(subject)
+                    .bind(at)
+                    .execute(pool)
+                    .await?;
                 had
             }
         };

@@ -52,7 +52,7 @@ pub use event::{
 /// The Merkle tree over the log (it lives in `lectern-tlog`, which kiosks
 /// and witnesses share).
 pub use lectern_tlog::merkle;
-pub use store::{Durability, LogState, Store, StoreOptions, Subscription};
 pub use personal::PersonalFields;
+pub use store::{Durability, LogState, Store, StoreOptions, Subscription};
 pub use upcast::Upcasters;
 pub use url::redact;

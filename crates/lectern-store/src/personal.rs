@@ -472,8 +472,18 @@ mod tests {
 
     fn fields() -> PersonalFields {
         PersonalFields::new()
-            .declare("Registered", "name", Subject::Field("staff_no"), Erased::Text)
-            .declare("Registered", "born", Subject::Field("staff_no"), Erased::Null)
+            .declare(
+                "Registered",
+                "name",
+                Subject::Field("staff_no"),
+                Erased::Text,
+            )
+            .declare(
+                "Registered",
+                "born",
+                Subject::Field("staff_no"),
+                Erased::Null,
+            )
             .declare("Left", "reason", Subject::Stream("person-"), Erased::Text)
     }
 
@@ -497,12 +507,18 @@ mod tests {
         let key = [7u8; 32];
         let keys = HashMap::from([("T0001".to_owned(), Some(key))]);
         let sealed = f.seal(&e, &keys).unwrap().unwrap();
-        assert!(!sealed.contains("王小明") && !sealed.contains("1980"), "{sealed}");
+        assert!(
+            !sealed.contains("王小明") && !sealed.contains("1980"),
+            "{sealed}"
+        );
         assert!(sealed.contains(r#""unit":"u1""#));
         // Deterministic: a retried append seals to the same bytes.
         assert_eq!(f.seal(&e, &keys).unwrap().unwrap(), sealed);
         // Sealing what is sealed changes nothing.
-        assert_eq!(f.seal(&event(id, "Registered", &sealed), &keys).unwrap(), None);
+        assert_eq!(
+            f.seal(&event(id, "Registered", &sealed), &keys).unwrap(),
+            None
+        );
 
         let stored = event(id, "Registered", &sealed);
         let opened = f.open(&stored, &|_| Some(key)).unwrap().unwrap();
@@ -526,10 +542,18 @@ mod tests {
         let sealed = f.seal(&event(a, "Left", payload), &keys).unwrap().unwrap();
         let wrong = f.open(&event(a, "Left", &sealed), &|_| Some([8u8; 32]));
         assert!(
-            wrong.unwrap_err().to_string().contains("does not open under the key of T0001"),
+            wrong
+                .unwrap_err()
+                .to_string()
+                .contains("does not open under the key of T0001"),
         );
         let moved = f.open(&event(Uuid::now_v7(), "Left", &sealed), &|_| Some(key));
-        assert!(moved.unwrap_err().to_string().contains("moved from another event"));
+        assert!(
+            moved
+                .unwrap_err()
+                .to_string()
+                .contains("moved from another event")
+        );
     }
 
     #[test]

@@ -27,8 +27,12 @@ impl Projector for DisputesProjector {
                   total_before BIGINT, total_after BIGINT",
         indexes: &["person", "status"],
     }];
-    const EVENT_TYPES: &'static [&'static str] =
-        &["DisputeFiled", "DisputeAssigned", "DisputeResolved", "PersonalDataErased"];
+    const EVENT_TYPES: &'static [&'static str] = &[
+        "DisputeFiled",
+        "DisputeAssigned",
+        "DisputeResolved",
+        "PersonalDataErased",
+    ];
 
     async fn apply(&mut self, event: &RecordedEvent, cx: &mut Cx<'_>) -> Result<()> {
         if let Some(person) = erased_person(event) {

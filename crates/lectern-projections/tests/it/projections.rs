@@ -924,7 +924,10 @@ async fn two_servers_on_postgres_run_each_projector_once_and_fail_over() {
         lease_retry: Duration::from_millis(50),
         ..Options::default()
     };
-    let (store_a, store_b) = (db.store_with(lectern_projections::store_options()).await, db.store_with(lectern_projections::store_options()).await);
+    let (store_a, store_b) = (
+        db.store_with(lectern_projections::store_options()).await,
+        db.store_with(lectern_projections::store_options()).await,
+    );
     let read_a = ReadDb::connect(&db.url).await.unwrap();
     let read_b = ReadDb::connect(&db.url).await.unwrap();
     generate(&store_a, 41, 20, 4, 200).await;
