@@ -12,6 +12,9 @@ CREATE TABLE personal_keys (
     created_at  TEXT NOT NULL,
     erased_at   TEXT
 );
+-- Readers count the erased keys at every read that opens a sealed field
+-- (a change makes them forget the keys they hold): an index of those only.
+CREATE INDEX personal_keys_erased ON personal_keys (subject) WHERE key IS NULL;
 
 -- Where sealing began: events up to position `since` were written before
 -- this migration and keep their personal fields in the clear.

@@ -13,7 +13,10 @@ use serde_json::{Value, json};
 
 use crate::{TestApp, admin_token, cli, gql, ok, post_to, token};
 
-both_backends!(personal_data_is_erased_and_the_record_still_proves_itself);
+both_backends!(
+    personal_data_is_erased_and_the_record_still_proves_itself,
+    a_log_older_than_sealing_keeps_its_personal_data_in_the_clear
+);
 
 fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
     // Campus time (UTC+8).
@@ -233,6 +236,14 @@ async fn personal_data_is_erased_and_the_record_still_proves_itself(db: TestDb) 
     ])
     .await;
     assert_eq!(code, 0, "{out}{err}");
+    let size_of = |out: &str| {
+        out.split("size ")
+            .nth(1)
+            .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+            .unwrap_or_else(|| panic!("a checkpoint's size: {out}"))
+            .to_owned()
+    };
+    let before = size_of(&out);
     let vkey = out
         .split("--key ")
         .nth(1)
@@ -421,6 +432,34 @@ async fn personal_data_is_erased_and_the_record_still_proves_itself(db: TestDb) 
     assert_eq!(code, 0, "{out}{err}");
     let (code, out, err) = lectern(&["audit", "check-bundle", &bundle_file, "--key", &vkey]).await;
     assert_eq!(code, 0, "{out}{err}");
+    // A checkpoint signed after the erasures extends the one before.
+    let (code, out, err) = lectern(&[
+        "audit",
+        "checkpoint",
+        "--database-url",
+        &url,
+        "--checkpoint-key",
+        &key,
+    ])
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let after = size_of(&out);
+    assert_ne!(after, before, "{out}");
+    let (code, consistency, err) = lectern(&[
+        "audit",
+        "prove",
+        "--from",
+        &before,
+        "--to",
+        &after,
+        "--database-url",
+        &url,
+    ])
+    .await;
+    assert_eq!(code, 0, "{err}");
+    std::fs::write(&proof_file, &consistency).unwrap();
+    let (code, out, err) = lectern(&["audit", "check-proof", &proof_file, "--key", &vkey]).await;
+    assert_eq!(code, 0, "{out}{err}");
     assert_eq!(
         replay().await,
         replayed_before,
@@ -468,5 +507,111 @@ async fn personal_data_is_erased_and_the_record_still_proves_itself(db: TestDb) 
         "{err}"
     );
     fresh.close().await;
+    store.close().await;
+}
+
+/// A log written before personal fields were sealed: `lectern migrate` says
+/// up to where, those events stay as they were, new ones are sealed, and an
+/// erasure counts what it cannot reach.
+async fn a_log_older_than_sealing_keeps_its_personal_data_in_the_clear(db: TestDb) {
+    use lectern_domain::{
+        OrgEvent, PersonEvent, Registration, StaffCategory, UnitId, UnitKind, person_stream,
+    };
+    use lectern_projections::commit;
+    let url = db.url.clone();
+    // Written as an older Lectern wrote: nothing sealed.
+    let old = db.store_with(lectern_store::StoreOptions::default()).await;
+    let meta = lectern_store::Metadata::default();
+    let uni = UnitId::parse("uni").unwrap();
+    commit(
+        &old,
+        lectern_domain::ORG_STREAM,
+        0,
+        &[OrgEvent::UnitEstablished {
+            unit: uni.clone(),
+            name: lectern_domain::Name::parse("大学").unwrap(),
+            kind: UnitKind::University,
+            parent: None,
+        }],
+        &[],
+        &meta,
+    )
+    .await
+    .unwrap();
+    let no = lectern_domain::StaffNo::parse("T0001").unwrap();
+    let date = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    commit(
+        &old,
+        &person_stream(&no),
+        0,
+        &[
+            PersonEvent::PersonRegistered(Registration {
+                staff_no: no.clone(),
+                name: lectern_domain::Name::parse(KEPT).unwrap(),
+                unit: uni.clone(),
+                category: StaffCategory::Teacher,
+                birth_date: Some(date(1950, 1, 2)),
+                hire_date: date(1980, 9, 1),
+            }),
+            PersonEvent::PersonLeft {
+                on: date(2000, 7, 1),
+                reason: "retired 退休".into(),
+            },
+        ],
+        &[],
+        &meta,
+    )
+    .await
+    .unwrap();
+    old.close().await;
+    // The database as it was before migration 8.
+    db.raw(
+        "DROP TABLE personal_keys; DROP TABLE personal_protection; \
+         DELETE FROM _sqlx_migrations WHERE version = 8",
+    )
+    .await
+    .unwrap();
+    let (code, out, err) = lectern(&["migrate", "--database-url", &url]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(
+            "personal data: events 1 to 3 were written before personal data was sealed; their \
+             personal fields stay in the clear and cannot be erased. Events from position 4 on \
+             seal them under each person's key"
+        ),
+        "{out}"
+    );
+
+    let clock = Clock::manual(at(2030, 1, 1, 9, 0));
+    let server = TestApp::start_at(&url, clock).await;
+    let admin = admin_token(&url).await;
+    ok(
+        server.addr,
+        &admin,
+        "mutation($name: String!) { registerPerson(input: { staffNo: \"T0002\", name: $name,
+           unit: \"uni\", category: teacher, birthDate: \"1960-01-02\", hireDate: \"1990-09-01\" }) { position } }",
+        json!({ "name": ERASED[0] }),
+    )
+    .await;
+    let erased = ok(
+        server.addr,
+        &admin,
+        "mutation { erasePersonalData(staffNo: \"T0001\") { unsealedEvents keyDestroyed person { name } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        erased["erasePersonalData"],
+        json!({ "unsealedEvents": 2, "keyDestroyed": false, "person": { "name": "[erased]" } }),
+        "the read models' copy is erased; the log's two old events are not"
+    );
+    server.stop().await;
+    let store = db.store_with(lectern_projections::store_options()).await;
+    let stored = store.read_stored(0, 100).await.unwrap();
+    assert!(stored[1].payload.contains(KEPT), "{}", stored[1].payload);
+    assert!(
+        stored.iter().all(|e| !e.payload.contains(ERASED[0])),
+        "registered after the upgrade: sealed"
+    );
     store.close().await;
 }

@@ -20,7 +20,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use lectern_domain::{Appraisal, Campus, Period, StaffNo};
 use lectern_projections::ReadDb;
-use lectern_store::personal::Sealable;
+use lectern_store::personal::{Outcome, Sealable};
 use lectern_store::{RecordedEvent, Store};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -239,18 +239,19 @@ impl Bundle {
             })?;
             // Folded with no keys: personal fields read as erased, and no
             // appraisal line depends on them.
-            let opened = personal
-                .open(
-                    &Sealable {
-                        position: event.position,
-                        event_id: event.event_id,
-                        event_type: &event.event_type,
-                        stream_id: &event.stream_id,
-                        payload: &event.payload,
-                    },
-                    &|_| None,
-                )?
-                .unwrap_or_else(|| event.payload.clone());
+            let opened = match personal.open(
+                &Sealable {
+                    position: event.position,
+                    event_id: event.event_id,
+                    event_type: &event.event_type,
+                    stream_id: &event.stream_id,
+                    payload: &event.payload,
+                },
+                &|_| Some(None),
+            )? {
+                Outcome::Changed(opened) => opened,
+                _ => event.payload.clone(),
+            };
             recorded.push(RecordedEvent {
                 hash: chain_hash,
                 payload: opened,

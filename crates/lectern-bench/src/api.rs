@@ -104,7 +104,9 @@ where
     F: Future<Output = anyhow::Result<Serving>>,
 {
     let label = target.label();
-    let (store, url) = target.fresh("api").await?;
+    let (store, url) = target
+        .fresh("api", &lectern_projections::personal_fields())
+        .await?;
     let t0 = Instant::now();
     let synth = generate(&store, args.events, args.seed).await?;
     line(label, "generate", synth.events, t0.elapsed());

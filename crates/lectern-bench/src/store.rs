@@ -11,7 +11,8 @@ use std::time::Instant;
 use anyhow::{Context, bail, ensure};
 use futures_util::TryStreamExt;
 use lectern_store::{
-    AppendRequest, Durability, Error, ExpectedVersion, NewEvent, Store, StoreOptions,
+    AppendRequest, Durability, Error, ExpectedVersion, NewEvent, PersonalFields, Store,
+    StoreOptions,
 };
 use sqlx::Connection;
 
@@ -37,6 +38,13 @@ pub struct BenchArgs {
     /// Events of W1 and W2.
     #[arg(long, default_value_t = 100_000)]
     pub events: u64,
+    /// Seal each event's free text (`note`) as personal data of its
+    /// `person`, under one key per person, as the application seals
+    /// personal fields (its card UIDs, like the application's, stay in the
+    /// clear): the cost of personal-data protection when every event has a
+    /// personal field. The lines then start `lectern-personal`.
+    #[arg(long)]
+    pub personal: bool,
     /// Events of W3 and W4 (transactions of 1,000).
     #[arg(long, default_value_t = 1_000_000)]
     pub big_events: u64,
@@ -128,8 +136,9 @@ impl Target {
         }
     }
 
-    fn options(&self) -> StoreOptions {
+    fn options(&self, personal: PersonalFields) -> StoreOptions {
         StoreOptions {
+            personal,
             durability: match self {
                 Target::Sqlite { durability, .. } => *durability,
                 Target::Postgres { .. } => Durability::Full,
@@ -139,7 +148,11 @@ impl Target {
     }
 
     /// An empty, migrated log named `name`; returns its URL too.
-    pub(crate) async fn fresh(&self, name: &str) -> anyhow::Result<(Store, String)> {
+    pub(crate) async fn fresh(
+        &self,
+        name: &str,
+        personal: &PersonalFields,
+    ) -> anyhow::Result<(Store, String)> {
         let url = match self {
             Target::Sqlite { dir, .. } => {
                 let file = dir.join(format!("{name}.db"));
@@ -165,20 +178,26 @@ impl Target {
                 format!("{base}/{db}")
             }
         };
-        Ok((self.open(&url).await?, url))
+        Ok((self.open(&url, personal).await?, url))
     }
 
-    async fn open(&self, url: &str) -> anyhow::Result<Store> {
-        let store = Store::open(url, self.options()).await?;
+    async fn open(&self, url: &str, personal: &PersonalFields) -> anyhow::Result<Store> {
+        let store = Store::open(url, self.options(personal.clone())).await?;
         store.migrate().await?;
         Ok(store)
     }
 }
 
-fn report(target: &Target, workload: &str, events: u64, started: Instant, note: &str) {
+/// The spec's field sealed by `--personal`.
+fn bench_personal() -> PersonalFields {
+    use lectern_store::personal::{Erased, Subject};
+    PersonalFields::new().declare(EVENT_TYPE, "note", Subject::Field("person"), Erased::Text)
+}
+
+fn report(imp: &str, target: &Target, workload: &str, events: u64, started: Instant, note: &str) {
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "lectern {} {workload} {events} {secs:.3} {:.0}{note}",
+        "{imp} {} {workload} {events} {secs:.3} {:.0}{note}",
         target.label(),
         events as f64 / secs
     );
@@ -246,13 +265,18 @@ async fn run_workloads(
             "# PostgreSQL: the server's own durability settings; each line starts from an empty log"
         );
     }
+    let (imp, personal) = if args.personal {
+        ("lectern-personal", bench_personal())
+    } else {
+        ("lectern", PersonalFields::new())
+    };
     if wanted("W1") {
-        let (store, _) = target.fresh("w1").await?;
+        let (store, _) = target.fresh("w1", &personal).await?;
         let t0 = Instant::now();
         for i in 0..args.events {
             store.submit(request(i)?).await?;
         }
-        report(target, "W1", args.events, t0, "");
+        report(imp, target, "W1", args.events, t0, "");
         ensure!(
             store.head().await? == args.events,
             "W1 stored a different number of events"
@@ -267,7 +291,7 @@ async fn run_workloads(
         store.close().await;
     }
     if wanted("W2") {
-        let (store, _) = target.fresh("w2").await?;
+        let (store, _) = target.fresh("w2", &personal).await?;
         let t0 = Instant::now();
         let mut tasks = Vec::new();
         for w in 0..args.writers {
@@ -300,7 +324,7 @@ async fn run_workloads(
             .0;
         let measured = secs_done.duration_since(started).as_secs_f64();
         println!(
-            "lectern {} W2 {} {measured:.3} {:.0} # {} writers, {commits} commits, mean batch {:.1}",
+            "{imp} {} W2 {} {measured:.3} {:.0} # {} writers, {commits} commits, mean batch {:.1}",
             target.label(),
             args.events,
             args.events as f64 / measured,
@@ -314,7 +338,7 @@ async fn run_workloads(
         store.close().await;
     }
     if wanted("W3") {
-        let (store, url) = target.fresh("w3").await?;
+        let (store, url) = target.fresh("w3", &personal).await?;
         let t0 = Instant::now();
         let mut i = 0;
         while i < args.big_events {
@@ -324,7 +348,7 @@ async fn run_workloads(
                 .await?;
             i = end;
         }
-        report(target, "W3", args.big_events, t0, "");
+        report(imp, target, "W3", args.big_events, t0, "");
         ensure!(
             store.head().await? == args.big_events,
             "W3 stored a different number of events"
@@ -332,16 +356,33 @@ async fn run_workloads(
         store.close().await;
 
         if wanted("W4") {
-            let store = target.open(&url).await?;
+            let store = target.open(&url, &personal).await?;
             let t0 = Instant::now();
             let mut counts: HashMap<String, u64> = HashMap::with_capacity(PERSONS as usize);
             let mut events = 0u64;
             let mut all = std::pin::pin!(store.stream_all(0, None));
+            let mut last = None;
             while let Some(e) = all.try_next().await? {
                 *counts.entry(e.stream_id).or_default() += 1;
                 events += 1;
+                last = Some(e.payload);
             }
-            report(target, "W4", events, t0, "");
+            report(imp, target, "W4", events, t0, "");
+            // With --personal the fields were sealed in the log and opened
+            // on the way out: the last event reads as it was appended.
+            ensure!(
+                last.as_deref() == Some(payload(args.big_events - 1).as_str()),
+                "W4 read the last event as {last:?}"
+            );
+            if args.personal {
+                let stored = store.read_stored(args.big_events - 1, 1).await?;
+                ensure!(
+                    stored
+                        .iter()
+                        .all(|e| !e.payload.contains("recorded by kiosk")),
+                    "--personal stored a personal field in the clear"
+                );
+            }
             ensure!(
                 events == args.big_events && counts.len() as u64 == PERSONS.min(args.big_events),
                 "W4 folded {events} events into {} persons",

@@ -413,8 +413,9 @@ pub(crate) struct ErasurePayload {
     pub(crate) person: PersonView,
     /// The rule that allowed the erasure, as the log records it.
     pub(crate) rule: String,
-    /// False when the key was gone already: an erasure cut short before
-    /// it was recorded, finished now.
+    /// False when there was no key to destroy: an erasure cut short
+    /// before it was recorded (finished now), or a person whose personal
+    /// data all predates sealing.
     pub(crate) key_destroyed: bool,
     /// Events of the person's stream written before personal data was
     /// sealed (a log older than sealing): their personal fields stay in the

@@ -1005,7 +1005,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 e["person"]["name"], e["person"]["birthDate"], e["person"]["personalDataErasedAt"]
             );
             if e["keyDestroyed"] == false {
-                println!("their key was destroyed before (an erasure cut short); now recorded");
+                println!(
+                    "there was no key to destroy (an erasure cut short before it was recorded, \
+                     or personal data that all predates sealing); the erasure is recorded now"
+                );
             }
             if e["unsealedEvents"].as_u64().unwrap_or(0) > 0 {
                 println!(

@@ -55,6 +55,8 @@ pub(crate) enum Db {
     Sqlite {
         read: SqlitePool,
         write: SqlitePool,
+        /// `synchronous` of the writing connection (`FULL` or `NORMAL`).
+        sync: &'static str,
     },
     Postgres(PgPool),
 }
@@ -355,7 +357,11 @@ impl Db {
                 .max_connections(opts.max_connections.max(1))
                 .connect_with(base.read_only(true).row_buffer_size(2000))
                 .await?;
-            Ok(Db::Sqlite { read, write })
+            let sync = match opts.durability {
+                Durability::Full => "FULL",
+                Durability::Normal => "NORMAL",
+            };
+            Ok(Db::Sqlite { read, write, sync })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let connect = PgConnectOptions::from_str(url)?.application_name("lectern");
             // As for SQLite: no ping round trip before every use.
@@ -425,7 +431,7 @@ impl Db {
 
     pub(crate) async fn close(&self) {
         match self {
-            Db::Sqlite { read, write } => {
+            Db::Sqlite { read, write, .. } => {
                 read.close().await;
                 write.close().await;
             }
@@ -677,7 +683,7 @@ impl Db {
         at: &str,
     ) -> Result<Vec<(String, Option<Vec<u8>>)>> {
         Ok(match self {
-            Db::Sqlite { write, .. } => {
+            Db::Sqlite { write, sync, .. } => {
                 const SQL: &str = "INSERT INTO personal_keys (subject, key, created_at) \
                                    SELECT j.value ->> 0, unhex(j.value ->> 1), ?2 FROM json_each(?1) AS j \
                                    WHERE true \
@@ -687,11 +693,22 @@ impl Db {
                     .iter()
                     .map(|(s, k)| [s.clone(), lectern_tlog::hex(k)])
                     .collect();
-                sqlx::query_as(SQL)
+                // Committed without its own fsync: the write-ahead log is
+                // one file in commit order, so the durable commit of the
+                // append that uses the key syncs it too.
+                let mut conn = write.acquire().await?;
+                sqlx::query("PRAGMA synchronous = NORMAL")
+                    .execute(&mut *conn)
+                    .await?;
+                let rows = sqlx::query_as(SQL)
                     .bind(json_list(&pairs))
                     .bind(at)
-                    .fetch_all(write)
-                    .await?
+                    .fetch_all(&mut *conn)
+                    .await;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("PRAGMA synchronous = {sync}")))
+                    .execute(&mut *conn)
+                    .await?;
+                rows?
             }
             Db::Postgres(pool) => {
                 const SQL: &str = "INSERT INTO personal_keys (subject, key, created_at) \
@@ -700,12 +717,20 @@ impl Db {
                                    RETURNING subject, key";
                 let subjects: Vec<&str> = fresh.iter().map(|(s, _)| s.as_str()).collect();
                 let keys: Vec<&[u8]> = fresh.iter().map(|(_, k)| k.as_slice()).collect();
-                sqlx::query_as(SQL)
+                // As on SQLite: the append's synchronous commit, later in
+                // the write-ahead log, flushes this one too.
+                let mut tx = pool.begin().await?;
+                sqlx::query("SET LOCAL synchronous_commit = off")
+                    .execute(&mut *tx)
+                    .await?;
+                let rows = sqlx::query_as(SQL)
                     .bind(subjects)
                     .bind(keys)
                     .bind(at)
-                    .fetch_all(pool)
-                    .await?
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                rows
             }
         })
     }

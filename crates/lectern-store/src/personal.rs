@@ -3,7 +3,7 @@
 //! An event type declares which of its top-level fields are personal and
 //! whose they are ([`PersonalFields`]). When such an event is appended, each
 //! of those fields is replaced by a sealed string before the event is
-//! hashed: the field's JSON, encrypted with XChaCha20-Poly1305 under a key of
+//! hashed: the field's JSON, encrypted with AES-256-GCM under a key of
 //! that person's, with the event's id, type, the field and the person as
 //! associated data, so the ciphertext cannot be moved to another event or
 //! field. The chain, checkpoints and proofs cover the sealed bytes.
@@ -16,8 +16,8 @@
 //! Keys live in the table `personal_keys`, never in the log. Erasing a
 //! person overwrites their key with NULL ([`crate::Store::erase_personal_key`]).
 //!
-//! The nonce is derived from the key, the event's identity and the
-//! plaintext (as in SIV): sealing the same event twice gives the same bytes,
+//! The 96-bit nonce is derived from the key, the event's identity and the
+//! plaintext (HMAC-SHA-256, as in SIV): sealing the same event twice gives the same bytes,
 //! so a retried append stays idempotent, and two different plaintexts never
 //! share a nonce.
 
@@ -25,10 +25,10 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -42,6 +42,8 @@ pub const SEALED_PREFIX: &str = "lectern-sealed:v1:";
 /// What an erased text field reads as.
 pub const ERASED_TEXT: &str = "[erased]";
 const CONTEXT: &[u8] = b"lectern-personal-v1\n";
+/// Bytes of an AES-GCM nonce.
+const NONCE: usize = 12;
 
 /// A person's data key: 32 random bytes.
 pub type Key = [u8; 32];
@@ -120,44 +122,41 @@ impl PersonalFields {
         self.by_type.contains_key(event_type)
     }
 
-    /// The persons whose keys sealing this event needs.
-    pub(crate) fn subjects_of(&self, e: &Sealable<'_>) -> Result<Vec<String>> {
+    /// `e`'s payload with its personal fields sealed under their persons'
+    /// keys, as `key_of` gives them (`None`: not known yet; `Some(None)`:
+    /// erased, which refuses the append).
+    pub(crate) fn seal(&self, e: &Sealable<'_>, key_of: KeyOf<'_>) -> Result<Outcome> {
         let Some(fields) = self.by_type.get(e.event_type) else {
-            return Ok(Vec::new());
+            return Ok(Outcome::Unchanged);
         };
-        let top = Top::parse(e.payload).map_err(|m| invalid(e, &m))?;
-        let mut out = Vec::new();
-        for f in fields {
-            if top.get(f.name).is_some_and(|v| v.get() != "null") {
-                let s = subject(&f.subject, &top, e.stream_id).map_err(|m| invalid(e, &m))?;
-                if !out.contains(&s) {
-                    out.push(s);
-                }
-            }
+        if e.payload.contains(SEALED_PREFIX) {
+            return Err(invalid(
+                e,
+                &format!("the text {SEALED_PREFIX:?} is kept for sealed personal data"),
+            ));
         }
-        Ok(out)
-    }
-
-    /// `e`'s payload with its personal fields sealed under the keys `keys`
-    /// holds (every subject's key must be there; an erased subject refuses
-    /// the append). `None` when there is nothing to seal.
-    pub(crate) fn seal(
-        &self,
-        e: &Sealable<'_>,
-        keys: &HashMap<String, Option<Key>>,
-    ) -> Result<Option<String>> {
-        let Some(fields) = self.by_type.get(e.event_type) else {
-            return Ok(None);
-        };
         let top = Top::parse(e.payload).map_err(|m| invalid(e, &m))?;
         let mut edits = Vec::new();
         for f in fields {
             let Some(raw) = top.get(f.name) else { continue };
-            if raw.get() == "null" || sealed_text(raw).is_some() {
+            if raw.get() == "null" {
                 continue;
             }
             let person = subject(&f.subject, &top, e.stream_id).map_err(|m| invalid(e, &m))?;
-            let key = match keys.get(&person) {
+            if person.is_empty()
+                || !person
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                return Err(invalid(
+                    e,
+                    &format!(
+                        "the person {person:?} whose {} it is is not a staff number",
+                        f.name
+                    ),
+                ));
+            }
+            let key = match key_of(&person) {
                 Some(Some(k)) => k,
                 Some(None) => {
                     return Err(Error::InvalidAppend(format!(
@@ -165,12 +164,7 @@ impl PersonalFields {
                         e.event_type, f.name
                     )));
                 }
-                None => {
-                    return Err(Error::InvalidAppend(format!(
-                        "no personal-data key for {person} to seal {}.{}",
-                        e.event_type, f.name
-                    )));
-                }
+                None => return Ok(Outcome::Unknown(person)),
             };
             let id = Identity {
                 event_id: e.event_id,
@@ -178,98 +172,111 @@ impl PersonalFields {
                 field: f.name,
                 subject: &person,
             };
-            let sealed = seal_value(key, &id, raw.get().as_bytes());
-            edits.push((span(e.payload, raw), format!("\"{SEALED_PREFIX}{sealed}\"")));
+            let sealed = seal_value(&key, &id, raw.get().as_bytes());
+            edits.push((
+                span(e.payload, raw),
+                format!("\"{SEALED_PREFIX}{}:{person}:{sealed}\"", f.name),
+            ));
         }
         Ok(splice(e.payload, edits))
     }
 
-    /// `payload` with its sealed fields opened: by the key `key_of` gives
-    /// for their person, or as erased where it gives none. `None` when the
-    /// payload holds nothing sealed.
-    pub fn open(
-        &self,
-        e: &Sealable<'_>,
-        key_of: &dyn Fn(&str) -> Option<Key>,
-    ) -> Result<Option<String>> {
+    /// `e`'s payload with its sealed fields opened by their persons' keys as
+    /// `key_of` gives them (`None`: not known yet; `Some(None)`: erased, the
+    /// field reads as its erased value).
+    ///
+    /// Found by their prefix, not by parsing the payload: a sealed value
+    /// names its field and person (`lectern-sealed:v1:FIELD:PERSON:DATA`),
+    /// both bound to the ciphertext, and the prefix is refused in anything
+    /// appended unsealed, so it occurs only where a field was sealed.
+    pub fn open(&self, e: &Sealable<'_>, key_of: KeyOf<'_>) -> Result<Outcome> {
         let Some(fields) = self.by_type.get(e.event_type) else {
-            return Ok(None);
+            return Ok(Outcome::Unchanged);
         };
-        if !e.payload.contains(SEALED_PREFIX) {
-            return Ok(None);
-        }
         let corrupt = |reason: String| Error::Corrupt {
             position: e.position,
             reason,
         };
-        let top = Top::parse(e.payload).map_err(corrupt)?;
         let mut edits = Vec::new();
-        for f in fields {
-            let Some(raw) = top.get(f.name) else { continue };
-            let Some(sealed) = sealed_text(raw) else {
-                continue;
+        let mut from = 0;
+        while let Some(found) = e.payload[from..].find(SEALED_PREFIX) {
+            let start = from + found;
+            let token_end = e.payload[start..]
+                .find('"')
+                .map(|n| start + n)
+                .ok_or_else(|| corrupt("a sealed field does not end".into()))?;
+            from = token_end;
+            let token = &e.payload[start + SEALED_PREFIX.len()..token_end];
+            let mut parts = token.splitn(3, ':');
+            let (Some(field), Some(person), Some(sealed)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(corrupt(format!("a sealed field is malformed: {token:?}")));
             };
-            let person = subject(&f.subject, &top, e.stream_id).map_err(corrupt)?;
-            let opened = match key_of(&person) {
-                None => f.erased.json().to_owned(),
-                Some(key) => {
+            let Some(f) = fields.iter().find(|f| f.name == field) else {
+                return Err(corrupt(format!(
+                    "{field:?} is sealed but is not a personal field of {}",
+                    e.event_type
+                )));
+            };
+            // The value's quotes, and the key it is the value of.
+            let quote = start
+                .checked_sub(1)
+                .filter(|&q| e.payload.as_bytes()[q] == b'"')
+                .ok_or_else(|| corrupt(format!("the sealed {field:?} is not a text value")))?;
+            if !key_before(&e.payload[..quote], field) {
+                return Err(corrupt(format!(
+                    "the sealed {field:?} stands under another field"
+                )));
+            }
+            let opened = match key_of(person) {
+                None => return Ok(Outcome::Unknown(person.to_owned())),
+                Some(None) => f.erased.json().to_owned(),
+                Some(Some(key)) => {
                     let id = Identity {
                         event_id: e.event_id,
                         event_type: e.event_type,
-                        field: f.name,
-                        subject: &person,
+                        field,
+                        subject: person,
                     };
                     open_value(&key, &id, sealed).ok_or_else(|| {
                         corrupt(format!(
-                            "its personal field {:?} does not open under the key of {person} \
-                             (a wrong key, or a ciphertext moved from another event)",
-                            f.name
+                            "its personal field {field:?} does not open under the key of \
+                             {person} (a wrong key, or a ciphertext moved from another event)"
                         ))
                     })?
                 }
             };
-            edits.push((span(e.payload, raw), opened));
+            edits.push((quote..token_end + 1, opened));
         }
         Ok(splice(e.payload, edits))
     }
+}
 
-    /// The persons whose sealed fields `e` holds.
-    pub(crate) fn sealed_subjects(&self, e: &Sealable<'_>) -> Vec<String> {
-        let Some(fields) = self.by_type.get(e.event_type) else {
-            return Vec::new();
-        };
-        if !e.payload.contains(SEALED_PREFIX) {
-            return Vec::new();
-        }
-        let Ok(top) = Top::parse(e.payload) else {
-            return Vec::new();
-        };
-        let mut out: Vec<String> = Vec::new();
-        for f in fields {
-            if top.get(f.name).and_then(sealed_text).is_some()
-                && let Ok(s) = subject(&f.subject, &top, e.stream_id)
-                && !out.contains(&s)
-            {
-                out.push(s);
-            }
-        }
-        out
-    }
+/// Whether `before` ends with the object key `field` and its colon.
+fn key_before(before: &str, field: &str) -> bool {
+    let rest = before.trim_end();
+    let Some(rest) = rest.strip_suffix(':') else {
+        return false;
+    };
+    let rest = rest.trim_end();
+    rest.strip_suffix('"')
+        .and_then(|r| r.strip_suffix(field))
+        .is_some_and(|r| r.ends_with('"'))
+}
 
-    /// Whether `e` holds one of its type's personal fields in the clear (an
-    /// event written before personal data was sealed).
-    pub fn holds_clear(&self, e: &Sealable<'_>) -> bool {
-        let Some(fields) = self.by_type.get(e.event_type) else {
-            return false;
-        };
-        let Ok(top) = Top::parse(e.payload) else {
-            return false;
-        };
-        fields.iter().any(|f| {
-            top.get(f.name)
-                .is_some_and(|v| v.get() != "null" && sealed_text(v).is_none())
-        })
-    }
+/// A person's key as the caller knows it: `None`, not known; `Some(None)`,
+/// erased.
+pub type KeyOf<'a> = &'a dyn Fn(&str) -> Option<Option<Key>>;
+
+/// What sealing or opening made of a payload.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to seal or open.
+    Unchanged,
+    Changed(String),
+    /// The key of this person is needed, and was not known.
+    Unknown(String),
 }
 
 /// What sealing and opening need of an event.
@@ -305,23 +312,15 @@ fn subject(s: &Subject, top: &Top<'_>, stream_id: &str) -> std::result::Result<S
     }
 }
 
-/// The base64 text after the prefix, if `raw` is a sealed string.
-fn sealed_text(raw: &RawValue) -> Option<&str> {
-    raw.get()
-        .strip_prefix('"')?
-        .strip_prefix(SEALED_PREFIX)?
-        .strip_suffix('"')
-}
-
 /// Byte range of `raw` inside `payload` (it was parsed from it).
 fn span(payload: &str, raw: &RawValue) -> std::ops::Range<usize> {
     let start = raw.get().as_ptr() as usize - payload.as_ptr() as usize;
     start..start + raw.get().len()
 }
 
-fn splice(payload: &str, mut edits: Vec<(std::ops::Range<usize>, String)>) -> Option<String> {
+fn splice(payload: &str, mut edits: Vec<(std::ops::Range<usize>, String)>) -> Outcome {
     if edits.is_empty() {
-        return None;
+        return Outcome::Unchanged;
     }
     edits.sort_by_key(|(r, _)| r.start);
     let mut out = String::with_capacity(payload.len() + 64);
@@ -332,7 +331,7 @@ fn splice(payload: &str, mut edits: Vec<(std::ops::Range<usize>, String)>) -> Op
         at = range.end;
     }
     out.push_str(&payload[at..]);
-    Some(out)
+    Outcome::Changed(out)
 }
 
 struct Identity<'a> {
@@ -361,9 +360,9 @@ fn seal_value(key: &Key, id: &Identity<'_>, plaintext: &[u8]) -> String {
     mac.update(&aad);
     mac.update(plaintext);
     let tag = mac.finalize().into_bytes();
-    let nonce: [u8; 24] = tag[..24].try_into().expect("HMAC-SHA256 gives 32 bytes");
-    let nonce = XNonce::from(nonce);
-    let cipher = XChaCha20Poly1305::new(key.into());
+    let nonce: [u8; NONCE] = tag[..NONCE].try_into().expect("HMAC-SHA256 gives 32 bytes");
+    let nonce = Nonce::from(nonce);
+    let cipher = Aes256Gcm::new(key.into());
     let sealed = cipher
         .encrypt(
             &nonce,
@@ -372,8 +371,8 @@ fn seal_value(key: &Key, id: &Identity<'_>, plaintext: &[u8]) -> String {
                 aad: &aad,
             },
         )
-        .expect("XChaCha20-Poly1305 seals any length we store");
-    let mut out = Vec::with_capacity(24 + sealed.len());
+        .expect("AES-256-GCM seals any length we store");
+    let mut out = Vec::with_capacity(NONCE + sealed.len());
     out.extend_from_slice(&nonce);
     out.extend_from_slice(&sealed);
     URL_SAFE_NO_PAD.encode(out)
@@ -381,23 +380,21 @@ fn seal_value(key: &Key, id: &Identity<'_>, plaintext: &[u8]) -> String {
 
 fn open_value(key: &Key, id: &Identity<'_>, sealed: &str) -> Option<String> {
     let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
-    if bytes.len() < 24 + 16 {
+    if bytes.len() < NONCE + 16 {
         return None;
     }
-    let (nonce, ct) = bytes.split_at(24);
-    let plain = XChaCha20Poly1305::new(key.into())
+    let (nonce, ct) = bytes.split_at(NONCE);
+    let plain = Aes256Gcm::new(key.into())
         .decrypt(
-            &XNonce::from(<[u8; 24]>::try_from(nonce).ok()?),
+            &Nonce::from(<[u8; NONCE]>::try_from(nonce).ok()?),
             Payload {
                 msg: ct,
                 aad: &id.aad(),
             },
         )
         .ok()?;
-    let text = String::from_utf8(plain).ok()?;
-    // The plaintext is the field's JSON as it was given.
-    serde_json::from_str::<&RawValue>(&text).ok()?;
-    Some(text)
+    // The field's JSON as it was sealed (the tag vouches for it).
+    String::from_utf8(plain).ok()
 }
 
 /// A new random key.
@@ -487,6 +484,13 @@ mod tests {
             .declare("Left", "reason", Subject::Stream("person-"), Erased::Text)
     }
 
+    fn changed(outcome: Result<Outcome>) -> String {
+        match outcome.unwrap() {
+            Outcome::Changed(text) => text,
+            other => panic!("{other:?}"),
+        }
+    }
+
     fn event<'a>(id: Uuid, event_type: &'a str, payload: &'a str) -> Sealable<'a> {
         Sealable {
             position: 7,
@@ -503,65 +507,91 @@ mod tests {
         let id = Uuid::now_v7();
         let payload = r#"{"staff_no":"T0001","name":"王小明","born":"1980-02-03","unit":"u1"}"#;
         let e = event(id, "Registered", payload);
-        assert_eq!(f.subjects_of(&e).unwrap(), vec!["T0001".to_owned()]);
         let key = [7u8; 32];
-        let keys = HashMap::from([("T0001".to_owned(), Some(key))]);
-        let sealed = f.seal(&e, &keys).unwrap().unwrap();
+        assert_eq!(
+            f.seal(&e, &|_| None).unwrap(),
+            Outcome::Unknown("T0001".into()),
+            "the key is asked for"
+        );
+        let keys = |s: &str| (s == "T0001").then_some(Some(key));
+        let sealed = changed(f.seal(&e, &keys));
         assert!(
             !sealed.contains("王小明") && !sealed.contains("1980"),
             "{sealed}"
         );
         assert!(sealed.contains(r#""unit":"u1""#));
+        assert!(
+            sealed.contains(r#""name":"lectern-sealed:v1:name:T0001:"#),
+            "{sealed}"
+        );
         // Deterministic: a retried append seals to the same bytes.
-        assert_eq!(f.seal(&e, &keys).unwrap().unwrap(), sealed);
-        // Sealing what is sealed changes nothing.
-        assert_eq!(
-            f.seal(&event(id, "Registered", &sealed), &keys).unwrap(),
-            None
+        assert_eq!(changed(f.seal(&e, &keys)), sealed);
+        // The prefix is refused in what is appended unsealed.
+        let err = f
+            .seal(&event(id, "Registered", &sealed), &keys)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("is kept for sealed personal data"),
+            "{err}"
         );
 
         let stored = event(id, "Registered", &sealed);
-        let opened = f.open(&stored, &|_| Some(key)).unwrap().unwrap();
-        assert_eq!(opened, payload);
-        let erased = f.open(&stored, &|_| None).unwrap().unwrap();
+        assert_eq!(changed(f.open(&stored, &keys)), payload);
         assert_eq!(
-            erased,
+            f.open(&stored, &|_| None).unwrap(),
+            Outcome::Unknown("T0001".into())
+        );
+        assert_eq!(
+            changed(f.open(&stored, &|_| Some(None))),
             r#"{"staff_no":"T0001","name":"[erased]","born":null,"unit":"u1"}"#
         );
-        assert!(!f.holds_clear(&stored));
-        assert!(f.holds_clear(&e));
     }
 
     #[test]
     fn a_wrong_key_or_a_moved_ciphertext_is_detected() {
         let f = fields();
         let key = [7u8; 32];
-        let keys = HashMap::from([("T0001".to_owned(), Some(key))]);
         let payload = r#"{"reason":"moved to Beijing"}"#;
         let a = Uuid::now_v7();
-        let sealed = f.seal(&event(a, "Left", payload), &keys).unwrap().unwrap();
-        let wrong = f.open(&event(a, "Left", &sealed), &|_| Some([8u8; 32]));
+        let sealed = changed(f.seal(&event(a, "Left", payload), &|_| Some(Some(key))));
+        let wrong = f.open(&event(a, "Left", &sealed), &|_| Some(Some([8u8; 32])));
         assert!(
             wrong
                 .unwrap_err()
                 .to_string()
                 .contains("does not open under the key of T0001"),
         );
-        let moved = f.open(&event(Uuid::now_v7(), "Left", &sealed), &|_| Some(key));
+        let moved = f.open(&event(Uuid::now_v7(), "Left", &sealed), &|_| {
+            Some(Some(key))
+        });
         assert!(
             moved
                 .unwrap_err()
                 .to_string()
                 .contains("moved from another event")
         );
+        // Moved to another field of the same event: named.
+        let swapped = sealed.replace(r#"{"reason":"#, r#"{"other":"#);
+        let err = f
+            .open(&event(a, "Left", &swapped), &|_| Some(Some(key)))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("stands under another field"),
+            "{err}"
+        );
+        // Another person named in the token: their key does not open it.
+        let other = sealed.replace(":T0001:", ":T0002:");
+        let err = f
+            .open(&event(a, "Left", &other), &|_| Some(Some(key)))
+            .unwrap_err();
+        assert!(err.to_string().contains("the key of T0002"), "{err}");
     }
 
     #[test]
     fn an_erased_subject_refuses_new_personal_data() {
         let f = fields();
-        let keys = HashMap::from([("T0001".to_owned(), None)]);
         let e = event(Uuid::now_v7(), "Left", r#"{"reason":"x"}"#);
-        let err = f.seal(&e, &keys).unwrap_err().to_string();
+        let err = f.seal(&e, &|_| Some(None)).unwrap_err().to_string();
         assert!(err.contains("personal data of T0001 was erased"), "{err}");
     }
 }

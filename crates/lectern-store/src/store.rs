@@ -11,7 +11,7 @@ use crate::chain::{Verification, Verifier};
 use crate::db::{Db, PG_CHANNEL};
 use crate::error::{Error, Result};
 use crate::event::{AppendRequest, Appended, ExpectedVersion, NewEvent, RecordedEvent};
-use crate::personal::{Key, PersonalFields, Sealable};
+use crate::personal::{self, Key, Outcome, PersonalFields, Sealable};
 use crate::upcast::Upcasters;
 use crate::writer::{Job, Writer};
 
@@ -283,7 +283,8 @@ impl Store {
     }
 
     /// The whole log after `after`, read page by page: memory stays bounded
-    /// by the page size however long the log is.
+    /// by two pages (one handed out, the next being read) however long the
+    /// log is.
     pub fn stream_all(
         &self,
         after: u64,
@@ -293,32 +294,53 @@ impl Store {
     }
 
     /// The log in pages; `decoded` opens personal fields and upcasts,
-    /// otherwise events come as stored.
+    /// otherwise events come as stored. The next page is read while one is
+    /// decoded and handed out, so reading and decoding overlap.
     fn pages(
         &self,
         after: u64,
         types: Option<Vec<String>>,
         decoded: bool,
     ) -> impl Stream<Item = Result<RecordedEvent>> + Send + 'static {
+        type Next = tokio::task::JoinHandle<Result<Vec<RecordedEvent>>>;
         let store = self.clone();
         let limit = self.inner.opts.page_size.max(1);
-        let state = (after, std::collections::VecDeque::new(), false);
-        futures_util::stream::try_unfold(state, move |(mut after, mut buf, mut done)| {
+        let read = move |store: &Store, after: u64, types: Option<Vec<String>>| -> Next {
+            let db = store.inner.db.clone();
+            tokio::spawn(async move { db.read_all(after, None, types.as_deref(), limit).await })
+        };
+        let state = (
+            after,
+            std::collections::VecDeque::new(),
+            false,
+            None::<Next>,
+        );
+        futures_util::stream::try_unfold(state, move |(mut after, mut buf, mut done, mut next)| {
             let store = store.clone();
             let types = types.clone();
             async move {
                 loop {
                     if let Some(e) = buf.pop_front() {
-                        return Ok(Some((e, (after, buf, done))));
+                        return Ok(Some((e, (after, buf, done, next))));
                     }
                     if done {
                         return Ok(None);
                     }
-                    let db = &store.inner.db;
-                    let page = db.read_all(after, None, types.as_deref(), limit).await?;
+                    let page = next
+                        .take()
+                        .unwrap_or_else(|| read(&store, after, types.clone()))
+                        .await
+                        .map_err(|e| {
+                            Error::Database(Arc::new(sqlx::Error::Protocol(format!(
+                                "reading the log stopped: {e}"
+                            ))))
+                        })??;
                     done = page.len() < limit;
                     if let Some(last) = page.last() {
                         after = last.position;
+                    }
+                    if !done {
+                        next = Some(read(&store, after, types.clone()));
                     }
                     if decoded {
                         buf.extend(store.decode(page).await?);
@@ -422,57 +444,73 @@ impl Store {
         if fields.is_empty() {
             return Ok(());
         }
-        let mut wanted = Vec::new();
-        for r in requests.iter() {
-            for e in r.events.iter().filter(|e| fields.covers(&e.event_type)) {
-                for s in fields.subjects_of(&sealable(r, e))? {
-                    if !wanted.contains(&s) {
-                        wanted.push(s);
+        // Most events find their keys in the cache; the others wait for
+        // the keys made (or found) for them in one statement.
+        let mut waiting = Vec::new();
+        let mut missing = std::collections::HashSet::new();
+        for (r, request) in requests.iter_mut().enumerate() {
+            for i in 0..request.events.len() {
+                if !fields.covers(&request.events[i].event_type) {
+                    continue;
+                }
+                let outcome = {
+                    let cache = self.inner.keys.lock().expect("key cache");
+                    fields.seal(&sealable(request, &request.events[i]), &|s| {
+                        cache.keys.get(s).copied()
+                    })?
+                };
+                match outcome {
+                    Outcome::Unchanged => {}
+                    Outcome::Changed(sealed) => request.events[i].payload = sealed,
+                    Outcome::Unknown(subject) => {
+                        missing.insert(subject);
+                        waiting.push((r, i));
                     }
                 }
             }
         }
-        if wanted.is_empty() {
+        if waiting.is_empty() {
             return Ok(());
         }
-        let missing: Vec<String> = {
-            let cache = self.inner.keys.lock().expect("key cache");
-            wanted
-                .iter()
-                .filter(|s| !cache.keys.contains_key(*s))
-                .cloned()
-                .collect()
-        };
-        if !missing.is_empty() {
-            let fresh = missing
-                .into_iter()
-                .map(|s| Ok((s, crate::personal::new_key()?)))
-                .collect::<Result<Vec<_>>>()?;
-            let stored = self
-                .inner
-                .db
-                .create_personal_keys(&fresh, &crate::event::now().to_rfc3339())
-                .await?;
-            self.remember(stored)?;
-        }
-        let keys: std::collections::HashMap<String, Option<Key>> = {
-            let cache = self.inner.keys.lock().expect("key cache");
-            wanted
-                .iter()
-                .filter_map(|s| cache.keys.get(s).map(|k| (s.clone(), *k)))
-                .collect()
-        };
-        for r in requests.iter_mut() {
-            for i in 0..r.events.len() {
-                if !fields.covers(&r.events[i].event_type) {
-                    continue;
-                }
-                if let Some(sealed) = fields.seal(&sealable(r, &r.events[i]), &keys)? {
-                    r.events[i].payload = sealed;
+        self.make_keys(missing).await?;
+        for (r, i) in waiting {
+            let request = &mut requests[r];
+            let outcome = {
+                let cache = self.inner.keys.lock().expect("key cache");
+                fields.seal(&sealable(request, &request.events[i]), &|s| {
+                    cache.keys.get(s).copied()
+                })?
+            };
+            match outcome {
+                Outcome::Changed(sealed) => request.events[i].payload = sealed,
+                Outcome::Unchanged => {}
+                Outcome::Unknown(subject) => {
+                    // An event naming more persons than one round found.
+                    return Err(Error::InvalidAppend(format!(
+                        "no personal-data key could be made for {subject}"
+                    )));
                 }
             }
         }
         Ok(())
+    }
+
+    /// Makes keys for `subjects` (or finds those another process made) and
+    /// remembers them. Not flushed to disk on its own: the append that uses
+    /// a key commits after it, and its durable commit makes the key durable
+    /// too (one write-ahead log, in commit order); a key made for an append
+    /// that then fails is harmless.
+    async fn make_keys(&self, subjects: std::collections::HashSet<String>) -> Result<()> {
+        let fresh = subjects
+            .into_iter()
+            .map(|s| Ok((s, crate::personal::new_key()?)))
+            .collect::<Result<Vec<_>>>()?;
+        let stored = self
+            .inner
+            .db
+            .create_personal_keys(&fresh, &crate::event::now().to_rfc3339())
+            .await?;
+        self.remember(stored)
     }
 
     fn remember(&self, stored: Vec<(String, Option<Vec<u8>>)>) -> Result<()> {
@@ -494,46 +532,72 @@ impl Store {
     /// keys as the database holds them now.
     async fn open_personal(&self, events: &mut [RecordedEvent]) -> Result<()> {
         let fields = &self.inner.opts.personal;
-        if fields.is_empty() {
-            return Ok(());
-        }
-        let mut wanted: Vec<String> = Vec::new();
-        for e in events.iter() {
-            for s in fields.sealed_subjects(&stored(e)) {
-                if !wanted.contains(&s) {
-                    wanted.push(s);
-                }
-            }
-        }
-        if wanted.is_empty() {
+        if fields.is_empty()
+            || !events.iter().any(|e| {
+                fields.covers(&e.event_type) && e.payload.contains(personal::SEALED_PREFIX)
+            })
+        {
             return Ok(());
         }
         // A key erased by another process must not be used from the cache.
         let erased = self.inner.db.erased_keys().await?;
-        let missing: Vec<String> = {
+        {
             let mut cache = self.inner.keys.lock().expect("key cache");
             if cache.erased != erased {
                 cache.keys.clear();
                 cache.erased = erased;
             }
-            wanted
-                .iter()
-                .filter(|s| !cache.keys.contains_key(*s))
-                .cloned()
-                .collect()
-        };
-        if !missing.is_empty() {
-            let found = self.inner.db.personal_keys(&missing).await?;
-            self.remember(found)?;
         }
-        let cache = self.inner.keys.lock().expect("key cache");
-        let key_of = |s: &str| cache.keys.get(s).copied().flatten();
-        for e in events.iter_mut() {
-            if let Some(opened) = fields.open(&stored(e), &key_of)? {
-                e.payload = opened;
+        let mut waiting = Vec::new();
+        let mut missing = std::collections::HashSet::new();
+        for (i, e) in events.iter_mut().enumerate() {
+            if let Some(subject) = self.open_one(e)? {
+                missing.insert(subject);
+                waiting.push(i);
+            }
+        }
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        let missing: Vec<String> = missing.into_iter().collect();
+        let found = self.inner.db.personal_keys(&missing).await?;
+        {
+            // A person with no key at all reads as erased.
+            let mut cache = self.inner.keys.lock().expect("key cache");
+            for s in &missing {
+                cache.keys.insert(s.clone(), None);
+            }
+        }
+        self.remember(found)?;
+        for i in waiting {
+            if let Some(subject) = self.open_one(&mut events[i])? {
+                return Err(Error::Corrupt {
+                    position: events[i].position,
+                    reason: format!("no key of {subject} could be read"),
+                });
             }
         }
         Ok(())
+    }
+
+    /// Opens one event with the keys in the cache; the person whose key it
+    /// lacks, if any.
+    fn open_one(&self, e: &mut RecordedEvent) -> Result<Option<String>> {
+        let outcome = {
+            let cache = self.inner.keys.lock().expect("key cache");
+            self.inner
+                .opts
+                .personal
+                .open(&stored(e), &|s| cache.keys.get(s).copied())?
+        };
+        Ok(match outcome {
+            Outcome::Unchanged => None,
+            Outcome::Changed(opened) => {
+                e.payload = opened;
+                None
+            }
+            Outcome::Unknown(subject) => Some(subject),
+        })
     }
 
     /// Destroys the key of `subject`'s personal data: their sealed fields
