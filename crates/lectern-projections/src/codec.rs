@@ -173,3 +173,14 @@ pub fn append_request<E: DomainEvent>(
     }
     request
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_store_reads_an_erased_text_as_the_domain_writes_it() {
+        assert_eq!(
+            lectern_store::personal::ERASED_TEXT,
+            lectern_domain::personal::ERASED
+        );
+    }
+}

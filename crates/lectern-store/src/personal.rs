@@ -588,6 +588,11 @@ mod tests {
     }
 
     #[test]
+    fn an_erased_text_reads_as_the_erased_text() {
+        assert_eq!(Erased::Text.json(), format!("\"{ERASED_TEXT}\""));
+    }
+
+    #[test]
     fn an_erased_subject_refuses_new_personal_data() {
         let f = fields();
         let e = event(Uuid::now_v7(), "Left", r#"{"reason":"x"}"#);
