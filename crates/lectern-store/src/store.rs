@@ -444,55 +444,58 @@ impl Store {
         if fields.is_empty() {
             return Ok(());
         }
-        // Most events find their keys in the cache; the others wait for
-        // the keys made (or found) for them in one statement.
-        let mut waiting = Vec::new();
-        let mut missing = std::collections::HashSet::new();
-        for (r, request) in requests.iter_mut().enumerate() {
-            for i in 0..request.events.len() {
-                if !fields.covers(&request.events[i].event_type) {
-                    continue;
-                }
-                let outcome = {
-                    let cache = self.inner.keys.lock().expect("key cache");
-                    fields.seal(&sealable(request, &request.events[i]), &|s| {
-                        cache.keys.get(s).copied()
-                    })?
-                };
-                match outcome {
-                    Outcome::Unchanged => {}
-                    Outcome::Changed(sealed) => request.events[i].payload = sealed,
-                    Outcome::Unknown(subject) => {
-                        missing.insert(subject);
-                        waiting.push((r, i));
-                    }
+        let mut waiting: Vec<(usize, usize)> = requests
+            .iter()
+            .enumerate()
+            .flat_map(|(r, request)| {
+                (0..request.events.len())
+                    .filter(|&i| fields.covers(&request.events[i].event_type))
+                    .map(move |i| (r, i))
+            })
+            .collect();
+        // Most events find their keys in the cache; the others wait for the
+        // keys made (or found) for them, in one statement a round (an event
+        // of several persons may take a round for each).
+        for _ in 0..8 {
+            let mut missing = std::collections::HashSet::new();
+            let mut still = Vec::new();
+            for (r, i) in waiting {
+                if let Some(subject) = self.seal_one(&mut requests[r], i)? {
+                    missing.insert(subject);
+                    still.push((r, i));
                 }
             }
+            if still.is_empty() {
+                return Ok(());
+            }
+            self.make_keys(missing).await?;
+            waiting = still;
         }
-        if waiting.is_empty() {
-            return Ok(());
-        }
-        self.make_keys(missing).await?;
-        for (r, i) in waiting {
-            let request = &mut requests[r];
-            let outcome = {
-                let cache = self.inner.keys.lock().expect("key cache");
-                fields.seal(&sealable(request, &request.events[i]), &|s| {
+        Err(Error::InvalidAppend(
+            "an event names more persons with personal fields than can be sealed at once".into(),
+        ))
+    }
+
+    /// Seals event `i` of `request` with the keys in the cache; the person
+    /// whose key it lacks, if any.
+    fn seal_one(&self, request: &mut AppendRequest, i: usize) -> Result<Option<String>> {
+        let outcome = {
+            let cache = self.inner.keys.lock().expect("key cache");
+            self.inner
+                .opts
+                .personal
+                .seal(&sealable(request, &request.events[i]), &|s| {
                     cache.keys.get(s).copied()
                 })?
-            };
-            match outcome {
-                Outcome::Changed(sealed) => request.events[i].payload = sealed,
-                Outcome::Unchanged => {}
-                Outcome::Unknown(subject) => {
-                    // An event naming more persons than one round found.
-                    return Err(Error::InvalidAppend(format!(
-                        "no personal-data key could be made for {subject}"
-                    )));
-                }
+        };
+        Ok(match outcome {
+            Outcome::Unchanged => None,
+            Outcome::Changed(sealed) => {
+                request.events[i].payload = sealed;
+                None
             }
-        }
-        Ok(())
+            Outcome::Unknown(subject) => Some(subject),
+        })
     }
 
     /// Makes keys for `subjects` (or finds those another process made) and
@@ -548,36 +551,36 @@ impl Store {
                 cache.erased = erased;
             }
         }
-        let mut waiting = Vec::new();
-        let mut missing = std::collections::HashSet::new();
-        for (i, e) in events.iter_mut().enumerate() {
-            if let Some(subject) = self.open_one(e)? {
-                missing.insert(subject);
-                waiting.push(i);
+        let mut waiting: Vec<usize> = (0..events.len()).collect();
+        // As for sealing: what the cache lacks is read in one statement a
+        // round; a person with no key at all reads as erased.
+        for _ in 0..8 {
+            let mut missing = std::collections::HashSet::new();
+            let mut still = Vec::new();
+            for i in waiting {
+                if let Some(subject) = self.open_one(&mut events[i])? {
+                    missing.insert(subject);
+                    still.push(i);
+                }
             }
-        }
-        if waiting.is_empty() {
-            return Ok(());
-        }
-        let missing: Vec<String> = missing.into_iter().collect();
-        let found = self.inner.db.personal_keys(&missing).await?;
-        {
-            // A person with no key at all reads as erased.
-            let mut cache = self.inner.keys.lock().expect("key cache");
-            for s in &missing {
-                cache.keys.insert(s.clone(), None);
+            if still.is_empty() {
+                return Ok(());
             }
-        }
-        self.remember(found)?;
-        for i in waiting {
-            if let Some(subject) = self.open_one(&mut events[i])? {
-                return Err(Error::Corrupt {
-                    position: events[i].position,
-                    reason: format!("no key of {subject} could be read"),
-                });
+            let missing: Vec<String> = missing.into_iter().collect();
+            let found = self.inner.db.personal_keys(&missing).await?;
+            {
+                let mut cache = self.inner.keys.lock().expect("key cache");
+                for s in &missing {
+                    cache.keys.insert(s.clone(), None);
+                }
             }
+            self.remember(found)?;
+            waiting = still;
         }
-        Ok(())
+        Err(Error::Corrupt {
+            position: waiting.first().map_or(0, |&i| events[i].position),
+            reason: "it names more persons with sealed fields than can be opened at once".into(),
+        })
     }
 
     /// Opens one event with the keys in the cache; the person whose key it

@@ -16,6 +16,7 @@ extern crate lectern_store; // both_backends!
 mod append;
 mod chain;
 mod concurrency;
+mod personal;
 mod reads;
 mod subscribe;
 mod unique;
