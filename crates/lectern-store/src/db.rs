@@ -55,8 +55,6 @@ pub(crate) enum Db {
     Sqlite {
         read: SqlitePool,
         write: SqlitePool,
-        /// `synchronous` of the writing connection (`FULL` or `NORMAL`).
-        sync: &'static str,
     },
     Postgres(PgPool),
 }
@@ -357,11 +355,7 @@ impl Db {
                 .max_connections(opts.max_connections.max(1))
                 .connect_with(base.read_only(true).row_buffer_size(2000))
                 .await?;
-            let sync = match opts.durability {
-                Durability::Full => "FULL",
-                Durability::Normal => "NORMAL",
-            };
-            Ok(Db::Sqlite { read, write, sync })
+            Ok(Db::Sqlite { read, write })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let connect = PgConnectOptions::from_str(url)?.application_name("lectern");
             // As for SQLite: no ping round trip before every use.
@@ -674,67 +668,6 @@ impl Db {
         })
     }
 
-    /// Stores `fresh` keys for subjects that have none and returns every
-    /// subject's stored key: the fresh one, or the one another process
-    /// stored first (`None`: erased).
-    pub(crate) async fn create_personal_keys(
-        &self,
-        fresh: &[(String, [u8; 32])],
-        at: &str,
-    ) -> Result<Vec<(String, Option<Vec<u8>>)>> {
-        Ok(match self {
-            Db::Sqlite { write, sync, .. } => {
-                const SQL: &str = "INSERT INTO personal_keys (subject, key, created_at) \
-                                   SELECT j.value ->> 0, unhex(j.value ->> 1), ?2 FROM json_each(?1) AS j \
-                                   WHERE true \
-                                   ON CONFLICT (subject) DO UPDATE SET subject = excluded.subject \
-                                   RETURNING subject, key";
-                let pairs: Vec<[String; 2]> = fresh
-                    .iter()
-                    .map(|(s, k)| [s.clone(), lectern_tlog::hex(k)])
-                    .collect();
-                // Committed without its own fsync: the write-ahead log is
-                // one file in commit order, so the durable commit of the
-                // append that uses the key syncs it too.
-                let mut conn = write.acquire().await?;
-                sqlx::query("PRAGMA synchronous = NORMAL")
-                    .execute(&mut *conn)
-                    .await?;
-                let rows = sqlx::query_as(SQL)
-                    .bind(json_list(&pairs))
-                    .bind(at)
-                    .fetch_all(&mut *conn)
-                    .await;
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("PRAGMA synchronous = {sync}")))
-                    .execute(&mut *conn)
-                    .await?;
-                rows?
-            }
-            Db::Postgres(pool) => {
-                const SQL: &str = "INSERT INTO personal_keys (subject, key, created_at) \
-                                   SELECT * , $3 FROM unnest($1::text[], $2::bytea[]) \
-                                   ON CONFLICT (subject) DO UPDATE SET subject = excluded.subject \
-                                   RETURNING subject, key";
-                let subjects: Vec<&str> = fresh.iter().map(|(s, _)| s.as_str()).collect();
-                let keys: Vec<&[u8]> = fresh.iter().map(|(_, k)| k.as_slice()).collect();
-                // As on SQLite: the append's synchronous commit, later in
-                // the write-ahead log, flushes this one too.
-                let mut tx = pool.begin().await?;
-                sqlx::query("SET LOCAL synchronous_commit = off")
-                    .execute(&mut *tx)
-                    .await?;
-                let rows = sqlx::query_as(SQL)
-                    .bind(subjects)
-                    .bind(keys)
-                    .bind(at)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                rows
-            }
-        })
-    }
-
     /// Overwrites `subject`'s key with NULL (a row is made if it had none);
     /// true when a key was destroyed now.
     pub(crate) async fn erase_personal_key(&self, subject: &str, at: &str) -> Result<bool> {
@@ -959,6 +892,49 @@ impl Tx {
                 .map(drop)?,
         }
         Ok(())
+    }
+
+    /// Stores `fresh` keys for subjects that have none and returns every
+    /// subject's stored key: the fresh one, or the one stored before (by
+    /// another process; `None`: erased). Made in the append's transaction,
+    /// so a key is stored exactly when the first event sealed under it is.
+    pub(crate) async fn store_personal_keys(
+        &mut self,
+        fresh: &[(&str, &[u8; 32])],
+        at: &str,
+    ) -> Result<Vec<(String, Option<Vec<u8>>)>> {
+        Ok(match self {
+            Tx::Sqlite(tx) => {
+                const SQL: &str = "INSERT INTO personal_keys (subject, key, created_at) \
+                                   SELECT j.value ->> 0, unhex(j.value ->> 1), ?2 FROM json_each(?1) AS j \
+                                   WHERE true \
+                                   ON CONFLICT (subject) DO UPDATE SET subject = excluded.subject \
+                                   RETURNING subject, key";
+                let pairs: Vec<[String; 2]> = fresh
+                    .iter()
+                    .map(|(s, k)| [(*s).to_owned(), lectern_tlog::hex(*k)])
+                    .collect();
+                sqlx::query_as(SQL)
+                    .bind(json_list(&pairs))
+                    .bind(at)
+                    .fetch_all(&mut **tx)
+                    .await?
+            }
+            Tx::Postgres(tx) => {
+                const SQL: &str = "INSERT INTO personal_keys (subject, key, created_at) \
+                                   SELECT * , $3 FROM unnest($1::text[], $2::bytea[]) \
+                                   ON CONFLICT (subject) DO UPDATE SET subject = excluded.subject \
+                                   RETURNING subject, key";
+                let subjects: Vec<&str> = fresh.iter().map(|(s, _)| *s).collect();
+                let keys: Vec<&[u8]> = fresh.iter().map(|(_, k)| k.as_slice()).collect();
+                sqlx::query_as(SQL)
+                    .bind(subjects)
+                    .bind(keys)
+                    .bind(at)
+                    .fetch_all(&mut **tx)
+                    .await?
+            }
+        })
     }
 
     pub(crate) async fn claim(

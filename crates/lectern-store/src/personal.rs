@@ -25,8 +25,8 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
+use aes_gcm::aead::{AeadInPlace, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
@@ -44,9 +44,49 @@ pub const ERASED_TEXT: &str = "[erased]";
 const CONTEXT: &[u8] = b"lectern-personal-v1\n";
 /// Bytes of an AES-GCM nonce.
 const NONCE: usize = 12;
+/// Bytes of an AES-GCM tag.
+const TAG: usize = 16;
 
 /// A person's data key: 32 random bytes.
 pub type Key = [u8; 32];
+
+/// A person's key, ready to seal and open: the bytes the key table keeps,
+/// with the cipher's key schedule and the nonce MAC set up once.
+#[derive(Clone)]
+pub struct PersonKey {
+    raw: Key,
+    cipher: Aes256Gcm,
+    nonces: Hmac<Sha256>,
+}
+
+impl PersonKey {
+    pub fn new(raw: Key) -> Self {
+        PersonKey {
+            raw,
+            cipher: Aes256Gcm::new(&raw.into()),
+            nonces: <Hmac<Sha256> as Mac>::new_from_slice(&raw).expect("HMAC takes any key"),
+        }
+    }
+
+    /// A new random key.
+    pub(crate) fn random() -> Result<Self> {
+        let mut raw = [0u8; 32];
+        getrandom::fill(&mut raw)
+            .map_err(|e| Error::InvalidAppend(format!("the system's random source failed: {e}")))?;
+        Ok(PersonKey::new(raw))
+    }
+
+    /// The key's bytes, as the key table keeps them.
+    pub fn raw(&self) -> &Key {
+        &self.raw
+    }
+}
+
+impl fmt::Debug for PersonKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PersonKey(..)")
+    }
+}
 
 /// Whose a personal field is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,7 +212,7 @@ impl PersonalFields {
                 field: f.name,
                 subject: &person,
             };
-            let sealed = seal_value(&key, &id, raw.get().as_bytes());
+            let sealed = seal_value(key, &id, raw.get().as_bytes());
             edits.push((
                 span(e.payload, raw),
                 format!("\"{SEALED_PREFIX}{}:{person}:{sealed}\"", f.name),
@@ -190,23 +230,49 @@ impl PersonalFields {
     /// both bound to the ciphertext, and the prefix is refused in anything
     /// appended unsealed, so it occurs only where a field was sealed.
     pub fn open(&self, e: &Sealable<'_>, key_of: KeyOf<'_>) -> Result<Outcome> {
-        let Some(fields) = self.by_type.get(e.event_type) else {
+        if !self.covers(e.event_type) {
             return Ok(Outcome::Unchanged);
+        }
+        let mut payload = e.payload.to_owned();
+        let at = At {
+            position: e.position,
+            event_id: e.event_id,
+            event_type: e.event_type,
+        };
+        Ok(match self.open_in_place(&at, &mut payload, key_of)? {
+            Some(person) => Outcome::Unknown(person),
+            None if payload == e.payload => Outcome::Unchanged,
+            None => Outcome::Changed(payload),
+        })
+    }
+
+    /// As [`PersonalFields::open`], in place: the opened text is never
+    /// longer than the sealed value, so nothing is allocated. Returns the
+    /// person whose key is not known, if any; the fields before theirs are
+    /// opened already, and a later call opens the rest (an opened field
+    /// cannot hold the prefix).
+    pub fn open_in_place(
+        &self,
+        e: &At<'_>,
+        payload: &mut String,
+        key_of: KeyOf<'_>,
+    ) -> Result<Option<String>> {
+        let Some(fields) = self.by_type.get(e.event_type) else {
+            return Ok(None);
         };
         let corrupt = |reason: String| Error::Corrupt {
             position: e.position,
             reason,
         };
-        let mut edits = Vec::new();
+        // This thread's buffers, put back when done (an error drops them).
+        let mut scratch = SCRATCH.take();
         let mut from = 0;
-        while let Some(found) = e.payload[from..].find(SEALED_PREFIX) {
+        while let Some(found) = sealed_prefix().find(&payload.as_bytes()[from..]) {
             let start = from + found;
-            let token_end = e.payload[start..]
-                .find('"')
+            let token_end = memchr::memchr(b'"', &payload.as_bytes()[start..])
                 .map(|n| start + n)
                 .ok_or_else(|| corrupt("a sealed field does not end".into()))?;
-            from = token_end;
-            let token = &e.payload[start + SEALED_PREFIX.len()..token_end];
+            let token = &payload[start + SEALED_PREFIX.len()..token_end];
             let mut parts = token.splitn(3, ':');
             let (Some(field), Some(person), Some(sealed)) =
                 (parts.next(), parts.next(), parts.next())
@@ -222,35 +288,82 @@ impl PersonalFields {
             // The value's quotes, and the key it is the value of.
             let quote = start
                 .checked_sub(1)
-                .filter(|&q| e.payload.as_bytes()[q] == b'"')
+                .filter(|&q| payload.as_bytes()[q] == b'"')
                 .ok_or_else(|| corrupt(format!("the sealed {field:?} is not a text value")))?;
-            if !key_before(&e.payload[..quote], field) {
+            if !key_before(&payload[..quote], field) {
                 return Err(corrupt(format!(
                     "the sealed {field:?} stands under another field"
                 )));
             }
+            let value = quote..token_end + 1;
             let opened = match key_of(person) {
-                None => return Ok(Outcome::Unknown(person.to_owned())),
-                Some(None) => f.erased.json().to_owned(),
+                None => {
+                    let person = person.to_owned();
+                    SCRATCH.set(scratch);
+                    return Ok(Some(person));
+                }
+                Some(None) => {
+                    payload.replace_range(value, f.erased.json());
+                    f.erased.json().len()
+                }
                 Some(Some(key)) => {
                     let id = Identity {
                         event_id: e.event_id,
                         event_type: e.event_type,
-                        field,
+                        field: f.name,
                         subject: person,
                     };
-                    open_value(&key, &id, sealed).ok_or_else(|| {
+                    let opened = open_value(key, &id, sealed, &mut scratch).ok_or_else(|| {
                         corrupt(format!(
                             "its personal field {field:?} does not open under the key of \
                              {person} (a wrong key, or a ciphertext moved from another event)"
                         ))
-                    })?
+                    })?;
+                    payload.replace_range(value, opened);
+                    opened.len()
                 }
             };
-            edits.push((quote..token_end + 1, opened));
+            from = quote + opened;
         }
-        Ok(splice(e.payload, edits))
+        SCRATCH.set(scratch);
+        Ok(None)
     }
+}
+
+/// Where a stored event's sealed fields are bound: its position (for
+/// errors), id and type.
+pub struct At<'a> {
+    pub position: u64,
+    pub event_id: Uuid,
+    pub event_type: &'a str,
+}
+
+thread_local! {
+    /// Buffers for opening one value (its associated data, then its bytes).
+    static SCRATCH: std::cell::Cell<Scratch> = const {
+        std::cell::Cell::new(Scratch { aad: Vec::new(), data: Vec::new() })
+    };
+}
+
+#[derive(Default)]
+struct Scratch {
+    aad: Vec<u8>,
+    data: Vec<u8>,
+}
+
+/// Finds [`SEALED_PREFIX`].
+fn sealed_prefix() -> &'static memchr::memmem::Finder<'static> {
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(SEALED_PREFIX));
+    &FINDER
+}
+
+/// The (field, person) of each sealed value in a stored payload.
+pub(crate) fn sealed_subjects(payload: &str) -> impl Iterator<Item = (&str, &str)> {
+    payload.split(SEALED_PREFIX).skip(1).filter_map(|rest| {
+        let mut parts = rest.splitn(3, ':');
+        Some((parts.next()?, parts.next()?))
+    })
 }
 
 /// Whether `before` ends with the object key `field` and its colon.
@@ -267,7 +380,7 @@ fn key_before(before: &str, field: &str) -> bool {
 
 /// A person's key as the caller knows it: `None`, not known; `Some(None)`,
 /// erased.
-pub type KeyOf<'a> = &'a dyn Fn(&str) -> Option<Option<Key>>;
+pub type KeyOf<'a> = &'a dyn Fn(&str) -> Option<Option<&'a PersonKey>>;
 
 /// What sealing or opening made of a payload.
 #[derive(Debug, PartialEq, Eq)]
@@ -344,65 +457,66 @@ struct Identity<'a> {
 impl Identity<'_> {
     fn aad(&self) -> Vec<u8> {
         let mut aad = Vec::with_capacity(64);
+        self.aad_into(&mut aad);
+        aad
+    }
+
+    fn aad_into(&self, aad: &mut Vec<u8>) {
+        aad.clear();
         aad.extend_from_slice(CONTEXT);
         aad.extend_from_slice(self.event_id.as_bytes());
         for part in [self.event_type, self.field, self.subject] {
             aad.extend_from_slice(part.as_bytes());
             aad.push(b'\n');
         }
-        aad
     }
 }
 
-fn seal_value(key: &Key, id: &Identity<'_>, plaintext: &[u8]) -> String {
+fn seal_value(key: &PersonKey, id: &Identity<'_>, plaintext: &[u8]) -> String {
     let aad = id.aad();
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key");
+    let mut mac = key.nonces.clone();
     mac.update(&aad);
     mac.update(plaintext);
-    let tag = mac.finalize().into_bytes();
-    let nonce: [u8; NONCE] = tag[..NONCE].try_into().expect("HMAC-SHA256 gives 32 bytes");
-    let nonce = Nonce::from(nonce);
-    let cipher = Aes256Gcm::new(key.into());
-    let sealed = cipher
-        .encrypt(
-            &nonce,
-            Payload {
-                msg: plaintext,
-                aad: &aad,
-            },
-        )
-        .expect("AES-256-GCM seals any length we store");
-    let mut out = Vec::with_capacity(NONCE + sealed.len());
+    let derived = mac.finalize().into_bytes();
+    let nonce: [u8; NONCE] = derived[..NONCE]
+        .try_into()
+        .expect("HMAC-SHA256 gives 32 bytes");
+    // nonce ‖ ciphertext ‖ tag, encrypted in place.
+    let mut out = Vec::with_capacity(NONCE + plaintext.len() + TAG);
     out.extend_from_slice(&nonce);
-    out.extend_from_slice(&sealed);
+    out.extend_from_slice(plaintext);
+    let tag = key
+        .cipher
+        .encrypt_in_place_detached(&Nonce::from(nonce), &aad, &mut out[NONCE..])
+        .expect("AES-256-GCM seals any length we store");
+    out.extend_from_slice(&tag);
     URL_SAFE_NO_PAD.encode(out)
 }
 
-fn open_value(key: &Key, id: &Identity<'_>, sealed: &str) -> Option<String> {
-    let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
-    if bytes.len() < NONCE + 16 {
+/// Opens a sealed value in `scratch`; the field's JSON as it was sealed.
+fn open_value<'s>(
+    key: &PersonKey,
+    id: &Identity<'_>,
+    sealed: &str,
+    scratch: &'s mut Scratch,
+) -> Option<&'s str> {
+    let data = &mut scratch.data;
+    data.clear();
+    URL_SAFE_NO_PAD.decode_vec(sealed, data).ok()?;
+    if data.len() < NONCE + TAG {
         return None;
     }
-    let (nonce, ct) = bytes.split_at(NONCE);
-    let plain = Aes256Gcm::new(key.into())
-        .decrypt(
-            &Nonce::from(<[u8; NONCE]>::try_from(nonce).ok()?),
-            Payload {
-                msg: ct,
-                aad: &id.aad(),
-            },
-        )
+    id.aad_into(&mut scratch.aad);
+    let end = data.len() - TAG;
+    let (nonce, rest) = data.split_at_mut(NONCE);
+    let (text, tag) = rest.split_at_mut(end - NONCE);
+    let nonce = Nonce::from(<[u8; NONCE]>::try_from(&*nonce).ok()?);
+    let tag = Tag::from(<[u8; TAG]>::try_from(&*tag).ok()?);
+    key.cipher
+        .decrypt_in_place_detached(&nonce, &scratch.aad, text, &tag)
         .ok()?;
-    // The field's JSON as it was sealed (the tag vouches for it).
-    String::from_utf8(plain).ok()
-}
-
-/// A new random key.
-pub(crate) fn new_key() -> Result<Key> {
-    let mut key = [0u8; 32];
-    getrandom::fill(&mut key)
-        .map_err(|e| Error::InvalidAppend(format!("the system's random source failed: {e}")))?;
-    Ok(key)
+    // The tag vouches for the text; it was valid JSON text when sealed.
+    std::str::from_utf8(&data[NONCE..end]).ok()
 }
 
 /// A payload's top-level fields, borrowed from its text.
@@ -507,13 +621,13 @@ mod tests {
         let id = Uuid::now_v7();
         let payload = r#"{"staff_no":"T0001","name":"王小明","born":"1980-02-03","unit":"u1"}"#;
         let e = event(id, "Registered", payload);
-        let key = [7u8; 32];
+        let key = PersonKey::new([7u8; 32]);
         assert_eq!(
             f.seal(&e, &|_| None).unwrap(),
             Outcome::Unknown("T0001".into()),
             "the key is asked for"
         );
-        let keys = |s: &str| (s == "T0001").then_some(Some(key));
+        let keys = |s: &str| (s == "T0001").then_some(Some(&key));
         let sealed = changed(f.seal(&e, &keys));
         assert!(
             !sealed.contains("王小明") && !sealed.contains("1980"),
@@ -550,11 +664,12 @@ mod tests {
     #[test]
     fn a_wrong_key_or_a_moved_ciphertext_is_detected() {
         let f = fields();
-        let key = [7u8; 32];
+        let key = PersonKey::new([7u8; 32]);
+        let wrong_key = PersonKey::new([8u8; 32]);
         let payload = r#"{"reason":"moved to Beijing"}"#;
         let a = Uuid::now_v7();
-        let sealed = changed(f.seal(&event(a, "Left", payload), &|_| Some(Some(key))));
-        let wrong = f.open(&event(a, "Left", &sealed), &|_| Some(Some([8u8; 32])));
+        let sealed = changed(f.seal(&event(a, "Left", payload), &|_| Some(Some(&key))));
+        let wrong = f.open(&event(a, "Left", &sealed), &|_| Some(Some(&wrong_key)));
         assert!(
             wrong
                 .unwrap_err()
@@ -562,7 +677,7 @@ mod tests {
                 .contains("does not open under the key of T0001"),
         );
         let moved = f.open(&event(Uuid::now_v7(), "Left", &sealed), &|_| {
-            Some(Some(key))
+            Some(Some(&key))
         });
         assert!(
             moved
@@ -573,7 +688,7 @@ mod tests {
         // Moved to another field of the same event: named.
         let swapped = sealed.replace(r#"{"reason":"#, r#"{"other":"#);
         let err = f
-            .open(&event(a, "Left", &swapped), &|_| Some(Some(key)))
+            .open(&event(a, "Left", &swapped), &|_| Some(Some(&key)))
             .unwrap_err();
         assert!(
             err.to_string().contains("stands under another field"),
@@ -582,7 +697,7 @@ mod tests {
         // Another person named in the token: their key does not open it.
         let other = sealed.replace(":T0001:", ":T0002:");
         let err = f
-            .open(&event(a, "Left", &other), &|_| Some(Some(key)))
+            .open(&event(a, "Left", &other), &|_| Some(Some(&key)))
             .unwrap_err();
         assert!(err.to_string().contains("the key of T0002"), "{err}");
     }

@@ -11,9 +11,9 @@ use crate::chain::{Verification, Verifier};
 use crate::db::{Db, PG_CHANNEL};
 use crate::error::{Error, Result};
 use crate::event::{AppendRequest, Appended, ExpectedVersion, NewEvent, RecordedEvent};
-use crate::personal::{self, Key, Outcome, PersonalFields, Sealable};
+use crate::personal::{self, Key, Outcome, PersonKey, PersonalFields, Sealable};
 use crate::upcast::Upcasters;
-use crate::writer::{Job, Writer};
+use crate::writer::{Job, Reply, StoredKeys, Writer};
 
 /// How hard SQLite works to keep a commit (PostgreSQL follows its server's
 /// own `synchronous_commit`).
@@ -80,12 +80,62 @@ struct Inner {
     keys: std::sync::Mutex<KeyCache>,
 }
 
-/// Personal-data keys this process has read (`None`: erased), valid while
-/// the number of erased keys in the database stays `erased`.
+/// Personal-data keys this process knows, valid while the number of
+/// erased keys in the database stays `erased`.
 #[derive(Default)]
 struct KeyCache {
-    keys: std::collections::HashMap<String, Option<Key>>,
+    keys: std::collections::HashMap<String, Slot>,
     erased: i64,
+}
+
+/// What sealing did to a batch of appends.
+#[derive(Default)]
+struct Sealed {
+    /// The payloads replaced (request, event, the payload as given), kept
+    /// while the append may come back to be sealed again.
+    originals: Vec<(usize, usize, String)>,
+    /// Keys made here that the appends were sealed under.
+    keys: Vec<(String, Key)>,
+}
+
+/// A person's key in the cache (boxed: the cipher's state is large, and a
+/// lookup should touch little memory).
+enum Slot {
+    /// The key table holds this key.
+    Stored(Arc<PersonKey>),
+    /// Made here and sealed under, not yet seen stored: it goes with each
+    /// append sealed under it until one commits.
+    Made(Arc<PersonKey>),
+    /// Erased.
+    Erased,
+}
+
+impl KeyCache {
+    /// The key to read with: only a stored or erased one.
+    fn stored(&self, subject: &str) -> Option<Option<&PersonKey>> {
+        match self.keys.get(subject)? {
+            Slot::Stored(k) => Some(Some(k.as_ref())),
+            Slot::Erased => Some(None),
+            Slot::Made(_) => None,
+        }
+    }
+
+    /// Records keys as the key table holds them (`None`: erased).
+    fn remember(&mut self, stored: StoredKeys) -> Result<()> {
+        for (subject, key) in stored {
+            let slot = match key {
+                None => Slot::Erased,
+                Some(k) => Slot::Stored(Arc::new(PersonKey::new(
+                    <Key>::try_from(k.as_slice()).map_err(|_| Error::Corrupt {
+                        position: 0,
+                        reason: format!("the personal-data key of {subject} is not 32 bytes"),
+                    })?,
+                ))),
+            };
+            self.keys.insert(subject, slot);
+        }
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -200,17 +250,51 @@ impl Store {
             r.validate()?;
         }
         let mut requests = requests;
-        self.seal(&mut requests).await?;
-        let (reply, answer) = oneshot::channel();
-        self.inner
-            .jobs
-            .send(Job {
-                appends: requests,
-                reply,
-            })
-            .await
-            .map_err(|_| Error::WriterStopped)?;
-        let appended = answer.await.map_err(|_| Error::WriterStopped)??;
+        let mut rounds = 0;
+        let appended = loop {
+            rounds += 1;
+            let sealed = self.seal(&mut requests)?;
+            let (reply, answer) = oneshot::channel();
+            self.inner
+                .jobs
+                .send(Job {
+                    appends: requests,
+                    keys: sealed.keys.clone(),
+                    reply,
+                })
+                .await
+                .map_err(|_| Error::WriterStopped)?;
+            match answer.await.map_err(|_| Error::WriterStopped)? {
+                Reply::Done(result) => {
+                    let appended = result?;
+                    self.stored_now(sealed.keys);
+                    break appended;
+                }
+                // Another process stored keys for these persons first, or
+                // erased them: seal again under the stored keys.
+                Reply::KeysDiffer { stored, appends } if rounds < 4 => {
+                    requests = appends;
+                    for (r, i, original) in sealed.originals {
+                        requests[r].events[i].payload = original;
+                    }
+                    self.inner
+                        .keys
+                        .lock()
+                        .expect("key cache")
+                        .remember(stored)?;
+                }
+                Reply::KeysDiffer { stored, .. } => {
+                    return Err(Error::InvalidAppend(format!(
+                        "the personal-data keys of {} kept changing while this append was sealed",
+                        stored
+                            .into_iter()
+                            .map(|(s, _)| s)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+            }
+        };
         let new: u64 = appended
             .iter()
             .filter(|a| !a.duplicate)
@@ -437,109 +521,87 @@ impl Store {
         &self.inner.opts.personal
     }
 
-    /// Seals the personal fields of every event in `requests`, creating a
-    /// key for each person who has none yet.
-    async fn seal(&self, requests: &mut [AppendRequest]) -> Result<()> {
+    /// Seals the personal fields of every event in `requests`, making a
+    /// key for each person the cache knows no key of (stored by the writer
+    /// with the events; if the table has one already, the writer says so
+    /// and the append is sealed again).
+    fn seal(&self, requests: &mut [AppendRequest]) -> Result<Sealed> {
+        let mut sealed = Sealed::default();
         let fields = &self.inner.opts.personal;
         if fields.is_empty() {
-            return Ok(());
+            return Ok(sealed);
         }
-        let mut waiting: Vec<(usize, usize)> = requests
-            .iter()
-            .enumerate()
-            .flat_map(|(r, request)| {
-                (0..request.events.len())
-                    .filter(|&i| fields.covers(&request.events[i].event_type))
-                    .map(move |i| (r, i))
-            })
-            .collect();
-        // Most events find their keys in the cache; the others wait for the
-        // keys made (or found) for them, in one statement a round (an event
-        // of several persons may take a round for each).
-        for _ in 0..8 {
-            let mut missing = std::collections::HashSet::new();
-            let mut still = Vec::new();
-            for (r, i) in waiting {
-                if let Some(subject) = self.seal_one(&mut requests[r], i)? {
-                    missing.insert(subject);
-                    still.push((r, i));
+        let mut cache = self.inner.keys.lock().expect("key cache");
+        for (r, request) in requests.iter_mut().enumerate() {
+            for i in 0..request.events.len() {
+                if !fields.covers(&request.events[i].event_type) {
+                    continue;
+                }
+                // An event of several persons asks for a key at a time.
+                for _ in 0..8 {
+                    let outcome =
+                        fields.seal(&sealable(request, &request.events[i]), &|s| match cache
+                            .keys
+                            .get(s)?
+                        {
+                            Slot::Stored(k) | Slot::Made(k) => Some(Some(k.as_ref())),
+                            Slot::Erased => Some(None),
+                        })?;
+                    match outcome {
+                        Outcome::Unchanged => break,
+                        Outcome::Changed(text) => {
+                            let original = std::mem::replace(&mut request.events[i].payload, text);
+                            sealed.originals.push((r, i, original));
+                            break;
+                        }
+                        Outcome::Unknown(subject) => {
+                            cache
+                                .keys
+                                .insert(subject, Slot::Made(Arc::new(PersonKey::random()?)));
+                        }
+                    }
                 }
             }
-            if still.is_empty() {
-                return Ok(());
-            }
-            self.make_keys(missing).await?;
-            waiting = still;
         }
-        Err(Error::InvalidAppend(
-            "an event names more persons with personal fields than can be sealed at once".into(),
-        ))
-    }
-
-    /// Seals event `i` of `request` with the keys in the cache; the person
-    /// whose key it lacks, if any.
-    fn seal_one(&self, request: &mut AppendRequest, i: usize) -> Result<Option<String>> {
-        let outcome = {
-            let cache = self.inner.keys.lock().expect("key cache");
-            self.inner
-                .opts
-                .personal
-                .seal(&sealable(request, &request.events[i]), &|s| {
-                    cache.keys.get(s).copied()
-                })?
-        };
-        Ok(match outcome {
-            Outcome::Unchanged => None,
-            Outcome::Changed(sealed) => {
-                request.events[i].payload = sealed;
-                None
+        // The keys made here that these events were sealed under.
+        let mut keys = std::collections::BTreeMap::new();
+        for &(r, i, _) in &sealed.originals {
+            let payload = &requests[r].events[i].payload;
+            for (_, person) in personal::sealed_subjects(payload) {
+                if let Some(Slot::Made(k)) = cache.keys.get(person) {
+                    keys.entry(person.to_owned()).or_insert(*k.raw());
+                }
             }
-            Outcome::Unknown(subject) => Some(subject),
-        })
+        }
+        sealed.keys = keys.into_iter().collect();
+        if sealed.keys.is_empty() {
+            // Nothing can come back to be sealed again.
+            sealed.originals.clear();
+        }
+        Ok(sealed)
     }
 
-    /// Makes keys for `subjects` (or finds those another process made) and
-    /// remembers them. Not flushed to disk on its own: the append that uses
-    /// a key commits after it, and its durable commit makes the key durable
-    /// too (one write-ahead log, in commit order); a key made for an append
-    /// that then fails is harmless.
-    async fn make_keys(&self, subjects: std::collections::HashSet<String>) -> Result<()> {
-        let fresh = subjects
-            .into_iter()
-            .map(|s| Ok((s, crate::personal::new_key()?)))
-            .collect::<Result<Vec<_>>>()?;
-        let stored = self
-            .inner
-            .db
-            .create_personal_keys(&fresh, &crate::event::now().to_rfc3339())
-            .await?;
-        self.remember(stored)
-    }
-
-    fn remember(&self, stored: Vec<(String, Option<Vec<u8>>)>) -> Result<()> {
+    /// The keys an append was sealed under are stored now.
+    fn stored_now(&self, keys: Vec<(String, Key)>) {
+        if keys.is_empty() {
+            return;
+        }
         let mut cache = self.inner.keys.lock().expect("key cache");
-        for (subject, key) in stored {
-            let key = match key {
-                None => None,
-                Some(k) => Some(<Key>::try_from(k.as_slice()).map_err(|_| Error::Corrupt {
-                    position: 0,
-                    reason: format!("the personal-data key of {subject} is not 32 bytes"),
-                })?),
-            };
-            cache.keys.insert(subject, key);
+        for (subject, raw) in keys {
+            if let Some(slot) = cache.keys.get_mut(&subject)
+                && let Slot::Made(k) = slot
+                && *k.raw() == raw
+            {
+                *slot = Slot::Stored(k.clone());
+            }
         }
-        Ok(())
     }
 
     /// Opens the sealed personal fields of `events` in place, with the
     /// keys as the database holds them now.
     async fn open_personal(&self, events: &mut [RecordedEvent]) -> Result<()> {
         let fields = &self.inner.opts.personal;
-        if fields.is_empty()
-            || !events.iter().any(|e| {
-                fields.covers(&e.event_type) && e.payload.contains(personal::SEALED_PREFIX)
-            })
-        {
+        if fields.is_empty() || !events.iter().any(|e| fields.covers(&e.event_type)) {
             return Ok(());
         }
         // A key erased by another process must not be used from the cache.
@@ -547,59 +609,56 @@ impl Store {
         {
             let mut cache = self.inner.keys.lock().expect("key cache");
             if cache.erased != erased {
-                cache.keys.clear();
+                // Keys made here and not yet stored stay: they go with
+                // their appends, which the writer checks against the table.
+                cache.keys.retain(|_, slot| matches!(slot, Slot::Made(_)));
                 cache.erased = erased;
             }
         }
+        // Persons with no key in the table: their fields read as erased.
+        let mut absent = std::collections::HashSet::new();
         let mut waiting: Vec<usize> = (0..events.len()).collect();
-        // As for sealing: what the cache lacks is read in one statement a
-        // round; a person with no key at all reads as erased.
+        // What the cache lacks is read in one statement a round (an event
+        // of several persons may take a round for each).
         for _ in 0..8 {
             let mut missing = std::collections::HashSet::new();
-            let mut still = Vec::new();
-            for i in waiting {
-                if let Some(subject) = self.open_one(&mut events[i])? {
-                    missing.insert(subject);
-                    still.push(i);
+            {
+                let cache = self.inner.keys.lock().expect("key cache");
+                let key_of = |s: &str| {
+                    cache
+                        .stored(s)
+                        .or_else(|| absent.contains(s).then_some(None))
+                };
+                let mut still = Vec::new();
+                for i in waiting {
+                    let e = &mut events[i];
+                    let at = personal::At {
+                        position: e.position,
+                        event_id: e.event_id,
+                        event_type: &e.event_type,
+                    };
+                    if let Some(subject) = fields.open_in_place(&at, &mut e.payload, &key_of)? {
+                        missing.insert(subject);
+                        still.push(i);
+                    }
                 }
+                waiting = still;
             }
-            if still.is_empty() {
+            if waiting.is_empty() {
                 return Ok(());
             }
             let missing: Vec<String> = missing.into_iter().collect();
             let found = self.inner.db.personal_keys(&missing).await?;
-            {
-                let mut cache = self.inner.keys.lock().expect("key cache");
-                for s in &missing {
-                    cache.keys.insert(s.clone(), None);
-                }
-            }
-            self.remember(found)?;
-            waiting = still;
+            absent.extend(
+                missing
+                    .into_iter()
+                    .filter(|s| !found.iter().any(|(f, _)| f == s)),
+            );
+            self.inner.keys.lock().expect("key cache").remember(found)?;
         }
         Err(Error::Corrupt {
             position: waiting.first().map_or(0, |&i| events[i].position),
             reason: "it names more persons with sealed fields than can be opened at once".into(),
-        })
-    }
-
-    /// Opens one event with the keys in the cache; the person whose key it
-    /// lacks, if any.
-    fn open_one(&self, e: &mut RecordedEvent) -> Result<Option<String>> {
-        let outcome = {
-            let cache = self.inner.keys.lock().expect("key cache");
-            self.inner
-                .opts
-                .personal
-                .open(&stored(e), &|s| cache.keys.get(s).copied())?
-        };
-        Ok(match outcome {
-            Outcome::Unchanged => None,
-            Outcome::Changed(opened) => {
-                e.payload = opened;
-                None
-            }
-            Outcome::Unknown(subject) => Some(subject),
         })
     }
 
@@ -614,7 +673,7 @@ impl Store {
             .erase_personal_key(subject, &crate::event::now().to_rfc3339())
             .await?;
         let mut cache = self.inner.keys.lock().expect("key cache");
-        cache.keys.insert(subject.to_owned(), None);
+        cache.keys.insert(subject.to_owned(), Slot::Erased);
         Ok(destroyed)
     }
 
@@ -797,16 +856,6 @@ fn sealable<'a>(r: &'a AppendRequest, e: &'a NewEvent) -> Sealable<'a> {
         event_id: e.event_id,
         event_type: &e.event_type,
         stream_id: &r.stream_id,
-        payload: &e.payload,
-    }
-}
-
-fn stored(e: &RecordedEvent) -> Sealable<'_> {
-    Sealable {
-        position: e.position,
-        event_id: e.event_id,
-        event_type: &e.event_type,
-        stream_id: &e.stream_id,
         payload: &e.payload,
     }
 }

@@ -30,6 +30,7 @@ use crate::chain::Canonical;
 use crate::db::{Db, Keys, NewRow, StoredId, is_unique_violation};
 use crate::error::{Error, Result};
 use crate::event::{AppendRequest, Appended, NewEvent, now};
+use crate::personal::Key;
 
 /// Streams whose versions the writer remembers before it starts afresh.
 const VERSION_CACHE_LIMIT: usize = 200_000;
@@ -39,14 +40,34 @@ const MAX_ATTEMPTS: usize = 4;
 /// Appends that succeed or fail together, and where to send the answer.
 pub(crate) struct Job {
     pub(crate) appends: Vec<AppendRequest>,
-    pub(crate) reply: oneshot::Sender<Result<Vec<Appended>>>,
+    /// Personal-data keys the appends were sealed under that the process
+    /// has not seen stored: stored in the same transaction as the events.
+    pub(crate) keys: Vec<(String, Key)>,
+    pub(crate) reply: oneshot::Sender<Reply>,
 }
+
+/// The writer's answer to a job.
+pub(crate) enum Reply {
+    /// Appended, or refused.
+    Done(Result<Vec<Appended>>),
+    /// Nothing was appended: some of the job's new keys were not stored,
+    /// because their subjects had a key already (made by another process)
+    /// or an erased one. The stored keys (`None`: erased), and the appends
+    /// to seal again under them.
+    KeysDiffer {
+        stored: StoredKeys,
+        appends: Vec<AppendRequest>,
+    },
+}
+
+/// Subjects and their keys as the key table holds them (`None`: erased).
+pub(crate) type StoredKeys = Vec<(String, Option<Vec<u8>>)>;
 
 impl Job {
     fn events(&self) -> usize {
         self.appends.iter().map(|a| a.events.len()).sum()
     }
-    fn has_keys(&self) -> bool {
+    fn claims_keys(&self) -> bool {
         self.appends
             .iter()
             .any(|a| !a.claims.is_empty() || !a.releases.is_empty())
@@ -62,7 +83,8 @@ pub(crate) struct Writer {
 }
 
 enum Attempt {
-    Done(Vec<Result<Vec<Appended>>>),
+    /// Each job's outcome; a job whose keys differ was left out.
+    Done(Vec<Result<Vec<Appended>>>, Vec<Option<StoredKeys>>),
     /// The cache was stale or a unique constraint fired: decide again, carefully.
     Retry,
 }
@@ -110,7 +132,7 @@ impl Writer {
     }
 
     async fn process(&mut self, jobs: Vec<Job>) {
-        let mut mode = if self.head.is_some() && !jobs.iter().any(Job::has_keys) {
+        let mut mode = if self.head.is_some() && !jobs.iter().any(Job::claims_keys) {
             Mode::Fast
         } else {
             Mode::Careful
@@ -119,7 +141,7 @@ impl Writer {
         let outcome = loop {
             attempts += 1;
             match self.attempt(&jobs, mode).await {
-                Ok(Attempt::Done(out)) => break Ok(out),
+                Ok(Attempt::Done(out, differ)) => break Ok((out, differ)),
                 Ok(Attempt::Retry) if attempts < MAX_ATTEMPTS => {
                     self.forget();
                     mode = Mode::Careful;
@@ -139,14 +161,20 @@ impl Writer {
             }
         };
         match outcome {
-            Ok(results) => {
-                for (job, result) in jobs.into_iter().zip(results) {
-                    let _ = job.reply.send(result);
+            Ok((results, differ)) => {
+                for ((job, result), differ) in jobs.into_iter().zip(results).zip(differ) {
+                    let _ = job.reply.send(match differ {
+                        None => Reply::Done(result),
+                        Some(stored) => Reply::KeysDiffer {
+                            stored,
+                            appends: job.appends,
+                        },
+                    });
                 }
             }
             Err(e) => {
                 for job in jobs {
-                    let _ = job.reply.send(Err(e.clone()));
+                    let _ = job.reply.send(Reply::Done(Err(e.clone())));
                 }
             }
         }
@@ -180,40 +208,62 @@ impl Writer {
                     let found = self.db.stream_versions(&missing).await?;
                     self.versions.extend(found);
                 }
+                // New keys are stored in the events' transaction.
+                let mut keyed = None;
+                let mut differ = vec![None; jobs.len()];
+                if jobs.iter().any(|j| !j.keys.is_empty()) {
+                    let mut tx = self.db.begin_write().await?;
+                    differ = store_keys(&mut tx, jobs, recorded_at).await?;
+                    keyed = Some(tx);
+                }
                 let known = Known {
                     head,
                     versions: &self.versions,
                     ids: None,
                     keys: &Keys::new(),
                 };
-                let plan = plan(jobs, &known, recorded_at);
+                let plan = plan(jobs, &known, recorded_at, &differ);
                 if plan.rows.is_empty() {
                     // Nothing to insert means nothing proves the cache current.
                     return Ok(Attempt::Retry);
                 }
-                let written = match self.db.try_insert_autocommit(&plan.rows).await {
-                    Ok(true) => Ok(()),
-                    Ok(false) => {
+                let written = match keyed {
+                    Some(mut tx) => {
                         async {
-                            let mut tx = self.db.begin_write().await?;
                             tx.insert(&plan.rows).await?;
                             tx.commit().await
                         }
                         .await
                     }
-                    Err(e) => Err(e),
+                    None => match self.db.try_insert_autocommit(&plan.rows).await {
+                        Ok(true) => Ok(()),
+                        Ok(false) => {
+                            async {
+                                let mut tx = self.db.begin_write().await?;
+                                tx.insert(&plan.rows).await?;
+                                tx.commit().await
+                            }
+                            .await
+                        }
+                        Err(e) => Err(e),
+                    },
                 };
                 match written {
                     Err(e) if is_unique_violation(&e) => Ok(Attempt::Retry),
                     Err(e) => Err(e),
                     Ok(()) => {
                         let done = plan.into_done();
-                        Ok(Attempt::Done(self.committed(done)))
+                        Ok(Attempt::Done(self.committed(done), differ))
                     }
                 }
             }
             Mode::Careful => {
                 let mut tx = self.db.begin_write().await?;
+                let differ = if jobs.iter().any(|j| !j.keys.is_empty()) {
+                    store_keys(&mut tx, jobs, recorded_at).await?
+                } else {
+                    vec![None; jobs.len()]
+                };
                 let head = tx.head().await?;
                 let versions = tx.stream_versions(&streams).await?;
                 let ids: Vec<Uuid> = jobs
@@ -240,7 +290,7 @@ impl Writer {
                     ids: Some(&stored),
                     keys: &keys,
                 };
-                let plan = plan(jobs, &known, recorded_at);
+                let plan = plan(jobs, &known, recorded_at, &differ);
                 if !plan.rows.is_empty() {
                     match tx.insert(&plan.rows).await {
                         Err(e) if is_unique_violation(&e) => return Ok(Attempt::Retry),
@@ -263,7 +313,7 @@ impl Writer {
                 tx.commit().await?;
                 let done = plan.into_done();
                 self.versions.extend(versions);
-                Ok(Attempt::Done(self.committed(done)))
+                Ok(Attempt::Done(self.committed(done), differ))
             }
         }
     }
@@ -286,6 +336,44 @@ impl Writer {
         });
         plan.outcomes
     }
+}
+
+/// Stores the jobs' new personal-data keys (those of subjects without a
+/// key) and finds, for each job, whether every key it was sealed under is
+/// the stored one; where not, the stored keys of its subjects.
+async fn store_keys(
+    tx: &mut crate::db::Tx,
+    jobs: &[Job],
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<Option<StoredKeys>>> {
+    let mut fresh: Vec<(&str, &Key)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (subject, key) in jobs.iter().flat_map(|j| &j.keys) {
+        if seen.insert(subject.as_str()) {
+            fresh.push((subject, key));
+        }
+    }
+    let stored: HashMap<String, Option<Vec<u8>>> = tx
+        .store_personal_keys(&fresh, &at.to_rfc3339())
+        .await?
+        .into_iter()
+        .collect();
+    Ok(jobs
+        .iter()
+        .map(|j| {
+            let same = j.keys.iter().all(|(subject, key)| {
+                stored
+                    .get(subject)
+                    .is_some_and(|k| k.as_deref() == Some(key.as_slice()))
+            });
+            (!same).then(|| {
+                j.keys
+                    .iter()
+                    .map(|(s, _)| (s.clone(), stored.get(s).cloned().flatten()))
+                    .collect()
+            })
+        })
+        .collect())
 }
 
 /// The log's state as the planner sees it.
@@ -385,18 +473,24 @@ impl<'a> Overlay<'a> {
 }
 
 /// Decides every job of a batch in order, each against the state the jobs
-/// before it leave. Pure: no I/O.
+/// before it leave; a job whose keys `differ` is left out (its outcome is
+/// not used). Pure: no I/O.
 fn plan<'a>(
     jobs: &'a [Job],
     known: &Known<'a>,
     recorded_at: chrono::DateTime<chrono::Utc>,
+    differ: &[Option<StoredKeys>],
 ) -> Plan<'a> {
     let mut batch = Overlay::new();
     let mut rows = Vec::new();
     let mut key_ops = Vec::new();
     let mut outcomes = Vec::with_capacity(jobs.len());
     let mut head = known.head;
-    for job in jobs {
+    for (job, differ) in jobs.iter().zip(differ) {
+        if differ.is_some() {
+            outcomes.push(Ok(Vec::new()));
+            continue;
+        }
         let mut local = Overlay::new();
         let mut job_rows = Vec::new();
         let mut job_ops = Vec::new();

@@ -89,3 +89,81 @@ async fn an_event_of_two_persons_is_sealed_and_erased_field_by_field(db: TestDb)
     other.close().await;
     store.close().await;
 }
+
+both_backends!(processes_making_a_persons_first_key_agree_on_the_stored_one);
+
+/// A person's first key is stored with the first event sealed under it. A
+/// process that made another key for the same person is told which one the
+/// table holds and seals its append again; one erased reads as erased.
+async fn processes_making_a_persons_first_key_agree_on_the_stored_one(db: TestDb) {
+    let options = || StoreOptions {
+        personal: PersonalFields::new().declare("Note", "text", Subject::Field("p"), Erased::Text),
+        ..StoreOptions::default()
+    };
+    let note =
+        |p: &str, text: &str| NewEvent::new("Note", &json!({ "p": p, "text": text })).unwrap();
+    let a = db.store_with(options()).await;
+    let b = db.store_with(options()).await;
+    a.append("n-1", ExpectedVersion::NoStream, vec![note("P1", "from a")])
+        .await
+        .unwrap();
+    // `b` has no key of P1's in its cache: it makes one, and the writer
+    // finds `a`'s stored.
+    b.append("n-2", ExpectedVersion::NoStream, vec![note("P1", "from b")])
+        .await
+        .unwrap();
+    // Many appends of this process at once about a new person: one key.
+    let appends = (0..20).map(|n| {
+        let a = a.clone();
+        let event = note("P3", &format!("note {n}"));
+        async move {
+            a.append(format!("m-{n}"), ExpectedVersion::NoStream, vec![event])
+                .await
+        }
+    });
+    for result in futures_util::future::join_all(appends).await {
+        result.unwrap();
+    }
+    let fresh = db.store_with(options()).await;
+    for store in [&a, &b, &fresh] {
+        let texts: Vec<String> = store
+            .read_all(0, 100, None)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| {
+                e.payload_json().unwrap()["text"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(texts.len(), 22);
+        assert_eq!(texts[..2], ["from a", "from b"]);
+        assert!(
+            texts[2..].iter().all(|t| t.starts_with("note ")),
+            "{texts:?}"
+        );
+    }
+    assert!(fresh.verify().await.unwrap().is_intact());
+
+    // Erased by `a` before `b` knew of P2: `b`'s append is refused, and
+    // nothing of it is stored.
+    a.erase_personal_key("P2").await.unwrap();
+    let err = b
+        .append(
+            "n-3",
+            ExpectedVersion::NoStream,
+            vec![note("P2", "too late")],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidAppend(m) if m.contains("personal data of P2 was erased")),
+        "{err}"
+    );
+    assert_eq!(b.head().await.unwrap(), 22);
+    for store in [a, b, fresh] {
+        store.close().await;
+    }
+}
