@@ -167,3 +167,52 @@ async fn processes_making_a_persons_first_key_agree_on_the_stored_one(db: TestDb
         store.close().await;
     }
 }
+
+both_backends!(an_event_naming_many_persons_is_sealed_for_each);
+
+async fn an_event_naming_many_persons_is_sealed_for_each(db: TestDb) {
+    const WHO: [&str; 10] = ["p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9"];
+    const NOTES: [&str; 10] = ["n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9"];
+    let fields = WHO
+        .iter()
+        .zip(NOTES)
+        .fold(PersonalFields::new(), |f, (who, note)| {
+            f.declare("Many", note, Subject::Field(who), Erased::Text)
+        });
+    let store = db
+        .store_with(StoreOptions {
+            personal: fields,
+            ..StoreOptions::default()
+        })
+        .await;
+    let mut payload = serde_json::Map::new();
+    for (n, (who, note)) in WHO.iter().zip(NOTES).enumerate() {
+        payload.insert((*who).into(), json!(format!("S{n}")));
+        payload.insert(note.into(), json!(format!("private text {n}")));
+    }
+    let payload = serde_json::Value::Object(payload);
+    store
+        .append(
+            "many-1",
+            ExpectedVersion::NoStream,
+            vec![NewEvent::new("Many", &payload).unwrap()],
+        )
+        .await
+        .unwrap();
+    let stored = &store.read_stored(0, 1).await.unwrap()[0].payload;
+    assert!(!stored.contains("private text"), "{stored}");
+    assert_eq!(stored.matches("lectern-sealed:v1:").count(), 10);
+    let read = store.read_all(0, 1, None).await.unwrap();
+    assert_eq!(read[0].payload_json().unwrap(), payload);
+    // A process that has none of the keys yet finds them all.
+    let fresh = db
+        .store_with(StoreOptions {
+            personal: store.personal_fields().clone(),
+            ..StoreOptions::default()
+        })
+        .await;
+    let read = fresh.read_all(0, 1, None).await.unwrap();
+    assert_eq!(read[0].payload_json().unwrap(), payload);
+    fresh.close().await;
+    store.close().await;
+}
