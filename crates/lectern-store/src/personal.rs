@@ -169,7 +169,7 @@ impl PersonalFields {
         let Some(fields) = self.by_type.get(e.event_type) else {
             return Ok(Outcome::Unchanged);
         };
-        if e.payload.contains(SEALED_PREFIX) {
+        if sealed_prefix().find(e.payload.as_bytes()).is_some() {
             return Err(invalid(
                 e,
                 &format!("the text {SEALED_PREFIX:?} is kept for sealed personal data"),
@@ -356,14 +356,6 @@ fn sealed_prefix() -> &'static memchr::memmem::Finder<'static> {
     static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
         std::sync::LazyLock::new(|| memchr::memmem::Finder::new(SEALED_PREFIX));
     &FINDER
-}
-
-/// The (field, person) of each sealed value in a stored payload.
-pub(crate) fn sealed_subjects(payload: &str) -> impl Iterator<Item = (&str, &str)> {
-    payload.split(SEALED_PREFIX).skip(1).filter_map(|rest| {
-        let mut parts = rest.splitn(3, ':');
-        Some((parts.next()?, parts.next()?))
-    })
 }
 
 /// Whether `before` ends with the object key `field` and its colon.

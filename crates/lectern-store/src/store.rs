@@ -532,6 +532,9 @@ impl Store {
             return Ok(sealed);
         }
         let mut cache = self.inner.keys.lock().expect("key cache");
+        // The keys made here (not yet seen stored) that events are sealed
+        // under: they go with the append.
+        let made = std::cell::RefCell::new(std::collections::BTreeMap::new());
         for (r, request) in requests.iter_mut().enumerate() {
             for i in 0..request.events.len() {
                 if !fields.covers(&request.events[i].event_type) {
@@ -545,7 +548,11 @@ impl Store {
                             .keys
                             .get(s)?
                         {
-                            Slot::Stored(k) | Slot::Made(k) => Some(Some(k.as_ref())),
+                            Slot::Stored(k) => Some(Some(k.as_ref())),
+                            Slot::Made(k) => {
+                                made.borrow_mut().insert(s.to_owned(), *k.raw());
+                                Some(Some(k.as_ref()))
+                            }
                             Slot::Erased => Some(None),
                         })?;
                     match outcome {
@@ -564,16 +571,7 @@ impl Store {
                 }
             }
         }
-        // The keys made here that these events were sealed under.
-        let mut keys = std::collections::BTreeMap::new();
-        for &(r, i, _) in &sealed.originals {
-            let payload = &requests[r].events[i].payload;
-            for (_, person) in personal::sealed_subjects(payload) {
-                if let Some(Slot::Made(k)) = cache.keys.get(person) {
-                    keys.entry(person.to_owned()).or_insert(*k.raw());
-                }
-            }
-        }
+        let keys = made.into_inner();
         sealed.keys = keys.into_iter().collect();
         if sealed.keys.is_empty() {
             // Nothing can come back to be sealed again.
