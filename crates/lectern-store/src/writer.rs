@@ -227,27 +227,19 @@ impl Writer {
                     // Nothing to insert means nothing proves the cache current.
                     return Ok(Attempt::Retry);
                 }
-                let written = match keyed {
-                    Some(mut tx) => {
-                        async {
-                            tx.insert(&plan.rows).await?;
-                            tx.commit().await
-                        }
-                        .await
+                let written = async {
+                    let tx = match keyed {
+                        Some(tx) => Some(tx),
+                        None if self.db.try_insert_autocommit(&plan.rows).await? => None,
+                        None => Some(self.db.begin_write().await?),
+                    };
+                    if let Some(mut tx) = tx {
+                        tx.insert(&plan.rows).await?;
+                        tx.commit().await?;
                     }
-                    None => match self.db.try_insert_autocommit(&plan.rows).await {
-                        Ok(true) => Ok(()),
-                        Ok(false) => {
-                            async {
-                                let mut tx = self.db.begin_write().await?;
-                                tx.insert(&plan.rows).await?;
-                                tx.commit().await
-                            }
-                            .await
-                        }
-                        Err(e) => Err(e),
-                    },
-                };
+                    Ok(())
+                }
+                .await;
                 match written {
                     Err(e) if is_unique_violation(&e) => Ok(Attempt::Retry),
                     Err(e) => Err(e),
@@ -259,11 +251,7 @@ impl Writer {
             }
             Mode::Careful => {
                 let mut tx = self.db.begin_write().await?;
-                let differ = if jobs.iter().any(|j| !j.keys.is_empty()) {
-                    store_keys(&mut tx, jobs, recorded_at).await?
-                } else {
-                    vec![None; jobs.len()]
-                };
+                let differ = store_keys(&mut tx, jobs, recorded_at).await?;
                 let head = tx.head().await?;
                 let versions = tx.stream_versions(&streams).await?;
                 let ids: Vec<Uuid> = jobs
@@ -346,6 +334,9 @@ async fn store_keys(
     jobs: &[Job],
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<Option<StoredKeys>>> {
+    if jobs.iter().all(|j| j.keys.is_empty()) {
+        return Ok(vec![None; jobs.len()]);
+    }
     let mut fresh: Vec<(&str, &Key)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (subject, key) in jobs.iter().flat_map(|j| &j.keys) {
