@@ -289,7 +289,13 @@ fn json_list<T: serde::Serialize>(items: &[T]) -> String {
 }
 
 fn sqlite_insert_sql(n: usize) -> String {
-    let mut sql = format!("INSERT INTO events ({COLUMNS}) VALUES ");
+    format!("INSERT INTO events ({COLUMNS}) {}", sqlite_values_sql(n))
+}
+
+/// `VALUES` with `n` rows of parameters, bound by [`sqlite_bind_rows`].
+fn sqlite_values_sql(n: usize) -> String {
+    let mut sql = String::with_capacity(8 + 26 * n);
+    sql.push_str("VALUES ");
     for i in 0..n {
         if i > 0 {
             sql.push(',');
@@ -297,6 +303,22 @@ fn sqlite_insert_sql(n: usize) -> String {
         sql.push_str("(?,?,?,?,?,?,?,?,?,?,?,?)");
     }
     sql
+}
+
+/// Stores the keys of a JSON list of `[subject, hex key]` for subjects that
+/// have none, and returns every subject's stored key. Binds the time, then
+/// the list.
+const SQLITE_STORE_KEYS: &str = "INSERT INTO personal_keys (subject, key, created_at) \
+     SELECT j.value ->> 0, unhex(j.value ->> 1), ? FROM json_each(?) AS j WHERE true \
+     ON CONFLICT (subject) DO UPDATE SET subject = excluded.subject \
+     RETURNING subject, key";
+
+fn sqlite_key_pairs(fresh: &[(&str, &[u8; 32])]) -> String {
+    let pairs: Vec<[String; 2]> = fresh
+        .iter()
+        .map(|(s, k)| [(*s).to_owned(), lectern_tlog::hex(*k)])
+        .collect();
+    json_list(&pairs)
 }
 
 fn sqlite_bind_rows<'q>(
@@ -462,6 +484,69 @@ impl Db {
                 Ok(true)
             }
             Db::Sqlite { .. } => Ok(false),
+        }
+    }
+
+    /// Stores `fresh` personal-data keys for subjects that have none and
+    /// inserts `rows`, in one transaction and one round trip, the rows only
+    /// if every subject's stored key is the fresh one (another process may
+    /// have stored one first, or erased it). Returns each subject's stored
+    /// key (`None`: erased); `Ok(None)` where a transaction is needed step
+    /// by step (an SQLite batch too large for one statement).
+    pub(crate) async fn try_insert_with_keys(
+        &self,
+        fresh: &[(&str, &[u8; 32])],
+        at: &str,
+        rows: &[NewRow<'_>],
+    ) -> Result<Option<Vec<(String, Option<Vec<u8>>)>>> {
+        match self {
+            Db::Sqlite { write, .. } if rows.len() <= SQLITE_CHUNK => {
+                let pairs = sqlite_key_pairs(fresh);
+                let sql = format!(
+                    "BEGIN IMMEDIATE; {SQLITE_STORE_KEYS}; \
+                     INSERT INTO events ({COLUMNS}) SELECT * FROM ({}) \
+                     WHERE NOT EXISTS (SELECT 1 FROM json_each(?) AS j \
+                     JOIN personal_keys AS k ON k.subject = j.value ->> 0 \
+                     WHERE k.key IS NOT unhex(j.value ->> 1)); COMMIT",
+                    sqlite_values_sql(rows.len())
+                );
+                let query = sqlx::query(AssertSqlSafe(sql)).bind(at).bind(&pairs);
+                let query = sqlite_bind_rows(query, rows).bind(&pairs);
+                let mut conn = write.acquire().await?;
+                match query.fetch_all(&mut *conn).await {
+                    Ok(stored) => Ok(Some(
+                        stored
+                            .iter()
+                            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                            .collect::<std::result::Result<_, sqlx::Error>>()?,
+                    )),
+                    Err(e) => {
+                        // The script stopped inside its transaction: end it,
+                        // or give up the connection.
+                        if sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await.is_err() {
+                            conn.close_on_drop();
+                        }
+                        Err(e.into())
+                    }
+                }
+            }
+            Db::Postgres(pool) => {
+                let subjects: Vec<&str> = fresh.iter().map(|(s, _)| *s).collect();
+                let keys: Vec<&[u8]> = fresh.iter().map(|(_, k)| k.as_slice()).collect();
+                let stored = pg_insert(PG_INSERT_WITH_KEYS, rows)
+                    .bind(subjects)
+                    .bind(keys)
+                    .bind(at)
+                    .fetch_all(pool)
+                    .await?;
+                Ok(Some(
+                    stored
+                        .iter()
+                        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                        .collect::<std::result::Result<_, sqlx::Error>>()?,
+                ))
+            }
+            Db::Sqlite { .. } => Ok(None),
         }
     }
 
@@ -905,18 +990,9 @@ impl Tx {
     ) -> Result<Vec<(String, Option<Vec<u8>>)>> {
         Ok(match self {
             Tx::Sqlite(tx) => {
-                const SQL: &str = "INSERT INTO personal_keys (subject, key, created_at) \
-                                   SELECT j.value ->> 0, unhex(j.value ->> 1), ?2 FROM json_each(?1) AS j \
-                                   WHERE true \
-                                   ON CONFLICT (subject) DO UPDATE SET subject = excluded.subject \
-                                   RETURNING subject, key";
-                let pairs: Vec<[String; 2]> = fresh
-                    .iter()
-                    .map(|(s, k)| [(*s).to_owned(), lectern_tlog::hex(*k)])
-                    .collect();
-                sqlx::query_as(SQL)
-                    .bind(json_list(&pairs))
+                sqlx::query_as(SQLITE_STORE_KEYS)
                     .bind(at)
+                    .bind(sqlite_key_pairs(fresh))
                     .fetch_all(&mut **tx)
                     .await?
             }
@@ -1005,26 +1081,43 @@ impl Tx {
 /// Inserts a batch with one statement, and announces the commit with it
 /// (PostgreSQL delivers the notification at commit).
 macro_rules! pg_insert_sql {
-    ($lock:literal, $cross:literal) => {
+    ($lock:literal, $cross:literal, $select:literal) => {
         concat!(
             "WITH ", $lock, "ins AS (INSERT INTO events (position, stream_id, stream_version, event_id, \
              event_type, schema_version, payload, metadata, occurred_at, recorded_at, prev_hash, hash) \
              SELECT x.pos, x.sid, x.ver, x.eid, x.ty, x.sv, x.pl::json, x.md::json, x.oc, x.rc, x.ph, x.h \
              FROM unnest($1::int8[], $2::text[], $3::int8[], $4::uuid[], $5::text[], $6::int4[], \
              $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::bytea[], $12::bytea[]) \
-             AS x(pos, sid, ver, eid, ty, sv, pl, md, oc, rc, ph, h)", $cross, ") \
-             SELECT pg_notify($13, $14)"
+             AS x(pos, sid, ver, eid, ty, sv, pl, md, oc, rc, ph, h)", $cross, ") ",
+            $select
         )
     };
 }
 
 /// Inside a transaction that already holds the append lock.
-const PG_INSERT: &str = pg_insert_sql!("", "");
+const PG_INSERT: &str = pg_insert_sql!("", "", "SELECT pg_notify($13, $14)");
 /// On its own: the rows are joined with the lock, so no row is inserted
 /// before the lock is held (a CTE with a volatile function is never inlined).
 const PG_INSERT_LOCKED: &str = pg_insert_sql!(
     "append_lock AS (SELECT pg_advisory_xact_lock(7810758480313347585)), ",
-    " CROSS JOIN append_lock"
+    " CROSS JOIN append_lock",
+    "SELECT pg_notify($13, $14)"
+);
+/// On its own, with the personal-data keys the rows were sealed under
+/// (`$15` subjects, `$16` keys, `$17` the time): stores those of subjects
+/// without a key and inserts the rows only if every subject's stored key is
+/// the one given; returns the stored keys. The statements of one query see
+/// one snapshot, so the key table is read through `k`.
+const PG_INSERT_WITH_KEYS: &str = pg_insert_sql!(
+    "append_lock AS (SELECT pg_advisory_xact_lock(7810758480313347585)), \
+     given AS (SELECT * FROM unnest($15::text[], $16::bytea[]) AS g(subject, key)), \
+     k AS (INSERT INTO personal_keys (subject, key, created_at) \
+     SELECT given.subject, given.key, $17 FROM given CROSS JOIN append_lock \
+     ON CONFLICT (subject) DO UPDATE SET subject = excluded.subject \
+     RETURNING subject, key), ",
+    " CROSS JOIN append_lock WHERE NOT EXISTS (SELECT 1 FROM k JOIN given USING (subject) \
+     WHERE k.key IS DISTINCT FROM given.key)",
+    "SELECT k.subject, k.key FROM k CROSS JOIN (SELECT pg_notify($13, $14)) AS notified"
 );
 
 fn pg_insert<'q>(

@@ -208,14 +208,7 @@ impl Writer {
                     let found = self.db.stream_versions(&missing).await?;
                     self.versions.extend(found);
                 }
-                // New keys are stored in the events' transaction.
-                let mut keyed = None;
-                let mut differ = vec![None; jobs.len()];
-                if jobs.iter().any(|j| !j.keys.is_empty()) {
-                    let mut tx = self.db.begin_write().await?;
-                    differ = store_keys(&mut tx, jobs, recorded_at).await?;
-                    keyed = Some(tx);
-                }
+                let differ = vec![None; jobs.len()];
                 let known = Known {
                     head,
                     versions: &self.versions,
@@ -227,23 +220,39 @@ impl Writer {
                     // Nothing to insert means nothing proves the cache current.
                     return Ok(Attempt::Retry);
                 }
+                let fresh = fresh_keys(jobs);
                 let written = async {
-                    let tx = match keyed {
-                        Some(tx) => Some(tx),
-                        None if self.db.try_insert_autocommit(&plan.rows).await? => None,
-                        None => Some(self.db.begin_write().await?),
-                    };
-                    if let Some(mut tx) = tx {
+                    if !fresh.is_empty() {
+                        // New keys are stored in the events' transaction, in
+                        // one round trip. A key stored differently (by
+                        // another process, or erased) inserts no row, and
+                        // the careful path leaves out the appends sealed
+                        // under it; so does a batch too large for that.
+                        let at = recorded_at.to_rfc3339();
+                        return Ok(
+                            match self
+                                .db
+                                .try_insert_with_keys(&fresh, &at, &plan.rows)
+                                .await?
+                            {
+                                Some(stored) => differing(jobs, stored).iter().all(Option::is_none),
+                                None => false,
+                            },
+                        );
+                    }
+                    if !self.db.try_insert_autocommit(&plan.rows).await? {
+                        let mut tx = self.db.begin_write().await?;
                         tx.insert(&plan.rows).await?;
                         tx.commit().await?;
                     }
-                    Ok(())
+                    Ok(true)
                 }
                 .await;
                 match written {
                     Err(e) if is_unique_violation(&e) => Ok(Attempt::Retry),
                     Err(e) => Err(e),
-                    Ok(()) => {
+                    Ok(false) => Ok(Attempt::Retry),
+                    Ok(true) => {
                         let done = plan.into_done();
                         Ok(Attempt::Done(self.committed(done), differ))
                     }
@@ -326,17 +335,8 @@ impl Writer {
     }
 }
 
-/// Stores the jobs' new personal-data keys (those of subjects without a
-/// key) and finds, for each job, whether every key it was sealed under is
-/// the stored one; where not, the stored keys of its subjects.
-async fn store_keys(
-    tx: &mut crate::db::Tx,
-    jobs: &[Job],
-    at: chrono::DateTime<chrono::Utc>,
-) -> Result<Vec<Option<StoredKeys>>> {
-    if jobs.iter().all(|j| j.keys.is_empty()) {
-        return Ok(vec![None; jobs.len()]);
-    }
+/// The new personal-data keys of a batch's jobs, each subject once.
+fn fresh_keys(jobs: &[Job]) -> Vec<(&str, &Key)> {
     let mut fresh: Vec<(&str, &Key)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (subject, key) in jobs.iter().flat_map(|j| &j.keys) {
@@ -344,13 +344,29 @@ async fn store_keys(
             fresh.push((subject, key));
         }
     }
-    let stored: HashMap<String, Option<Vec<u8>>> = tx
-        .store_personal_keys(&fresh, &at.to_rfc3339())
-        .await?
-        .into_iter()
-        .collect();
-    Ok(jobs
-        .iter()
+    fresh
+}
+
+/// Stores the jobs' new personal-data keys (those of subjects without a
+/// key); see [`differing`].
+async fn store_keys(
+    tx: &mut crate::db::Tx,
+    jobs: &[Job],
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<Option<StoredKeys>>> {
+    let fresh = fresh_keys(jobs);
+    if fresh.is_empty() {
+        return Ok(vec![None; jobs.len()]);
+    }
+    let stored = tx.store_personal_keys(&fresh, &at.to_rfc3339()).await?;
+    Ok(differing(jobs, stored))
+}
+
+/// For each job, whether every key it was sealed under is the stored one
+/// (`None`) or not: then the stored keys of its subjects.
+fn differing(jobs: &[Job], stored: StoredKeys) -> Vec<Option<StoredKeys>> {
+    let stored: HashMap<String, Option<Vec<u8>>> = stored.into_iter().collect();
+    jobs.iter()
         .map(|j| {
             let same = j.keys.iter().all(|(subject, key)| {
                 stored
@@ -364,7 +380,7 @@ async fn store_keys(
                     .collect()
             })
         })
-        .collect())
+        .collect()
 }
 
 /// The log's state as the planner sees it.

@@ -124,6 +124,22 @@ async fn processes_making_a_persons_first_key_agree_on_the_stored_one(db: TestDb
     for result in futures_util::future::join_all(appends).await {
         result.unwrap();
     }
+    // Where `b`'s writer stores new keys with the events in one round trip:
+    // a head `b` knows no longer (`a` appended since) undoes the key of P5
+    // with the events, and the append is made again; then, knowing the
+    // head, `b` finds `a`'s key of P4 stored first, and nothing of its
+    // first sealing is stored.
+    for (store, stream, p, text) in [
+        (&a, "n-4", "P4", "from a"),
+        (&b, "n-5", "P5", "from b about P5"),
+        (&b, "n-6", "P4", "from b"),
+        (&a, "n-7", "P4", "again from a"),
+    ] {
+        store
+            .append(stream, ExpectedVersion::NoStream, vec![note(p, text)])
+            .await
+            .unwrap();
+    }
     let fresh = db.store_with(options()).await;
     for store in [&a, &b, &fresh] {
         let texts: Vec<String> = store
@@ -138,11 +154,15 @@ async fn processes_making_a_persons_first_key_agree_on_the_stored_one(db: TestDb
                     .to_owned()
             })
             .collect();
-        assert_eq!(texts.len(), 22);
+        assert_eq!(texts.len(), 26);
         assert_eq!(texts[..2], ["from a", "from b"]);
         assert!(
-            texts[2..].iter().all(|t| t.starts_with("note ")),
+            texts[2..22].iter().all(|t| t.starts_with("note ")),
             "{texts:?}"
+        );
+        assert_eq!(
+            texts[22..],
+            ["from a", "from b about P5", "from b", "again from a"]
         );
     }
     assert!(fresh.verify().await.unwrap().is_intact());
@@ -162,7 +182,7 @@ async fn processes_making_a_persons_first_key_agree_on_the_stored_one(db: TestDb
         matches!(&err, Error::InvalidAppend(m) if m.contains("personal data of P2 was erased")),
         "{err}"
     );
-    assert_eq!(b.head().await.unwrap(), 22);
+    assert_eq!(b.head().await.unwrap(), 26);
     for store in [a, b, fresh] {
         store.close().await;
     }
