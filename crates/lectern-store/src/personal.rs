@@ -22,7 +22,6 @@
 //! share a nonce.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
 
 use aes_gcm::aead::{AeadInPlace, KeyInit};
@@ -30,8 +29,6 @@ use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
-use serde::de::{Deserializer, MapAccess, Visitor};
-use serde_json::value::RawValue;
 use sha2::Sha256;
 use uuid::Uuid;
 
@@ -126,7 +123,8 @@ struct Field {
 /// The personal fields of every event type a store seals.
 #[derive(Debug, Clone, Default)]
 pub struct PersonalFields {
-    by_type: HashMap<String, Vec<Field>>,
+    /// Few types, found by comparing their names (cheaper than hashing).
+    by_type: Vec<(String, Vec<Field>)>,
 }
 
 impl PersonalFields {
@@ -142,14 +140,18 @@ impl PersonalFields {
         subject: Subject,
         erased: Erased,
     ) -> Self {
-        self.by_type
-            .entry(event_type.to_owned())
-            .or_default()
-            .push(Field {
-                name: field,
-                subject,
-                erased,
-            });
+        let at = match self.by_type.iter().position(|(t, _)| t == event_type) {
+            Some(at) => at,
+            None => {
+                self.by_type.push((event_type.to_owned(), Vec::new()));
+                self.by_type.len() - 1
+            }
+        };
+        self.by_type[at].1.push(Field {
+            name: field,
+            subject,
+            erased,
+        });
         self
     }
 
@@ -157,16 +159,24 @@ impl PersonalFields {
         self.by_type.is_empty()
     }
 
+    /// The personal fields of `event_type`, if it has any.
+    fn of(&self, event_type: &str) -> Option<&[Field]> {
+        self.by_type
+            .iter()
+            .find(|(t, _)| t == event_type)
+            .map(|(_, f)| f.as_slice())
+    }
+
     /// Whether `event_type` has personal fields.
     pub fn covers(&self, event_type: &str) -> bool {
-        self.by_type.contains_key(event_type)
+        self.of(event_type).is_some()
     }
 
     /// `e`'s payload with its personal fields sealed under their persons'
     /// keys, as `key_of` gives them (`None`: not known yet; `Some(None)`:
     /// erased, which refuses the append).
     pub(crate) fn seal(&self, e: &Sealable<'_>, key_of: KeyOf<'_>) -> Result<Outcome> {
-        let Some(fields) = self.by_type.get(e.event_type) else {
+        let Some(fields) = self.of(e.event_type) else {
             return Ok(Outcome::Unchanged);
         };
         if sealed_prefix().find(e.payload.as_bytes()).is_some() {
@@ -176,17 +186,30 @@ impl PersonalFields {
             ));
         }
         let top = Top::parse(e.payload).map_err(|m| invalid(e, &m))?;
-        let mut edits = Vec::new();
-        for f in fields {
-            let Some(raw) = top.get(f.name) else { continue };
-            if raw.get() == "null" {
+        // The sealed payload, written as the fields are sealed.
+        let mut out: Option<String> = None;
+        let mut copied = 0;
+        let mut scratch = SCRATCH.take();
+        for (name, value) in top.members.iter() {
+            let Some(f) = fields.iter().find(|f| f.name == name) else {
+                continue;
+            };
+            if let Cow::Owned(_) = name {
+                // Reads find a sealed value by the key before it, as written.
+                return Err(invalid(
+                    e,
+                    &format!("write the key {:?} without escapes", f.name),
+                ));
+            }
+            let raw = &e.payload[value.clone()];
+            if raw == "null" {
                 continue;
             }
             let person = subject(&f.subject, &top, e.stream_id).map_err(|m| invalid(e, &m))?;
             if person.is_empty()
                 || !person
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(&c))
             {
                 return Err(invalid(
                     e,
@@ -204,7 +227,10 @@ impl PersonalFields {
                         e.event_type, f.name
                     )));
                 }
-                None => return Ok(Outcome::Unknown(person)),
+                None => {
+                    SCRATCH.set(scratch);
+                    return Ok(Outcome::Unknown(person.into_owned()));
+                }
             };
             let id = Identity {
                 event_id: e.event_id,
@@ -212,13 +238,26 @@ impl PersonalFields {
                 field: f.name,
                 subject: &person,
             };
-            let sealed = seal_value(key, &id, raw.get().as_bytes());
-            edits.push((
-                span(e.payload, raw),
-                format!("\"{SEALED_PREFIX}{}:{person}:{sealed}\"", f.name),
-            ));
+            let out = out.get_or_insert_with(|| String::with_capacity(e.payload.len() + 128));
+            out.push_str(&e.payload[copied..value.start]);
+            out.push('"');
+            out.push_str(SEALED_PREFIX);
+            out.push_str(f.name);
+            out.push(':');
+            out.push_str(&person);
+            out.push(':');
+            seal_value(key, &id, raw.as_bytes(), &mut scratch, out);
+            out.push('"');
+            copied = value.end;
         }
-        Ok(splice(e.payload, edits))
+        SCRATCH.set(scratch);
+        Ok(match out {
+            None => Outcome::Unchanged,
+            Some(mut out) => {
+                out.push_str(&e.payload[copied..]);
+                Outcome::Changed(out)
+            }
+        })
     }
 
     /// `e`'s payload with its sealed fields opened by their persons' keys as
@@ -257,7 +296,7 @@ impl PersonalFields {
         payload: &mut String,
         key_of: KeyOf<'_>,
     ) -> Result<Option<String>> {
-        let Some(fields) = self.by_type.get(e.event_type) else {
+        let Some(fields) = self.of(e.event_type) else {
             return Ok(None);
         };
         let corrupt = |reason: String| Error::Corrupt {
@@ -400,43 +439,38 @@ fn invalid(e: &Sealable<'_>, reason: &str) -> Error {
     ))
 }
 
-fn subject(s: &Subject, top: &Top<'_>, stream_id: &str) -> std::result::Result<String, String> {
+fn subject<'a>(
+    s: &Subject,
+    top: &Top<'a>,
+    stream_id: &'a str,
+) -> std::result::Result<Cow<'a, str>, String> {
     match s {
         Subject::Stream(prefix) => stream_id
             .strip_prefix(prefix)
             .filter(|p| !p.is_empty())
-            .map(str::to_owned)
+            .map(Cow::Borrowed)
             .ok_or_else(|| format!("the stream {stream_id:?} is not a {prefix}… stream")),
         Subject::Field(name) => {
-            let raw = top
-                .get(name)
+            let mut found = top.members.iter().filter(|(k, _)| k == name);
+            let value = found
+                .next()
                 .ok_or_else(|| format!("the field {name:?} naming whose it is is missing"))?;
-            serde_json::from_str::<String>(raw.get())
-                .map_err(|_| format!("the field {name:?} naming whose it is is not text"))
+            if found.next().is_some() {
+                return Err(format!(
+                    "the field {name:?} naming whose it is appears twice"
+                ));
+            }
+            let raw = &top.text[value.1.clone()];
+            let not_text = || format!("the field {name:?} naming whose it is is not text");
+            match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+                Some(plain) if !plain.contains('\\') => Ok(Cow::Borrowed(plain)),
+                Some(_) => serde_json::from_str::<String>(raw)
+                    .map(Cow::Owned)
+                    .map_err(|_| not_text()),
+                None => Err(not_text()),
+            }
         }
     }
-}
-
-/// Byte range of `raw` inside `payload` (it was parsed from it).
-fn span(payload: &str, raw: &RawValue) -> std::ops::Range<usize> {
-    let start = raw.get().as_ptr() as usize - payload.as_ptr() as usize;
-    start..start + raw.get().len()
-}
-
-fn splice(payload: &str, mut edits: Vec<(std::ops::Range<usize>, String)>) -> Outcome {
-    if edits.is_empty() {
-        return Outcome::Unchanged;
-    }
-    edits.sort_by_key(|(r, _)| r.start);
-    let mut out = String::with_capacity(payload.len() + 64);
-    let mut at = 0;
-    for (range, text) in edits {
-        out.push_str(&payload[at..range.start]);
-        out.push_str(&text);
-        at = range.end;
-    }
-    out.push_str(&payload[at..]);
-    Outcome::Changed(out)
 }
 
 struct Identity<'a> {
@@ -447,12 +481,6 @@ struct Identity<'a> {
 }
 
 impl Identity<'_> {
-    fn aad(&self) -> Vec<u8> {
-        let mut aad = Vec::with_capacity(64);
-        self.aad_into(&mut aad);
-        aad
-    }
-
     fn aad_into(&self, aad: &mut Vec<u8>) {
         aad.clear();
         aad.extend_from_slice(CONTEXT);
@@ -464,25 +492,35 @@ impl Identity<'_> {
     }
 }
 
-fn seal_value(key: &PersonKey, id: &Identity<'_>, plaintext: &[u8]) -> String {
-    let aad = id.aad();
+/// Seals `plaintext` and appends it to `out` in base64: nonce, ciphertext,
+/// tag.
+fn seal_value(
+    key: &PersonKey,
+    id: &Identity<'_>,
+    plaintext: &[u8],
+    scratch: &mut Scratch,
+    out: &mut String,
+) {
+    id.aad_into(&mut scratch.aad);
+    let aad = &scratch.aad;
     let mut mac = key.nonces.clone();
-    mac.update(&aad);
+    mac.update(aad);
     mac.update(plaintext);
     let derived = mac.finalize().into_bytes();
     let nonce: [u8; NONCE] = derived[..NONCE]
         .try_into()
         .expect("HMAC-SHA256 gives 32 bytes");
     // nonce ‖ ciphertext ‖ tag, encrypted in place.
-    let mut out = Vec::with_capacity(NONCE + plaintext.len() + TAG);
-    out.extend_from_slice(&nonce);
-    out.extend_from_slice(plaintext);
+    let data = &mut scratch.data;
+    data.clear();
+    data.extend_from_slice(&nonce);
+    data.extend_from_slice(plaintext);
     let tag = key
         .cipher
-        .encrypt_in_place_detached(&Nonce::from(nonce), &aad, &mut out[NONCE..])
+        .encrypt_in_place_detached(&Nonce::from(nonce), aad, &mut data[NONCE..])
         .expect("AES-256-GCM seals any length we store");
-    out.extend_from_slice(&tag);
-    URL_SAFE_NO_PAD.encode(out)
+    data.extend_from_slice(&tag);
+    URL_SAFE_NO_PAD.encode_string(&data[..], out);
 }
 
 /// Opens a sealed value in `scratch`; the field's JSON as it was sealed.
@@ -511,61 +549,109 @@ fn open_value<'s>(
     std::str::from_utf8(&data[NONCE..end]).ok()
 }
 
-/// A payload's top-level fields, borrowed from its text.
-struct Top<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+/// A payload's top-level members: each key (unescaped where it has
+/// escapes) and the byte range of its value. Found by a scan that relies on
+/// the payload being JSON (every appended payload was checked to be).
+struct Top<'a> {
+    text: &'a str,
+    members: Vec<(Cow<'a, str>, std::ops::Range<usize>)>,
+}
 
 impl<'a> Top<'a> {
-    fn parse(payload: &'a str) -> std::result::Result<Top<'a>, String> {
-        let mut de = serde_json::Deserializer::from_str(payload);
-        let top = (&mut de)
-            .deserialize_map(TopVisitor)
-            .map_err(|e| format!("the payload is not a JSON object: {e}"))?;
-        Ok(top)
-    }
-
-    fn get(&self, name: &str) -> Option<&'a RawValue> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| *v)
+    fn parse(text: &'a str) -> std::result::Result<Top<'a>, String> {
+        let b = text.as_bytes();
+        let malformed = || "the payload is not a JSON object".to_owned();
+        let mut members = Vec::with_capacity(24);
+        let mut i = skip_space(b, 0);
+        if b.get(i) != Some(&b'{') {
+            return Err(malformed());
+        }
+        i = skip_space(b, i + 1);
+        if b.get(i) == Some(&b'}') {
+            return Ok(Top { text, members });
+        }
+        loop {
+            if b.get(i) != Some(&b'"') {
+                return Err(malformed());
+            }
+            let key_end = string_end(b, i).ok_or_else(malformed)?;
+            let raw_key = &text[i + 1..key_end - 1];
+            let key = if raw_key.contains('\\') {
+                Cow::Owned(serde_json::from_str(&text[i..key_end]).map_err(|_| malformed())?)
+            } else {
+                Cow::Borrowed(raw_key)
+            };
+            i = skip_space(b, key_end);
+            if b.get(i) != Some(&b':') {
+                return Err(malformed());
+            }
+            let start = skip_space(b, i + 1);
+            let end = value_end(b, start).ok_or_else(malformed)?;
+            members.push((key, start..end));
+            i = skip_space(b, end);
+            match b.get(i) {
+                Some(b',') => i = skip_space(b, i + 1),
+                Some(b'}') => return Ok(Top { text, members }),
+                _ => return Err(malformed()),
+            }
+        }
     }
 }
 
-struct TopVisitor;
-
-impl<'de> Visitor<'de> for TopVisitor {
-    type Value = Top<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON object")
+fn skip_space(b: &[u8], mut i: usize) -> usize {
+    while b
+        .get(i)
+        .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+    {
+        i += 1;
     }
+    i
+}
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Top<'de>, A::Error> {
-        let mut out = Vec::new();
-        while let Some(key) = map.next_key::<KeyText<'de>>()? {
-            let value: &'de RawValue = map.next_value()?;
-            out.push((key.0, value));
+/// The index after the string that starts with the quote at `start`.
+fn string_end(b: &[u8], start: usize) -> Option<usize> {
+    let mut i = start + 1;
+    loop {
+        i += memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
+        if b[i] == b'"' {
+            return Some(i + 1);
         }
-        Ok(Top(out))
+        i += 2;
     }
 }
 
-/// An object key: borrowed when it has no escapes.
-struct KeyText<'a>(Cow<'a, str>);
-
-impl<'de> serde::Deserialize<'de> for KeyText<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = KeyText<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a key")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<KeyText<'de>, E> {
-                Ok(KeyText(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> std::result::Result<KeyText<'de>, E> {
-                Ok(KeyText(Cow::Owned(v.to_owned())))
+/// The index after the JSON value that starts at `start`.
+fn value_end(b: &[u8], start: usize) -> Option<usize> {
+    match *b.get(start)? {
+        b'"' => string_end(b, start),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut i = start;
+            loop {
+                match *b.get(i)? {
+                    b'"' => {
+                        i = string_end(b, i)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
             }
         }
-        d.deserialize_str(V)
+        _ => {
+            let len = b[start..]
+                .iter()
+                .position(|c| matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                .unwrap_or(b.len() - start);
+            (len > 0).then_some(start + len)
+        }
     }
 }
 
@@ -651,6 +737,46 @@ mod tests {
             changed(f.open(&stored, &|_| Some(None))),
             r#"{"staff_no":"T0001","name":"[erased]","born":null,"unit":"u1"}"#
         );
+    }
+
+    #[test]
+    fn only_top_level_personal_fields_are_sealed_wherever_they_stand() {
+        let f = fields();
+        let key = PersonKey::new([7u8; 32]);
+        let keys = |s: &str| (s == "T0001").then_some(Some(&key));
+        let id = Uuid::now_v7();
+        // Spaces, a nested object with a "name" of its own, text holding
+        // quotes, braces and escapes, numbers and literals; and the field
+        // twice: each occurrence is sealed.
+        let payload = " { \"unit\" : {\"name\":\"u1 {\\\"x\\\"}\", \"n\":[1,{\"a\":\"]\"}]} ,\n\
+                       \"staff_no\":\"T0001\", \"name\" :\t\"王 \\\"小\\\" 明\", \"n\": -1.5e3,\
+                       \"ok\":true,\"born\":null, \"name\":\"again\" } ";
+        let sealed = changed(f.seal(&event(id, "Registered", payload), &keys));
+        assert!(
+            !sealed.contains("小") && !sealed.contains("again"),
+            "{sealed}"
+        );
+        assert_eq!(sealed.matches("lectern-sealed:v1:name:T0001:").count(), 2);
+        assert!(sealed.contains(r#"{"name":"u1 {\"x\"}""#), "{sealed}");
+        assert!(sealed.contains(r#""born":null"#), "{sealed}");
+        let opened = changed(f.open(&event(id, "Registered", &sealed), &keys));
+        assert_eq!(opened, payload);
+
+        for (payload, refused) in [
+            (r#"{"staff_no":"T0001","na\u006de":"x"}"#, "without escapes"),
+            (
+                r#"{"staff_no":"T0001","staff_no":"T0002","name":"x"}"#,
+                "appears twice",
+            ),
+            (r#"{"staff_no":7,"name":"x"}"#, "is not text"),
+            (r#"["staff_no","T0001"]"#, "not a JSON object"),
+        ] {
+            let err = f
+                .seal(&event(id, "Registered", payload), &keys)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(refused), "{payload}: {err}");
+        }
     }
 
     #[test]

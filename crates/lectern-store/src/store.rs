@@ -537,9 +537,6 @@ impl Store {
         let made = std::cell::RefCell::new(std::collections::BTreeMap::new());
         for (r, request) in requests.iter_mut().enumerate() {
             for i in 0..request.events.len() {
-                if !fields.covers(&request.events[i].event_type) {
-                    continue;
-                }
                 // An event of several persons asks for a key at a time;
                 // each person asked for gets one, so this ends.
                 loop {
