@@ -185,16 +185,19 @@ impl PersonalFields {
                 &format!("the text {SEALED_PREFIX:?} is kept for sealed personal data"),
             ));
         }
-        let top = Top::parse(e.payload).map_err(|m| invalid(e, &m))?;
+        // This thread's buffers, put back when done (an error drops them).
+        let mut scratch = SCRATCH.take();
+        let top = Top::parse(e.payload, std::mem::take(&mut scratch.members))
+            .map_err(|m| invalid(e, &m))?;
         // The sealed payload, written as the fields are sealed.
         let mut out: Option<String> = None;
         let mut copied = 0;
-        let mut scratch = SCRATCH.take();
-        for (name, value) in top.members.iter() {
-            let Some(f) = fields.iter().find(|f| f.name == name) else {
+        for member in &top.members {
+            let Some(f) = fields.iter().find(|f| member.is(e.payload, f.name)) else {
                 continue;
             };
-            if let Cow::Owned(_) = name {
+            let value = member.value.clone();
+            if member.escaped {
                 // Reads find a sealed value by the key before it, as written.
                 return Err(invalid(
                     e,
@@ -228,8 +231,10 @@ impl PersonalFields {
                     )));
                 }
                 None => {
+                    let person = person.into_owned();
+                    scratch.members = top.members;
                     SCRATCH.set(scratch);
-                    return Ok(Outcome::Unknown(person.into_owned()));
+                    return Ok(Outcome::Unknown(person));
                 }
             };
             let id = Identity {
@@ -250,6 +255,7 @@ impl PersonalFields {
             out.push('"');
             copied = value.end;
         }
+        scratch.members = top.members;
         SCRATCH.set(scratch);
         Ok(match out {
             None => Outcome::Unchanged,
@@ -380,7 +386,7 @@ pub struct At<'a> {
 thread_local! {
     /// Buffers for opening one value (its associated data, then its bytes).
     static SCRATCH: std::cell::Cell<Scratch> = const {
-        std::cell::Cell::new(Scratch { aad: Vec::new(), data: Vec::new() })
+        std::cell::Cell::new(Scratch { aad: Vec::new(), data: Vec::new(), members: Vec::new() })
     };
 }
 
@@ -388,6 +394,8 @@ thread_local! {
 struct Scratch {
     aad: Vec<u8>,
     data: Vec<u8>,
+    /// A payload's top-level members, when sealing.
+    members: Vec<Member>,
 }
 
 /// Finds [`SEALED_PREFIX`].
@@ -451,7 +459,7 @@ fn subject<'a>(
             .map(Cow::Borrowed)
             .ok_or_else(|| format!("the stream {stream_id:?} is not a {prefix}… stream")),
         Subject::Field(name) => {
-            let mut found = top.members.iter().filter(|(k, _)| k == name);
+            let mut found = top.members.iter().filter(|m| m.is(top.text, name));
             let value = found
                 .next()
                 .ok_or_else(|| format!("the field {name:?} naming whose it is is missing"))?;
@@ -460,7 +468,7 @@ fn subject<'a>(
                     "the field {name:?} naming whose it is appears twice"
                 ));
             }
-            let raw = &top.text[value.1.clone()];
+            let raw = &top.text[value.value.clone()];
             let not_text = || format!("the field {name:?} naming whose it is is not text");
             match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
                 Some(plain) if !plain.contains('\\') => Ok(Cow::Borrowed(plain)),
@@ -554,14 +562,36 @@ fn open_value<'s>(
 /// the payload being JSON (every appended payload was checked to be).
 struct Top<'a> {
     text: &'a str,
-    members: Vec<(Cow<'a, str>, std::ops::Range<usize>)>,
+    members: Vec<Member>,
+}
+
+/// A member of a JSON object: where its key's text (inside the quotes) and
+/// its value stand.
+struct Member {
+    key: std::ops::Range<usize>,
+    /// Whether the key is written with escapes.
+    escaped: bool,
+    value: std::ops::Range<usize>,
+}
+
+impl Member {
+    /// Whether the key is `name`.
+    fn is(&self, text: &str, name: &str) -> bool {
+        if self.escaped {
+            serde_json::from_str::<String>(&text[self.key.start - 1..self.key.end + 1])
+                .is_ok_and(|k| k == name)
+        } else {
+            &text[self.key.clone()] == name
+        }
+    }
 }
 
 impl<'a> Top<'a> {
-    fn parse(text: &'a str) -> std::result::Result<Top<'a>, String> {
+    /// Reads the members into `members` (emptied first; a buffer reused).
+    fn parse(text: &'a str, mut members: Vec<Member>) -> std::result::Result<Top<'a>, String> {
         let b = text.as_bytes();
         let malformed = || "the payload is not a JSON object".to_owned();
-        let mut members = Vec::with_capacity(24);
+        members.clear();
         let mut i = skip_space(b, 0);
         if b.get(i) != Some(&b'{') {
             return Err(malformed());
@@ -574,20 +604,19 @@ impl<'a> Top<'a> {
             if b.get(i) != Some(&b'"') {
                 return Err(malformed());
             }
-            let key_end = string_end(b, i).ok_or_else(malformed)?;
-            let raw_key = &text[i + 1..key_end - 1];
-            let key = if raw_key.contains('\\') {
-                Cow::Owned(serde_json::from_str(&text[i..key_end]).map_err(|_| malformed())?)
-            } else {
-                Cow::Borrowed(raw_key)
-            };
+            let (key_end, escaped) = string_end(b, i).ok_or_else(malformed)?;
+            let key = i + 1..key_end - 1;
             i = skip_space(b, key_end);
             if b.get(i) != Some(&b':') {
                 return Err(malformed());
             }
             let start = skip_space(b, i + 1);
             let end = value_end(b, start).ok_or_else(malformed)?;
-            members.push((key, start..end));
+            members.push(Member {
+                key,
+                escaped,
+                value: start..end,
+            });
             i = skip_space(b, end);
             match b.get(i) {
                 Some(b',') => i = skip_space(b, i + 1),
@@ -608,14 +637,17 @@ fn skip_space(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// The index after the string that starts with the quote at `start`.
-fn string_end(b: &[u8], start: usize) -> Option<usize> {
+/// The index after the string that starts with the quote at `start`, and
+/// whether it holds escapes.
+fn string_end(b: &[u8], start: usize) -> Option<(usize, bool)> {
     let mut i = start + 1;
+    let mut escaped = false;
     loop {
         i += memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
         if b[i] == b'"' {
-            return Some(i + 1);
+            return Some((i + 1, escaped));
         }
+        escaped = true;
         i += 2;
     }
 }
@@ -623,14 +655,14 @@ fn string_end(b: &[u8], start: usize) -> Option<usize> {
 /// The index after the JSON value that starts at `start`.
 fn value_end(b: &[u8], start: usize) -> Option<usize> {
     match *b.get(start)? {
-        b'"' => string_end(b, start),
+        b'"' => string_end(b, start).map(|(end, _)| end),
         b'{' | b'[' => {
             let mut depth = 0usize;
             let mut i = start;
             loop {
                 match *b.get(i)? {
                     b'"' => {
-                        i = string_end(b, i)?;
+                        i = string_end(b, i)?.0;
                         continue;
                     }
                     b'{' | b'[' => depth += 1,

@@ -163,13 +163,19 @@ impl Writer {
         match outcome {
             Ok((results, differ)) => {
                 for ((job, result), differ) in jobs.into_iter().zip(results).zip(differ) {
-                    let _ = job.reply.send(match differ {
-                        None => Reply::Done(result),
-                        Some(stored) => Reply::KeysDiffer {
-                            stored,
-                            appends: job.appends,
-                        },
-                    });
+                    let Job { appends, reply, .. } = job;
+                    let reply_with = match differ {
+                        None => {
+                            // Freed before the caller wakes, not while it
+                            // allocates its next append: two threads
+                            // freeing and allocating at once contend for
+                            // the allocator.
+                            drop(appends);
+                            Reply::Done(result)
+                        }
+                        Some(stored) => Reply::KeysDiffer { stored, appends },
+                    };
+                    let _ = reply.send(reply_with);
                 }
             }
             Err(e) => {
