@@ -384,7 +384,8 @@ pub struct At<'a> {
 }
 
 thread_local! {
-    /// Buffers for opening one value (its associated data, then its bytes).
+    /// Buffers for sealing or opening one value (its associated data, then
+    /// its bytes), and a payload's members when sealing.
     static SCRATCH: std::cell::Cell<Scratch> = const {
         std::cell::Cell::new(Scratch { aad: Vec::new(), data: Vec::new(), members: Vec::new() })
     };
@@ -394,7 +395,6 @@ thread_local! {
 struct Scratch {
     aad: Vec<u8>,
     data: Vec<u8>,
-    /// A payload's top-level members, when sealing.
     members: Vec<Member>,
 }
 
@@ -557,9 +557,9 @@ fn open_value<'s>(
     std::str::from_utf8(&data[NONCE..end]).ok()
 }
 
-/// A payload's top-level members: each key (unescaped where it has
-/// escapes) and the byte range of its value. Found by a scan that relies on
-/// the payload being JSON (every appended payload was checked to be).
+/// A payload's top-level members, where each key and value stands. Found
+/// by a scan that relies on the payload being JSON (every appended payload
+/// was checked to be).
 struct Top<'a> {
     text: &'a str,
     members: Vec<Member>,
