@@ -236,3 +236,74 @@ async fn an_event_naming_many_persons_is_sealed_for_each(db: TestDb) {
     fresh.close().await;
     store.close().await;
 }
+
+both_backends!(a_large_batch_is_sealed_whole_whether_its_persons_have_keys_or_not);
+
+/// Batches of many appends: their persons with keys and without (each gets
+/// one, once), a person erased refusing the whole batch, and every note
+/// sealed and read back.
+async fn a_large_batch_is_sealed_whole_whether_its_persons_have_keys_or_not(db: TestDb) {
+    let store = db
+        .store_with(StoreOptions {
+            personal: PersonalFields::new().declare(
+                "Note",
+                "text",
+                Subject::Field("p"),
+                Erased::Text,
+            ),
+            ..StoreOptions::default()
+        })
+        .await;
+    let note =
+        |p: &str, text: &str| NewEvent::new("Note", &json!({ "p": p, "text": text })).unwrap();
+    let batch = |from: usize, persons: usize| -> Vec<lectern_store::AppendRequest> {
+        (from..from + 600)
+            .map(|n| {
+                lectern_store::AppendRequest::new(
+                    format!("s-{n}"),
+                    ExpectedVersion::NoStream,
+                    vec![note(&format!("P{}", n % persons), &format!("note {n}"))],
+                )
+            })
+            .collect()
+    };
+    // P0..P9 have keys after the first batch; the second names P0..P19.
+    store.submit_all(batch(0, 10)).await.unwrap();
+    store.submit_all(batch(600, 20)).await.unwrap();
+    let stored = store.read_stored(0, 2000).await.unwrap();
+    assert_eq!(stored.len(), 1200);
+    assert!(
+        stored
+            .iter()
+            .all(|e| !e.payload.contains("note ") && e.payload.contains("lectern-sealed:v1:text:")),
+        "a note was stored in the clear"
+    );
+    let fresh = db
+        .store_with(StoreOptions {
+            personal: store.personal_fields().clone(),
+            ..StoreOptions::default()
+        })
+        .await;
+    for reader in [&store, &fresh] {
+        let read = reader.read_all(0, 2000, None).await.unwrap();
+        for (n, e) in read.iter().enumerate() {
+            assert_eq!(
+                e.payload_json().unwrap(),
+                json!({ "p": format!("P{}", n % if n < 600 { 10 } else { 20 }), "text": format!("note {n}") })
+            );
+        }
+    }
+    for p in 0..20 {
+        assert!(store.has_personal_key(&format!("P{p}")).await.unwrap());
+    }
+    // One erased person in a large batch refuses all of it.
+    store.erase_personal_key("P13").await.unwrap();
+    let err = store.submit_all(batch(1200, 20)).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidAppend(m) if m.contains("personal data of P13 was erased")),
+        "{err}"
+    );
+    assert_eq!(store.head().await.unwrap(), 1200);
+    fresh.close().await;
+    store.close().await;
+}
