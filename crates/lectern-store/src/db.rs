@@ -22,6 +22,7 @@ use crate::chain::{Canonical, GENESIS};
 use crate::error::{Error, Result};
 use crate::event::RecordedEvent;
 use crate::store::{Durability, StoreOptions};
+use crate::writer::StoredKeys;
 
 /// Opens a write transaction on PostgreSQL and takes the append lock in the
 /// same round trip. The advisory lock (key 0x6c656374_65726e01, "lectern"
@@ -313,6 +314,17 @@ const SQLITE_STORE_KEYS: &str = "INSERT INTO personal_keys (subject, key, create
      ON CONFLICT (subject) DO UPDATE SET subject = excluded.subject \
      RETURNING subject, key";
 
+/// Rows of `(subject, key)` as the key table returns them.
+fn key_rows<R: sqlx::Row>(rows: &[R]) -> Result<StoredKeys>
+where
+    for<'r> (String, Option<Vec<u8>>): sqlx::FromRow<'r, R>,
+{
+    Ok(rows
+        .iter()
+        .map(sqlx::FromRow::from_row)
+        .collect::<std::result::Result<_, sqlx::Error>>()?)
+}
+
 fn sqlite_key_pairs(fresh: &[(&str, &[u8; 32])]) -> String {
     let pairs: Vec<[String; 2]> = fresh
         .iter()
@@ -498,7 +510,7 @@ impl Db {
         fresh: &[(&str, &[u8; 32])],
         at: &str,
         rows: &[NewRow<'_>],
-    ) -> Result<Option<Vec<(String, Option<Vec<u8>>)>>> {
+    ) -> Result<Option<StoredKeys>> {
         match self {
             Db::Sqlite { write, .. } if rows.len() <= SQLITE_CHUNK => {
                 let pairs = sqlite_key_pairs(fresh);
@@ -514,12 +526,7 @@ impl Db {
                 let query = sqlite_bind_rows(query, rows).bind(&pairs);
                 let mut conn = write.acquire().await?;
                 match query.fetch_all(&mut *conn).await {
-                    Ok(stored) => Ok(Some(
-                        stored
-                            .iter()
-                            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-                            .collect::<std::result::Result<_, sqlx::Error>>()?,
-                    )),
+                    Ok(stored) => Ok(Some(key_rows(&stored)?)),
                     Err(e) => {
                         // The script stopped inside its transaction: end it,
                         // or give up the connection.
@@ -539,12 +546,7 @@ impl Db {
                     .bind(at)
                     .fetch_all(pool)
                     .await?;
-                Ok(Some(
-                    stored
-                        .iter()
-                        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-                        .collect::<std::result::Result<_, sqlx::Error>>()?,
-                ))
+                Ok(Some(key_rows(&stored)?))
             }
             Db::Sqlite { .. } => Ok(None),
         }
@@ -733,10 +735,7 @@ impl Db {
 
 impl Db {
     /// The stored personal-data keys of `subjects` (`None`: erased).
-    pub(crate) async fn personal_keys(
-        &self,
-        subjects: &[String],
-    ) -> Result<Vec<(String, Option<Vec<u8>>)>> {
+    pub(crate) async fn personal_keys(&self, subjects: &[String]) -> Result<StoredKeys> {
         Ok(match self {
             Db::Sqlite { read, .. } => {
                 const SQL: &str = "SELECT k.subject, k.key FROM json_each(?1) AS j \
@@ -987,7 +986,7 @@ impl Tx {
         &mut self,
         fresh: &[(&str, &[u8; 32])],
         at: &str,
-    ) -> Result<Vec<(String, Option<Vec<u8>>)>> {
+    ) -> Result<StoredKeys> {
         Ok(match self {
             Tx::Sqlite(tx) => {
                 sqlx::query_as(SQLITE_STORE_KEYS)
