@@ -77,12 +77,7 @@ async fn an_event_of_two_persons_is_sealed_and_erased_field_by_field(db: TestDb)
         "{err}"
     );
     // Another process's erasure reaches this one's reads.
-    let other = db
-        .store_with(StoreOptions {
-            personal: store.personal_fields().clone(),
-            ..StoreOptions::default()
-        })
-        .await;
+    let other = another_process(&db, &store).await;
     other.erase_personal_key("P2").await.unwrap();
     let read = store.read_all(0, 10, None).await.unwrap();
     assert_eq!(read[0].payload_json().unwrap()["b_note"], json!(null));
@@ -225,12 +220,7 @@ async fn an_event_naming_many_persons_is_sealed_for_each(db: TestDb) {
     let read = store.read_all(0, 1, None).await.unwrap();
     assert_eq!(read[0].payload_json().unwrap(), payload);
     // A process that has none of the keys yet finds them all.
-    let fresh = db
-        .store_with(StoreOptions {
-            personal: store.personal_fields().clone(),
-            ..StoreOptions::default()
-        })
-        .await;
+    let fresh = another_process(&db, &store).await;
     let read = fresh.read_all(0, 1, None).await.unwrap();
     assert_eq!(read[0].payload_json().unwrap(), payload);
     fresh.close().await;
@@ -278,12 +268,7 @@ async fn a_large_batch_is_sealed_whole_whether_its_persons_have_keys_or_not(db: 
             .all(|e| !e.payload.contains("note ") && e.payload.contains("lectern-sealed:v1:text:")),
         "a note was stored in the clear"
     );
-    let fresh = db
-        .store_with(StoreOptions {
-            personal: store.personal_fields().clone(),
-            ..StoreOptions::default()
-        })
-        .await;
+    let fresh = another_process(&db, &store).await;
     for reader in [&store, &fresh] {
         let read = reader.read_all(0, 2000, None).await.unwrap();
         for (n, e) in read.iter().enumerate() {
@@ -306,4 +291,14 @@ async fn a_large_batch_is_sealed_whole_whether_its_persons_have_keys_or_not(db: 
     assert_eq!(store.head().await.unwrap(), 1200);
     fresh.close().await;
     store.close().await;
+}
+
+/// The same database opened by another process with the same personal
+/// fields (its own key cache).
+async fn another_process(db: &TestDb, store: &lectern_store::Store) -> lectern_store::Store {
+    db.store_with(StoreOptions {
+        personal: store.personal_fields().clone(),
+        ..StoreOptions::default()
+    })
+    .await
 }
