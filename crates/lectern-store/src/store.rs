@@ -531,45 +531,51 @@ impl Store {
         if fields.is_empty() {
             return Ok(sealed);
         }
+        // The events with personal fields: request, event.
+        let mut todo: Vec<(usize, usize)> = requests
+            .iter()
+            .enumerate()
+            .flat_map(|(r, request)| {
+                request
+                    .events
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| fields.covers(&e.event_type))
+                    .map(move |(i, _)| (r, i))
+            })
+            .collect();
         let mut cache = self.inner.keys.lock().expect("key cache");
         // The keys made here (not yet seen stored) that events are sealed
         // under: they go with the append.
-        let made = std::cell::RefCell::new(std::collections::BTreeMap::new());
-        for (r, request) in requests.iter_mut().enumerate() {
-            for i in 0..request.events.len() {
-                // An event of several persons asks for a key at a time;
-                // each person asked for gets one, so this ends.
-                loop {
-                    let outcome =
-                        fields.seal(&sealable(request, &request.events[i]), &|s| match cache
-                            .keys
-                            .get(s)?
+        let mut made = std::collections::BTreeMap::new();
+        // A round seals each event whose persons the cache knows; a person
+        // it does not know gets a key, and their event waits for the next
+        // round (an event of several persons, a round for each). Each
+        // person asked for gets a key, so this ends.
+        while !todo.is_empty() {
+            let round = seal_round(fields, &cache, requests, &todo)?;
+            made.extend(round.made);
+            let mut next = Vec::new();
+            for ((r, i), outcome) in todo.into_iter().zip(round.outcomes) {
+                match outcome {
+                    Outcome::Unchanged => {}
+                    Outcome::Changed(text) => {
+                        let original = std::mem::replace(&mut requests[r].events[i].payload, text);
+                        sealed.originals.push((r, i, original));
+                    }
+                    Outcome::Unknown(subject) => {
+                        if let std::collections::hash_map::Entry::Vacant(slot) =
+                            cache.keys.entry(subject)
                         {
-                            Slot::Stored(k) => Some(Some(k.as_ref())),
-                            Slot::Made(k) => {
-                                made.borrow_mut().insert(s.to_owned(), *k.raw());
-                                Some(Some(k.as_ref()))
-                            }
-                            Slot::Erased => Some(None),
-                        })?;
-                    match outcome {
-                        Outcome::Unchanged => break,
-                        Outcome::Changed(text) => {
-                            let original = std::mem::replace(&mut request.events[i].payload, text);
-                            sealed.originals.push((r, i, original));
-                            break;
+                            slot.insert(Slot::Made(Arc::new(PersonKey::random()?)));
                         }
-                        Outcome::Unknown(subject) => {
-                            cache
-                                .keys
-                                .insert(subject, Slot::Made(Arc::new(PersonKey::random()?)));
-                        }
+                        next.push((r, i));
                     }
                 }
             }
+            todo = next;
         }
-        let keys = made.into_inner();
-        sealed.keys = keys.into_iter().collect();
+        sealed.keys = made.into_iter().collect();
         if sealed.keys.is_empty() {
             // Nothing can come back to be sealed again.
             sealed.originals.clear();
@@ -841,6 +847,67 @@ async fn listen(pool: sqlx::PgPool, head_tx: Arc<watch::Sender<u64>>, ready: one
             () = head_tx.closed() => return,
         }
     }
+}
+
+/// Events at least this many are sealed on two threads: the caller's and
+/// one more, while the writer waits for them.
+const ON_TWO: usize = 256;
+
+/// Runs `here` on this thread and `there` on another, at once.
+fn on_two<A, B: Send>(here: impl FnOnce() -> A, there: impl FnOnce() -> B + Send) -> (A, B) {
+    std::thread::scope(|s| {
+        let helper = s.spawn(there);
+        let a = here();
+        let b = helper
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (a, b)
+    })
+}
+
+/// What a round of sealing made of its events, in order, and the keys
+/// made here (not yet seen stored) that it sealed under.
+struct Round {
+    outcomes: Vec<Outcome>,
+    made: std::collections::BTreeMap<String, Key>,
+}
+
+/// Seals the events `todo` (request, event) with the keys `cache` knows;
+/// many of them on two threads.
+fn seal_round(
+    fields: &PersonalFields,
+    cache: &KeyCache,
+    requests: &[AppendRequest],
+    todo: &[(usize, usize)],
+) -> Result<Round> {
+    let seal = |part: &[(usize, usize)]| -> Result<Round> {
+        let made = std::cell::RefCell::new(std::collections::BTreeMap::new());
+        let key_of = |s: &str| match cache.keys.get(s)? {
+            Slot::Stored(k) => Some(Some(k.as_ref())),
+            Slot::Made(k) => {
+                made.borrow_mut().insert(s.to_owned(), *k.raw());
+                Some(Some(k.as_ref()))
+            }
+            Slot::Erased => Some(None),
+        };
+        let outcomes = part
+            .iter()
+            .map(|&(r, i)| fields.seal(&sealable(&requests[r], &requests[r].events[i]), &key_of))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Round {
+            outcomes,
+            made: made.into_inner(),
+        })
+    };
+    if todo.len() < ON_TWO {
+        return seal(todo);
+    }
+    let (first, second) = todo.split_at(todo.len() / 2);
+    let (first, second) = on_two(|| seal(first), || seal(second));
+    let (mut round, second) = (first?, second?);
+    round.outcomes.extend(second.outcomes);
+    round.made.extend(second.made);
+    Ok(round)
 }
 
 fn sealable<'a>(r: &'a AppendRequest, e: &'a NewEvent) -> Sealable<'a> {
