@@ -851,19 +851,7 @@ async fn listen(pool: sqlx::PgPool, head_tx: Arc<watch::Sender<u64>>, ready: one
 
 /// Events at least this many are sealed on two threads: the caller's and
 /// one more, while the writer waits for them.
-const ON_TWO: usize = 256;
-
-/// Runs `here` on this thread and `there` on another, at once.
-fn on_two<A, B: Send>(here: impl FnOnce() -> A, there: impl FnOnce() -> B + Send) -> (A, B) {
-    std::thread::scope(|s| {
-        let helper = s.spawn(there);
-        let a = here();
-        let b = helper
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (a, b)
-    })
-}
+const SEAL_ON_TWO: usize = 256;
 
 /// What a round of sealing made of its events, in order, and the keys
 /// made here (not yet seen stored) that it sealed under.
@@ -899,11 +887,18 @@ fn seal_round(
             made: made.into_inner(),
         })
     };
-    if todo.len() < ON_TWO {
+    if todo.len() < SEAL_ON_TWO {
         return seal(todo);
     }
     let (first, second) = todo.split_at(todo.len() / 2);
-    let (first, second) = on_two(|| seal(first), || seal(second));
+    let (first, second) = std::thread::scope(|s| {
+        let helper = s.spawn(|| seal(second));
+        let first = seal(first);
+        let second = helper
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (first, second)
+    });
     let (mut round, second) = (first?, second?);
     round.outcomes.extend(second.outcomes);
     round.made.extend(second.made);
