@@ -267,21 +267,24 @@ fn decode_sqlite(row: &SqliteRow) -> Result<RecordedEvent> {
     })
 }
 
+/// Decodes a row of `PG_SELECT`. No per-column type check: each column's
+/// type is the table's, which PostgreSQL guarantees, and sqlx's check per
+/// column and row made a full read of the log about a tenth slower.
 fn decode_pg(row: &PgRow) -> Result<RecordedEvent> {
-    let position = u64_of(row.try_get(0)?, 0, "position")?;
+    let position = u64_of(row.try_get_unchecked(0)?, 0, "position")?;
     Ok(RecordedEvent {
         position,
-        stream_id: row.try_get(1)?,
-        stream_version: u64_of(row.try_get(2)?, position, "stream version")?,
-        event_id: row.try_get(3)?,
-        event_type: row.try_get(4)?,
-        schema_version: u32::try_from(row.try_get::<i32, _>(5)?).unwrap_or(0),
-        payload: row.try_get(6)?,
-        metadata: row.try_get(7)?,
-        occurred_at: row.try_get(8)?,
-        recorded_at: row.try_get(9)?,
-        prev_hash: hash_of(row.try_get(10)?, position, "prev_hash")?,
-        hash: hash_of(row.try_get(11)?, position, "hash")?,
+        stream_id: row.try_get_unchecked(1)?,
+        stream_version: u64_of(row.try_get_unchecked(2)?, position, "stream version")?,
+        event_id: row.try_get_unchecked(3)?,
+        event_type: row.try_get_unchecked(4)?,
+        schema_version: u32::try_from(row.try_get_unchecked::<i32, _>(5)?).unwrap_or(0),
+        payload: row.try_get_unchecked(6)?,
+        metadata: row.try_get_unchecked(7)?,
+        occurred_at: row.try_get_unchecked(8)?,
+        recorded_at: row.try_get_unchecked(9)?,
+        prev_hash: hash_of(row.try_get_unchecked(10)?, position, "prev_hash")?,
+        hash: hash_of(row.try_get_unchecked(11)?, position, "hash")?,
     })
 }
 
