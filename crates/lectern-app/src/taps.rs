@@ -218,8 +218,11 @@ impl Ingest {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             Some(refused(taps[i].tap.id, reason))
         };
+        let mut own = Vec::with_capacity(taps.len());
         for (i, t) in taps.iter().enumerate() {
-            if t.tap.kiosk != *kiosk {
+            if t.tap.kiosk == *kiosk {
+                own.push(i);
+            } else {
                 results[i] = refuse(
                     i,
                     format!(
@@ -229,11 +232,15 @@ impl Ingest {
                         kiosk.as_str()
                     ),
                 );
-            } else if let Err(e) = key.verify_tap(t) {
+            }
+        }
+        let signed: Vec<&SignedTap> = own.iter().map(|&i| &taps[i]).collect();
+        for (&i, checked) in own.iter().zip(key.verify_taps(&signed)) {
+            if let Err(e) = checked {
                 // Perhaps signed by an earlier enrolment's key (a replaced
                 // device's queue): tried against those once the ledger is
                 // read, refused with this if none verifies it.
-                unverified.insert(i, format!("tap {}: {e}", t.tap.id));
+                unverified.insert(i, format!("tap {}: {e}", taps[i].tap.id));
             }
         }
 

@@ -89,9 +89,45 @@ impl PublicKey {
 
     /// Checks a tap's signature over its canonical bytes.
     pub fn verify_tap(&self, tap: &SignedTap) -> Result<(), ProtocolError> {
-        self.verify(&tap.tap.canonical_bytes(), &tap.signature, || {
-            format!("tap {} (counter {})", tap.tap.id, tap.tap.counter)
-        })
+        self.verify_taps(&[tap]).pop().expect("an answer per tap")
+    }
+
+    /// Checks the signatures of a kiosk's batch of taps, an answer per tap.
+    ///
+    /// The batch is verified as a whole first (Ed25519 batch verification:
+    /// one multi-scalar multiplication, about a third of the cost per tap of
+    /// checking each on its own). Only if that fails is each tap checked on
+    /// its own, so that a bad tap is refused with its reason and the good
+    /// ones in its batch are kept. A batch that verifies as a whole satisfies
+    /// the signature equation for every tap; unlike the tap-by-tap check it
+    /// does not refuse a signature built on a small-order point, which only
+    /// the holder of the kiosk's key could make.
+    pub fn verify_taps(&self, taps: &[&SignedTap]) -> Vec<Result<(), ProtocolError>> {
+        let bytes: Vec<Vec<u8>> = taps.iter().map(|t| t.tap.canonical_bytes()).collect();
+        let signatures: Vec<Option<Signature>> = taps
+            .iter()
+            .map(|t| {
+                unhex::<64>("signature", &t.signature)
+                    .ok()
+                    .map(|b| Signature::from_bytes(&b))
+            })
+            .collect();
+        if taps.len() > 1 && signatures.iter().all(Option::is_some) {
+            let messages: Vec<&[u8]> = bytes.iter().map(Vec::as_slice).collect();
+            let signatures: Vec<Signature> = signatures.iter().flatten().copied().collect();
+            let keys = vec![self.0; taps.len()];
+            if ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok() {
+                return taps.iter().map(|_| Ok(())).collect();
+            }
+        }
+        taps.iter()
+            .zip(&bytes)
+            .map(|(t, b)| {
+                self.verify(b, &t.signature, || {
+                    format!("tap {} (counter {})", t.tap.id, t.tap.counter)
+                })
+            })
+            .collect()
     }
 
     /// Checks a request's `x-lectern-signature`.

@@ -116,6 +116,61 @@ fn a_signed_tap_verifies_and_every_altered_field_is_caught() {
     );
 }
 
+/// A batch is verified at once; when that fails each tap is checked on its
+/// own, so exactly the bad ones are refused, each with its reason.
+#[test]
+fn a_batch_of_taps_verifies_at_once_and_only_its_bad_taps_are_refused() {
+    let key = KioskKey::generate().unwrap();
+    let public = PublicKey::from_hex(&key.public_hex()).unwrap();
+    let signed: Vec<SignedTap> = (1..=8)
+        .map(|n| {
+            key.sign_tap(Tap {
+                counter: n,
+                ..tap()
+            })
+        })
+        .collect();
+    let all: Vec<&SignedTap> = signed.iter().collect();
+    assert!(public.verify_taps(&all).iter().all(Result::is_ok));
+    assert!(public.verify_taps(&[]).is_empty());
+
+    let mut bad = signed.clone();
+    // Altered after signing, signed by another key, and not hexadecimal.
+    bad[1].tap.counter = 99;
+    bad[4] = KioskKey::generate().unwrap().sign_tap(Tap {
+        counter: 5,
+        ..tap()
+    });
+    bad[6].signature = "zz".repeat(64);
+    let refs: Vec<&SignedTap> = bad.iter().collect();
+    let answers = public.verify_taps(&refs);
+    let refused: Vec<usize> = (0..8).filter(|&i| answers[i].is_err()).collect();
+    assert_eq!(refused, [1, 4, 6], "{answers:?}");
+    for i in [1, 4] {
+        assert!(
+            matches!(&answers[i], Err(ProtocolError::BadSignature { what })
+                if *what == format!("tap {} (counter {})", bad[i].tap.id, bad[i].tap.counter)),
+            "{:?}",
+            answers[i]
+        );
+    }
+    assert!(
+        answers[6]
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains("(not hexadecimal)"),
+        "{:?}",
+        answers[6]
+    );
+    // Each on its own gives the same answers.
+    for (i, t) in bad.iter().enumerate() {
+        assert_eq!(public.verify_tap(t).is_ok(), answers[i].is_ok(), "tap {i}");
+        assert_eq!(public.verify_taps(&[t]).len(), 1);
+        assert_eq!(public.verify_taps(&[t])[0].is_ok(), answers[i].is_ok());
+    }
+}
+
 #[test]
 fn requests_are_signed_over_method_path_stamp_and_body() {
     let key = KioskKey::generate().unwrap();
