@@ -182,11 +182,23 @@ fn api_bench_runs_at_small_scale() {
     assert_eq!(lines[5][3], "12");
     let percentiles = out.lines().filter(|l| l.starts_with("# api-")).count();
     assert_eq!(percentiles, 9, "{out}");
-    // The Tuesday mix: five clients, one of each kind, every kind
-    // answered, and the kiosks' taps recorded.
-    for kind in &lines[8..] {
-        assert!(kind[3].parse::<u64>().unwrap() > 0, "{out}");
-    }
+    // The Tuesday mix: five clients, one of each kind, each on its
+    // schedule over the two seconds (an at-head query every 100 ms from
+    // its start, 0 to 60 ms in; the replay every second from 800 ms in),
+    // however fast the answers come; and the kiosks' taps recorded.
+    let mix: Vec<(&str, &str)> = lines[8..13].iter().map(|f| (f[2], f[3])).collect();
+    assert_eq!(
+        mix,
+        [
+            ("api-tuesday-dashboard", "20"),
+            ("api-tuesday-roster", "20"),
+            ("api-tuesday-unit-month", "20"),
+            ("api-tuesday-appraisal", "20"),
+            ("api-tuesday-replay-as-of", "2"),
+        ],
+        "{out}"
+    );
+    assert!(lines[13][3].parse::<u64>().unwrap() > 0, "{out}");
     assert!(out.contains("# replay-year: "), "{out}");
     assert!(out.contains("# replay-year-as-of: "), "{out}");
 }
