@@ -132,6 +132,15 @@ impl FlagThresholds {
             .unwrap_or(self.min_travel)
     }
 
+    /// The longest walk between any two venues: taps of one card further
+    /// apart than this never make a `two_venues` finding.
+    pub fn longest_travel(&self) -> Duration {
+        self.travel
+            .values()
+            .copied()
+            .fold(self.min_travel, Duration::max)
+    }
+
     /// The sessions a pair rule (`burst_together`, `last_seconds`) needs in
     /// a year before it flags.
     fn sessions_for(&self, rule: FlagRule) -> u32 {
@@ -370,6 +379,7 @@ pub struct Analyzer {
     /// Every tap seen, once; the maps below index it.
     taps: Vec<SeenTap>,
     by_position: HashMap<u64, usize>,
+    /// By card, its taps in the order they were read (then as seen).
     by_card: HashMap<CardUid, Vec<usize>>,
     by_person: HashMap<StaffNo, Vec<usize>>,
     by_slot: HashMap<(String, SessionId), Vec<usize>>,
@@ -441,20 +451,43 @@ impl Analyzer {
     /// findings it completes or adds to.
     pub fn see(&mut self, tap: SeenTap) -> Vec<Finding> {
         let mut found = Vec::new();
+        let taps = &self.taps;
         let same_card = self.by_card.entry(tap.card.clone()).or_default();
-        if same_card.iter().any(|&i| self.taps[i].tap == tap.tap) {
+        // A tap is one event of the log (its id is the event's), so seen
+        // again it was read at the same moment: only the card's taps read
+        // then are compared. Finding the card's taps by time keeps a tap's
+        // cost to its neighbours, not the card's whole history.
+        let read_then = same_card.partition_point(|&i| taps[i].at < tap.at);
+        let after = same_card.partition_point(|&i| taps[i].at <= tap.at);
+        if same_card[read_then..after]
+            .iter()
+            .any(|&i| taps[i].tap == tap.tap)
+        {
             return found;
         }
         if tap.revoked() {
             found.push(revoked_card(&tap));
         }
+        // Only taps within the longest walk of this one can make a
+        // finding; they are taken in the order they were seen.
+        let walk = self.thresholds.longest_travel();
+        let (since, until) = (
+            tap.at.checked_sub_signed(walk),
+            tap.at.checked_add_signed(walk),
+        );
+        let first = since.map_or(0, |t| same_card.partition_point(|&i| taps[i].at <= t));
+        let mut near: Vec<usize> = same_card[first..]
+            .iter()
+            .copied()
+            .take_while(|&i| until.is_none_or(|t| taps[i].at < t))
+            .collect();
+        near.sort_unstable();
         found.extend(
-            same_card
-                .iter()
-                .filter_map(|&i| two_venues(&self.taps[i], &tap, &self.thresholds)),
+            near.into_iter()
+                .filter_map(|i| two_venues(&taps[i], &tap, &self.thresholds)),
         );
         let index = self.taps.len();
-        same_card.push(index);
+        same_card.insert(after, index);
         self.by_position.insert(tap.position, index);
         if let Some(person) = &tap.person {
             self.by_person

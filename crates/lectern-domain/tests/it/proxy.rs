@@ -90,6 +90,78 @@ fn one_card_at_two_venues_too_close_in_time() {
     assert_eq!(two_venues(&a, &other_card, &t), None);
 }
 
+/// A card with two years of Tuesdays behind it (hall-a at 14:00, weeks 0
+/// to 99, positions 1 to 100) meets taps that arrive late: one at hall-b
+/// at 14:05 in week 50 is flagged with week 50's tap (position 51) alone,
+/// and week 50's tap sent again adds nothing. With the walk from hall-a to
+/// hall-c set to three hours, a tap at hall-c at 16:00 in week 60 is
+/// flagged with week 60's tap (61) and one at 18:00 in week 70 with none.
+#[test]
+fn a_late_tap_meets_only_its_neighbours_in_a_long_history() {
+    let mut t = FlagThresholds::default();
+    t.travel.insert(
+        (
+            Slug::parse("hall-a").unwrap(),
+            Slug::parse("hall-c").unwrap(),
+        ),
+        Duration::hours(3),
+    );
+    let mut analyzer = Analyzer::new(t, Campus::default());
+    let weekly = |week: i64| {
+        let n = u64::try_from(week).unwrap() + 1;
+        tap(
+            n,
+            "04C0FFEE",
+            "T0007",
+            "k-a",
+            "hall-a",
+            n.into(),
+            week * WEEK,
+        )
+    };
+    let two_venues = |found: Vec<Finding>| -> Vec<Vec<u64>> {
+        found
+            .iter()
+            .filter(|f| f.rule == FlagRule::TwoVenues)
+            .map(positions)
+            .collect()
+    };
+    for week in 0..100 {
+        assert_eq!(analyzer.see(weekly(week)), vec![], "week {week}");
+    }
+    let late = tap(
+        1000,
+        "04C0FFEE",
+        "T0007",
+        "k-b",
+        "hall-b",
+        500,
+        50 * WEEK + 300,
+    );
+    assert_eq!(two_venues(analyzer.see(late)), [vec![51, 1000]]);
+    assert_eq!(analyzer.see(weekly(50)), vec![], "seen again");
+    let far = tap(
+        1001,
+        "04C0FFEE",
+        "T0007",
+        "k-c",
+        "hall-c",
+        600,
+        60 * WEEK + 7200,
+    );
+    assert_eq!(two_venues(analyzer.see(far)), [vec![61, 1001]]);
+    let farther = tap(
+        1002,
+        "04C0FFEE",
+        "T0007",
+        "k-c",
+        "hall-c",
+        700,
+        70 * WEEK + 4 * 3600,
+    );
+    assert_eq!(two_venues(analyzer.see(farther)), Vec::<Vec<u64>>::new());
+}
+
 /// T0001 and T0002's cards read 1 second apart at kiosk k-a, at four
 /// Tuesdays of 2008: read together at each (2 s is the line), flagged at
 /// the fourth with all eight taps. T0003, 3 seconds after T0002 each time,
